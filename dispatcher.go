@@ -1,0 +1,620 @@
+// Package sqshook delivers a chat server's events to its customers' Amazon
+// SQS queues, configured as event hooks in the format Stream Chat documents
+// (hook_type "sqs", a queue URL and region, "keys" or "resource" auth, and an
+// event_types filter).
+//
+// The server describes its hooks as JSON (ParseHooks) or Go values, creates a
+// Dispatcher with New and calls Publish for every event. For each enabled
+// hook whose filter matches the event type, the dispatcher queues a copy
+// (bounded in events and bytes), packs copies into SendMessageBatch calls of
+// up to ten entries, sends up to MaxInFlight calls at a time per hook,
+// retries what failed transiently with exponential back-off and jitter, and
+// hands everything it could not deliver to a dead-letter callback with a
+// reason. Every event is either acknowledged by SQS or dead-lettered: at
+// every moment and for every hook, matched = delivered + dead-lettered +
+// pending (see Stats).
+//
+// Before an event is queued, the size guard applies SQS's rules: the body
+// (raw JSON by default, or base64 or gzip+base64) must fit the per-message
+// limit, characters SQS refuses inside JSON strings are escaped as \uXXXX,
+// and FIFO fields are checked. Consumers read any encoding back with
+// DecodeBody. Each message carries the event id (the "event_id" attribute,
+// and the deduplication id on FIFO queues) so consumers can drop the rare
+// duplicate of at-least-once delivery.
+//
+// The policy helpers write the JSON a customer attaches to the queue
+// (ResourcePolicy, PermissionPolicy) and check a policy (Allows). SetHooks
+// replaces the hook list while events flow; Flush waits for delivery and
+// Close drains and stops, like http.Server.Shutdown. The sqstest package is
+// an in-process SQS endpoint for tests.
+package sqshook
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// Event is one chat event to deliver.
+type Event struct {
+	// ID identifies the event across retries and hooks; it travels as the
+	// "event_id" message attribute and is the deduplication id on FIFO
+	// queues when DedupID is empty. Empty: Publish assigns a unique one.
+	ID string
+	// Type is the event type, such as "message.new"; hooks filter on it.
+	// Required.
+	Type string
+	// Body is the event as a JSON document. Required. Publish takes it over:
+	// it is shared by every hook's copy without copying, so the caller must
+	// not modify it after Publish.
+	Body []byte
+	// GroupID is the FIFO message group id. Empty: the event type.
+	GroupID string
+	// DedupID is the FIFO deduplication id. Empty: the event id.
+	DedupID string
+	// Attributes are extra SQS message attributes (at most eight: sqshook
+	// adds "event_id" and "event_type").
+	Attributes map[string]types.MessageAttributeValue
+}
+
+// NewEvent marshals payload to JSON and returns an event of the given type.
+// A payload that is already JSON ([]byte or json.RawMessage) is used as is.
+func NewEvent(eventType string, payload any) (Event, error) {
+	body, err := marshalPayload(payload)
+	if err != nil {
+		return Event{}, fmt.Errorf("sqshook: event %q: body: %w", eventType, err)
+	}
+	return Event{Type: eventType, Body: body}, nil
+}
+
+// Message attribute names sqshook adds to every message.
+const (
+	AttrEventID   = "event_id"
+	AttrEventType = "event_type"
+)
+
+// DeadLetter is an event that was not delivered to a hook's queue.
+type DeadLetter struct {
+	HookID      string
+	Event       Event // as published; Event.ID is set
+	Reason      Reason
+	Code        string // the SQS error code, when there is one
+	Message     string // the SQS error message or the rule that was broken
+	SenderFault bool
+	Attempts    int   // SendMessageBatch attempts made for this event
+	Err         error // a *DeliveryError
+}
+
+// DeliveryError says why an event was not delivered to one hook. Dead
+// letters carry it, and Publish and TryPublish return it (joined, one per
+// hook) for copies they dead-letter at once:
+//
+//	var de *sqshook.DeliveryError
+//	if errors.As(err, &de) && de.Reason == sqshook.ReasonTooLarge {
+//		// the event does not fit SQS's message size limit
+//	}
+type DeliveryError struct {
+	HookID      string
+	EventID     string
+	EventType   string
+	Reason      Reason
+	Code        string
+	Message     string
+	SenderFault bool
+	Err         error // the underlying error, if any
+}
+
+func (e *DeliveryError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sqshook: hook %q: event %s (%s) not delivered: %s", e.HookID, e.EventID, e.EventType, e.Reason)
+	if e.Code != "" {
+		b.WriteString(": " + e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying error.
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// ErrBufferFull is wrapped by the errors of Publish (when its context ends
+// while a hook is full) and TryPublish (when a hook is full).
+var ErrBufferFull = errors.New("sqshook: buffer full")
+
+// ErrInvalidEvent is wrapped by Publish's error for an event without a type
+// or body; no hook receives such an event.
+var ErrInvalidEvent = errors.New("sqshook: invalid event")
+
+// Dispatcher delivers events to the SQS queues of its hooks. Create one with
+// New; the zero value is not usable. All methods are safe for concurrent
+// use, and no call order panics.
+type Dispatcher struct {
+	cfg   settings
+	rules batchRules
+	pool  *ClientPool
+
+	idPrefix string
+	idSeq    atomic.Uint64
+
+	closed atomic.Bool
+	snap   atomic.Pointer[snapshot] // what Publish fans out to
+
+	mu    sync.Mutex // guards hooks, pipes, and SetHooks/Close transitions
+	hooks []Hook
+	pipes map[*pipe]struct{} // active and draining
+	// idle is made by Close and closed once no pipe is left.
+	idle       chan struct{}
+	idleClosed bool
+
+	sendCtx    context.Context // canceled when Close gives up
+	cancelSend context.CancelFunc
+	closing    chan struct{} // closed when Close begins
+	closeOnce  sync.Once
+	abortOnce  sync.Once
+	wg         sync.WaitGroup // every goroutine and timer callback
+}
+
+type snapshot struct {
+	pipes []*pipe // enabled hooks, in configuration order
+}
+
+// New validates hooks and starts a dispatcher for them. It starts no
+// goroutine until events arrive. Invalid hooks or options give a
+// *ValidationError that names every problem.
+func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.retry = cfg.retry.withDefaults()
+	if cfg.newBackOff == nil {
+		cfg.newBackOff = cfg.retry.newBackOff
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	var prefix [8]byte
+	if _, err := rand.Read(prefix[:]); err != nil {
+		return nil, fmt.Errorf("sqshook: event id prefix: %w", err)
+	}
+	d := &Dispatcher{
+		cfg: cfg,
+		rules: batchRules{
+			maxEntries: MaxBatchEntries,
+			maxBytes:   cfg.maxBatchBytes,
+			linger:     cfg.linger,
+		},
+		idPrefix: hex.EncodeToString(prefix[:]),
+		pipes:    make(map[*pipe]struct{}),
+		closing:  make(chan struct{}),
+	}
+	if cfg.clientFor == nil {
+		co := cfg.clientOptions
+		if co.Endpoint == "" {
+			co.Endpoint = cfg.endpoint
+		}
+		if co.MaxIdleConnsPerHost == 0 {
+			co.MaxIdleConnsPerHost = max(DefaultMaxIdleConnsPerHost, cfg.maxInFlight)
+		}
+		d.pool = NewClientPool(co)
+		d.cfg.endpoint = d.pool.Endpoint()
+		d.cfg.clientFor = func(ctx context.Context, h Hook) (SQSAPI, error) { return d.pool.Client(ctx, h) }
+	} else {
+		d.cfg.endpoint = ResolveEndpoint(cfg.endpoint)
+	}
+	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
+	d.snap.Store(&snapshot{})
+	if err := d.SetHooks(hooks); err != nil {
+		d.cancelSend()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Hooks returns a copy of the current hook list (with generated IDs filled
+// in), for the read–modify–write-back pattern of Stream's update_app.
+func (d *Dispatcher) Hooks() []Hook {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]Hook, len(d.hooks))
+	for i, h := range d.hooks {
+		out[i] = h.Clone()
+	}
+	return out
+}
+
+// SetHooks replaces the hook list whole. It validates first: an invalid list
+// changes nothing and returns a *ValidationError. Hooks whose ID and settings
+// are unchanged keep running untouched; changed hooks get a new pipeline;
+// the pipelines of removed and changed hooks stop taking events and drain in
+// the background, delivering or dead-lettering everything they hold.
+func (d *Dispatcher) SetHooks(hooks []Hook) error {
+	valid, err := ValidateHooks(hooks, ValidateOptions{Endpoint: d.cfg.endpoint})
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed.Load() {
+		return ErrClosed
+	}
+	old := d.snap.Load()
+	byID := make(map[string]*pipe, len(old.pipes))
+	for _, p := range old.pipes {
+		byID[p.hook.ID] = p
+	}
+	next := &snapshot{}
+	var built []*pipe
+	for _, h := range valid {
+		if !h.Enabled {
+			continue
+		}
+		if p, ok := byID[h.ID]; ok && hooksEqual(p.hook, h) {
+			delete(byID, h.ID)
+			next.pipes = append(next.pipes, p)
+			continue
+		}
+		p, err := d.newPipe(h)
+		if err != nil {
+			return err
+		}
+		built = append(built, p)
+		next.pipes = append(next.pipes, p)
+	}
+	for _, p := range built {
+		d.pipes[p] = struct{}{}
+	}
+	d.hooks = valid
+	d.snap.Store(next)
+	for _, p := range byID { // removed or changed
+		p.retire()
+	}
+	return nil
+}
+
+func hooksEqual(a, b Hook) bool {
+	return a.ID == b.ID && a.Enabled == b.Enabled && a.HookType == b.HookType &&
+		a.SQSQueueURL == b.SQSQueueURL && a.SQSRegion == b.SQSRegion &&
+		a.SQSAuthType == b.SQSAuthType && a.SQSKey == b.SQSKey && a.SQSSecret == b.SQSSecret &&
+		slices.Equal(a.EventTypes, b.EventTypes)
+}
+
+// pipeDone is called by a pipe (without its lock) once it has drained after
+// being retired or closed.
+func (d *Dispatcher) pipeDone(p *pipe) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.pipes, p)
+	d.closeIdleLocked()
+}
+
+func (d *Dispatcher) closeIdleLocked() {
+	if d.idle != nil && !d.idleClosed && len(d.pipes) == 0 {
+		close(d.idle)
+		d.idleClosed = true
+	}
+}
+
+// Publish delivers ev to every enabled hook whose filter matches ev.Type. It
+// returns once each matching hook has queued its copy. When a hook is full
+// (see WithMaxBuffered), Publish waits for room until ctx ends; then that
+// hook's copy is dead-lettered with ReasonBufferFull and the returned error
+// wraps ErrBufferFull. Copies the size guard refuses are dead-lettered at
+// once (ReasonTooLarge, ReasonInvalidContents, ReasonInvalidField) and
+// reported in the error as *DeliveryError values. An event without type or
+// body returns an error wrapping ErrInvalidEvent and goes nowhere.
+//
+// After Close, Publish returns ErrClosed.
+func (d *Dispatcher) Publish(ctx context.Context, ev Event) error {
+	return d.publish(ctx, ev, true)
+}
+
+// TryPublish is Publish without waiting: a hook that is full dead-letters
+// its copy with ReasonBufferFull, and the error wraps ErrBufferFull.
+func (d *Dispatcher) TryPublish(ev Event) error {
+	return d.publish(context.Background(), ev, false)
+}
+
+func (d *Dispatcher) publish(ctx context.Context, ev Event, wait bool) error {
+	if d.closed.Load() {
+		return ErrClosed
+	}
+	snap := d.snap.Load()
+	var ed *eventData
+	var errs []error
+	for _, p := range snap.pipes {
+		if !p.filter.Match(ev.Type) {
+			continue
+		}
+		if ed == nil {
+			var err error
+			if ed, err = d.prepare(ev); err != nil {
+				return err
+			}
+		}
+		if err := p.enqueue(ctx, ed, wait); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if ed == nil && (ev.Type == "" || len(ev.Body) == 0) {
+		_, err := d.prepare(ev) // report an invalid event even when nothing matched
+		return err
+	}
+	return errors.Join(errs...)
+}
+
+// Consume publishes every event received from events until the channel is
+// closed (then it returns nil), ctx ends (ctx.Err()) or the dispatcher is
+// closed (ErrClosed). Per-event failures are dead-lettered as with Publish
+// and do not stop it. The caller owns and closes the channel.
+func (d *Dispatcher) Consume(ctx context.Context, events <-chan Event) error {
+	for {
+		if d.closed.Load() {
+			return ErrClosed
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-d.closing:
+			return ErrClosed
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			if err := d.Publish(ctx, ev); errors.Is(err, ErrClosed) {
+				return err
+			} else if err != nil && ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+	}
+}
+
+// Flush waits until every event accepted before the call has been delivered
+// or dead-lettered, sending partial batches at once instead of lingering. It
+// returns nil then, or ctx's error when ctx ends first (delivery goes on).
+// After Close, Flush returns ErrClosed.
+func (d *Dispatcher) Flush(ctx context.Context) error {
+	if d.closed.Load() {
+		return ErrClosed
+	}
+	d.mu.Lock()
+	pipes := make([]*pipe, 0, len(d.pipes))
+	for p := range d.pipes {
+		pipes = append(pipes, p)
+	}
+	d.mu.Unlock()
+	var waits []*flushWaiter
+	defer func() {
+		for i, w := range waits {
+			pipes[i].cancelFlush(w)
+		}
+	}()
+	for _, p := range pipes {
+		waits = append(waits, p.flush())
+	}
+	for _, w := range waits {
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Close stops the dispatcher, like http.Server.Shutdown: it stops taking
+// events (Publish and the others return ErrClosed from then on), sends what
+// every hook holds without lingering, and waits until all of it is delivered
+// or dead-lettered. If ctx ends first, Close cancels the calls in flight,
+// dead-letters everything still held with ReasonShutdown (an event whose
+// call was canceled may have reached SQS all the same), and returns ctx's
+// error. In both cases Close returns only after every goroutine of the
+// dispatcher has exited. Close is idempotent; later calls wait the same way.
+func (d *Dispatcher) Close(ctx context.Context) error {
+	d.closeOnce.Do(func() {
+		d.mu.Lock()
+		d.closed.Store(true)
+		close(d.closing)
+		d.snap.Store(&snapshot{})
+		d.idle = make(chan struct{})
+		d.closeIdleLocked()
+		pipes := make([]*pipe, 0, len(d.pipes))
+		for p := range d.pipes {
+			pipes = append(pipes, p)
+		}
+		d.mu.Unlock()
+		for _, p := range pipes {
+			p.retire()
+		}
+	})
+	var err error
+	select {
+	case <-d.idle:
+	case <-ctx.Done():
+		err = ctx.Err()
+		d.abort()
+	}
+	d.wg.Wait()
+	d.cancelSend()
+	return err
+}
+
+// abort gives up on delivery: calls in flight are canceled and everything
+// held is dead-lettered with ReasonShutdown.
+func (d *Dispatcher) abort() {
+	d.abortOnce.Do(func() {
+		d.cancelSend()
+		d.mu.Lock()
+		pipes := make([]*pipe, 0, len(d.pipes))
+		for p := range d.pipes {
+			pipes = append(pipes, p)
+		}
+		d.mu.Unlock()
+		for _, p := range pipes {
+			p.abort()
+		}
+	})
+}
+
+// Stats returns a snapshot of every hook's counters, active hooks in
+// configuration order, then hooks still draining after removal.
+func (d *Dispatcher) Stats() Stats {
+	d.mu.Lock()
+	active := d.snap.Load().pipes
+	var draining []*pipe
+	inActive := make(map[*pipe]bool, len(active))
+	for _, p := range active {
+		inActive[p] = true
+	}
+	for p := range d.pipes {
+		if !inActive[p] {
+			draining = append(draining, p)
+		}
+	}
+	d.mu.Unlock()
+	slices.SortFunc(draining, func(a, b *pipe) int { return strings.Compare(a.hook.ID, b.hook.ID) })
+	var s Stats
+	for _, p := range append(slices.Clone(active), draining...) {
+		s.Hooks = append(s.Hooks, p.stats())
+	}
+	return s
+}
+
+// eventData is one published event, shared read-only by every hook's copy.
+type eventData struct {
+	ev    Event
+	id    string
+	body  string // the SQS message body: encoded and repaired
+	size  int    // SQS message size, attributes included
+	guard error  // non-nil: the size guard refused the event
+}
+
+func (d *Dispatcher) prepare(ev Event) (*eventData, error) {
+	var problems []string
+	if ev.Type == "" {
+		problems = append(problems, "type: required")
+	}
+	if len(ev.Body) == 0 {
+		problems = append(problems, "body: required (a JSON document)")
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidEvent, strings.Join(problems, "; "))
+	}
+	ed := &eventData{ev: ev}
+	if ev.ID == "" {
+		ed.id = d.newEventID()
+		ed.ev.ID = ed.id
+	} else {
+		ed.id = ev.ID
+	}
+	if len(ev.Attributes) > 0 {
+		for _, name := range []string{AttrEventID, AttrEventType} {
+			if _, ok := ev.Attributes[name]; ok {
+				ed.guard = &GuardError{Reason: ReasonInvalidField, Field: "MessageAttributes[" + name + "]", Detail: "reserved for sqshook"}
+			}
+		}
+		if len(ev.Attributes) > 8 {
+			ed.guard = &GuardError{Reason: ReasonInvalidField, Field: "MessageAttributes", Detail: "at most 8 attributes (sqshook adds 2, SQS allows 10)"}
+		}
+		if ed.guard == nil {
+			ed.guard = CheckAttributes(ev.Attributes)
+		}
+	}
+	if ed.guard == nil {
+		body, err := d.cfg.guard.encode(ev.Body)
+		if err != nil {
+			ed.guard = err
+		} else {
+			ed.body = body
+			ed.size = MessageSize(body, ev.Attributes) + ownAttributesSize(ed.id, ev.Type)
+			if max := d.cfg.guard.Limit(); ed.size > max {
+				ed.guard = &GuardError{Reason: ReasonTooLarge, Field: "message", Bytes: ed.size, Max: max}
+			}
+		}
+	}
+	return ed, nil
+}
+
+// ownAttributesSize is what the attributes sqshook adds count toward the
+// message size.
+func ownAttributesSize(id, eventType string) int {
+	return len(AttrEventID) + len("String") + len(id) + len(AttrEventType) + len("String") + len(eventType)
+}
+
+// attributes returns the message attributes of ed's messages.
+func (ed *eventData) attributes() map[string]types.MessageAttributeValue {
+	m := make(map[string]types.MessageAttributeValue, len(ed.ev.Attributes)+2)
+	for k, v := range ed.ev.Attributes {
+		m[k] = v
+	}
+	str := "String"
+	id, typ := ed.id, ed.ev.Type
+	m[AttrEventID] = types.MessageAttributeValue{DataType: &str, StringValue: &id}
+	m[AttrEventType] = types.MessageAttributeValue{DataType: &str, StringValue: &typ}
+	return m
+}
+
+func (d *Dispatcher) newEventID() string {
+	return d.idPrefix + "-" + strconv.FormatUint(d.idSeq.Add(1), 36)
+}
+
+// dispatchDeadLetters reports dead letters; never called with a lock held.
+func (d *Dispatcher) dispatchDeadLetters(dls []DeadLetter) {
+	for _, dl := range dls {
+		if d.cfg.deadLetter != nil {
+			d.cfg.deadLetter(dl)
+			continue
+		}
+		d.cfg.logger.Warn("sqshook: event not delivered",
+			slog.String("hook_id", dl.HookID),
+			slog.String("event_type", dl.Event.Type),
+			slog.String("event_id", dl.Event.ID),
+			slog.String("reason", string(dl.Reason)),
+			slog.String("code", dl.Code),
+			slog.String("message", dl.Message),
+			slog.Int("attempts", dl.Attempts),
+		)
+	}
+}
+
+// lastError is the most recent failure a hook saw.
+type lastError struct {
+	Code    string
+	Message string
+	Time    time.Time
+}
+
+// marshalPayload returns the JSON body of a payload.
+func marshalPayload(payload any) ([]byte, error) {
+	switch v := payload.(type) {
+	case json.RawMessage:
+		if !json.Valid(v) {
+			return nil, errors.New("not valid JSON")
+		}
+		return v, nil
+	case []byte:
+		if !json.Valid(v) {
+			return nil, errors.New("not valid JSON")
+		}
+		return v, nil
+	}
+	return json.Marshal(payload)
+}

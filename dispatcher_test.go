@@ -1,0 +1,965 @@
+package sqshook_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/cenkalti/backoff/v4"
+	"go.uber.org/goleak"
+
+	"github.com/sqshook/sqshook"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// fakeSQS is an SQSAPI whose SendMessageBatch answers are programmed by the
+// test. It records every entry it acknowledged, per queue.
+type (
+	sqsInput  = sqs.SendMessageBatchInput
+	sqsOutput = sqs.SendMessageBatchOutput
+)
+
+type fakeSQS struct {
+	mu       sync.Mutex
+	calls    int
+	entries  int
+	acked    map[string][]types.SendMessageBatchRequestEntry // queue URL → acknowledged entries
+	respond  func(call int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error)
+	inFlight atomic.Int64
+	maxSeen  atomic.Int64
+	block    chan struct{} // when set, calls wait for it (or ctx)
+}
+
+func newFake() *fakeSQS {
+	return &fakeSQS{acked: map[string][]types.SendMessageBatchRequestEntry{}}
+}
+
+func (f *fakeSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	n := f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
+	for {
+		m := f.maxSeen.Load()
+		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	f.mu.Lock()
+	block := f.block
+	f.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if len(in.Entries) == 0 || len(in.Entries) > 10 {
+		return nil, apiError("TooManyEntriesInBatchRequest", 400)
+	}
+	ids := map[string]bool{}
+	for _, e := range in.Entries {
+		if ids[aws.ToString(e.Id)] {
+			return nil, apiError("BatchEntryIdsNotDistinct", 400)
+		}
+		ids[aws.ToString(e.Id)] = true
+	}
+	f.mu.Lock()
+	f.calls++
+	f.entries += len(in.Entries)
+	call := f.calls
+	respond := f.respond
+	f.mu.Unlock()
+	out := &sqs.SendMessageBatchOutput{}
+	var err error
+	if respond != nil {
+		out, err = respond(call, in)
+	} else {
+		for _, e := range in.Entries {
+			out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id, MessageId: aws.String("m-" + aws.ToString(e.Id))})
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range out.Successful {
+		for _, e := range in.Entries {
+			if aws.ToString(e.Id) == aws.ToString(s.Id) {
+				f.acked[aws.ToString(in.QueueUrl)] = append(f.acked[aws.ToString(in.QueueUrl)], e)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSQS) SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	return nil, errors.New("not used")
+}
+
+func (f *fakeSQS) GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
+	return &sqs.GetQueueAttributesOutput{}, nil
+}
+
+func (f *fakeSQS) ackedIDs(queueURL string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ids []string
+	for _, e := range f.acked[queueURL] {
+		ids = append(ids, aws.ToString(e.MessageAttributes[sqshook.AttrEventID].StringValue))
+	}
+	return ids
+}
+
+func (f *fakeSQS) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+// apiError builds the error the SDK returns for an SQS error response.
+func apiError(code string, status int) error {
+	fault := smithy.FaultClient
+	if status >= 500 {
+		fault = smithy.FaultServer
+	}
+	return &smithy.OperationError{
+		ServiceID: "SQS", OperationName: "SendMessageBatch",
+		Err: &awshttp.ResponseError{
+			ResponseError: &smithyhttp.ResponseError{
+				Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}},
+				Err:      &smithy.GenericAPIError{Code: code, Message: code + " (test)", Fault: fault},
+			},
+			RequestID: "test",
+		},
+	}
+}
+
+// deadLetters collects dead letters.
+type deadLetters struct {
+	mu  sync.Mutex
+	all []sqshook.DeadLetter
+}
+
+func (c *deadLetters) add(dl sqshook.DeadLetter) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.all = append(c.all, dl)
+}
+
+func (c *deadLetters) list() []sqshook.DeadLetter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.all)
+}
+
+func (c *deadLetters) byReason() map[sqshook.Reason]int {
+	m := map[sqshook.Reason]int{}
+	for _, dl := range c.list() {
+		m[dl.Reason]++
+	}
+	return m
+}
+
+func hookFor(id, queue string, types ...string) sqshook.Hook {
+	return sqshook.Hook{
+		ID: id, Enabled: true, HookType: "sqs",
+		SQSQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/" + queue,
+		SQSRegion:   "us-east-1", SQSAuthType: "resource", EventTypes: types,
+	}
+}
+
+// newTestDispatcher starts a dispatcher on fake with fast retries and a
+// dead-letter collector. It is closed when the test ends.
+func newTestDispatcher(t *testing.T, fake sqshook.SQSAPI, hooks []sqshook.Hook, opts ...sqshook.Option) (*sqshook.Dispatcher, *deadLetters) {
+	t.Helper()
+	dls := &deadLetters{}
+	base := []sqshook.Option{
+		sqshook.WithClientFunc(func(context.Context, sqshook.Hook) (sqshook.SQSAPI, error) { return fake, nil }),
+		sqshook.WithBackOff(func() backoff.BackOff { return &backoff.ZeroBackOff{} }),
+		sqshook.WithDeadLetter(dls.add),
+		sqshook.WithLinger(time.Millisecond),
+	}
+	d, err := sqshook.New(hooks, append(base, opts...)...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = d.Close(ctx)
+	})
+	return d, dls
+}
+
+// checkAccounting asserts matched = delivered + dead-lettered + pending for
+// every hook, and optionally that nothing is pending.
+func checkAccounting(t *testing.T, d *sqshook.Dispatcher, wantIdle bool) sqshook.Stats {
+	t.Helper()
+	s := d.Stats()
+	for _, h := range s.Hooks {
+		if h.Matched != h.Delivered+h.DeadLettered+h.Pending {
+			t.Errorf("hook %s: matched %d != delivered %d + dead-lettered %d + pending %d", h.HookID, h.Matched, h.Delivered, h.DeadLettered, h.Pending)
+		}
+		if h.Pending != uint64(h.Queued+h.InFlight+h.Retrying) {
+			t.Errorf("hook %s: pending %d != queued %d + in flight %d + retrying %d", h.HookID, h.Pending, h.Queued, h.InFlight, h.Retrying)
+		}
+		if wantIdle && (h.Pending != 0 || h.BufferedBytes != 0) {
+			t.Errorf("hook %s: pending %d, buffered %d bytes; want 0 after Flush/Close", h.HookID, h.Pending, h.BufferedBytes)
+		}
+	}
+	return s
+}
+
+func event(t testing.TB, typ string, i int) sqshook.Event {
+	return sqshook.Event{Type: typ, Body: chatEventJSON(t, typ, "message "+strconv.Itoa(i))}
+}
+
+func flush(t *testing.T, d *sqshook.Dispatcher) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := d.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+}
+
+func TestPublishFansOutByFilter(t *testing.T) {
+	fake := newFake()
+	hooks := []sqshook.Hook{
+		hookFor("all", "all"),
+		hookFor("messages", "messages", "message.*"),
+		hookFor("moderation", "moderation", "user.banned", "message.flagged"),
+		func() sqshook.Hook { h := hookFor("off", "off"); h.Enabled = false; return h }(),
+	}
+	d, dls := newTestDispatcher(t, fake, hooks)
+	typesCycle := []string{"message.new", "reaction.new", "user.banned", "message.flagged", "typing.start", "channel.updated"}
+	want := map[string][]string{}
+	for i := 0; i < 600; i++ {
+		typ := typesCycle[i%len(typesCycle)]
+		ev := event(t, typ, i)
+		ev.ID = fmt.Sprintf("ev-%d", i)
+		if err := d.Publish(context.Background(), ev); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		want["all"] = append(want["all"], ev.ID)
+		if strings.HasPrefix(typ, "message.") {
+			want["messages"] = append(want["messages"], ev.ID)
+		}
+		if typ == "user.banned" || typ == "message.flagged" {
+			want["moderation"] = append(want["moderation"], ev.ID)
+		}
+	}
+	flush(t, d)
+	for _, q := range []string{"all", "messages", "moderation", "off"} {
+		got := fake.ackedIDs("https://sqs.us-east-1.amazonaws.com/123456789012/" + q)
+		slices.Sort(got)
+		w := slices.Clone(want[q])
+		slices.Sort(w)
+		if !slices.Equal(got, w) {
+			t.Errorf("queue %s: got %d events, want %d", q, len(got), len(w))
+		}
+	}
+	s := checkAccounting(t, d, true)
+	if len(s.Hooks) != 3 {
+		t.Errorf("stats list %d hooks, want 3 enabled", len(s.Hooks))
+	}
+	if h, _ := s.Hook("all"); h.Delivered != 600 || h.Batches < 60 {
+		t.Errorf("hook all: delivered %d in %d batches; want 600 in >= 60", h.Delivered, h.Batches)
+	}
+	if n := len(dls.list()); n != 0 {
+		t.Errorf("%d dead letters, want 0", n)
+	}
+}
+
+func TestMessagesCarryEventIDAndType(t *testing.T) {
+	fake := newFake()
+	d, _ := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")})
+	ev, err := sqshook.NewEvent("message.new", map[string]string{"text": "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Attributes = map[string]types.MessageAttributeValue{"tenant": {DataType: aws.String("String"), StringValue: aws.String("acme")}}
+	if err := d.Publish(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, d)
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	got := fake.acked["https://sqs.us-east-1.amazonaws.com/123456789012/q"]
+	if len(got) != 1 {
+		t.Fatalf("acked %d messages, want 1", len(got))
+	}
+	e := got[0]
+	if b := aws.ToString(e.MessageBody); b != `{"text":"hi"}` {
+		t.Errorf("body = %s, want {\"text\":\"hi\"}", b)
+	}
+	if id := aws.ToString(e.MessageAttributes[sqshook.AttrEventID].StringValue); id == "" {
+		t.Errorf("event_id attribute missing")
+	}
+	if typ := aws.ToString(e.MessageAttributes[sqshook.AttrEventType].StringValue); typ != "message.new" {
+		t.Errorf("event_type attribute = %q, want message.new", typ)
+	}
+	if v := aws.ToString(e.MessageAttributes["tenant"].StringValue); v != "acme" {
+		t.Errorf("tenant attribute = %q, want acme", v)
+	}
+}
+
+func TestEventIDsStableAcrossRetries(t *testing.T) {
+	fake := newFake()
+	var seen sync.Map // event id → attempts
+	fake.respond = func(call int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+		for _, e := range in.Entries {
+			id := aws.ToString(e.MessageAttributes[sqshook.AttrEventID].StringValue)
+			v, _ := seen.LoadOrStore(id, new(atomic.Int32))
+			v.(*atomic.Int32).Add(1)
+		}
+		if call <= 2 {
+			return nil, apiError("RequestThrottled", 400)
+		}
+		return okAll(in), nil
+	}
+	d, _ := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")}, sqshook.WithLinger(time.Hour))
+	for i := 0; i < 5; i++ {
+		if err := d.Publish(context.Background(), event(t, "message.new", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, d)
+	n := 0
+	seen.Range(func(k, v any) bool {
+		n++
+		if v.(*atomic.Int32).Load() < 2 {
+			// the first calls were throttled: each event was sent at least twice
+			t.Errorf("event %v sent %d times, want >= 2 with the same id", k, v.(*atomic.Int32).Load())
+		}
+		return true
+	})
+	if n != 5 {
+		t.Errorf("%d distinct event ids over all attempts, want 5", n)
+	}
+	checkAccounting(t, d, true)
+}
+
+func okAll(in *sqs.SendMessageBatchInput) *sqs.SendMessageBatchOutput {
+	out := &sqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id, MessageId: aws.String("m")})
+	}
+	return out
+}
+
+func TestWholeCallErrorClassification(t *testing.T) {
+	tests := []struct {
+		code      string
+		status    int
+		delivered bool // after one failure, the retry succeeds
+		reason    sqshook.Reason
+	}{
+		{"RequestThrottled", 400, true, ""},
+		{"ThrottlingException", 400, true, ""},
+		{"KMS.ThrottlingException", 400, true, ""},
+		{"KmsThrottled", 400, true, ""},
+		{"SomethingNew", 429, true, ""},
+		{"InternalError", 500, true, ""},
+		{"ServiceUnavailable", 503, true, ""},
+		{"AccessDenied", 403, false, sqshook.ReasonRejected},
+		{"InvalidClientTokenId", 403, false, sqshook.ReasonRejected},
+		{"QueueDoesNotExist", 400, false, sqshook.ReasonRejected},
+		{"AWS.SimpleQueueService.NonExistentQueue", 400, false, sqshook.ReasonRejected},
+		{"InvalidParameterValue", 400, false, sqshook.ReasonRejected},
+		{"KMS.AccessDeniedException", 400, false, sqshook.ReasonRejected},
+		{"KmsAccessDenied", 400, false, sqshook.ReasonRejected},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			fake := newFake()
+			fake.respond = func(call int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+				if call == 1 {
+					return nil, apiError(tt.code, tt.status)
+				}
+				return okAll(in), nil
+			}
+			// One batch of three: only Flush sends it.
+			d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")}, sqshook.WithLinger(time.Hour))
+			for i := 0; i < 3; i++ {
+				if err := d.Publish(context.Background(), event(t, "message.new", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			flush(t, d)
+			s := checkAccounting(t, d, true)
+			h, _ := s.Hook("h")
+			if tt.delivered {
+				if h.Delivered != 3 || len(dls.list()) != 0 || h.Retries == 0 {
+					t.Errorf("delivered %d, dead letters %d, retries %d; want 3, 0, > 0", h.Delivered, len(dls.list()), h.Retries)
+				}
+				return
+			}
+			got := dls.list()
+			if len(got) != 3 || fake.callCount() != 1 {
+				t.Fatalf("%d dead letters after %d calls, want 3 after 1 (no retry storm)", len(got), fake.callCount())
+			}
+			for _, dl := range got {
+				var de *sqshook.DeliveryError
+				if dl.Reason != tt.reason || dl.Code != tt.code || !errors.As(dl.Err, &de) || de.Code != tt.code {
+					t.Errorf("dead letter reason %q code %q err %v; want %q %q", dl.Reason, dl.Code, dl.Err, tt.reason, tt.code)
+				}
+				if dl.HookID != "h" || dl.Event.Type != "message.new" || len(dl.Event.Body) == 0 || dl.Event.ID == "" {
+					t.Errorf("dead letter does not carry the event: %+v", dl)
+				}
+			}
+		})
+	}
+}
+
+func TestTransportErrorsAreRetried(t *testing.T) {
+	fake := newFake()
+	fake.respond = func(call int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+		if call == 1 {
+			return nil, &smithy.OperationError{ServiceID: "SQS", OperationName: "SendMessageBatch", Err: errors.New("read tcp: connection reset by peer")}
+		}
+		return okAll(in), nil
+	}
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")})
+	if err := d.Publish(context.Background(), event(t, "message.new", 1)); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, d)
+	if h, _ := d.Stats().Hook("h"); h.Delivered != 1 || len(dls.list()) != 0 {
+		t.Errorf("delivered %d, dead letters %d; want 1, 0", h.Delivered, len(dls.list()))
+	}
+}
+
+func TestPartialBatchFailures(t *testing.T) {
+	fake := newFake()
+	// Entry 0 of every first attempt: throttled (retried). Entry 1: a sender
+	// fault (dead letter). Entry 2: missing from the response (resent).
+	attempts := map[string]int{}
+	var mu sync.Mutex
+	fake.respond = func(call int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		out := &sqs.SendMessageBatchOutput{}
+		for _, e := range in.Entries {
+			body := aws.ToString(e.MessageBody)
+			attempts[body]++
+			switch {
+			case strings.Contains(body, `"message 0"`) && attempts[body] == 1:
+				out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("RequestThrottled"), Message: aws.String("slow down"), SenderFault: false})
+			case strings.Contains(body, `"message 1"`):
+				out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InvalidMessageContents"), Message: aws.String("bad"), SenderFault: true})
+			case strings.Contains(body, `"message 2"`) && attempts[body] == 1:
+				// left out of the response
+			default:
+				out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id, MessageId: aws.String("m")})
+			}
+		}
+		return out, nil
+	}
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")}, sqshook.WithLinger(time.Second))
+	for i := 0; i < 10; i++ {
+		if err := d.Publish(context.Background(), event(t, "message.new", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, d)
+	s := checkAccounting(t, d, true)
+	h, _ := s.Hook("h")
+	if h.Delivered != 9 || h.DeadLetteredBy[sqshook.ReasonRejected] != 1 {
+		t.Errorf("delivered %d, rejected %d; want 9, 1", h.Delivered, h.DeadLetteredBy[sqshook.ReasonRejected])
+	}
+	got := dls.list()
+	if len(got) != 1 || got[0].Code != "InvalidMessageContents" || !got[0].SenderFault || got[0].Attempts != 1 {
+		t.Errorf("dead letters = %+v; want one InvalidMessageContents sender fault after 1 attempt", got)
+	}
+}
+
+func TestRetriesExhausted(t *testing.T) {
+	fake := newFake()
+	fake.respond = func(int, *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+		return nil, apiError("ServiceUnavailable", 503)
+	}
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")}, sqshook.WithRetryPolicy(sqshook.RetryPolicy{MaxAttempts: 4}))
+	for i := 0; i < 3; i++ {
+		if err := d.Publish(context.Background(), event(t, "message.new", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, d)
+	checkAccounting(t, d, true)
+	got := dls.list()
+	if len(got) != 3 {
+		t.Fatalf("%d dead letters, want 3", len(got))
+	}
+	for _, dl := range got {
+		if dl.Reason != sqshook.ReasonRetriesExhausted || dl.Attempts != 4 || dl.Code != "ServiceUnavailable" {
+			t.Errorf("dead letter reason %s attempts %d code %s; want retries_exhausted, 4, ServiceUnavailable", dl.Reason, dl.Attempts, dl.Code)
+		}
+	}
+}
+
+func TestBatchRequestTooLongSplits(t *testing.T) {
+	fake := newFake()
+	const serverLimit = 8 * 1024
+	fake.respond = func(call int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+		total := 0
+		for _, e := range in.Entries {
+			total += len(aws.ToString(e.MessageBody))
+		}
+		if total > serverLimit {
+			return nil, apiError("BatchRequestTooLong", 400)
+		}
+		return okAll(in), nil
+	}
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")}, sqshook.WithLinger(time.Second))
+	for i := 0; i < 50; i++ {
+		ev := sqshook.Event{Type: "message.new", Body: []byte(fmt.Sprintf(`{"i":%d,"text":%q}`, i, strings.Repeat("x", 1500)))}
+		if err := d.Publish(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, d)
+	checkAccounting(t, d, true)
+	h, _ := d.Stats().Hook("h")
+	if h.Delivered != 50 || len(dls.list()) != 0 {
+		t.Errorf("delivered %d with %d dead letters; want 50, 0", h.Delivered, len(dls.list()))
+	}
+}
+
+func TestSizeGuardDeadLetters(t *testing.T) {
+	fake := newFake()
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("a", "a"), hookFor("b", "b", "message.*"), hookFor("c", "c", "user.*")},
+		sqshook.WithMaxMessageBytes(1024))
+	big := sqshook.Event{Type: "message.new", Body: []byte(`{"text":"` + strings.Repeat("x", 2000) + `"}`)}
+	err := d.Publish(context.Background(), big)
+	var de *sqshook.DeliveryError
+	if !errors.As(err, &de) || de.Reason != sqshook.ReasonTooLarge {
+		t.Fatalf("Publish(too large) = %v, want a *DeliveryError with reason too_large", err)
+	}
+	var ge *sqshook.GuardError
+	if !errors.As(err, &ge) || ge.Max != 1024 || ge.Bytes <= 2000 {
+		t.Errorf("guard error = %v, want bytes > 2000 and max 1024", ge)
+	}
+	bad := sqshook.Event{Type: "message.new", Body: []byte("{\"text\":\"ok\"}\x01")}
+	if err := d.Publish(context.Background(), bad); !errors.As(err, &de) || de.Reason != sqshook.ReasonInvalidContents {
+		t.Errorf("Publish(illegal character outside a string) = %v, want invalid_contents", err)
+	}
+	flush(t, d)
+	checkAccounting(t, d, true)
+	if got := dls.byReason(); got[sqshook.ReasonTooLarge] != 2 || got[sqshook.ReasonInvalidContents] != 2 {
+		t.Errorf("dead letters by reason = %v; want 2 too_large (hooks a, b) and 2 invalid_contents", got)
+	}
+	if fake.callCount() != 0 {
+		t.Errorf("%d calls to SQS, want 0", fake.callCount())
+	}
+}
+
+func TestInvalidEvents(t *testing.T) {
+	d, _ := newTestDispatcher(t, newFake(), []sqshook.Hook{hookFor("h", "q")})
+	for _, ev := range []sqshook.Event{{Body: []byte(`{}`)}, {Type: "message.new"}, {}} {
+		if err := d.Publish(context.Background(), ev); !errors.Is(err, sqshook.ErrInvalidEvent) {
+			t.Errorf("Publish(%+v) = %v, want ErrInvalidEvent", ev, err)
+		}
+	}
+	if _, err := sqshook.NewEvent("message.new", func() {}); err == nil {
+		t.Errorf("NewEvent(func) = nil error, want a marshalling error")
+	}
+	if _, err := sqshook.NewEvent("message.new", []byte("{bad")); err == nil {
+		t.Errorf("NewEvent(invalid JSON bytes) = nil error")
+	}
+	if h, _ := d.Stats().Hook("h"); h.Matched != 0 {
+		t.Errorf("matched = %d, want 0", h.Matched)
+	}
+}
+
+func TestFullQueueTryPublishAndPublish(t *testing.T) {
+	fake := newFake()
+	fake.block = make(chan struct{})
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")},
+		sqshook.WithMaxBuffered(5, 0), sqshook.WithLinger(0), sqshook.WithMaxInFlight(1))
+	for i := 0; i < 5; i++ {
+		if err := d.TryPublish(event(t, "message.new", i)); err != nil {
+			t.Fatalf("TryPublish %d: %v", i, err)
+		}
+	}
+	// Full: TryPublish fails at once.
+	err := d.TryPublish(event(t, "message.new", 5))
+	if !errors.Is(err, sqshook.ErrBufferFull) {
+		t.Fatalf("TryPublish on a full hook = %v, want ErrBufferFull", err)
+	}
+	// Publish gives up when its context ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	err = d.Publish(ctx, event(t, "message.new", 6))
+	cancel()
+	if !errors.Is(err, sqshook.ErrBufferFull) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Publish on a full hook with expiring ctx = %v, want ErrBufferFull and DeadlineExceeded", err)
+	}
+	// Publish waits for room.
+	done := make(chan error, 1)
+	go func() { done <- d.Publish(context.Background(), event(t, "message.new", 7)) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Publish returned %v while the hook was full", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(fake.block)
+	if err := <-done; err != nil {
+		t.Fatalf("Publish after room freed: %v", err)
+	}
+	flush(t, d)
+	s := checkAccounting(t, d, true)
+	h, _ := s.Hook("h")
+	if h.Delivered != 6 || h.DeadLetteredBy[sqshook.ReasonBufferFull] != 2 || len(dls.list()) != 2 {
+		t.Errorf("delivered %d, buffer_full %d; want 6, 2", h.Delivered, h.DeadLetteredBy[sqshook.ReasonBufferFull])
+	}
+}
+
+func TestBufferedBytesBound(t *testing.T) {
+	fake := newFake()
+	fake.block = make(chan struct{})
+	body := chatEventJSON(t, "message.new", strings.Repeat("y", 300))
+	limit := 4 * (len(body) + 200)
+	d, _ := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")},
+		sqshook.WithMaxBuffered(1000, limit), sqshook.WithMaxMessageBytes(2048))
+	accepted := 0
+	for i := 0; i < 20; i++ {
+		if err := d.TryPublish(sqshook.Event{Type: "message.new", Body: body}); err == nil {
+			accepted++
+		}
+		if h, _ := d.Stats().Hook("h"); h.BufferedBytes > limit {
+			t.Fatalf("buffered %d bytes, limit %d", h.BufferedBytes, limit)
+		}
+	}
+	if accepted < 3 || accepted > 4 {
+		t.Errorf("accepted %d events of %d bytes under a %d-byte bound; want 3-4", accepted, len(body), limit)
+	}
+	close(fake.block)
+	flush(t, d)
+	checkAccounting(t, d, true)
+}
+
+func TestMaxInFlightRespected(t *testing.T) {
+	fake := newFake()
+	fake.respond = func(call int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+		time.Sleep(2 * time.Millisecond) // a round trip
+		return okAll(in), nil
+	}
+	d, _ := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")}, sqshook.WithMaxInFlight(3), sqshook.WithLinger(0))
+	var wg sync.WaitGroup
+	for p := 0; p < 8; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				_ = d.Publish(context.Background(), event(t, "message.new", i))
+			}
+		}()
+	}
+	wg.Wait()
+	flush(t, d)
+	checkAccounting(t, d, true)
+	if m := fake.maxSeen.Load(); m > 3 || m < 2 {
+		t.Errorf("max concurrent calls = %d, want 2..3 with MaxInFlight 3", m)
+	}
+}
+
+func TestConcurrentPublishersAccounting(t *testing.T) {
+	fake := newFake()
+	fake.respond = func(call int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+		switch call % 7 {
+		case 3:
+			return nil, apiError("RequestThrottled", 400)
+		case 5:
+			out := okAll(in)
+			out.Failed = []types.BatchResultErrorEntry{{Id: out.Successful[0].Id, Code: aws.String("InternalError"), SenderFault: false}}
+			out.Successful = out.Successful[1:]
+			return out, nil
+		}
+		return okAll(in), nil
+	}
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("a", "a"), hookFor("b", "b", "message.*")}, sqshook.WithMaxBuffered(200, 0))
+	stop := make(chan struct{})
+	var sampler sync.WaitGroup
+	sampler.Add(1)
+	go func() { // sample the invariant while events flow
+		defer sampler.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				checkAccounting(t, d, false)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	const publishers, each = 8, 250
+	for p := 0; p < publishers; p++ {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				typ := "message.new"
+				if i%2 == 1 {
+					typ = "reaction.new"
+				}
+				if err := d.Publish(context.Background(), event(t, typ, p*each+i)); err != nil {
+					t.Errorf("Publish: %v", err)
+				}
+				if i%50 == 0 {
+					go func() { _ = d.Flush(context.Background()) }()
+				}
+			}
+		}(p)
+	}
+	wg.Wait()
+	flush(t, d)
+	close(stop)
+	sampler.Wait()
+	s := checkAccounting(t, d, true)
+	a, _ := s.Hook("a")
+	b, _ := s.Hook("b")
+	if a.Delivered != publishers*each || b.Delivered != publishers*each/2 || len(dls.list()) != 0 {
+		t.Errorf("delivered a=%d b=%d dead=%d; want %d, %d, 0", a.Delivered, b.Delivered, len(dls.list()), publishers*each, publishers*each/2)
+	}
+	if ids := fake.ackedIDs("https://sqs.us-east-1.amazonaws.com/123456789012/a"); len(ids) != publishers*each {
+		t.Errorf("queue a acknowledged %d entries, want %d", len(ids), publishers*each)
+	}
+}
+
+func TestCloseDrainsAndRejectsAfterwards(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	fake := newFake()
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")}, sqshook.WithLinger(time.Hour))
+	for i := 0; i < 25; i++ {
+		if err := d.Publish(context.Background(), event(t, "message.new", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// With an hour of linger, only Close's drain sends the last partial batch.
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := len(fake.ackedIDs("https://sqs.us-east-1.amazonaws.com/123456789012/q")); got != 25 || len(dls.list()) != 0 {
+		t.Errorf("after Close: %d delivered, %d dead letters; want 25, 0", got, len(dls.list()))
+	}
+	checkAccounting(t, d, true)
+	ev := event(t, "message.new", 99)
+	for name, err := range map[string]error{
+		"Publish":    d.Publish(context.Background(), ev),
+		"TryPublish": d.TryPublish(ev),
+		"Flush":      d.Flush(context.Background()),
+		"SetHooks":   d.SetHooks(nil),
+		"Consume":    d.Consume(context.Background(), make(chan sqshook.Event)),
+	} {
+		if !errors.Is(err, sqshook.ErrClosed) {
+			t.Errorf("%s after Close = %v, want ErrClosed", name, err)
+		}
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+}
+
+func TestCloseDeadlineDuringOutage(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	fake := newFake()
+	fake.respond = func(int, *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+		return nil, apiError("ServiceUnavailable", 503)
+	}
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")},
+		sqshook.WithBackOff(func() backoff.BackOff { return backoff.NewConstantBackOff(5 * time.Millisecond) }))
+	for i := 0; i < 40; i++ {
+		if err := d.Publish(context.Background(), event(t, "message.new", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Also a call blocked in flight, canceled by Close.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := d.Close(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close during an outage = %v, want DeadlineExceeded", err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("Close took %v after its deadline, want prompt", el)
+	}
+	checkAccounting(t, d, true)
+	got := dls.byReason()
+	if got[sqshook.ReasonShutdown] != 40 {
+		t.Errorf("dead letters = %v, want 40 shutdown", got)
+	}
+}
+
+func TestCloseCancelsCallsInFlight(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	fake := newFake()
+	fake.block = make(chan struct{}) // never released: calls hang until canceled
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")}, sqshook.WithLinger(0))
+	for i := 0; i < 15; i++ {
+		if err := d.Publish(context.Background(), event(t, "message.new", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if err := d.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close = %v, want DeadlineExceeded", err)
+	}
+	checkAccounting(t, d, true)
+	if got := dls.byReason(); got[sqshook.ReasonShutdown] != 15 {
+		t.Errorf("dead letters = %v, want 15 shutdown", got)
+	}
+}
+
+func TestSetHooksLive(t *testing.T) {
+	fake := newFake()
+	a, b, c := hookFor("a", "a"), hookFor("b", "b"), hookFor("c", "c")
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{a, b, c}, sqshook.WithLinger(time.Hour))
+	for i := 0; i < 5; i++ {
+		if err := d.Publish(context.Background(), event(t, "message.new", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An invalid list changes nothing.
+	bad := b
+	bad.SQSRegion = ""
+	if err := d.SetHooks([]sqshook.Hook{a, bad}); !errors.Is(err, sqshook.ErrInvalidHook) {
+		t.Fatalf("SetHooks(invalid) = %v, want ErrInvalidHook", err)
+	}
+	if got := len(d.Hooks()); got != 3 {
+		t.Fatalf("after a refused SetHooks: %d hooks, want 3", got)
+	}
+	// Keep a unchanged, change b (filter), remove c, add e.
+	b2 := b
+	b2.EventTypes = []string{"reaction.*"}
+	e := hookFor("e", "e")
+	if err := d.SetHooks([]sqshook.Hook{a, b2, e}); err != nil {
+		t.Fatal(err)
+	}
+	s := checkAccounting(t, d, false)
+	if ha, _ := s.Hook("a"); ha.Matched != 5 || ha.Pending != 5 {
+		t.Errorf("unchanged hook a: matched %d pending %d, want its pipeline untouched (5, 5)", ha.Matched, ha.Pending)
+	}
+	if hb, _ := s.Hook("b"); hb.Matched != 0 {
+		t.Errorf("changed hook b: new pipeline matched %d, want 0", hb.Matched)
+	}
+	for i := 5; i < 8; i++ {
+		if err := d.Publish(context.Background(), event(t, "message.new", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, d)
+	q := func(n string) int { return len(fake.ackedIDs("https://sqs.us-east-1.amazonaws.com/123456789012/" + n)) }
+	// Removed and changed pipelines drained what they held.
+	if q("a") != 8 || q("b") != 5 || q("c") != 5 || q("e") != 3 {
+		t.Errorf("delivered a=%d b=%d c=%d e=%d; want 8, 5 (old filter), 5 (drained), 3", q("a"), q("b"), q("c"), q("e"))
+	}
+	if len(dls.list()) != 0 {
+		t.Errorf("dead letters: %v", dls.list())
+	}
+	// Hooks returns a copy.
+	hs := d.Hooks()
+	hs[0].EventTypes = append(hs[0].EventTypes, "x")
+	hs[0].ID = "changed"
+	if d.Hooks()[0].ID != "a" {
+		t.Errorf("Hooks() result aliases the dispatcher's list")
+	}
+	// Read, append, write back (Stream's pattern).
+	all := append(d.Hooks(), hookFor("f", "f"))
+	if err := d.SetHooks(all); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(d.Hooks()); got != 4 {
+		t.Errorf("after append: %d hooks, want 4", got)
+	}
+}
+
+func TestConsume(t *testing.T) {
+	fake := newFake()
+	d, _ := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")})
+	ch := make(chan sqshook.Event)
+	done := make(chan error, 1)
+	go func() { done <- d.Consume(context.Background(), ch) }()
+	for i := 0; i < 30; i++ {
+		ch <- event(t, "message.new", i)
+	}
+	close(ch)
+	if err := <-done; err != nil {
+		t.Fatalf("Consume = %v, want nil after the channel closed", err)
+	}
+	flush(t, d)
+	if h, _ := d.Stats().Hook("h"); h.Delivered != 30 {
+		t.Errorf("delivered %d, want 30", h.Delivered)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := d.Consume(ctx, make(chan sqshook.Event)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Consume(canceled ctx) = %v, want context.Canceled", err)
+	}
+}
+
+func TestAnyCallOrderNeverPanics(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	fake := newFake()
+	d, _ := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")})
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ops := []func(){
+		func() { _ = d.Publish(ctx, event(t, "message.new", 1)) },
+		func() { _ = d.TryPublish(event(t, "message.new", 2)) },
+		func() { _ = d.Flush(ctx) },
+		func() { _ = d.SetHooks([]sqshook.Hook{hookFor("h", "q"), hookFor("x", "x")}) },
+		func() { _ = d.SetHooks([]sqshook.Hook{hookFor("h", "q")}) },
+		func() { _ = d.Stats() },
+		func() { _ = d.Hooks() },
+		func() { _ = d.Close(ctx) },
+	}
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				ops[(g+i)%len(ops)]()
+			}
+		}(g)
+	}
+	wg.Wait()
+	if err := d.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	checkAccounting(t, d, true)
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	_, err := sqshook.New(nil, sqshook.WithMaxInFlight(0), sqshook.WithLinger(-1), sqshook.WithMaxBatchBytes(2<<20), sqshook.WithMaxMessageBytes(4<<20))
+	var ve *sqshook.ValidationError
+	if !errors.As(err, &ve) || len(ve.Problems) < 4 {
+		t.Fatalf("New(bad options) = %v, want a ValidationError naming 4 problems", err)
+	}
+	for _, field := range []string{"max_in_flight", "linger", "max_batch_bytes", "size_guard"} {
+		if !strings.Contains(err.Error(), field) {
+			t.Errorf("error %q does not name %s", err, field)
+		}
+	}
+}

@@ -1,0 +1,350 @@
+package sqshook_test
+
+// Integration tests against a real SQS implementation that this project did
+// not write: the npm package local-aws-sqs, which scripts/test.sh (the test
+// command) installs and starts on loopback. The tests fail in CI when the
+// emulator is missing and skip loudly elsewhere.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sqshook/sqshook"
+)
+
+// EnvEmulatorEndpoint names the variable that holds the emulator's endpoint.
+const envEmulatorEndpoint = "SQSHOOK_EMULATOR_ENDPOINT"
+
+var queueSeq atomic.Int64
+
+// emulator returns the endpoint of the running SQS emulator, or stops the
+// test: failing in CI, skipping (loudly) elsewhere.
+func emulator(t *testing.T) string {
+	t.Helper()
+	ep := os.Getenv(envEmulatorEndpoint)
+	if ep == "" {
+		msg := "SQS emulator not running: " + envEmulatorEndpoint + " is not set. " +
+			"Run ./scripts/test.sh, which installs and starts local-aws-sqs, or start it yourself " +
+			"(cd testdata/sqs-emulator && npm ci && node server.mjs) and export " + envEmulatorEndpoint + "."
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		fmt.Fprintln(os.Stderr, "WARNING: "+msg)
+		t.Skip(msg)
+	}
+	u, err := url.Parse(ep)
+	if err != nil {
+		t.Fatalf("%s=%q: %v", envEmulatorEndpoint, ep, err)
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
+	if err != nil {
+		t.Fatalf("SQS emulator at %s does not answer: %v", ep, err)
+	}
+	conn.Close()
+	return ep
+}
+
+// emulatorHook returns a valid "keys" hook for a new queue on the emulator,
+// and the shared client pool pointed at the emulator.
+func emulatorQueue(t *testing.T, name string, attrs map[string]string) (sqshook.Hook, *sqs.Client, *sqshook.ClientPool) {
+	t.Helper()
+	ep := emulator(t)
+	pool := sqshook.NewClientPool(sqshook.ClientOptions{Endpoint: ep})
+	h := sqshook.Hook{
+		Enabled:     true,
+		HookType:    sqshook.HookTypeSQS,
+		SQSRegion:   "us-east-1",
+		SQSAuthType: sqshook.AuthKeys,
+		SQSKey:      "AKIAEMULATOREXAMPLE",
+		SQSSecret:   "emulator-secret-not-real",
+	}
+	ctx := context.Background()
+	client, err := pool.Client(ctx, h)
+	if err != nil {
+		t.Fatalf("pool.Client: %v", err)
+	}
+	qname := fmt.Sprintf("%s-%d-%d", name, time.Now().UnixNano()%1e9, queueSeq.Add(1))
+	if attrs["FifoQueue"] == "true" {
+		qname += ".fifo"
+	}
+	out, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(qname), Attributes: attrs})
+	if err != nil {
+		t.Fatalf("CreateQueue(%s): %v", qname, err)
+	}
+	h.SQSQueueURL = aws.ToString(out.QueueUrl)
+	hooks, err := sqshook.ValidateHooks([]sqshook.Hook{h}, sqshook.ValidateOptions{Endpoint: ep})
+	if err != nil {
+		t.Fatalf("ValidateHooks(emulator queue %s): %v", h.SQSQueueURL, err)
+	}
+	t.Cleanup(func() {
+		_, _ = client.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: out.QueueUrl})
+	})
+	return hooks[0], client, pool
+}
+
+// receiveAll reads messages until want have arrived or the deadline passes.
+func receiveAll(t *testing.T, client *sqs.Client, queueURL string, want int) []types.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var got []types.Message
+	for len(got) < want {
+		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl:                    aws.String(queueURL),
+			MaxNumberOfMessages:         10,
+			WaitTimeSeconds:             1,
+			MessageAttributeNames:       []string{"All"},
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+		})
+		if err != nil {
+			t.Fatalf("ReceiveMessage after %d of %d: %v", len(got), want, err)
+		}
+		for _, m := range out.Messages {
+			got = append(got, m)
+			if _, err := client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatalf("DeleteMessage: %v", err)
+			}
+		}
+	}
+	return got
+}
+
+func TestEmulatorQueueAttributesThroughPool(t *testing.T) {
+	h, _, pool := emulatorQueue(t, "attrs", map[string]string{"MaximumMessageSize": "262144"})
+	if !strings.HasPrefix(h.ID, "sqs-") {
+		t.Errorf("generated id = %q, want sqs-…", h.ID)
+	}
+	// A second hook with the same credentials and region shares the client.
+	c1, err := pool.Client(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2 := h
+	h2.ID = "other"
+	c2, err := pool.Client(context.Background(), h2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c1 != c2 || pool.Len() != 1 {
+		t.Errorf("clients shared = %v, pool.Len() = %d; want one shared client", c1 == c2, pool.Len())
+	}
+
+	var api sqshook.SQSAPI = c1
+	out, err := api.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(h.SQSQueueURL),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameAll},
+	})
+	if err != nil {
+		t.Fatalf("GetQueueAttributes: %v", err)
+	}
+	arn := out.Attributes["QueueArn"]
+	name := h.SQSQueueURL[strings.LastIndex(h.SQSQueueURL, "/")+1:]
+	if want := "arn:aws:sqs:us-east-1:123456789012:" + name; arn != want {
+		t.Errorf("QueueArn = %q, want %q", arn, want)
+	}
+	if got := out.Attributes["MaximumMessageSize"]; got != "262144" {
+		t.Errorf("MaximumMessageSize = %q, want 262144", got)
+	}
+}
+
+func TestEmulatorSendGuardedBatchRoundTrip(t *testing.T) {
+	h, client, _ := emulatorQueue(t, "roundtrip", nil)
+	sample := chatEventJSON(t, "message.new", "Welcome to the Community!")
+	// A body with characters SQS refuses, inside JSON strings: the guard
+	// rewrites them as \u escapes.
+	needsRepair := []byte(`{"type":"message.new","message":{"text":"bell\u0007 and ` + "\x01\x1f" + ` and ` + "\uFFFE" + ` end"}}`)
+	big := chatEventJSON(t, "message.new", strings.Repeat("compressible chat text ", 20000)) // ~460 KB raw
+
+	type entry struct {
+		name     string
+		body     []byte
+		encoding sqshook.Encoding
+	}
+	entries := []entry{
+		{"raw", sample, sqshook.EncodingRaw},
+		{"repaired", needsRepair, sqshook.EncodingRaw},
+		{"base64", sample, sqshook.EncodingBase64},
+		{"gzip", big, sqshook.EncodingGzip},
+	}
+	if _, err := (sqshook.SizeGuard{}).Prepare(big, nil); err == nil {
+		t.Fatalf("raw %d-byte body passed the 256 KiB guard; want too_large", len(big))
+	}
+
+	attrs := map[string]types.MessageAttributeValue{
+		"event_type": {DataType: aws.String("String"), StringValue: aws.String("message.new")},
+	}
+	var batch []types.SendMessageBatchRequestEntry
+	sent := map[string]string{} // entry id → body sent
+	for i, e := range entries {
+		guard := sqshook.SizeGuard{Encoding: e.encoding}
+		body, err := guard.Prepare(e.body, attrs)
+		if err != nil {
+			t.Fatalf("%s: Prepare: %v", e.name, err)
+		}
+		id := fmt.Sprintf("e%d", i)
+		sent[id] = body
+		batch = append(batch, types.SendMessageBatchRequestEntry{
+			Id:                aws.String(id),
+			MessageBody:       aws.String(body),
+			MessageAttributes: attrs,
+		})
+	}
+	out, err := client.SendMessageBatch(context.Background(), &sqs.SendMessageBatchInput{QueueUrl: aws.String(h.SQSQueueURL), Entries: batch})
+	if err != nil {
+		t.Fatalf("SendMessageBatch: %v", err)
+	}
+	if len(out.Failed) != 0 || len(out.Successful) != len(entries) {
+		t.Fatalf("SendMessageBatch: %d successful, %d failed (%+v); want %d, 0", len(out.Successful), len(out.Failed), out.Failed, len(entries))
+	}
+	byMessageID := map[string]string{}
+	for _, s := range out.Successful {
+		byMessageID[aws.ToString(s.MessageId)] = aws.ToString(s.Id)
+	}
+
+	got := receiveAll(t, client, h.SQSQueueURL, len(entries))
+	for _, m := range got {
+		id := byMessageID[aws.ToString(m.MessageId)]
+		i := int(id[1] - '0')
+		e := entries[i]
+		if body := aws.ToString(m.Body); body != sent[id] {
+			t.Errorf("%s: received body differs from the body sent (%d vs %d bytes)", e.name, len(body), len(sent[id]))
+		}
+		if v := aws.ToString(m.MessageAttributes["event_type"].StringValue); v != "message.new" {
+			t.Errorf("%s: attribute event_type = %q, want message.new", e.name, v)
+		}
+		decoded, err := sqshook.DecodeBody(aws.ToString(m.Body))
+		if err != nil {
+			t.Fatalf("%s: DecodeBody: %v", e.name, err)
+		}
+		if e.name == "repaired" {
+			if bytes.Equal(decoded, e.body) {
+				t.Errorf("repaired body was sent unchanged; want \\u escapes")
+			}
+			if !jsonEqual(t, decoded, e.body) {
+				t.Errorf("repaired body decodes to a different JSON value:\n got %s\nwant %s", decoded, e.body)
+			}
+			continue
+		}
+		if !bytes.Equal(decoded, e.body) {
+			t.Errorf("%s: decoded body differs from the event (%d vs %d bytes)", e.name, len(decoded), len(e.body))
+		}
+	}
+}
+
+func TestEmulatorFIFOGuardedFields(t *testing.T) {
+	h, client, _ := emulatorQueue(t, "order", map[string]string{"FifoQueue": "true"})
+	if !strings.HasSuffix(h.SQSQueueURL, ".fifo") {
+		t.Fatalf("queue URL %q does not end in .fifo", h.SQSQueueURL)
+	}
+	group, dedup := "messaging:fun-d5f396e3", "8bffc454-e1da-4d91-8b88-a87853dfb41c"
+	if err := sqshook.CheckGroupID(group); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqshook.CheckDeduplicationID(dedup); err != nil {
+		t.Fatal(err)
+	}
+	body := string(chatEventJSON(t, "message.new", "first"))
+	for i := 0; i < 2; i++ { // the second send is deduplicated by SQS
+		out, err := client.SendMessageBatch(context.Background(), &sqs.SendMessageBatchInput{
+			QueueUrl: aws.String(h.SQSQueueURL),
+			Entries: []types.SendMessageBatchRequestEntry{{
+				Id: aws.String("a"), MessageBody: aws.String(body),
+				MessageGroupId: aws.String(group), MessageDeduplicationId: aws.String(dedup),
+			}},
+		})
+		if err != nil || len(out.Failed) != 0 {
+			t.Fatalf("send %d: err=%v failed=%+v", i, err, out)
+		}
+	}
+	got := receiveAll(t, client, h.SQSQueueURL, 1)
+	if len(got) != 1 || aws.ToString(got[0].Body) != body {
+		t.Fatalf("received %d messages; want exactly the one body", len(got))
+	}
+	if g := got[0].Attributes["MessageGroupId"]; g != group {
+		t.Errorf("MessageGroupId = %q, want %q", g, group)
+	}
+	// A group id the guard refuses is refused by the emulator as well.
+	bad := strings.Repeat("g", 129)
+	if err := sqshook.CheckGroupID(bad); err == nil {
+		t.Errorf("CheckGroupID(129 chars) = nil, want an error")
+	}
+}
+
+func TestEmulatorResourcePolicyAccepted(t *testing.T) {
+	h, client, _ := emulatorQueue(t, "policy", nil)
+	const principal = "arn:aws:iam::185583345998:root"
+	attrs, err := client.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(h.SQSQueueURL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := attrs.Attributes["QueueArn"]
+	name := arn[strings.LastIndex(arn, ":")+1:]
+	awsURL := "https://sqs.us-east-1.amazonaws.com/123456789012/" + name
+	doc, err := sqshook.ResourcePolicy(awsURL, principal, sqshook.ResourcePolicyOptions{SourceAccount: "185583345998"})
+	if err != nil {
+		t.Fatalf("ResourcePolicy: %v", err)
+	}
+	js, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.SetQueueAttributes(context.Background(), &sqs.SetQueueAttributesInput{
+		QueueUrl: aws.String(h.SQSQueueURL), Attributes: map[string]string{"Policy": string(js)},
+	}); err != nil {
+		t.Fatalf("emulator refused our resource policy: %v\n%s", err, js)
+	}
+	back, err := client.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(h.SQSQueueURL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNamePolicy},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := back.Attributes["Policy"]
+	if stored == "" {
+		t.Fatalf("Policy attribute empty after SetQueueAttributes")
+	}
+	// Conditions are present, so the evaluator must not guess.
+	d, err := sqshook.Allows([]byte(stored), principal, "sqs:SendMessage", arn)
+	if err != nil {
+		t.Fatalf("Allows: %v", err)
+	}
+	if d != sqshook.DecisionUndecided {
+		t.Errorf("Allows(policy with aws:SourceAccount condition) = %v, want %v", d, sqshook.DecisionUndecided)
+	}
+	plain, err := sqshook.ResourcePolicy(awsURL, principal, sqshook.ResourcePolicyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ = json.Marshal(plain)
+	if d, err := sqshook.Allows(js, principal, "sqs:SendMessage", arn); err != nil || d != sqshook.DecisionAllow {
+		t.Errorf("Allows(plain policy) = %v, %v; want %v", d, err, sqshook.DecisionAllow)
+	}
+}
+
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var va, vb any
+	if err := json.Unmarshal(a, &va); err != nil {
+		t.Fatalf("unmarshal %q: %v", a, err)
+	}
+	if err := json.Unmarshal(b, &vb); err != nil {
+		t.Fatalf("unmarshal %q: %v", b, err)
+	}
+	return reflect.DeepEqual(va, vb)
+}

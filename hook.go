@@ -1,0 +1,489 @@
+package sqshook
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Hook types and auth types of the event-hook configuration.
+const (
+	// HookTypeSQS is the only hook type sqshook delivers.
+	HookTypeSQS = "sqs"
+
+	// AuthKeys authenticates with the hook's own access key and secret.
+	AuthKeys = "keys"
+	// AuthResource uses the server's own AWS identity (the default credential
+	// chain); the customer allows it with a resource policy on the queue.
+	AuthResource = "resource"
+)
+
+// otherHookTypes are hook kinds of the same configuration format that other
+// parts of a chat server deliver.
+var otherHookTypes = []string{"webhook", "sns", "pending_message"}
+
+// redactedText replaces secrets wherever a Hook is shown.
+const redactedText = "[REDACTED]"
+
+// Hook is one event hook, in the format of Stream's event_hooks: where to
+// send events (an SQS queue), how to authenticate, and which event types.
+//
+// JSON marshalling keeps every field, secrets included: it is the storage
+// format. Every other way of showing a Hook hides the secret: String, the fmt
+// verbs (%v, %+v, %#v, %s, %q) and slog all show the Redacted copy. Note that
+// slog's JSON handler marshals a slice of hooks with encoding/json, which
+// keeps secrets: log hooks one at a time, or log the Redacted copies.
+type Hook struct {
+	// ID identifies the hook. Optional: ValidateHooks fills an empty ID with
+	// one derived from the hook's settings, so an unchanged configuration
+	// always gets the same IDs.
+	ID string `json:"id,omitempty"`
+	// Enabled must be true for the hook to receive events.
+	Enabled bool `json:"enabled"`
+	// HookType must be "sqs".
+	HookType string `json:"hook_type"`
+	// SQSQueueURL is the queue's URL, as SQS reports it.
+	SQSQueueURL string `json:"sqs_queue_url"`
+	// SQSRegion is the queue's region; it must agree with the URL.
+	SQSRegion string `json:"sqs_region"`
+	// SQSAuthType is "keys" or "resource".
+	SQSAuthType string `json:"sqs_auth_type"`
+	// SQSKey is the access key id, required with "keys" auth.
+	SQSKey string `json:"sqs_key,omitempty"`
+	// SQSSecret is the secret access key, required with "keys" auth.
+	SQSSecret string `json:"sqs_secret,omitempty"`
+	// EventTypes selects event types (see Filter); empty means all events,
+	// present and future.
+	EventTypes []string `json:"event_types"`
+}
+
+// Clone returns a deep copy of h.
+func (h Hook) Clone() Hook {
+	h.EventTypes = slices.Clone(h.EventTypes)
+	return h
+}
+
+// Redacted returns a copy of h that is safe to show: the secret is replaced
+// by "[REDACTED]" and the access key id is cut to its last four characters.
+func (h Hook) Redacted() Hook {
+	h = h.Clone()
+	if h.SQSSecret != "" {
+		h.SQSSecret = redactedText
+	}
+	h.SQSKey = maskKey(h.SQSKey)
+	return h
+}
+
+func maskKey(k string) string {
+	if k == "" {
+		return ""
+	}
+	if len(k) <= 8 {
+		return redactedText
+	}
+	return "…" + k[len(k)-4:]
+}
+
+// plainHook has Hook's fields and none of its methods, for printing.
+type plainHook Hook
+
+// String shows the hook without secrets.
+func (h Hook) String() string {
+	r := h.Redacted()
+	return fmt.Sprintf("%+v", plainHook(r))
+}
+
+// GoString shows the hook in Go syntax, without secrets.
+func (h Hook) GoString() string {
+	r := h.Redacted()
+	return strings.Replace(fmt.Sprintf("%#v", plainHook(r)), "sqshook.plainHook", "sqshook.Hook", 1)
+}
+
+// Format implements fmt.Formatter so that every verb hides the secret.
+func (h Hook) Format(f fmt.State, verb rune) {
+	r := plainHook(h.Redacted())
+	switch {
+	case verb == 'v' && f.Flag('#'):
+		fmt.Fprint(f, h.GoString())
+	case verb == 'v' && f.Flag('+'):
+		fmt.Fprintf(f, "%+v", r)
+	case verb == 'q':
+		fmt.Fprintf(f, "%q", h.String())
+	default:
+		fmt.Fprintf(f, "%v", r)
+	}
+}
+
+// LogValue implements slog.LogValuer: hooks are logged without secrets.
+func (h Hook) LogValue() slog.Value {
+	r := h.Redacted()
+	attrs := []slog.Attr{
+		slog.String("id", r.ID),
+		slog.Bool("enabled", r.Enabled),
+		slog.String("hook_type", r.HookType),
+		slog.String("sqs_queue_url", r.SQSQueueURL),
+		slog.String("sqs_region", r.SQSRegion),
+		slog.String("sqs_auth_type", r.SQSAuthType),
+	}
+	if r.SQSKey != "" {
+		attrs = append(attrs, slog.String("sqs_key", r.SQSKey))
+	}
+	if r.SQSSecret != "" {
+		attrs = append(attrs, slog.String("sqs_secret", r.SQSSecret))
+	}
+	attrs = append(attrs, slog.Any("event_types", r.EventTypes))
+	return slog.GroupValue(attrs...)
+}
+
+// Problem is one broken rule found by validation.
+type Problem struct {
+	Field string // e.g. "hooks[2].sqs_secret"
+	Rule  string // e.g. `required when sqs_auth_type is "keys"`
+}
+
+func (p Problem) String() string { return p.Field + ": " + p.Rule }
+
+// ValidationError lists every problem found in a hook configuration. It wraps
+// ErrInvalidHook:
+//
+//	var ve *sqshook.ValidationError
+//	if errors.As(err, &ve) {
+//		for _, p := range ve.Problems {
+//			fmt.Println(p.Field, p.Rule)
+//		}
+//	}
+type ValidationError struct {
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("sqshook: invalid hook configuration: ")
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is(err, ErrInvalidHook) true.
+func (e *ValidationError) Unwrap() error { return ErrInvalidHook }
+
+// ValidateOptions adjusts validation to the deployment. The zero value
+// validates for real AWS endpoints.
+type ValidateOptions struct {
+	// Endpoint is the SQS endpoint override (an emulator or a proxy), as
+	// given to the clients. When it points at a loopback address, queue URLs
+	// on that endpoint are accepted, http ones included, and their path must
+	// be /<account id>/<queue name>. Empty means AWS's own endpoints.
+	Endpoint string
+}
+
+// Validate checks one hook with ValidateOptions' zero value. Its problems are
+// named "hook.<field>". An empty ID is not a problem (ValidateHooks fills it).
+func (h Hook) Validate() error {
+	var v validator
+	v.hook("hook", h, ValidateOptions{})
+	return v.err()
+}
+
+// ValidateHooks checks a whole configuration and reports every problem at
+// once, each naming the field ("hooks[2].sqs_secret") and the rule. On
+// success it returns a deep copy of hooks in which empty IDs are filled with
+// IDs derived from the hook settings (hook type, queue URL, region, auth type,
+// key id and event types; never the secret and not Enabled), so re-applying an
+// unchanged configuration yields the same IDs. IDs must be unique.
+func ValidateHooks(hooks []Hook, opts ValidateOptions) ([]Hook, error) {
+	var v validator
+	out := make([]Hook, len(hooks))
+	seen := make(map[string]int, len(hooks))
+	for i, h := range hooks {
+		field := fmt.Sprintf("hooks[%d]", i)
+		v.hook(field, h, opts)
+		h = h.Clone()
+		generated := h.ID == ""
+		if generated {
+			h.ID = GenerateHookID(h)
+		}
+		if j, dup := seen[h.ID]; dup {
+			rule := fmt.Sprintf("duplicate of hooks[%d].id %q", j, h.ID)
+			if generated {
+				rule = fmt.Sprintf("generated id %q duplicates hooks[%d] (same settings twice)", h.ID, j)
+			}
+			v.add(field+".id", rule)
+		} else {
+			seen[h.ID] = i
+		}
+		out[i] = h
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GenerateHookID returns the ID that ValidateHooks gives a hook with an empty
+// ID: "sqs-" and 16 hex digits of a SHA-256 over the hook's settings. The
+// secret and Enabled are not part of it, so rotating a secret or disabling a
+// hook keeps its identity; event types are compared as a set.
+func GenerateHookID(h Hook) string {
+	types := slices.Clone(h.EventTypes)
+	slices.Sort(types)
+	types = slices.Compact(types)
+	sum := sha256.New()
+	for _, s := range []string{h.HookType, h.SQSQueueURL, h.SQSRegion, h.SQSAuthType, h.SQSKey} {
+		sum.Write([]byte(s))
+		sum.Write([]byte{0})
+	}
+	for _, s := range types {
+		sum.Write([]byte(s))
+		sum.Write([]byte{1})
+	}
+	return "sqs-" + hex.EncodeToString(sum.Sum(nil)[:8])
+}
+
+var (
+	regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	hookIDRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+	pathRE   = regexp.MustCompile(`^/([0-9]{12})/([A-Za-z0-9_-]{1,75}(\.fifo)?|[A-Za-z0-9_-]{1,80})$`)
+)
+
+type validator struct{ problems []Problem }
+
+func (v *validator) add(field, rule string) {
+	v.problems = append(v.problems, Problem{Field: field, Rule: rule})
+}
+
+func (v *validator) err() error {
+	if len(v.problems) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: v.problems}
+}
+
+func (v *validator) hook(field string, h Hook, opts ValidateOptions) {
+	if h.ID != "" && !hookIDRE.MatchString(h.ID) {
+		v.add(field+".id", "must be 1-128 characters of letters, digits, '_', '.', ':' or '-'")
+	}
+	switch {
+	case h.HookType == HookTypeSQS:
+	case h.HookType == "":
+		v.add(field+".hook_type", `required; must be "sqs"`)
+	case slices.Contains(otherHookTypes, h.HookType):
+		v.add(field+".hook_type", fmt.Sprintf(`%q hooks are not delivered by this library; only "sqs"`, h.HookType))
+	default:
+		v.add(field+".hook_type", fmt.Sprintf(`unknown hook type %q; must be "sqs"`, h.HookType))
+	}
+
+	urlRegion := v.queueURL(field+".sqs_queue_url", h.SQSQueueURL, opts)
+	switch {
+	case h.SQSRegion == "":
+		v.add(field+".sqs_region", "required")
+	case !regionRE.MatchString(h.SQSRegion):
+		v.add(field+".sqs_region", fmt.Sprintf("%q is not an AWS region name (like \"us-east-1\")", h.SQSRegion))
+	case urlRegion != "" && urlRegion != h.SQSRegion:
+		v.add(field+".sqs_region", fmt.Sprintf("%q does not match the queue URL's region %q", h.SQSRegion, urlRegion))
+	}
+
+	switch h.SQSAuthType {
+	case AuthKeys:
+		if h.SQSKey == "" {
+			v.add(field+".sqs_key", `required when sqs_auth_type is "keys"`)
+		} else if !validKeyID(h.SQSKey) {
+			v.add(field+".sqs_key", "must be 16-128 letters and digits (an access key id)")
+		}
+		if h.SQSSecret == "" {
+			v.add(field+".sqs_secret", `required when sqs_auth_type is "keys"`)
+		} else if strings.ContainsAny(h.SQSSecret, " \t\r\n") {
+			v.add(field+".sqs_secret", "must not contain white space")
+		}
+	case AuthResource:
+		if h.SQSKey != "" {
+			v.add(field+".sqs_key", `must be empty when sqs_auth_type is "resource" (the server's own identity is used)`)
+		}
+		if h.SQSSecret != "" {
+			v.add(field+".sqs_secret", `must be empty when sqs_auth_type is "resource" (the server's own identity is used)`)
+		}
+	case "":
+		v.add(field+".sqs_auth_type", `required; must be "keys" or "resource"`)
+	default:
+		v.add(field+".sqs_auth_type", fmt.Sprintf(`unknown auth type %q; must be "keys" or "resource"`, h.SQSAuthType))
+	}
+
+	if _, err := CompileFilter(h.EventTypes); err != nil {
+		for i, p := range h.EventTypes {
+			if rule := checkPattern(p); rule != "" {
+				v.add(fmt.Sprintf("%s.event_types[%d]", field, i), rule)
+			}
+		}
+	}
+}
+
+// queueURL checks the queue URL and returns the region it names, if any.
+func (v *validator) queueURL(field, raw string, opts ValidateOptions) string {
+	if raw == "" {
+		v.add(field, "required")
+		return ""
+	}
+	q, awsErr := ParseQueueURL(raw)
+	if awsErr == nil {
+		return q.Region
+	}
+	// Not an AWS URL: acceptable only on an overridden loopback endpoint.
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		v.add(field, fmt.Sprintf("not a URL: %v", awsErr))
+		return ""
+	}
+	if opts.Endpoint == "" || !isLoopbackURL(opts.Endpoint) {
+		if u.Scheme == "http" {
+			v.add(field, "must use https (http is allowed only with an endpoint override on a loopback address)")
+			return ""
+		}
+		v.add(field, strings.TrimPrefix(awsErr.Error(), "sqshook: "))
+		return ""
+	}
+	if !isLoopbackHost(u.Hostname()) {
+		v.add(field, fmt.Sprintf("host %q is neither an SQS host nor the loopback endpoint override", u.Hostname()))
+		return ""
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.RawQuery != "" || u.Fragment != "" || !pathRE.MatchString(u.Path) {
+		v.add(field, "must look like <endpoint>/<12-digit account id>/<queue name> on the loopback endpoint")
+	}
+	return ""
+}
+
+func validKeyID(k string) bool {
+	if len(k) < 16 || len(k) > 128 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func isLoopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && isLoopbackHost(u.Hostname())
+}
+
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// hookJSON mirrors Hook for decoding, so that a missing "enabled" can be told
+// from false.
+type hookJSON struct {
+	ID          string   `json:"id"`
+	Enabled     *bool    `json:"enabled"`
+	HookType    string   `json:"hook_type"`
+	SQSQueueURL string   `json:"sqs_queue_url"`
+	SQSRegion   string   `json:"sqs_region"`
+	SQSAuthType string   `json:"sqs_auth_type"`
+	SQSKey      string   `json:"sqs_key"`
+	SQSSecret   string   `json:"sqs_secret"`
+	EventTypes  []string `json:"event_types"`
+}
+
+// ParseHooks decodes a hook configuration: either Stream's app settings
+// shape, {"event_hooks": [...]}, or a bare JSON array of hooks. Unknown
+// fields are ignored (Stream's objects carry more, such as created_at). It
+// reports decoding problems (bad JSON, a field of the wrong type, a missing
+// "enabled"), each naming its hook; the rules of the fields themselves are
+// checked by ValidateHooks, which New and SetHooks call.
+func ParseHooks(data []byte) ([]Hook, error) {
+	data = bytes.TrimSpace(data)
+	var raws []json.RawMessage
+	switch {
+	case len(data) > 0 && data[0] == '[':
+		if err := json.Unmarshal(data, &raws); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidHook, err)
+		}
+	case len(data) > 0 && data[0] == '{':
+		var doc struct {
+			EventHooks *[]json.RawMessage `json:"event_hooks"`
+		}
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return nil, fmt.Errorf("%w: event_hooks: %v", ErrInvalidHook, err)
+		}
+		if doc.EventHooks == nil {
+			return nil, fmt.Errorf("%w: event_hooks: required (an object must have an \"event_hooks\" array)", ErrInvalidHook)
+		}
+		raws = *doc.EventHooks
+	default:
+		return nil, fmt.Errorf("%w: want a JSON array of hooks or an object with \"event_hooks\"", ErrInvalidHook)
+	}
+	var v validator
+	hooks := make([]Hook, 0, len(raws))
+	for i, raw := range raws {
+		field := fmt.Sprintf("hooks[%d]", i)
+		var hj hookJSON
+		if err := json.Unmarshal(raw, &hj); err != nil {
+			v.add(field, jsonProblem(err))
+			continue
+		}
+		if hj.Enabled == nil {
+			v.add(field+".enabled", "required (true or false)")
+		}
+		hooks = append(hooks, Hook{
+			ID:          hj.ID,
+			Enabled:     hj.Enabled != nil && *hj.Enabled,
+			HookType:    hj.HookType,
+			SQSQueueURL: hj.SQSQueueURL,
+			SQSRegion:   hj.SQSRegion,
+			SQSAuthType: hj.SQSAuthType,
+			SQSKey:      hj.SQSKey,
+			SQSSecret:   hj.SQSSecret,
+			EventTypes:  hj.EventTypes,
+		})
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return hooks, nil
+}
+
+// jsonProblem describes a decoding error without echoing values (which may
+// be secrets).
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return fmt.Sprintf("%s: must be a JSON %s, not %s", te.Field, expectedJSONType(te.Field), te.Value)
+		}
+		return fmt.Sprintf("must be a JSON object, not %s", te.Value)
+	}
+	return "not valid JSON: " + err.Error()
+}
+
+func expectedJSONType(field string) string {
+	switch field {
+	case "enabled":
+		return "boolean"
+	case "event_types":
+		return "array of strings"
+	}
+	if strings.HasPrefix(field, "event_types") {
+		return "string"
+	}
+	return "string"
+}

@@ -1,0 +1,246 @@
+package sqshook
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// Defaults of the dispatcher's options. Each is what an option left out
+// means.
+const (
+	// DefaultLinger is how long a partial batch waits for more events.
+	DefaultLinger = 10 * time.Millisecond
+	// DefaultMaxInFlight is the number of concurrent SendMessageBatch calls
+	// per hook.
+	DefaultMaxInFlight = 16
+	// DefaultMaxBufferedEvents bounds the events a hook holds (queued, in
+	// flight and waiting to be retried).
+	DefaultMaxBufferedEvents = 10_000
+	// DefaultMaxBufferedBytes bounds the message bytes a hook holds.
+	DefaultMaxBufferedBytes = 32 << 20
+	// DefaultCallTimeout bounds one SendMessageBatch call; a call that runs
+	// out is retried as an ambiguous outcome.
+	DefaultCallTimeout = 20 * time.Second
+)
+
+// RetryPolicy shapes the exponential back-off between attempts to deliver
+// an event after transient failures (throttling, 5xx, network errors, failed
+// entries that are not the sender's fault). Each event gets a fresh policy
+// at its first failure; its next attempt waits the policy's next interval,
+// with jitter. The zero value means the defaults listed per field.
+type RetryPolicy struct {
+	// InitialInterval is the first wait. 0 means 100 ms.
+	InitialInterval time.Duration
+	// MaxInterval caps a single wait. 0 means 10 s.
+	MaxInterval time.Duration
+	// Multiplier grows the wait after each attempt. 0 means 2.
+	Multiplier float64
+	// RandomizationFactor is the jitter: each wait is drawn from
+	// [w·(1-f), w·(1+f)]. 0 means 0.5; a negative value means no jitter.
+	RandomizationFactor float64
+	// MaxElapsedTime is the retry budget, counted from an event's first
+	// failure; past it the event is dead-lettered as retries_exhausted.
+	// 0 means 5 minutes.
+	MaxElapsedTime time.Duration
+	// MaxAttempts caps the attempts per event (the first one included).
+	// 0 means 100.
+	MaxAttempts int
+}
+
+func (r RetryPolicy) withDefaults() RetryPolicy {
+	if r.InitialInterval <= 0 {
+		r.InitialInterval = 100 * time.Millisecond
+	}
+	if r.MaxInterval <= 0 {
+		r.MaxInterval = 10 * time.Second
+	}
+	if r.Multiplier <= 0 {
+		r.Multiplier = 2
+	}
+	switch {
+	case r.RandomizationFactor == 0:
+		r.RandomizationFactor = 0.5
+	case r.RandomizationFactor < 0:
+		r.RandomizationFactor = 0
+	}
+	if r.MaxElapsedTime <= 0 {
+		r.MaxElapsedTime = 5 * time.Minute
+	}
+	if r.MaxAttempts <= 0 {
+		r.MaxAttempts = 100
+	}
+	return r
+}
+
+// newBackOff returns a fresh exponential back-off for one event.
+func (r RetryPolicy) newBackOff() backoff.BackOff {
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(r.InitialInterval),
+		backoff.WithMaxInterval(r.MaxInterval),
+		backoff.WithMultiplier(r.Multiplier),
+		backoff.WithRandomizationFactor(r.RandomizationFactor),
+		backoff.WithMaxElapsedTime(r.MaxElapsedTime),
+	)
+	return b
+}
+
+// Option configures a Dispatcher; pass options to New.
+type Option func(*settings)
+
+type settings struct {
+	linger            time.Duration
+	maxInFlight       int
+	maxBufferedEvents int
+	maxBufferedBytes  int
+	maxBatchBytes     int
+	callTimeout       time.Duration
+	guard             SizeGuard
+	retry             RetryPolicy
+	newBackOff        func() backoff.BackOff
+	deadLetter        func(DeadLetter)
+	logger            *slog.Logger
+	endpoint          string
+	clientFor         func(context.Context, Hook) (SQSAPI, error)
+	clientOptions     ClientOptions
+	clock             clock
+}
+
+func defaultConfig() settings {
+	return settings{
+		linger:            DefaultLinger,
+		maxInFlight:       DefaultMaxInFlight,
+		maxBufferedEvents: DefaultMaxBufferedEvents,
+		maxBufferedBytes:  DefaultMaxBufferedBytes,
+		maxBatchBytes:     DefaultMaxBatchBytes,
+		callTimeout:       DefaultCallTimeout,
+		clock:             realClock{},
+	}
+}
+
+// validate reports every bad option at once.
+func (c *settings) validate() error {
+	var v validator
+	if c.linger < 0 {
+		v.add("linger", "must not be negative")
+	}
+	if c.maxInFlight < 1 {
+		v.add("max_in_flight", "must be at least 1")
+	}
+	if c.maxBufferedEvents < 1 {
+		v.add("max_buffered_events", "must be at least 1")
+	}
+	if c.maxBatchBytes < 1 || c.maxBatchBytes > MaxBatchBytesLimit {
+		v.add("max_batch_bytes", fmt.Sprintf("%d is outside 1..%d", c.maxBatchBytes, MaxBatchBytesLimit))
+	}
+	if c.callTimeout <= 0 {
+		v.add("call_timeout", "must be positive")
+	}
+	if err := c.guard.Validate(); err != nil {
+		v.add("size_guard", err.Error())
+	}
+	maxMsg := c.guard.Limit()
+	if c.maxBufferedBytes < maxMsg {
+		v.add("max_buffered_bytes", fmt.Sprintf("%d is below the message size limit %d", c.maxBufferedBytes, maxMsg))
+	}
+	return v.err()
+}
+
+// WithLinger sets how long a partial batch waits for more events before it
+// is sent. 0 sends as soon as a sender is free. Default DefaultLinger.
+func WithLinger(d time.Duration) Option { return func(c *settings) { c.linger = d } }
+
+// WithMaxInFlight sets the number of concurrent SendMessageBatch calls per
+// hook. Default DefaultMaxInFlight.
+func WithMaxInFlight(n int) Option { return func(c *settings) { c.maxInFlight = n } }
+
+// WithMaxBuffered bounds what each hook holds — events queued, in flight and
+// waiting to be retried — in events and in message bytes. When a hook is
+// full, Publish waits for room and TryPublish dead-letters its copy with
+// ReasonBufferFull. Defaults DefaultMaxBufferedEvents and
+// DefaultMaxBufferedBytes; 0 keeps a default.
+func WithMaxBuffered(events, bytes int) Option {
+	return func(c *settings) {
+		if events != 0 {
+			c.maxBufferedEvents = events
+		}
+		if bytes != 0 {
+			c.maxBufferedBytes = bytes
+		}
+	}
+}
+
+// WithMaxBatchBytes sets the byte limit of one SendMessageBatch call, at most
+// MaxBatchBytesLimit. Default DefaultMaxBatchBytes.
+func WithMaxBatchBytes(n int) Option { return func(c *settings) { c.maxBatchBytes = n } }
+
+// WithMaxMessageBytes sets the per-message limit (default
+// DefaultMaxMessageBytes, at most MaxMessageBytesLimit). Match it to the
+// queue's MaximumMessageSize: SQS rejects larger messages.
+func WithMaxMessageBytes(n int) Option { return func(c *settings) { c.guard.MaxMessageBytes = n } }
+
+// WithBodyEncoding sets how event bodies are written to SQS: EncodingRaw (the
+// default), EncodingBase64 or EncodingGzip. DecodeBody reads any of them.
+func WithBodyEncoding(e Encoding) Option { return func(c *settings) { c.guard.Encoding = e } }
+
+// WithCallTimeout bounds each SendMessageBatch call. Default
+// DefaultCallTimeout.
+func WithCallTimeout(d time.Duration) Option { return func(c *settings) { c.callTimeout = d } }
+
+// WithRetryPolicy sets the back-off between attempts. Zero fields keep their
+// defaults (see RetryPolicy).
+func WithRetryPolicy(p RetryPolicy) Option { return func(c *settings) { c.retry = p } }
+
+// WithBackOff replaces the back-off policy: newBackOff is called once per
+// event at its first failure, and its NextBackOff decides each wait
+// (backoff.Stop dead-letters the event as retries_exhausted). RetryPolicy's
+// MaxAttempts still applies. Tests use it to retry without waiting, for
+// example with backoff.ZeroBackOff.
+func WithBackOff(newBackOff func() backoff.BackOff) Option {
+	return func(c *settings) { c.newBackOff = newBackOff }
+}
+
+// WithDeadLetter sets the function that receives every event the dispatcher
+// could not deliver. It is called from the dispatcher's goroutines (and from
+// Publish), possibly concurrently, and must return quickly. By default dead
+// letters are logged at warning level through the logger (hook id, event
+// type and id, reason, code — never the body).
+func WithDeadLetter(fn func(DeadLetter)) Option { return func(c *settings) { c.deadLetter = fn } }
+
+// WithLogger sets the logger. Default slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *settings) { c.logger = l } }
+
+// WithEndpoint sends every SQS call to endpoint instead of AWS (an emulator,
+// a proxy, a VPC endpoint). Default: AWS_ENDPOINT_URL_SQS or
+// AWS_ENDPOINT_URL when set, else AWS's own endpoints. A loopback endpoint
+// also lets hooks use http queue URLs on it.
+func WithEndpoint(endpoint string) Option { return func(c *settings) { c.endpoint = endpoint } }
+
+// WithClientOptions configures the shared client pool (HTTP client, idle
+// connections, how the server's own AWS configuration is loaded).
+func WithClientOptions(o ClientOptions) Option { return func(c *settings) { c.clientOptions = o } }
+
+// WithClientFunc replaces how a hook's SQS client is made; the default uses
+// a ClientPool. fn is called when a hook is added or changed.
+func WithClientFunc(fn func(ctx context.Context, h Hook) (SQSAPI, error)) Option {
+	return func(c *settings) { c.clientFor = fn }
+}
+
+// clock is the time source of linger and retry timers; tests replace it.
+type clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) stopper
+}
+
+type stopper interface{ Stop() bool }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                              { return time.Now() }
+func (realClock) AfterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
+
+// withClock is for tests.
+func withClock(c clock) Option { return func(cfg *settings) { cfg.clock = c } }

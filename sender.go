@@ -1,0 +1,665 @@
+package sqshook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+	"github.com/cenkalti/backoff/v4"
+)
+
+// entry is one hook's copy of an event.
+type entry struct {
+	ev      *eventData
+	size    int
+	at      time.Time // when it was queued; zero for a retry (ready at once)
+	epoch   uint64    // Flush generation
+	attempt int       // SendMessageBatch attempts made
+	bo      backoff.BackOff
+	code    string // last failure
+	message string
+}
+
+// pipe states.
+const (
+	pipeActive   = iota
+	pipeDraining // retired or closing: no lingering, finishes when empty
+	pipeDone     // drained or aborted: takes nothing more
+)
+
+// pipe is one hook's pipeline: bounded queue, batcher and senders. Its
+// goroutines exist only while it has work: one per call in flight, plus
+// timer callbacks for linger and retries.
+type pipe struct {
+	d        *Dispatcher
+	hook     Hook
+	filter   Filter
+	client   SQSAPI
+	queueURL *string
+	fifo     bool
+
+	mu         sync.Mutex
+	state      int
+	aborted    bool // Close gave up: nothing is sent or retried any more
+	q          entryQueue
+	inflight   int // calls in flight
+	inflightN  int // entries in those calls
+	retrying   int // entries waiting for a retry timer
+	pending    int // every entry held: queued, in flight, retrying
+	bytes      int // message bytes held
+	maxBatch   int // batch byte limit, lowered on BatchRequestTooLong
+	lingerSet  bool
+	linger     stopper
+	retryWaits map[*retryWait]struct{}
+	space      chan struct{} // closed when room frees; nil when nobody waits
+
+	epoch        uint64
+	epochPending map[uint64]int
+	flushes      []*flushWaiter
+	flushed      []*flushWaiter // satisfied; released after dead letters are reported
+	reporting    int            // dead-letter reports under way
+	forcing      int            // flushes waiting
+
+	counters hookCounters
+}
+
+type retryWait struct {
+	timer   stopper
+	entries []*entry
+}
+
+type flushWaiter struct {
+	epoch uint64
+	done  chan struct{}
+}
+
+func (d *Dispatcher) newPipe(h Hook) (*pipe, error) {
+	f, err := CompileFilter(h.EventTypes)
+	if err != nil {
+		return nil, err
+	}
+	client, err := d.cfg.clientFor(context.Background(), h)
+	if err != nil {
+		return nil, fmt.Errorf("sqshook: hook %q: client: %w", h.ID, err)
+	}
+	return &pipe{
+		d:            d,
+		hook:         h,
+		filter:       f,
+		client:       client,
+		queueURL:     aws.String(h.SQSQueueURL),
+		fifo:         strings.HasSuffix(h.SQSQueueURL, ".fifo"),
+		maxBatch:     d.rules.maxBytes,
+		epochPending: make(map[uint64]int),
+		counters:     hookCounters{deadLettered: make(map[Reason]uint64)},
+	}, nil
+}
+
+// enqueue takes one copy of ed. It returns a *DeliveryError (joined with
+// ErrBufferFull or the guard error) when the copy was dead-lettered at once.
+func (p *pipe) enqueue(ctx context.Context, ed *eventData, wait bool) error {
+	guard := ed.guard
+	if guard == nil && p.fifo {
+		guard = p.checkFIFO(ed)
+	}
+	p.mu.Lock()
+	if p.state != pipeActive {
+		// The hook was changed, removed or closed while this Publish was
+		// under way: the copy goes to the hook's current pipeline, if any.
+		p.mu.Unlock()
+		return p.redirect(ctx, ed, wait)
+	}
+	if guard != nil {
+		p.counters.matched++
+		dl := p.deadLetterLocked(&entry{ev: ed}, reasonOf(guard), "", guard.Error(), false, guard)
+		p.unlockAndReport([]DeadLetter{dl})
+		return dl.Err
+	}
+	size := ed.size
+	for p.pending > 0 && (p.pending+1 > p.d.cfg.maxBufferedEvents || p.bytes+size > p.d.cfg.maxBufferedBytes) {
+		if !wait || ctx.Err() != nil {
+			p.counters.matched++
+			dl := p.deadLetterLocked(&entry{ev: ed}, ReasonBufferFull, "", "hook queue full", false, ErrBufferFull)
+			p.unlockAndReport([]DeadLetter{dl})
+			if ctx.Err() != nil {
+				return errors.Join(dl.Err, ctx.Err())
+			}
+			return dl.Err
+		}
+		if p.space == nil {
+			p.space = make(chan struct{})
+		}
+		space := p.space
+		p.mu.Unlock()
+		select {
+		case <-space:
+		case <-ctx.Done():
+		}
+		p.mu.Lock()
+		if p.state != pipeActive {
+			p.mu.Unlock()
+			return p.redirect(ctx, ed, wait)
+		}
+	}
+	e := &entry{ev: ed, size: size, at: p.d.cfg.clock.Now(), epoch: p.epoch}
+	p.counters.matched++
+	p.pending++
+	p.bytes += size
+	p.epochPending[e.epoch]++
+	p.q.pushBack(e)
+	p.pumpLocked()
+	p.mu.Unlock()
+	return nil
+}
+
+// redirect hands a copy meant for a retired pipe to the pipe that now
+// serves the same hook id. A hook that is gone never accepted the copy.
+func (p *pipe) redirect(ctx context.Context, ed *eventData, wait bool) error {
+	if p.d.closed.Load() {
+		return ErrClosed
+	}
+	for _, np := range p.d.snap.Load().pipes {
+		if np.hook.ID == p.hook.ID && np != p {
+			if !np.filter.Match(ed.ev.Type) {
+				return nil
+			}
+			return np.enqueue(ctx, ed, wait)
+		}
+	}
+	return nil
+}
+
+func (p *pipe) checkFIFO(ed *eventData) error {
+	if err := CheckGroupID(groupID(ed)); err != nil {
+		return err
+	}
+	return CheckDeduplicationID(dedupID(ed))
+}
+
+func groupID(ed *eventData) string {
+	if ed.ev.GroupID != "" {
+		return ed.ev.GroupID
+	}
+	return ed.ev.Type
+}
+
+func dedupID(ed *eventData) string {
+	if ed.ev.DedupID != "" {
+		return ed.ev.DedupID
+	}
+	return ed.id
+}
+
+func reasonOf(err error) Reason {
+	var ge *GuardError
+	if errors.As(err, &ge) {
+		return ge.Reason
+	}
+	return ReasonInvalidField
+}
+
+// force reports whether partial batches go out without lingering.
+func (p *pipe) forceLocked() bool { return p.state != pipeActive || p.forcing > 0 }
+
+// pumpLocked starts as many calls as the in-flight limit allows and arms the
+// linger timer for a partial batch.
+func (p *pipe) pumpLocked() {
+	if p.state == pipeDone || p.aborted {
+		p.maybeDoneLocked()
+		return
+	}
+	for p.inflight < p.d.cfg.maxInFlight {
+		rules := p.d.rules
+		rules.maxBytes = p.maxBatch
+		n, ready, wait := rules.next(&p.q, p.d.cfg.clock.Now(), p.forceLocked())
+		if !ready {
+			if n > 0 && !p.lingerSet {
+				p.lingerSet = true
+				p.d.wg.Add(1)
+				p.linger = p.d.cfg.clock.AfterFunc(wait, p.lingerFired)
+			}
+			break
+		}
+		batch := p.q.popFront(n, make([]*entry, 0, n))
+		p.inflight++
+		p.inflightN += n
+		p.d.wg.Add(1)
+		go p.send(batch)
+	}
+	p.maybeDoneLocked()
+}
+
+func (p *pipe) lingerFired() {
+	defer p.d.wg.Done()
+	p.mu.Lock()
+	p.lingerSet = false
+	p.pumpLocked()
+	p.mu.Unlock()
+}
+
+// send makes one SendMessageBatch call and settles its entries.
+func (p *pipe) send(batch []*entry) {
+	defer p.d.wg.Done()
+	in := &sqs.SendMessageBatchInput{
+		QueueUrl: p.queueURL,
+		Entries:  make([]types.SendMessageBatchRequestEntry, len(batch)),
+	}
+	for i, e := range batch {
+		e.attempt++
+		re := types.SendMessageBatchRequestEntry{
+			Id:                aws.String(batchIDs[i]),
+			MessageBody:       &e.ev.body,
+			MessageAttributes: e.ev.attributes(),
+		}
+		if p.fifo {
+			re.MessageGroupId = aws.String(groupID(e.ev))
+			re.MessageDeduplicationId = aws.String(dedupID(e.ev))
+		}
+		in.Entries[i] = re
+	}
+	ctx, cancel := context.WithTimeout(p.d.sendCtx, p.d.cfg.callTimeout)
+	out, err := p.client.SendMessageBatch(ctx, in)
+	cancel()
+	p.settle(batch, out, err)
+}
+
+// batchIDs are the entry ids of a request: unique within it.
+var batchIDs = [MaxBatchEntries]string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
+
+// failure kinds of a whole call.
+type failureKind int
+
+const (
+	failTransient failureKind = iota // retry the entries
+	failPermanent                    // dead-letter as rejected
+	failTooLong                      // split the batch
+	failShutdown                     // Close gave up
+)
+
+// Error codes sqshook knows, beyond HTTP status.
+var (
+	transientCodes = map[string]bool{
+		"RequestThrottled": true, "ThrottlingException": true, "Throttling": true,
+		"KMS.ThrottlingException": true, "KmsThrottled": true, "TooManyRequestsException": true,
+		"ServiceUnavailable": true, "InternalError": true, "InternalFailure": true,
+		"RequestTimeout": true, "RequestTimeoutException": true, "SlowDown": true,
+		"ExpiredToken": true, "ExpiredTokenException": true, "RequestExpired": true,
+		"AWS.SimpleQueueService.InternalError": true, "AWS.SimpleQueueService.ServiceUnavailable": true,
+	}
+	tooLongCodes = map[string]bool{
+		"BatchRequestTooLong": true, "AWS.SimpleQueueService.BatchRequestTooLong": true,
+	}
+)
+
+// classify sorts a whole-call error. Throttling, 5xx, 429, network errors and
+// timeouts are transient (the call may or may not have reached SQS);
+// BatchRequestTooLong splits; every other error with an AWS error code
+// (access denied, bad credentials, missing queue, invalid parameter, KMS
+// access) is permanent, so a misconfigured queue gets no retry storm.
+func (p *pipe) classify(err error) (kind failureKind, code, msg string) {
+	if p.d.sendCtx.Err() != nil {
+		return failShutdown, "", "dispatcher closed: " + err.Error()
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		code, msg = apiErr.ErrorCode(), apiErr.ErrorMessage()
+		var re *awshttp.ResponseError
+		status := 0
+		if errors.As(err, &re) {
+			status = re.HTTPStatusCode()
+		}
+		switch {
+		case tooLongCodes[code]:
+			return failTooLong, code, msg
+		case transientCodes[code], status == http.StatusTooManyRequests, status >= 500:
+			return failTransient, code, msg
+		case status == 0 && apiErr.ErrorFault() == smithy.FaultServer:
+			return failTransient, code, msg
+		}
+		return failPermanent, code, msg
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && (re.HTTPStatusCode() >= 500 || re.HTTPStatusCode() == http.StatusTooManyRequests) {
+		return failTransient, http.StatusText(re.HTTPStatusCode()), err.Error()
+	}
+	// Transport errors, timeouts, checksum mismatches: ambiguous, retried
+	// with the same event ids.
+	return failTransient, "", err.Error()
+}
+
+// settle records the outcome of a call.
+func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error) {
+	var dls []DeadLetter
+	p.mu.Lock()
+	p.inflight--
+	p.inflightN -= len(batch)
+	p.counters.batches++
+	if err != nil {
+		kind, code, msg := p.classify(err)
+		p.counters.lastError = &lastError{Code: code, Message: msg, Time: time.Now()}
+		switch kind {
+		case failShutdown:
+			for _, e := range batch {
+				dls = append(dls, p.deadLetterLocked(e, ReasonShutdown, code, msg, false, err))
+			}
+		case failPermanent:
+			for _, e := range batch {
+				dls = append(dls, p.deadLetterLocked(e, ReasonRejected, code, msg, false, err))
+			}
+		case failTooLong:
+			dls = p.splitLocked(batch, code, msg, err)
+		default:
+			for _, e := range batch {
+				e.code, e.message = code, msg
+			}
+			dls = p.retryLocked(batch, err)
+		}
+	} else {
+		dls = p.settleEntriesLocked(batch, out)
+	}
+	p.pumpLocked()
+	p.unlockAndReport(dls)
+}
+
+func (p *pipe) settleEntriesLocked(batch []*entry, out *sqs.SendMessageBatchOutput) []DeadLetter {
+	var dls []DeadLetter
+	settled := make([]bool, len(batch))
+	index := func(id *string) int {
+		for i := range batch {
+			if batchIDs[i] == aws.ToString(id) && !settled[i] {
+				return i
+			}
+		}
+		return -1
+	}
+	for _, s := range out.Successful {
+		if i := index(s.Id); i >= 0 {
+			settled[i] = true
+			p.deliveredLocked(batch[i])
+		}
+	}
+	var retry []*entry
+	for _, f := range out.Failed {
+		i := index(f.Id)
+		if i < 0 {
+			continue
+		}
+		settled[i] = true
+		e := batch[i]
+		code, msg := aws.ToString(f.Code), aws.ToString(f.Message)
+		p.counters.lastError = &lastError{Code: code, Message: msg, Time: time.Now()}
+		if f.SenderFault {
+			dls = append(dls, p.deadLetterLocked(e, ReasonRejected, code, msg, true, nil))
+			continue
+		}
+		e.code, e.message = code, msg
+		retry = append(retry, e)
+	}
+	for i, e := range batch {
+		if !settled[i] { // neither successful nor failed: ambiguous, resend
+			e.code, e.message = "", "missing from the SendMessageBatch response"
+			retry = append(retry, e)
+		}
+	}
+	if len(retry) > 0 {
+		dls = append(dls, p.retryLocked(retry, nil)...)
+	}
+	return dls
+}
+
+// splitLocked handles BatchRequestTooLong: the server's batch limit is below
+// ours, so lower this hook's limit to half the refused batch and requeue the
+// entries at the front; the batcher then forms smaller batches.
+func (p *pipe) splitLocked(batch []*entry, code, msg string, err error) []DeadLetter {
+	if len(batch) == 1 {
+		return []DeadLetter{p.deadLetterLocked(batch[0], ReasonRejected, code, msg, false, err)}
+	}
+	total, largest := 0, 0
+	for _, e := range batch {
+		e.attempt-- // not the entries' fault
+		e.at = time.Time{}
+		total += e.size
+		largest = max(largest, e.size)
+	}
+	p.maxBatch = max(largest, min(p.maxBatch, total/2))
+	p.q.pushFront(batch)
+	return nil
+}
+
+// retryLocked schedules entries for another attempt after their back-off, or
+// dead-letters those whose budget is spent.
+func (p *pipe) retryLocked(es []*entry, err error) []DeadLetter {
+	var dls []DeadLetter
+	var again []*entry
+	var delay time.Duration
+	for _, e := range es {
+		if e.bo == nil {
+			e.bo = p.d.cfg.newBackOff()
+		}
+		next := e.bo.NextBackOff()
+		if next == backoff.Stop || e.attempt >= p.d.cfg.retry.MaxAttempts || p.aborted {
+			reason := ReasonRetriesExhausted
+			if p.aborted {
+				reason = ReasonShutdown
+			}
+			dls = append(dls, p.deadLetterLocked(e, reason, e.code, e.message, false, err))
+			continue
+		}
+		p.counters.retries++
+		again = append(again, e)
+		delay = max(delay, next)
+	}
+	if len(again) == 0 {
+		return dls
+	}
+	p.retrying += len(again)
+	rw := &retryWait{entries: again}
+	if p.retryWaits == nil {
+		p.retryWaits = make(map[*retryWait]struct{})
+	}
+	p.retryWaits[rw] = struct{}{}
+	p.d.wg.Add(1)
+	rw.timer = p.d.cfg.clock.AfterFunc(delay, func() { p.retryFired(rw) })
+	return dls
+}
+
+func (p *pipe) retryFired(rw *retryWait) {
+	defer p.d.wg.Done()
+	p.mu.Lock()
+	if _, ok := p.retryWaits[rw]; !ok { // aborted meanwhile
+		p.mu.Unlock()
+		return
+	}
+	delete(p.retryWaits, rw)
+	p.retrying -= len(rw.entries)
+	for _, e := range rw.entries {
+		e.at = time.Time{}
+	}
+	p.q.pushFront(rw.entries)
+	p.pumpLocked()
+	p.mu.Unlock()
+}
+
+func (p *pipe) deliveredLocked(e *entry) {
+	p.counters.delivered++
+	p.releaseLocked(e)
+}
+
+// deadLetterLocked counts a dead letter and builds it; the caller reports
+// it after unlocking. e may be an entry that was never queued (size 0 and
+// not pending).
+func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, senderFault bool, err error) DeadLetter {
+	p.counters.deadLettered[reason]++
+	if e.size > 0 {
+		p.releaseLocked(e)
+	}
+	de := &DeliveryError{
+		HookID: p.hook.ID, EventID: e.ev.id, EventType: e.ev.ev.Type,
+		Reason: reason, Code: code, Message: msg, SenderFault: senderFault, Err: err,
+	}
+	return DeadLetter{
+		HookID: p.hook.ID, Event: e.ev.ev, Reason: reason, Code: code, Message: msg,
+		SenderFault: senderFault, Attempts: e.attempt, Err: de,
+	}
+}
+
+// releaseLocked forgets a settled entry that was pending.
+func (p *pipe) releaseLocked(e *entry) {
+	p.pending--
+	p.bytes -= e.size
+	if n := p.epochPending[e.epoch] - 1; n > 0 {
+		p.epochPending[e.epoch] = n
+	} else {
+		delete(p.epochPending, e.epoch)
+		p.checkFlushesLocked()
+	}
+	if p.space != nil {
+		close(p.space)
+		p.space = nil
+	}
+}
+
+func (p *pipe) oldestEpochLocked() (uint64, bool) {
+	first, ok := uint64(0), false
+	for ep := range p.epochPending {
+		if !ok || ep < first {
+			first, ok = ep, true
+		}
+	}
+	return first, ok
+}
+
+func (p *pipe) checkFlushesLocked() {
+	if len(p.flushes) == 0 {
+		return
+	}
+	oldest, any := p.oldestEpochLocked()
+	kept := p.flushes[:0]
+	for _, w := range p.flushes {
+		if !any || oldest > w.epoch {
+			p.flushed = append(p.flushed, w)
+			p.forcing--
+			continue
+		}
+		kept = append(kept, w)
+	}
+	p.flushes = kept
+}
+
+// unlockAndReport unlocks p, reports dead letters, then releases the
+// flushes that are satisfied once no dead letter is being reported: Flush
+// returns only after the dead-letter callback has seen every event Flush
+// waited for.
+func (p *pipe) unlockAndReport(dls []DeadLetter) {
+	if len(dls) > 0 {
+		p.reporting++
+		p.mu.Unlock()
+		p.d.dispatchDeadLetters(dls)
+		p.mu.Lock()
+		p.reporting--
+	}
+	var flushed []*flushWaiter
+	if p.reporting == 0 {
+		flushed, p.flushed = p.flushed, nil
+	}
+	p.mu.Unlock()
+	for _, w := range flushed {
+		close(w.done)
+	}
+}
+
+// flush returns a waiter whose done channel closes once every entry queued
+// so far is settled.
+func (p *pipe) flush() *flushWaiter {
+	p.mu.Lock()
+	w := &flushWaiter{epoch: p.epoch, done: make(chan struct{})}
+	p.epoch++
+	p.flushes = append(p.flushes, w)
+	p.forcing++
+	p.checkFlushesLocked()
+	p.pumpLocked()
+	p.unlockAndReport(nil)
+	return w
+}
+
+func (p *pipe) cancelFlush(w *flushWaiter) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, x := range p.flushes {
+		if x == w {
+			p.flushes = append(p.flushes[:i], p.flushes[i+1:]...)
+			p.forcing--
+			return
+		}
+	}
+}
+
+// retire stops lingering and lets the pipe finish once it is empty.
+func (p *pipe) retire() {
+	p.mu.Lock()
+	if p.state == pipeActive {
+		p.state = pipeDraining
+	}
+	if p.lingerSet && p.linger.Stop() {
+		p.lingerSet = false
+		p.d.wg.Done()
+	}
+	p.pumpLocked()
+	p.mu.Unlock()
+}
+
+// maybeDoneLocked marks a draining pipe done when it holds nothing, and
+// tells the dispatcher.
+func (p *pipe) maybeDoneLocked() {
+	if p.state == pipeDraining && p.pending == 0 && p.inflight == 0 {
+		p.state = pipeDone
+		if p.lingerSet && p.linger.Stop() {
+			p.lingerSet = false
+			p.d.wg.Done()
+		}
+		if p.space != nil {
+			close(p.space)
+			p.space = nil
+		}
+		p.d.wg.Add(1)
+		go func() { // outside p.mu: the dispatcher's lock comes first
+			defer p.d.wg.Done()
+			p.d.pipeDone(p)
+		}()
+	}
+}
+
+// abort dead-letters everything the pipe holds that is not in flight (calls
+// in flight are canceled by the dispatcher and settle as shutdown).
+func (p *pipe) abort() {
+	p.mu.Lock()
+	p.aborted = true
+	var dls []DeadLetter
+	for _, e := range p.q.drain() {
+		dls = append(dls, p.deadLetterLocked(e, ReasonShutdown, e.code, "dispatcher closed before delivery", false, nil))
+	}
+	for rw := range p.retryWaits {
+		if rw.timer.Stop() {
+			p.d.wg.Done()
+		}
+		delete(p.retryWaits, rw)
+		p.retrying -= len(rw.entries)
+		for _, e := range rw.entries {
+			dls = append(dls, p.deadLetterLocked(e, ReasonShutdown, e.code, "dispatcher closed while waiting to retry", false, nil))
+		}
+	}
+	if p.state == pipeActive {
+		p.state = pipeDraining
+	}
+	p.maybeDoneLocked()
+	p.unlockAndReport(dls)
+}

@@ -1,0 +1,82 @@
+package sqshook
+
+import (
+	"maps"
+	"time"
+)
+
+// Stats is a snapshot of the dispatcher's counters.
+type Stats struct {
+	// Hooks lists active hooks in configuration order, then hooks that were
+	// removed or changed and are still draining.
+	Hooks []HookStats
+}
+
+// Hook returns the stats of the active hook with the given id.
+func (s Stats) Hook(id string) (HookStats, bool) {
+	for _, h := range s.Hooks {
+		if h.HookID == id && !h.Draining {
+			return h, true
+		}
+	}
+	return HookStats{}, false
+}
+
+// HookStats are one hook pipeline's counters, read at one instant, so that
+// Matched == Delivered + DeadLettered + Pending always holds.
+type HookStats struct {
+	HookID   string
+	Draining bool // removed or changed by SetHooks, or closing
+
+	Matched      uint64 // copies accepted or dead-lettered at once
+	Delivered    uint64 // acknowledged by SQS
+	DeadLettered uint64 // sum of DeadLetteredBy
+	// DeadLetteredBy counts dead letters per reason.
+	DeadLetteredBy map[Reason]uint64
+	Pending        uint64 // Queued + InFlight + Retrying
+
+	Queued   int // waiting for a batch
+	InFlight int // in SendMessageBatch calls
+	Retrying int // waiting for their back-off to end
+
+	BufferedBytes int    // message bytes held
+	Batches       uint64 // SendMessageBatch calls made
+	Retries       uint64 // entries scheduled for another attempt
+
+	LastErrorCode    string
+	LastErrorMessage string
+	LastErrorTime    time.Time
+}
+
+type hookCounters struct {
+	matched, delivered uint64
+	deadLettered       map[Reason]uint64
+	batches, retries   uint64
+	lastError          *lastError
+}
+
+func (p *pipe) stats() HookStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := HookStats{
+		HookID:         p.hook.ID,
+		Draining:       p.state != pipeActive,
+		Matched:        p.counters.matched,
+		Delivered:      p.counters.delivered,
+		DeadLetteredBy: maps.Clone(p.counters.deadLettered),
+		Pending:        uint64(p.pending),
+		Queued:         p.q.len(),
+		InFlight:       p.inflightN,
+		Retrying:       p.retrying,
+		BufferedBytes:  p.bytes,
+		Batches:        p.counters.batches,
+		Retries:        p.counters.retries,
+	}
+	for _, n := range s.DeadLetteredBy {
+		s.DeadLettered += n
+	}
+	if le := p.counters.lastError; le != nil {
+		s.LastErrorCode, s.LastErrorMessage, s.LastErrorTime = le.Code, le.Message, le.Time
+	}
+	return s
+}
