@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -81,6 +80,7 @@ func ResolveEndpoint(endpoint string) string {
 type ClientPool struct {
 	endpoint   string
 	httpClient aws.HTTPClient
+	transport  *http.Transport // the pool's own; nil when ClientOptions.HTTPClient is used
 	loadConfig func(ctx context.Context) (aws.Config, error)
 
 	mu      sync.Mutex
@@ -110,12 +110,13 @@ func NewClientPool(opts ClientOptions) *ClientPool {
 		if n <= 0 {
 			n = DefaultMaxIdleConnsPerHost
 		}
-		p.httpClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConnsPerHost = n
-			if t.MaxIdleConns < n {
-				t.MaxIdleConns = n
-			}
-		}).Freeze()
+		// One transport for every client: one connection pool, sized for
+		// the calls in flight.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = n
+		t.MaxIdleConns = max(t.MaxIdleConns, n)
+		p.transport = t
+		p.httpClient = &http.Client{Transport: t}
 	}
 	if p.loadConfig == nil {
 		p.loadConfig = func(ctx context.Context) (aws.Config, error) {
@@ -200,6 +201,15 @@ func (p *ClientPool) defaultConfig(ctx context.Context) (aws.Config, error) {
 	}
 	p.defaultCfg = &cfg
 	return cfg, nil
+}
+
+// CloseIdleConnections closes the idle connections of the pool's own
+// transport (not of a ClientOptions.HTTPClient). A Dispatcher calls it when
+// it closes; the pool stays usable.
+func (p *ClientPool) CloseIdleConnections() {
+	if p.transport != nil {
+		p.transport.CloseIdleConnections()
+	}
 }
 
 // Len returns the number of distinct clients built so far.

@@ -454,6 +454,9 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	}
 	d.wg.Wait()
 	d.cancelSend()
+	if d.pool != nil {
+		d.pool.CloseIdleConnections()
+	}
 	return err
 }
 

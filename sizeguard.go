@@ -364,15 +364,14 @@ func DecodeBody(body string) ([]byte, error) {
 // DecodeBodyLimit is DecodeBody with a cap on the decoded size, a guard
 // against decompression bombs.
 func DecodeBodyLimit(body string, maxBytes int) ([]byte, error) {
-	trimmed := strings.TrimSpace(body)
-	if trimmed != "" && (trimmed[0] == '{' || trimmed[0] == '[' || trimmed[0] == '"') && json.Valid([]byte(body)) {
+	// JSON first: base64 of a JSON object or array ("ey…", "W…") or of gzip
+	// data ("H4sI…") is never valid JSON, so the order is unambiguous for
+	// every body sqshook writes.
+	if json.Valid([]byte(body)) {
 		return []byte(body), nil
 	}
 	raw, err := base64.StdEncoding.DecodeString(body)
 	if err != nil {
-		if json.Valid([]byte(body)) {
-			return []byte(body), nil
-		}
 		return nil, fmt.Errorf("sqshook: message body is neither JSON nor base64: %w", err)
 	}
 	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
