@@ -15,6 +15,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -352,4 +353,144 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 		t.Fatalf("unmarshal %q: %v", b, err)
 	}
 	return reflect.DeepEqual(va, vb)
+}
+
+// drainQueue receives and deletes messages until want have arrived and the
+// queue then stays empty for a moment, returning every body.
+func drainQueue(t *testing.T, client *sqs.Client, queueURL string, want int) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var bodies []string
+	empty := 0
+	for empty < 2 {
+		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 120,
+		})
+		if err != nil {
+			t.Fatalf("ReceiveMessage after %d of %d: %v", len(bodies), want, err)
+		}
+		if len(out.Messages) == 0 {
+			if len(bodies) >= want {
+				empty++
+			} else {
+				time.Sleep(20 * time.Millisecond)
+			}
+			continue
+		}
+		var del []types.DeleteMessageBatchRequestEntry
+		for i, m := range out.Messages {
+			bodies = append(bodies, aws.ToString(m.Body))
+			del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), ReceiptHandle: m.ReceiptHandle})
+		}
+		if _, err := client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: del}); err != nil {
+			t.Fatalf("DeleteMessageBatch: %v", err)
+		}
+	}
+	return bodies
+}
+
+func TestEmulatorDispatcherThreeHooks(t *testing.T) {
+	all, client, _ := emulatorQueue(t, "all", nil)
+	msgs, _, _ := emulatorQueue(t, "messages", nil)
+	mod, _, _ := emulatorQueue(t, "moderation", nil)
+	msgs.EventTypes = []string{"message.*"}
+	mod.EventTypes = []string{"user.banned", "message.flagged"}
+	all.ID, msgs.ID, mod.ID = "", "", "" // generated again from the settings
+
+	dls := &deadLetters{}
+	d, err := sqshook.New([]sqshook.Hook{all, msgs, mod},
+		sqshook.WithEndpoint(emulator(t)),
+		sqshook.WithDeadLetter(dls.add),
+	)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := d.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	hooks := d.Hooks()
+
+	const events = 10_000
+	kinds := []string{"message.new", "message.updated", "reaction.new", "typing.start", "channel.updated", "user.banned", "message.flagged", "member.added"}
+	want := map[string]map[string]int{hooks[0].ID: {}, hooks[1].ID: {}, hooks[2].ID: {}}
+	filters := map[string]sqshook.Filter{}
+	for _, h := range hooks {
+		f, err := sqshook.CompileFilter(h.EventTypes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		filters[h.ID] = f
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for p := 0; p < 4; p++ {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			for i := p; i < events; i += 4 {
+				typ := kinds[i%len(kinds)]
+				body := chatEventJSON(t, typ, fmt.Sprintf("event %d", i))
+				mu.Lock()
+				for id, f := range filters {
+					if f.Match(typ) {
+						want[id][string(body)]++
+					}
+				}
+				mu.Unlock()
+				if err := d.Publish(context.Background(), sqshook.Event{Type: typ, Body: body}); err != nil {
+					t.Errorf("Publish: %v", err)
+					return
+				}
+			}
+		}(p)
+	}
+	wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := d.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	checkAccounting(t, d, true)
+	if n := len(dls.list()); n != 0 {
+		t.Fatalf("%d dead letters, first: %+v", n, dls.list()[0])
+	}
+
+	for i, h := range hooks {
+		wantN := 0
+		for _, n := range want[h.ID] {
+			wantN += n
+		}
+		got := map[string]int{}
+		for _, b := range drainQueue(t, client, h.SQSQueueURL, wantN) {
+			got[b]++
+		}
+		missing, duplicates, unexpected := 0, 0, 0
+		for b, n := range want[h.ID] {
+			if got[b] < n {
+				missing += n - got[b]
+			}
+			if got[b] > n {
+				duplicates += got[b] - n
+			}
+		}
+		for b := range got {
+			if want[h.ID][b] == 0 {
+				unexpected++
+			}
+		}
+		t.Logf("hook %d (%s, event_types %v): published %d matching, received %d distinct bodies, missing %d, duplicates %d",
+			i, h.ID, h.EventTypes, wantN, len(got), missing, duplicates)
+		if missing != 0 || duplicates != 0 || unexpected != 0 {
+			t.Errorf("hook %s: missing %d, duplicates %d, unexpected %d; want 0, 0, 0", h.ID, missing, duplicates, unexpected)
+		}
+		st, _ := d.Stats().Hook(h.ID)
+		if st.Delivered != uint64(wantN) {
+			t.Errorf("hook %s: stats delivered %d, want %d", h.ID, st.Delivered, wantN)
+		}
+	}
 }
