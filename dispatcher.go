@@ -159,6 +159,7 @@ type Dispatcher struct {
 	// idle is made by Close and closed once no pipe is left.
 	idle       chan struct{}
 	idleClosed bool
+	final      []*pipe // the pipes at Close, for Stats
 
 	sendCtx    context.Context // canceled when Close gives up
 	cancelSend context.CancelFunc
@@ -431,6 +432,7 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 func (d *Dispatcher) Close(ctx context.Context) error {
 	d.closeOnce.Do(func() {
 		d.mu.Lock()
+		d.final = d.statsOrderLocked() // Stats keeps reporting them
 		d.closed.Store(true)
 		close(d.closing)
 		d.snap.Store(&snapshot{})
@@ -477,28 +479,39 @@ func (d *Dispatcher) abort() {
 	})
 }
 
-// Stats returns a snapshot of every hook's counters, active hooks in
-// configuration order, then hooks still draining after removal.
+// Stats returns a snapshot of every hook's counters: active hooks in
+// configuration order, then hooks still draining after removal. After Close
+// it keeps reporting the hooks as they were at the end (all Draining).
 func (d *Dispatcher) Stats() Stats {
 	d.mu.Lock()
+	pipes := d.statsOrderLocked()
+	if d.closed.Load() {
+		pipes = d.final
+	}
+	d.mu.Unlock()
+	var s Stats
+	for _, p := range pipes {
+		s.Hooks = append(s.Hooks, p.stats())
+	}
+	return s
+}
+
+// statsOrderLocked lists active pipes in configuration order, then the
+// draining ones by hook id.
+func (d *Dispatcher) statsOrderLocked() []*pipe {
 	active := d.snap.Load().pipes
-	var draining []*pipe
 	inActive := make(map[*pipe]bool, len(active))
 	for _, p := range active {
 		inActive[p] = true
 	}
+	var draining []*pipe
 	for p := range d.pipes {
 		if !inActive[p] {
 			draining = append(draining, p)
 		}
 	}
-	d.mu.Unlock()
 	slices.SortFunc(draining, func(a, b *pipe) int { return strings.Compare(a.hook.ID, b.hook.ID) })
-	var s Stats
-	for _, p := range append(slices.Clone(active), draining...) {
-		s.Hooks = append(s.Hooks, p.stats())
-	}
-	return s
+	return append(slices.Clone(active), draining...)
 }
 
 // eventData is one published event, shared read-only by every hook's copy.

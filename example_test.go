@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/sqstest"
 )
 
 func ExampleParseHooks() {
@@ -179,4 +180,39 @@ func ExampleDispatcher_SetHooks() {
 	if err := d.SetHooks(hooks); err != nil {
 		log.Fatal(err) // nothing changed
 	}
+}
+
+// Example_sqstest runs the dispatcher against an in-process SQS endpoint
+// that throttles the first call: the event is retried and delivered.
+func Example_sqstest() {
+	srv := sqstest.NewServer()
+	defer srv.Close()
+	url := srv.CreateQueue("events", nil)
+	srv.AddFault(sqstest.Fault{Op: "SendMessageBatch", Code: "RequestThrottled", Times: 1})
+
+	d, err := sqshook.New([]sqshook.Hook{{
+		ID: "events", Enabled: true, HookType: "sqs",
+		SQSQueueURL: url, SQSRegion: "us-east-1",
+		SQSAuthType: "keys", SQSKey: "AKIAEXAMPLEEXAMPLE00", SQSSecret: "example",
+	}}, sqshook.WithEndpoint(srv.URL()), sqshook.WithRetryPolicy(sqshook.RetryPolicy{InitialInterval: time.Millisecond}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ev, _ := sqshook.NewEvent("message.new", map[string]string{"text": "hello"})
+	if err := d.Publish(context.Background(), ev); err != nil {
+		log.Fatal(err)
+	}
+	if err := d.Close(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	st, _ := d.Stats().Hook("events")
+	fmt.Println("matched", st.Matched, "delivered", st.Delivered, "retries", st.Retries)
+	for _, m := range srv.Received(url) {
+		fmt.Println(m.Body, m.Attributes[sqshook.AttrEventType].StringValue)
+	}
+	fmt.Println("calls", srv.Calls().Calls["SendMessageBatch"])
+	// Output:
+	// matched 1 delivered 1 retries 1
+	// {"text":"hello"} message.new
+	// calls 2
 }

@@ -12,12 +12,24 @@ type Stats struct {
 	Hooks []HookStats
 }
 
-// Hook returns the stats of the active hook with the given id.
+// Hook returns the stats of the hook with the given id: its active
+// pipeline, or else (after it was removed, or after Close) the first
+// draining one.
 func (s Stats) Hook(id string) (HookStats, bool) {
-	for _, h := range s.Hooks {
-		if h.HookID == id && !h.Draining {
+	var found *HookStats
+	for i, h := range s.Hooks {
+		if h.HookID != id {
+			continue
+		}
+		if !h.Draining {
 			return h, true
 		}
+		if found == nil {
+			found = &s.Hooks[i]
+		}
+	}
+	if found != nil {
+		return *found, true
 	}
 	return HookStats{}, false
 }
