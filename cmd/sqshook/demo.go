@@ -1,0 +1,364 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/sqstest"
+)
+
+// demoHooks is the demo's configuration, in the format of Stream's app
+// settings: every event; messages only; and a FIFO moderation queue.
+const demoHooks = `{"event_hooks": [
+  {"id": "all-events", "enabled": true, "hook_type": "sqs",
+   "sqs_queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/sqshook-demo-all",
+   "sqs_region": "us-east-1", "sqs_auth_type": "keys",
+   "sqs_key": "AKIADEMOEXAMPLE00000", "sqs_secret": "demo-secret-not-real",
+   "event_types": []},
+  {"id": "messages", "enabled": true, "hook_type": "sqs",
+   "sqs_queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/sqshook-demo-messages",
+   "sqs_region": "us-east-1", "sqs_auth_type": "keys",
+   "sqs_key": "AKIADEMOEXAMPLE00000", "sqs_secret": "demo-secret-not-real",
+   "event_types": ["message.*"]},
+  {"id": "moderation", "enabled": true, "hook_type": "sqs",
+   "sqs_queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/sqshook-demo-moderation.fifo",
+   "sqs_region": "us-east-1", "sqs_auth_type": "keys",
+   "sqs_key": "AKIADEMOEXAMPLE00000", "sqs_secret": "demo-secret-not-real",
+   "event_types": ["user.banned", "message.flagged"]}
+]}`
+
+type demoConfig struct {
+	rate     int
+	duration time.Duration
+	endpoint string
+	latency  time.Duration
+	throttle float64
+	outage   time.Duration
+	seed     int64
+	hooks    string
+	progress time.Duration
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", `Publishes simulated chat traffic (messages, reactions, typing, channel
+updates, bans, …) through three hooks — every event; message.* only; a FIFO
+moderation queue for user.banned and message.flagged — into SQS, shows live
+progress, then a per-hook summary, the accounting check, and one message
+read back from a queue and decoded.
+
+By default SQS is an in-process endpoint (package sqstest) with a simulated
+round trip; -endpoint sends to another endpoint instead (an emulator such as
+local-aws-sqs, which must accept any credentials). The exit code is non-zero
+if any event is unaccounted for.`, stderr)
+	var c demoConfig
+	fs.IntVar(&c.rate, "rate", 2000, "events published per second")
+	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long to publish")
+	fs.StringVar(&c.endpoint, "endpoint", "", "SQS endpoint URL (default: an in-process endpoint)")
+	fs.DurationVar(&c.latency, "latency", 5*time.Millisecond, "simulated round trip of the in-process endpoint")
+	fs.Float64Var(&c.throttle, "throttle", 0, "share of SendMessageBatch calls the in-process endpoint throttles (0-1)")
+	fs.DurationVar(&c.outage, "outage", 0, "an outage of the in-process endpoint this long, a third of the way in")
+	fs.Int64Var(&c.seed, "seed", 1, "seed of the simulated traffic and faults")
+	fs.StringVar(&c.hooks, "hooks", "", "a JSON file of hooks to use instead of the built-in three")
+	fs.DurationVar(&c.progress, "progress", 0, "progress interval (default: 200ms on a terminal, 1s otherwise)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case c.rate <= 0:
+		return fmt.Errorf("-rate must be positive")
+	case c.duration <= 0:
+		return fmt.Errorf("-duration must be positive")
+	case c.throttle < 0 || c.throttle > 1:
+		return fmt.Errorf("-throttle must be between 0 and 1")
+	case c.endpoint != "" && (c.throttle > 0 || c.outage > 0):
+		return fmt.Errorf("-throttle and -outage need the in-process endpoint (no -endpoint)")
+	}
+	return demo(ctx, c, stdout)
+}
+
+func demo(ctx context.Context, c demoConfig, out io.Writer) error {
+	config := []byte(demoHooks)
+	if c.hooks != "" {
+		b, err := os.ReadFile(c.hooks)
+		if err != nil {
+			return err
+		}
+		config = b
+	}
+	hooks, err := sqshook.ParseHooks(config)
+	if err != nil {
+		return err
+	}
+
+	var srv *sqstest.Server
+	endpoint := c.endpoint
+	if endpoint == "" {
+		srv = sqstest.NewServer(sqstest.WithLatency(c.latency), sqstest.WithSeed(c.seed))
+		defer srv.Close()
+		endpoint = srv.URL()
+		fmt.Fprintf(out, "SQS: in-process endpoint %s, simulated round trip %v\n", endpoint, c.latency)
+	} else {
+		fmt.Fprintf(out, "SQS: %s\n", endpoint)
+	}
+	client := sqs.New(sqs.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("AKIADEMOEXAMPLE00000", "demo-secret-not-real", "")),
+		Retryer:      aws.NopRetryer{},
+	})
+	for _, h := range hooks {
+		if err := createQueue(ctx, client, h.SQSQueueURL); err != nil {
+			return fmt.Errorf("creating the queue of hook %s: %w", h.ID, err)
+		}
+	}
+
+	var deadMu sync.Mutex
+	dead := map[sqshook.Reason]int{}
+	d, err := sqshook.New(hooks,
+		sqshook.WithEndpoint(endpoint),
+		// Short waits between retries keep the demo brisk after an outage.
+		sqshook.WithRetryPolicy(sqshook.RetryPolicy{MaxInterval: 500 * time.Millisecond}),
+		sqshook.WithDeadLetter(func(dl sqshook.DeadLetter) {
+			deadMu.Lock()
+			dead[dl.Reason]++
+			deadMu.Unlock()
+		}),
+	)
+	if err != nil {
+		return err
+	}
+	hooks = d.Hooks()
+	fmt.Fprintf(out, "hooks:\n")
+	for _, h := range hooks {
+		types := "all events"
+		if len(h.EventTypes) > 0 {
+			types = strings.Join(h.EventTypes, ", ")
+		}
+		fmt.Fprintf(out, "  %-12s %-60s %s\n", h.ID, h.SQSQueueURL, types)
+	}
+	if srv != nil && c.throttle > 0 {
+		srv.AddFault(sqstest.Fault{Op: "SendMessageBatch", Code: "RequestThrottled", Probability: c.throttle})
+		fmt.Fprintf(out, "fault: %.0f%% of SendMessageBatch calls throttled\n", 100*c.throttle)
+	}
+	if srv != nil && c.outage > 0 {
+		fmt.Fprintf(out, "fault: outage of %v starting at %v\n", c.outage, c.duration/3)
+	}
+	fmt.Fprintf(out, "publishing %d events/s for %v\n\n", c.rate, c.duration)
+
+	published, publishErrs := publishTraffic(ctx, c, d, srv, out)
+
+	// Drain.
+	closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	closeErr := d.Close(closeCtx)
+	fmt.Fprintln(out)
+	return summarize(ctx, out, d, client, hooks, published, publishErrs, closeErr, dead, &deadMu)
+}
+
+// publishTraffic publishes at the configured rate, printing progress, and
+// returns how many Publish calls succeeded and failed.
+func publishTraffic(ctx context.Context, c demoConfig, d *sqshook.Dispatcher, srv *sqstest.Server, out io.Writer) (published, failed int64) {
+	traffic := newChat(c.seed)
+	terminal := isTerminal(out)
+	every := c.progress
+	if every <= 0 {
+		every = time.Second
+		if terminal {
+			every = 200 * time.Millisecond
+		}
+	}
+	var pub, errs atomic.Int64
+	stopProgress := make(chan struct{})
+	progressDone := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(progressDone)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		lastDelivered, lastAt := uint64(0), start
+		for {
+			select {
+			case <-stopProgress:
+				return
+			case now := <-t.C:
+				st := totals(d.Stats())
+				rate := float64(st.Delivered-lastDelivered) / now.Sub(lastAt).Seconds()
+				lastDelivered, lastAt = st.Delivered, now
+				line := fmt.Sprintf("%5.1fs  published %d  delivered %d  pending %d  dead letters %d  %.0f events/s",
+					now.Sub(start).Seconds(), pub.Load(), st.Delivered, st.Pending, st.DeadLettered, rate)
+				if terminal {
+					fmt.Fprintf(out, "\r%-100s", line)
+				} else {
+					fmt.Fprintln(out, line)
+				}
+			}
+		}
+	}()
+
+	outageStart, outageEnd := c.duration/3, c.duration/3+c.outage
+	inOutage := false
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	due := 0.0
+publish:
+	for {
+		select {
+		case <-ctx.Done():
+			break publish
+		case now := <-tick.C:
+			elapsed := now.Sub(start)
+			if elapsed >= c.duration {
+				break publish
+			}
+			if srv != nil && c.outage > 0 {
+				want := elapsed >= outageStart && elapsed < outageEnd
+				if want != inOutage {
+					srv.SetOutage(want)
+					inOutage = want
+				}
+			}
+			due = float64(c.rate)*elapsed.Seconds() - float64(pub.Load()+errs.Load())
+			for ; due >= 1; due-- {
+				ev, err := traffic.next()
+				if err == nil {
+					err = d.Publish(ctx, ev)
+				}
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				pub.Add(1)
+			}
+		}
+	}
+	if inOutage {
+		srv.SetOutage(false)
+	}
+	close(stopProgress)
+	<-progressDone
+	return pub.Load(), errs.Load()
+}
+
+func totals(s sqshook.Stats) sqshook.HookStats {
+	var t sqshook.HookStats
+	for _, h := range s.Hooks {
+		t.Matched += h.Matched
+		t.Delivered += h.Delivered
+		t.DeadLettered += h.DeadLettered
+		t.Pending += h.Pending
+		t.Batches += h.Batches
+		t.Retries += h.Retries
+	}
+	return t
+}
+
+func summarize(ctx context.Context, out io.Writer, d *sqshook.Dispatcher, client *sqs.Client, hooks []sqshook.Hook,
+	published, publishErrs int64, closeErr error, dead map[sqshook.Reason]int, deadMu *sync.Mutex) error {
+	fmt.Fprintf(out, "published %d events (%d Publish errors)\n\n", published, publishErrs)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "hook\tmatched\tdelivered\tdead letters\tpending\tbatches\tretries\tevents/batch\t")
+	ok := true
+	for _, h := range d.Stats().Hooks {
+		perBatch := 0.0
+		if h.Batches > 0 {
+			perBatch = float64(h.Delivered) / float64(h.Batches)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t\n", h.HookID, h.Matched, h.Delivered, h.DeadLettered, h.Pending, h.Batches, h.Retries, perBatch)
+		if h.Matched != h.Delivered+h.DeadLettered+h.Pending || h.Pending != 0 {
+			ok = false
+		}
+	}
+	tw.Flush()
+	deadMu.Lock()
+	if len(dead) > 0 {
+		fmt.Fprintf(out, "dead letters by reason: %v\n", dead)
+	}
+	deadMu.Unlock()
+	fmt.Fprintln(out)
+	if ok && closeErr == nil {
+		fmt.Fprintln(out, "accounting: OK — every matched event was delivered or dead-lettered (matched = delivered + dead letters, pending 0)")
+	} else {
+		fmt.Fprintf(out, "accounting: FAILED — some events are unaccounted for (close: %v)\n", closeErr)
+	}
+
+	// Read one message back from the messages queue (or the first hook's).
+	readFrom := hooks[0]
+	for _, h := range hooks {
+		if h.ID == "messages" {
+			readFrom = h
+		}
+	}
+	if err := readBack(ctx, out, client, readFrom); err != nil {
+		fmt.Fprintf(out, "\nreading a message back from %s: %v\n", readFrom.ID, err)
+		ok = false
+	}
+	if !ok || closeErr != nil {
+		return errFailed
+	}
+	return nil
+}
+
+func readBack(ctx context.Context, out io.Writer, client *sqs.Client, h sqshook.Hook) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl: aws.String(h.SQSQueueURL), MaxNumberOfMessages: 1, WaitTimeSeconds: 1,
+		MessageAttributeNames: []string{"All"},
+	})
+	if err != nil {
+		return err
+	}
+	if len(res.Messages) == 0 {
+		return errors.New("the queue is empty")
+	}
+	m := res.Messages[0]
+	event, err := sqshook.DecodeBody(aws.ToString(m.Body))
+	if err != nil {
+		return err
+	}
+	var pretty map[string]any
+	if err := json.Unmarshal(event, &pretty); err != nil {
+		return err
+	}
+	js, _ := json.MarshalIndent(pretty, "  ", "  ")
+	fmt.Fprintf(out, "\none message read back from %s (%d bytes, event_id %s, event_type %s):\n  %s\n",
+		h.ID, len(aws.ToString(m.Body)),
+		aws.ToString(m.MessageAttributes[sqshook.AttrEventID].StringValue),
+		aws.ToString(m.MessageAttributes[sqshook.AttrEventType].StringValue), js)
+	return nil
+}
+
+// createQueue creates the queue a hook URL names on the endpoint.
+func createQueue(ctx context.Context, client *sqs.Client, url string) error {
+	name := url[strings.LastIndexByte(url, '/')+1:]
+	attrs := map[string]string{}
+	if strings.HasSuffix(name, ".fifo") {
+		attrs[string(types.QueueAttributeNameFifoQueue)] = "true"
+	}
+	_, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	return err
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
