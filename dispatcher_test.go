@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -962,4 +963,56 @@ func TestNewRejectsBadOptions(t *testing.T) {
 			t.Errorf("error %q does not name %s", err, field)
 		}
 	}
+}
+
+func TestDefaultDeadLetterLogHidesBodyAndSecrets(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &buf}, nil))
+	fake := newFake()
+	fake.respond = func(int, *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+		return nil, apiError("AccessDenied", 403)
+	}
+	h := hookFor("secret-hook", "q")
+	h.SQSAuthType, h.SQSKey, h.SQSSecret = "keys", testKeyID, testSecret
+	d, err := sqshook.New([]sqshook.Hook{h}, sqshook.WithLogger(logger), sqshook.WithLinger(0),
+		sqshook.WithClientFunc(func(context.Context, sqshook.Hook) (sqshook.SQSAPI, error) { return fake, nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"text":"private chat content"}`
+	if err := d.Publish(context.Background(), sqshook.Event{Type: "message.new", Body: []byte(body)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	for _, want := range []string{`"hook_id":"secret-hook"`, `"reason":"rejected"`, `"code":"AccessDenied"`, `"event_type":"message.new"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s: %s", want, out)
+		}
+	}
+	for _, secret := range []string{"private chat content", testSecret, testKeyID} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log shows %q: %s", secret, out)
+		}
+	}
+	st, _ := d.Stats().Hook("secret-hook")
+	if s := fmt.Sprintf("%+v", st); strings.Contains(s, testSecret) {
+		t.Errorf("stats show the secret: %s", s)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
