@@ -85,3 +85,16 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchCommand(t *testing.T) {
+	code, out, errOut := runCmd(t, "bench", "-rtt", "1ms", "-events", "300", "-linger", "0,2ms", "-inflight", "2,8")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if n := strings.Count(out, "\n"); n < 7 || !strings.Contains(out, "best throughput") {
+		t.Errorf("bench output:\n%s", out)
+	}
+	if code, _, errOut := runCmd(t, "bench", "-inflight", "0"); code == 0 || !strings.Contains(errOut, "-inflight") {
+		t.Errorf("bench -inflight 0: exit %d, %s", code, errOut)
+	}
+}

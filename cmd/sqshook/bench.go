@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sqshook/sqshook/internal/benchgrid"
+)
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", `Measures throughput and publish-to-acknowledgement latency over a grid of
+linger and in-flight settings, against an in-process SQS endpoint with a
+simulated round trip, to help tune WithLinger and WithMaxInFlight. Each cell
+publishes a burst of -events events from -publishers goroutines; latency is
+from Publish to the endpoint's acknowledgement, so it includes queueing
+behind the burst.`, stderr)
+	rtt := fs.Duration("rtt", 5*time.Millisecond, "simulated round trip of SendMessageBatch")
+	lingers := fs.String("linger", "0,1ms,10ms", "comma-separated linger values")
+	inflights := fs.String("inflight", "1,4,16,64", "comma-separated in-flight limits")
+	events := fs.Int("events", 5000, "events per cell")
+	bodyBytes := fs.Int("body", 1800, "event body size in bytes")
+	publishers := fs.Int("publishers", 4, "concurrent publishing goroutines")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg := benchgrid.Config{RTT: *rtt, Events: *events, BodyBytes: *bodyBytes, Publishers: *publishers}
+	for _, s := range strings.Split(*lingers, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if s == "0" {
+			d, err = 0, nil
+		}
+		if err != nil || d < 0 {
+			return fmt.Errorf("-linger: %q is not a duration", s)
+		}
+		cfg.Lingers = append(cfg.Lingers, d)
+	}
+	for _, s := range strings.Split(*inflights, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-inflight: %q is not a positive number", s)
+		}
+		cfg.InFlights = append(cfg.InFlights, n)
+	}
+	fmt.Fprintf(stdout, "round trip %v, %d events of %d bytes per cell, %d publishers\n\n", *rtt, *events, *bodyBytes, *publishers)
+	const row = "%8v %10v %10v %10v %10v %13v\n"
+	fmt.Fprintf(stdout, row, "linger", "in-flight", "events/s", "p50", "p99", "events/batch")
+	best := benchgrid.Result{}
+	for _, linger := range cfg.Lingers {
+		for _, n := range cfg.InFlights {
+			r, err := benchgrid.RunCell(ctx, cfg, linger, n)
+			if err != nil {
+				return err
+			}
+			perBatch := 0.0
+			if r.Batches > 0 {
+				perBatch = float64(r.Events) / float64(r.Batches)
+			}
+			fmt.Fprintf(stdout, row, r.Linger, r.MaxInFlight, fmt.Sprintf("%.0f", r.EventsPerSec),
+				r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), fmt.Sprintf("%.1f", perBatch))
+			if r.EventsPerSec > best.EventsPerSec {
+				best = r
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "\nbest throughput: linger %v, in-flight %d: %.0f events/s (p99 %v)\n",
+		best.Linger, best.MaxInFlight, best.EventsPerSec, best.P99.Round(100*time.Microsecond))
+	return nil
+}
