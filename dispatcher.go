@@ -451,8 +451,12 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	select {
 	case <-d.idle:
 	case <-ctx.Done():
-		err = ctx.Err()
-		d.abort()
+		if d.holdsNothing() {
+			<-d.idle // nothing to give up on: the pipes finish by themselves
+		} else {
+			err = ctx.Err()
+			d.abort()
+		}
 	}
 	d.wg.Wait()
 	d.cancelSend()
@@ -460,6 +464,25 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		d.pool.CloseIdleConnections()
 	}
 	return err
+}
+
+// holdsNothing reports whether no hook holds an event or a call in flight.
+func (d *Dispatcher) holdsNothing() bool {
+	d.mu.Lock()
+	pipes := make([]*pipe, 0, len(d.pipes))
+	for p := range d.pipes {
+		pipes = append(pipes, p)
+	}
+	d.mu.Unlock()
+	for _, p := range pipes {
+		p.mu.Lock()
+		busy := p.pending > 0 || p.inflight > 0
+		p.mu.Unlock()
+		if busy {
+			return false
+		}
+	}
+	return true
 }
 
 // abort gives up on delivery: calls in flight are canceled and everything

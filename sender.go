@@ -340,9 +340,11 @@ func (p *pipe) classify(err error) (kind failureKind, code, msg string) {
 func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error) {
 	var dls []DeadLetter
 	p.mu.Lock()
-	p.inflight--
 	p.inflightN -= len(batch)
 	p.counters.batches++
+	if err == nil && out == nil {
+		err = errors.New("SendMessageBatch returned neither a result nor an error")
+	}
 	if err != nil {
 		kind, code, msg := p.classify(err)
 		p.counters.lastError = &lastError{Code: code, Message: msg, Time: time.Now()}
@@ -366,8 +368,18 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 	} else {
 		dls = p.settleEntriesLocked(batch, out)
 	}
+	if len(dls) > 0 {
+		// Report before giving the call's slot back: a hook whose every
+		// call is rejected cannot pile up callbacks beyond MaxInFlight.
+		p.reporting++
+		p.mu.Unlock()
+		p.d.dispatchDeadLetters(dls)
+		p.mu.Lock()
+		p.reporting--
+	}
+	p.inflight--
 	p.pumpLocked()
-	p.unlockAndReport(dls)
+	p.unlockAndReport(nil)
 }
 
 func (p *pipe) settleEntriesLocked(batch []*entry, out *sqs.SendMessageBatchOutput) []DeadLetter {
@@ -613,8 +625,18 @@ func (p *pipe) retire() {
 		p.lingerSet = false
 		p.d.wg.Done()
 	}
+	p.wakeWaitersLocked()
 	p.pumpLocked()
 	p.mu.Unlock()
+}
+
+// wakeWaitersLocked releases Publish calls waiting for room, so they see
+// the pipe's new state (redirect to the hook's new pipeline, or ErrClosed).
+func (p *pipe) wakeWaitersLocked() {
+	if p.space != nil {
+		close(p.space)
+		p.space = nil
+	}
 }
 
 // maybeDoneLocked marks a draining pipe done when it holds nothing, and
@@ -643,6 +665,7 @@ func (p *pipe) maybeDoneLocked() {
 func (p *pipe) abort() {
 	p.mu.Lock()
 	p.aborted = true
+	p.wakeWaitersLocked()
 	var dls []DeadLetter
 	for _, e := range p.q.drain() {
 		dls = append(dls, p.deadLetterLocked(e, ReasonShutdown, e.code, "dispatcher closed before delivery", false, nil))
