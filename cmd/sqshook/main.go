@@ -3,6 +3,7 @@
 //
 //	sqshook demo     simulated chat traffic through three hooks into SQS
 //	sqshook policy   print the queue policy or permission policy for a hook
+//	sqshook check    test each hook's settings against its real queue
 //	sqshook bench    throughput and latency over linger × in-flight settings
 //
 // Run "sqshook <command> -h" for each command's flags.
@@ -29,6 +30,7 @@ func commands() []command {
 	return []command{
 		{"demo", "publish simulated chat traffic through three hooks and show what happens", runDemo},
 		{"policy", "print the IAM policy JSON a customer attaches for a hook", runPolicy},
+		{"check", "test each hook's settings against its queue (credentials, queue, policy)", runCheck},
 		{"bench", "measure throughput and latency over linger and in-flight settings", runBench},
 	}
 }

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/sqshook/sqshook/sqstest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -96,5 +100,43 @@ func TestBenchCommand(t *testing.T) {
 	}
 	if code, _, errOut := runCmd(t, "bench", "-inflight", "0"); code == 0 || !strings.Contains(errOut, "-inflight") {
 		t.Errorf("bench -inflight 0: exit %d, %s", code, errOut)
+	}
+}
+
+func TestCheckCommand(t *testing.T) {
+	srv := sqstest.NewServer()
+	defer srv.Close()
+	url := srv.CreateQueue("checked", map[string]string{"MaximumMessageSize": "1024"})
+	dir := t.TempDir()
+	file := filepath.Join(dir, "hooks.json")
+	hooks := `[{"id":"good","enabled":true,"hook_type":"sqs","sqs_queue_url":"` + url + `","sqs_region":"us-east-1","sqs_auth_type":"keys","sqs_key":"AKIACHECKEXAMPLE0000","sqs_secret":"check-secret-value"},
+	{"id":"missing","enabled":true,"hook_type":"sqs","sqs_queue_url":"` + srv.URL() + `/123456789012/nope","sqs_region":"us-east-1","sqs_auth_type":"keys","sqs_key":"AKIACHECKEXAMPLE0000","sqs_secret":"check-secret-value"}]`
+	if err := os.WriteFile(file, []byte(hooks), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, "check", "-hooks", file, "-endpoint", srv.URL(), "-send-test")
+	if code != 1 {
+		t.Fatalf("exit %d (want 1: one hook fails)\n%s\n%s", code, out, errOut)
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	got := map[string]map[string]any{}
+	for dec.More() {
+		var r map[string]any
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("output is not JSON: %v\n%s", err, out)
+		}
+		got[r["hook"].(string)] = r
+	}
+	if got["good"]["status"] != "ok" || got["good"]["test_message_id"] == nil || got["good"]["warnings"] == nil {
+		t.Errorf("good hook: %v", got["good"])
+	}
+	if got["missing"]["status"] != "error" {
+		t.Errorf("missing queue: %v", got["missing"])
+	}
+	if strings.Contains(out, "check-secret-value") {
+		t.Errorf("check output shows the secret")
+	}
+	if len(srv.Received(url)) != 1 {
+		t.Errorf("test messages received: %d, want 1", len(srv.Received(url)))
 	}
 }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/sqshook/sqshook"
+)
+
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("check", `Tests each hook's settings against its real queue, like Stream's check_sqs:
+credentials accepted, queue reachable, attributes read, with warnings for a
+queue size limit below the hook's, a missing dead-letter queue, FIFO group
+ids, and (for "resource" auth) a queue policy that does not let the server's
+principal send. Prints one JSON result per hook; the exit code is non-zero
+if any hook's status is "error". Secrets never appear in the output.`, stderr)
+	hooksFile := fs.String("hooks", "", `JSON file of hooks ({"event_hooks": [...]} or an array) (required)`)
+	endpoint := fs.String("endpoint", "", "SQS endpoint override (an emulator); default AWS or AWS_ENDPOINT_URL_SQS")
+	sendTest := fs.Bool("send-test", false, `also send one message marked as a test event (type "`+sqshook.TestEventType+`")`)
+	principal := fs.String("principal", "", `for "resource" hooks: the server's principal ARN (default: discovered with STS)`)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *hooksFile == "" {
+		fmt.Fprintln(stderr, "-hooks is required")
+		fs.Usage()
+		return errUsage
+	}
+	data, err := os.ReadFile(*hooksFile)
+	if err != nil {
+		return err
+	}
+	hooks, err := sqshook.ParseHooks(data)
+	if err != nil {
+		return err
+	}
+	failed := false
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	for _, h := range hooks {
+		res := sqshook.CheckHook(ctx, h, sqshook.CheckOptions{Endpoint: *endpoint, SendTestMessage: *sendTest, Principal: *principal})
+		out := struct {
+			Hook string `json:"hook"`
+			sqshook.CheckResult
+		}{h.ID, res}
+		if out.Hook == "" {
+			out.Hook = sqshook.GenerateHookID(h)
+		}
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+		if res.Status != sqshook.CheckOK {
+			failed = true
+		}
+	}
+	if failed {
+		return errFailed
+	}
+	return nil
+}
