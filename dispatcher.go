@@ -397,10 +397,7 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 		return ErrClosed
 	}
 	d.mu.Lock()
-	pipes := make([]*pipe, 0, len(d.pipes))
-	for p := range d.pipes {
-		pipes = append(pipes, p)
-	}
+	pipes := d.pipeListLocked()
 	d.mu.Unlock()
 	var waits []*flushWaiter
 	defer func() {
@@ -438,10 +435,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		d.snap.Store(&snapshot{})
 		d.idle = make(chan struct{})
 		d.closeIdleLocked()
-		pipes := make([]*pipe, 0, len(d.pipes))
-		for p := range d.pipes {
-			pipes = append(pipes, p)
-		}
+		pipes := d.pipeListLocked()
 		d.mu.Unlock()
 		for _, p := range pipes {
 			p.retire()
@@ -466,13 +460,19 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	return err
 }
 
-// holdsNothing reports whether no hook holds an event or a call in flight.
-func (d *Dispatcher) holdsNothing() bool {
-	d.mu.Lock()
+// pipeListLocked lists every pipe, active and draining; d.mu is held.
+func (d *Dispatcher) pipeListLocked() []*pipe {
 	pipes := make([]*pipe, 0, len(d.pipes))
 	for p := range d.pipes {
 		pipes = append(pipes, p)
 	}
+	return pipes
+}
+
+// holdsNothing reports whether no hook holds an event or a call in flight.
+func (d *Dispatcher) holdsNothing() bool {
+	d.mu.Lock()
+	pipes := d.pipeListLocked()
 	d.mu.Unlock()
 	for _, p := range pipes {
 		p.mu.Lock()
@@ -491,10 +491,7 @@ func (d *Dispatcher) abort() {
 	d.abortOnce.Do(func() {
 		d.cancelSend()
 		d.mu.Lock()
-		pipes := make([]*pipe, 0, len(d.pipes))
-		for p := range d.pipes {
-			pipes = append(pipes, p)
-		}
+		pipes := d.pipeListLocked()
 		d.mu.Unlock()
 		for _, p := range pipes {
 			p.abort()
