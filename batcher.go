@@ -40,7 +40,7 @@ type batchRules struct {
 // next batch, and whether that batch should be sent now. When it should not,
 // wait is how long until the oldest entry's linger runs out; wait is 0 when q
 // is empty.
-func (r batchRules) next(q *entryQueue, now time.Time, force bool) (n int, ready bool, wait time.Duration) {
+func (r batchRules) next(q batchSource, now time.Time, force bool) (n int, ready bool, wait time.Duration) {
 	if q.len() == 0 {
 		return 0, false, 0
 	}
@@ -61,6 +61,13 @@ func (r batchRules) next(q *entryQueue, now time.Time, force bool) (n int, ready
 		return n, true, 0
 	}
 	return n, false, r.linger - age
+}
+
+// batchSource is what batchRules reads: the entries that may form the next
+// batch, oldest first.
+type batchSource interface {
+	len() int
+	at(i int) *entry
 }
 
 // entryQueue is a FIFO ring buffer of entries that can also take entries

@@ -142,6 +142,35 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 }
 
+// BenchmarkFIFOThroughput compares, at a simulated 20 ms round trip, the
+// dispatcher on a standard queue with a FIFO queue whose events spread over
+// 100 groups (x-standard: their ratio) and over a single group, which sends
+// at most one batch per round trip (x-bound: its rate over 10 events per
+// round trip).
+func BenchmarkFIFOThroughput(b *testing.B) {
+	const rtt = 20 * time.Millisecond
+	const n, nOne = 8_000, 500
+	env := benchNewEnv(b, benchChatBody(b, benchBodyBytes), sqstest.WithLatency(rtt), sqstest.WithoutRecording())
+	defer env.close()
+	var tStd, tFIFO, tOne time.Duration
+	rounds := 0
+	for b.Loop() {
+		tStd += env.runDispatcherGroups(b, n, false, 0)
+		tFIFO += env.runDispatcherGroups(b, n, false, 100)
+		tOne += env.runDispatcherGroups(b, nOne, false, 1)
+		rounds++
+	}
+	std := float64(rounds*n) / tStd.Seconds()
+	fifo := float64(rounds*n) / tFIFO.Seconds()
+	one := float64(rounds*nOne) / tOne.Seconds()
+	b.ReportMetric(0, "ns/op") // one op is a whole round: not meaningful
+	b.ReportMetric(std, "standard-events/s")
+	b.ReportMetric(fifo, "fifo100-events/s")
+	b.ReportMetric(one, "fifo1-events/s")
+	b.ReportMetric(fifo/std, "x-standard")
+	b.ReportMetric(one/(sqshook.MaxBatchEntries/rtt.Seconds()), "fifo1-x-bound")
+}
+
 // benchEnv is one sqstest server and a pooled SDK client for it.
 type benchEnv struct {
 	srv    *sqstest.Server
@@ -262,6 +291,12 @@ func (e *benchEnv) runNaive(b *testing.B, n int, timed bool) time.Duration {
 // runDispatcher publishes n events from benchPublishers goroutines and
 // flushes; the time runs from the first Publish to the end of Flush.
 func (e *benchEnv) runDispatcher(b *testing.B, n int, timed bool) time.Duration {
+	return e.runDispatcherGroups(b, n, timed, 0)
+}
+
+// runDispatcherGroups is runDispatcher on a standard queue (groups 0) or on
+// a FIFO queue whose events spread over the given number of groups.
+func (e *benchEnv) runDispatcherGroups(b *testing.B, n int, timed bool, groups int) time.Duration {
 	b.Helper()
 	if timed {
 		b.StopTimer()
@@ -269,6 +304,14 @@ func (e *benchEnv) runDispatcher(b *testing.B, n int, timed bool) time.Duration 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	url := e.newQueue("dispatcher")
+	if groups > 0 {
+		e.queues++
+		url = e.srv.CreateQueue("dispatcher-"+strconv.Itoa(e.queues)+".fifo", nil)
+	}
+	groupIDs := make([]string, groups)
+	for g := range groupIDs {
+		groupIDs[g] = "messaging:room-" + strconv.Itoa(g)
+	}
 	var dead atomic.Int64
 	d, err := sqshook.New([]sqshook.Hook{benchSQSHook("bench", url)},
 		sqshook.WithEndpoint(e.srv.URL()),
@@ -279,8 +322,12 @@ func (e *benchEnv) runDispatcher(b *testing.B, n int, timed bool) time.Duration 
 	}
 	defer benchClose(b, d)
 	start := benchStart(b, timed)
-	err = benchWorkers(benchPublishers, n, func(int) error {
-		return d.Publish(ctx, sqshook.Event{Type: "message.new", Body: e.body})
+	err = benchWorkers(benchPublishers, n, func(i int) error {
+		ev := sqshook.Event{Type: "message.new", Body: e.body}
+		if groups > 0 {
+			ev.GroupID = groupIDs[i%groups]
+		}
+		return d.Publish(ctx, ev)
 	})
 	if err == nil {
 		err = d.Flush(ctx)

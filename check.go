@@ -120,10 +120,13 @@ type CheckOptions struct {
 	SendTestMessage bool
 
 	// CustomGroupIDs tells the check that the caller sets Event.GroupID on
-	// its events. When false, a FIFO queue gets a warning: without group ids
-	// sqshook groups events by event type, so all events of one type form
-	// one message group that consumers must process one at a time.
+	// its events.
 	CustomGroupIDs bool
+	// NoGroupStrategy tells the check that the dispatcher has no FIFO group
+	// strategy (WithGroupStrategy(nil)). A FIFO queue then gets a warning
+	// unless CustomGroupIDs is set: events without Event.GroupID would be
+	// dead-lettered. Dispatcher.Check sets it from the dispatcher's options.
+	NoGroupStrategy bool
 
 	// Principal is the server's AWS principal for "resource" auth: an IAM
 	// role, user or root ARN, or an account ID, as the queue policy would
@@ -236,6 +239,9 @@ func (d *Dispatcher) Check(ctx context.Context, hookID string, opts CheckOptions
 		// own serves the STS client only.
 		pool = NewClientPool(ClientOptions{Endpoint: d.cfg.endpoint})
 		defer pool.CloseIdleConnections()
+	}
+	if d.cfg.groupStrategy == nil {
+		opts.NoGroupStrategy = true
 	}
 	env := checkEnv{
 		endpoint:  d.cfg.endpoint,
@@ -444,8 +450,8 @@ func (r *checkRun) queueInfo(attrs map[string]string, limit int) {
 		q.DeadLetterTargetARN = rp.DeadLetterTargetArn
 	}
 
-	if q.FIFO && !r.opts.CustomGroupIDs {
-		r.warn("FIFO queue: events without Event.GroupID are grouped by event type, so all events of one type form one message group that consumers process one at a time; set Event.GroupID (for example to the channel id) for parallel, per-channel order")
+	if q.FIFO && r.opts.NoGroupStrategy && !r.opts.CustomGroupIDs {
+		r.warn("FIFO queue without a group strategy: events without Event.GroupID will be dead-lettered (invalid_field MessageGroupId); set Event.GroupID on every event or configure WithGroupStrategy (GroupByChannel keeps each channel's order)")
 	}
 
 	if parts, err := ParseQueueARN(q.ARN); err == nil && parts.Region != r.h.SQSRegion {

@@ -235,14 +235,20 @@ func TestCheckHookWarnings(t *testing.T) {
 			want:  [][]string{{"deadLetterTargetArn"}},
 		},
 		{
-			name:  "FIFO queue without group ids",
+			name:  "FIFO queue without group ids or strategy",
 			queue: "events.fifo",
-			want:  [][]string{{"FIFO queue", "Event.GroupID"}},
+			opts:  sqshook.CheckOptions{NoGroupStrategy: true},
+			want:  [][]string{{"FIFO queue", "Event.GroupID", "dead-lettered"}},
+		},
+		{
+			name:    "FIFO queue with the default group strategy",
+			queue:   "events.fifo",
+			notWant: []string{"FIFO"},
 		},
 		{
 			name:    "FIFO queue with group ids",
 			queue:   "events.fifo",
-			opts:    sqshook.CheckOptions{CustomGroupIDs: true},
+			opts:    sqshook.CheckOptions{CustomGroupIDs: true, NoGroupStrategy: true},
 			notWant: []string{"FIFO"},
 		},
 		{

@@ -60,7 +60,9 @@ type Event struct {
 	// it is shared by every hook's copy without copying, so the caller must
 	// not modify it after Publish.
 	Body []byte
-	// GroupID is the FIFO message group id. Empty: the event type.
+	// GroupID is the FIFO message group id. Empty: the dispatcher's group
+	// strategy picks one (GroupByChannel by default: the body's "cid",
+	// else the event type). Ignored by standard queues.
 	GroupID string
 	// DedupID is the FIFO deduplication id. Empty: the event id.
 	DedupID string
@@ -95,6 +97,16 @@ type DeadLetter struct {
 	SenderFault bool
 	Attempts    int   // SendMessageBatch attempts made for this event
 	Err         error // a *DeliveryError
+
+	// Seq is the event's place in the order the hook accepted events: 1
+	// for the first event after the hook was configured (or changed), 2 for
+	// the next, and so on across all groups.
+	Seq uint64
+	// GroupID is the event's FIFO message group, for hooks whose queue is
+	// FIFO. The group's events with a lower Seq were sent before this
+	// one; those with a higher Seq continue to be delivered after it, so
+	// the dead letter marks the gap in the group's order.
+	GroupID string
 }
 
 // DeliveryError says why an event was not delivered to one hook. Dead
@@ -167,6 +179,8 @@ type Dispatcher struct {
 	closeOnce  sync.Once
 	abortOnce  sync.Once
 	wg         sync.WaitGroup // every goroutine and timer callback
+
+	panics atomic.Uint64 // user callbacks that panicked
 }
 
 type snapshot struct {
@@ -509,7 +523,7 @@ func (d *Dispatcher) Stats() Stats {
 		pipes = d.final
 	}
 	d.mu.Unlock()
-	var s Stats
+	s := Stats{CallbackPanics: d.panics.Load()}
 	for _, p := range pipes {
 		s.Hooks = append(s.Hooks, p.stats())
 	}
@@ -616,7 +630,7 @@ func (d *Dispatcher) newEventID() string {
 func (d *Dispatcher) dispatchDeadLetters(dls []DeadLetter) {
 	for _, dl := range dls {
 		if d.cfg.deadLetter != nil {
-			d.cfg.deadLetter(dl)
+			d.callDeadLetter(dl)
 			continue
 		}
 		d.cfg.logger.Warn("sqshook: event not delivered",
@@ -630,6 +644,26 @@ func (d *Dispatcher) dispatchDeadLetters(dls []DeadLetter) {
 		)
 	}
 }
+
+// callDeadLetter runs the dead-letter callback; a panic in it is recovered,
+// counted (Stats.CallbackPanics) and logged, so it cannot take the
+// dispatcher down.
+func (d *Dispatcher) callDeadLetter(dl DeadLetter) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.countPanic()
+			d.cfg.logger.Error("sqshook: dead-letter callback panicked",
+				slog.String("hook_id", dl.HookID),
+				slog.String("event_id", dl.Event.ID),
+				slog.String("reason", string(dl.Reason)),
+				slog.Any("panic", r),
+			)
+		}
+	}()
+	d.cfg.deadLetter(dl)
+}
+
+func (d *Dispatcher) countPanic() { d.panics.Add(1) }
 
 // lastError is the most recent failure a hook saw.
 type lastError struct {

@@ -494,3 +494,159 @@ func TestEmulatorDispatcherThreeHooks(t *testing.T) {
 		}
 	}
 }
+
+// TestEmulatorFIFOOrder publishes 5 groups × 500 events to a FIFO queue from
+// 5 concurrent publishers (one per group, each in order, interleaved with the
+// others) through a dispatcher with the default MaxInFlight, then reads the
+// queue back and checks that every group arrives complete and in publish
+// order.
+func TestEmulatorFIFOOrder(t *testing.T) {
+	const (
+		groups   = 5
+		perGroup = 500
+		total    = groups * perGroup
+	)
+	h, client, _ := emulatorQueue(t, "fifo-order", map[string]string{"FifoQueue": "true"})
+	dls := &deadLetters{}
+	d, err := sqshook.New([]sqshook.Hook{h},
+		sqshook.WithEndpoint(emulator(t)),
+		sqshook.WithLinger(2*time.Millisecond),
+		sqshook.WithDeadLetter(dls.add),
+	)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	closed := false
+	closeDispatcher := func() error {
+		if closed {
+			return nil
+		}
+		closed = true
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return d.Close(ctx)
+	}
+	defer closeDispatcher()
+
+	groupID := func(g int) string { return fmt.Sprintf("messaging:room-%d", g) }
+	body := func(g, seq int) []byte {
+		ev := sampleChatEvent("message.new", fmt.Sprintf("room-%d seq %d", g, seq))
+		ev.CID = groupID(g)
+		ev.ChannelID = fmt.Sprintf("room-%d", g)
+		ev.Message.ID = fmt.Sprintf("room-%d-%06d", g, seq)
+		b, err := json.Marshal(ev)
+		if err != nil {
+			panic(err)
+		}
+		return b
+	}
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	ready := make(chan struct{})
+	for g := 0; g < groups; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			<-ready // start together, so the groups interleave
+			for seq := 0; seq < perGroup; seq++ {
+				ev := sqshook.Event{Type: "message.new", Body: body(g, seq), GroupID: groupID(g)}
+				if err := d.Publish(context.Background(), ev); err != nil {
+					t.Errorf("Publish group %d seq %d: %v", g, seq, err)
+					return
+				}
+			}
+		}(g)
+	}
+	close(ready)
+	wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := d.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if err := closeDispatcher(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	published := time.Since(start)
+	if dl := dls.list(); len(dl) != 0 {
+		t.Fatalf("%d dead letters, first: %+v", len(dl), dl[0])
+	}
+
+	// Read everything back, deleting each received batch so the FIFO group
+	// unblocks, until every distinct (group, seq) has arrived or the
+	// deadline passes.
+	type key struct{ g, seq int }
+	order := make([][]int, groups) // per group, seqs in the order received, repeats dropped
+	seen := map[key]bool{}
+	duplicates := 0
+	receiveStart := time.Now()
+	deadline := receiveStart.Add(60 * time.Second)
+	for len(seen) < total && time.Now().Before(deadline) {
+		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl:                    aws.String(h.SQSQueueURL),
+			MaxNumberOfMessages:         10,
+			WaitTimeSeconds:             0,
+			VisibilityTimeout:           120,
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameMessageGroupId},
+			// local-aws-sqs 2.0.2 reads only the older field.
+			AttributeNames: []types.QueueAttributeName{types.QueueAttributeName(types.MessageSystemAttributeNameMessageGroupId)},
+		})
+		if err != nil {
+			t.Fatalf("ReceiveMessage after %d of %d: %v", len(seen), total, err)
+		}
+		if len(out.Messages) == 0 {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		var del []types.DeleteMessageBatchRequestEntry
+		for i, m := range out.Messages {
+			del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), ReceiptHandle: m.ReceiptHandle})
+			raw, err := sqshook.DecodeBody(aws.ToString(m.Body))
+			if err != nil {
+				t.Fatalf("DecodeBody: %v", err)
+			}
+			var ev chatEvent
+			if err := json.Unmarshal(raw, &ev); err != nil || ev.Message == nil {
+				t.Fatalf("received body is not a chat event (%v): %s", err, raw)
+			}
+			var g, seq int
+			if _, err := fmt.Sscanf(ev.Message.ID, "room-%d-%d", &g, &seq); err != nil || g < 0 || g >= groups || seq < 0 || seq >= perGroup {
+				t.Fatalf("received message id %q does not name a group and sequence number (%v)", ev.Message.ID, err)
+			}
+			if mg := m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]; mg != groupID(g) {
+				t.Errorf("message %s: MessageGroupId = %q, want %q", ev.Message.ID, mg, groupID(g))
+			}
+			k := key{g, seq}
+			if seen[k] {
+				duplicates++
+				continue
+			}
+			seen[k] = true
+			order[g] = append(order[g], seq)
+		}
+		if _, err := client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(h.SQSQueueURL), Entries: del}); err != nil {
+			t.Fatalf("DeleteMessageBatch: %v", err)
+		}
+	}
+	t.Logf("published %d events in %d groups in %v; received %d distinct in %v, %d duplicates ignored",
+		total, groups, published.Round(time.Millisecond), len(seen), time.Since(receiveStart).Round(time.Millisecond), duplicates)
+	if len(seen) < total {
+		t.Errorf("received %d of %d distinct messages before the deadline", len(seen), total)
+	}
+
+	for g := 0; g < groups; g++ {
+		got := order[g]
+		if len(got) != perGroup {
+			t.Errorf("group %s: received %d distinct sequence numbers, want %d", groupID(g), len(got), perGroup)
+		}
+		for i, seq := range got {
+			if seq != i {
+				lo, hi := max(0, i-3), min(len(got), i+4)
+				t.Errorf("group %s: out of order at position %d: got seq %d, want %d (received around it: %v at positions %d..%d)",
+					groupID(g), i, seq, i, got[lo:hi], lo, hi-1)
+				break
+			}
+		}
+	}
+}

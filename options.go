@@ -107,6 +107,7 @@ type settings struct {
 	clientFor         func(context.Context, Hook) (SQSAPI, error)
 	clientOptions     ClientOptions
 	clock             clock
+	groupStrategy     GroupStrategy
 }
 
 func defaultConfig() settings {
@@ -118,6 +119,7 @@ func defaultConfig() settings {
 		maxBatchBytes:     DefaultMaxBatchBytes,
 		callTimeout:       DefaultCallTimeout,
 		clock:             realClock{},
+		groupStrategy:     GroupByChannel,
 	}
 }
 
@@ -152,6 +154,14 @@ func (c *settings) validate() error {
 // WithLinger sets how long a partial batch waits for more events before it
 // is sent. 0 sends as soon as a sender is free. Default DefaultLinger.
 func WithLinger(d time.Duration) Option { return func(c *settings) { c.linger = d } }
+
+// WithGroupStrategy sets how FIFO hooks group events whose GroupID is
+// empty. Default GroupByChannel. nil means no strategy: such events are
+// dead-lettered with ReasonInvalidField (and the settings check warns about
+// FIFO hooks), for servers that always set Event.GroupID.
+func WithGroupStrategy(s GroupStrategy) Option {
+	return func(c *settings) { c.groupStrategy = s }
+}
 
 // WithMaxInFlight sets the number of concurrent SendMessageBatch calls per
 // hook. Default DefaultMaxInFlight.

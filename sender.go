@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -21,9 +22,12 @@ import (
 type entry struct {
 	ev      *eventData
 	size    int
-	at      time.Time // when it was queued; zero for a retry (ready at once)
-	epoch   uint64    // Flush generation
-	attempt int       // SendMessageBatch attempts made
+	at      time.Time  // when it was queued; zero for a retry (ready at once)
+	epoch   uint64     // Flush generation
+	attempt int        // SendMessageBatch attempts made
+	seq     uint64     // order of acceptance by the hook
+	group   string     // FIFO hooks: MessageGroupId
+	grp     *fifoGroup // FIFO hooks: the entry's group while it is out
 	bo      backoff.BackOff
 	code    string // last failure
 	message string
@@ -49,14 +53,16 @@ type pipe struct {
 
 	mu         sync.Mutex
 	state      int
-	aborted    bool // Close gave up: nothing is sent or retried any more
-	q          entryQueue
-	inflight   int // calls in flight
-	inflightN  int // entries in those calls
-	retrying   int // entries waiting for a retry timer
-	pending    int // every entry held: queued, in flight, retrying
-	bytes      int // message bytes held
-	maxBatch   int // batch byte limit, lowered on BatchRequestTooLong
+	aborted    bool       // Close gave up: nothing is sent or retried any more
+	q          entryQueue // standard queues
+	fq         fifoQueue  // FIFO queues
+	seq        uint64     // entries accepted
+	inflight   int        // calls in flight
+	inflightN  int        // entries in those calls
+	retrying   int        // entries waiting for a retry timer
+	pending    int        // every entry held: queued, in flight, retrying
+	bytes      int        // message bytes held
+	maxBatch   int        // batch byte limit, lowered on BatchRequestTooLong
 	lingerSet  bool
 	linger     stopper
 	retryWaits map[*retryWait]struct{}
@@ -108,8 +114,16 @@ func (d *Dispatcher) newPipe(h Hook) (*pipe, error) {
 // ErrBufferFull or the guard error) when the copy was dead-lettered at once.
 func (p *pipe) enqueue(ctx context.Context, ed *eventData, wait bool) error {
 	guard := ed.guard
-	if guard == nil && p.fifo {
-		guard = p.checkFIFO(ed)
+	var group string
+	if p.fifo {
+		var err error
+		group, err = p.groupOf(ed.ev)
+		if guard == nil {
+			guard = err
+		}
+		if guard == nil {
+			guard = checkFIFO(group, dedupID(ed))
+		}
 	}
 	p.mu.Lock()
 	if p.state != pipeActive {
@@ -120,7 +134,8 @@ func (p *pipe) enqueue(ctx context.Context, ed *eventData, wait bool) error {
 	}
 	if guard != nil {
 		p.counters.matched++
-		dl := p.deadLetterLocked(&entry{ev: ed}, reasonOf(guard), "", guard.Error(), false, guard)
+		p.seq++
+		dl := p.deadLetterLocked(&entry{ev: ed, seq: p.seq, group: group}, reasonOf(guard), "", guard.Error(), false, guard)
 		p.unlockAndReport([]DeadLetter{dl})
 		return dl.Err
 	}
@@ -128,7 +143,8 @@ func (p *pipe) enqueue(ctx context.Context, ed *eventData, wait bool) error {
 	for p.pending > 0 && (p.pending+1 > p.d.cfg.maxBufferedEvents || p.bytes+size > p.d.cfg.maxBufferedBytes) {
 		if !wait || ctx.Err() != nil {
 			p.counters.matched++
-			dl := p.deadLetterLocked(&entry{ev: ed}, ReasonBufferFull, "", "hook queue full", false, ErrBufferFull)
+			p.seq++
+			dl := p.deadLetterLocked(&entry{ev: ed, seq: p.seq, group: group}, ReasonBufferFull, "", "hook queue full", false, ErrBufferFull)
 			p.unlockAndReport([]DeadLetter{dl})
 			if ctx.Err() != nil {
 				return errors.Join(dl.Err, ctx.Err())
@@ -150,12 +166,18 @@ func (p *pipe) enqueue(ctx context.Context, ed *eventData, wait bool) error {
 			return p.redirect(ctx, ed, wait)
 		}
 	}
-	e := &entry{ev: ed, size: size, at: p.d.cfg.clock.Now(), epoch: p.epoch}
+	p.seq++
+	e := &entry{ev: ed, size: size, at: p.d.cfg.clock.Now(), epoch: p.epoch, seq: p.seq, group: group}
 	p.counters.matched++
 	p.pending++
 	p.bytes += size
 	p.epochPending[e.epoch]++
-	p.q.pushBack(e)
+	if p.fifo {
+		e.grp = p.fq.group(group)
+		p.fq.push(e)
+	} else {
+		p.q.pushBack(e)
+	}
 	p.pumpLocked()
 	p.mu.Unlock()
 	return nil
@@ -178,18 +200,11 @@ func (p *pipe) redirect(ctx context.Context, ed *eventData, wait bool) error {
 	return nil
 }
 
-func (p *pipe) checkFIFO(ed *eventData) error {
-	if err := CheckGroupID(groupID(ed)); err != nil {
+func checkFIFO(group, dedup string) error {
+	if err := CheckGroupID(group); err != nil {
 		return err
 	}
-	return CheckDeduplicationID(dedupID(ed))
-}
-
-func groupID(ed *eventData) string {
-	if ed.ev.GroupID != "" {
-		return ed.ev.GroupID
-	}
-	return ed.ev.Type
+	return CheckDeduplicationID(dedup)
 }
 
 func dedupID(ed *eventData) string {
@@ -220,7 +235,11 @@ func (p *pipe) pumpLocked() {
 	for p.inflight < p.d.cfg.maxInFlight {
 		rules := p.d.rules
 		rules.maxBytes = p.maxBatch
-		n, ready, wait := rules.next(&p.q, p.d.cfg.clock.Now(), p.forceLocked())
+		var src batchSource = &p.q
+		if p.fifo {
+			src = p.fq.candidates()
+		}
+		n, ready, wait := rules.next(src, p.d.cfg.clock.Now(), p.forceLocked())
 		if !ready {
 			if n > 0 && !p.lingerSet {
 				p.lingerSet = true
@@ -229,7 +248,12 @@ func (p *pipe) pumpLocked() {
 			}
 			break
 		}
-		batch := p.q.popFront(n, make([]*entry, 0, n))
+		var batch []*entry
+		if p.fifo {
+			batch = p.fq.pop(n)
+		} else {
+			batch = p.q.popFront(n, make([]*entry, 0, n))
+		}
 		p.inflight++
 		p.inflightN += n
 		p.d.wg.Add(1)
@@ -261,7 +285,7 @@ func (p *pipe) send(batch []*entry) {
 			MessageAttributes: e.ev.attributes(),
 		}
 		if p.fifo {
-			re.MessageGroupId = aws.String(groupID(e.ev))
+			re.MessageGroupId = &e.group
 			re.MessageDeduplicationId = aws.String(dedupID(e.ev))
 		}
 		in.Entries[i] = re
@@ -393,9 +417,16 @@ func (p *pipe) settleEntriesLocked(batch []*entry, out *sqs.SendMessageBatchOutp
 		}
 		return -1
 	}
+	var delivered []bool
+	if p.fifo {
+		delivered = make([]bool, len(batch))
+	}
 	for _, s := range out.Successful {
 		if i := index(s.Id); i >= 0 {
 			settled[i] = true
+			if delivered != nil {
+				delivered[i] = true
+			}
 			p.deliveredLocked(batch[i])
 		}
 	}
@@ -423,9 +454,36 @@ func (p *pipe) settleEntriesLocked(batch []*entry, out *sqs.SendMessageBatchOutp
 		}
 	}
 	if len(retry) > 0 {
+		if delivered != nil {
+			p.countOutOfOrderLocked(batch, delivered, retry)
+		}
 		dls = append(dls, p.retryLocked(retry, nil)...)
 	}
 	return dls
+}
+
+// countOutOfOrderLocked counts the FIFO entries to be retried while SQS
+// accepted a later entry of their group from the same batch: their group's
+// order at the queue is already broken and the retry cannot mend it.
+func (p *pipe) countOutOfOrderLocked(batch []*entry, delivered []bool, retry []*entry) {
+	for _, e := range retry {
+		after := false
+		for j, x := range batch {
+			if x == e {
+				after = true
+				continue
+			}
+			if after && delivered[j] && x.group == e.group {
+				p.counters.outOfOrder++
+				p.d.cfg.logger.Warn("sqshook: FIFO entry failed after SQS accepted a later entry of its group; its retry arrives out of order",
+					slog.String("hook_id", p.hook.ID),
+					slog.String("event_id", e.ev.id),
+					slog.String("group_id", e.group),
+					slog.String("code", e.code))
+				break
+			}
+		}
+	}
 }
 
 // splitLocked handles BatchRequestTooLong: the server's batch limit is below
@@ -443,7 +501,7 @@ func (p *pipe) splitLocked(batch []*entry, code, msg string, err error) []DeadLe
 		largest = max(largest, e.size)
 	}
 	p.maxBatch = max(largest, min(p.maxBatch, total/2))
-	p.q.pushFront(batch)
+	p.requeueLocked(batch)
 	return nil
 }
 
@@ -496,9 +554,18 @@ func (p *pipe) retryFired(rw *retryWait) {
 	for _, e := range rw.entries {
 		e.at = time.Time{}
 	}
-	p.q.pushFront(rw.entries)
+	p.requeueLocked(rw.entries)
 	p.pumpLocked()
 	p.mu.Unlock()
+}
+
+// requeueLocked puts entries that were out back at the front of the queue.
+func (p *pipe) requeueLocked(es []*entry) {
+	if p.fifo {
+		p.fq.requeue(es)
+	} else {
+		p.q.pushFront(es)
+	}
 }
 
 func (p *pipe) deliveredLocked(e *entry) {
@@ -511,21 +578,28 @@ func (p *pipe) deliveredLocked(e *entry) {
 // not pending).
 func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, senderFault bool, err error) DeadLetter {
 	p.counters.deadLettered[reason]++
-	if e.size > 0 {
-		p.releaseLocked(e)
-	}
 	de := &DeliveryError{
 		HookID: p.hook.ID, EventID: e.ev.id, EventType: e.ev.ev.Type,
 		Reason: reason, Code: code, Message: msg, SenderFault: senderFault, Err: err,
 	}
-	return DeadLetter{
+	dl := DeadLetter{
 		HookID: p.hook.ID, Event: e.ev.ev, Reason: reason, Code: code, Message: msg,
-		SenderFault: senderFault, Attempts: e.attempt, Err: de,
+		SenderFault: senderFault, Attempts: e.attempt, Err: de, Seq: e.seq,
 	}
+	if p.fifo {
+		dl.GroupID = e.group
+	}
+	if e.size > 0 {
+		p.releaseLocked(e)
+	}
+	return dl
 }
 
 // releaseLocked forgets a settled entry that was pending.
 func (p *pipe) releaseLocked(e *entry) {
+	if e.grp != nil {
+		p.fq.settled(e)
+	}
 	p.pending--
 	p.bytes -= e.size
 	if n := p.epochPending[e.epoch] - 1; n > 0 {
@@ -667,7 +741,11 @@ func (p *pipe) abort() {
 	p.aborted = true
 	p.wakeWaitersLocked()
 	var dls []DeadLetter
-	for _, e := range p.q.drain() {
+	queued := p.q.drain()
+	if p.fifo {
+		queued = p.fq.drain()
+	}
+	for _, e := range queued {
 		dls = append(dls, p.deadLetterLocked(e, ReasonShutdown, e.code, "dispatcher closed before delivery", false, nil))
 	}
 	for rw := range p.retryWaits {

@@ -10,6 +10,9 @@ type Stats struct {
 	// Hooks lists active hooks in configuration order, then hooks that were
 	// removed or changed and are still draining.
 	Hooks []HookStats
+	// CallbackPanics counts panics recovered in user callbacks (the
+	// dead-letter callback and the FIFO group strategy).
+	CallbackPanics uint64
 }
 
 // Hook returns the stats of the hook with the given id: its active
@@ -55,6 +58,14 @@ type HookStats struct {
 	Batches       uint64 // SendMessageBatch calls made
 	Retries       uint64 // entries scheduled for another attempt
 
+	// Groups is the number of FIFO message groups holding events.
+	Groups int
+	// OutOfOrder counts FIFO entries that failed (not by the sender's
+	// fault) while SQS accepted a later entry of their group in the same
+	// batch: their retry reaches the queue after that later entry. SQS
+	// normally fails a group's later entries too; this stays 0 then.
+	OutOfOrder uint64
+
 	LastErrorCode    string
 	LastErrorMessage string
 	LastErrorTime    time.Time
@@ -64,6 +75,7 @@ type hookCounters struct {
 	matched, delivered uint64
 	deadLettered       map[Reason]uint64
 	batches, retries   uint64
+	outOfOrder         uint64
 	lastError          *lastError
 }
 
@@ -77,7 +89,9 @@ func (p *pipe) stats() HookStats {
 		Delivered:      p.counters.delivered,
 		DeadLetteredBy: maps.Clone(p.counters.deadLettered),
 		Pending:        uint64(p.pending),
-		Queued:         p.q.len(),
+		Queued:         p.q.len() + p.fq.len(),
+		Groups:         p.fq.groupCount(),
+		OutOfOrder:     p.counters.outOfOrder,
 		InFlight:       p.inflightN,
 		Retrying:       p.retrying,
 		BufferedBytes:  p.bytes,

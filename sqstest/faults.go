@@ -81,7 +81,10 @@ type Fault struct {
 	// id) of a SendMessageBatch or DeleteMessageBatch call: a non-nil
 	// failure is answered in Failed and the entry is not processed; nil lets
 	// the entry through. For SendMessage, a failure of entry 0 (id "")
-	// fails the whole call with its code.
+	// fails the whole call with its code. On a FIFO queue, an injected
+	// failure that is not the sender's fault also fails the batch's later
+	// entries of the same message group (with the same failure), so the
+	// messages of a group that the server accepts keep their order.
 	FailEntries func(i int, id string) *EntryFailure
 
 	// Drop closes the connection instead of answering. When Drop is set,

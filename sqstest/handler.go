@@ -524,12 +524,27 @@ func (s *Server) opSendMessageBatch(_ context.Context, req *request, f *Fault) (
 	out := batchResult[sendResult]{Successful: []sendResult{}, Failed: []entryFailure{}}
 	injected := injectedFailures(f, req.Entries)
 	now := s.now()
+	// stopped holds, on FIFO queues, the groups whose entry failed without
+	// the sender's fault: their later entries fail the same way, so the
+	// messages a group gets accepted keep their order.
+	var stopped map[string]*EntryFailure
 	q.mu.Lock()
 	for i := range req.Entries {
 		entry := &req.Entries[i].sendEntry
+		if q.fifo && entry.MessageGroupId != nil && stopped[*entry.MessageGroupId] != nil {
+			ef := stopped[*entry.MessageGroupId]
+			out.Failed = append(out.Failed, entryFailure{entry.Id, ef.Code, ef.Message, ef.SenderFault})
+			continue
+		}
 		if injected != nil && injected[i] != nil {
 			ef := injected[i]
 			out.Failed = append(out.Failed, entryFailure{entry.Id, ef.Code, ef.Message, ef.SenderFault})
+			if q.fifo && !ef.SenderFault && entry.MessageGroupId != nil {
+				if stopped == nil {
+					stopped = make(map[string]*EntryFailure)
+				}
+				stopped[*entry.MessageGroupId] = ef
+			}
 			continue
 		}
 		if fail := q.checkLocked(entry); fail != nil {
