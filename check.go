@@ -735,15 +735,7 @@ func checkCause(ctx context.Context, err error) string {
 // shortens its access key id as Hook.Redacted does. Nothing above puts the
 // secret in, but messages from AWS and the network are not ours.
 func (r *checkRun) scrub() {
-	clean := func(s string) string {
-		if r.h.SQSSecret != "" {
-			s = strings.ReplaceAll(s, r.h.SQSSecret, redactedText)
-		}
-		if k := r.h.SQSKey; k != "" && k != maskKey(k) {
-			s = strings.ReplaceAll(s, k, maskKey(k))
-		}
-		return s
-	}
+	clean := r.h.scrub
 	r.res.Error = clean(r.res.Error)
 	for i, w := range r.res.Warnings {
 		r.res.Warnings[i] = clean(w)

@@ -645,6 +645,28 @@ func (d *Dispatcher) dispatchDeadLetters(dls []DeadLetter) {
 	}
 }
 
+// String describes the dispatcher without its hooks' credentials: the
+// number of hooks and whether it is closed.
+func (d *Dispatcher) String() string {
+	return fmt.Sprintf("sqshook.Dispatcher{hooks: %d, closed: %t}", d.hookCount(), d.closed.Load())
+}
+
+func (d *Dispatcher) hookCount() int {
+	if s := d.snap.Load(); s != nil {
+		return len(s.pipes)
+	}
+	return 0
+}
+
+// Format implements fmt.Formatter: every verb prints String, so that
+// printing a dispatcher cannot show its hooks' secrets.
+func (d *Dispatcher) Format(f fmt.State, _ rune) { fmt.Fprint(f, d.String()) }
+
+// LogValue implements slog.LogValuer, for the same reason as Format.
+func (d *Dispatcher) LogValue() slog.Value {
+	return slog.GroupValue(slog.Int("hooks", d.hookCount()), slog.Bool("closed", d.closed.Load()))
+}
+
 // callDeadLetter runs the dead-letter callback; a panic in it is recovered,
 // counted (Stats.CallbackPanics) and logged, so it cannot take the
 // dispatcher down.

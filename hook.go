@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/aws/smithy-go"
 )
 
 // Hook types and auth types of the event-hook configuration.
@@ -80,7 +82,39 @@ func (h Hook) Redacted() Hook {
 		h.SQSSecret = redactedText
 	}
 	h.SQSKey = maskKey(h.SQSKey)
+	h.SQSQueueURL = policyRedactUserinfo(h.SQSQueueURL)
 	return h
+}
+
+// scrub removes h's secret from s and shortens its access key id as
+// Redacted does: messages from AWS and the network are not ours, and some
+// echo the credentials they were given.
+func (h *Hook) scrub(s string) string {
+	if h.SQSSecret != "" {
+		s = strings.ReplaceAll(s, h.SQSSecret, redactedText)
+	}
+	if k := h.SQSKey; k != "" && k != maskKey(k) {
+		s = strings.ReplaceAll(s, k, maskKey(k))
+	}
+	return s
+}
+
+// scrubError returns err, or when its text shows h's credentials an error
+// with the same AWS error code and fault whose message is scrubbed (the
+// original, with its wrapped causes, is dropped).
+func (h *Hook) scrubError(err error) error {
+	if err == nil {
+		return nil
+	}
+	text := err.Error()
+	if h.scrub(text) == text {
+		return err
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return &smithy.GenericAPIError{Code: apiErr.ErrorCode(), Message: h.scrub(apiErr.ErrorMessage()), Fault: apiErr.ErrorFault()}
+	}
+	return errors.New(h.scrub(text))
 }
 
 func maskKey(k string) string {

@@ -371,6 +371,7 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 	}
 	if err != nil {
 		kind, code, msg := p.classify(err)
+		msg, err = p.hook.scrub(msg), p.hook.scrubError(err)
 		p.counters.lastError = &lastError{Code: code, Message: msg, Time: time.Now()}
 		switch kind {
 		case failShutdown:
@@ -438,7 +439,7 @@ func (p *pipe) settleEntriesLocked(batch []*entry, out *sqs.SendMessageBatchOutp
 		}
 		settled[i] = true
 		e := batch[i]
-		code, msg := aws.ToString(f.Code), aws.ToString(f.Message)
+		code, msg := aws.ToString(f.Code), p.hook.scrub(aws.ToString(f.Message))
 		p.counters.lastError = &lastError{Code: code, Message: msg, Time: time.Now()}
 		if f.SenderFault {
 			dls = append(dls, p.deadLetterLocked(e, ReasonRejected, code, msg, true, nil))
