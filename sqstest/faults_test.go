@@ -395,3 +395,46 @@ func TestFaultProbabilityIsSeeded(t *testing.T) {
 		t.Errorf("after Reset, different faults:\n%s\n%s", x, y)
 	}
 }
+
+// On a FIFO queue an injected failure that is not the sender's fault stops
+// its group for the rest of the batch; other groups, and the group after a
+// sender-fault failure, go on.
+func TestFaultFailEntriesFIFOStopsTheGroup(t *testing.T) {
+	s, c := newServer(t)
+	url := s.CreateQueue("entries.fifo", nil)
+	s.AddFault(sqstest.Fault{Op: "SendMessageBatch", Times: 1, FailEntries: func(i int, id string) *sqstest.EntryFailure {
+		switch id {
+		case "a1":
+			return &sqstest.EntryFailure{Code: "InternalError", Message: "try again"}
+		case "b1":
+			return &sqstest.EntryFailure{Code: "InvalidParameterValue", Message: "bad", SenderFault: true}
+		}
+		return nil
+	}})
+	var es []types.SendMessageBatchRequestEntry
+	for _, e := range []struct{ id, group string }{{"a0", "a"}, {"a1", "a"}, {"b0", "b"}, {"a2", "a"}, {"b1", "b"}, {"b2", "b"}} {
+		es = append(es, types.SendMessageBatchRequestEntry{
+			Id: aws.String(e.id), MessageBody: aws.String(e.id),
+			MessageGroupId: aws.String(e.group), MessageDeduplicationId: aws.String(e.id),
+		})
+	}
+	out, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &url, Entries: es})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := map[string]string{}
+	for _, f := range out.Failed {
+		failed[aws.ToString(f.Id)] = aws.ToString(f.Code)
+	}
+	want := map[string]string{"a1": "InternalError", "a2": "InternalError", "b1": "InvalidParameterValue"}
+	if fmt.Sprint(failed) != fmt.Sprint(want) {
+		t.Errorf("failed %v, want %v", failed, want)
+	}
+	var bodies []string
+	for _, m := range s.Received(url) {
+		bodies = append(bodies, m.Body)
+	}
+	if got := strings.Join(bodies, " "); got != "a0 b0 b2" {
+		t.Errorf("stored %q, want \"a0 b0 b2\"", got)
+	}
+}
