@@ -147,6 +147,8 @@ type Server struct {
 	closing   bool
 	handlers  sync.WaitGroup
 	closeOnce sync.Once
+
+	sts stsState // the STS endpoint: roles, identities, records (sts.go)
 }
 
 // NewServer starts a server on a free port of 127.0.0.1. Close it when done.
@@ -165,7 +167,7 @@ func NewServer(opts ...Option) *Server {
 		rng:    rand.New(rand.NewSource(o.seed)),
 	}
 	s.stats.init()
-	s.http = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	s.http = httptest.NewUnstartedServer(http.HandlerFunc(s.route))
 	s.http.Config.ErrorLog = log.New(io.Discard, "", 0)
 	s.http.Start()
 	if t, ok := s.http.Client().Transport.(*http.Transport); ok {
@@ -356,6 +358,7 @@ func (s *Server) Reset() {
 		q.mu.Unlock()
 	}
 	s.stats.reset()
+	s.sts.reset() // AssumeRoleCalls and AccessKeys; roles and identities stay
 }
 
 // CallStats counts what a server saw.
