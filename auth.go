@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // SQSAPI is the part of *sqs.Client that sqshook calls, with the SDK's exact
@@ -53,10 +57,30 @@ type ClientOptions struct {
 	HTTPClient aws.HTTPClient
 
 	// LoadDefaultConfig loads the server's own AWS configuration for
-	// "resource" hooks. Nil means config.LoadDefaultConfig. It is called at
-	// most once per pool after a success; a test seam.
+	// "resource" and "role" hooks. Nil means config.LoadDefaultConfig. It is
+	// called at most once per pool after a success; a test seam.
 	LoadDefaultConfig func(ctx context.Context) (aws.Config, error)
+
+	// ExternalID returns the ExternalId for a "role" hook (see
+	// WithExternalID, which a Dispatcher passes on). Nil: "role" hooks get
+	// no client.
+	ExternalID func(Hook) string
+
+	// STSEndpoint overrides the STS endpoint that "role" hooks assume their
+	// role with (an emulator, or a VPC endpoint). Empty means the SDK's own
+	// resolution (AWS_ENDPOINT_URL_STS, else AWS's regional endpoint).
+	STSEndpoint string
+
+	// RoleExpiryWindow is how long before they expire assumed-role
+	// credentials are refreshed. 0 means DefaultRoleExpiryWindow.
+	RoleExpiryWindow time.Duration
 }
+
+// DefaultRoleExpiryWindow is ClientOptions.RoleExpiryWindow's default.
+// Assumed-role credentials last 15 minutes (stscreds' default), so they are
+// renewed after about 10: calls never go out with credentials about to
+// expire.
+const DefaultRoleExpiryWindow = 5 * time.Minute
 
 // ResolveEndpoint returns endpoint if it is not empty, else the value of
 // AWS_ENDPOINT_URL_SQS, else AWS_ENDPOINT_URL, else "" (AWS's own endpoints).
@@ -78,13 +102,17 @@ func ResolveEndpoint(endpoint string) string {
 // A ClientPool is safe for concurrent use. Its zero value is not usable; call
 // NewClientPool.
 type ClientPool struct {
-	endpoint   string
-	httpClient aws.HTTPClient
-	transport  *http.Transport // the pool's own; nil when ClientOptions.HTTPClient is used
-	loadConfig func(ctx context.Context) (aws.Config, error)
+	endpoint    string
+	stsEndpoint string
+	externalID  func(Hook) string
+	window      time.Duration
+	httpClient  aws.HTTPClient
+	transport   *http.Transport // the pool's own; nil when ClientOptions.HTTPClient is used
+	loadConfig  func(ctx context.Context) (aws.Config, error)
 
 	mu      sync.Mutex
 	clients map[clientKey]*sqs.Client
+	roles   map[roleKey]*aws.CredentialsCache
 
 	cfgMu      sync.Mutex // serialises loading the default configuration
 	defaultCfg *aws.Config
@@ -95,15 +123,27 @@ type ClientPool struct {
 type clientKey struct {
 	region, auth, keyID string
 	secret              [sha256.Size]byte
+	role                roleKey
 }
+
+// roleKey identifies an assumed role's credentials, shared by every hook
+// (in any region) that assumes the same role with the same ExternalId.
+type roleKey struct{ arn, externalID string }
 
 // NewClientPool returns a pool configured by opts.
 func NewClientPool(opts ClientOptions) *ClientPool {
 	p := &ClientPool{
-		endpoint:   ResolveEndpoint(opts.Endpoint),
-		httpClient: opts.HTTPClient,
-		loadConfig: opts.LoadDefaultConfig,
-		clients:    make(map[clientKey]*sqs.Client),
+		endpoint:    ResolveEndpoint(opts.Endpoint),
+		stsEndpoint: opts.STSEndpoint,
+		externalID:  opts.ExternalID,
+		window:      opts.RoleExpiryWindow,
+		httpClient:  opts.HTTPClient,
+		loadConfig:  opts.LoadDefaultConfig,
+		clients:     make(map[clientKey]*sqs.Client),
+		roles:       make(map[roleKey]*aws.CredentialsCache),
+	}
+	if p.window <= 0 {
+		p.window = DefaultRoleExpiryWindow
 	}
 	if p.httpClient == nil {
 		n := opts.MaxIdleConnsPerHost
@@ -132,8 +172,9 @@ func (p *ClientPool) Endpoint() string { return p.endpoint }
 // Client returns the shared client for h's region and credentials. "keys"
 // hooks get static credentials wrapped in aws.NewCredentialsCache; "resource"
 // hooks get the server's own identity from the default credential chain
-// (environment, shared config, web identity, container or instance role).
-// Errors never contain the secret.
+// (environment, shared config, web identity, container or instance role);
+// "role" hooks get the credentials of their role, assumed by the server's
+// own identity (see RoleCredentials). Errors never contain the secret.
 func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
 	key := clientKey{region: h.SQSRegion, auth: h.SQSAuthType}
 	switch h.SQSAuthType {
@@ -141,6 +182,11 @@ func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
 		key.keyID = h.SQSKey
 		key.secret = sha256.Sum256([]byte(h.SQSSecret))
 	case AuthResource:
+	case AuthRole:
+		key.role = roleKey{arn: h.SQSRoleARN, externalID: p.externalIDOf(h)}
+		if key.role.externalID == "" {
+			return nil, fmt.Errorf("%w: hook %q: sqs_auth_type: \"role\" needs the ExternalId the server assigns (WithExternalID); none is configured", ErrInvalidHook, h.ID)
+		}
 	default:
 		return nil, fmt.Errorf("%w: hook %q: sqs_auth_type: unknown auth type %q", ErrInvalidHook, h.ID, h.SQSAuthType)
 	}
@@ -156,13 +202,20 @@ func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
 	}
 
 	var cfg aws.Config
-	if h.SQSAuthType == AuthResource {
+	switch h.SQSAuthType {
+	case AuthResource:
 		base, err := p.defaultConfig(ctx)
 		if err != nil {
 			return nil, err
 		}
 		cfg = base.Copy()
-	} else {
+	case AuthRole:
+		creds, err := p.RoleCredentials(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		cfg = aws.Config{Credentials: creds}
+	default:
 		cfg = aws.Config{
 			Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(h.SQSKey, h.SQSSecret, "")),
 		}
@@ -187,6 +240,90 @@ func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
 	return c, nil
 }
 
+func (p *ClientPool) externalIDOf(h Hook) string {
+	if p.externalID == nil {
+		return ""
+	}
+	return p.externalID(h)
+}
+
+// RoleCredentials returns the credentials of a "role" hook: its role
+// (h.SQSRoleARN) assumed through STS AssumeRole by the server's own identity
+// with the ExternalId of ClientOptions.ExternalID and the session name
+// RoleSessionName(externalID), cached and renewed RoleExpiryWindow before
+// they expire, one renewal at a time. Every hook with the same role and
+// ExternalId shares them. Nothing is called until the credentials are first
+// retrieved; an AssumeRole failure then fails that call (the SDK's signing
+// step) with the STS error.
+func (p *ClientPool) RoleCredentials(ctx context.Context, h Hook) (*aws.CredentialsCache, error) {
+	if h.SQSAuthType != AuthRole || h.SQSRoleARN == "" {
+		return nil, fmt.Errorf("%w: hook %q: not a \"role\" hook with an sqs_role_arn", ErrInvalidHook, h.ID)
+	}
+	key := roleKey{arn: h.SQSRoleARN, externalID: p.externalIDOf(h)}
+	if key.externalID == "" {
+		return nil, fmt.Errorf("%w: hook %q: sqs_auth_type: \"role\" needs the ExternalId the server assigns (WithExternalID); none is configured", ErrInvalidHook, h.ID)
+	}
+	p.mu.Lock()
+	c, ok := p.roles[key]
+	p.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	client, err := p.stsClient(ctx, h.SQSRegion)
+	if err != nil {
+		return nil, err
+	}
+	provider := stscreds.NewAssumeRoleProvider(client, key.arn, func(o *stscreds.AssumeRoleOptions) {
+		o.ExternalID = aws.String(key.externalID)
+		o.RoleSessionName = RoleSessionName(key.externalID)
+	})
+	c = aws.NewCredentialsCache(provider, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = p.window })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if existing, ok := p.roles[key]; ok {
+		return existing, nil
+	}
+	p.roles[key] = c
+	return c, nil
+}
+
+// RoleSessionName is the session name sqshook assumes roles with:
+// "sqshook-" and the ExternalId, with characters a session name may not
+// hold replaced by '-', cut to 64 characters. It shows in the customer's
+// CloudTrail, naming the sender and the tenant.
+func RoleSessionName(externalID string) string {
+	b := []byte("sqshook-" + externalID)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_+=,.@-", c) >= 0) {
+			b[i] = '-'
+		}
+	}
+	return string(b[:min(len(b), 64)])
+}
+
+// stsClient returns an STS client with the server's own identity, in
+// region (AWS's regional STS endpoint), over the pool's HTTP client, with
+// one attempt per call: sqshook's retry layer is the only one.
+func (p *ClientPool) stsClient(ctx context.Context, region string) (*sts.Client, error) {
+	base, err := p.defaultConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg := base.Copy()
+	if region != "" {
+		cfg.Region = region
+	}
+	cfg.HTTPClient = p.httpClient
+	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
+	cfg.RetryMaxAttempts = 1
+	endpoint := p.stsEndpoint
+	return sts.NewFromConfig(cfg, func(o *sts.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	}), nil
+}
+
 func (p *ClientPool) defaultConfig(ctx context.Context) (aws.Config, error) {
 	p.cfgMu.Lock()
 	defer p.cfgMu.Unlock()
@@ -197,7 +334,7 @@ func (p *ClientPool) defaultConfig(ctx context.Context) (aws.Config, error) {
 	// may have been the cause).
 	cfg, err := p.loadConfig(ctx)
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("sqshook: loading the server's AWS configuration for \"resource\" hooks: %w", err)
+		return aws.Config{}, fmt.Errorf("sqshook: loading the server's AWS configuration for \"resource\" and \"role\" hooks: %w", err)
 	}
 	p.defaultCfg = &cfg
 	return cfg, nil

@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -99,7 +98,19 @@ type CheckResult struct {
 	// TestMessageID is the SQS MessageId of the test message, when one was
 	// sent and accepted.
 	TestMessageID string `json:"test_message_id,omitempty"`
+	// Step names the step that failed: "validate", "assume_role" ("role"
+	// hooks), "get_queue_attributes" or "send_test_message"; "" when the
+	// check passed.
+	Step string `json:"step,omitempty"`
 }
+
+// Check steps, as CheckResult.Step names them.
+const (
+	StepValidate           = "validate"
+	StepAssumeRole         = "assume_role"
+	StepGetQueueAttributes = "get_queue_attributes"
+	StepSendTestMessage    = "send_test_message"
+)
 
 // CheckOptions tunes a check. The zero value checks the hook with a client
 // built from its own settings, against AWS's endpoints (or the endpoint from
@@ -154,6 +165,19 @@ type CheckOptions struct {
 
 	// Timeout bounds the whole check. 0 means DefaultCheckTimeout.
 	Timeout time.Duration
+
+	// ExternalID is the ExternalId the server assigned to a "role" hook's
+	// customer (see WithExternalID); the check assumes the role with it.
+	// Dispatcher.Check fills it from the dispatcher's options.
+	ExternalID string
+	// STSEndpoint overrides the STS endpoint, as ClientOptions.STSEndpoint
+	// does. Ignored by Dispatcher.Check, which uses the dispatcher's.
+	STSEndpoint string
+	// MultiTenant says that the server delivers several customers' hooks
+	// with one identity: "resource" hooks then get a warning about the
+	// cross-tenant risk (see AuthRole). Dispatcher.Check sets it for
+	// dispatchers configured with WithMultiTenant or WithExternalIDFunc.
+	MultiTenant bool
 }
 
 // CheckHook checks that the hook h can deliver, as Stream's check_sqs does,
@@ -182,7 +206,10 @@ func CheckHook(ctx context.Context, h Hook, opts CheckOptions) CheckResult {
 	start := time.Now()
 	// One pool serves the SQS client (unless the caller gave one) and the
 	// STS client, so that closing its idle connections leaves nothing open.
-	pool := NewClientPool(ClientOptions{Endpoint: opts.Endpoint})
+	pool := NewClientPool(ClientOptions{
+		Endpoint: opts.Endpoint, STSEndpoint: opts.STSEndpoint,
+		ExternalID: func(Hook) string { return opts.ExternalID },
+	})
 	defer pool.CloseIdleConnections()
 	env := checkEnv{
 		endpoint: pool.Endpoint(),
@@ -237,11 +264,17 @@ func (d *Dispatcher) Check(ctx context.Context, hookID string, opts CheckOptions
 	if pool == nil {
 		// The dispatcher's clients come from WithClientFunc; a pool of our
 		// own serves the STS client only.
-		pool = NewClientPool(ClientOptions{Endpoint: d.cfg.endpoint})
+		co := d.cfg.clientOptions
+		co.Endpoint, co.ExternalID = d.cfg.endpoint, d.cfg.externalID
+		pool = NewClientPool(co)
 		defer pool.CloseIdleConnections()
 	}
 	if d.cfg.groupStrategy == nil {
 		opts.NoGroupStrategy = true
+	}
+	opts.MultiTenant = opts.MultiTenant || d.cfg.multiTenant
+	if d.cfg.externalID != nil {
+		opts.ExternalID = d.cfg.externalID(h)
 	}
 	env := checkEnv{
 		endpoint:  d.cfg.endpoint,
@@ -297,7 +330,7 @@ func (env *checkEnv) check(ctx context.Context, r *checkRun) {
 	h, opts := r.h, r.opts
 
 	var v validator
-	v.hook("hook", h, ValidateOptions{Endpoint: env.endpoint})
+	v.hook("hook", h, ValidateOptions{Endpoint: env.endpoint, ExternalID: func(Hook) string { return opts.ExternalID }})
 	if opts.MaxMessageBytes < 0 || opts.MaxMessageBytes > MaxMessageBytesLimit {
 		v.add("options.max_message_bytes", fmt.Sprintf("%d is outside 1..%d (0 means the default)", opts.MaxMessageBytes, MaxMessageBytesLimit))
 	}
@@ -310,6 +343,7 @@ func (env *checkEnv) check(ctx context.Context, r *checkRun) {
 			parts = append(parts, p.String())
 		}
 		r.fail("invalid hook: %s", strings.Join(parts, "; "))
+		r.res.Step = StepValidate
 		return
 	}
 	limit := opts.MaxMessageBytes
@@ -332,6 +366,13 @@ func (env *checkEnv) check(ctx context.Context, r *checkRun) {
 		r.res.Queue.ARN = arn
 	}
 
+	if h.SQSAuthType == AuthResource && opts.MultiTenant {
+		r.warn(`"resource" auth in a multi-tenant server: every customer's queue policy allows the same server principal, so a customer who registers another customer's queue URL receives nothing but makes this server send that customer's events there; use "role" auth with an ExternalId per customer`)
+	}
+	if h.SQSAuthType == AuthRole && !env.assumeRole(ctx, r) {
+		return
+	}
+
 	client, err := env.sqsClient(ctx, h)
 	if err != nil {
 		r.fail("cannot build the SQS client: %s", checkCause(ctx, err))
@@ -351,6 +392,7 @@ func (env *checkEnv) check(ctx context.Context, r *checkRun) {
 		}
 	} else {
 		denied := r.classify(ctx, err, "sqs:GetQueueAttributes")
+		r.res.Step = StepGetQueueAttributes
 		if denied && h.SQSAuthType == AuthResource {
 			if principal := env.principal(ctx, r); principal != "" {
 				r.res.Error += "; the queue policy must allow " + principal
@@ -363,13 +405,14 @@ func (env *checkEnv) check(ctx context.Context, r *checkRun) {
 			return
 		}
 		// Reading the attributes is denied; the test message decides.
-		r.res.Status, r.res.Error, r.res.Code = CheckOK, "", ""
+		r.res.Status, r.res.Error, r.res.Code, r.res.Step = CheckOK, "", "", ""
 		r.warn("cannot read the queue's attributes (access denied for sqs:GetQueueAttributes): its size limit, dead-letter queue, FIFO settings and policy were not checked")
 	}
 
 	if opts.SendTestMessage {
 		id, err := sendTestMessage(ctx, client, h, r.res.Queue.FIFO)
 		if err != nil {
+			r.res.Step = StepSendTestMessage
 			if r.classify(ctx, err, "sqs:SendMessage") && r.res.Principal != "" {
 				r.res.Error += "; the queue policy must allow " + r.res.Principal
 			}
@@ -377,6 +420,39 @@ func (env *checkEnv) check(ctx context.Context, r *checkRun) {
 		}
 		r.res.TestMessageID = id
 	}
+}
+
+// assumeRole retrieves a "role" hook's credentials (STS AssumeRole with the
+// ExternalId) and reports whether that worked.
+func (env *checkEnv) assumeRole(ctx context.Context, r *checkRun) bool {
+	creds, err := env.pool.RoleCredentials(ctx, r.h)
+	if err == nil {
+		_, err = creds.Retrieve(ctx)
+	}
+	if err == nil {
+		return true
+	}
+	r.res.Step = StepAssumeRole
+	r.res.Status = CheckError
+	var apiErr smithy.APIError
+	if isContextErr(ctx, err) || !errors.As(err, &apiErr) {
+		r.fail("cannot assume role %s: %s", r.h.SQSRoleARN, checkCause(ctx, err))
+		r.res.Step = StepAssumeRole
+		return false
+	}
+	code, msg := apiErr.ErrorCode(), strings.TrimSpace(apiErr.ErrorMessage())
+	r.res.Code = code
+	switch {
+	case isAccessDenied(code):
+		r.res.Error = fmt.Sprintf("cannot assume role %s (%s: %s): the role must exist and its trust policy must allow this server's principal sts:AssumeRole with the condition StringEquals sts:ExternalId %q (sqshook policy -auth role prints it)", r.h.SQSRoleARN, code, msg, r.opts.ExternalID)
+	case checkAuthCodes[code]:
+		r.res.Error = fmt.Sprintf("bad credentials: STS does not accept the server's own credentials (%s)", code)
+	case transientCodes[code]:
+		r.res.Error = fmt.Sprintf("STS is unavailable or throttling (%s); try again later", code)
+	default:
+		r.res.Error = fmt.Sprintf("cannot assume role %s (%s: %s)", r.h.SQSRoleARN, code, msg)
+	}
+	return false
 }
 
 // sqsClient returns the client to check with.
@@ -398,16 +474,7 @@ func (env *checkEnv) sqsClient(ctx context.Context, h Hook) (SQSAPI, error) {
 // server's own configuration, in the hook's region, over the pool's HTTP
 // client, with a single attempt.
 func (env *checkEnv) stsClient(ctx context.Context, h Hook) (STSAPI, error) {
-	cfg, err := env.pool.defaultConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cfg = cfg.Copy()
-	cfg.Region = h.SQSRegion
-	cfg.HTTPClient = env.pool.httpClient
-	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
-	cfg.RetryMaxAttempts = 1
-	return sts.NewFromConfig(cfg), nil
+	return env.pool.stsClient(ctx, h.SQSRegion)
 }
 
 // queueInfo fills Queue from the attributes and adds the warnings they call

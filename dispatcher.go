@@ -225,6 +225,9 @@ func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
 		if co.Endpoint == "" {
 			co.Endpoint = cfg.endpoint
 		}
+		if co.ExternalID == nil {
+			co.ExternalID = cfg.externalID
+		}
 		if co.MaxIdleConnsPerHost == 0 {
 			co.MaxIdleConnsPerHost = max(DefaultMaxIdleConnsPerHost, cfg.maxInFlight)
 		}
@@ -241,6 +244,10 @@ func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+func (d *Dispatcher) validateOptions() ValidateOptions {
+	return ValidateOptions{Endpoint: d.cfg.endpoint, ExternalID: d.cfg.externalID, RoleAuthOnly: d.cfg.roleAuthOnly}
 }
 
 // Hooks returns a copy of the current hook list (with generated IDs filled
@@ -261,7 +268,7 @@ func (d *Dispatcher) Hooks() []Hook {
 // the pipelines of removed and changed hooks stop taking events and drain in
 // the background, delivering or dead-lettering everything they hold.
 func (d *Dispatcher) SetHooks(hooks []Hook) error {
-	valid, err := ValidateHooks(hooks, ValidateOptions{Endpoint: d.cfg.endpoint})
+	valid, err := ValidateHooks(hooks, d.validateOptions())
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func ExampleParseHooks() {
 	// hooks[1].hook_type: "webhook" hooks are not delivered by this library; only "sqs"
 	// hooks[1].sqs_queue_url: required
 	// hooks[1].sqs_region: required
-	// hooks[1].sqs_auth_type: required; must be "keys" or "resource"
+	// hooks[1].sqs_auth_type: required; must be "keys", "resource" or "role"
 	// true
 	// [REDACTED]
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/cenkalti/backoff/v4"
 
 	"github.com/sqshook/sqshook"
 	"github.com/sqshook/sqshook/sqstest"
@@ -216,7 +217,9 @@ func TestFIFOFailedEntryHoldsBackItsGroup(t *testing.T) {
 		}
 		return out, nil
 	}
-	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q.fifo")}, sqshook.WithLinger(0), sqshook.WithMaxInFlight(4))
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q.fifo")}, sqshook.WithLinger(0), sqshook.WithMaxInFlight(4),
+		sqshook.WithRetryPolicy(sqshook.RetryPolicy{MaxAttempts: 1 << 30}),
+		sqshook.WithBackOff(func() backoff.BackOff { return backoff.NewConstantBackOff(time.Millisecond) }))
 	ctx := context.Background()
 	pub := func(group string, n int) {
 		t.Helper()

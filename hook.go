@@ -26,7 +26,16 @@ const (
 	AuthKeys = "keys"
 	// AuthResource uses the server's own AWS identity (the default credential
 	// chain); the customer allows it with a resource policy on the queue.
+	// Every customer's policy then allows the same principal: see AuthRole
+	// for the cross-tenant risk this carries.
 	AuthResource = "resource"
+	// AuthRole assumes an IAM role in the customer's account (the hook's
+	// sqs_role_arn) with the server's own identity and an ExternalId that
+	// the server assigns to the customer (WithExternalID), and sends with
+	// the role's temporary credentials. The role's trust policy requires
+	// that ExternalId (see TrustPolicy), so one customer cannot make the
+	// server send into another customer's queue.
+	AuthRole = "role"
 )
 
 // otherHookTypes are hook kinds of the same configuration format that other
@@ -57,12 +66,17 @@ type Hook struct {
 	SQSQueueURL string `json:"sqs_queue_url"`
 	// SQSRegion is the queue's region; it must agree with the URL.
 	SQSRegion string `json:"sqs_region"`
-	// SQSAuthType is "keys" or "resource".
+	// SQSAuthType is "keys", "resource" or "role".
 	SQSAuthType string `json:"sqs_auth_type"`
 	// SQSKey is the access key id, required with "keys" auth.
 	SQSKey string `json:"sqs_key,omitempty"`
 	// SQSSecret is the secret access key, required with "keys" auth.
 	SQSSecret string `json:"sqs_secret,omitempty"`
+	// SQSRoleARN is the ARN of the IAM role to assume, required with "role"
+	// auth: arn:<partition>:iam::<account>:role/[path/]name, in the queue's
+	// partition. The ExternalId is not part of the hook: the server assigns
+	// it (WithExternalID).
+	SQSRoleARN string `json:"sqs_role_arn,omitempty"`
 	// EventTypes selects event types (see Filter); empty means all events,
 	// present and future.
 	EventTypes []string `json:"event_types"`
@@ -168,6 +182,9 @@ func (h Hook) LogValue() slog.Value {
 		slog.String("sqs_region", r.SQSRegion),
 		slog.String("sqs_auth_type", r.SQSAuthType),
 	}
+	if r.SQSRoleARN != "" {
+		attrs = append(attrs, slog.String("sqs_role_arn", r.SQSRoleARN))
+	}
 	if r.SQSKey != "" {
 		attrs = append(attrs, slog.String("sqs_key", r.SQSKey))
 	}
@@ -222,6 +239,15 @@ type ValidateOptions struct {
 	// on that endpoint are accepted, http ones included, and their path must
 	// be /<account id>/<queue name>. Empty means AWS's own endpoints.
 	Endpoint string
+
+	// ExternalID returns the ExternalId the server assigned to a "role"
+	// hook's customer (see WithExternalID). Nil, or an empty result, makes
+	// "role" hooks invalid: without an ExternalId the role's trust policy
+	// cannot tell customers apart.
+	ExternalID func(Hook) string
+
+	// RoleAuthOnly refuses "resource" hooks (see WithRoleAuthOnly).
+	RoleAuthOnly bool
 }
 
 // Validate checks one hook with ValidateOptions' zero value. Its problems are
@@ -280,6 +306,10 @@ func GenerateHookID(h Hook) string {
 		sum.Write([]byte(s))
 		sum.Write([]byte{0})
 	}
+	if h.SQSRoleARN != "" {
+		sum.Write([]byte(h.SQSRoleARN))
+		sum.Write([]byte{2})
+	}
 	for _, s := range types {
 		sum.Write([]byte(s))
 		sum.Write([]byte{1})
@@ -288,9 +318,12 @@ func GenerateHookID(h Hook) string {
 }
 
 var (
-	regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
-	hookIDRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
-	pathRE   = regexp.MustCompile(`^/([0-9]{12})/([A-Za-z0-9_-]{1,75}(\.fifo)?|[A-Za-z0-9_-]{1,80})$`)
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	roleARNRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):iam::([0-9]{12}):role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}$`)
+	// externalIDRE is STS's rule for an ExternalId.
+	externalIDRE = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+	hookIDRE     = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+	pathRE       = regexp.MustCompile(`^/([0-9]{12})/([A-Za-z0-9_-]{1,75}(\.fifo)?|[A-Za-z0-9_-]{1,80})$`)
 )
 
 type validator struct{ problems []Problem }
@@ -320,7 +353,7 @@ func (v *validator) hook(field string, h Hook, opts ValidateOptions) {
 		v.add(field+".hook_type", fmt.Sprintf(`unknown hook type %q; must be "sqs"`, h.HookType))
 	}
 
-	urlRegion := v.queueURL(field+".sqs_queue_url", h.SQSQueueURL, opts)
+	urlRegion, partition := v.queueURL(field+".sqs_queue_url", h.SQSQueueURL, opts)
 	switch {
 	case h.SQSRegion == "":
 		v.add(field+".sqs_region", "required")
@@ -330,6 +363,9 @@ func (v *validator) hook(field string, h Hook, opts ValidateOptions) {
 		v.add(field+".sqs_region", fmt.Sprintf("%q does not match the queue URL's region %q", h.SQSRegion, urlRegion))
 	}
 
+	if h.SQSAuthType != AuthRole && h.SQSRoleARN != "" {
+		v.add(field+".sqs_role_arn", `must be empty unless sqs_auth_type is "role"`)
+	}
 	switch h.SQSAuthType {
 	case AuthKeys:
 		if h.SQSKey == "" {
@@ -349,10 +385,37 @@ func (v *validator) hook(field string, h Hook, opts ValidateOptions) {
 		if h.SQSSecret != "" {
 			v.add(field+".sqs_secret", `must be empty when sqs_auth_type is "resource" (the server's own identity is used)`)
 		}
+		if opts.RoleAuthOnly {
+			v.add(field+".sqs_auth_type", `"resource" is not allowed here: every customer's queue policy would trust the same server principal; use "role"`)
+		}
+	case AuthRole:
+		for _, f := range []struct{ name, value string }{{"sqs_key", h.SQSKey}, {"sqs_secret", h.SQSSecret}} {
+			if f.value != "" {
+				v.add(field+"."+f.name, `must be empty when sqs_auth_type is "role" (the role's temporary credentials are used)`)
+			}
+		}
+		switch m := roleARNRE.FindStringSubmatch(h.SQSRoleARN); {
+		case h.SQSRoleARN == "":
+			v.add(field+".sqs_role_arn", `required when sqs_auth_type is "role"`)
+		case m == nil || len(h.SQSRoleARN) > 2048:
+			v.add(field+".sqs_role_arn", "must be an IAM role ARN, arn:<partition>:iam::<12-digit account id>:role/[path/]name")
+		case partition != "" && m[1] != partition:
+			v.add(field+".sqs_role_arn", fmt.Sprintf("is in partition %q but the queue is in partition %q", m[1], partition))
+		}
+		id := ""
+		if opts.ExternalID != nil {
+			id = opts.ExternalID(h)
+		}
+		switch {
+		case id == "":
+			v.add(field+".sqs_auth_type", `"role" needs the ExternalId the server assigns to the customer, and none is configured (WithExternalID)`)
+		case len(id) < 2 || len(id) > 1224 || !externalIDRE.MatchString(id):
+			v.add(field+".external_id", "the server's ExternalId for this hook must be 2-1224 characters of letters, digits and _+=,.@:/-")
+		}
 	case "":
-		v.add(field+".sqs_auth_type", `required; must be "keys" or "resource"`)
+		v.add(field+".sqs_auth_type", `required; must be "keys", "resource" or "role"`)
 	default:
-		v.add(field+".sqs_auth_type", fmt.Sprintf(`unknown auth type %q; must be "keys" or "resource"`, h.SQSAuthType))
+		v.add(field+".sqs_auth_type", fmt.Sprintf(`unknown auth type %q; must be "keys", "resource" or "role"`, h.SQSAuthType))
 	}
 
 	if _, err := CompileFilter(h.EventTypes); err != nil {
@@ -364,38 +427,39 @@ func (v *validator) hook(field string, h Hook, opts ValidateOptions) {
 	}
 }
 
-// queueURL checks the queue URL and returns the region it names, if any.
-func (v *validator) queueURL(field, raw string, opts ValidateOptions) string {
+// queueURL checks the queue URL and returns the region and partition it
+// names, if any.
+func (v *validator) queueURL(field, raw string, opts ValidateOptions) (region, partition string) {
 	if raw == "" {
 		v.add(field, "required")
-		return ""
+		return "", ""
 	}
 	q, awsErr := ParseQueueURL(raw)
 	if awsErr == nil {
-		return q.Region
+		return q.Region, q.Partition
 	}
 	// Not an AWS URL: acceptable only on an overridden loopback endpoint.
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		v.add(field, fmt.Sprintf("not a URL: %v", awsErr))
-		return ""
+		return "", ""
 	}
 	if opts.Endpoint == "" || !isLoopbackURL(opts.Endpoint) {
 		if u.Scheme == "http" {
 			v.add(field, "must use https (http is allowed only with an endpoint override on a loopback address)")
-			return ""
+			return "", ""
 		}
 		v.add(field, strings.TrimPrefix(awsErr.Error(), "sqshook: "))
-		return ""
+		return "", ""
 	}
 	if !isLoopbackHost(u.Hostname()) {
 		v.add(field, fmt.Sprintf("host %q is neither an SQS host nor the loopback endpoint override", u.Hostname()))
-		return ""
+		return "", ""
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.RawQuery != "" || u.Fragment != "" || !pathRE.MatchString(u.Path) {
 		v.add(field, "must look like <endpoint>/<12-digit account id>/<queue name> on the loopback endpoint")
 	}
-	return ""
+	return "", ""
 }
 
 func validKeyID(k string) bool {
@@ -435,12 +499,19 @@ type hookJSON struct {
 	SQSAuthType string   `json:"sqs_auth_type"`
 	SQSKey      string   `json:"sqs_key"`
 	SQSSecret   string   `json:"sqs_secret"`
+	SQSRoleARN  string   `json:"sqs_role_arn"`
 	EventTypes  []string `json:"event_types"`
+
+	// ExternalId fields are refused: the server assigns ExternalIds.
+	SQSExternalID json.RawMessage `json:"sqs_external_id"`
+	ExternalID    json.RawMessage `json:"external_id"`
 }
 
 // ParseHooks decodes a hook configuration: either Stream's app settings
 // shape, {"event_hooks": [...]}, or a bare JSON array of hooks. Unknown
-// fields are ignored (Stream's objects carry more, such as created_at). It
+// fields are ignored (Stream's objects carry more, such as created_at),
+// except "sqs_external_id" and "external_id", which are refused: the server
+// assigns ExternalIds, a hook never chooses its own (see AuthRole). It
 // reports decoding problems (bad JSON, a field of the wrong type, a missing
 // "enabled"), each naming its hook; the rules of the fields themselves are
 // checked by ValidateHooks, which New and SetHooks call.
@@ -478,6 +549,14 @@ func ParseHooks(data []byte) ([]Hook, error) {
 		if hj.Enabled == nil {
 			v.add(field+".enabled", "required (true or false)")
 		}
+		for _, f := range []struct {
+			name string
+			raw  json.RawMessage
+		}{{"sqs_external_id", hj.SQSExternalID}, {"external_id", hj.ExternalID}} {
+			if f.raw != nil {
+				v.add(field+"."+f.name, "not accepted in a hook: the server assigns each customer's ExternalId (a customer must not pick another's); remove it")
+			}
+		}
 		hooks = append(hooks, Hook{
 			ID:          hj.ID,
 			Enabled:     hj.Enabled != nil && *hj.Enabled,
@@ -487,6 +566,7 @@ func ParseHooks(data []byte) ([]Hook, error) {
 			SQSAuthType: hj.SQSAuthType,
 			SQSKey:      hj.SQSKey,
 			SQSSecret:   hj.SQSSecret,
+			SQSRoleARN:  hj.SQSRoleARN,
 			EventTypes:  hj.EventTypes,
 		})
 	}

@@ -71,7 +71,7 @@ func TestHookValidateRules(t *testing.T) {
 		{"region missing", func(h *sqshook.Hook) { h.SQSRegion = "" }, []string{"hook.sqs_region: required"}},
 		{"region malformed", func(h *sqshook.Hook) { h.SQSRegion = "US East" }, []string{`hook.sqs_region: "US East" is not an AWS region name`}},
 		{"region mismatch", func(h *sqshook.Hook) { h.SQSRegion = "eu-west-1" }, []string{`hook.sqs_region: "eu-west-1" does not match the queue URL's region "us-east-1"`}},
-		{"auth missing", func(h *sqshook.Hook) { h.SQSAuthType = "" }, []string{`hook.sqs_auth_type: required; must be "keys" or "resource"`}},
+		{"auth missing", func(h *sqshook.Hook) { h.SQSAuthType = "" }, []string{`hook.sqs_auth_type: required; must be "keys", "resource" or "role"`}},
 		{"auth unknown", func(h *sqshook.Hook) { h.SQSAuthType = "iam" }, []string{`hook.sqs_auth_type: unknown auth type "iam"`}},
 		{"keys without key", func(h *sqshook.Hook) { h.SQSKey = "" }, []string{`hook.sqs_key: required when sqs_auth_type is "keys"`}},
 		{"keys without secret", func(h *sqshook.Hook) { h.SQSSecret = "" }, []string{`hook.sqs_secret: required when sqs_auth_type is "keys"`}},

@@ -108,6 +108,9 @@ type settings struct {
 	clientOptions     ClientOptions
 	clock             clock
 	groupStrategy     GroupStrategy
+	externalID        func(Hook) string
+	roleAuthOnly      bool
+	multiTenant       bool
 }
 
 func defaultConfig() settings {
@@ -162,6 +165,41 @@ func WithLinger(d time.Duration) Option { return func(c *settings) { c.linger = 
 func WithGroupStrategy(s GroupStrategy) Option {
 	return func(c *settings) { c.groupStrategy = s }
 }
+
+// WithExternalID sets the ExternalId with which "role" hooks assume their
+// role: the id this server assigned to the customer whose hooks the
+// dispatcher serves, such as the tenant or app id (AWS suggests an
+// unguessable value, such as a UUID, stored with the tenant). The customer's
+// role trust policy requires it (TrustPolicy), which is what stops one
+// customer from registering another customer's role: the other role trusts
+// only the other customer's ExternalId. It must never come from the hook
+// configuration, which the customer writes; ParseHooks refuses hooks that
+// carry one. Without an ExternalId, "role" hooks are invalid.
+//
+// For a dispatcher that serves several customers, use WithExternalIDFunc.
+func WithExternalID(id string) Option {
+	return func(c *settings) { c.externalID = func(Hook) string { return id } }
+}
+
+// WithExternalIDFunc is WithExternalID for a dispatcher that serves hooks of
+// several customers: fn returns the ExternalId of the customer that owns
+// the hook (look it up by the hook's ID in the server's own records, never
+// from the hook's other fields, which the customer controls). It must be
+// fast and deterministic. It also marks the dispatcher multi-tenant (see
+// WithMultiTenant).
+func WithExternalIDFunc(fn func(Hook) string) Option {
+	return func(c *settings) { c.externalID, c.multiTenant = fn, fn != nil || c.multiTenant }
+}
+
+// WithMultiTenant declares that the dispatcher's hooks belong to different
+// customers. The settings check (Dispatcher.Check) then warns about
+// "resource" hooks: every customer's queue policy allows the same server
+// principal, so a customer can register another customer's queue URL.
+func WithMultiTenant() Option { return func(c *settings) { c.multiTenant = true } }
+
+// WithRoleAuthOnly refuses "resource" hooks (validation fails), for
+// operators who want only the cross-tenant-safe "role" (and "keys") auth.
+func WithRoleAuthOnly() Option { return func(c *settings) { c.roleAuthOnly = true } }
 
 // WithMaxInFlight sets the number of concurrent SendMessageBatch calls per
 // hook. Default DefaultMaxInFlight.

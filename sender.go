@@ -330,6 +330,28 @@ var (
 // (access denied, bad credentials, missing queue, invalid parameter, KMS
 // access) is permanent, so a misconfigured queue gets no retry storm.
 func (p *pipe) classify(err error) (kind failureKind, code, msg string) {
+	kind, code, msg = p.classifyCall(err)
+	if kind != failShutdown && p.hook.SQSAuthType == AuthRole && fromSTS(err) {
+		msg = fmt.Sprintf("assuming role %s failed: %s", p.hook.SQSRoleARN, msg)
+		if kind == failPermanent {
+			msg += fmt.Sprintf(" (the role must exist and its trust policy must allow this server's principal sts:AssumeRole with the condition StringEquals sts:ExternalId %q; see TrustPolicy)", p.d.cfg.externalID(p.hook))
+		}
+	}
+	return kind, code, msg
+}
+
+// fromSTS reports whether err comes from an STS call, such as the
+// AssumeRole that retrieves a "role" hook's credentials.
+func fromSTS(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if oe, ok := e.(*smithy.OperationError); ok && oe.ServiceID == "STS" {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *pipe) classifyCall(err error) (kind failureKind, code, msg string) {
 	if p.d.sendCtx.Err() != nil {
 		return failShutdown, "", "dispatcher closed: " + err.Error()
 	}

@@ -226,9 +226,19 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.serveForm(w, r)
 		return
 	}
-	switch r.Header.Get("X-Amz-Target") {
+	target := r.Header.Get("X-Amz-Target")
+	key := accessKeyID(r)
+	switch target {
 	case "AmazonSQS.SendMessage", "AmazonSQS.SendMessageBatch":
-		s.sts.countSend(accessKeyID(r))
+		s.sts.countSend(key)
+	}
+	// SQS calls signed with credentials AssumeRole issued fail once those
+	// expire (by the server's clock), as on AWS; other keys are not checked.
+	if strings.HasPrefix(target, "AmazonSQS.") && key != "" {
+		if id := s.sts.identity(key); id != nil && !id.expires.IsZero() && !s.now().Before(id.expires) {
+			s.writeError(w, newError("ExpiredToken", "The security token included in the request is expired"))
+			return
+		}
 	}
 	s.serveHTTP(w, r)
 }
