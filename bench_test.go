@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/internal/benchgrid"
 	"github.com/sqshook/sqshook/sqstest"
 )
 
@@ -169,6 +170,46 @@ func BenchmarkFIFOThroughput(b *testing.B) {
 	b.ReportMetric(one, "fifo1-events/s")
 	b.ReportMetric(fifo/std, "x-standard")
 	b.ReportMetric(one/(sqshook.MaxBatchEntries/rtt.Seconds()), "fifo1-x-bound")
+}
+
+// BenchmarkAdaptiveInFlight compares, at simulated round trips of 5 and
+// 20 ms, the adaptive in-flight limit (the default) with the fixed limits
+// of the grid, each cell on a fresh endpoint with the same load: x-best is
+// the adaptive rate over the best fixed one, and limit the adaptive limit
+// reached.
+func BenchmarkAdaptiveInFlight(b *testing.B) {
+	for _, rtt := range []time.Duration{5 * time.Millisecond, 20 * time.Millisecond} {
+		b.Run("rtt="+benchMS(rtt), func(b *testing.B) {
+			cfg := benchgrid.Config{RTT: rtt, Events: 20_000, Publishers: benchPublishers}
+			fixed := []int{1, 4, 16, 64}
+			rates := make([]float64, len(fixed))
+			var adaptive float64
+			rounds := 0
+			ctx := context.Background()
+			for b.Loop() {
+				for i, n := range fixed {
+					r, err := benchgrid.RunCell(ctx, cfg, sqshook.DefaultLinger, n)
+					if err != nil {
+						b.Fatal(err)
+					}
+					rates[i] += r.EventsPerSec
+				}
+				r, err := benchgrid.RunCell(ctx, cfg, sqshook.DefaultLinger, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				adaptive += r.EventsPerSec
+				rounds++
+			}
+			best := slices.Max(rates)
+			b.ReportMetric(0, "ns/op") // one op is a whole grid: not meaningful
+			for i, n := range fixed {
+				b.ReportMetric(rates[i]/float64(rounds), fmt.Sprintf("fixed%d-events/s", n))
+			}
+			b.ReportMetric(adaptive/float64(rounds), "adaptive-events/s")
+			b.ReportMetric(adaptive/best, "x-best")
+		})
+	}
 }
 
 // benchEnv is one sqstest server and a pooled SDK client for it.

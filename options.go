@@ -14,9 +14,10 @@ import (
 const (
 	// DefaultLinger is how long a partial batch waits for more events.
 	DefaultLinger = 10 * time.Millisecond
-	// DefaultMaxInFlight is the number of concurrent SendMessageBatch calls
-	// per hook.
-	DefaultMaxInFlight = 16
+	// DefaultMaxInFlight is the most concurrent SendMessageBatch calls per
+	// hook. By default the limit adapts between 1 and this maximum, starting
+	// at DefaultInitialInFlight (see WithAdaptiveInFlight).
+	DefaultMaxInFlight = 64
 	// DefaultMaxBufferedEvents bounds the events a hook holds (queued, in
 	// flight and waiting to be retried).
 	DefaultMaxBufferedEvents = 10_000
@@ -94,6 +95,7 @@ type Option func(*settings)
 type settings struct {
 	linger            time.Duration
 	maxInFlight       int
+	adaptiveInFlight  bool
 	maxBufferedEvents int
 	maxBufferedBytes  int
 	maxBatchBytes     int
@@ -117,6 +119,7 @@ func defaultConfig() settings {
 	return settings{
 		linger:            DefaultLinger,
 		maxInFlight:       DefaultMaxInFlight,
+		adaptiveInFlight:  true,
 		maxBufferedEvents: DefaultMaxBufferedEvents,
 		maxBufferedBytes:  DefaultMaxBufferedBytes,
 		maxBatchBytes:     DefaultMaxBatchBytes,
@@ -201,9 +204,21 @@ func WithMultiTenant() Option { return func(c *settings) { c.multiTenant = true 
 // operators who want only the cross-tenant-safe "role" (and "keys") auth.
 func WithRoleAuthOnly() Option { return func(c *settings) { c.roleAuthOnly = true } }
 
-// WithMaxInFlight sets the number of concurrent SendMessageBatch calls per
-// hook. Default DefaultMaxInFlight.
-func WithMaxInFlight(n int) Option { return func(c *settings) { c.maxInFlight = n } }
+// WithMaxInFlight fixes the number of concurrent SendMessageBatch calls per
+// hook at n, turning the adaptive limit off.
+func WithMaxInFlight(n int) Option {
+	return func(c *settings) { c.maxInFlight, c.adaptiveInFlight = n, false }
+}
+
+// WithAdaptiveInFlight lets each hook's limit on concurrent
+// SendMessageBatch calls adapt between 1 and max, like TCP congestion
+// control: it grows while calls succeed and every slot is busy, halves on
+// throttling, 5xx answers and network errors (at most once per round trip),
+// and shrinks when round trips grow well above the smallest seen. This is
+// the default, with max DefaultMaxInFlight.
+func WithAdaptiveInFlight(max int) Option {
+	return func(c *settings) { c.maxInFlight, c.adaptiveInFlight = max, true }
+}
 
 // WithMaxBuffered bounds what each hook holds — events queued, in flight and
 // waiting to be retried — in events and in message bytes. When a hook is

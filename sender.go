@@ -58,11 +58,12 @@ type pipe struct {
 	fq         fifoQueue  // FIFO queues
 	seq        uint64     // entries accepted
 	inflight   int        // calls in flight
-	inflightN  int        // entries in those calls
-	retrying   int        // entries waiting for a retry timer
-	pending    int        // every entry held: queued, in flight, retrying
-	bytes      int        // message bytes held
-	maxBatch   int        // batch byte limit, lowered on BatchRequestTooLong
+	lim        inflightLimit
+	inflightN  int // entries in those calls
+	retrying   int // entries waiting for a retry timer
+	pending    int // every entry held: queued, in flight, retrying
+	bytes      int // message bytes held
+	maxBatch   int // batch byte limit, lowered on BatchRequestTooLong
 	lingerSet  bool
 	linger     stopper
 	retryWaits map[*retryWait]struct{}
@@ -105,6 +106,7 @@ func (d *Dispatcher) newPipe(h Hook) (*pipe, error) {
 		queueURL:     aws.String(h.SQSQueueURL),
 		fifo:         strings.HasSuffix(h.SQSQueueURL, ".fifo"),
 		maxBatch:     d.rules.maxBytes,
+		lim:          newInflightLimit(d.cfg.maxInFlight, d.cfg.adaptiveInFlight),
 		epochPending: make(map[uint64]int),
 		counters:     hookCounters{deadLettered: make(map[Reason]uint64)},
 	}, nil
@@ -232,7 +234,7 @@ func (p *pipe) pumpLocked() {
 		p.maybeDoneLocked()
 		return
 	}
-	for p.inflight < p.d.cfg.maxInFlight {
+	for p.inflight < p.lim.slots() {
 		rules := p.d.rules
 		rules.maxBytes = p.maxBatch
 		var src batchSource = &p.q
@@ -257,7 +259,7 @@ func (p *pipe) pumpLocked() {
 		p.inflight++
 		p.inflightN += n
 		p.d.wg.Add(1)
-		go p.send(batch)
+		go p.send(batch, p.inflight >= p.lim.slots())
 	}
 	p.maybeDoneLocked()
 }
@@ -270,8 +272,9 @@ func (p *pipe) lingerFired() {
 	p.mu.Unlock()
 }
 
-// send makes one SendMessageBatch call and settles its entries.
-func (p *pipe) send(batch []*entry) {
+// send makes one SendMessageBatch call and settles its entries. limited
+// says that the call took the last free slot.
+func (p *pipe) send(batch []*entry, limited bool) {
 	defer p.d.wg.Done()
 	in := &sqs.SendMessageBatchInput{
 		QueueUrl: p.queueURL,
@@ -291,9 +294,10 @@ func (p *pipe) send(batch []*entry) {
 		in.Entries[i] = re
 	}
 	ctx, cancel := context.WithTimeout(p.d.sendCtx, p.d.cfg.callTimeout)
+	started := p.d.cfg.clock.Now()
 	out, err := p.client.SendMessageBatch(ctx, in)
 	cancel()
-	p.settle(batch, out, err)
+	p.settle(batch, out, err, call{started: started, limited: limited})
 }
 
 // batchIDs are the entry ids of a request: unique within it.
@@ -382,8 +386,14 @@ func (p *pipe) classifyCall(err error) (kind failureKind, code, msg string) {
 	return failTransient, "", err.Error()
 }
 
+// call describes a SendMessageBatch call, for the in-flight limit.
+type call struct {
+	started time.Time
+	limited bool // it took the last free slot
+}
+
 // settle records the outcome of a call.
-func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error) {
+func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error, c call) {
 	var dls []DeadLetter
 	p.mu.Lock()
 	p.inflightN -= len(batch)
@@ -410,9 +420,16 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 			for _, e := range batch {
 				e.code, e.message = code, msg
 			}
+			p.lim.congested(c.started, p.d.cfg.clock.Now())
 			dls = p.retryLocked(batch, err)
 		}
 	} else {
+		now := p.d.cfg.clock.Now()
+		if throttledEntries(out) {
+			p.lim.congested(c.started, now)
+		} else {
+			p.lim.succeeded(c.started, now.Sub(c.started), c.limited)
+		}
 		dls = p.settleEntriesLocked(batch, out)
 	}
 	if len(dls) > 0 {
@@ -427,6 +444,17 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 	p.inflight--
 	p.pumpLocked()
 	p.unlockAndReport(nil)
+}
+
+// throttledEntries reports whether SQS failed entries for throttling or
+// its own trouble: a congestion signal like a throttled call.
+func throttledEntries(out *sqs.SendMessageBatchOutput) bool {
+	for _, f := range out.Failed {
+		if !f.SenderFault && transientCodes[aws.ToString(f.Code)] {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *pipe) settleEntriesLocked(batch []*entry, out *sqs.SendMessageBatchOutput) []DeadLetter {

@@ -52,7 +52,10 @@ type HookStats struct {
 
 	Queued   int // waiting for a batch
 	InFlight int // in SendMessageBatch calls
-	Retrying int // waiting for their back-off to end
+	// InFlightLimit is the hook's current limit on concurrent calls (see
+	// WithAdaptiveInFlight).
+	InFlightLimit int
+	Retrying      int // waiting for their back-off to end
 
 	BufferedBytes int    // message bytes held
 	Batches       uint64 // SendMessageBatch calls made
@@ -93,6 +96,7 @@ func (p *pipe) stats() HookStats {
 		Groups:         p.fq.groupCount(),
 		OutOfOrder:     p.counters.outOfOrder,
 		InFlight:       p.inflightN,
+		InFlightLimit:  p.lim.slots(),
 		Retrying:       p.retrying,
 		BufferedBytes:  p.bytes,
 		Batches:        p.counters.batches,

@@ -14,13 +14,14 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", `Measures throughput and publish-to-acknowledgement latency over a grid of
 linger and in-flight settings, against an in-process SQS endpoint with a
-simulated round trip, to help tune WithLinger and WithMaxInFlight. Each cell
+simulated round trip, to help tune WithLinger and WithMaxInFlight (or keep
+the adaptive in-flight limit, the default). Each cell
 publishes a burst of -events events from -publishers goroutines; latency is
 from Publish to the endpoint's acknowledgement, so it includes queueing
 behind the burst.`, stderr)
 	rtt := fs.Duration("rtt", 5*time.Millisecond, "simulated round trip of SendMessageBatch")
 	lingers := fs.String("linger", "0,1ms,10ms", "comma-separated linger values")
-	inflights := fs.String("inflight", "1,4,16,64", "comma-separated in-flight limits")
+	inflights := fs.String("inflight", "1,4,16,64,adaptive", `comma-separated in-flight limits; "adaptive" is the default adaptive limit`)
 	events := fs.Int("events", 5000, "events per cell")
 	bodyBytes := fs.Int("body", 1800, "event body size in bytes")
 	publishers := fs.Int("publishers", 4, "concurrent publishing goroutines")
@@ -39,9 +40,12 @@ behind the burst.`, stderr)
 		cfg.Lingers = append(cfg.Lingers, d)
 	}
 	for _, s := range strings.Split(*inflights, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 {
-			return fmt.Errorf("-inflight: %q is not a positive number", s)
+		s = strings.TrimSpace(s)
+		n, err := strconv.Atoi(s)
+		if s == "adaptive" {
+			n, err = 0, nil
+		} else if err != nil || n < 1 {
+			return fmt.Errorf("-inflight: %q is not a positive number or \"adaptive\"", s)
 		}
 		cfg.InFlights = append(cfg.InFlights, n)
 	}
@@ -59,14 +63,21 @@ behind the burst.`, stderr)
 			if r.Batches > 0 {
 				perBatch = float64(r.Events) / float64(r.Batches)
 			}
-			fmt.Fprintf(stdout, row, r.Linger, r.MaxInFlight, fmt.Sprintf("%.0f", r.EventsPerSec),
+			fmt.Fprintf(stdout, row, r.Linger, inflightLabel(r.MaxInFlight), fmt.Sprintf("%.0f", r.EventsPerSec),
 				r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), fmt.Sprintf("%.1f", perBatch))
 			if r.EventsPerSec > best.EventsPerSec {
 				best = r
 			}
 		}
 	}
-	fmt.Fprintf(stdout, "\nbest throughput: linger %v, in-flight %d: %.0f events/s (p99 %v)\n",
-		best.Linger, best.MaxInFlight, best.EventsPerSec, best.P99.Round(100*time.Microsecond))
+	fmt.Fprintf(stdout, "\nbest throughput: linger %v, in-flight %s: %.0f events/s (p99 %v)\n",
+		best.Linger, inflightLabel(best.MaxInFlight), best.EventsPerSec, best.P99.Round(100*time.Microsecond))
 	return nil
+}
+
+func inflightLabel(n int) string {
+	if n == 0 {
+		return "adaptive"
+	}
+	return strconv.Itoa(n)
 }

@@ -21,7 +21,7 @@ import (
 type Config struct {
 	RTT        time.Duration   // simulated round trip of the endpoint; 0 means none
 	Lingers    []time.Duration // nil means 0, 1ms, 10ms
-	InFlights  []int           // nil means 1, 4, 16, 64
+	InFlights  []int           // nil means 1, 4, 16, 64; 0 is the adaptive default
 	Events     int             // events per cell; 0 means 5000
 	BodyBytes  int             // event body size; 0 means 1800 (chat-like)
 	Publishers int             // concurrent publishing goroutines; 0 means 4
@@ -57,6 +57,13 @@ type Result struct {
 	Batches      uint64
 }
 
+func inFlightOption(n int) sqshook.Option {
+	if n == 0 {
+		return sqshook.WithAdaptiveInFlight(sqshook.DefaultMaxInFlight)
+	}
+	return sqshook.WithMaxInFlight(n)
+}
+
 // Body returns a chat-like JSON event body of about n bytes.
 func Body(n int) []byte {
 	const head = `{"type":"message.new","cid":"messaging:fun-d5f396e3-fbaf-469c-9b45-8837b4f75baa","message":{"id":"8bffc454-e1da-4d91-8b88-a87853dfb41c","type":"regular","user":{"id":"tommaso-52ec3a5f","role":"user","banned":false,"online":false},"text":"`
@@ -86,7 +93,8 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	return out, nil
 }
 
-// RunCell measures one linger/in-flight setting.
+// RunCell measures one linger/in-flight setting; inFlight 0 measures the
+// adaptive limit (sqshook's default).
 func RunCell(ctx context.Context, cfg Config, linger time.Duration, inFlight int) (Result, error) {
 	cfg = cfg.withDefaults()
 	srv := sqstest.NewServer(sqstest.WithLatency(cfg.RTT))
@@ -95,7 +103,7 @@ func RunCell(ctx context.Context, cfg Config, linger time.Duration, inFlight int
 	d, err := sqshook.New([]sqshook.Hook{{
 		ID: "bench", Enabled: true, HookType: sqshook.HookTypeSQS, SQSQueueURL: url, SQSRegion: "us-east-1",
 		SQSAuthType: sqshook.AuthKeys, SQSKey: "AKIABENCHEXAMPLE0000", SQSSecret: "bench",
-	}}, sqshook.WithEndpoint(srv.URL()), sqshook.WithLinger(linger), sqshook.WithMaxInFlight(inFlight),
+	}}, sqshook.WithEndpoint(srv.URL()), sqshook.WithLinger(linger), inFlightOption(inFlight),
 		sqshook.WithMaxBuffered(cfg.Events+1, 1<<30))
 	if err != nil {
 		return Result{}, err

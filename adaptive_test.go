@@ -1,0 +1,180 @@
+package sqshook
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sqshook/sqshook/sqstest"
+)
+
+func TestInflightLimitAIMD(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	rtt := 20 * time.Millisecond
+	l := newInflightLimit(64, true)
+	if l.slots() != DefaultInitialInFlight {
+		t.Fatalf("starts at %d, want %d", l.slots(), DefaultInitialInFlight)
+	}
+	// Calls that found free slots do not grow the limit.
+	for i := 0; i < 100; i++ {
+		l.succeeded(t0, rtt, false)
+	}
+	if l.slots() != DefaultInitialInFlight {
+		t.Fatalf("grew to %d without being limited", l.slots())
+	}
+	// Slow start: one more slot per limited success, up to the maximum.
+	for i := 0; i < 10; i++ {
+		l.succeeded(t0, rtt, true)
+	}
+	if l.slots() != DefaultInitialInFlight+10 {
+		t.Fatalf("slow start: %d, want %d", l.slots(), DefaultInitialInFlight+10)
+	}
+	for i := 0; i < 100; i++ {
+		l.succeeded(t0, rtt, true)
+	}
+	if l.slots() != 64 {
+		t.Fatalf("capped at %d, want 64", l.slots())
+	}
+	// Throttling halves the limit once per round trip.
+	now := t0.Add(time.Second)
+	l.congested(now.Add(-rtt), now)
+	if l.slots() != 32 {
+		t.Fatalf("after throttling: %d, want 32", l.slots())
+	}
+	l.congested(now.Add(-rtt/2), now.Add(rtt/2)) // started before the cut
+	if l.slots() != 32 {
+		t.Fatalf("a second signal from the same round trip cut again: %d", l.slots())
+	}
+	later := now.Add(time.Millisecond)
+	l.congested(later, later.Add(rtt))
+	if l.slots() != 16 {
+		t.Fatalf("after a later throttling: %d, want 16", l.slots())
+	}
+	// Congestion avoidance: about one slot per round trip (a limit of 16
+	// successes, and a little more as the limit grows).
+	for i := 0; i < 17; i++ {
+		l.succeeded(later.Add(time.Second), rtt, true)
+	}
+	if l.slots() != 17 {
+		t.Fatalf("additive increase: %d, want 17", l.slots())
+	}
+	// It never drops below one slot.
+	for i := 0; i < 20; i++ {
+		at := later.Add(time.Duration(i+2) * time.Second)
+		l.congested(at, at.Add(rtt))
+	}
+	if l.slots() != 1 {
+		t.Fatalf("floor: %d, want 1", l.slots())
+	}
+}
+
+func TestInflightLimitLatency(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	l := newInflightLimit(64, true)
+	for i := 0; i < 100; i++ {
+		l.succeeded(t0.Add(time.Duration(i)*time.Millisecond), 5*time.Millisecond, true)
+	}
+	grown := l.slots()
+	if grown != 64 {
+		t.Fatalf("limit %d after 100 fast limited calls, want 64", grown)
+	}
+	// Round trips grow to 10× the smallest: the limit is trimmed.
+	at := t0.Add(time.Second)
+	for i := 0; i < 50; i++ {
+		at = at.Add(60 * time.Millisecond)
+		l.succeeded(at, 50*time.Millisecond, true)
+	}
+	if l.slots() >= grown/2 {
+		t.Fatalf("limit %d with round trips 10× the minimum, want well below %d", l.slots(), grown)
+	}
+	// Sub-millisecond round trips (an in-process endpoint) are noise, not
+	// a queue.
+	fast := newInflightLimit(64, true)
+	for i := 0; i < 200; i++ {
+		rtt := 50 * time.Microsecond
+		if i%2 == 1 {
+			rtt = 900 * time.Microsecond
+		}
+		fast.succeeded(t0.Add(time.Duration(i)*time.Millisecond), rtt, true)
+	}
+	if fast.slots() != 64 {
+		t.Fatalf("limit %d with sub-millisecond jitter, want 64", fast.slots())
+	}
+}
+
+func TestInflightLimitFixed(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	l := newInflightLimit(7, false)
+	for i := 0; i < 50; i++ {
+		l.succeeded(t0, time.Second, true)
+		l.congested(t0.Add(time.Duration(i)*time.Second), t0.Add(time.Duration(i+1)*time.Second))
+	}
+	if l.slots() != 7 {
+		t.Fatalf("fixed limit moved to %d", l.slots())
+	}
+}
+
+// Under a throttling storm (half of the calls throttled) the adaptive limit
+// collapses, so the retries do not pile load onto the throttled queue, and
+// it grows back once the storm ends. Every event is delivered.
+func TestAdaptiveInFlightThrottlingStorm(t *testing.T) {
+	srv := sqstest.NewServer(sqstest.WithLatency(10*time.Millisecond), sqstest.WithSeed(5))
+	defer srv.Close()
+	url := srv.CreateQueue("storm", nil)
+	stop := srv.AddFault(sqstest.Fault{Op: "SendMessageBatch", Code: "RequestThrottled", Probability: 0.5})
+	var dead atomic.Int64
+	d, err := New([]Hook{{
+		ID: "h", Enabled: true, HookType: "sqs", SQSQueueURL: url, SQSRegion: "us-east-1",
+		SQSAuthType: "keys", SQSKey: "AKIASQSTESTEXAMPLE00", SQSSecret: "secret",
+	}}, WithEndpoint(srv.URL()), WithLinger(time.Millisecond),
+		WithRetryPolicy(RetryPolicy{InitialInterval: time.Millisecond, MaxInterval: 20 * time.Millisecond, MaxElapsedTime: time.Minute, MaxAttempts: 1000}),
+		WithDeadLetter(func(DeadLetter) { dead.Add(1) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	ctx := context.Background()
+	publish := func(n int) {
+		for i := 0; i < n; i++ {
+			if err := d.Publish(ctx, Event{Type: "message.new", Body: []byte(`{"text":"storm"}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// During the storm: sample the limit while the hook is busy, after the
+	// first few round trips.
+	publish(1000)
+	peak := 0
+	for i := 0; i < 40; i++ {
+		time.Sleep(5 * time.Millisecond)
+		st, _ := d.Stats().Hook("h")
+		if i >= 10 && st.Pending > 0 {
+			peak = max(peak, st.InFlightLimit)
+		}
+	}
+	if err := d.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	calls := srv.Calls()
+	t.Logf("storm: peak limit %d after the first 50 ms; %d calls for %d accepted batches (%.2f calls per delivered batch)",
+		peak, calls.Calls["SendMessageBatch"], calls.Batches, float64(calls.Calls["SendMessageBatch"])/float64(calls.Batches))
+	if peak > DefaultInitialInFlight/2 {
+		t.Errorf("limit reached %d during a 50%% throttling storm, want at most %d", peak, DefaultInitialInFlight/2)
+	}
+	// After the storm: the limit grows back while the hook is busy (as far
+	// as round trips stay short: the client's CPU bounds it here).
+	stop()
+	publish(10000)
+	if err := d.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := d.Stats().Hook("h")
+	t.Logf("after the storm: limit %d", after.InFlightLimit)
+	if after.InFlightLimit < max(8, 2*peak) {
+		t.Errorf("limit %d after 10,000 events without throttling, want at least %d", after.InFlightLimit, max(8, 2*peak))
+	}
+	if n := dead.Load(); n != 0 || srv.Count(url) != 11000 {
+		t.Errorf("%d dead letters, %d of 11000 delivered", n, srv.Count(url))
+	}
+}
