@@ -515,7 +515,9 @@ func BenchmarkPublishCost(b *testing.B) {
 func benchCallerAllocs(b *testing.B, hooks []sqshook.Hook, matching int, next func() (sqshook.Event, error)) benchCaller {
 	b.Helper()
 	fake := &benchSQS{block: make(chan struct{})}
-	d := benchFakeDispatcher(b, fake, hooks, sqshook.WithMaxBuffered(1<<20, 1<<30))
+	// A fixed limit: the adaptive one would not grow with calls that never
+	// return.
+	d := benchFakeDispatcher(b, fake, hooks, sqshook.WithMaxBuffered(1<<20, 1<<30), sqshook.WithMaxInFlight(sqshook.DefaultMaxInFlight))
 	defer benchClose(b, d)
 	defer close(fake.block) // before Close: let the blocked calls succeed
 	ctx := context.Background()

@@ -43,6 +43,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
@@ -562,6 +563,22 @@ type eventData struct {
 	body  string // the SQS message body: encoded and repaired
 	size  int    // SQS message size, attributes included
 	guard error  // non-nil: the size guard refused the event
+
+	// One allocation serves the common case of one matching hook: the
+	// generated id's bytes and the first hook's entry live here.
+	idBuf     [eventIDBufLen]byte
+	first     entry
+	firstUsed bool
+}
+
+// newEntry returns an entry for one hook's copy of the event. Copies are
+// made one after the other by the publishing goroutine.
+func (ed *eventData) newEntry() *entry {
+	if !ed.firstUsed {
+		ed.firstUsed = true
+		return &ed.first
+	}
+	return new(entry)
 }
 
 func (d *Dispatcher) prepare(ev Event) (*eventData, error) {
@@ -577,7 +594,7 @@ func (d *Dispatcher) prepare(ev Event) (*eventData, error) {
 	}
 	ed := &eventData{ev: ev}
 	if ev.ID == "" {
-		ed.id = d.newEventID()
+		ed.id = d.newEventID(&ed.idBuf)
 		ed.ev.ID = ed.id
 	} else {
 		ed.id = ev.ID
@@ -629,9 +646,18 @@ func (ed *eventData) attributes() map[string]types.MessageAttributeValue {
 	return m
 }
 
-func (d *Dispatcher) newEventID() string {
-	return d.idPrefix + "-" + strconv.FormatUint(d.idSeq.Add(1), 36)
+// newEventID makes a unique event id in buf, which must not change
+// afterwards: the id is the prefix of this dispatcher, '-' and a sequence
+// number in base 36. It allocates nothing.
+func (d *Dispatcher) newEventID(buf *[eventIDBufLen]byte) string {
+	b := append(buf[:0], d.idPrefix...)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, d.idSeq.Add(1), 36)
+	return unsafe.String(&buf[0], len(b))
 }
+
+// eventIDBufLen holds a 16-digit prefix, '-' and a 64-bit number in base 36.
+const eventIDBufLen = 16 + 1 + 13
 
 // dispatchDeadLetters reports dead letters; never called with a lock held.
 func (d *Dispatcher) dispatchDeadLetters(dls []DeadLetter) {

@@ -169,7 +169,8 @@ func (p *pipe) enqueue(ctx context.Context, ed *eventData, wait bool) error {
 		}
 	}
 	p.seq++
-	e := &entry{ev: ed, size: size, at: p.d.cfg.clock.Now(), epoch: p.epoch, seq: p.seq, group: group}
+	e := ed.newEntry()
+	*e = entry{ev: ed, size: size, at: p.d.cfg.clock.Now(), epoch: p.epoch, seq: p.seq, group: group}
 	p.counters.matched++
 	p.pending++
 	p.bytes += size
