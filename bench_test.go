@@ -2,6 +2,7 @@ package sqshook_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"runtime"
@@ -72,8 +73,9 @@ func BenchmarkFilterMatch(b *testing.B) {
 
 const (
 	// benchConcurrency is the number of concurrent calls of the raw and naive
-	// loops: the dispatcher's default in-flight limit.
-	benchConcurrency = sqshook.DefaultMaxInFlight
+	// loops, and the dispatcher's fixed in-flight limit when they are
+	// compared (BenchmarkAdaptiveInFlight measures the adaptive default).
+	benchConcurrency = sqshook.DefaultInitialInFlight
 	// benchPublishers is the number of goroutines calling Publish.
 	benchPublishers = 8
 	// benchBodyBytes is the size of a chat-like event body.
@@ -356,6 +358,7 @@ func (e *benchEnv) runDispatcherGroups(b *testing.B, n int, timed bool, groups i
 	var dead atomic.Int64
 	d, err := sqshook.New([]sqshook.Hook{benchSQSHook("bench", url)},
 		sqshook.WithEndpoint(e.srv.URL()),
+		sqshook.WithMaxInFlight(benchConcurrency),
 		sqshook.WithDeadLetter(func(sqshook.DeadLetter) { dead.Add(1) }),
 	)
 	if err != nil {
@@ -461,8 +464,16 @@ func BenchmarkPublishCost(b *testing.B) {
 	text := benchChatText(b, benchBodyBytes)
 	body := chatEventJSON(b, "message.new", text)
 	payload := sampleChatEvent("message.new", text)
+	built, err := sqshook.NewEvent("message.new", json.RawMessage(body))
+	if err != nil {
+		b.Fatal(err)
+	}
 	events := map[string]func() (sqshook.Event, error){
-		"prebuilt": func() (sqshook.Event, error) { return sqshook.Event{Type: "message.new", Body: body}, nil },
+		// Built once with NewEvent, published again and again: no
+		// marshalling, and the JSON check is not repeated.
+		"prebuilt": func() (sqshook.Event, error) { return built, nil },
+		// The caller's own bytes: Publish checks that they are JSON.
+		"bytes":    func() (sqshook.Event, error) { return sqshook.Event{Type: "message.new", Body: body}, nil },
 		"NewEvent": func() (sqshook.Event, error) { return sqshook.NewEvent("message.new", &payload) },
 	}
 	for _, c := range []struct{ hooks, match int }{{1, 1}, {8, 1}, {8, 8}, {8, 0}} {
@@ -474,7 +485,7 @@ func BenchmarkPublishCost(b *testing.B) {
 			}
 			hooks = append(hooks, hookFor("h"+strconv.Itoa(i), "q"+strconv.Itoa(i), typ))
 		}
-		for _, kind := range []string{"prebuilt", "NewEvent"} {
+		for _, kind := range []string{"prebuilt", "bytes", "NewEvent"} {
 			next := events[kind]
 			b.Run(fmt.Sprintf("hooks=%d/match=%d/event=%s", c.hooks, c.match, kind), func(b *testing.B) {
 				caller := benchCallerAllocs(b, hooks, c.match, next)

@@ -70,16 +70,28 @@ type Event struct {
 	// Attributes are extra SQS message attributes (at most eight: sqshook
 	// adds "event_id" and "event_type").
 	Attributes map[string]types.MessageAttributeValue
+
+	// valid is the body NewEvent made or checked: Publish need not check
+	// that it is JSON again, as long as Body is still that slice.
+	valid []byte
+}
+
+// bodyValidated reports whether Body is the JSON body NewEvent made.
+func (ev *Event) bodyValidated() bool {
+	return len(ev.Body) > 0 && len(ev.valid) == len(ev.Body) && unsafe.SliceData(ev.valid) == unsafe.SliceData(ev.Body)
 }
 
 // NewEvent marshals payload to JSON and returns an event of the given type.
-// A payload that is already JSON ([]byte or json.RawMessage) is used as is.
+// A payload that is already JSON ([]byte or json.RawMessage) is checked and
+// used as is. Publish checks that the body of every event is JSON, except
+// for the bodies NewEvent made (while Event.Body is not replaced), so an
+// event built once and published many times pays for the check once.
 func NewEvent(eventType string, payload any) (Event, error) {
 	body, err := marshalPayload(payload)
 	if err != nil {
 		return Event{}, fmt.Errorf("sqshook: event %q: body: %w", eventType, err)
 	}
-	return Event{Type: eventType, Body: body}, nil
+	return Event{Type: eventType, Body: body, valid: body}, nil
 }
 
 // Message attribute names sqshook adds to every message.
@@ -614,6 +626,11 @@ func (d *Dispatcher) prepare(ev Event) (*eventData, error) {
 	}
 	if ed.guard == nil {
 		body, err := d.cfg.guard.encode(ev.Body)
+		// A raw body that needed repair was checked as JSON by RepairJSON.
+		repaired := d.cfg.guard.raw() && unsafe.StringData(body) != unsafe.SliceData(ev.Body)
+		if err == nil && !repaired && !ev.bodyValidated() && !validJSON(ev.Body) {
+			err = &GuardError{Reason: ReasonInvalidContents, Field: "body", Detail: "not a JSON document"}
+		}
 		if err != nil {
 			ed.guard = err
 		} else {
