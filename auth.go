@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"errors"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -74,6 +76,37 @@ type ClientOptions struct {
 	// RoleExpiryWindow is how long before they expire assumed-role
 	// credentials are refreshed. 0 means DefaultRoleExpiryWindow.
 	RoleExpiryWindow time.Duration
+
+	// InsecureCleartextEndpoint allows http:// endpoints on hosts other
+	// than loopback addresses: requests signed with the hooks' credentials
+	// then cross the network unencrypted. See CheckEndpoint.
+	InsecureCleartextEndpoint bool
+}
+
+// CheckEndpoint checks an endpoint override (SQS or STS). "" (AWS's own
+// endpoints) is fine. Otherwise it must be an absolute http or https URL
+// with a host, without user info, query or fragment; http only on a
+// loopback address (localhost, 127.0.0.0/8, ::1), since every request
+// carries a signature made with the hooks' credentials, unless
+// allowCleartext says otherwise. The error names the rule.
+func CheckEndpoint(endpoint string, allowCleartext bool) error {
+	if endpoint == "" {
+		return nil
+	}
+	u, err := url.Parse(endpoint)
+	switch {
+	case err != nil || u.Host == "" || u.Opaque != "":
+		return fmt.Errorf("endpoint %q: not an absolute URL like https://host[:port]", endpoint)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("endpoint %q: scheme must be https (or http on a loopback address)", endpoint)
+	case u.User != nil:
+		return errors.New("endpoint: must not carry user info (credentials in the URL)")
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return fmt.Errorf("endpoint %q: must not have a query or fragment", endpoint)
+	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()) && !allowCleartext:
+		return fmt.Errorf("endpoint %q: http is allowed only on loopback addresses: requests signed with the hooks' credentials must not cross the network in cleartext (use https, or WithInsecureCleartextEndpoint if you must)", endpoint)
+	}
+	return nil
 }
 
 // DefaultRoleExpiryWindow is ClientOptions.RoleExpiryWindow's default.
@@ -102,6 +135,7 @@ func ResolveEndpoint(endpoint string) string {
 // A ClientPool is safe for concurrent use. Its zero value is not usable; call
 // NewClientPool.
 type ClientPool struct {
+	endpointErr error // a refused endpoint: every client fails with it
 	endpoint    string
 	stsEndpoint string
 	externalID  func(Hook) string
@@ -145,6 +179,13 @@ func NewClientPool(opts ClientOptions) *ClientPool {
 	if p.window <= 0 {
 		p.window = DefaultRoleExpiryWindow
 	}
+	p.endpointErr = CheckEndpoint(p.endpoint, opts.InsecureCleartextEndpoint)
+	if p.endpointErr == nil {
+		p.endpointErr = CheckEndpoint(p.stsEndpoint, opts.InsecureCleartextEndpoint)
+	}
+	if p.endpointErr != nil {
+		p.endpointErr = fmt.Errorf("sqshook: %w", p.endpointErr)
+	}
 	if p.httpClient == nil {
 		n := opts.MaxIdleConnsPerHost
 		if n <= 0 {
@@ -176,6 +217,9 @@ func (p *ClientPool) Endpoint() string { return p.endpoint }
 // "role" hooks get the credentials of their role, assumed by the server's
 // own identity (see RoleCredentials). Errors never contain the secret.
 func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
+	if p.endpointErr != nil {
+		return nil, p.endpointErr
+	}
 	key := clientKey{region: h.SQSRegion, auth: h.SQSAuthType}
 	switch h.SQSAuthType {
 	case AuthKeys:
@@ -305,6 +349,9 @@ func RoleSessionName(externalID string) string {
 // region (AWS's regional STS endpoint), over the pool's HTTP client, with
 // one attempt per call: sqshook's retry layer is the only one.
 func (p *ClientPool) stsClient(ctx context.Context, region string) (*sts.Client, error) {
+	if p.endpointErr != nil {
+		return nil, p.endpointErr
+	}
 	base, err := p.defaultConfig(ctx)
 	if err != nil {
 		return nil, err

@@ -241,6 +241,7 @@ func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
 		if co.ExternalID == nil {
 			co.ExternalID = cfg.externalID
 		}
+		co.InsecureCleartextEndpoint = co.InsecureCleartextEndpoint || cfg.insecureEndpoint
 		if co.MaxIdleConnsPerHost == 0 {
 			co.MaxIdleConnsPerHost = max(DefaultMaxIdleConnsPerHost, cfg.maxInFlight)
 		}
@@ -249,6 +250,14 @@ func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
 		d.cfg.clientFor = func(ctx context.Context, h Hook) (SQSAPI, error) { return d.pool.Client(ctx, h) }
 	} else {
 		d.cfg.endpoint = ResolveEndpoint(cfg.endpoint)
+	}
+	// A logger whose handler panics must not take a sender down.
+	d.cfg.logger = slog.New(recoverHandler{inner: d.cfg.logger.Handler(), panics: &d.panics})
+	if d.pool != nil && d.pool.endpointErr != nil {
+		return nil, d.pool.endpointErr
+	}
+	if err := CheckEndpoint(d.cfg.endpoint, d.cfg.insecureEndpoint || d.cfg.clientOptions.InsecureCleartextEndpoint); err != nil {
+		return nil, fmt.Errorf("sqshook: %w", err)
 	}
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
 	d.snap.Store(&snapshot{})
@@ -736,6 +745,37 @@ func (d *Dispatcher) callDeadLetter(dl DeadLetter) {
 }
 
 func (d *Dispatcher) countPanic() { d.panics.Add(1) }
+
+// recoverHandler passes records to the user's handler and recovers (and
+// counts) its panics.
+type recoverHandler struct {
+	inner  slog.Handler
+	panics *atomic.Uint64
+}
+
+func (h recoverHandler) Enabled(ctx context.Context, l slog.Level) (ok bool) {
+	defer h.recover()
+	return h.inner.Enabled(ctx, l)
+}
+
+func (h recoverHandler) Handle(ctx context.Context, r slog.Record) error {
+	defer h.recover()
+	return h.inner.Handle(ctx, r)
+}
+
+func (h recoverHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return recoverHandler{inner: h.inner.WithAttrs(attrs), panics: h.panics}
+}
+
+func (h recoverHandler) WithGroup(name string) slog.Handler {
+	return recoverHandler{inner: h.inner.WithGroup(name), panics: h.panics}
+}
+
+func (h recoverHandler) recover() {
+	if r := recover(); r != nil {
+		h.panics.Add(1)
+	}
+}
 
 // lastError is the most recent failure a hook saw.
 type lastError struct {

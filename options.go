@@ -112,6 +112,7 @@ type settings struct {
 	groupStrategy     GroupStrategy
 	externalID        func(Hook) string
 	roleAuthOnly      bool
+	insecureEndpoint  bool
 	multiTenant       bool
 }
 
@@ -281,6 +282,15 @@ func WithLogger(l *slog.Logger) Option { return func(c *settings) { c.logger = l
 // AWS_ENDPOINT_URL when set, else AWS's own endpoints. A loopback endpoint
 // also lets hooks use http queue URLs on it.
 func WithEndpoint(endpoint string) Option { return func(c *settings) { c.endpoint = endpoint } }
+
+// WithInsecureCleartextEndpoint allows an http:// endpoint (WithEndpoint,
+// AWS_ENDPOINT_URL_SQS, ClientOptions.STSEndpoint) on a host that is not a
+// loopback address. Requests are signed, not encrypted: anyone on the path
+// sees the events and can replay requests for minutes. Without it such an
+// endpoint is refused, and only https or loopback http endpoints are used.
+func WithInsecureCleartextEndpoint() Option {
+	return func(c *settings) { c.insecureEndpoint = true }
+}
 
 // WithClientOptions configures the shared client pool (HTTP client, idle
 // connections, how the server's own AWS configuration is loaded).

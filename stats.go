@@ -10,8 +10,9 @@ type Stats struct {
 	// Hooks lists active hooks in configuration order, then hooks that were
 	// removed or changed and are still draining.
 	Hooks []HookStats
-	// CallbackPanics counts panics recovered in user callbacks (the
-	// dead-letter callback and the FIFO group strategy).
+	// CallbackPanics counts panics recovered in user code that the
+	// dispatcher calls: the dead-letter callback, the FIFO group strategy
+	// and the logger's handler.
 	CallbackPanics uint64
 }
 
