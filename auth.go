@@ -3,8 +3,8 @@ package sqshook
 import (
 	"context"
 	"crypto/sha256"
-	"fmt"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
