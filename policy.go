@@ -14,9 +14,10 @@ import (
 )
 
 // This file holds the AWS side of a hook: parsing SQS queue URLs into ARNs,
-// building the IAM policy documents a customer attaches to a queue (or to the
-// sender's identity), and a small, conservative evaluator that answers "would
-// this queue policy let that principal send?" without calling AWS.
+// building the IAM policy documents a customer attaches to a queue, to the
+// sender's identity or to the role the server assumes (its trust policy),
+// and a small, conservative evaluator that answers "would this policy let
+// that principal send (or assume the role)?" without calling AWS.
 
 // PolicyVersion is the policy language version that ResourcePolicy and
 // PermissionPolicy write into every document.
@@ -36,6 +37,25 @@ const (
 	policyMaxURL = 2048
 
 	policyMaxQueueName = 80
+
+	policyTrustSid = "AllowSqshookAssumeRole"
+	policyKMSSid   = "SqshookKMS"
+
+	// policyTrustMaxChars is IAM's default quota for the length of a role
+	// trust policy ("Role trust policy length", 2,048 characters; it can be
+	// raised through Service Quotas). IAM does not count white space, so
+	// the compact JSON length is what counts. See "IAM and AWS STS
+	// character limits" in the IAM User Guide (reference_iam-quotas).
+	policyTrustMaxChars = 2048
+
+	// policyIdentityMaxChars is the smallest IAM limit on an identity
+	// policy: the aggregate of a user's inline policies (2,048 characters;
+	// a role's inline policies may total 10,240, a managed policy 6,144).
+	// A permission policy within it fits every way of attaching it.
+	policyIdentityMaxChars = 2048
+
+	policyExternalIDMin = 2
+	policyExternalIDMax = 1224
 )
 
 // ---------------------------------------------------------------------------
@@ -510,10 +530,12 @@ type PolicyDocument struct {
 // Statement is one statement of a PolicyDocument.
 //
 // Exactly one of Action and NotAction and exactly one of Resource and
-// NotResource must be set; Principal and NotPrincipal are for resource-based
-// policies and at most one may be set. Condition maps a condition operator
-// (such as "StringEquals") to condition keys (such as "aws:SourceAccount")
-// and their values; it is written but not evaluated here (see Allows).
+// NotResource must be set, except that a statement with a Principal or
+// NotPrincipal may have no Resource (a role trust policy has none);
+// Principal and NotPrincipal are for resource-based policies and at most one
+// may be set. Condition maps a condition operator (such as "StringEquals")
+// to condition keys (such as "aws:SourceAccount") and their values; Allows
+// leaves it undecided, AllowsRequest evaluates the string and ARN operators.
 // Action, Resource and their Not forms are omitted from the JSON when empty.
 //
 // The zero Statement is not valid: it has no Effect. Like PolicyDocument, a
@@ -1020,7 +1042,10 @@ func ParsePolicy(doc []byte) (PolicyDocument, error) {
 //   - exactly one of Action and NotAction is given and not empty, each entry
 //     "*" or "<service>:<action pattern>";
 //   - exactly one of Resource and NotResource is given and not empty, each
-//     entry "*" or an ARN pattern with six colon-separated fields;
+//     entry "*" or an ARN pattern with six colon-separated fields, except
+//     that a statement with Principal or NotPrincipal may have neither, as
+//     in a role trust policy (see TrustPolicy), whose resource is the role
+//     it belongs to;
 //   - Principal and NotPrincipal are not both given, and each AWS principal
 //     is "*", a 12-digit account ID, an IAM or STS ARN or an IAM unique ID,
 //     with no partial wildcards (AWS allows "*" only on its own);
@@ -1069,8 +1094,11 @@ func (s *Statement) problem() string {
 	if problem := policyListProblem("Action", s.Action, "NotAction", s.NotAction, policyActionPatternProblem); problem != "" {
 		return problem
 	}
-	if problem := policyListProblem("Resource", s.Resource, "NotResource", s.NotResource, policyResourcePatternProblem); problem != "" {
-		return problem
+	trustStyle := len(s.Resource) == 0 && len(s.NotResource) == 0 && (s.Principal != nil || s.NotPrincipal != nil)
+	if !trustStyle {
+		if problem := policyListProblem("Resource", s.Resource, "NotResource", s.NotResource, policyResourcePatternProblem); problem != "" {
+			return problem
+		}
 	}
 	for _, op := range slices.Sorted(maps.Keys(s.Condition)) {
 		if op == "" {
@@ -1368,6 +1396,272 @@ func PermissionPolicy(queueURLs ...string) (PolicyDocument, error) {
 	}, nil
 }
 
+// TrustPolicy returns the trust policy of the IAM role a customer creates
+// for "role" auth (AuthRole): it lets principal, the chat server's own
+// identity, call sts:AssumeRole, but only with the ExternalId the server
+// assigned to this customer, which stops one customer from making the
+// server send into another customer's queue (the confused-deputy problem):
+//
+//	{"Version": "2012-10-17", "Statement": [{"Sid": "AllowSqshookAssumeRole",
+//	  "Effect": "Allow", "Principal": {"AWS": "<principal>"},
+//	  "Action": "sts:AssumeRole",
+//	  "Condition": {"StringEquals": {"sts:ExternalId": "<externalID>"}}}]}
+//
+// A trust policy has no Resource: it belongs to the role it allows assuming.
+//
+// principal must be an IAM ARN, arn:<partition>:iam::<account>:root,
+// …:user/[path/]name or …:role/[path/]name, written exactly as IAM knows it
+// (paths included); it is copied as given. A bare account ID is refused,
+// because it does not say the partition: write arn:aws:iam::<account>:root
+// (or the partition of the server's account) instead; that trusts every
+// principal of the server's account that its own policies allow
+// sts:AssumeRole. "*" and wildcards are refused: the ExternalId is not a
+// secret, so a role that trusts everyone with it is open to anyone who
+// learns it. An STS assumed-role session ARN (what sts:GetCallerIdentity
+// reports for a server running as a role) is refused too: convert it with
+// PrincipalFromARN first.
+//
+// externalID is required and must be what STS accepts: 2 to 1,224
+// characters of ASCII letters, digits and _+=,.@:/-. It comes from the
+// server's configuration (WithExternalID), never from the hook.
+//
+// Inputs are JSON-encoded, never spliced, so they cannot change the
+// document's structure. The result is at most 2,025 characters for any
+// valid input whose path holds no '"' or '\' (which JSON escapes), under
+// IAM's default 2,048-character quota for a role trust policy (IAM does not
+// count white space, and the compact JSON has none); a longer result gives
+// an error.
+//
+// Every error wraps ErrInvalidPolicy and names the input and the rule it
+// breaks. TrustPolicy is a pure function, safe for concurrent use.
+func TrustPolicy(principal, externalID string) (PolicyDocument, error) {
+	if problem := policyTrustPrincipalProblem(principal); problem != "" {
+		return PolicyDocument{}, policyErrorf("trust policy principal %s: %s", policyQuote(principal), problem)
+	}
+	if problem := policyExternalIDProblem(externalID); problem != "" {
+		return PolicyDocument{}, policyErrorf("trust policy external ID %s: %s", policyQuote(externalID), problem)
+	}
+	doc := PolicyDocument{
+		Version: PolicyVersion,
+		Statement: []Statement{{
+			Sid:       policyTrustSid,
+			Effect:    "Allow",
+			Principal: &Principal{AWS: StringList{principal}},
+			Action:    StringList{"sts:AssumeRole"},
+			Condition: map[string]map[string]StringList{
+				"StringEquals": {"sts:ExternalId": StringList{externalID}},
+			},
+		}},
+	}
+	if err := policyCheckSize(doc, policyTrustMaxChars, "IAM's default quota for a role trust policy (it can be raised through Service Quotas)"); err != nil {
+		return PolicyDocument{}, err
+	}
+	return doc, nil
+}
+
+// policyTrustPrincipalProblem checks the principal of a trust policy.
+func policyTrustPrincipalProblem(principal string) string {
+	const shape = "want the server's IAM ARN, arn:<partition>:iam::<account-id>:role/<name>, …:user/<name> or …:root"
+	switch {
+	case principal == "":
+		return "is empty; " + shape + " (aws sts get-caller-identity prints it)"
+	case principal == "*":
+		return "\"*\" would let every AWS account assume the role, and the ExternalId is not a secret; " + shape
+	case strings.ContainsAny(principal, "*?"):
+		return "wildcards are not allowed: name exactly the server's principal; " + shape
+	case policyIsAccountID(principal):
+		return "an account ID does not say its partition; write arn:aws:iam::" + principal + ":root (in the server's partition)"
+	}
+	if f := strings.SplitN(principal, ":", 6); len(f) == 6 && f[0] == "arn" && f[2] == "sts" {
+		return "is an STS ARN (a session, not an IAM principal); name the role instead (PrincipalFromARN converts an assumed-role ARN)"
+	}
+	if _, problem := policyParseIAMPrincipal(principal); problem != "" {
+		return problem
+	}
+	return ""
+}
+
+// policyExternalIDProblem checks an ExternalId against the rule of STS
+// AssumeRole: 2 to 1,224 characters matching [\w+=,.@:/-].
+func policyExternalIDProblem(id string) string {
+	const rule = "must be 2 to 1,224 characters of ASCII letters, digits and _+=,.@:/- (the STS ExternalId rule)"
+	if id == "" {
+		return "is required; " + rule
+	}
+	if len(id) < policyExternalIDMin || len(id) > policyExternalIDMax {
+		return fmt.Sprintf("is %d characters long; it %s", len(id), rule)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_+=,.@:/-", c) >= 0 {
+			continue
+		}
+		return fmt.Sprintf("has %s at byte %d; it %s", strconv.QuoteToASCII(id[i:i+1]), i, rule)
+	}
+	return ""
+}
+
+// policyCheckSize returns an error if the compact JSON of doc is longer than
+// max characters.
+func policyCheckSize(doc PolicyDocument, max int, what string) error {
+	b, err := policyMarshal(doc)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidPolicy, err)
+	}
+	if n := utf8.RuneCount(b); n > max {
+		return policyErrorf("the policy is %d characters long (without white space), more than the %d of %s", n, max, what)
+	}
+	return nil
+}
+
+// RolePermissionPolicy returns the identity-based policy for the IAM role
+// (or user) that sends to the queue at queueURL: the statement of
+// PermissionPolicy (Sid "SqshookSend": sqs:GetQueueUrl, sqs:SendMessage,
+// sqs:SendMessageBatch and sqs:GetQueueAttributes on the queue) and, when
+// kmsKeyARN is not empty, a second statement with the Sid "SqshookKMS" that
+// allows kms:GenerateDataKey and kms:Decrypt, which AWS documents as what a
+// producer needs to send to a queue encrypted with a customer managed KMS
+// key (SSE-KMS). Leave kmsKeyARN empty for an unencrypted queue, SQS-managed
+// encryption (SSE-SQS) or the AWS managed key alias/aws/sqs, whose key
+// policy already lets the account's principals use it through SQS.
+//
+// kmsKeyARN is either a key ARN, arn:<partition>:kms:<region>:<account>:key/<key-id>
+// (a key ID is a lowercase UUID or, for a multi-Region key, "mrk-" and 32
+// lowercase hex digits), which becomes the statement's Resource, or an alias
+// ARN, …:alias/<name>. IAM matches a KMS key only by its key ARN in
+// Resource, so an alias ARN becomes Resource
+// arn:<partition>:kms:<region>:<account>:key/* with the condition
+// ForAnyValue:StringEquals kms:ResourceAliases "alias/<name>", AWS's
+// documented way to grant by alias. The key must be in the queue's
+// partition; its region and account are not compared with the queue's. A
+// key in another account also needs its key policy to allow the role.
+//
+// The result is far under 2,048 characters without white space, the
+// smallest IAM limit on an identity policy (a user's inline policies
+// together; a role's may total 10,240, a managed policy 6,144), so it can be
+// attached either way; a longer result would be an error.
+//
+// An invalid queueURL gives an error wrapping ErrInvalidQueueURL; an invalid
+// kmsKeyARN one wrapping ErrInvalidPolicy that names the rule.
+// RolePermissionPolicy is a pure function, safe for concurrent use.
+func RolePermissionPolicy(queueURL, kmsKeyARN string) (PolicyDocument, error) {
+	q, err := ParseQueueURL(queueURL)
+	if err != nil {
+		return PolicyDocument{}, err
+	}
+	doc, err := PermissionPolicy(queueURL)
+	if err != nil {
+		return PolicyDocument{}, err
+	}
+	if kmsKeyARN != "" {
+		st, problem := policyKMSStatement(kmsKeyARN, q.Partition)
+		if problem != "" {
+			return PolicyDocument{}, policyErrorf("KMS key ARN %s: %s", policyQuote(kmsKeyARN), problem)
+		}
+		doc.Statement = append(doc.Statement, st)
+	}
+	if err := policyCheckSize(doc, policyIdentityMaxChars, "the smallest IAM identity policy limit (a user's inline policies)"); err != nil {
+		return PolicyDocument{}, err
+	}
+	return doc, nil
+}
+
+// policyKMSStatement builds the KMS statement of RolePermissionPolicy.
+func policyKMSStatement(arn, partition string) (Statement, string) {
+	const shape = "want arn:<partition>:kms:<region>:<account-id>:key/<key-id> or …:alias/<alias-name>"
+	if len(arn) > policyMaxURL {
+		return Statement{}, fmt.Sprintf("is longer than %d bytes", policyMaxURL)
+	}
+	if strings.ContainsAny(arn, "*?") {
+		return Statement{}, "wildcards are not allowed: name the queue's key; " + shape
+	}
+	f := strings.SplitN(arn, ":", 6)
+	if len(f) != 6 || f[0] != "arn" {
+		return Statement{}, "is not an ARN; " + shape
+	}
+	if !policyKnownPartition(f[1]) {
+		return Statement{}, fmt.Sprintf("partition %s is not a known AWS partition", policyQuote(f[1]))
+	}
+	if f[1] != partition {
+		return Statement{}, fmt.Sprintf("partition %s is not the queue's partition %s; an IAM policy and the key it grants must be in the queue's partition", f[1], partition)
+	}
+	if f[2] != "kms" {
+		return Statement{}, fmt.Sprintf("service %s is not kms; %s", policyQuote(f[2]), shape)
+	}
+	if !policyValidRegion(f[3]) {
+		return Statement{}, fmt.Sprintf("region %s is not a valid AWS region name (KMS keys are regional)", policyQuote(f[3]))
+	}
+	if p, problem := policyRegionPartition(f[3]); problem != "" {
+		return Statement{}, problem
+	} else if p.name != f[1] {
+		return Statement{}, fmt.Sprintf("region %s is in partition %s, not %s", f[3], p.name, f[1])
+	}
+	if !policyIsAccountID(f[4]) {
+		return Statement{}, fmt.Sprintf("account ID %s is not 12 digits", policyQuote(f[4]))
+	}
+	st := Statement{Sid: policyKMSSid, Effect: "Allow", Action: StringList{"kms:GenerateDataKey", "kms:Decrypt"}}
+	kind, id, _ := strings.Cut(f[5], "/")
+	switch kind {
+	case "key":
+		if !policyIsKMSKeyID(id) {
+			return Statement{}, fmt.Sprintf("key ID %s is not a lowercase UUID (1234abcd-12ab-34cd-56ef-1234567890ab) or a multi-Region key ID (mrk- and 32 lowercase hex digits)", policyQuote(id))
+		}
+		st.Resource = StringList{arn}
+	case "alias":
+		if problem := policyKMSAliasProblem(id); problem != "" {
+			return Statement{}, problem
+		}
+		st.Resource = StringList{"arn:" + f[1] + ":kms:" + f[3] + ":" + f[4] + ":key/*"}
+		st.Condition = map[string]map[string]StringList{
+			"ForAnyValue:StringEquals": {"kms:ResourceAliases": StringList{"alias/" + id}},
+		}
+	default:
+		return Statement{}, fmt.Sprintf("resource %s is neither key/<key-id> nor alias/<alias-name>; %s", policyQuote(f[5]), shape)
+	}
+	return st, ""
+}
+
+// policyIsKMSKeyID reports whether id is a KMS key ID: a lowercase UUID or
+// "mrk-" and 32 lowercase hex digits.
+func policyIsKMSKeyID(id string) bool {
+	hex := func(s string) bool {
+		return s != "" && strings.IndexFunc(s, func(c rune) bool { return !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') }) < 0
+	}
+	if rest, ok := strings.CutPrefix(id, "mrk-"); ok {
+		return len(rest) == 32 && hex(rest)
+	}
+	parts := strings.Split(id, "-")
+	if len(parts) != 5 {
+		return false
+	}
+	for i, n := range [5]int{8, 4, 4, 4, 12} {
+		if len(parts[i]) != n || !hex(parts[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// policyKMSAliasProblem checks the name after "alias/": with the prefix, 1 to
+// 256 characters of letters, digits, '/', '_' and '-', not an AWS managed
+// key's alias (alias/aws/…).
+func policyKMSAliasProblem(name string) string {
+	switch {
+	case name == "":
+		return "alias name is empty"
+	case len("alias/"+name) > 256:
+		return "alias name is longer than 256 characters (with its alias/ prefix)"
+	case name == "aws" || strings.HasPrefix(name, "aws/"):
+		return "is an AWS managed key's alias (alias/aws/…), whose key policy already lets the account's principals use it through SQS; leave the KMS key empty"
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '/' || c == '_' || c == '-') {
+			return fmt.Sprintf("alias name %s may hold only letters, digits, '/', '_' and '-'", policyQuote(name))
+		}
+	}
+	return ""
+}
+
 func policySidProblem(sid string) string {
 	if len(sid) > 128 {
 		return "is longer than 128 characters"
@@ -1570,8 +1864,10 @@ func (d Decision) String() string {
 // resource's partition) or an IAM ARN arn:<partition>:iam::<account>:root,
 // …:user/[path/]name or …:role/[path/]name; action is "<service>:<Action>"
 // without wildcards; resourceARN is a full ARN without wildcards in the same
-// partition as principal. Invalid inputs or an invalid policy (see
-// ParsePolicy) give DecisionUndecided and an error wrapping ErrInvalidPolicy.
+// partition as principal, with or without a region and account (a role,
+// arn:<partition>:iam::<account>:role/<name>, for sts:AssumeRole against a
+// trust policy). Invalid inputs or an invalid policy (see ParsePolicy) give
+// DecisionUndecided and an error wrapping ErrInvalidPolicy.
 //
 // Matching:
 //   - Principal "*" and {"AWS": "*"} match everyone. An AWS principal that is
@@ -1599,8 +1895,11 @@ func (d Decision) String() string {
 //     past colons; where that reading and a plain match disagree, or the
 //     pattern holds a policy variable such as ${aws:username} and could
 //     match for some value of it, the statement is undecided. NotAction and
-//     NotResource match what their patterns do not.
-//   - A statement with a Condition that matches otherwise is undecided.
+//     NotResource match what their patterns do not. A statement with neither
+//     Resource nor NotResource (a trust policy's) matches every resource:
+//     its resource is the one the policy is attached to.
+//   - A statement with a Condition that matches otherwise is undecided
+//     (AllowsRequest with a Context evaluates conditions).
 //
 // Combining: a matching unconditional Deny gives DecisionExplicitDeny; else an
 // undecided Deny gives DecisionUndecided; else a matching unconditional Allow
@@ -1609,17 +1908,81 @@ func (d Decision) String() string {
 // pattern's and the input's lengths, never exponential. Allows never panics
 // and is safe for concurrent use.
 func Allows(policyJSON []byte, principal, action, resourceARN string) (Decision, error) {
+	return AllowsRequest(policyJSON, PolicyRequest{Principal: principal, Action: action, Resource: resourceARN})
+}
+
+// PolicyRequest is one request for AllowsRequest to evaluate a
+// resource-based policy against. It is plain data, safe to copy; AllowsRequest
+// does not modify it or keep it.
+type PolicyRequest struct {
+	// Principal is the caller: a 12-digit account ID or an IAM root, user or
+	// role ARN, as for Allows.
+	Principal string
+	// Action is "<service>:<Action>" without wildcards, such as
+	// "sqs:SendMessage" or "sts:AssumeRole".
+	Action string
+	// Resource is the ARN of the resource asked for, as for Allows, such as
+	// a queue ARN or, for sts:AssumeRole, the role's ARN.
+	Resource string
+	// Context holds the request's condition keys and their values, such as
+	// {"sts:ExternalId": "tenant-42"}. Nil means the context is unknown and
+	// every statement with a Condition is undecided, as in Allows. A non-nil
+	// Context (even empty) is the whole context: a key not in it is absent
+	// from the request, so it must hold every key the request carries that
+	// the policy tests (including global keys such as aws:PrincipalArn).
+	// Key names compare case-insensitively, as in AWS; names that differ
+	// only in case are an error. Each key has a single value.
+	Context map[string]string
+}
+
+// AllowsRequest evaluates a resource-based policy for req the way Allows
+// does, and in addition, when req.Context is not nil, evaluates conditions
+// as AWS does:
+//
+//   - The operators StringEquals, StringNotEquals, StringEqualsIgnoreCase,
+//     StringNotEqualsIgnoreCase, StringLike, StringNotLike, ArnEquals,
+//     ArnLike, ArnNotEquals and ArnNotLike, and their …IfExists forms, are
+//     evaluated; operator names are case-sensitive. StringEquals compares
+//     exactly, …IgnoreCase with Unicode case folding, StringLike with '*'
+//     (any run of characters) and '?' (one character); ArnEquals and ArnLike
+//     (which AWS treats alike) compare each of the six colon-separated parts
+//     of the ARN with those wildcards, and a context value that is not an
+//     ARN does not match.
+//   - In one operator, multiple values of a key are OR'ed (NOR'ed for the
+//     …Not… operators); multiple keys and multiple operators are AND'ed.
+//   - A key absent from Context makes the condition false, except that an
+//     …IfExists operator is then true, and a …Not… operator is true too
+//     (AWS: a negated condition on a missing key is satisfied).
+//   - Any other operator (Bool, Numeric…, Date…, IpAddress, Null, the
+//     ForAnyValue: and ForAllValues: set operators, …) and any value holding
+//     a policy variable (${…}) or an ArnLike pattern that is not an ARN is
+//     undecided. A condition that is false whatever the undecided parts
+//     give, because another part of it is false, is false.
+//
+// A statement whose condition is true matches as if it had none; false, it
+// does not match; undecided, it is undecided. Combining is as for Allows.
+// Errors are as for Allows, plus an error wrapping ErrInvalidPolicy for
+// Context keys that are empty or differ only in case. AllowsRequest never
+// panics and is safe for concurrent use (req.Context must not be modified
+// meanwhile).
+//
+// For example, a trust policy from TrustPolicy(server, id) gives
+// DecisionAllow for PolicyRequest{Principal: server, Action:
+// "sts:AssumeRole", Resource: roleARN, Context: map[string]string{
+// "sts:ExternalId": id}}, and DecisionImplicitDeny for another principal,
+// another ExternalId or none.
+func AllowsRequest(policyJSON []byte, req PolicyRequest) (Decision, error) {
 	doc, err := ParsePolicy(policyJSON)
 	if err != nil {
 		return DecisionUndecided, err
 	}
-	partition, err := policyCheckRequest(action, resourceARN)
+	partition, err := policyCheckRequest(req.Action, req.Resource)
 	if err != nil {
 		return DecisionUndecided, err
 	}
-	pr, problem := policyParseIAMPrincipal(principal)
+	pr, problem := policyParseIAMPrincipal(req.Principal)
 	if problem != "" {
-		return DecisionUndecided, policyErrorf("principal %s: %s", policyQuote(principal), problem)
+		return DecisionUndecided, policyErrorf("principal %s: %s", policyQuote(req.Principal), problem)
 	}
 	switch {
 	case pr.partition == "":
@@ -1627,9 +1990,33 @@ func Allows(policyJSON []byte, principal, action, resourceARN string) (Decision,
 		pr.arn = "arn:" + partition + ":iam::" + pr.account + ":root"
 	case pr.partition != partition:
 		return DecisionUndecided, policyErrorf("principal %s is in partition %s but the resource is in partition %s",
-			policyQuote(principal), pr.partition, partition)
+			policyQuote(req.Principal), pr.partition, partition)
 	}
-	return policyEvaluate(doc, &pr, action, resourceARN), nil
+	ctx, err := policyRequestContext(req.Context)
+	if err != nil {
+		return DecisionUndecided, err
+	}
+	return policyEvaluate(doc, &pr, req.Action, req.Resource, ctx), nil
+}
+
+// policyRequestContext returns the request context with lowercased keys, nil
+// for a nil context.
+func policyRequestContext(c map[string]string) (map[string]string, error) {
+	if c == nil {
+		return nil, nil
+	}
+	out := make(map[string]string, len(c))
+	for _, k := range slices.Sorted(maps.Keys(c)) {
+		if k == "" {
+			return nil, policyErrorf("request context has an empty key name")
+		}
+		lk := strings.ToLower(k)
+		if _, dup := out[lk]; dup {
+			return nil, policyErrorf("request context has keys that differ only in case (%s); AWS compares key names case-insensitively", policyQuote(k))
+		}
+		out[lk] = c[k]
+	}
+	return out, nil
 }
 
 // IdentityAllows evaluates an identity-based policy, such as the one
@@ -1652,7 +2039,7 @@ func IdentityAllows(policyJSON []byte, action, resourceARN string) (Decision, er
 	if _, err := policyCheckRequest(action, resourceARN); err != nil {
 		return DecisionUndecided, err
 	}
-	return policyEvaluate(doc, nil, action, resourceARN), nil
+	return policyEvaluate(doc, nil, action, resourceARN, nil), nil
 }
 
 // policyCheckRequest validates the action and resource of a request and
@@ -1712,11 +2099,13 @@ const (
 
 func (m policyMatch) not() policyMatch { return policyYes - m }
 
-func policyEvaluate(doc PolicyDocument, pr *policyIAMPrincipal, action, resource string) Decision {
+// policyEvaluate evaluates doc for one request. ctx is the request context
+// with lowercased keys, or nil when it is unknown.
+func policyEvaluate(doc PolicyDocument, pr *policyIAMPrincipal, action, resource string, ctx map[string]string) Decision {
 	var denyYes, denyMaybe, allowYes, allowMaybe bool
 	for i := range doc.Statement {
 		st := &doc.Statement[i]
-		m := policyStatementMatch(st, pr, action, resource)
+		m := policyStatementMatch(st, pr, action, resource, ctx)
 		switch {
 		case m == policyNo:
 		case st.Effect == "Deny" && m == policyYes:
@@ -1743,8 +2132,8 @@ func policyEvaluate(doc PolicyDocument, pr *policyIAMPrincipal, action, resource
 }
 
 // policyStatementMatch reports whether st applies to the request. pr is nil
-// for an identity-based policy.
-func policyStatementMatch(st *Statement, pr *policyIAMPrincipal, action, resource string) policyMatch {
+// for an identity-based policy; ctx is nil when the context is unknown.
+func policyStatementMatch(st *Statement, pr *policyIAMPrincipal, action, resource string, ctx map[string]string) policyMatch {
 	m := policyYes
 	if pr != nil {
 		switch {
@@ -1772,15 +2161,104 @@ func policyStatementMatch(st *Statement, pr *policyIAMPrincipal, action, resourc
 	if m == policyNo {
 		return policyNo
 	}
-	if len(st.Resource) > 0 {
+	switch {
+	case len(st.Resource) > 0:
 		m = min(m, policyAnyResource(st.Resource, resource))
-	} else {
+	case len(st.NotResource) > 0:
 		m = min(m, policyAnyResource(st.NotResource, resource).not())
+	default:
+		// No Resource (a trust policy): the policy's own resource.
 	}
 	if m != policyNo && len(st.Condition) > 0 {
-		m = min(m, policyMaybe)
+		m = min(m, policyConditionMatch(st.Condition, ctx))
 	}
 	return m
+}
+
+// policyConditionMatch evaluates a Condition element against ctx (lowercased
+// keys; nil: unknown, so undecided). Operators are AND'ed.
+func policyConditionMatch(cond map[string]map[string]StringList, ctx map[string]string) policyMatch {
+	if ctx == nil {
+		return policyMaybe
+	}
+	m := policyYes
+	for op, keys := range cond {
+		if m = min(m, policyOperatorMatch(op, keys, ctx)); m == policyNo {
+			return policyNo
+		}
+	}
+	return m
+}
+
+// policyOperatorMatch evaluates one condition operator with its keys (AND'ed)
+// and their values (OR'ed, or NOR'ed for a negated operator).
+func policyOperatorMatch(op string, keys map[string]StringList, ctx map[string]string) policyMatch {
+	base, ifExists := strings.CutSuffix(op, "IfExists")
+	var match func(pattern, value string) policyMatch
+	switch base {
+	case "StringEquals", "StringNotEquals":
+		match = func(p, v string) policyMatch { return policyBool(p == v) }
+	case "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase":
+		match = func(p, v string) policyMatch { return policyBool(strings.EqualFold(p, v)) }
+	case "StringLike", "StringNotLike":
+		match = func(p, v string) policyMatch { return policyBool(policyGlob(p, v, false)) }
+	case "ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike":
+		match = policyARNConditionMatch
+	default:
+		return policyMaybe // an operator this evaluator does not decide
+	}
+	negated := strings.Contains(base, "Not")
+	m := policyYes
+	for key, patterns := range keys {
+		v, present := ctx[strings.ToLower(key)]
+		km := policyBool(ifExists || negated) // the key is absent
+		if present {
+			km = policyNo
+			for _, p := range patterns {
+				pm := policyMaybe
+				if !strings.Contains(p, "${") {
+					pm = match(p, v)
+				}
+				if km = max(km, pm); km == policyYes {
+					break
+				}
+			}
+			if negated {
+				km = km.not()
+			}
+		}
+		if m = min(m, km); m == policyNo {
+			return policyNo
+		}
+	}
+	return m
+}
+
+// policyARNConditionMatch matches an ArnEquals/ArnLike pattern against an
+// ARN part by part. A pattern that is not an ARN (such as "*") is undecided;
+// a value that is not an ARN does not match.
+func policyARNConditionMatch(pattern, value string) policyMatch {
+	pf := strings.SplitN(pattern, ":", 6)
+	if len(pf) != 6 {
+		return policyMaybe
+	}
+	vf := strings.SplitN(value, ":", 6)
+	if len(vf) != 6 {
+		return policyNo
+	}
+	for i := range pf {
+		if !policyGlob(pf[i], vf[i], false) {
+			return policyNo
+		}
+	}
+	return policyYes
+}
+
+func policyBool(b bool) policyMatch {
+	if b {
+		return policyYes
+	}
+	return policyNo
 }
 
 func policyPrincipalMatch(p *Principal, pr *policyIAMPrincipal) policyMatch {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func FuzzParseQueueURL(f *testing.F) {
@@ -147,6 +148,146 @@ func FuzzPolicyAllows(f *testing.F) {
 		d2, err2 := Allows(b, principal, action, resource)
 		if d2 != d || (err2 == nil) != (err == nil) {
 			t.Fatalf("Allows on the re-marshalled policy: got %v, %v, want %v, %v", d2, err2, d, err)
+		}
+	})
+}
+
+func FuzzTrustPolicy(f *testing.F) {
+	for _, s := range []struct{ principal, externalID string }{
+		{"arn:aws:iam::185583345998:role/chat-server", "tenant-42"},
+		{"arn:aws:iam::185583345998:user/hooks", "ab"},
+		{"arn:aws:iam::185583345998:root", "a_b+c=d,e@f:g/h-i"},
+		{"arn:aws-us-gov:iam::185583345998:role/p/a\"th/\\x/<&>/n", "tenant-42"},
+		{"arn:aws-cn:iam::185583345998:role/x", strings.Repeat("Z", 1224)},
+		{"*", "tenant-42"},
+		{"185583345998", "tenant-42"},
+		{"arn:aws:sts::185583345998:assumed-role/r/s", "tenant-42"},
+		{"arn:aws:iam::185583345998:role/x", `"},"Effect":"Deny`},
+		{"arn:aws:iam::185583345998:role/x\"},{\"AWS\":\"*", "a"},
+		{"", ""},
+	} {
+		f.Add(s.principal, s.externalID)
+	}
+	f.Fuzz(func(t *testing.T, principal, externalID string) {
+		doc, err := TrustPolicy(principal, externalID)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidPolicy) {
+				t.Fatalf("TrustPolicy(%q, %q): got error %v, want one wrapping ErrInvalidPolicy", principal, externalID, err)
+			}
+			if !reflect.DeepEqual(doc, PolicyDocument{}) {
+				t.Fatalf("TrustPolicy: got %+v with an error, want the zero PolicyDocument", doc)
+			}
+			return
+		}
+		if principal == "*" || strings.ContainsAny(principal, "*?") || policyExternalIDProblem(externalID) != "" {
+			t.Fatalf("TrustPolicy(%q, %q): accepted a wildcard principal or an invalid external ID", principal, externalID)
+		}
+		b, err := doc.MarshalIndent()
+		if err != nil {
+			t.Fatalf("MarshalIndent: %v", err)
+		}
+		compact, err := policyMarshal(doc)
+		if err != nil {
+			t.Fatalf("marshal: %v", err)
+		}
+		if utf8.RuneCount(compact) > policyTrustMaxChars {
+			t.Fatalf("TrustPolicy: %d characters, more than %d", utf8.RuneCount(compact), policyTrustMaxChars)
+		}
+		for _, js := range [][]byte{b, compact} {
+			back, err := ParsePolicy(js)
+			if err != nil {
+				t.Fatalf("ParsePolicy(TrustPolicy(%q, %q)): got error %v\n%s", principal, externalID, err, js)
+			}
+			// The structure is fixed: the inputs only fill the two values.
+			if len(back.Statement) != 1 {
+				t.Fatalf("got %d statements, want 1\n%s", len(back.Statement), js)
+			}
+			st := back.Statement[0]
+			want := Statement{
+				Sid: "AllowSqshookAssumeRole", Effect: "Allow",
+				Principal: &Principal{AWS: StringList{principal}},
+				Action:    StringList{"sts:AssumeRole"},
+				Condition: map[string]map[string]StringList{"StringEquals": {"sts:ExternalId": {externalID}}},
+			}
+			if !reflect.DeepEqual(st, want) || back.Version != PolicyVersion || back.ID != "" {
+				t.Fatalf("ParsePolicy(TrustPolicy(%q, %q)):\ngot  %+v\nwant %+v", principal, externalID, back, want)
+			}
+		}
+		// The policy lets exactly this principal in with exactly this ID.
+		pr, _ := policyParseIAMPrincipal(principal)
+		role := "arn:" + pr.partition + ":iam::111122223333:role/tenant"
+		req := PolicyRequest{Principal: principal, Action: "sts:AssumeRole", Resource: role, Context: map[string]string{"sts:ExternalId": externalID}}
+		if d, err := AllowsRequest(b, req); err != nil || d != DecisionAllow {
+			t.Fatalf("AllowsRequest(trust policy, own principal and ID): got %v, %v, want allow", d, err)
+		}
+		req.Context = map[string]string{"sts:ExternalId": externalID + "x"}
+		if d, err := AllowsRequest(b, req); err != nil || d != DecisionImplicitDeny {
+			t.Fatalf("AllowsRequest(trust policy, other ID): got %v, %v, want implicit deny", d, err)
+		}
+		req.Context = map[string]string{}
+		if d, err := AllowsRequest(b, req); err != nil || d != DecisionImplicitDeny {
+			t.Fatalf("AllowsRequest(trust policy, no ID): got %v, %v, want implicit deny", d, err)
+		}
+	})
+}
+
+func FuzzAllowsRequest(f *testing.F) {
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::185583345998:role/chat-server"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"tenant-42"}}}]}`
+	conds := string(policyDoc(`{"Effect":"Allow","Principal":"*","Action":"sqs:*","Resource":"*","Condition":{"StringLike":{"k":["a*b?c","${x}"]},"ArnLikeIfExists":{"aws:SourceArn":"arn:aws:sns:*:1*:t?"},"StringNotEqualsIgnoreCase":{"K2":"X"},"Bool":{"b":true}}}`,
+		`{"Effect":"Deny","Principal":"*","Action":"sqs:*","Resource":"*","Condition":{"ArnNotEquals":{"aws:SourceArn":"*"},"StringEqualsIfExists":{"k":1}}}`))
+	for _, s := range []struct {
+		policy, principal, action, resource, key, value string
+		nilContext                                      bool
+	}{
+		{trust, "arn:aws:iam::185583345998:role/chat-server", "sts:AssumeRole", "arn:aws:iam::111122223333:role/r", "sts:ExternalId", "tenant-42", false},
+		{trust, "arn:aws:iam::185583345998:role/chat-server", "sts:AssumeRole", "arn:aws:iam::111122223333:role/r", "STS:EXTERNALID", "tenant-4", false},
+		{trust, "185583345998", "sts:AssumeRole", "arn:aws:iam::111122223333:role/r", "", "", true},
+		{conds, policyTestUser, "sqs:SendMessage", policyTestQueueARN, "k", "aXbYc", false},
+		{conds, policyTestUser, "sqs:SendMessage", policyTestQueueARN, "aws:SourceArn", "arn:aws:sns:us-east-1:123:tx", false},
+		{conds, policyTestUser, "sqs:SendMessage", policyTestQueueARN, "k2", "x", false},
+		{`{"Statement":[]}`, "", "", "", "", "", false},
+	} {
+		f.Add([]byte(s.policy), s.principal, s.action, s.resource, s.key, s.value, s.nilContext)
+	}
+	f.Fuzz(func(t *testing.T, policy []byte, principal, action, resource, key, value string, nilContext bool) {
+		var ctx map[string]string
+		if !nilContext {
+			ctx = map[string]string{}
+			if key != "" {
+				ctx[key] = value
+			}
+		}
+		req := PolicyRequest{Principal: principal, Action: action, Resource: resource, Context: ctx}
+		d, err := AllowsRequest(policy, req)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidPolicy) {
+				t.Fatalf("AllowsRequest: got error %v, want one wrapping ErrInvalidPolicy", err)
+			}
+			if d != DecisionUndecided {
+				t.Fatalf("AllowsRequest: got %v with an error, want %v", d, DecisionUndecided)
+			}
+			return
+		}
+		if d < DecisionImplicitDeny || d > DecisionUndecided {
+			t.Fatalf("AllowsRequest: got decision %d, out of range", int(d))
+		}
+		// Knowing the context only ever settles what Allows left undecided.
+		a, aerr := Allows(policy, principal, action, resource)
+		if aerr != nil {
+			t.Fatalf("Allows: got error %v where AllowsRequest had none", aerr)
+		}
+		if nilContext && a != d {
+			t.Fatalf("AllowsRequest with a nil context: got %v, Allows %v", d, a)
+		}
+		if a != DecisionUndecided && a != d {
+			t.Fatalf("AllowsRequest: got %v, but Allows decided %v without the context", d, a)
+		}
+		// The case of an ASCII key does not matter.
+		if !nilContext && key != "" && strings.IndexFunc(key, func(r rune) bool { return r >= utf8.RuneSelf }) < 0 {
+			req.Context = map[string]string{strings.ToUpper(key): value}
+			if d2, err := AllowsRequest(policy, req); err != nil || d2 != d {
+				t.Fatalf("AllowsRequest with key %q upper-cased: got %v, %v, want %v, nil", key, d2, err, d)
+			}
 		}
 	})
 }

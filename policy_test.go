@@ -1373,3 +1373,549 @@ func TestPolicyGlobPathological(t *testing.T) {
 		t.Errorf("pathological patterns took %v, want well under 10s", d)
 	}
 }
+
+// ---------------------------------------------------------------------------
+// Role auth: trust and permission policies, conditions
+
+const (
+	policyTestServerRole = "arn:aws:iam::185583345998:role/chat-server"
+	policyTestTenantRole = "arn:aws:iam::111122223333:role/sqshook-sender"
+	policyTestExternalID = "tenant-42.a_b+c=d,e@f:g/h-i"
+	policyTestKeyARN     = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+)
+
+// policyCompact returns doc's compact JSON, which has no white space outside
+// strings: its length is what IAM counts against its size limits.
+func policyCompact(t *testing.T, doc PolicyDocument) string {
+	t.Helper()
+	b, err := policyMarshal(doc)
+	if err != nil {
+		t.Fatalf("marshal: %v", err)
+	}
+	return string(b)
+}
+
+func TestTrustPolicyGolden(t *testing.T) {
+	t.Parallel()
+	doc, err := TrustPolicy(policyTestServerRole, policyTestExternalID)
+	if err != nil {
+		t.Fatalf("TrustPolicy: got error %v, want nil", err)
+	}
+	got, err := doc.MarshalIndent()
+	if err != nil {
+		t.Fatalf("MarshalIndent: %v", err)
+	}
+	const want = `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "AllowSqshookAssumeRole",
+      "Effect": "Allow",
+      "Principal": {
+        "AWS": "arn:aws:iam::185583345998:role/chat-server"
+      },
+      "Action": "sts:AssumeRole",
+      "Condition": {
+        "StringEquals": {
+          "sts:ExternalId": "tenant-42.a_b+c=d,e@f:g/h-i"
+        }
+      }
+    }
+  ]
+}`
+	if string(got) != want {
+		t.Errorf("TrustPolicy:\ngot  %s\nwant %s", got, want)
+	}
+	policyCheckRoundTrip(t, doc)
+
+	for _, tt := range []struct{ principal, wantCompact string }{
+		{"arn:aws:iam::185583345998:user/hooks", `{"Version":"2012-10-17","Statement":[{"Sid":"AllowSqshookAssumeRole","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::185583345998:user/hooks"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"ab"}}}]}`},
+		{"arn:aws:iam::185583345998:root", `{"Version":"2012-10-17","Statement":[{"Sid":"AllowSqshookAssumeRole","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::185583345998:root"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"ab"}}}]}`},
+		{"arn:aws-cn:iam::185583345998:role/a/b/chat-server", `{"Version":"2012-10-17","Statement":[{"Sid":"AllowSqshookAssumeRole","Effect":"Allow","Principal":{"AWS":"arn:aws-cn:iam::185583345998:role/a/b/chat-server"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"ab"}}}]}`},
+	} {
+		doc, err := TrustPolicy(tt.principal, "ab")
+		if err != nil {
+			t.Errorf("TrustPolicy(%q, \"ab\"): got error %v, want nil", tt.principal, err)
+			continue
+		}
+		if got := policyCompact(t, doc); got != tt.wantCompact {
+			t.Errorf("TrustPolicy(%q, \"ab\"):\ngot  %s\nwant %s", tt.principal, got, tt.wantCompact)
+		}
+		policyCheckRoundTrip(t, doc)
+	}
+}
+
+func TestTrustPolicyErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, principal, externalID, want string
+	}{
+		{"empty principal", "", "ab", `principal "": is empty; want the server's IAM ARN`},
+		{"empty principal hint", "", "ab", "aws sts get-caller-identity"},
+		{"everyone", "*", "ab", `principal "*": "*" would let every AWS account assume the role, and the ExternalId is not a secret`},
+		{"wildcard role", "arn:aws:iam::185583345998:role/*", "ab", "wildcards are not allowed"},
+		{"wildcard account", "arn:aws:iam::18558334599?:root", "ab", "wildcards are not allowed"},
+		{"account ID", "185583345998", "ab", "an account ID does not say its partition; write arn:aws:iam::185583345998:root"},
+		{"assumed-role session", "arn:aws:sts::185583345998:assumed-role/chat-server/i-0abc", "ab", "is an STS ARN (a session, not an IAM principal); name the role instead (PrincipalFromARN"},
+		{"not IAM", "arn:aws:s3:::bucket", "ab", `service "s3" is not iam`},
+		{"short account", "arn:aws:iam::1234:role/x", "ab", `account ID "1234" is not 12 digits`},
+		{"unknown partition", "arn:aws-xx:iam::185583345998:role/x", "ab", `partition "aws-xx" is not a known AWS partition`},
+		{"region", "arn:aws:iam:us-east-1:185583345998:role/x", "ab", "IAM ARNs have no region"},
+		{"group", "arn:aws:iam::185583345998:group/x", "ab", `resource "group/x" is not root, user/<name> or role/<name>`},
+		{"bad role name", "arn:aws:iam::185583345998:role/a b", "ab", "may hold only letters, digits and +=,.@_-"},
+		{"not an ARN", "chat-server", "ab", "want a 12-digit account ID or an IAM ARN"},
+		{"empty external ID", policyTestServerRole, "", `external ID "": is required; must be 2 to 1,224 characters of ASCII letters, digits and _+=,.@:/-`},
+		{"short external ID", policyTestServerRole, "a", "external ID \"a\": is 1 characters long; it must be 2 to 1,224 characters"},
+		{"long external ID", policyTestServerRole, strings.Repeat("x", 1225), "is 1225 characters long; it must be 2 to 1,224"},
+		{"external ID space", policyTestServerRole, "tenant 42", `has " " at byte 6; it must be 2 to 1,224 characters of ASCII letters, digits and _+=,.@:/-`},
+		{"external ID quote", policyTestServerRole, `a","x":"y`, `has "\"" at byte 1`},
+		{"external ID wildcard", policyTestServerRole, "tenant-*", `has "*" at byte 7`},
+		{"external ID non-ASCII", policyTestServerRole, "ténant", `has "\xc3" at byte 1`},
+		{"external ID newline", policyTestServerRole, "ab\n", `has "\n" at byte 2`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			doc, err := TrustPolicy(tt.principal, tt.externalID)
+			if err == nil {
+				t.Fatalf("TrustPolicy(%q, %q): got %+v, nil, want an error containing %q", tt.principal, tt.externalID, doc, tt.want)
+			}
+			if !errors.Is(err, ErrInvalidPolicy) {
+				t.Errorf("TrustPolicy: got error %v, want one wrapping ErrInvalidPolicy", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("TrustPolicy(%q, %q): got error %q, want it to contain %q", tt.principal, tt.externalID, err, tt.want)
+			}
+			if !reflect.DeepEqual(doc, PolicyDocument{}) {
+				t.Errorf("TrustPolicy: got %+v with an error, want the zero PolicyDocument", doc)
+			}
+		})
+	}
+}
+
+// policyLongestRole returns the longest valid role ARN: the longest
+// partition, a 512-character path (with its slashes) and a 64-character
+// name. pathChar fills the path.
+func policyLongestRole(pathChar string) string {
+	path := strings.Repeat(strings.Repeat(pathChar, 9)+"/", 50) // 500 characters
+	path += strings.Repeat(pathChar, 10) + "/"                  // 511, and 512 with the leading slash
+	return "arn:aws-us-gov:iam::185583345998:role/" + path + strings.Repeat("n", 64)
+}
+
+func TestTrustPolicySizeLimit(t *testing.T) {
+	t.Parallel()
+	role := policyLongestRole("p")
+	if _, problem := policyParseIAMPrincipal(role); problem != "" {
+		t.Fatalf("the longest role ARN is not valid: %s", problem)
+	}
+	if _, problem := policyParseIAMPrincipal(strings.Replace(role, "role/", "role/p", 1)); problem == "" {
+		t.Fatalf("a role ARN with a 513-character path is valid; the test does not use the longest path")
+	}
+	id := strings.Repeat("Z", policyExternalIDMax)
+	doc, err := TrustPolicy(role, id)
+	if err != nil {
+		t.Fatalf("TrustPolicy(longest inputs): got error %v, want nil", err)
+	}
+	compact := policyCompact(t, doc)
+	if n := len(compact); n != 2025 || n > policyTrustMaxChars {
+		t.Errorf("TrustPolicy(longest inputs): %d characters, want 2025 (≤ %d)", n, policyTrustMaxChars)
+	}
+	if strings.ContainsAny(compact, " \t\r\n") {
+		t.Errorf("compact JSON has white space: %s", compact)
+	}
+	policyCheckRoundTrip(t, doc)
+	back, err := ParsePolicy([]byte(compact))
+	if err != nil || back.Statement[0].Principal.AWS[0] != role || back.Statement[0].Condition["StringEquals"]["sts:ExternalId"][0] != id {
+		t.Errorf("ParsePolicy(longest trust policy): got %+v, %v", back, err)
+	}
+
+	// A path of characters that JSON escapes makes the document too long.
+	quoted := policyLongestRole(`"`)
+	if _, problem := policyParseIAMPrincipal(quoted); problem != "" {
+		t.Fatalf("the quoted role ARN is not valid: %s", problem)
+	}
+	if _, err := TrustPolicy(quoted, id); err == nil || !errors.Is(err, ErrInvalidPolicy) ||
+		!strings.Contains(err.Error(), "more than the 2048 of IAM's default quota for a role trust policy") {
+		t.Errorf("TrustPolicy(escaped path, longest ID): got %v, want a size error", err)
+	}
+	if doc, err := TrustPolicy(quoted, "ab"); err != nil {
+		t.Errorf("TrustPolicy(escaped path, short ID): got error %v, want nil", err)
+	} else if doc.Statement[0].Principal.AWS[0] != quoted {
+		t.Errorf("TrustPolicy(escaped path): principal %q, want %q", doc.Statement[0].Principal.AWS[0], quoted)
+	}
+}
+
+func TestTrustPolicyEvaluation(t *testing.T) {
+	t.Parallel()
+	doc, err := TrustPolicy(policyTestServerRole, policyTestExternalID)
+	if err != nil {
+		t.Fatalf("TrustPolicy: %v", err)
+	}
+	b, err := doc.MarshalIndent()
+	if err != nil {
+		t.Fatalf("MarshalIndent: %v", err)
+	}
+	ext := func(id string) map[string]string { return map[string]string{"sts:ExternalId": id} }
+	tests := []struct {
+		name string
+		req  PolicyRequest
+		want Decision
+	}{
+		{"our principal, our ExternalId", PolicyRequest{policyTestServerRole, "sts:AssumeRole", policyTestTenantRole, ext(policyTestExternalID)}, DecisionAllow},
+		{"key name case-insensitive", PolicyRequest{policyTestServerRole, "sts:AssumeRole", policyTestTenantRole, map[string]string{"STS:EXTERNALID": policyTestExternalID}}, DecisionAllow},
+		{"action case-insensitive", PolicyRequest{policyTestServerRole, "STS:assumerole", policyTestTenantRole, ext(policyTestExternalID)}, DecisionAllow},
+		{"other keys ignored", PolicyRequest{policyTestServerRole, "sts:AssumeRole", policyTestTenantRole, map[string]string{"sts:ExternalId": policyTestExternalID, "aws:PrincipalArn": policyTestServerRole}}, DecisionAllow},
+		{"another principal", PolicyRequest{policyTestOther, "sts:AssumeRole", "arn:aws:iam::111122223333:role/sqshook-sender", ext(policyTestExternalID)}, DecisionImplicitDeny},
+		{"another role of the server's account", PolicyRequest{"arn:aws:iam::185583345998:role/other", "sts:AssumeRole", policyTestTenantRole, ext(policyTestExternalID)}, DecisionImplicitDeny},
+		{"the server's account root", PolicyRequest{"185583345998", "sts:AssumeRole", policyTestTenantRole, ext(policyTestExternalID)}, DecisionImplicitDeny},
+		{"another ExternalId", PolicyRequest{policyTestServerRole, "sts:AssumeRole", policyTestTenantRole, ext("tenant-43")}, DecisionImplicitDeny},
+		{"ExternalId case differs", PolicyRequest{policyTestServerRole, "sts:AssumeRole", policyTestTenantRole, ext(strings.ToUpper(policyTestExternalID))}, DecisionImplicitDeny},
+		{"ExternalId prefix", PolicyRequest{policyTestServerRole, "sts:AssumeRole", policyTestTenantRole, ext("tenant-4")}, DecisionImplicitDeny},
+		{"no ExternalId", PolicyRequest{policyTestServerRole, "sts:AssumeRole", policyTestTenantRole, map[string]string{}}, DecisionImplicitDeny},
+		{"another action", PolicyRequest{policyTestServerRole, "sts:AssumeRoleWithWebIdentity", policyTestTenantRole, ext(policyTestExternalID)}, DecisionImplicitDeny},
+		{"tag session", PolicyRequest{policyTestServerRole, "sts:TagSession", policyTestTenantRole, ext(policyTestExternalID)}, DecisionImplicitDeny},
+		{"context unknown", PolicyRequest{policyTestServerRole, "sts:AssumeRole", policyTestTenantRole, nil}, DecisionUndecided},
+	}
+	for _, tt := range tests {
+		got, err := AllowsRequest(b, tt.req)
+		if err != nil || got != tt.want {
+			t.Errorf("%s: AllowsRequest(trust policy, %+v): got %v, %v, want %v, nil", tt.name, tt.req, got, err, tt.want)
+		}
+	}
+	// Allows, which has no context, cannot decide; it accepts the request.
+	if got, err := Allows(b, policyTestServerRole, "sts:AssumeRole", policyTestTenantRole); err != nil || got != DecisionUndecided {
+		t.Errorf("Allows(trust policy): got %v, %v, want %v, nil", got, err, DecisionUndecided)
+	}
+	// A root principal in the trust policy delegates to the server's account.
+	root, err := TrustPolicy("arn:aws:iam::185583345998:root", "ab")
+	if err != nil {
+		t.Fatalf("TrustPolicy(root): %v", err)
+	}
+	rb, _ := root.MarshalIndent()
+	if got, err := AllowsRequest(rb, PolicyRequest{policyTestServerRole, "sts:AssumeRole", policyTestTenantRole, ext("ab")}); err != nil || got != DecisionAllow {
+		t.Errorf("AllowsRequest(root trust policy, server role): got %v, %v, want %v, nil", got, err, DecisionAllow)
+	}
+	if got, err := AllowsRequest(rb, PolicyRequest{policyTestOther, "sts:AssumeRole", policyTestTenantRole, ext("ab")}); err != nil || got != DecisionImplicitDeny {
+		t.Errorf("AllowsRequest(root trust policy, other account): got %v, %v, want %v, nil", got, err, DecisionImplicitDeny)
+	}
+}
+
+func TestParsePolicyTrustStatementWithoutResource(t *testing.T) {
+	t.Parallel()
+	doc := policyDoc(`{"Effect":"Allow","Principal":{"AWS":"` + policyTestServerRole + `"},"Action":"sts:AssumeRole"}`)
+	if _, err := ParsePolicy(doc); err != nil {
+		t.Fatalf("ParsePolicy(trust policy without Resource): got error %v, want nil", err)
+	}
+	if got, err := Allows(doc, policyTestServerRole, "sts:AssumeRole", policyTestTenantRole); err != nil || got != DecisionAllow {
+		t.Errorf("Allows(unconditional trust policy): got %v, %v, want %v, nil", got, err, DecisionAllow)
+	}
+	deny := policyDoc(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}`, `{"Effect":"Deny","NotPrincipal":{"AWS":["`+policyTestServerRole+`","arn:aws:iam::185583345998:root"]},"Action":"sts:*"}`)
+	if got, err := Allows(deny, policyTestOther, "sts:AssumeRole", policyTestTenantRole); err != nil || got != DecisionExplicitDeny {
+		t.Errorf("Allows(trust policy with Deny NotPrincipal, other): got %v, %v, want %v, nil", got, err, DecisionExplicitDeny)
+	}
+	// Without a Principal, a statement still needs a Resource.
+	if _, err := ParsePolicy(policyDoc(`{"Effect":"Allow","Action":"sts:AssumeRole"}`)); err == nil || !strings.Contains(err.Error(), "has no Resource") {
+		t.Errorf("ParsePolicy(identity statement without Resource): got %v, want a \"has no Resource\" error", err)
+	}
+	if _, err := IdentityAllows(doc, "sts:AssumeRole", policyTestTenantRole); err == nil {
+		t.Errorf("IdentityAllows(trust policy): got nil error, want one (it has a Principal)")
+	}
+}
+
+func TestAllowsRequestConditions(t *testing.T) {
+	t.Parallel()
+	// stmt allows everyone sqs:SendMessage on the queue under a condition.
+	stmt := func(cond string) []byte {
+		return policyDoc(`{"Effect":"Allow","Principal":"*","Action":"sqs:SendMessage","Resource":"` + policyTestQueueARN + `","Condition":` + cond + `}`)
+	}
+	src := "arn:aws:sns:us-east-1:111122223333:topic"
+	tests := []struct {
+		name string
+		cond string
+		ctx  map[string]string
+		want Decision
+	}{
+		{"StringEquals match", `{"StringEquals":{"aws:SourceAccount":"111122223333"}}`, map[string]string{"aws:SourceAccount": "111122223333"}, DecisionAllow},
+		{"StringEquals other", `{"StringEquals":{"aws:SourceAccount":"111122223333"}}`, map[string]string{"aws:SourceAccount": "111122223334"}, DecisionImplicitDeny},
+		{"StringEquals absent", `{"StringEquals":{"aws:SourceAccount":"111122223333"}}`, map[string]string{}, DecisionImplicitDeny},
+		{"StringEquals case-sensitive value", `{"StringEquals":{"k":"Abc"}}`, map[string]string{"k": "abc"}, DecisionImplicitDeny},
+		{"StringEquals key case-insensitive", `{"StringEquals":{"AWS:SourceAccount":"1"}}`, map[string]string{"aws:sourceaccount": "1"}, DecisionAllow},
+		{"StringEquals values OR'ed", `{"StringEquals":{"k":["a","b","c"]}}`, map[string]string{"k": "b"}, DecisionAllow},
+		{"StringEquals values none", `{"StringEquals":{"k":["a","b"]}}`, map[string]string{"k": "c"}, DecisionImplicitDeny},
+		{"StringEquals number value", `{"StringEquals":{"k":42}}`, map[string]string{"k": "42"}, DecisionAllow},
+		{"keys AND'ed, both", `{"StringEquals":{"a":"1","b":"2"}}`, map[string]string{"a": "1", "b": "2"}, DecisionAllow},
+		{"keys AND'ed, one", `{"StringEquals":{"a":"1","b":"2"}}`, map[string]string{"a": "1", "b": "3"}, DecisionImplicitDeny},
+		{"operators AND'ed, both", `{"StringEquals":{"a":"1"},"StringLike":{"b":"x*"}}`, map[string]string{"a": "1", "b": "xyz"}, DecisionAllow},
+		{"operators AND'ed, one", `{"StringEquals":{"a":"1"},"StringLike":{"b":"x*"}}`, map[string]string{"a": "1", "b": "yz"}, DecisionImplicitDeny},
+		{"IfExists absent", `{"StringEqualsIfExists":{"k":"a"}}`, map[string]string{}, DecisionAllow},
+		{"IfExists present match", `{"StringEqualsIfExists":{"k":"a"}}`, map[string]string{"k": "a"}, DecisionAllow},
+		{"IfExists present other", `{"StringEqualsIfExists":{"k":"a"}}`, map[string]string{"k": "b"}, DecisionImplicitDeny},
+		{"StringNotEquals other", `{"StringNotEquals":{"k":["a","b"]}}`, map[string]string{"k": "c"}, DecisionAllow},
+		{"StringNotEquals one of values (NOR)", `{"StringNotEquals":{"k":["a","b"]}}`, map[string]string{"k": "b"}, DecisionImplicitDeny},
+		{"StringNotEquals absent is true", `{"StringNotEquals":{"k":"a"}}`, map[string]string{}, DecisionAllow},
+		{"StringEqualsIgnoreCase", `{"StringEqualsIgnoreCase":{"k":"TeNaNt"}}`, map[string]string{"k": "tenant"}, DecisionAllow},
+		{"StringEqualsIgnoreCase other", `{"StringEqualsIgnoreCase":{"k":"tenant"}}`, map[string]string{"k": "tenants"}, DecisionImplicitDeny},
+		{"StringNotEqualsIgnoreCase", `{"StringNotEqualsIgnoreCase":{"k":"TENANT"}}`, map[string]string{"k": "tenant"}, DecisionImplicitDeny},
+		{"StringLike star", `{"StringLike":{"k":"tenant-*"}}`, map[string]string{"k": "tenant-42"}, DecisionAllow},
+		{"StringLike question", `{"StringLike":{"k":"tenant-?"}}`, map[string]string{"k": "tenant-42"}, DecisionImplicitDeny},
+		{"StringLike case-sensitive", `{"StringLike":{"k":"Tenant-*"}}`, map[string]string{"k": "tenant-42"}, DecisionImplicitDeny},
+		{"StringNotLike", `{"StringNotLike":{"k":"tenant-*"}}`, map[string]string{"k": "tenant-42"}, DecisionImplicitDeny},
+		{"StringLikeIfExists absent", `{"StringLikeIfExists":{"k":"x"}}`, map[string]string{"other": "x"}, DecisionAllow},
+		{"ArnEquals", `{"ArnEquals":{"aws:SourceArn":"` + src + `"}}`, map[string]string{"aws:SourceArn": src}, DecisionAllow},
+		{"ArnEquals other", `{"ArnEquals":{"aws:SourceArn":"` + src + `"}}`, map[string]string{"aws:SourceArn": src + "2"}, DecisionImplicitDeny},
+		{"ArnLike region wildcard", `{"ArnLike":{"aws:SourceArn":"arn:aws:sns:*:111122223333:topic"}}`, map[string]string{"aws:SourceArn": src}, DecisionAllow},
+		{"ArnLike wildcard stays in its part", `{"ArnLike":{"aws:SourceArn":"arn:aws:sns:us-east-1*"}}`, map[string]string{"aws:SourceArn": src}, DecisionUndecided},
+		{"ArnLike resource wildcard", `{"ArnLike":{"aws:SourceArn":"arn:aws:sns:us-east-1:111122223333:*"}}`, map[string]string{"aws:SourceArn": src}, DecisionAllow},
+		{"ArnLike account mismatch", `{"ArnLike":{"aws:SourceArn":"arn:aws:sns:*:999999999999:*"}}`, map[string]string{"aws:SourceArn": src}, DecisionImplicitDeny},
+		{"ArnLike value not an ARN", `{"ArnLike":{"aws:SourceArn":"arn:aws:sns:*:*:*"}}`, map[string]string{"aws:SourceArn": "topic"}, DecisionImplicitDeny},
+		{"ArnNotLike", `{"ArnNotLike":{"aws:SourceArn":"arn:aws:sns:*:*:*"}}`, map[string]string{"aws:SourceArn": src}, DecisionImplicitDeny},
+		{"ArnLikeIfExists absent", `{"ArnLikeIfExists":{"aws:SourceArn":"arn:aws:sns:*:*:*"}}`, map[string]string{}, DecisionAllow},
+		{"unknown operator", `{"Bool":{"aws:SecureTransport":"true"}}`, map[string]string{"aws:SecureTransport": "true"}, DecisionUndecided},
+		{"set operator", `{"ForAnyValue:StringEquals":{"k":"a"}}`, map[string]string{"k": "a"}, DecisionUndecided},
+		{"operator name case-sensitive", `{"stringequals":{"k":"a"}}`, map[string]string{"k": "a"}, DecisionUndecided},
+		{"unknown AND false is false", `{"Bool":{"b":"true"},"StringEquals":{"k":"a"}}`, map[string]string{"k": "x"}, DecisionImplicitDeny},
+		{"unknown AND true is undecided", `{"Bool":{"b":"true"},"StringEquals":{"k":"a"}}`, map[string]string{"k": "a"}, DecisionUndecided},
+		{"policy variable undecided", `{"StringEquals":{"k":"${aws:username}"}}`, map[string]string{"k": "bob"}, DecisionUndecided},
+		{"policy variable OR match", `{"StringEquals":{"k":["${aws:username}","bob"]}}`, map[string]string{"k": "bob"}, DecisionAllow},
+		{"nil context undecided", `{"StringEquals":{"k":"a"}}`, nil, DecisionUndecided},
+	}
+	for _, tt := range tests {
+		got, err := AllowsRequest(stmt(tt.cond), PolicyRequest{Principal: policyTestUser, Action: "sqs:SendMessage", Resource: policyTestQueueARN, Context: tt.ctx})
+		if err != nil || got != tt.want {
+			t.Errorf("%s: AllowsRequest(Condition %s, context %v): got %v, %v, want %v, nil", tt.name, tt.cond, tt.ctx, got, err, tt.want)
+		}
+	}
+
+	// A conditional Deny decides too, once its condition is known.
+	deny := policyDoc(policyAllowAll, `{"Effect":"Deny","Principal":"*","Action":"sqs:*","Resource":"*","Condition":{"StringNotEquals":{"aws:SourceAccount":"111122223333"}}}`)
+	for ctx, want := range map[string]Decision{"111122223333": DecisionAllow, "999999999999": DecisionExplicitDeny} {
+		got, err := AllowsRequest(deny, PolicyRequest{policyTestUser, "sqs:SendMessage", policyTestQueueARN, map[string]string{"aws:SourceAccount": ctx}})
+		if err != nil || got != want {
+			t.Errorf("AllowsRequest(conditional Deny, SourceAccount %s): got %v, %v, want %v, nil", ctx, got, err, want)
+		}
+	}
+	if got, err := AllowsRequest(deny, PolicyRequest{policyTestUser, "sqs:SendMessage", policyTestQueueARN, nil}); err != nil || got != DecisionUndecided {
+		t.Errorf("AllowsRequest(conditional Deny, nil context): got %v, %v, want %v, nil", got, err, DecisionUndecided)
+	}
+}
+
+func TestAllowsRequestMatchesAllows(t *testing.T) {
+	t.Parallel()
+	// With a nil context, AllowsRequest is Allows.
+	docs := [][]byte{
+		policyDoc(policyStreamStatement),
+		policyDoc(policyAllowAll, `{"Effect":"Deny","Principal":"*","Action":"sqs:Send*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}`),
+		policyDoc(`{"Effect":"Allow","Principal":"*","Action":"sqs:*","Resource":"*","Condition":{"StringEquals":{"aws:SourceAccount":"1"}}}`),
+	}
+	for _, d := range docs {
+		for _, p := range []string{policyTestUser, policyTestOther, policyTestAccount} {
+			a, aerr := Allows(d, p, "sqs:SendMessage", policyTestQueueARN)
+			r, rerr := AllowsRequest(d, PolicyRequest{Principal: p, Action: "sqs:SendMessage", Resource: policyTestQueueARN})
+			if a != r || (aerr == nil) != (rerr == nil) {
+				t.Errorf("policy %s, principal %s: Allows %v, %v; AllowsRequest %v, %v", d, p, a, aerr, r, rerr)
+			}
+		}
+	}
+}
+
+func TestAllowsRequestErrors(t *testing.T) {
+	t.Parallel()
+	b := policyDoc(policyAllowAll)
+	tests := []struct {
+		name string
+		req  PolicyRequest
+		want string
+	}{
+		{"empty context key", PolicyRequest{policyTestUser, "sqs:SendMessage", policyTestQueueARN, map[string]string{"": "x"}}, "empty key name"},
+		{"keys differing in case", PolicyRequest{policyTestUser, "sqs:SendMessage", policyTestQueueARN, map[string]string{"sts:ExternalId": "a", "sts:externalid": "b"}}, "differ only in case"},
+		{"wildcard action", PolicyRequest{policyTestUser, "sts:*", policyTestTenantRole, nil}, "is not <service>:<Action>"},
+		{"partition mismatch", PolicyRequest{"arn:aws-cn:iam::185583345998:role/x", "sts:AssumeRole", policyTestTenantRole, nil}, "is in partition aws-cn but the resource is in partition aws"},
+		{"bad principal", PolicyRequest{"*", "sts:AssumeRole", policyTestTenantRole, nil}, `principal "*"`},
+	}
+	for _, tt := range tests {
+		got, err := AllowsRequest(b, tt.req)
+		if err == nil || !errors.Is(err, ErrInvalidPolicy) || !strings.Contains(err.Error(), tt.want) || got != DecisionUndecided {
+			t.Errorf("%s: AllowsRequest: got %v, %v, want %v and an ErrInvalidPolicy error containing %q", tt.name, got, err, DecisionUndecided, tt.want)
+		}
+	}
+}
+
+func TestRolePermissionPolicyGolden(t *testing.T) {
+	t.Parallel()
+	const sqsStatement = `{"Sid":"SqshookSend","Effect":"Allow","Action":["sqs:GetQueueUrl","sqs:SendMessage","sqs:SendMessageBatch","sqs:GetQueueAttributes"],"Resource":"arn:aws:sqs:us-east-1:111122223333:events"}`
+	tests := []struct {
+		name, key, want string
+	}{
+		{"no key", "", `{"Version":"2012-10-17","Statement":[` + sqsStatement + `]}`},
+		{"key ARN", policyTestKeyARN, `{"Version":"2012-10-17","Statement":[` + sqsStatement +
+			`,{"Sid":"SqshookKMS","Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"` + policyTestKeyARN + `"}]}`},
+		{"multi-Region key in another account and region", "arn:aws:kms:eu-west-1:444455556666:key/mrk-1234abcd12ab34cd56ef1234567890ab", `{"Version":"2012-10-17","Statement":[` + sqsStatement +
+			`,{"Sid":"SqshookKMS","Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"arn:aws:kms:eu-west-1:444455556666:key/mrk-1234abcd12ab34cd56ef1234567890ab"}]}`},
+		{"alias ARN", "arn:aws:kms:us-east-1:111122223333:alias/team/sqs-events_1", `{"Version":"2012-10-17","Statement":[` + sqsStatement +
+			`,{"Sid":"SqshookKMS","Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"arn:aws:kms:us-east-1:111122223333:key/*","Condition":{"ForAnyValue:StringEquals":{"kms:ResourceAliases":"alias/team/sqs-events_1"}}}]}`},
+	}
+	for _, tt := range tests {
+		doc, err := RolePermissionPolicy(policyTestQueueURL, tt.key)
+		if err != nil {
+			t.Errorf("%s: RolePermissionPolicy: got error %v, want nil", tt.name, err)
+			continue
+		}
+		if got := policyCompact(t, doc); got != tt.want {
+			t.Errorf("%s: RolePermissionPolicy:\ngot  %s\nwant %s", tt.name, got, tt.want)
+		}
+		policyCheckRoundTrip(t, doc)
+	}
+	plain, _ := PermissionPolicy(policyTestQueueURL)
+	if doc, _ := RolePermissionPolicy(policyTestQueueURL, ""); !reflect.DeepEqual(doc, plain) {
+		t.Errorf("RolePermissionPolicy(url, \"\"): got %+v, want PermissionPolicy(url) %+v", doc, plain)
+	}
+	doc, _ := RolePermissionPolicy(policyTestQueueURL, policyTestKeyARN)
+	got, _ := doc.MarshalIndent()
+	const wantIndent = `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "SqshookSend",
+      "Effect": "Allow",
+      "Action": [
+        "sqs:GetQueueUrl",
+        "sqs:SendMessage",
+        "sqs:SendMessageBatch",
+        "sqs:GetQueueAttributes"
+      ],
+      "Resource": "arn:aws:sqs:us-east-1:111122223333:events"
+    },
+    {
+      "Sid": "SqshookKMS",
+      "Effect": "Allow",
+      "Action": [
+        "kms:GenerateDataKey",
+        "kms:Decrypt"
+      ],
+      "Resource": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    }
+  ]
+}`
+	if string(got) != wantIndent {
+		t.Errorf("RolePermissionPolicy MarshalIndent:\ngot  %s\nwant %s", got, wantIndent)
+	}
+}
+
+func TestRolePermissionPolicyErrors(t *testing.T) {
+	t.Parallel()
+	const keyID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+	tests := []struct {
+		name, url, key string
+		wantIs         error
+		want           string
+	}{
+		{"bad queue URL", "https://example.com/111122223333/q", "", ErrInvalidQueueURL, "is not an Amazon SQS endpoint"},
+		{"bad queue URL with key", "", policyTestKeyARN, ErrInvalidQueueURL, "is empty"},
+		{"partition mismatch", policyTestQueueURL, "arn:aws-cn:kms:cn-north-1:111122223333:key/" + keyID, ErrInvalidPolicy, `KMS key ARN "arn:aws-cn:kms:cn-north-1:111122223333:key/` + keyID + `": partition aws-cn is not the queue's partition aws`},
+		{"partition mismatch GovCloud queue", "https://sqs.us-gov-west-1.amazonaws.com/111122223333/q", policyTestKeyARN, ErrInvalidPolicy, "partition aws is not the queue's partition aws-us-gov"},
+		{"region in another partition", policyTestQueueURL, "arn:aws:kms:cn-north-1:111122223333:key/" + keyID, ErrInvalidPolicy, "region cn-north-1 is in partition aws-cn, not aws"},
+		{"unknown partition", policyTestQueueURL, "arn:aws-xx:kms:us-east-1:111122223333:key/" + keyID, ErrInvalidPolicy, `partition "aws-xx" is not a known AWS partition`},
+		{"wildcard key", policyTestQueueURL, "arn:aws:kms:us-east-1:111122223333:key/*", ErrInvalidPolicy, "wildcards are not allowed"},
+		{"wildcard region", policyTestQueueURL, "arn:aws:kms:*:111122223333:key/" + keyID, ErrInvalidPolicy, "wildcards are not allowed"},
+		{"not an ARN", policyTestQueueURL, keyID, ErrInvalidPolicy, "is not an ARN; want arn:<partition>:kms:"},
+		{"alias name only", policyTestQueueURL, "alias/sqs", ErrInvalidPolicy, "is not an ARN"},
+		{"not KMS", policyTestQueueURL, "arn:aws:sqs:us-east-1:111122223333:key/" + keyID, ErrInvalidPolicy, `service "sqs" is not kms`},
+		{"no region", policyTestQueueURL, "arn:aws:kms::111122223333:key/" + keyID, ErrInvalidPolicy, `region "" is not a valid AWS region name`},
+		{"short account", policyTestQueueURL, "arn:aws:kms:us-east-1:1111:key/" + keyID, ErrInvalidPolicy, `account ID "1111" is not 12 digits`},
+		{"upper-case key ID", policyTestQueueURL, "arn:aws:kms:us-east-1:111122223333:key/" + strings.ToUpper(keyID), ErrInvalidPolicy, "is not a lowercase UUID"},
+		{"short key ID", policyTestQueueURL, "arn:aws:kms:us-east-1:111122223333:key/1234", ErrInvalidPolicy, "is not a lowercase UUID"},
+		{"short mrk key ID", policyTestQueueURL, "arn:aws:kms:us-east-1:111122223333:key/mrk-1234", ErrInvalidPolicy, "multi-Region key ID"},
+		{"empty key ID", policyTestQueueURL, "arn:aws:kms:us-east-1:111122223333:key/", ErrInvalidPolicy, "is not a lowercase UUID"},
+		{"AWS managed alias", policyTestQueueURL, "arn:aws:kms:us-east-1:111122223333:alias/aws/sqs", ErrInvalidPolicy, "is an AWS managed key's alias"},
+		{"empty alias", policyTestQueueURL, "arn:aws:kms:us-east-1:111122223333:alias/", ErrInvalidPolicy, "alias name is empty"},
+		{"alias characters", policyTestQueueURL, "arn:aws:kms:us-east-1:111122223333:alias/a.b", ErrInvalidPolicy, "may hold only letters, digits, '/', '_' and '-'"},
+		{"alias too long", policyTestQueueURL, "arn:aws:kms:us-east-1:111122223333:alias/" + strings.Repeat("a", 251), ErrInvalidPolicy, "longer than 256 characters"},
+		{"other KMS resource", policyTestQueueURL, "arn:aws:kms:us-east-1:111122223333:grant/x", ErrInvalidPolicy, `resource "grant/x" is neither key/<key-id> nor alias/<alias-name>`},
+		{"too long", policyTestQueueURL, "arn:aws:kms:us-east-1:111122223333:alias/" + strings.Repeat("a", 2100), ErrInvalidPolicy, "longer than 2048 bytes"},
+	}
+	for _, tt := range tests {
+		doc, err := RolePermissionPolicy(tt.url, tt.key)
+		if err == nil || !errors.Is(err, tt.wantIs) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: RolePermissionPolicy(%q, %q): got %v, want an error wrapping %v containing %q", tt.name, tt.url, tt.key, err, tt.wantIs, tt.want)
+		}
+		if !reflect.DeepEqual(doc, PolicyDocument{}) {
+			t.Errorf("%s: got %+v with an error, want the zero PolicyDocument", tt.name, doc)
+		}
+	}
+}
+
+func TestRolePermissionPolicySizeLimit(t *testing.T) {
+	t.Parallel()
+	queue := "https://sqs-fips.us-gov-west-1.amazonaws.com/123456789012/" + strings.Repeat("q", 75) + ".fifo"
+	for _, key := range []string{
+		"arn:aws-us-gov:kms:us-gov-west-1:123456789012:alias/" + strings.Repeat("a", 250), // the longest alias
+		"arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+	} {
+		doc, err := RolePermissionPolicy(queue, key)
+		if err != nil {
+			t.Fatalf("RolePermissionPolicy(longest inputs, %q): got error %v, want nil", key, err)
+		}
+		compact := policyCompact(t, doc)
+		if n := len(compact); n > policyIdentityMaxChars || n > 1000 {
+			t.Errorf("RolePermissionPolicy(longest inputs): %d characters, want at most 1000 (the limit is %d)", n, policyIdentityMaxChars)
+		}
+		policyCheckRoundTrip(t, doc)
+	}
+	if _, err := RolePermissionPolicy(queue, "arn:aws-us-gov:kms:us-gov-west-1:123456789012:alias/"+strings.Repeat("a", 251)); err == nil {
+		t.Errorf("RolePermissionPolicy(257-character alias): got nil error, want one")
+	}
+}
+
+func TestRolePermissionPolicyEvaluation(t *testing.T) {
+	t.Parallel()
+	doc, err := RolePermissionPolicy(policyTestQueueURL, policyTestKeyARN)
+	if err != nil {
+		t.Fatalf("RolePermissionPolicy: %v", err)
+	}
+	b, _ := doc.MarshalIndent()
+	tests := []struct {
+		action, resource string
+		want             Decision
+	}{
+		{"sqs:SendMessage", policyTestQueueARN, DecisionAllow},
+		{"sqs:SendMessageBatch", policyTestQueueARN, DecisionAllow},
+		{"sqs:GetQueueAttributes", policyTestQueueARN, DecisionAllow},
+		{"kms:GenerateDataKey", policyTestKeyARN, DecisionAllow},
+		{"kms:Decrypt", policyTestKeyARN, DecisionAllow},
+		{"sqs:SendMessage", "arn:aws:sqs:us-east-1:111122223333:other", DecisionImplicitDeny},
+		{"sqs:SendMessage", "arn:aws:sqs:us-east-1:999999999999:events", DecisionImplicitDeny},
+		{"sqs:ReceiveMessage", policyTestQueueARN, DecisionImplicitDeny},
+		{"sqs:DeleteMessage", policyTestQueueARN, DecisionImplicitDeny},
+		{"kms:Encrypt", policyTestKeyARN, DecisionImplicitDeny},
+		{"kms:GenerateDataKey", "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000", DecisionImplicitDeny},
+		{"kms:GenerateDataKey", policyTestQueueARN, DecisionImplicitDeny},
+	}
+	for _, tt := range tests {
+		got, err := IdentityAllows(b, tt.action, tt.resource)
+		if err != nil || got != tt.want {
+			t.Errorf("IdentityAllows(role permission policy, %q, %q): got %v, %v, want %v, nil", tt.action, tt.resource, got, err, tt.want)
+		}
+	}
+	// With an alias, the key grant depends on the key's aliases (a set
+	// condition), which IdentityAllows cannot decide; other keys' accounts
+	// and regions are still out.
+	alias, err := RolePermissionPolicy(policyTestQueueURL, "arn:aws:kms:us-east-1:111122223333:alias/events")
+	if err != nil {
+		t.Fatalf("RolePermissionPolicy(alias): %v", err)
+	}
+	ab, _ := alias.MarshalIndent()
+	for _, tt := range []struct {
+		action, resource string
+		want             Decision
+	}{
+		{"kms:GenerateDataKey", policyTestKeyARN, DecisionUndecided},
+		{"kms:GenerateDataKey", "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", DecisionImplicitDeny},
+		{"kms:GenerateDataKey", "arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab", DecisionImplicitDeny},
+		{"sqs:SendMessage", policyTestQueueARN, DecisionAllow},
+	} {
+		got, err := IdentityAllows(ab, tt.action, tt.resource)
+		if err != nil || got != tt.want {
+			t.Errorf("IdentityAllows(alias permission policy, %q, %q): got %v, %v, want %v, nil", tt.action, tt.resource, got, err, tt.want)
+		}
+	}
+}

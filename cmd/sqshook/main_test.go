@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
 
+	"github.com/sqshook/sqshook"
 	"github.com/sqshook/sqshook/sqstest"
 )
 
@@ -62,6 +64,154 @@ func TestPolicyCommand(t *testing.T) {
 	code, out, _ = runCmd(t, "policy", "-auth", "keys", "-queue-url", "https://sqs.us-west-2.amazonaws.com/111111111111/q")
 	if code != 0 || !strings.Contains(out, "sqs:SendMessageBatch") {
 		t.Errorf("keys policy: exit %d\n%s", code, out)
+	}
+}
+
+// decodePolicies reads the JSON policy documents printed one after another.
+func decodePolicies(t *testing.T, out string) []sqshook.PolicyDocument {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(out))
+	var docs []sqshook.PolicyDocument
+	for dec.More() {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			t.Fatalf("output is not a stream of JSON documents: %v\n%s", err, out)
+		}
+		doc, err := sqshook.ParsePolicy(raw)
+		if err != nil {
+			t.Fatalf("printed policy does not parse: %v\n%s", err, raw)
+		}
+		docs = append(docs, doc)
+	}
+	return docs
+}
+
+func TestPolicyCommandRole(t *testing.T) {
+	const (
+		queue     = "https://sqs.us-west-2.amazonaws.com/111111111111/q"
+		queueARN  = "arn:aws:sqs:us-west-2:111111111111:q"
+		server    = "arn:aws:iam::185583345998:role/chat-server"
+		tenantID  = "tenant-7f3c9e"
+		keyARN    = "arn:aws:kms:us-west-2:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+		aliasARN  = "arn:aws:kms:us-west-2:111111111111:alias/events"
+		tenantArn = "arn:aws:iam::111111111111:role/sqshook-sender"
+	)
+	wantTrust, err := sqshook.TrustPolicy(server, tenantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPerm, err := sqshook.RolePermissionPolicy(queue, keyARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut := runCmd(t, "policy", "-auth", "role", "-queue-url", queue, "-principal", server, "-external-id", tenantID, "-kms-key", keyARN)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	docs := decodePolicies(t, out)
+	if len(docs) != 2 || !reflect.DeepEqual(docs[0], wantTrust) || !reflect.DeepEqual(docs[1], wantPerm) {
+		t.Fatalf("role policies: got %+v, want the trust policy then the permission policy\n%s", docs, out)
+	}
+	headings := strings.Split(strings.TrimSpace(errOut), "\n")
+	if len(headings) != 2 || !strings.HasPrefix(headings[0], "# 1/2 trust policy") || !strings.HasPrefix(headings[1], "# 2/2 permission policy") {
+		t.Errorf("stderr: got %q, want two heading lines", errOut)
+	}
+	trustJSON, _ := json.Marshal(docs[0])
+	if d, err := sqshook.AllowsRequest(trustJSON, sqshook.PolicyRequest{Principal: server, Action: "sts:AssumeRole", Resource: tenantArn, Context: map[string]string{"sts:ExternalId": tenantID}}); err != nil || d != sqshook.DecisionAllow {
+		t.Errorf("printed trust policy for the server and its ExternalId: %v, %v", d, err)
+	}
+	if d, err := sqshook.AllowsRequest(trustJSON, sqshook.PolicyRequest{Principal: server, Action: "sts:AssumeRole", Resource: tenantArn, Context: map[string]string{"sts:ExternalId": "tenant-other"}}); err != nil || d != sqshook.DecisionImplicitDeny {
+		t.Errorf("printed trust policy for another ExternalId: %v, %v", d, err)
+	}
+	permJSON, _ := json.Marshal(docs[1])
+	for action, resource := range map[string]string{"sqs:SendMessage": queueARN, "sqs:SendMessageBatch": queueARN, "kms:GenerateDataKey": keyARN} {
+		if d, err := sqshook.IdentityAllows(permJSON, action, resource); err != nil || d != sqshook.DecisionAllow {
+			t.Errorf("printed permission policy, %s on %s: %v, %v", action, resource, d, err)
+		}
+	}
+
+	// -print trust and -print permission print exactly one document, which
+	// a script can pipe into the AWS CLI.
+	code, out, errOut = runCmd(t, "policy", "-auth", "role", "-queue-url", queue, "-principal", server, "-external-id", tenantID, "-print", "trust")
+	if docs := decodePolicies(t, out); code != 0 || len(docs) != 1 || !reflect.DeepEqual(docs[0], wantTrust) {
+		t.Errorf("-print trust: exit %d, %+v\n%s", code, docs, errOut)
+	}
+	if !strings.HasPrefix(errOut, "# trust policy") {
+		t.Errorf("-print trust: stderr %q", errOut)
+	}
+	if err := json.Unmarshal([]byte(out), new(any)); err != nil {
+		t.Errorf("-print trust: stdout is not one JSON document: %v", err)
+	}
+	code, out, errOut = runCmd(t, "policy", "-auth", "role", "-queue-url", queue, "-kms-key", aliasARN, "-print", "permission")
+	if docs := decodePolicies(t, out); code != 0 || len(docs) != 1 || len(docs[0].Statement) != 2 ||
+		docs[0].Statement[1].Condition["ForAnyValue:StringEquals"]["kms:ResourceAliases"][0] != "alias/events" {
+		t.Errorf("-print permission with an alias: exit %d, %+v\n%s", code, docs, errOut)
+	}
+
+	// An assumed-role ARN from sts get-caller-identity becomes its role.
+	code, out, errOut = runCmd(t, "policy", "-auth", "role", "-queue-url", queue, "-principal", "arn:aws:sts::185583345998:assumed-role/chat-server/i-0abc", "-external-id", tenantID, "-print", "trust")
+	if docs := decodePolicies(t, out); code != 0 || len(docs) != 1 || !reflect.DeepEqual(docs[0], wantTrust) || !strings.Contains(errOut, "assumed-role session") {
+		t.Errorf("assumed-role principal: exit %d, %+v\n%s", code, docs, errOut)
+	}
+}
+
+func TestPolicyCommandRoleErrors(t *testing.T) {
+	const queue = "https://sqs.us-west-2.amazonaws.com/111111111111/q"
+	const server = "arn:aws:iam::185583345998:role/chat-server"
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"no principal", []string{"-external-id", "tenant-1"}, 2, []string{"-principal is required with -auth role", "aws sts get-caller-identity"}},
+		{"no external id", []string{"-principal", server}, 2, []string{"-external-id is required with -auth role", "never taken from the hook"}},
+		{"principal star", []string{"-principal", "*", "-external-id", "tenant-1"}, 1, []string{`trust policy principal "*"`, "every AWS account"}},
+		{"account id", []string{"-principal", "185583345998", "-external-id", "tenant-1"}, 1, []string{"arn:aws:iam::185583345998:root"}},
+		{"bad external id", []string{"-principal", server, "-external-id", "tenant 1"}, 1, []string{`external ID "tenant 1"`, "2 to 1,224 characters"}},
+		{"KMS partition", []string{"-principal", server, "-external-id", "tenant-1", "-kms-key", "arn:aws-cn:kms:cn-north-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, 1, []string{"KMS key ARN", "is not the queue's partition aws"}},
+		{"bad print", []string{"-principal", server, "-external-id", "tenant-1", "-print", "all"}, 2, []string{`-print: "all" is not trust, permission or both`}},
+		{"resource flag", []string{"-principal", server, "-external-id", "tenant-1", "-org-id", "o-aaaaaaaaaa"}, 2, []string{"-org-id: not used with -auth role"}},
+		{"bad queue", []string{"-print", "permission", "-queue-url", "https://example.com/q"}, 1, []string{"invalid queue URL"}},
+	}
+	for _, tt := range tests {
+		args := append([]string{"policy", "-auth", "role", "-queue-url", queue}, tt.args...)
+		code, out, errOut := runCmd(t, args...)
+		if code != tt.code || out != "" {
+			t.Errorf("%s: exit %d, stdout %q; want exit %d and no output", tt.name, code, out, tt.code)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(errOut, w) {
+				t.Errorf("%s: stderr %q lacks %q", tt.name, errOut, w)
+			}
+		}
+	}
+}
+
+func TestPolicyCommandResourceWarnsOfCrossTenantRisk(t *testing.T) {
+	code, out, errOut := runCmd(t, "policy", "-queue-url", "https://sqs.us-west-2.amazonaws.com/111111111111/q", "-principal", "185583345998")
+	if code != 0 || len(decodePolicies(t, out)) != 1 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, w := range []string{"every customer's queue policy allows the same server principal", "another customer's queue URL", "-auth role", "ExternalId"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr %q lacks %q", errOut, w)
+		}
+	}
+	if strings.Contains(out, "#") {
+		t.Errorf("the note went to stdout:\n%s", out)
+	}
+	// Flags of another auth type are refused rather than ignored.
+	code, _, errOut = runCmd(t, "policy", "-queue-url", "https://sqs.us-west-2.amazonaws.com/111111111111/q", "-principal", "185583345998", "-external-id", "tenant-1")
+	if code != 2 || !strings.Contains(errOut, "-external-id: not used with -auth resource") {
+		t.Errorf("-external-id with resource auth: exit %d, %q", code, errOut)
+	}
+	// keys auth takes -kms-key too.
+	code, out, errOut = runCmd(t, "policy", "-auth", "keys", "-queue-url", "https://sqs.us-west-2.amazonaws.com/111111111111/q",
+		"-kms-key", "arn:aws:kms:us-west-2:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+	if docs := decodePolicies(t, out); code != 0 || len(docs) != 1 || len(docs[0].Statement) != 2 || errOut != "" {
+		t.Errorf("keys with -kms-key: exit %d, %+v, stderr %q", code, docs, errOut)
 	}
 }
 
