@@ -660,17 +660,23 @@ func ownAttributesSize(id, eventType string) int {
 }
 
 // attributes returns the message attributes of ed's messages.
+// attributes returns the event's message attributes, its own and sqshook's,
+// for one call. The map is not kept with the event: it is larger than a
+// chat event's body, and events wait in memory through outages. Its values
+// point into the event's data (the SDK only reads them).
 func (ed *eventData) attributes() map[string]types.MessageAttributeValue {
 	m := make(map[string]types.MessageAttributeValue, len(ed.ev.Attributes)+2)
 	for k, v := range ed.ev.Attributes {
 		m[k] = v
 	}
-	str := "String"
-	id, typ := ed.id, ed.ev.Type
-	m[AttrEventID] = types.MessageAttributeValue{DataType: &str, StringValue: &id}
-	m[AttrEventType] = types.MessageAttributeValue{DataType: &str, StringValue: &typ}
+	m[AttrEventID] = types.MessageAttributeValue{DataType: &stringDataType, StringValue: &ed.id}
+	m[AttrEventType] = types.MessageAttributeValue{DataType: &stringDataType, StringValue: &ed.ev.Type}
 	return m
 }
+
+// stringDataType is the DataType of sqshook's attributes; the SDK only
+// reads it.
+var stringDataType = "String"
 
 // newEventID makes a unique event id in buf, which must not change
 // afterwards: the id is the prefix of this dispatcher, '-' and a sequence
