@@ -1348,8 +1348,15 @@ func ResourcePolicy(queueURL, principal string, opts ResourcePolicyOptions) (Pol
 	if len(cond) > 0 {
 		st.Condition = cond
 	}
-	return PolicyDocument{Version: PolicyVersion, Statement: []Statement{st}}, nil
+	doc := PolicyDocument{Version: PolicyVersion, Statement: []Statement{st}}
+	if b, err := json.Marshal(doc); err != nil || len(b) > MaxQueuePolicyBytes {
+		return PolicyDocument{}, policyErrorf("the queue policy would be %d bytes; SQS accepts at most %d", len(b), MaxQueuePolicyBytes)
+	}
+	return doc, nil
 }
+
+// MaxQueuePolicyBytes is the largest queue policy SQS accepts.
+const MaxQueuePolicyBytes = 8192
 
 // PermissionPolicy returns the identity-based policy that the sending IAM
 // user or role needs for the given queues, as in Stream's documentation: one

@@ -1919,3 +1919,26 @@ func TestRolePermissionPolicyEvaluation(t *testing.T) {
 		}
 	}
 }
+
+// ResourcePolicy's output fits SQS's policy limit whatever the inputs, or
+// it is refused.
+func TestResourcePolicyStaysUnderTheSQSLimit(t *testing.T) {
+	url := "https://sqs.us-east-1.amazonaws.com/123456789012/" + strings.Repeat("q", 80)
+	path := strings.Repeat("p/", 250)
+	principal := "arn:aws:iam::185583345998:role/" + path + strings.Repeat("r", 64)
+	sourceArn := "arn:aws:sns:us-east-1:123456789012:" + strings.Repeat("t", 1900)
+	doc, err := ResourcePolicy(url, principal, ResourcePolicyOptions{
+		Sid: strings.Repeat("S", 128), SourceAccount: "123456789012", SourceArn: sourceArn, PrincipalOrgID: "o-" + strings.Repeat("a", 32),
+	})
+	if err != nil {
+		if !strings.Contains(err.Error(), "SQS accepts at most 8192") {
+			t.Fatalf("error %v", err)
+		}
+		return
+	}
+	b, _ := json.Marshal(doc)
+	if len(b) > MaxQueuePolicyBytes {
+		t.Errorf("policy of %d bytes, over SQS's %d", len(b), MaxQueuePolicyBytes)
+	}
+	t.Logf("largest queue policy: %d bytes", len(b))
+}

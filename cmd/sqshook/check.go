@@ -15,12 +15,16 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 credentials accepted, queue reachable, attributes read, with warnings for a
 queue size limit below the hook's, a missing dead-letter queue, FIFO group
 ids, and (for "resource" auth) a queue policy that does not let the server's
-principal send. Prints one JSON result per hook; the exit code is non-zero
+principal send. "role" hooks are checked by assuming their role with
+-external-id. Prints one JSON result per hook; the exit code is non-zero
 if any hook's status is "error". Secrets never appear in the output.`, stderr)
 	hooksFile := fs.String("hooks", "", `JSON file of hooks ({"event_hooks": [...]} or an array) (required)`)
 	endpoint := fs.String("endpoint", "", "SQS endpoint override (an emulator); default AWS or AWS_ENDPOINT_URL_SQS")
 	sendTest := fs.Bool("send-test", false, `also send one message marked as a test event (type "`+sqshook.TestEventType+`")`)
 	principal := fs.String("principal", "", `for "resource" hooks: the server's principal ARN (default: discovered with STS)`)
+	externalID := fs.String("external-id", "", `for "role" hooks: the ExternalId this server assigned to the customer`)
+	stsEndpoint := fs.String("sts-endpoint", "", "STS endpoint override (an emulator); default AWS or AWS_ENDPOINT_URL_STS")
+	multiTenant := fs.Bool("multi-tenant", false, `the hooks belong to several customers: warn about "resource" hooks`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -41,7 +45,10 @@ if any hook's status is "error". Secrets never appear in the output.`, stderr)
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	for _, h := range hooks {
-		res := sqshook.CheckHook(ctx, h, sqshook.CheckOptions{Endpoint: *endpoint, SendTestMessage: *sendTest, Principal: *principal})
+		res := sqshook.CheckHook(ctx, h, sqshook.CheckOptions{
+			Endpoint: *endpoint, STSEndpoint: *stsEndpoint, SendTestMessage: *sendTest, Principal: *principal,
+			ExternalID: *externalID, MultiTenant: *multiTenant,
+		})
 		out := struct {
 			Hook string `json:"hook"`
 			sqshook.CheckResult

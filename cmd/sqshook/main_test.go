@@ -290,3 +290,38 @@ func TestCheckCommand(t *testing.T) {
 		t.Errorf("test messages received: %d, want 1", len(srv.Received(url)))
 	}
 }
+
+func TestCheckCommandRoleHook(t *testing.T) {
+	srv := sqstest.NewServer()
+	defer srv.Close()
+	const server, role = "arn:aws:iam::185583345998:role/chat-server", "arn:aws:iam::123456789012:role/sqshook-sender"
+	srv.AddIdentity("AKIASERVERIDENTITY01", server)
+	srv.AddRole(sqstest.Role{ARN: role, TrustedPrincipals: []string{server}, ExternalID: "tenant-a-1"})
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIASERVERIDENTITY01")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "server-secret")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	url := srv.CreateQueue("role-checked", nil)
+	file := filepath.Join(t.TempDir(), "hooks.json")
+	hooks := `[{"id":"r","enabled":true,"hook_type":"sqs","sqs_queue_url":"` + url + `","sqs_region":"us-east-1","sqs_auth_type":"role","sqs_role_arn":"` + role + `"}]`
+	if err := os.WriteFile(file, []byte(hooks), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		externalID string
+		code       int
+		want       string
+	}{
+		{"tenant-a-1", 0, `"status": "ok"`},
+		{"tenant-b-2", 1, `"step": "assume_role"`},
+	} {
+		code, out, errOut := runCmd(t, "check", "-hooks", file, "-endpoint", srv.URL(), "-sts-endpoint", srv.URL(), "-external-id", c.externalID, "-send-test")
+		if code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("ExternalId %s: exit %d, want %d and output containing %s\n%s\n%s", c.externalID, code, c.code, c.want, out, errOut)
+		}
+	}
+	if n := len(srv.Received(url)); n != 1 {
+		t.Errorf("%d test messages, want 1 (from the check that assumed the role)", n)
+	}
+}
