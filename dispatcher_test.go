@@ -1016,3 +1016,48 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// Flush returns once what was published before it is settled, even while
+// dead letters of later events are reported without a pause: overlapping
+// reports must not starve it.
+func TestFlushNotStarvedByOverlappingDeadLetters(t *testing.T) {
+	fake := newFake()
+	fake.respond = func(int, *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+		return nil, apiError("AccessDenied", 403)
+	}
+	var reported atomic.Int64
+	d, err := sqshook.New([]sqshook.Hook{hookFor("h", "q")},
+		sqshook.WithClientFunc(func(context.Context, sqshook.Hook) (sqshook.SQSAPI, error) { return fake, nil }),
+		sqshook.WithLinger(0), sqshook.WithMaxInFlight(8), sqshook.WithMaxBuffered(200, 1<<20),
+		sqshook.WithDeadLetter(func(sqshook.DeadLetter) {
+			reported.Add(1)
+			time.Sleep(200 * time.Microsecond) // a callback that takes a little time
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				_ = d.Publish(ctx, sqshook.Event{Type: "message.new", Body: []byte(`{}`)})
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	for i := 0; i < 5; i++ {
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		start := time.Now()
+		err := d.Flush(fctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("Flush %d under continuous dead letters: %v after %v (%d reported)", i, err, time.Since(start), reported.Load())
+		}
+	}
+	stop()
+	wg.Wait()
+}

@@ -73,7 +73,8 @@ type pipe struct {
 	epochPending map[uint64]int
 	flushes      []*flushWaiter
 	flushed      []*flushWaiter // satisfied; released after dead letters are reported
-	reporting    int            // dead-letter reports under way
+	reportSeq    uint64         // the next report ticket
+	reports      []uint64       // tickets of the reports under way
 	forcing      int            // flushes waiting
 
 	counters hookCounters
@@ -85,8 +86,9 @@ type retryWait struct {
 }
 
 type flushWaiter struct {
-	epoch uint64
-	done  chan struct{}
+	epoch  uint64
+	done   chan struct{}
+	ticket uint64 // once satisfied: reports with a smaller ticket must end first
 }
 
 func (d *Dispatcher) newPipe(h Hook) (*pipe, error) {
@@ -397,6 +399,9 @@ type call struct {
 func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error, c call) {
 	var dls []DeadLetter
 	p.mu.Lock()
+	// The ticket comes before any entry is settled: a Flush satisfied by
+	// these entries waits for their dead letters' report.
+	ticket := p.beginReportLocked()
 	p.inflightN -= len(batch)
 	p.counters.batches++
 	if err == nil && out == nil {
@@ -436,15 +441,14 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 	if len(dls) > 0 {
 		// Report before giving the call's slot back: a hook whose every
 		// call is rejected cannot pile up callbacks beyond MaxInFlight.
-		p.reporting++
 		p.mu.Unlock()
 		p.d.dispatchDeadLetters(dls)
 		p.mu.Lock()
-		p.reporting--
 	}
+	p.endReportLocked(ticket)
 	p.inflight--
 	p.pumpLocked()
-	p.unlockAndReport(nil)
+	p.unlockAndRelease()
 }
 
 // throttledEntries reports whether SQS failed entries for throttling or
@@ -684,6 +688,7 @@ func (p *pipe) checkFlushesLocked() {
 	kept := p.flushes[:0]
 	for _, w := range p.flushes {
 		if !any || oldest > w.epoch {
+			w.ticket = p.reportSeq
 			p.flushed = append(p.flushed, w)
 			p.forcing--
 			continue
@@ -693,24 +698,63 @@ func (p *pipe) checkFlushesLocked() {
 	p.flushes = kept
 }
 
+// beginReportLocked takes a ticket for a dead-letter report (or a
+// settlement that may produce one); endReportLocked returns it. A satisfied
+// Flush waits for the reports whose tickets were taken before it was
+// satisfied, and for no later one: reports that keep overlapping cannot
+// starve it.
+func (p *pipe) beginReportLocked() uint64 {
+	t := p.reportSeq
+	p.reportSeq++
+	p.reports = append(p.reports, t)
+	return t
+}
+
+func (p *pipe) endReportLocked(t uint64) {
+	for i, x := range p.reports {
+		if x == t {
+			p.reports = append(p.reports[:i], p.reports[i+1:]...)
+			return
+		}
+	}
+}
+
 // unlockAndReport unlocks p, reports dead letters, then releases the
-// flushes that are satisfied once no dead letter is being reported: Flush
-// returns only after the dead-letter callback has seen every event Flush
-// waited for.
+// flushes whose reports have ended: Flush returns only after the
+// dead-letter callback has seen every event Flush waited for.
 func (p *pipe) unlockAndReport(dls []DeadLetter) {
 	if len(dls) > 0 {
-		p.reporting++
+		t := p.beginReportLocked()
 		p.mu.Unlock()
 		p.d.dispatchDeadLetters(dls)
 		p.mu.Lock()
-		p.reporting--
+		p.endReportLocked(t)
 	}
-	var flushed []*flushWaiter
-	if p.reporting == 0 {
-		flushed, p.flushed = p.flushed, nil
+	p.unlockAndRelease()
+}
+
+// unlockAndRelease unlocks p and releases the satisfied flushes whose
+// earlier reports have all ended.
+func (p *pipe) unlockAndRelease() {
+	oldest, busy := uint64(0), len(p.reports) > 0
+	for i, t := range p.reports {
+		if i == 0 || t < oldest {
+			oldest = t
+		}
 	}
+	var release []*flushWaiter
+	kept := p.flushed[:0]
+	for _, w := range p.flushed {
+		if !busy || oldest >= w.ticket {
+			release = append(release, w)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	clear(p.flushed[len(kept):])
+	p.flushed = kept
 	p.mu.Unlock()
-	for _, w := range flushed {
+	for _, w := range release {
 		close(w.done)
 	}
 }
@@ -790,6 +834,7 @@ func (p *pipe) maybeDoneLocked() {
 // in flight are canceled by the dispatcher and settle as shutdown).
 func (p *pipe) abort() {
 	p.mu.Lock()
+	ticket := p.beginReportLocked()
 	p.aborted = true
 	p.wakeWaitersLocked()
 	var dls []DeadLetter
@@ -814,5 +859,9 @@ func (p *pipe) abort() {
 		p.state = pipeDraining
 	}
 	p.maybeDoneLocked()
-	p.unlockAndReport(dls)
+	p.mu.Unlock()
+	p.d.dispatchDeadLetters(dls)
+	p.mu.Lock()
+	p.endReportLocked(ticket)
+	p.unlockAndRelease()
 }
