@@ -1061,3 +1061,50 @@ func TestFlushNotStarvedByOverlappingDeadLetters(t *testing.T) {
 	stop()
 	wg.Wait()
 }
+
+// After BatchRequestTooLong lowered a hook's batch limit, the limit grows
+// back once the server accepts larger batches again.
+func TestBatchLimitGrowsBackAfterSplits(t *testing.T) {
+	fake := newFake()
+	var mu sync.Mutex
+	serverLimit := 8 * 1024
+	var sizes []int // entries per accepted call
+	fake.respond = func(call int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+		total := 0
+		for _, e := range in.Entries {
+			total += len(aws.ToString(e.MessageBody))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if total > serverLimit {
+			return nil, apiError("BatchRequestTooLong", 400)
+		}
+		sizes = append(sizes, len(in.Entries))
+		return okAll(in), nil
+	}
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")}, sqshook.WithLinger(time.Second), sqshook.WithMaxInFlight(1))
+	publish := func(n int) {
+		for i := 0; i < n; i++ {
+			ev := sqshook.Event{Type: "message.new", Body: []byte(fmt.Sprintf(`{"i":%d,"text":%q}`, i, strings.Repeat("x", 1500)))}
+			if err := d.Publish(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		flush(t, d)
+	}
+	publish(100) // the server takes 5 entries of 1.5 KB: batches shrink
+	mu.Lock()
+	serverLimit = 1 << 20 // the server's limit is raised
+	sizes = nil
+	mu.Unlock()
+	publish(2000)
+	mu.Lock()
+	defer mu.Unlock()
+	if top := slices.Max(sizes[len(sizes)-10:]); top != sqshook.MaxBatchEntries {
+		t.Errorf("the last batches carry at most %d entries, want %d again (sizes %v)", top, sqshook.MaxBatchEntries, sizes[len(sizes)-10:])
+	}
+	checkAccounting(t, d, true)
+	if n := len(dls.list()); n != 0 {
+		t.Errorf("%d dead letters", n)
+	}
+}

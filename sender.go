@@ -64,6 +64,7 @@ type pipe struct {
 	pending    int // every entry held: queued, in flight, retrying
 	bytes      int // message bytes held
 	maxBatch   int // batch byte limit, lowered on BatchRequestTooLong
+	sinceSplit int // successful calls since maxBatch was lowered or raised
 	lingerSet  bool
 	linger     stopper
 	retryWaits map[*retryWait]struct{}
@@ -430,6 +431,7 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 			dls = p.retryLocked(batch, err)
 		}
 	} else {
+		p.regrowBatchLocked()
 		now := p.d.cfg.clock.Now()
 		if throttledEntries(out) {
 			p.lim.congested(c.started, now)
@@ -557,8 +559,26 @@ func (p *pipe) splitLocked(batch []*entry, code, msg string, err error) []DeadLe
 		largest = max(largest, e.size)
 	}
 	p.maxBatch = max(largest, min(p.maxBatch, total/2))
+	p.sinceSplit = 0
 	p.requeueLocked(batch)
 	return nil
+}
+
+// regrowAfter is how many calls succeed at a lowered batch limit before
+// the limit is doubled again (a server's limit may have been raised; a
+// refusal costs one call and halves it again).
+const regrowAfter = 64
+
+// regrowBatchLocked counts a successful call and raises a lowered batch
+// limit back toward the configured one after regrowAfter of them.
+func (p *pipe) regrowBatchLocked() {
+	if p.maxBatch >= p.d.rules.maxBytes {
+		return
+	}
+	if p.sinceSplit++; p.sinceSplit >= regrowAfter {
+		p.maxBatch = min(p.d.rules.maxBytes, 2*p.maxBatch)
+		p.sinceSplit = 0
+	}
 }
 
 // retryLocked schedules entries for another attempt after their back-off, or
