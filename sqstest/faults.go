@@ -46,8 +46,10 @@ type EntryFailure struct {
 // value of each field means "not this kind of failure"; a rule may combine
 // Latency with one of Code, FailEntries or Drop.
 type Fault struct {
-	// Op is the operation the rule applies to, such as "SendMessageBatch";
-	// "" matches every operation.
+	// Op is the operation the rule applies to, such as "SendMessageBatch"
+	// or the STS operations "AssumeRole" and "GetCallerIdentity"; "" matches
+	// every SQS operation (STS calls only match rules that name them, so
+	// that SQS-wide faults and outages leave credentials alone).
 	Op string
 	// Queue is the name of the queue the rule applies to (the last segment
 	// of the call's QueueUrl, or its QueueName); "" matches every call.
