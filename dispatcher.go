@@ -178,6 +178,7 @@ type Dispatcher struct {
 	closed atomic.Bool
 	snap   atomic.Pointer[snapshot] // what Publish fans out to
 
+	setMu sync.Mutex // serialises SetHooks, whose clients are built outside mu
 	mu    sync.Mutex // guards hooks, pipes, and SetHooks/Close transitions
 	hooks []Hook
 	pipes map[*pipe]struct{} // active and draining
@@ -294,8 +295,12 @@ func (d *Dispatcher) SetHooks(hooks []Hook) error {
 	if err != nil {
 		return err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	// The new pipelines (and their SDK clients, which may load the
+	// server's AWS configuration) are built outside mu, so a slow client
+	// does not hold up Stats, Hooks, Check or Close; setMu keeps SetHooks
+	// calls in order.
+	d.setMu.Lock()
+	defer d.setMu.Unlock()
 	if d.closed.Load() {
 		return ErrClosed
 	}
@@ -321,6 +326,11 @@ func (d *Dispatcher) SetHooks(hooks []Hook) error {
 		}
 		built = append(built, p)
 		next.pipes = append(next.pipes, p)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed.Load() {
+		return ErrClosed // the new pipelines hold nothing and start nothing
 	}
 	for _, p := range built {
 		d.pipes[p] = struct{}{}

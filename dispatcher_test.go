@@ -1108,3 +1108,41 @@ func TestBatchLimitGrowsBackAfterSplits(t *testing.T) {
 		t.Errorf("%d dead letters", n)
 	}
 }
+
+// A slow client factory (such as loading the server's AWS configuration)
+// does not hold the dispatcher's lock: Stats and Hooks answer meanwhile.
+func TestSetHooksBuildsClientsOutsideTheLock(t *testing.T) {
+	fake := newFake()
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	d, _ := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("a", "a")},
+		sqshook.WithClientFunc(func(_ context.Context, h sqshook.Hook) (sqshook.SQSAPI, error) {
+			if h.ID == "slow" {
+				entered <- struct{}{}
+				<-release
+			}
+			return fake, nil
+		}))
+	done := make(chan error, 1)
+	go func() { done <- d.SetHooks([]sqshook.Hook{hookFor("a", "a"), hookFor("slow", "slow")}) }()
+	<-entered
+	statsDone := make(chan struct{})
+	go func() {
+		d.Stats()
+		d.Hooks()
+		close(statsDone)
+	}()
+	select {
+	case <-statsDone:
+	case <-time.After(2 * time.Second):
+		t.Error("Stats and Hooks blocked while SetHooks built a client")
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := len(d.Hooks()); got != 2 {
+		t.Errorf("%d hooks after SetHooks, want 2", got)
+	}
+	<-statsDone
+}
