@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"runtime"
 	"slices"
 	"strconv"
@@ -182,7 +181,7 @@ func BenchmarkFIFOThroughput(b *testing.B) {
 func BenchmarkAdaptiveInFlight(b *testing.B) {
 	for _, rtt := range []time.Duration{5 * time.Millisecond, 20 * time.Millisecond} {
 		b.Run("rtt="+benchMS(rtt), func(b *testing.B) {
-			cfg := benchgrid.Config{RTT: rtt, Events: 20_000, Publishers: benchPublishers}
+			cfg := benchgrid.Config{RTT: rtt, Events: 20_000, Publishers: benchPublishers, Paced: -1}
 			fixed := []int{1, 4, 16, 64}
 			rates := make([]float64, len(fixed))
 			var adaptive float64
@@ -875,7 +874,9 @@ func BenchmarkSetHooks(b *testing.B) {
 
 // BenchmarkLingerInFlightGrid measures, against sqstest with a 5ms round
 // trip, every combination of linger (0, 1ms, 10ms) and in-flight limit (1,
-// 4, 16, 64) for one hook:
+// 4, 16, 64, and the adaptive default, reported as maxInFlight=adaptive)
+// for one hook, with the code that sqshook bench prints the same grid with
+// (internal/benchgrid):
 //
 //   - events/s: a burst of 2,000 chat events from 4 goroutines, from the
 //     first Publish to the end of Flush; burst-p99-ms is the 99th percentile
@@ -884,133 +885,42 @@ func BenchmarkSetHooks(b *testing.B) {
 //     events/s (400 events from one goroutine), and events/call, the
 //     entries per SendMessageBatch call at that rate.
 //
-// Latency is the time sqstest accepted a message (Message.ReceivedAt, after
-// the simulated round trip) minus the time just before Publish, matched by
-// the event_id attribute, which is the Event.ID set here.
+// Latency is the time sqstest accepted a message (after the simulated round
+// trip) minus the time just before Publish.
 func BenchmarkLingerInFlightGrid(b *testing.B) {
-	const rtt = 5 * time.Millisecond
-	body := benchChatBody(b, benchBodyBytes)
-	srv := sqstest.NewServer(sqstest.WithLatency(rtt)) // recording: latency needs ReceivedAt
-	defer srv.Close()
-	queues := 0
+	cfg := benchgrid.Config{RTT: 5 * time.Millisecond, Events: 2000, Publishers: 4, BodyBytes: benchBodyBytes}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	for _, linger := range []time.Duration{0, time.Millisecond, 10 * time.Millisecond} {
-		for _, inFlight := range []int{1, 4, 16, 64} {
-			b.Run(fmt.Sprintf("linger=%s/maxInFlight=%d", benchMS(linger), inFlight), func(b *testing.B) {
-				var sum benchGridResult
+		for _, inFlight := range []int{1, 4, 16, 64, 0} {
+			name := strconv.Itoa(inFlight)
+			if inFlight == 0 {
+				name = "adaptive"
+			}
+			b.Run(fmt.Sprintf("linger=%s/maxInFlight=%s", benchMS(linger), name), func(b *testing.B) {
+				var rate, burstP99, p50, p99, perCall float64
 				rounds := 0
 				for b.Loop() {
-					queues++
-					r := benchGridCell(b, srv, "grid-"+strconv.Itoa(queues), body, linger, inFlight)
-					sum.eventsPerSec += r.eventsPerSec
-					sum.burstP99 += r.burstP99
-					sum.p50 += r.p50
-					sum.p99 += r.p99
-					sum.perCall += r.perCall
+					r, err := benchgrid.RunCell(context.Background(), cfg, linger, inFlight)
+					if err != nil {
+						b.Fatal(err)
+					}
+					rate += r.EventsPerSec
+					burstP99 += ms(r.P99)
+					p50 += ms(r.PacedP50)
+					p99 += ms(r.PacedP99)
+					perCall += r.PacedPerBatch
 					rounds++
 				}
-				r := float64(rounds)
+				n := float64(rounds)
 				b.ReportMetric(0, "ns/op") // one op is a whole cell: not meaningful
-				b.ReportMetric(sum.eventsPerSec/r, "events/s")
-				b.ReportMetric(sum.burstP99/r, "burst-p99-ms")
-				b.ReportMetric(sum.p50/r, "p50-ms")
-				b.ReportMetric(sum.p99/r, "p99-ms")
-				b.ReportMetric(sum.perCall/r, "events/call")
+				b.ReportMetric(rate/n, "events/s")
+				b.ReportMetric(burstP99/n, "burst-p99-ms")
+				b.ReportMetric(p50/n, "p50-ms")
+				b.ReportMetric(p99/n, "p99-ms")
+				b.ReportMetric(perCall/n, "events/call")
 			})
 		}
 	}
-}
-
-type benchGridResult struct {
-	eventsPerSec       float64
-	burstP99, p50, p99 float64 // milliseconds
-	perCall            float64
-}
-
-func benchGridCell(b *testing.B, srv *sqstest.Server, queue string, body []byte, linger time.Duration, inFlight int) benchGridResult {
-	b.Helper()
-	const (
-		burst    = 2000
-		paced    = 400
-		interval = 2 * time.Millisecond // 500 events/s
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	url := srv.CreateQueue(queue, nil)
-	defer srv.DeleteQueue(url)
-	var dead atomic.Int64
-	d, err := sqshook.New([]sqshook.Hook{benchSQSHook("grid", url)},
-		sqshook.WithEndpoint(srv.URL()),
-		sqshook.WithLinger(linger),
-		sqshook.WithMaxInFlight(inFlight),
-		sqshook.WithDeadLetter(func(sqshook.DeadLetter) { dead.Add(1) }),
-	)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer benchClose(b, d)
-
-	burstAt := make([]time.Time, burst)
-	start := time.Now()
-	err = benchWorkers(4, burst, func(i int) error {
-		burstAt[i] = time.Now()
-		return d.Publish(ctx, sqshook.Event{ID: "b" + strconv.Itoa(i), Type: "message.new", Body: body})
-	})
-	if err == nil {
-		err = d.Flush(ctx)
-	}
-	elapsed := time.Since(start)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s0, _ := d.Stats().Hook("grid")
-
-	pacedAt := make([]time.Time, paced)
-	start = time.Now()
-	for i := range paced {
-		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
-		pacedAt[i] = time.Now()
-		if err := d.Publish(ctx, sqshook.Event{ID: "p" + strconv.Itoa(i), Type: "message.new", Body: body}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := d.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
-	s1, _ := d.Stats().Hook("grid")
-	if n := dead.Load(); n > 0 {
-		b.Fatalf("%d events dead-lettered", n)
-	}
-
-	var burstLat, pacedLat []time.Duration
-	for _, m := range srv.Received(url) {
-		id := m.Attributes[sqshook.AttrEventID].StringValue
-		i, err := strconv.Atoi(id[1:])
-		switch {
-		case err != nil:
-			b.Fatalf("unexpected event id %q", id)
-		case id[0] == 'b':
-			burstLat = append(burstLat, m.ReceivedAt.Sub(burstAt[i]))
-		case id[0] == 'p':
-			pacedLat = append(pacedLat, m.ReceivedAt.Sub(pacedAt[i]))
-		}
-	}
-	if len(burstLat) != burst || len(pacedLat) != paced {
-		b.Fatalf("received %d burst and %d paced events, want %d and %d", len(burstLat), len(pacedLat), burst, paced)
-	}
-	return benchGridResult{
-		eventsPerSec: burst / elapsed.Seconds(),
-		burstP99:     benchPercentileMS(burstLat, 0.99),
-		p50:          benchPercentileMS(pacedLat, 0.50),
-		p99:          benchPercentileMS(pacedLat, 0.99),
-		perCall:      float64(paced) / float64(s1.Batches-s0.Batches),
-	}
-}
-
-// benchPercentileMS returns the q-quantile (nearest rank) in milliseconds.
-func benchPercentileMS(d []time.Duration, q float64) float64 {
-	slices.Sort(d)
-	i := max(0, int(math.Ceil(q*float64(len(d))))-1)
-	return float64(d[i]) / float64(time.Millisecond)
 }
 
 // ---------------------------------------------------------------------------

@@ -16,19 +16,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 linger and in-flight settings, against an in-process SQS endpoint with a
 simulated round trip, to help tune WithLinger and WithMaxInFlight (or keep
 the adaptive in-flight limit, the default). Each cell
-publishes a burst of -events events from -publishers goroutines; latency is
-from Publish to the endpoint's acknowledgement, so it includes queueing
-behind the burst.`, stderr)
+publishes a burst of -events events from -publishers goroutines (events/s,
+and its latency, which includes queueing behind the burst), then -paced
+events at -paced-rate per second from one goroutine (latency at a steady
+load, and events per call: what linger costs and saves). Latency is from
+Publish to the endpoint's acknowledgement.`, stderr)
 	rtt := fs.Duration("rtt", 5*time.Millisecond, "simulated round trip of SendMessageBatch")
 	lingers := fs.String("linger", "0,1ms,10ms", "comma-separated linger values")
 	inflights := fs.String("inflight", "1,4,16,64,adaptive", `comma-separated in-flight limits; "adaptive" is the default adaptive limit`)
 	events := fs.Int("events", 5000, "events per cell")
 	bodyBytes := fs.Int("body", 1800, "event body size in bytes")
 	publishers := fs.Int("publishers", 4, "concurrent publishing goroutines")
+	paced := fs.Int("paced", 400, "events published at a steady rate after the burst (0: none)")
+	pacedRate := fs.Int("paced-rate", 500, "events per second of the paced phase")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg := benchgrid.Config{RTT: *rtt, Events: *events, BodyBytes: *bodyBytes, Publishers: *publishers}
+	cfg := benchgrid.Config{RTT: *rtt, Events: *events, BodyBytes: *bodyBytes, Publishers: *publishers, Paced: *paced, PacedRate: *pacedRate}
+	if *paced == 0 {
+		cfg.Paced = -1
+	}
 	for _, s := range strings.Split(*lingers, ",") {
 		d, err := time.ParseDuration(strings.TrimSpace(s))
 		if s == "0" {
@@ -50,8 +57,8 @@ behind the burst.`, stderr)
 		cfg.InFlights = append(cfg.InFlights, n)
 	}
 	fmt.Fprintf(stdout, "round trip %v, %d events of %d bytes per cell, %d publishers\n\n", *rtt, *events, *bodyBytes, *publishers)
-	const row = "%8v %10v %10v %10v %10v %13v\n"
-	fmt.Fprintf(stdout, row, "linger", "in-flight", "events/s", "p50", "p99", "events/batch")
+	const row = "%8v %10v %10v %10v %10v %10v %10v %13v\n"
+	fmt.Fprintf(stdout, row, "linger", "in-flight", "events/s", "burst p50", "burst p99", "paced p50", "paced p99", "paced ev/call")
 	best := benchgrid.Result{}
 	for _, linger := range cfg.Lingers {
 		for _, n := range cfg.InFlights {
@@ -59,12 +66,9 @@ behind the burst.`, stderr)
 			if err != nil {
 				return err
 			}
-			perBatch := 0.0
-			if r.Batches > 0 {
-				perBatch = float64(r.Events) / float64(r.Batches)
-			}
+			round := func(d time.Duration) time.Duration { return d.Round(100 * time.Microsecond) }
 			fmt.Fprintf(stdout, row, r.Linger, inflightLabel(r.MaxInFlight), fmt.Sprintf("%.0f", r.EventsPerSec),
-				r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), fmt.Sprintf("%.1f", perBatch))
+				round(r.P50), round(r.P99), round(r.PacedP50), round(r.PacedP99), fmt.Sprintf("%.1f", r.PacedPerBatch))
 			if r.EventsPerSec > best.EventsPerSec {
 				best = r
 			}

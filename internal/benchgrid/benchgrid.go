@@ -7,6 +7,7 @@ package benchgrid
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,11 @@ type Config struct {
 	Events     int             // events per cell; 0 means 5000
 	BodyBytes  int             // event body size; 0 means 1800 (chat-like)
 	Publishers int             // concurrent publishing goroutines; 0 means 4
+	// Paced events are published after the burst at PacedRate events/s by
+	// one goroutine, to measure latency at a steady, moderate load (what
+	// linger costs); 0 means 400, negative means none.
+	Paced     int
+	PacedRate int // 0 means 500
 }
 
 func (c Config) withDefaults() Config {
@@ -43,6 +49,12 @@ func (c Config) withDefaults() Config {
 	if c.Publishers <= 0 {
 		c.Publishers = 4
 	}
+	if c.Paced == 0 {
+		c.Paced = 400
+	}
+	if c.PacedRate <= 0 {
+		c.PacedRate = 500
+	}
 	return c
 }
 
@@ -53,8 +65,13 @@ type Result struct {
 	Events       int
 	Elapsed      time.Duration // from the first Publish to the end of Flush
 	EventsPerSec float64
-	P50, P99     time.Duration // publish-to-acknowledgement latency
-	Batches      uint64
+	P50, P99     time.Duration // publish-to-acknowledgement latency of the burst
+	Batches      uint64        // SendMessageBatch calls of the burst
+
+	// The paced phase (zero without one): latency and events per call at
+	// a steady PacedRate.
+	PacedP50, PacedP99 time.Duration
+	PacedPerBatch      float64
 }
 
 func inFlightOption(n int) sqshook.Option {
@@ -115,7 +132,7 @@ func RunCell(ctx context.Context, cfg Config, linger time.Duration, inFlight int
 	}()
 
 	body := Body(cfg.BodyBytes)
-	published := make([]time.Time, cfg.Events)
+	published := make([]time.Time, cfg.Events+max(0, cfg.Paced))
 	var wg sync.WaitGroup
 	var firstErr error
 	var errMu sync.Mutex
@@ -145,25 +162,55 @@ func RunCell(ctx context.Context, cfg Config, linger time.Duration, inFlight int
 		return Result{}, err
 	}
 	elapsed := time.Since(start)
+	st, _ := d.Stats().Hook("bench")
+
+	// The paced phase: one goroutine at a steady rate.
+	interval := time.Second / time.Duration(cfg.PacedRate)
+	start = time.Now()
+	for i := cfg.Events; i < len(published); i++ {
+		time.Sleep(time.Until(start.Add(time.Duration(i-cfg.Events) * interval)))
+		published[i] = time.Now()
+		if err := d.Publish(ctx, sqshook.Event{ID: strconv.Itoa(i), Type: "message.new", Body: body}); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := d.Flush(ctx); err != nil {
+		return Result{}, err
+	}
+	st2, _ := d.Stats().Hook("bench")
 
 	msgs := srv.Received(url)
-	if len(msgs) != cfg.Events {
-		return Result{}, fmt.Errorf("benchgrid: %d of %d events arrived", len(msgs), cfg.Events)
+	if len(msgs) != len(published) {
+		return Result{}, fmt.Errorf("benchgrid: %d of %d events arrived", len(msgs), len(published))
 	}
-	lat := make([]time.Duration, 0, len(msgs))
+	var lat, paced []time.Duration
 	for _, m := range msgs {
 		i, err := strconv.Atoi(m.Attributes[sqshook.AttrEventID].StringValue)
 		if err != nil || i < 0 || i >= len(published) {
 			return Result{}, fmt.Errorf("benchgrid: unexpected event id %q", m.Attributes[sqshook.AttrEventID].StringValue)
 		}
-		lat = append(lat, m.ReceivedAt.Sub(published[i]))
+		if i < cfg.Events {
+			lat = append(lat, m.ReceivedAt.Sub(published[i]))
+		} else {
+			paced = append(paced, m.ReceivedAt.Sub(published[i]))
+		}
 	}
-	slices.Sort(lat)
-	st, _ := d.Stats().Hook("bench")
-	return Result{
+	r := Result{
 		Linger: linger, MaxInFlight: inFlight, Events: cfg.Events, Elapsed: elapsed,
 		EventsPerSec: float64(cfg.Events) / elapsed.Seconds(),
-		P50:          lat[len(lat)/2], P99: lat[len(lat)*99/100],
-		Batches: st.Batches,
-	}, nil
+		Batches:      st.Batches,
+	}
+	r.P50, r.P99 = percentiles(lat)
+	if len(paced) > 0 {
+		r.PacedP50, r.PacedP99 = percentiles(paced)
+		r.PacedPerBatch = float64(len(paced)) / float64(max(1, st2.Batches-st.Batches))
+	}
+	return r, nil
+}
+
+// percentiles returns the median and the 99th percentile (nearest rank).
+func percentiles(d []time.Duration) (p50, p99 time.Duration) {
+	slices.Sort(d)
+	at := func(q float64) time.Duration { return d[max(0, int(math.Ceil(q*float64(len(d))))-1)] }
+	return at(0.50), at(0.99)
 }
