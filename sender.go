@@ -488,7 +488,7 @@ func (p *pipe) settleEntriesLocked(batch []*entry, out *sqs.SendMessageBatchOutp
 			p.deliveredLocked(batch[i])
 		}
 	}
-	var retry []*entry
+	again := make([]bool, len(batch))
 	for _, f := range out.Failed {
 		i := index(f.Id)
 		if i < 0 {
@@ -503,11 +503,17 @@ func (p *pipe) settleEntriesLocked(batch []*entry, out *sqs.SendMessageBatchOutp
 			continue
 		}
 		e.code, e.message = code, msg
-		retry = append(retry, e)
+		again[i] = true
 	}
+	// Retries keep the batch's order, whatever the order of the response:
+	// a FIFO group's entries go back in their order.
+	var retry []*entry
 	for i, e := range batch {
 		if !settled[i] { // neither successful nor failed: ambiguous, resend
 			e.code, e.message = "", "missing from the SendMessageBatch response"
+			again[i] = true
+		}
+		if again[i] {
 			retry = append(retry, e)
 		}
 	}
