@@ -227,9 +227,9 @@ func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
 		key.secret = sha256.Sum256([]byte(h.SQSSecret))
 	case AuthResource:
 	case AuthRole:
-		key.role = roleKey{arn: h.SQSRoleARN, externalID: p.externalIDOf(h)}
-		if key.role.externalID == "" {
-			return nil, fmt.Errorf("%w: hook %q: sqs_auth_type: \"role\" needs the ExternalId the server assigns (WithExternalID); none is configured", ErrInvalidHook, h.ID)
+		var err error
+		if key.role, err = p.roleKeyOf(h); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("%w: hook %q: sqs_auth_type: unknown auth type %q", ErrInvalidHook, h.ID, h.SQSAuthType)
@@ -284,11 +284,19 @@ func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
 	return c, nil
 }
 
-func (p *ClientPool) externalIDOf(h Hook) string {
-	if p.externalID == nil {
-		return ""
+// roleKeyOf returns the role and ExternalId a "role" hook assumes.
+func (p *ClientPool) roleKeyOf(h Hook) (roleKey, error) {
+	if h.SQSAuthType != AuthRole || h.SQSRoleARN == "" {
+		return roleKey{}, fmt.Errorf("%w: hook %q: not a \"role\" hook with an sqs_role_arn", ErrInvalidHook, h.ID)
 	}
-	return p.externalID(h)
+	key := roleKey{arn: h.SQSRoleARN}
+	if p.externalID != nil {
+		key.externalID = p.externalID(h)
+	}
+	if key.externalID == "" {
+		return roleKey{}, fmt.Errorf("%w: hook %q: sqs_auth_type: \"role\" needs the ExternalId the server assigns (WithExternalID); none is configured", ErrInvalidHook, h.ID)
+	}
+	return key, nil
 }
 
 // RoleCredentials returns the credentials of a "role" hook: its role
@@ -300,12 +308,9 @@ func (p *ClientPool) externalIDOf(h Hook) string {
 // retrieved; an AssumeRole failure then fails that call (the SDK's signing
 // step) with the STS error.
 func (p *ClientPool) RoleCredentials(ctx context.Context, h Hook) (*aws.CredentialsCache, error) {
-	if h.SQSAuthType != AuthRole || h.SQSRoleARN == "" {
-		return nil, fmt.Errorf("%w: hook %q: not a \"role\" hook with an sqs_role_arn", ErrInvalidHook, h.ID)
-	}
-	key := roleKey{arn: h.SQSRoleARN, externalID: p.externalIDOf(h)}
-	if key.externalID == "" {
-		return nil, fmt.Errorf("%w: hook %q: sqs_auth_type: \"role\" needs the ExternalId the server assigns (WithExternalID); none is configured", ErrInvalidHook, h.ID)
+	key, err := p.roleKeyOf(h)
+	if err != nil {
+		return nil, err
 	}
 	p.mu.Lock()
 	c, ok := p.roles[key]

@@ -202,7 +202,6 @@ func (v *fifoView) len() int         { return v.n }
 func (v *fifoView) at(i int) *entry  { return v.c[i] }
 func (q *fifoQueue) len() int        { return q.n }
 func (q *fifoQueue) groupCount() int { return len(q.groups) }
-func (q *fifoQueue) readyCount() int { return len(q.ready) }
 func (g *fifoGroup) sendable() bool  { return g.out == 0 && g.q.len() > 0 }
 func (q *fifoQueue) markReady(g *fifoGroup) {
 	if !g.ready && g.sendable() {

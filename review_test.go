@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,17 +20,10 @@ import (
 
 const reviewQueuePrefix = "https://sqs.us-east-1.amazonaws.com/123456789012/"
 
-// fifoHook is a hook on a FIFO queue.
-func fifoHook(id, queue string) sqshook.Hook { return hookFor(id, queue+".fifo") }
-
 // ackedOrder returns the event ids a queue acknowledged, in the order the
 // fake acknowledged them.
 func ackedOrder(f *fakeSQS, queue string) []string {
 	return f.ackedIDs(reviewQueuePrefix + queue)
-}
-
-func inOrder(ids []string) bool {
-	return slices.IsSorted(ids)
 }
 
 // A Publish waiting for room in a hook's pipeline must not stay blocked

@@ -169,7 +169,9 @@ func (s *Server) inOutage() bool {
 	return until != 0 && s.now().UnixNano() < until
 }
 
-// pickFault returns the fault to apply to a call, or nil.
+// pickFault returns the fault to apply to a call, or nil. A rule with an
+// empty Op matches every SQS operation; STS operations match only the rules
+// that name them (qname is "" for them, so rules naming a queue never do).
 func (s *Server) pickFault(op, qname string) *Fault {
 	if s.nfaults.Load() == 0 {
 		return nil
@@ -177,7 +179,7 @@ func (s *Server) pickFault(op, qname string) *Fault {
 	s.fmu.Lock()
 	defer s.fmu.Unlock()
 	for _, r := range s.faults {
-		if r.Op != "" && r.Op != op || r.Queue != "" && r.Queue != qname {
+		if r.Op != op && (r.Op != "" || stsActions[op]) || r.Queue != "" && r.Queue != qname {
 			continue
 		}
 		if p := r.Probability; p > 0 && p < 1 && s.rng.Float64() >= p {

@@ -335,7 +335,10 @@ func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request, action string,
 		}
 	}
 
-	f := s.pickSTSFault(action)
+	var f *Fault
+	if stsActions[action] { // others are answered InvalidAction
+		f = s.pickFault(action, "")
+	}
 	if f != nil {
 		s.stats.faults.Add(1)
 		if f.Latency > 0 {
@@ -400,34 +403,6 @@ func (st *stsState) record(c *AssumeRoleCall) {
 	st.mu.Lock()
 	st.calls = append(st.calls, *c)
 	st.mu.Unlock()
-}
-
-// pickSTSFault returns the fault to apply to an STS call, or nil: the first
-// rule whose Op is op (an STS operation) and whose Queue is "", if it passes
-// its Probability draw.
-func (s *Server) pickSTSFault(op string) *Fault {
-	if s.nfaults.Load() == 0 {
-		return nil
-	}
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	for _, r := range s.faults {
-		if r.Op != op || r.Queue != "" {
-			continue
-		}
-		if p := r.Probability; p > 0 && p < 1 && s.rng.Float64() >= p {
-			continue
-		}
-		f := r.Fault
-		if r.Times > 0 {
-			r.left--
-			if r.left <= 0 {
-				s.removeRuleLocked(r)
-			}
-		}
-		return &f
-	}
-	return nil
 }
 
 // authenticate finds the principal who signed a call.
