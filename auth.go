@@ -336,6 +336,11 @@ func (p *ClientPool) RoleCredentials(ctx context.Context, h Hook) (*aws.Credenti
 	return c, nil
 }
 
+// trustHint says what a refused AssumeRole needs from the customer's role.
+func trustHint(externalID string) string {
+	return fmt.Sprintf("the role must exist and its trust policy must allow this server's principal sts:AssumeRole with the condition StringEquals sts:ExternalId %q (TrustPolicy and sqshook policy -auth role write it)", externalID)
+}
+
 // RoleSessionName is the session name sqshook assumes roles with:
 // "sqshook-" and the ExternalId, with characters a session name may not
 // hold replaced by '-', cut to 64 characters. It shows in the customer's

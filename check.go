@@ -444,7 +444,7 @@ func (env *checkEnv) assumeRole(ctx context.Context, r *checkRun) bool {
 	r.res.Code = code
 	switch {
 	case isAccessDenied(code):
-		r.res.Error = fmt.Sprintf("cannot assume role %s (%s: %s): the role must exist and its trust policy must allow this server's principal sts:AssumeRole with the condition StringEquals sts:ExternalId %q (sqshook policy -auth role prints it)", r.h.SQSRoleARN, code, msg, r.opts.ExternalID)
+		r.res.Error = fmt.Sprintf("cannot assume role %s (%s: %s): %s", r.h.SQSRoleARN, code, msg, trustHint(r.opts.ExternalID))
 	case checkAuthCodes[code]:
 		r.res.Error = fmt.Sprintf("bad credentials: STS does not accept the server's own credentials (%s)", code)
 	case transientCodes[code]:

@@ -198,7 +198,13 @@ func newTestDispatcher(t *testing.T, fake sqshook.SQSAPI, hooks []sqshook.Hook, 
 		sqshook.WithDeadLetter(dls.add),
 		sqshook.WithLinger(time.Millisecond),
 	}
-	d, err := sqshook.New(hooks, append(base, opts...)...)
+	return startDispatcher(t, hooks, append(base, opts...)...), dls
+}
+
+// startDispatcher makes a dispatcher that is closed when the test ends.
+func startDispatcher(t *testing.T, hooks []sqshook.Hook, opts ...sqshook.Option) *sqshook.Dispatcher {
+	t.Helper()
+	d, err := sqshook.New(hooks, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -207,7 +213,7 @@ func newTestDispatcher(t *testing.T, fake sqshook.SQSAPI, hooks []sqshook.Hook, 
 		defer cancel()
 		_ = d.Close(ctx)
 	})
-	return d, dls
+	return d
 }
 
 // checkAccounting asserts matched = delivered + dead-lettered + pending for

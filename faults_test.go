@@ -75,15 +75,7 @@ func newBoundedScenario(t *testing.T, maxBytes int, srvOpts []sqstest.Option, op
 		sqshook.WithLinger(time.Millisecond),
 		sqshook.WithMaxBuffered(0, maxBytes),
 	}
-	d, err := sqshook.New([]sqshook.Hook{h}, append(base, opts...)...)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = d.Close(ctx)
-	})
+	d := startDispatcher(t, []sqshook.Hook{h}, append(base, opts...)...)
 	return &scenario{
 		t: t, srv: srv, d: d, dls: dls, url: url, sent: map[string]string{}, auto: map[string]bool{},
 		samp: startSampler(t, d, maxBytes), maxBytes: maxBytes,

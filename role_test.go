@@ -64,16 +64,7 @@ func (e *roleEnv) dispatcher(t *testing.T, hooks []sqshook.Hook, opts ...sqshook
 		sqshook.WithRetryPolicy(fastRetries),
 		sqshook.WithLinger(time.Millisecond),
 	}
-	d, err := sqshook.New(hooks, append(base, opts...)...)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = d.Close(ctx)
-	})
-	return d
+	return startDispatcher(t, hooks, append(base, opts...)...)
 }
 
 func publishN(t *testing.T, d *sqshook.Dispatcher, n int) {

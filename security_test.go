@@ -375,24 +375,6 @@ func (l *leakBuffer) String() string {
 	return l.b.String()
 }
 
-// leakCollector collects dead letters.
-type leakCollector struct {
-	mu  sync.Mutex
-	dls []sqshook.DeadLetter
-}
-
-func (c *leakCollector) add(dl sqshook.DeadLetter) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.dls = append(c.dls, dl)
-}
-
-func (c *leakCollector) list() []sqshook.DeadLetter {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]sqshook.DeadLetter(nil), c.dls...)
-}
-
 // leakFault is a failure of the calls to one queue.
 type leakFault struct {
 	name     string
@@ -483,7 +465,7 @@ func TestSecretNotInDeadLettersOrStats(t *testing.T) {
 			fault.Op = "SendMessageBatch"
 			srv.AddFault(fault)
 			hookID := "leak-" + strings.ToLower(f.name)
-			var dls leakCollector
+			var dls deadLetters
 			var logs leakBuffer
 			opts := append(leakOptions(srv), sqshook.WithDeadLetter(dls.add),
 				sqshook.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))

@@ -342,7 +342,7 @@ func (p *pipe) classify(err error) (kind failureKind, code, msg string) {
 	if kind != failShutdown && p.hook.SQSAuthType == AuthRole && fromSTS(err) {
 		msg = fmt.Sprintf("assuming role %s failed: %s", p.hook.SQSRoleARN, msg)
 		if kind == failPermanent {
-			msg += fmt.Sprintf(" (the role must exist and its trust policy must allow this server's principal sts:AssumeRole with the condition StringEquals sts:ExternalId %q; see TrustPolicy)", p.d.cfg.externalID(p.hook))
+			msg += " (" + trustHint(p.d.cfg.externalID(p.hook)) + ")"
 		}
 	}
 	return kind, code, msg
