@@ -1,6 +1,7 @@
 package sqshook
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -54,38 +55,36 @@ func (p *pipe) groupOf(ev Event) (g string, err error) {
 // topLevelString returns the string value of member key of the JSON object
 // b, looking only at the object's own members (not nested ones). It reports
 // false when b is not an object, key is missing or its value is not a
-// string. It allocates only the returned string.
+// string. It allocates only the returned string. It walks b with validJSON's
+// scanners, so malformed JSON reports false.
 func topLevelString(b []byte, key string) (string, bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return "", false
 	}
-	i++
-	for {
-		i = skipSpace(b, i)
-		if i >= len(b) || b[i] != '"' {
-			return "", false
-		}
-		kend, kesc := scanString(b, i)
+	i = skipSpace(b, i+1)
+	for i < len(b) && b[i] == '"' {
+		kend := jsonString(b, i)
 		if kend < 0 {
 			return "", false
 		}
-		match := !kesc && string(b[i+1:kend-1]) == key
+		match := string(b[i+1:kend-1]) == key // an escaped key never matches
 		i = skipSpace(b, kend)
 		if i >= len(b) || b[i] != ':' {
 			return "", false
 		}
 		i = skipSpace(b, i+1)
+		vend := jsonValue(b, i, 1)
+		if vend < 0 {
+			return "", false
+		}
 		if match {
-			if i >= len(b) || b[i] != '"' {
+			if b[i] != '"' {
 				return "", false
 			}
-			vend, vesc := scanString(b, i)
-			if vend < 0 {
-				return "", false
-			}
-			if !vesc {
-				return string(b[i+1 : vend-1]), true
+			raw := b[i+1 : vend-1]
+			if bytes.IndexByte(raw, '\\') < 0 {
+				return string(raw), true
 			}
 			var s string
 			if json.Unmarshal(b[i:vend], &s) != nil {
@@ -93,77 +92,16 @@ func topLevelString(b []byte, key string) (string, bool) {
 			}
 			return s, true
 		}
-		if i = skipValue(b, i); i < 0 {
+		if i = skipSpace(b, vend); i >= len(b) || b[i] != ',' {
 			return "", false
 		}
-		i = skipSpace(b, i)
-		if i >= len(b) || b[i] != ',' {
-			return "", false
-		}
-		i++
+		i = skipSpace(b, i+1)
 	}
+	return "", false
 }
 
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// scanString returns the index just past the string that starts with the
-// quote at b[i], and whether it holds escapes; -1 if it does not end.
-func scanString(b []byte, i int) (end int, escaped bool) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			escaped = true
-			j++
-		case '"':
-			return j + 1, escaped
-		}
-	}
-	return -1, escaped
-}
-
-// skipValue returns the index just past the JSON value at b[i], or -1. It
-// checks nesting, not the value's grammar: the body was validated before.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		end, _ := scanString(b, i)
-		return end
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				end, _ := scanString(b, i)
-				if end < 0 {
-					return -1
-				}
-				i = end
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return -1
-	}
-	for i < len(b) {
-		switch b[i] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return i
-		}
 		i++
 	}
 	return i
