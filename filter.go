@@ -1,3 +1,6 @@
+// This file owns the event_types filter: compiling a hook's patterns and
+// matching an event type against them.
+
 package sqshook
 
 import (
@@ -19,23 +22,36 @@ import (
 //
 // The zero Filter matches everything. A Filter is immutable and safe for
 // concurrent use.
+//
+// Matching costs the same whatever the number of patterns: exact types are
+// looked up in a map, and prefixes by the event type's own prefixes that
+// end in "." (one map look-up per dot in the event type).
 type Filter struct {
 	set      bool // false: match everything
 	all      bool
 	exact    map[string]struct{}
-	prefixes []string
+	prefixes map[string]struct{} // "message." for "message.*"
 }
 
 // maxEventTypeLen bounds a single pattern; event types are short names.
 const maxEventTypeLen = 256
 
+// MaxEventTypes is the most patterns one hook's event_types may hold.
+// Chat servers have a few dozen event types; the cap keeps a customer's
+// hook JSON from making New or SetHooks slow or large.
+const MaxEventTypes = 512
+
 // CompileFilter compiles event_types patterns. It reports every invalid
 // pattern at once, naming its position: an empty pattern, a pattern longer
 // than 256 bytes, white space or control characters, or a "*" anywhere but as
-// the whole pattern or after a final ".".
+// the whole pattern or after a final ".". More than MaxEventTypes patterns
+// are refused before any is looked at.
 func CompileFilter(patterns []string) (Filter, error) {
 	if len(patterns) == 0 {
 		return Filter{}, nil
+	}
+	if len(patterns) > MaxEventTypes {
+		return Filter{}, fmt.Errorf("%w: event_types: %d patterns, at most %d allowed", ErrInvalidHook, len(patterns), MaxEventTypes)
 	}
 	f := Filter{set: true}
 	var errs []string
@@ -48,7 +64,10 @@ func CompileFilter(patterns []string) (Filter, error) {
 		case p == "*":
 			f.all = true
 		case strings.HasSuffix(p, ".*"):
-			f.prefixes = append(f.prefixes, p[:len(p)-1]) // keep the dot
+			if f.prefixes == nil {
+				f.prefixes = make(map[string]struct{})
+			}
+			f.prefixes[p[:len(p)-1]] = struct{}{} // keep the dot
 		default:
 			if f.exact == nil {
 				f.exact = make(map[string]struct{}, len(patterns))
@@ -98,8 +117,16 @@ func (f Filter) Match(eventType string) bool {
 	if _, ok := f.exact[eventType]; ok {
 		return true
 	}
-	for _, p := range f.prefixes {
-		if len(eventType) > len(p) && eventType[:len(p)] == p {
+	if len(f.prefixes) == 0 {
+		return false
+	}
+	// "message.*" matches "message.new" but not "message.": only a dot
+	// with something after it ends a prefix.
+	for i := 0; i < len(eventType)-1; i++ {
+		if eventType[i] != '.' {
+			continue
+		}
+		if _, ok := f.prefixes[eventType[:i+1]]; ok {
 			return true
 		}
 	}

@@ -2,6 +2,8 @@ package sqshook_test
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -87,5 +89,93 @@ func TestFilterMatchAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("Filter.Match allocated %.1f times per run, want 0", allocs)
+	}
+}
+
+// TestFilterMatchesLikeALinearScan checks the compiled filter against the
+// rule it implements, written as the obvious scan over the patterns, on
+// generated patterns and event types.
+func TestFilterMatchesLikeALinearScan(t *testing.T) {
+	parts := []string{"a", "b", "message", "new", "x"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := func(n int) string {
+		w := make([]string, n)
+		for i := range w {
+			w[i] = parts[rng.IntN(len(parts))]
+		}
+		return strings.Join(w, ".")
+	}
+	for round := 0; round < 200; round++ {
+		var patterns []string
+		for range 1 + rng.IntN(6) {
+			p := word(1 + rng.IntN(3))
+			if rng.IntN(2) == 0 {
+				p += ".*"
+			}
+			patterns = append(patterns, p)
+		}
+		f, err := sqshook.CompileFilter(patterns)
+		if err != nil {
+			t.Fatalf("CompileFilter(%q): %v", patterns, err)
+		}
+		for range 20 {
+			ev := word(1 + rng.IntN(4))
+			if rng.IntN(5) == 0 {
+				ev += "."
+			}
+			want := false
+			for _, p := range patterns {
+				if prefix, ok := strings.CutSuffix(p, "*"); ok {
+					want = want || (len(ev) > len(prefix) && strings.HasPrefix(ev, prefix))
+				} else {
+					want = want || ev == p
+				}
+			}
+			if got := f.Match(ev); got != want {
+				t.Errorf("CompileFilter(%q).Match(%q) = %t, want %t", patterns, ev, got, want)
+			}
+		}
+	}
+}
+
+func TestFilterPatternCountLimit(t *testing.T) {
+	atLimit := make([]string, sqshook.MaxEventTypes)
+	for i := range atLimit {
+		atLimit[i] = fmt.Sprintf("t%d.*", i)
+	}
+	if _, err := sqshook.CompileFilter(atLimit); err != nil {
+		t.Fatalf("CompileFilter(%d patterns) = %v, want nil", len(atLimit), err)
+	}
+	huge := make([]string, 1_000_000)
+	for i := range huge {
+		huge[i] = "message.*"
+	}
+	var err error
+	// Refused before any pattern is compiled: a handful of allocations
+	// for the error, not one per pattern.
+	allocs := testing.AllocsPerRun(3, func() { _, err = sqshook.CompileFilter(huge) })
+	if err == nil || !errors.Is(err, sqshook.ErrInvalidHook) {
+		t.Fatalf("CompileFilter(1,000,000 patterns) error = %v, want one wrapping ErrInvalidHook", err)
+	}
+	if want := fmt.Sprintf("at most %d", sqshook.MaxEventTypes); !strings.Contains(err.Error(), "event_types") || !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %q, want it to name event_types and %q", err, want)
+	}
+	if allocs > 10 {
+		t.Errorf("refusing 1,000,000 patterns allocated %.0f times, want at most 10", allocs)
+	}
+}
+
+func TestValidateHooksPatternCountLimit(t *testing.T) {
+	h := sqshook.Hook{
+		ID: "h", Enabled: true, HookType: sqshook.HookTypeSQS,
+		SQSQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/q", SQSRegion: "us-east-1",
+		SQSAuthType: "resource", EventTypes: make([]string, sqshook.MaxEventTypes+1),
+	}
+	for i := range h.EventTypes {
+		h.EventTypes[i] = "message.new"
+	}
+	_, err := sqshook.ValidateHooks([]sqshook.Hook{h}, sqshook.ValidateOptions{})
+	if err == nil || !strings.Contains(err.Error(), "hooks[0].event_types") || !strings.Contains(err.Error(), fmt.Sprintf("at most %d", sqshook.MaxEventTypes)) {
+		t.Fatalf("ValidateHooks(%d patterns) error = %v, want one naming hooks[0].event_types and the limit", len(h.EventTypes), err)
 	}
 }

@@ -418,7 +418,9 @@ func (v *validator) hook(field string, h Hook, opts ValidateOptions) {
 		v.add(field+".sqs_auth_type", fmt.Sprintf(`unknown auth type %q; must be "keys", "resource" or "role"`, h.SQSAuthType))
 	}
 
-	if _, err := CompileFilter(h.EventTypes); err != nil {
+	if len(h.EventTypes) > MaxEventTypes {
+		v.add(field+".event_types", fmt.Sprintf("%d patterns, at most %d allowed", len(h.EventTypes), MaxEventTypes))
+	} else if _, err := CompileFilter(h.EventTypes); err != nil {
 		for i, p := range h.EventTypes {
 			if rule := checkPattern(p); rule != "" {
 				v.add(fmt.Sprintf("%s.event_types[%d]", field, i), rule)
