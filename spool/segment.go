@@ -167,16 +167,16 @@ func listSegments(dir string, fsys fileSystem) ([]segFile, error) {
 	return segs, nil
 }
 
-// readAcks reads a settlement file: the settled hook indexes per seq, and
-// the length of its whole entries. Entries failing their CRC are skipped (the
+// readAcks reads a settlement file: the settled hook indexes per seq, the
+// length of its whole entries and the file's length. Entries failing their CRC are skipped (the
 // copy stays pending: at worst a duplicate).
-func readAcks(path string) (map[Seq][]uint32, int64, error) {
+func readAcks(path string) (map[Seq][]uint32, int64, int64, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, nil
+		return nil, 0, 0, nil
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("spool: read settlements %s: %w", path, err)
+		return nil, 0, 0, fmt.Errorf("spool: read settlements %s: %w", path, err)
 	}
 	acks := map[Seq][]uint32{}
 	n := len(b) / ackEntry * ackEntry
@@ -188,7 +188,7 @@ func readAcks(path string) (map[Seq][]uint32, int64, error) {
 		seq := Seq(binary.LittleEndian.Uint64(e))
 		acks[seq] = append(acks[seq], binary.LittleEndian.Uint32(e[8:]))
 	}
-	return acks, int64(n), nil
+	return acks, int64(n), int64(len(b)), nil
 }
 
 func appendAck(dst []byte, seq Seq, idx int) []byte {

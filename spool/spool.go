@@ -244,9 +244,15 @@ func (s *Spool) recover() error {
 			g.size = res.end
 		}
 		g.durable = g.size
-		acks, ackSize, err := readAcks(g.ackPath)
+		acks, ackSize, ackLen, err := readAcks(g.ackPath)
 		if err != nil {
 			return err
+		}
+		if ackLen > ackSize {
+			// A torn settlement: cut it so later entries stay aligned.
+			if err := s.truncateFile(g.ackPath, ackSize); err != nil {
+				return err
+			}
 		}
 		g.ackSize = ackSize
 		for j := range g.recs {
