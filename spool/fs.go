@@ -34,8 +34,14 @@ func (osFS) OpenFile(name string, flag int, perm os.FileMode) (writeFile, error)
 	if err != nil {
 		return nil, err
 	}
-	return f, nil
+	return osFile{f}, nil
 }
+
+// osFile syncs with fdatasync where the system has it: the spool only
+// appends, and fdatasync still flushes the file size the data needs.
+type osFile struct{ *os.File }
+
+func (f osFile) Sync() error { return datasync(f.File) }
 
 func (osFS) Remove(name string) error { return os.Remove(name) }
 

@@ -213,6 +213,17 @@ func decodePayload(p []byte) (Seq, Record, error) {
 	return seq, r, d.err
 }
 
+// decodeIndex decodes what the index needs of a payload (seq and hooks),
+// checking every field but copying neither the body nor the other strings.
+func decodeIndex(p []byte) (Seq, []string, error) {
+	d := decoder{b: p, skip: true}
+	seq, r := d.record()
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("%d bytes after the body", len(d.b))
+	}
+	return seq, r.Hooks, d.err
+}
+
 // decodeLenient decodes as many leading fields of a damaged payload as it
 // can; fields after the first bad one stay empty.
 func decodeLenient(p []byte) (Seq, Record) {
@@ -221,8 +232,9 @@ func decodeLenient(p []byte) (Seq, Record) {
 }
 
 type decoder struct {
-	b   []byte
-	err error
+	b    []byte
+	err  error
+	skip bool // check but do not copy the body and the strings other than hooks
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -245,18 +257,22 @@ func (d *decoder) record() (Seq, Record) {
 	r.DedupID = d.str("dedup id")
 	r.EventID = d.str("event id")
 	if n := d.count("attribute count", 2); n > 0 {
-		r.Attributes = make(map[string]string, n)
+		if !d.skip {
+			r.Attributes = make(map[string]string, n)
+		}
 		for range n {
 			k := d.str("attribute name")
 			v := d.str("attribute value")
-			if d.err != nil {
-				break
+			if d.err != nil || d.skip {
+				continue
 			}
 			r.Attributes[k] = v
 		}
 	}
 	if n := d.count("hook count", 1); n > 0 {
 		r.Hooks = make([]string, 0, n)
+		skip := d.skip
+		d.skip = false
 		for range n {
 			h := d.str("hook id")
 			if d.err != nil {
@@ -264,9 +280,12 @@ func (d *decoder) record() (Seq, Record) {
 			}
 			r.Hooks = append(r.Hooks, h)
 		}
+		d.skip = skip
 	}
 	if n := d.count("body length", 1); d.err == nil {
-		r.Body = append([]byte(nil), d.b[:n]...)
+		if !d.skip {
+			r.Body = append([]byte(nil), d.b[:n]...)
+		}
 		d.b = d.b[n:]
 	}
 	return seq, r
@@ -334,7 +353,10 @@ func (d *decoder) str(field string) string {
 	if d.err != nil {
 		return ""
 	}
-	s := string(d.b[:n])
+	var s string
+	if !d.skip {
+		s = string(d.b[:n])
+	}
 	d.b = d.b[n:]
 	return s
 }

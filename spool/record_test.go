@@ -78,6 +78,10 @@ func FuzzDecodePayload(f *testing.F) {
 		decodeLenient(b)
 		parseFrame(b)
 		seq, rec, err := decodePayload(b)
+		iseq, ihooks, ierr := decodeIndex(b)
+		if (err == nil) != (ierr == nil) || (err == nil && (iseq != seq || !reflect.DeepEqual(ihooks, rec.Hooks))) {
+			t.Fatalf("decodeIndex: got %d %v %v, decodePayload %d %v %v", iseq, ihooks, ierr, seq, rec.Hooks, err)
+		}
 		if err != nil {
 			return
 		}

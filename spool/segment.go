@@ -229,11 +229,11 @@ func scanSegment(name string, b []byte, first, limit Seq, last bool, intern func
 	for off < len(b) {
 		payload, n, st := parseFrame(b[off:])
 		if st == frameOK {
-			seq, rec, err := decodePayload(payload)
-			if err == nil && plausible(seq) && seq > res.maxSeq && len(rec.Hooks) > 0 {
-				words := (len(rec.Hooks) + 63) / 64
+			seq, hooks, err := decodeIndex(payload)
+			if err == nil && plausible(seq) && seq > res.maxSeq && len(hooks) > 0 {
+				words := (len(hooks) + 63) / 64
 				res.recs = append(res.recs, recIndex{seq: seq, off: int64(off), size: int32(n),
-					hooks: intern(rec.Hooks), settled: make([]uint64, words), left: int32(len(rec.Hooks))})
+					hooks: intern(hooks), settled: make([]uint64, words), left: int32(len(hooks))})
 				res.maxSeq = seq
 			} else {
 				if err == nil {

@@ -55,7 +55,8 @@ type SyncMode int
 
 const (
 	// SyncGroup writes the record and waits for a group fsync that covers
-	// it; fsyncs start at most every Options.GroupWindow. The default.
+	// it; one fsync runs at a time and covers every record written before it
+	// began. The default.
 	SyncGroup SyncMode = iota
 	// SyncAlways fsyncs inside every Append; Appends do not share fsyncs.
 	SyncAlways
@@ -78,9 +79,6 @@ func (m SyncMode) String() string {
 
 // Defaults of Options.
 const (
-	// DefaultGroupWindow is the least time between the starts of two group
-	// fsyncs in SyncGroup mode.
-	DefaultGroupWindow = 500 * time.Microsecond
 	// DefaultSegmentSize is the size at which a new segment file begins.
 	DefaultSegmentSize = 16 << 20
 	// DefaultMaxRecordSize is the largest encoded record Append accepts.
@@ -92,9 +90,11 @@ type Options struct {
 	// Sync is the durability of Append. Defaults to SyncGroup.
 	Sync SyncMode
 	// GroupWindow is the least time between the starts of two fsyncs in
-	// SyncGroup mode: a longer window shares an fsync among more Appends and
-	// adds up to that much latency. Defaults to DefaultGroupWindow; a
-	// negative value starts the next fsync as soon as the previous ends.
+	// SyncGroup mode. Fsyncs never overlap: each covers every record written
+	// while the previous one ran, so fsyncs happen at most once per fsync
+	// duration (a fraction of a millisecond to a few on common disks). A
+	// positive window spaces them further, sharing each among more Appends
+	// at the cost of up to that much latency. Defaults to 0: no extra wait.
 	GroupWindow time.Duration
 	// SegmentSize is the size at which Append starts a new segment file.
 	// Space is reclaimed a segment at a time. Defaults to DefaultSegmentSize.
@@ -175,8 +175,8 @@ type syncFile struct {
 // and recovers its records. A directory locked by another Spool, in this
 // process or another, is refused with an error wrapping ErrLocked.
 func Open(dir string, opts Options) (*Spool, error) {
-	if opts.GroupWindow == 0 {
-		opts.GroupWindow = DefaultGroupWindow
+	if opts.GroupWindow < 0 {
+		return nil, fmt.Errorf("spool: Options.GroupWindow %v is negative; 0 means no wait", opts.GroupWindow)
 	}
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = DefaultSegmentSize
