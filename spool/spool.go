@@ -742,10 +742,13 @@ type ref struct {
 // append order; each Entry's Record.Hooks holds the copies pending when it
 // is read. Records appended or settled during the iteration may or may not
 // be seen. An error reading a record is yielded with its Seq; the iteration
-// goes on if the loop does.
+// goes on if the loop does. Records are read in runs of up to 4 MiB of a
+// segment at a time.
 func (s *Spool) Pending(from Seq) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
+		const maxSpan = 4 << 20
 		cursor := from
+		var buf []byte
 		for {
 			s.mu.Lock()
 			if s.closed {
@@ -758,33 +761,84 @@ func (s *Spool) Pending(from Seq) iter.Seq2[Entry, error] {
 			if len(batch) == 0 {
 				return
 			}
-			var f *os.File
-			var fpath string
-			for _, r := range batch {
-				cursor = r.seq + 1
-				if fpath != r.path {
-					if f != nil {
-						f.Close()
-					}
-					f, _ = os.Open(r.path) // a missing file is checked per record below
-					fpath = r.path
+			entries := make([]Entry, len(batch))
+			errs := make([]error, len(batch))
+			for i := 0; i < len(batch); {
+				first := batch[i]
+				j := i + 1
+				for j < len(batch) && batch[j].path == first.path && batch[j].off+int64(batch[j].size)-first.off <= maxSpan {
+					j++
 				}
-				e, err := s.readRef(f, r)
-				if errors.Is(err, ErrNotPending) {
+				span := batch[j-1].off + int64(batch[j-1].size) - first.off
+				if int64(cap(buf)) < span {
+					buf = make([]byte, span)
+				}
+				err := readSpan(first.path, buf[:span], first.off)
+				for k := i; k < j; k++ {
+					r := batch[k]
+					entries[k].Seq = r.seq
+					if err != nil {
+						errs[k] = fmt.Errorf("spool: read seq %d: %w", r.seq, err)
+						continue
+					}
+					at := r.off - first.off
+					entries[k].Record, errs[k] = decodeRef(buf[at:at+int64(r.size)], r)
+				}
+				i = j
+			}
+			// Hooks pending now: settled records (and segments deleted
+			// meanwhile, whose reads may have failed) are skipped.
+			s.mu.Lock()
+			for k, r := range batch {
+				entries[k].Record.Hooks = s.pendingOf(r.seq)
+			}
+			s.mu.Unlock()
+			for k, e := range entries {
+				if e.Record.Hooks == nil {
 					continue
 				}
-				if !yield(e, err) {
-					if f != nil {
-						f.Close()
-					}
+				if !yield(e, errs[k]) {
 					return
 				}
 			}
-			if f != nil {
-				f.Close()
-			}
+			cursor = batch[len(batch)-1].seq + 1
 		}
 	}
+}
+
+// readSpan reads len(b) bytes of the file at path from off.
+func readSpan(path string, b []byte, off int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.ReadAt(b, off)
+	return err
+}
+
+// decodeRef checks and decodes the frame of record r.
+func decodeRef(frame []byte, r ref) (Record, error) {
+	payload, _, st := parseFrame(frame)
+	if st != frameOK {
+		return Record{}, fmt.Errorf("spool: read seq %d from %s offset %d: record fails its checks", r.seq, r.path, r.off)
+	}
+	seq, rec, err := decodePayload(payload)
+	if err == nil && seq != r.seq {
+		err = fmt.Errorf("spool: read seq %d from %s: found seq %d", r.seq, r.path, seq)
+	}
+	return rec, err
+}
+
+// pendingOf returns the pending hooks of seq, nil if none. Called with s.mu
+// held.
+func (s *Spool) pendingOf(seq Seq) []string {
+	if g := s.segmentOf(seq); g != nil {
+		if ri := g.find(seq); ri != nil && ri.left > 0 {
+			return ri.pendingHooks()
+		}
+	}
+	return nil
 }
 
 // collect returns up to n records with pending copies from seq cursor on.
@@ -821,45 +875,6 @@ func (s *Spool) collect(cursor Seq, n int) []ref {
 	return out
 }
 
-// readRef reads one record and fills in its pending hooks. A record no
-// longer pending gives ErrNotPending.
-func (s *Spool) readRef(f *os.File, r ref) (Entry, error) {
-	pendingNow := func() []string {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if g := s.segmentOf(r.seq); g != nil {
-			if ri := g.find(r.seq); ri != nil && ri.left > 0 {
-				return ri.pendingHooks()
-			}
-		}
-		return nil
-	}
-	e := Entry{Seq: r.seq}
-	var err error
-	if f == nil {
-		err = fmt.Errorf("spool: read seq %d: segment %s is gone", r.seq, r.path)
-	} else {
-		buf := make([]byte, r.size)
-		if _, rerr := f.ReadAt(buf, r.off); rerr != nil {
-			err = fmt.Errorf("spool: read seq %d from %s: %w", r.seq, r.path, rerr)
-		} else if payload, _, st := parseFrame(buf); st != frameOK {
-			err = fmt.Errorf("spool: read seq %d from %s offset %d: record fails its checks", r.seq, r.path, r.off)
-		} else {
-			var seq Seq
-			seq, e.Record, err = decodePayload(payload)
-			if err == nil && seq != r.seq {
-				err = fmt.Errorf("spool: read seq %d from %s: found seq %d", r.seq, r.path, seq)
-			}
-		}
-	}
-	hooks := pendingNow()
-	if hooks == nil {
-		return Entry{}, ErrNotPending // settled (and maybe deleted) meanwhile
-	}
-	e.Record.Hooks = hooks
-	return e, err
-}
-
 // Get reads back record seq with its pending copies; a record with none
 // gives an error wrapping ErrNotPending.
 func (s *Spool) Get(seq Seq) (Entry, error) {
@@ -868,7 +883,6 @@ func (s *Spool) Get(seq Seq) (Entry, error) {
 		s.mu.Unlock()
 		return Entry{}, ErrClosed
 	}
-	var r ref
 	g := s.segmentOf(seq)
 	var ri *recIndex
 	if g != nil && seq <= s.durable {
@@ -878,15 +892,21 @@ func (s *Spool) Get(seq Seq) (Entry, error) {
 		s.mu.Unlock()
 		return Entry{}, fmt.Errorf("%w: seq %d", ErrNotPending, seq)
 	}
-	r = ref{seq: seq, path: g.path, off: ri.off, size: ri.size}
+	r := ref{seq: seq, path: g.path, off: ri.off, size: ri.size}
 	s.mu.Unlock()
-	f, _ := os.Open(r.path)
-	if f != nil {
-		defer f.Close()
+	e := Entry{Seq: seq}
+	buf := make([]byte, r.size)
+	err := readSpan(r.path, buf, r.off)
+	if err == nil {
+		e.Record, err = decodeRef(buf, r)
+	} else {
+		err = fmt.Errorf("spool: read seq %d: %w", seq, err)
 	}
-	e, err := s.readRef(f, r)
-	if errors.Is(err, ErrNotPending) {
-		return Entry{}, fmt.Errorf("%w: seq %d", ErrNotPending, seq)
+	s.mu.Lock()
+	e.Record.Hooks = s.pendingOf(seq)
+	s.mu.Unlock()
+	if e.Record.Hooks == nil {
+		return Entry{}, fmt.Errorf("%w: seq %d", ErrNotPending, seq) // settled meanwhile
 	}
 	return e, err
 }

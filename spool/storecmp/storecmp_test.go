@@ -60,6 +60,54 @@ func encode(r spool.Record) []byte {
 	return append(b, r.Body...)
 }
 
+// decode reads back what encode wrote, copying as the spool's read-back
+// does (the dispatcher needs the record, not a view into the store).
+func decode(b []byte) (spool.Record, error) {
+	var r spool.Record
+	bad := fmt.Errorf("malformed record")
+	ns, n := binary.Varint(b)
+	if n <= 0 {
+		return r, bad
+	}
+	b = b[n:]
+	str := func() string {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < l {
+			b = nil
+			return ""
+		}
+		s := string(b[n : n+int(l)])
+		b = b[n+int(l):]
+		return s
+	}
+	r.Enqueued = time.Unix(0, ns)
+	r.Type, r.GroupID, r.DedupID, r.EventID = str(), str(), str(), str()
+	na, n := binary.Uvarint(b)
+	if n <= 0 {
+		return r, bad
+	}
+	b = b[n:]
+	r.Attributes = map[string]string{}
+	for range na {
+		k := str()
+		r.Attributes[k] = str()
+	}
+	nh, n := binary.Uvarint(b)
+	if n <= 0 {
+		return r, bad
+	}
+	b = b[n:]
+	for range nh {
+		r.Hooks = append(r.Hooks, str())
+	}
+	body := str()
+	r.Body = []byte(body)
+	if len(b) != 0 {
+		return r, bad
+	}
+	return r, nil
+}
+
 // store is the workload's interface. mode is "always" (an fsync per append),
 // "group" (concurrent appends share fsyncs; each waits for its own) or "os"
 // (no fsync). Settlements are not fsynced where the store allows it.
@@ -190,8 +238,8 @@ func (s *boltStore) Pending() (int, error) {
 			n++
 			if seq := binary.BigEndian.Uint64(k); seq != last {
 				last = seq
-				if ev.Get(k[:8]) == nil {
-					return fmt.Errorf("seq %d: record missing", seq)
+				if _, err := decode(ev.Get(k[:8])); err != nil {
+					return fmt.Errorf("seq %d: %w", seq, err)
 				}
 			}
 			return nil
@@ -275,8 +323,12 @@ func (s *pebbleStore) Pending() (int, error) {
 				it.Close()
 				return n, fmt.Errorf("seq %d: %w", seq, err)
 			}
-			_ = v
+			_, err = decode(v)
 			closer.Close()
+			if err != nil {
+				it.Close()
+				return n, fmt.Errorf("seq %d: %w", seq, err)
+			}
 		}
 	}
 	return n, it.Close()
