@@ -745,6 +745,24 @@ type ref struct {
 // goes on if the loop does. Records are read in runs of up to 4 MiB of a
 // segment at a time.
 func (s *Spool) Pending(from Seq) iter.Seq2[Entry, error] {
+	return s.iterate(from, "")
+}
+
+// PendingFor is Pending restricted to the records whose copy for hookID is
+// pending: what a hook's delivery reads back after a restart, or when its
+// copies were left on disk while its memory share was full. Record.Hooks
+// still lists every copy pending. Only the matching records are read from
+// disk.
+func (s *Spool) PendingFor(hookID string, from Seq) iter.Seq2[Entry, error] {
+	if hookID == "" {
+		return func(yield func(Entry, error) bool) {
+			yield(Entry{}, fmt.Errorf("%w: PendingFor: hookID is empty", ErrInvalidRecord))
+		}
+	}
+	return s.iterate(from, hookID)
+}
+
+func (s *Spool) iterate(from Seq, hookID string) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
 		const maxSpan = 4 << 20
 		cursor := from
@@ -756,7 +774,7 @@ func (s *Spool) Pending(from Seq) iter.Seq2[Entry, error] {
 				yield(Entry{}, ErrClosed)
 				return
 			}
-			batch := s.collect(cursor, 256)
+			batch := s.collect(cursor, 256, hookID)
 			s.mu.Unlock()
 			if len(batch) == 0 {
 				return
@@ -791,6 +809,9 @@ func (s *Spool) Pending(from Seq) iter.Seq2[Entry, error] {
 			s.mu.Lock()
 			for k, r := range batch {
 				entries[k].Record.Hooks = s.pendingOf(r.seq)
+				if hookID != "" && !slices.Contains(entries[k].Record.Hooks, hookID) {
+					entries[k].Record.Hooks = nil
+				}
 			}
 			s.mu.Unlock()
 			for k, e := range entries {
@@ -841,9 +862,9 @@ func (s *Spool) pendingOf(seq Seq) []string {
 	return nil
 }
 
-// collect returns up to n records with pending copies from seq cursor on.
-// Called with s.mu held.
-func (s *Spool) collect(cursor Seq, n int) []ref {
+// collect returns up to n records with pending copies (for hookID if not
+// empty) from seq cursor on. Called with s.mu held.
+func (s *Spool) collect(cursor Seq, n int, hookID string) []ref {
 	var out []ref
 	for _, g := range s.segs {
 		if len(g.recs) == 0 || g.recs[len(g.recs)-1].seq < cursor || g.live == 0 {
@@ -865,6 +886,11 @@ func (s *Spool) collect(cursor Seq, n int) []ref {
 			}
 			if r.left == 0 {
 				continue
+			}
+			if hookID != "" {
+				if i := slices.Index(r.hooks, hookID); i < 0 || r.isSettled(i) {
+					continue
+				}
 			}
 			out = append(out, ref{seq: r.seq, path: g.path, off: r.off, size: r.size})
 			if len(out) == n {

@@ -476,3 +476,146 @@ func TestCrashKill(t *testing.T) {
 	}
 	t.Logf("crash test: %d kills, %d acknowledged, lost %d, settled copies back %d", kills, len(acked), totalLost, totalBack)
 }
+
+func TestPendingFor(t *testing.T) {
+	s := mustOpen(t, t.TempDir(), Options{Sync: SyncOS, SegmentSize: 4 << 10})
+	var wantA, wantB []Seq
+	for i := range 30 {
+		hooks := []string{"t/a"}
+		if i%3 == 0 {
+			hooks = []string{"t/b", "t/a"}
+		}
+		seq, err := s.Append(testRecord(fmt.Sprintf("p%d", i), 200, hooks...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			if err := s.Settle(seq, "t/a"); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			wantA = append(wantA, seq)
+		}
+		if i%3 == 0 {
+			wantB = append(wantB, seq)
+		}
+	}
+	for _, c := range []struct {
+		hook string
+		from Seq
+		want []Seq
+	}{
+		{"t/a", 0, wantA},
+		{"t/b", 0, wantB},
+		{"t/b", wantB[3], wantB[3:]},
+		{"t/none", 0, nil},
+	} {
+		var got []Seq
+		for e, err := range s.PendingFor(c.hook, c.from) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(e.Record.Hooks, c.hook) {
+				t.Errorf("PendingFor(%s): seq %d hooks %v lack it", c.hook, e.Seq, e.Record.Hooks)
+			}
+			got = append(got, e.Seq)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("PendingFor(%s, %d): got %v, want %v", c.hook, c.from, got, c.want)
+		}
+	}
+	for _, err := range s.PendingFor("", 0) {
+		if !errors.Is(err, ErrInvalidRecord) {
+			t.Errorf("PendingFor(\"\"): got %v, want ErrInvalidRecord", err)
+		}
+	}
+}
+
+// TestConcurrentUse appends, settles and reads back at once (run with
+// -race): every record read back is whole, and at the end the spool holds
+// exactly the copies not settled.
+func TestConcurrentUse(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{SegmentSize: 16 << 10})
+	seqs := make(chan Seq, 1000)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	left := map[Seq]bool{}
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				seq, err := s.Append(testRecord(fmt.Sprintf("c%d-%d", w, i), 0, "t/a", "t/b"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				left[seq] = true
+				mu.Unlock()
+				seqs <- seq
+			}
+		}()
+	}
+	var settlers sync.WaitGroup
+	settlers.Add(1)
+	go func() {
+		defer settlers.Done()
+		n := 0
+		for seq := range seqs {
+			if err := s.Settle(seq, "t/a"); err != nil {
+				t.Error(err)
+			}
+			if n%2 == 0 {
+				if err := s.Settle(seq, "t/b"); err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				delete(left, seq)
+				mu.Unlock()
+			}
+			n++
+		}
+	}()
+	done := make(chan struct{})
+	var readers sync.WaitGroup
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			for e, err := range s.Pending(0) {
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := checkRecord(e.Record, 0); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	wg.Wait()
+	close(seqs)
+	settlers.Wait()
+	close(done)
+	readers.Wait()
+	got, order := pendingMap(t, s)
+	if len(order) != len(left) {
+		t.Fatalf("pending after the run: got %d records, want %d", len(order), len(left))
+	}
+	for seq := range left {
+		if e, ok := got[seq]; !ok || !slices.Equal(e.Record.Hooks, []string{"t/b"}) {
+			t.Errorf("seq %d: got %+v, want pending for t/b only", seq, e.Record.Hooks)
+		}
+	}
+	if st := s.Stats(); st.Records != len(left) || st.Pending != len(left) {
+		t.Errorf("Stats: got %+v, want %d records and copies", st, len(left))
+	}
+}
