@@ -45,7 +45,8 @@ type Entry struct {
 }
 
 // Seq is a record's sequence number: assigned by Append, increasing in append
-// order, never reused within a spool directory.
+// order, never reused while the directory holds a record. Once every record
+// is settled and the spool reopened, numbering may start again at 1.
 type Seq uint64
 
 const (

@@ -4,8 +4,9 @@
 // A record holds an event once, with the list of hook copies still to
 // deliver. [Spool.Append] returns after the record is as durable as the
 // [SyncMode] promises; [Spool.Settle] marks one copy done; [Spool.Pending]
-// reads the pending copies back in append order, which keeps the order of
-// every FIFO group across a restart. A segment file is deleted when every
+// (all hooks) and [Spool.PendingFor] (one hook) read the pending copies back
+// in append order, which keeps the order of every FIFO group across a
+// restart; [Spool.Get] reads one record. A segment file is deleted when every
 // copy in it is settled, so disk use follows the backlog, not the history.
 //
 // # Durability
@@ -555,8 +556,12 @@ func (s *Spool) commit() {
 	s.mu.Lock()
 	grp := s.group
 	if grp == nil {
-		s.mu.Unlock()
-		return
+		if len(s.unsynced) == 0 {
+			s.mu.Unlock()
+			return
+		}
+		// A rolled segment whose next write failed: sync and close it.
+		grp = &syncGroup{done: make(chan struct{}), last: s.durable}
 	}
 	s.group = nil
 	files := s.unsynced
