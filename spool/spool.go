@@ -66,6 +66,7 @@ const (
 	SyncOS
 )
 
+// String returns the mode's name: "group", "always" or "os".
 func (m SyncMode) String() string {
 	switch m {
 	case SyncGroup:
