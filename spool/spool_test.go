@@ -265,8 +265,8 @@ func TestOpenErrors(t *testing.T) {
 }
 
 // crashChild appends and settles until it is killed, reporting on stdout:
-// "A seq id hooks" after Append returned, "s seq hook" before Settle and
-// "S seq hook" after it returned.
+// "O" before Open, "A seq id hooks" after Append returned, "s seq hook"
+// before Settle and "S seq hook" after it returned.
 func crashChild() {
 	dir := os.Getenv("SPOOL_TEST_DIR")
 	mode, _ := strconv.Atoi(os.Getenv("SPOOL_TEST_MODE"))
@@ -282,6 +282,7 @@ func crashChild() {
 		say("E %v", err)
 		os.Exit(3)
 	}
+	say("O") // opening: a kill now lands in recovery
 	s, err := Open(dir, Options{Sync: SyncMode(mode), SegmentSize: 32 << 10})
 	if err != nil {
 		fail(err)
@@ -348,8 +349,8 @@ func crashChild() {
 
 // TestCrashKill runs a child that appends and settles with the spool in
 // SyncGroup and SyncAlways mode, kills it with SIGKILL at random moments
-// (after a random count of reported operations, 0 included: during Open's
-// recovery), and checks after each kill that every acknowledged record is
+// (after a random count of reported operations; also at start and as Open's
+// recovery begins), and checks after each kill that every acknowledged record is
 // there with exactly its unsettled copies: none lost, no settled copy back.
 func TestCrashKill(t *testing.T) {
 	seed := uint64(rand.Int64())
@@ -373,8 +374,11 @@ func TestCrashKill(t *testing.T) {
 	for round := range kills {
 		mode := []SyncMode{SyncGroup, SyncAlways}[round%2]
 		killAfter := rng.IntN(400)
-		if round%6 == 0 {
-			killAfter = 0 // during Open and recovery
+		switch round % 6 {
+		case 0:
+			killAfter = 0 // while the child starts
+		case 3:
+			killAfter = 1 // on its "O" line: during Open's recovery
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "SPOOL_TEST_CHILD=crash", "SPOOL_TEST_DIR="+dir,
@@ -408,7 +412,10 @@ func TestCrashKill(t *testing.T) {
 				kill()
 				t.Fatalf("round %d: child failed: %s", round, sc.Text())
 			}
-			seq, _ := strconv.ParseUint(f[1], 10, 64)
+			var seq uint64
+			if len(f) > 1 {
+				seq, _ = strconv.ParseUint(f[1], 10, 64)
+			}
 			switch f[0] {
 			case "A":
 				acked[Seq(seq)] = f[2]
