@@ -27,31 +27,62 @@ const (
 	segExt = ".seg"
 	ackExt = ".ack"
 	// segMagic opens every segment file (format version 1).
-	segMagic   = "SQSPOOL\x01"
-	segHeader  = len(segMagic)
-	ackEntry   = 16 // seq (8), hook index (4), CRC32C of the first 12 bytes (4)
-	nameDigits = 20
+	segMagic  = "SQSPOOL\x01"
+	segHeader = len(segMagic)
+	ackEntry  = 16 // seq (8), hook index (4), CRC32C of the first 12 bytes (4)
+	// maxSegmentSize bounds Options.SegmentSize, and maxSegmentFile a
+	// segment file (one record may cross SegmentSize), so offsets fit the
+	// index's 32 bits.
+	maxSegmentSize = 1 << 30
+	maxSegmentFile = 1<<32 - 1
+	nameDigits     = 20
 )
 
 func segName(first Seq) string { return fmt.Sprintf("%0*d", nameDigits, uint64(first)) }
 
 // recIndex is what the spool keeps in memory per record: where it is and
-// which copies are settled. The body stays on disk.
+// which copies are settled, in 48 bytes. The body stays on disk.
 type recIndex struct {
 	seq     Seq
-	off     int64
-	size    int32
-	hooks   []string
-	settled []uint64 // bit i set: hooks[i] settled
-	left    int32    // copies still pending
+	hooks   *[]string // shared by records with the same hooks
+	settled uint64    // bit i set: hook i settled, for i < 64
+	more    *[]uint64 // the bits of hooks 64 and on; nil for fewer hooks
+	off     uint32
+	size    uint32
+	left    int32 // copies still pending
 }
 
-func (r *recIndex) isSettled(i int) bool { return r.settled[i/64]&(1<<(i%64)) != 0 }
-func (r *recIndex) settle(i int)         { r.settled[i/64] |= 1 << (i % 64) }
+func newRecIndex(seq Seq, off int64, size int, hooks *[]string) recIndex {
+	r := recIndex{seq: seq, off: uint32(off), size: uint32(size), hooks: hooks, left: int32(len(*hooks))}
+	if n := len(*hooks); n > 64 {
+		more := make([]uint64, (n-64+63)/64)
+		r.more = &more
+	}
+	return r
+}
+
+func (r *recIndex) ids() []string { return *r.hooks }
+
+func (r *recIndex) isSettled(i int) bool {
+	if i < 64 {
+		return r.settled&(1<<i) != 0
+	}
+	i -= 64
+	return (*r.more)[i/64]&(1<<(i%64)) != 0
+}
+
+func (r *recIndex) settle(i int) {
+	if i < 64 {
+		r.settled |= 1 << i
+		return
+	}
+	i -= 64
+	(*r.more)[i/64] |= 1 << (i % 64)
+}
 
 func (r *recIndex) pendingHooks() []string {
 	out := make([]string, 0, r.left)
-	for i, h := range r.hooks {
+	for i, h := range r.ids() {
 		if !r.isSettled(i) {
 			out = append(out, h)
 		}
@@ -213,7 +244,7 @@ type scanResult struct {
 // there) and the end of the data otherwise. last says whether this is the
 // newest segment, whose unfinished tail is a torn write rather than damage.
 // limit is the first seq of the next segment (0 for none).
-func scanSegment(name string, b []byte, first, limit Seq, last bool, intern func([]string) []string) scanResult {
+func scanSegment(name string, b []byte, first, limit Seq, last bool, intern func([]string) *[]string) scanResult {
 	var res scanResult
 	if len(b) < segHeader || string(b[:segHeader]) != segMagic {
 		if last && len(b) < segHeader && strings.HasPrefix(segMagic, string(b)) {
@@ -231,9 +262,7 @@ func scanSegment(name string, b []byte, first, limit Seq, last bool, intern func
 		if st == frameOK {
 			seq, hooks, err := decodeIndex(payload)
 			if err == nil && plausible(seq) && seq > res.maxSeq && len(hooks) > 0 {
-				words := (len(hooks) + 63) / 64
-				res.recs = append(res.recs, recIndex{seq: seq, off: int64(off), size: int32(n),
-					hooks: intern(hooks), settled: make([]uint64, words), left: int32(len(hooks))})
+				res.recs = append(res.recs, newRecIndex(seq, int64(off), n, intern(hooks)))
 				res.maxSeq = seq
 			} else {
 				if err == nil {

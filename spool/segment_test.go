@@ -50,13 +50,13 @@ func recordOffsets(t *testing.T, path string) []int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := scanSegment("x", b, 0, 0, true, func(h []string) []string { return h })
+	res := scanSegment("x", b, 0, 0, true, func(h []string) *[]string { return &h })
 	if len(res.damaged) != 0 {
 		t.Fatalf("%s: clean segment scans with damage %+v", path, res.damaged)
 	}
 	var offs []int64
 	for _, r := range res.recs {
-		offs = append(offs, r.off)
+		offs = append(offs, int64(r.off))
 	}
 	return offs
 }
@@ -291,9 +291,9 @@ func FuzzScanSegment(f *testing.F) {
 	f.Add(seg, true)
 	f.Add(seg[:len(seg)-5], false)
 	f.Fuzz(func(t *testing.T, b []byte, last bool) {
-		res := scanSegment("f", b, 1, 0, last, func(h []string) []string { return h })
+		res := scanSegment("f", b, 1, 0, last, func(h []string) *[]string { return &h })
 		for _, r := range res.recs {
-			if r.off < int64(segHeader) || r.off+int64(r.size) > int64(len(b)) || r.size <= 0 {
+			if int64(r.off) < int64(segHeader) || int64(r.off)+int64(r.size) > int64(len(b)) || r.size == 0 {
 				t.Fatalf("record at %d size %d outside %d bytes", r.off, r.size, len(b))
 			}
 		}

@@ -99,13 +99,14 @@ type Options struct {
 	// at the cost of up to that much latency. Defaults to 0: no extra wait.
 	GroupWindow time.Duration
 	// SegmentSize is the size at which Append starts a new segment file.
-	// Space is reclaimed a segment at a time. Defaults to DefaultSegmentSize.
+	// Space is reclaimed a segment at a time. Defaults to DefaultSegmentSize;
+	// at most 1 GiB.
 	SegmentSize int64
 	// Quota bounds the bytes on disk (segments and settlement files); an
 	// Append past it returns ErrQuota. 0 means no limit.
 	Quota int64
 	// MaxRecordSize bounds one encoded record. Defaults to
-	// DefaultMaxRecordSize.
+	// DefaultMaxRecordSize; at most 256 MiB.
 	MaxRecordSize int
 	// OnDamage, if set, is called by Open for every damaged record found,
 	// before Open returns. The same damage is also in Spool.Recovery.
@@ -148,7 +149,7 @@ type Spool struct {
 	pending  int
 	buf      []byte
 	ackBuf   []byte
-	interned map[string][]string
+	interned map[string]*[]string
 	recovery Recovery
 
 	// group commit (SyncGroup)
@@ -186,6 +187,12 @@ func Open(dir string, opts Options) (*Spool, error) {
 	if opts.MaxRecordSize <= 0 {
 		opts.MaxRecordSize = DefaultMaxRecordSize
 	}
+	if opts.SegmentSize > maxSegmentSize {
+		return nil, fmt.Errorf("spool: Options.SegmentSize %d exceeds the most, %d", opts.SegmentSize, maxSegmentSize)
+	}
+	if opts.MaxRecordSize > maxFrame {
+		return nil, fmt.Errorf("spool: Options.MaxRecordSize %d exceeds the most, %d", opts.MaxRecordSize, maxFrame)
+	}
 	if opts.Quota < 0 {
 		return nil, fmt.Errorf("spool: Options.Quota %d is negative; 0 means no limit", opts.Quota)
 	}
@@ -203,7 +210,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Spool{dir: dir, opts: opts, fs: fsys, lock: lock, next: 1, interned: map[string][]string{}}
+	s := &Spool{dir: dir, opts: opts, fs: fsys, lock: lock, next: 1, interned: map[string]*[]string{}}
 	if err := s.recover(); err != nil {
 		s.closeFiles()
 		lock.unlock()
@@ -229,6 +236,9 @@ func (s *Spool) recover() error {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return fmt.Errorf("spool: read segment %s: %w", path, err)
+		}
+		if int64(len(b)) > maxSegmentFile {
+			return fmt.Errorf("spool: segment %s is %d bytes, more than a segment can be (%d)", path, len(b), int64(maxSegmentFile))
 		}
 		last := i == len(files)-1
 		var limit Seq
@@ -260,7 +270,7 @@ func (s *Spool) recover() error {
 		for j := range g.recs {
 			r := &g.recs[j]
 			for _, idx := range acks[r.seq] {
-				if int(idx) < len(r.hooks) && !r.isSettled(int(idx)) {
+				if int(idx) < len(r.ids()) && !r.isSettled(int(idx)) {
 					r.settle(int(idx))
 					r.left--
 				}
@@ -337,7 +347,7 @@ func (s *Spool) truncateFile(path string, size int64) error {
 }
 
 // intern shares the hook lists of records that have the same hooks.
-func (s *Spool) intern(hooks []string) []string {
+func (s *Spool) intern(hooks []string) *[]string {
 	key := strings.Join(hooks, "\x00")
 	if h, ok := s.interned[key]; ok {
 		return h
@@ -346,8 +356,8 @@ func (s *Spool) intern(hooks []string) []string {
 		clear(s.interned)
 	}
 	h := slices.Clone(hooks)
-	s.interned[key] = h
-	return h
+	s.interned[key] = &h
+	return &h
 }
 
 // Recovery returns what Open found.
@@ -395,8 +405,7 @@ func (s *Spool) Append(rec Record) (Seq, error) {
 		return 0, err
 	}
 	s.next++
-	g.recs = append(g.recs, recIndex{seq: seq, off: g.size, size: int32(n), hooks: s.intern(rec.Hooks),
-		settled: make([]uint64, (len(rec.Hooks)+63)/64), left: int32(len(rec.Hooks))})
+	g.recs = append(g.recs, newRecIndex(seq, g.size, int(n), s.intern(rec.Hooks)))
 	g.size += n
 	g.pending += len(rec.Hooks)
 	g.live++
@@ -628,7 +637,7 @@ func (s *Spool) cutBack(g *segment, w writeFile, cause error) {
 	if err := w.Truncate(g.durable); err != nil {
 		s.broken = fmt.Errorf("spool: unusable until reopened: records after a failed fsync could not be cut back (%v): %w", err, cause)
 	}
-	for len(g.recs) > 0 && g.recs[len(g.recs)-1].off >= g.durable {
+	for len(g.recs) > 0 && int64(g.recs[len(g.recs)-1].off) >= g.durable {
 		r := g.recs[len(g.recs)-1]
 		g.recs = g.recs[:len(g.recs)-1]
 		g.pending -= int(r.left)
@@ -676,7 +685,7 @@ func (s *Spool) Settle(seq Seq, hookID string) error {
 	if r == nil {
 		return fmt.Errorf("%w: seq %d, hook %q", ErrNotPending, seq, hookID)
 	}
-	idx := slices.Index(r.hooks, hookID)
+	idx := slices.Index(r.ids(), hookID)
 	if idx < 0 || r.isSettled(idx) {
 		return fmt.Errorf("%w: seq %d, hook %q", ErrNotPending, seq, hookID)
 	}
@@ -894,11 +903,11 @@ func (s *Spool) collect(cursor Seq, n int, hookID string) []ref {
 				continue
 			}
 			if hookID != "" {
-				if i := slices.Index(r.hooks, hookID); i < 0 || r.isSettled(i) {
+				if i := slices.Index(r.ids(), hookID); i < 0 || r.isSettled(i) {
 					continue
 				}
 			}
-			out = append(out, ref{seq: r.seq, path: g.path, off: r.off, size: r.size})
+			out = append(out, ref{seq: r.seq, path: g.path, off: int64(r.off), size: int32(r.size)})
 			if len(out) == n {
 				return out
 			}
@@ -924,7 +933,7 @@ func (s *Spool) Get(seq Seq) (Entry, error) {
 		s.mu.Unlock()
 		return Entry{}, fmt.Errorf("%w: seq %d", ErrNotPending, seq)
 	}
-	r := ref{seq: seq, path: g.path, off: ri.off, size: ri.size}
+	r := ref{seq: seq, path: g.path, off: int64(ri.off), size: int32(ri.size)}
 	s.mu.Unlock()
 	e := Entry{Seq: seq}
 	buf := make([]byte, r.size)

@@ -257,7 +257,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 	s2.Close()
 
-	for _, o := range []Options{{Quota: -1}, {Sync: SyncMode(9)}} {
+	for _, o := range []Options{{Quota: -1}, {Sync: SyncMode(9)}, {GroupWindow: -1}, {SegmentSize: 2 << 30}, {MaxRecordSize: 1 << 29}} {
 		if _, err := Open(t.TempDir(), o); err == nil {
 			t.Errorf("Open(%+v): got nil, want an error", o)
 		}
@@ -624,5 +624,44 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if st := s.Stats(); st.Records != len(left) || st.Pending != len(left) {
 		t.Errorf("Stats: got %+v, want %d records and copies", st, len(left))
+	}
+}
+
+// TestManyHooks settles copies on both sides of the 64th hook, whose bits
+// the index keeps apart, and reads them back after a reopen.
+func TestManyHooks(t *testing.T) {
+	dir := t.TempDir()
+	hooks := make([]string, 130)
+	for i := range hooks {
+		hooks[i] = fmt.Sprintf("t/h%03d", i)
+	}
+	s := mustOpen(t, dir, Options{Sync: SyncOS})
+	seq, err := s.Append(testRecord("many", 100, hooks...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle := []int{0, 63, 64, 65, 127, 128, 129}
+	for _, i := range settle {
+		if err := s.Settle(seq, hooks[i]); err != nil {
+			t.Fatalf("Settle(%s): %v", hooks[i], err)
+		}
+	}
+	if err := s.Settle(seq, hooks[64]); !errors.Is(err, ErrNotPending) {
+		t.Errorf("Settle(%s) twice: got %v, want ErrNotPending", hooks[64], err)
+	}
+	var want []string
+	for i, h := range hooks {
+		if !slices.Contains(settle, i) {
+			want = append(want, h)
+		}
+	}
+	s.Close()
+	s2 := mustOpen(t, dir, Options{Sync: SyncOS})
+	e, err := s2.Get(seq)
+	if err != nil || !slices.Equal(e.Record.Hooks, want) {
+		t.Fatalf("after reopen: got %v, %v, want the %d copies not settled", e.Record.Hooks, err, len(want))
+	}
+	if st := s2.Stats(); st.Pending != len(want) {
+		t.Errorf("Stats.Pending: got %d, want %d", st.Pending, len(want))
 	}
 }
