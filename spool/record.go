@@ -49,12 +49,13 @@ type Entry struct {
 // is settled and the spool reopened, numbering may start again at 1.
 type Seq uint64
 
+// frameMarker opens every frame so recovery can find the next record after
+// a damaged one.
+const frameMarker uint32 = 0x4c4f5053 // "SPOL" little endian
+
 const (
-	// frameMarker opens every frame so recovery can find the next record
-	// after a damaged one.
-	frameMarker    uint32 = 0x4c4f5053 // "SPOL" little endian
-	frameHeader           = 12         // marker, payload length, CRC32C
-	payloadVersion        = 1
+	frameHeader    = 12 // marker, payload length, CRC32C
+	payloadVersion = 1
 	// maxFrame bounds the payload length a frame may claim; larger is damage.
 	maxFrame = 1 << 28
 	// maxHooks bounds the hook copies of one record.

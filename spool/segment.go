@@ -268,7 +268,7 @@ func scanSegment(name string, b []byte, first, limit Seq, last bool, intern func
 				if err == nil {
 					err = fmt.Errorf("%w: seq %d out of order or outside the segment, or no hooks", errDecode, seq)
 				}
-				res.damaged = append(res.damaged, damageOf(name, b, off, n, payload, plausible, err))
+				res.damaged = append(res.damaged, damageOf(name, off, n, payload, plausible, err))
 			}
 			off += n
 			res.end = int64(off)
@@ -285,7 +285,7 @@ func scanSegment(name string, b []byte, first, limit Seq, last bool, intern func
 		if off+frameHeader <= next {
 			rest = b[off+frameHeader : next]
 		}
-		res.damaged = append(res.damaged, damageOf(name, b, off, next-off, rest, plausible,
+		res.damaged = append(res.damaged, damageOf(name, off, next-off, rest, plausible,
 			fmt.Errorf("spool: segment %s offset %d: frame fails its checks", name, off)))
 		off = next
 		res.end = int64(off)
@@ -293,7 +293,7 @@ func scanSegment(name string, b []byte, first, limit Seq, last bool, intern func
 	return res
 }
 
-func damageOf(name string, b []byte, off, n int, payload []byte, plausible func(Seq) bool, err error) Damage {
+func damageOf(name string, off, n int, payload []byte, plausible func(Seq) bool, err error) Damage {
 	d := Damage{Segment: name, Offset: int64(off), Size: int64(n), Err: err}
 	if payload != nil {
 		seq, rec := decodeLenient(payload)
