@@ -1,0 +1,304 @@
+// This file tests recovery from damaged files: a torn write at the end of the
+// last segment cut at many offsets, flipped bytes in the middle of a
+// segment, torn settlement files, and a fuzz target for the segment scan.
+
+package spool
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// buildSpool writes n records (one hook each except every 7th, which has
+// two) into a fresh directory with the given segment size, and returns the
+// directory, the seqs in order and the segment files in order.
+func buildSpool(t *testing.T, n int, segSize int64) (string, []Seq, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := Open(dir, Options{Sync: SyncOS, SegmentSize: segSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []Seq
+	for i := range n {
+		hooks := []string{"t/a"}
+		if i%7 == 0 {
+			hooks = append(hooks, "t/b")
+		}
+		seq, err := s.Append(testRecord(fmt.Sprintf("e%03d", i), 300, hooks...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "*"+segExt))
+	slices.Sort(segs)
+	return dir, seqs, segs
+}
+
+// recordOffsets returns the offsets of the frames in a segment file.
+func recordOffsets(t *testing.T, path string) []int64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := scanSegment("x", b, 0, 0, true, func(h []string) *[]string { return &h })
+	if len(res.damaged) != 0 {
+		t.Fatalf("%s: clean segment scans with damage %+v", path, res.damaged)
+	}
+	var offs []int64
+	for _, r := range res.recs {
+		offs = append(offs, int64(r.off))
+	}
+	return offs
+}
+
+// copyDir copies the spool files of src into a new directory.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+func TestTornTail(t *testing.T) {
+	dir, seqs, segs := buildSpool(t, 40, 8<<10)
+	if len(segs) < 2 {
+		t.Fatalf("segments: got %d, want ≥ 2", len(segs))
+	}
+	last := segs[len(segs)-1]
+	offs := recordOffsets(t, last)
+	info, _ := os.Stat(last)
+	start, end := offs[len(offs)-1], info.Size()
+	if end-start < 200 {
+		t.Fatalf("last record is %d bytes, want ≥ 200 offsets to cut at", end-start)
+	}
+	want := seqs[:len(seqs)-1]
+	for cut := start; cut < end; cut++ {
+		d := copyDir(t, dir)
+		if err := os.Truncate(filepath.Join(d, filepath.Base(last)), cut); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(d, Options{Sync: SyncOS})
+		if err != nil {
+			t.Fatalf("cut at %d: Open: %v", cut, err)
+		}
+		r := s.Recovery()
+		if r.TornBytes != cut-start || len(r.Damaged) != 0 {
+			t.Fatalf("cut at %d: Recovery got torn %d, damaged %d, want torn %d, no damage", cut, r.TornBytes, len(r.Damaged), cut-start)
+		}
+		_, order := pendingMap(t, s)
+		if !slices.Equal(order, want) {
+			t.Fatalf("cut at %d: pending got %d seqs, want the %d before the torn record", cut, len(order), len(want))
+		}
+		seq, err := s.Append(testRecord("new", 300, "t/a"))
+		if err != nil || seq <= want[len(want)-1] {
+			t.Fatalf("cut at %d: Append after recovery: seq %d, %v, want a seq after %d", cut, seq, err, want[len(want)-1])
+		}
+		s.Close()
+		// A second recovery finds a clean spool.
+		s, err = Open(d, Options{Sync: SyncOS})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := s.Recovery(); r.TornBytes != 0 || len(r.Damaged) != 0 || r.Records != len(want)+1 {
+			t.Fatalf("cut at %d: second Recovery: got %+v, want %d records, clean", cut, r, len(want)+1)
+		}
+		s.Close()
+		os.RemoveAll(d)
+	}
+	t.Logf("cut the last record at %d offsets", end-start)
+}
+
+func TestDamagedMiddle(t *testing.T) {
+	dir, seqs, segs := buildSpool(t, 40, 8<<10)
+	seg := segs[0] // not the last segment
+	offs := recordOffsets(t, seg)
+	if len(offs) < 6 {
+		t.Fatalf("first segment holds %d records, want ≥ 6", len(offs))
+	}
+	const target = 3 // records 3 of the first segment is damaged
+	rec := testRecord(fmt.Sprintf("e%03d", target), 300, "t/a")
+	cases := []struct {
+		name     string
+		at       int64 // offset from the frame start
+		wantSeq  bool  // the damaged record's seq is still readable
+		wantBody bool
+	}{
+		{"marker", 1, true, true},
+		{"length", 5, true, false},
+		{"crc", 9, true, true},
+		{"seq", frameHeader + 3, false, true},
+		{"attributes", frameHeader + 55, true, true},
+		{"body", offs[target+1] - offs[target] - 10, true, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := copyDir(t, dir)
+			path := filepath.Join(d, filepath.Base(seg))
+			b, _ := os.ReadFile(path)
+			b[offs[target]+c.at] ^= 0x5a
+			os.WriteFile(path, b, 0o644)
+			var reported []Damage
+			s, err := Open(d, Options{Sync: SyncOS, OnDamage: func(dm Damage) { reported = append(reported, dm) }})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer s.Close()
+			if len(reported) != 1 || len(s.Recovery().Damaged) != 1 {
+				t.Fatalf("damage reports: got %+v, want 1", reported)
+			}
+			dm := reported[0]
+			if dm.Offset != offs[target] || dm.Segment != filepath.Base(seg) || dm.Err == nil {
+				t.Errorf("Damage: got %+v, want offset %d in %s with an error", dm, offs[target], filepath.Base(seg))
+			}
+			if c.wantSeq && dm.Seq != seqs[target] {
+				t.Errorf("Damage.Seq: got %d, want %d", dm.Seq, seqs[target])
+			}
+			if c.wantSeq && (dm.Partial.EventID != rec.EventID || !slices.Equal(dm.Partial.Hooks, []string{"t/a", "t/b"}[:1+btoi(target%7 == 0)])) {
+				t.Errorf("Damage.Partial: got id %q hooks %v, want %q and the record's hooks", dm.Partial.EventID, dm.Partial.Hooks, rec.EventID)
+			}
+			_, order := pendingMap(t, s)
+			want := slices.Delete(slices.Clone(seqs), target, target+1)
+			if !slices.Equal(order, want) {
+				t.Fatalf("pending: got %v, want every seq but %d", order, seqs[target])
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestRandomFlips flips one byte at 200 seeded random places of the first
+// segment: the record holding it is reported, every other record is kept.
+func TestRandomFlips(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	dir, seqs, segs := buildSpool(t, 40, 8<<10)
+	seg := segs[0]
+	offs := recordOffsets(t, seg)
+	orig, _ := os.ReadFile(seg)
+	d := copyDir(t, dir)
+	path := filepath.Join(d, filepath.Base(seg))
+	for range 200 {
+		at := int64(segHeader) + rng.Int64N(int64(len(orig)-segHeader))
+		k, _ := slices.BinarySearch(offs, at+1)
+		victim := seqs[k-1]
+		b := slices.Clone(orig)
+		b[at] ^= byte(1 + rng.IntN(255))
+		os.WriteFile(path, b, 0o644)
+		os.Remove(filepath.Join(d, segName(seqs[0])+ackExt))
+		s, err := Open(d, Options{Sync: SyncOS})
+		if err != nil {
+			t.Fatalf("flip at %d: Open: %v", at, err)
+		}
+		r := s.Recovery()
+		_, order := pendingMap(t, s)
+		s.Close()
+		if len(r.Damaged) != 1 || r.Damaged[0].Offset != offs[k-1] {
+			t.Fatalf("flip at %d (record at %d, seq %d): damage got %+v, want one at %d", at, offs[k-1], victim, r.Damaged, offs[k-1])
+		}
+		want := slices.DeleteFunc(slices.Clone(seqs), func(q Seq) bool { return q == victim })
+		if !slices.Equal(order, want) {
+			t.Fatalf("flip at %d: pending got %v, want every seq but %d", at, order, victim)
+		}
+		// Open deletes nothing here (the segment still holds pending
+		// records), so the next flip starts from the original bytes.
+	}
+}
+
+func TestTornSettlements(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{Sync: SyncOS})
+	var seqs []Seq
+	for i := range 5 {
+		seq, err := s.Append(testRecord(fmt.Sprintf("a%d", i), 100, "t/a", "t/b"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+	}
+	for _, seq := range seqs {
+		if err := s.Settle(seq, "t/a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	ack := filepath.Join(dir, segName(seqs[0])+ackExt)
+	b, _ := os.ReadFile(ack)
+	if len(b) != 5*ackEntry {
+		t.Fatalf("settlement file: got %d bytes, want %d", len(b), 5*ackEntry)
+	}
+	b[ackEntry+3] ^= 1                              // damage the second entry
+	os.WriteFile(ack, b[:len(b)-ackEntry/2], 0o644) // tear the last
+	s2 := mustOpen(t, dir, Options{Sync: SyncOS})
+	got, _ := pendingMap(t, s2)
+	for i, seq := range seqs {
+		want := []string{"t/b"}
+		if i == 1 || i == 4 {
+			want = []string{"t/a", "t/b"} // its settlement is lost: delivered again, never lost
+		}
+		if !slices.Equal(got[seq].Record.Hooks, want) {
+			t.Errorf("seq %d: hooks got %v, want %v", seq, got[seq].Record.Hooks, want)
+		}
+	}
+	// Settling after recovery appends whole entries after the torn one.
+	if err := s2.Settle(seqs[4], "t/a"); err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+	s3 := mustOpen(t, dir, Options{Sync: SyncOS})
+	if e, err := s3.Get(seqs[4]); err != nil || !slices.Equal(e.Record.Hooks, []string{"t/b"}) {
+		t.Errorf("Get(%d) after settling again: got %v, %v, want hooks [t/b]", seqs[4], e.Record.Hooks, err)
+	}
+}
+
+// FuzzScanSegment checks that scanning arbitrary segment bytes never panics
+// and indexes only frames that lie inside the data.
+func FuzzScanSegment(f *testing.F) {
+	var seg []byte
+	seg = append(seg, segMagic...)
+	for i := range 3 {
+		r := testRecord(fmt.Sprintf("z%d", i), 30, "t/a")
+		seg = appendFrame(seg, Seq(i+1), &r)
+	}
+	f.Add(seg, true)
+	f.Add(seg[:len(seg)-5], false)
+	f.Fuzz(func(t *testing.T, b []byte, last bool) {
+		res := scanSegment("f", b, 1, 0, last, func(h []string) *[]string { return &h })
+		for _, r := range res.recs {
+			if int64(r.off) < int64(segHeader) || int64(r.off)+int64(r.size) > int64(len(b)) || r.size == 0 {
+				t.Fatalf("record at %d size %d outside %d bytes", r.off, r.size, len(b))
+			}
+		}
+		if res.end > int64(len(b)) {
+			t.Fatalf("end %d past %d bytes", res.end, len(b))
+		}
+	})
+}
