@@ -48,6 +48,8 @@ if [ "${1:-}" = refresh ]; then
     sed -i "/$VULNDB_VERSION/ s/${old_date%%T*}/${new_date%%T*}/g; s/$VULNDB_VERSION/$latest/g" README.md
     echo "pinned golang.org/x/vulndb $latest (was $VULNDB_VERSION); scanning with it:"
   fi
+  rm -rf "$tmp"
+  trap - EXIT
   exec scripts/vulndb.sh
 elif [ $# -gt 0 ]; then
   echo "usage: scripts/vulndb.sh [refresh]" >&2
