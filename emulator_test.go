@@ -111,7 +111,7 @@ func receiveAll(t *testing.T, client *sqs.Client, queueURL string, want int) []t
 			WaitTimeSeconds:             1,
 			MessageAttributeNames:       []string{"All"},
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
-			// local-aws-sqs 2.0.2 reads only the older field.
+			//lint:ignore SA1019 local-aws-sqs 2.0.2 reads only the older AttributeNames field.
 			AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameAll},
 		})
 		if err != nil {
@@ -589,7 +589,7 @@ func TestEmulatorFIFOOrder(t *testing.T) {
 			WaitTimeSeconds:             0,
 			VisibilityTimeout:           120,
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameMessageGroupId},
-			// local-aws-sqs 2.0.2 reads only the older field.
+			//lint:ignore SA1019 local-aws-sqs 2.0.2 reads only the older AttributeNames field.
 			AttributeNames: []types.QueueAttributeName{types.QueueAttributeName(types.MessageSystemAttributeNameMessageGroupId)},
 		})
 		if err != nil {
