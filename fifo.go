@@ -1,8 +1,6 @@
 package sqshook
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 )
 
@@ -50,61 +48,6 @@ func (p *pipe) groupOf(ev Event) (g string, err error) {
 		}
 	}()
 	return strategy(p.hook, ev), nil
-}
-
-// topLevelString returns the string value of member key of the JSON object
-// b, looking only at the object's own members (not nested ones). It reports
-// false when b is not an object, key is missing or its value is not a
-// string. It allocates only the returned string. It walks b with validJSON's
-// scanners, so malformed JSON reports false.
-func topLevelString(b []byte, key string) (string, bool) {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return "", false
-	}
-	i = skipSpace(b, i+1)
-	for i < len(b) && b[i] == '"' {
-		kend := jsonString(b, i)
-		if kend < 0 {
-			return "", false
-		}
-		match := string(b[i+1:kend-1]) == key // an escaped key never matches
-		i = skipSpace(b, kend)
-		if i >= len(b) || b[i] != ':' {
-			return "", false
-		}
-		i = skipSpace(b, i+1)
-		vend := jsonValue(b, i, 1)
-		if vend < 0 {
-			return "", false
-		}
-		if match {
-			if b[i] != '"' {
-				return "", false
-			}
-			raw := b[i+1 : vend-1]
-			if bytes.IndexByte(raw, '\\') < 0 {
-				return string(raw), true
-			}
-			var s string
-			if json.Unmarshal(b[i:vend], &s) != nil {
-				return "", false
-			}
-			return s, true
-		}
-		if i = skipSpace(b, vend); i >= len(b) || b[i] != ',' {
-			return "", false
-		}
-		i = skipSpace(b, i+1)
-	}
-	return "", false
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
 }
 
 // fifoGroup is one message group of a FIFO hook: its queued entries, oldest
