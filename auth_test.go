@@ -1,12 +1,10 @@
+// auth_test.go tests the endpoint rules of client building.
+
 package sqshook_test
 
 import (
-	"context"
-	"log/slog"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/sqshook/sqshook"
 )
@@ -73,54 +71,5 @@ func TestNewRefusesCleartextEndpoints(t *testing.T) {
 	pool := sqshook.NewClientPool(sqshook.ClientOptions{Endpoint: "http://10.1.2.3:4566"})
 	if _, err := pool.Client(t.Context(), h); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("ClientPool.Client with a cleartext endpoint: %v", err)
-	}
-}
-
-// panicHandler is a slog handler that panics on every record.
-type panicHandler struct{}
-
-func (panicHandler) Enabled(context.Context, slog.Level) bool  { return true }
-func (panicHandler) Handle(context.Context, slog.Record) error { panic("handler exploded") }
-func (h panicHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h panicHandler) WithGroup(string) slog.Handler           { return h }
-
-// User code that panics — the dead-letter callback, the logger — neither
-// takes the dispatcher down nor loses an event's accounting.
-func TestCallbackPanicsAreRecovered(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		opt  sqshook.Option
-	}{
-		{"dead-letter callback", sqshook.WithDeadLetter(func(sqshook.DeadLetter) { panic("callback exploded") })},
-		{"logger", sqshook.WithLogger(slog.New(panicHandler{}))},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			fake := newFake()
-			fake.respond = func(int, *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
-				return nil, apiError("AccessDenied", 403)
-			}
-			d, err := sqshook.New([]sqshook.Hook{hookFor("h", "q")},
-				sqshook.WithClientFunc(func(context.Context, sqshook.Hook) (sqshook.SQSAPI, error) { return fake, nil }),
-				sqshook.WithLinger(0), c.opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx := context.Background()
-			for i := 0; i < 25; i++ {
-				if err := d.Publish(ctx, sqshook.Event{Type: "message.new", Body: []byte(`{}`)}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := d.Flush(ctx); err != nil {
-				t.Fatal(err)
-			}
-			st := checkAccounting(t, d, true)
-			if h, _ := st.Hook("h"); h.DeadLettered != 25 || st.CallbackPanics < 25 {
-				t.Errorf("dead-lettered %d, callback panics %d; want 25 and at least 25", h.DeadLettered, st.CallbackPanics)
-			}
-			if err := d.Close(ctx); err != nil {
-				t.Errorf("Close: %v", err)
-			}
-		})
 	}
 }
