@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsarn "github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
@@ -638,9 +639,8 @@ func principalAccount(principal string) string {
 	if policyIsAccountID(principal) {
 		return principal
 	}
-	f := strings.SplitN(principal, ":", 6)
-	if len(f) == 6 && policyIsAccountID(f[4]) {
-		return f[4]
+	if a, err := awsarn.Parse(principal); err == nil && policyIsAccountID(a.AccountID) {
+		return a.AccountID
 	}
 	return ""
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	awsarn "github.com/aws/aws-sdk-go-v2/aws/arn"
 )
 
 // PolicyVersion is the policy language version that ResourcePolicy and
@@ -284,7 +286,7 @@ func policyTrustPrincipalProblem(principal string) string {
 	case policyIsAccountID(principal):
 		return "an account ID does not say its partition; write arn:aws:iam::" + principal + ":root (in the server's partition)"
 	}
-	if f := strings.SplitN(principal, ":", 6); len(f) == 6 && f[0] == "arn" && f[2] == "sts" {
+	if a, err := awsarn.Parse(principal); err == nil && a.Service == "sts" {
 		return "is an STS ARN (a session, not an IAM principal); name the role instead (PrincipalFromARN converts an assumed-role ARN)"
 	}
 	if _, problem := policyParseIAMPrincipal(principal); problem != "" {
@@ -387,10 +389,11 @@ func policyKMSStatement(arn, partition string) (Statement, string) {
 	if strings.ContainsAny(arn, "*?") {
 		return Statement{}, "wildcards are not allowed: name the queue's key; " + shape
 	}
-	f := strings.SplitN(arn, ":", 6)
-	if len(f) != 6 || f[0] != "arn" {
+	a, err := awsarn.Parse(arn)
+	if err != nil {
 		return Statement{}, "is not an ARN; " + shape
 	}
+	f := arnFields(a)
 	if !policyKnownPartition(f[1]) {
 		return Statement{}, fmt.Sprintf("partition %s is not a known AWS partition", policyQuote(f[1]))
 	}
@@ -506,10 +509,11 @@ func policySourceARNProblem(s, partition string) string {
 	if policyHasControlOrSpace(s) || !utf8.ValidString(s) {
 		return "has white space, control characters or invalid UTF-8"
 	}
-	f := strings.SplitN(s, ":", 6)
-	if len(f) != 6 || f[0] != "arn" {
+	a, err := awsarn.Parse(s)
+	if err != nil {
 		return "is not an ARN (arn:<partition>:<service>:<region>:<account-id>:<resource>)"
 	}
+	f := arnFields(a)
 	if f[1] != partition {
 		return fmt.Sprintf("partition %s is not the queue's partition %s", policyQuote(f[1]), partition)
 	}
@@ -560,10 +564,11 @@ func policyParseIAMPrincipal(s string) (policyIAMPrincipal, string) {
 	case len(s) > policyMaxURL:
 		return policyIAMPrincipal{}, fmt.Sprintf("is longer than %d bytes", policyMaxURL)
 	}
-	f := strings.SplitN(s, ":", 6)
-	if len(f) != 6 {
+	a, err := awsarn.Parse(s)
+	if err != nil {
 		return policyIAMPrincipal{}, policyPrincipalShape
 	}
+	f := arnFields(a)
 	if !policyKnownPartition(f[1]) {
 		return policyIAMPrincipal{}, fmt.Sprintf("partition %s is not a known AWS partition", policyQuote(f[1]))
 	}

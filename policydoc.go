@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	awsarn "github.com/aws/aws-sdk-go-v2/aws/arn"
 )
 
 // PolicyDocument is an IAM policy document: a queue (resource-based) policy
@@ -667,8 +669,8 @@ func policyAWSPrincipalProblem(v string) string {
 	case policyHasControlOrSpace(v):
 		return "has white space or control characters"
 	case strings.HasPrefix(v, "arn:"):
-		f := strings.SplitN(v, ":", 6)
-		if len(f) != 6 || f[1] == "" || (f[2] != "iam" && f[2] != "sts") || f[5] == "" {
+		a, err := awsarn.Parse(v)
+		if err != nil || a.Partition == "" || (a.Service != "iam" && a.Service != "sts") || a.Resource == "" {
 			return "is not an IAM or STS ARN (arn:<partition>:iam::<account-id>:<resource>)"
 		}
 		return ""

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	awsarn "github.com/aws/aws-sdk-go-v2/aws/arn"
 )
 
 // Decision is the outcome of evaluating a policy for one request. The zero
@@ -260,10 +262,11 @@ func policyCheckRequest(action, resourceARN string) (string, error) {
 	if strings.ContainsAny(resourceARN, "*?") {
 		return bad("a request names one resource; wildcards are not allowed")
 	}
-	f := strings.SplitN(resourceARN, ":", 6)
-	if len(f) != 6 || f[0] != "arn" {
+	a, err := awsarn.Parse(resourceARN)
+	if err != nil {
 		return bad("is not an ARN (arn:<partition>:<service>:<region>:<account-id>:<resource>)")
 	}
+	f := arnFields(a)
 	if !policyKnownPartition(f[1]) {
 		return bad(fmt.Sprintf("partition %s is not a known AWS partition", policyQuote(f[1])))
 	}
@@ -433,6 +436,8 @@ func policyOperatorMatch(op string, keys map[string]StringList, ctx map[string]s
 // ARN part by part. A pattern that is not an ARN (such as "*") is undecided;
 // a value that is not an ARN does not match.
 func policyARNConditionMatch(pattern, value string) policyMatch {
+	// Not awsarn.Parse: every section of a pattern, the first included, may
+	// hold wildcards, and the value is matched section by section against it.
 	pf := strings.SplitN(pattern, ":", 6)
 	if len(pf) != 6 {
 		return policyMaybe
@@ -489,11 +494,11 @@ func policyPrincipalMatch(p *Principal, pr *policyIAMPrincipal) policyMatch {
 // policyIsSessionOf reports whether v is an STS assumed-role ARN for a
 // session of the role pr.
 func policyIsSessionOf(v string, pr *policyIAMPrincipal) bool {
-	f := strings.SplitN(v, ":", 6)
-	if len(f) != 6 || f[1] != pr.partition || f[2] != "sts" || f[4] != pr.account {
+	a, err := awsarn.Parse(v)
+	if err != nil || a.Partition != pr.partition || a.Service != "sts" || a.AccountID != pr.account {
 		return false
 	}
-	parts := strings.Split(f[5], "/")
+	parts := strings.Split(a.Resource, "/")
 	return len(parts) == 3 && parts[0] == "assumed-role" && parts[1] == pr.roleName
 }
 
@@ -509,8 +514,8 @@ func policyNotPrincipalMatch(p *Principal, pr *policyIAMPrincipal) policyMatch {
 			}
 			continue
 		}
-		f := strings.SplitN(v, ":", 6)
-		if len(f) != 6 || f[1] != pr.partition || f[4] != pr.account {
+		a, err := awsarn.Parse(v)
+		if err != nil || a.Partition != pr.partition || a.AccountID != pr.account {
 			continue
 		}
 		related = true

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	awsarn "github.com/aws/aws-sdk-go-v2/aws/arn"
 )
 
 // QueueURL is a parsed Amazon SQS queue URL, as returned by ParseQueueURL.
@@ -456,4 +458,10 @@ func policyQuote(s string) string {
 		return strconv.Quote(s[:max]) + "…"
 	}
 	return strconv.Quote(s)
+}
+
+// arnFields returns an ARN's sections by position, f[1] the partition to f[5]
+// the resource, as in the ARN's text (f[0] is always "arn").
+func arnFields(a awsarn.ARN) [6]string {
+	return [6]string{"arn", a.Partition, a.Service, a.Region, a.AccountID, a.Resource}
 }
