@@ -49,7 +49,9 @@ func newInflightLimit(max int, adaptive bool) inflightLimit {
 	return l
 }
 
-// slots is the number of calls that may be in flight.
+// slots is the number of calls that may be in flight. The pipe counts its
+// calls against it under its own mutex rather than with a semaphore.Weighted:
+// the limit moves with every outcome, and the pump never blocks.
 func (l *inflightLimit) slots() int { return max(1, int(l.limit)) }
 
 // succeeded records a call that SQS answered without a congestion signal,

@@ -148,7 +148,7 @@ type ClientPool struct {
 	clients map[clientKey]*sqs.Client
 	roles   map[roleKey]*aws.CredentialsCache
 
-	cfgMu      sync.Mutex // serialises loading the default configuration
+	cfgMu      sync.Mutex // serialises loading the default configuration; not singleflight, which would fail every waiter with the first caller's canceled context
 	defaultCfg *aws.Config
 }
 

@@ -46,6 +46,7 @@ import (
 	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // Event is one chat event to deliver.
@@ -192,7 +193,7 @@ type Dispatcher struct {
 	closing    chan struct{} // closed when Close begins
 	closeOnce  sync.Once
 	abortOnce  sync.Once
-	wg         sync.WaitGroup // every goroutine and timer callback
+	wg         sync.WaitGroup // every goroutine and timer callback; not an errgroup: they return no error, and Close waits for them with a deadline
 
 	panics atomic.Uint64 // user callbacks that panicked
 }
@@ -285,6 +286,10 @@ func (d *Dispatcher) Hooks() []Hook {
 	return out
 }
 
+// buildConcurrency is how many hooks' pipelines (and SDK clients) SetHooks
+// builds at once.
+const buildConcurrency = 8
+
 // SetHooks replaces the hook list whole. It validates first: an invalid list
 // changes nothing and returns a *ValidationError. Hooks whose ID and settings
 // are unchanged keep running untouched; changed hooks get a new pipeline;
@@ -310,7 +315,7 @@ func (d *Dispatcher) SetHooks(hooks []Hook) error {
 		byID[p.hook.ID] = p
 	}
 	next := &snapshot{}
-	var built []*pipe
+	var build []int // indexes in next.pipes of the hooks that need a new pipeline
 	for _, h := range valid {
 		if !h.Enabled {
 			continue
@@ -320,12 +325,30 @@ func (d *Dispatcher) SetHooks(hooks []Hook) error {
 			next.pipes = append(next.pipes, p)
 			continue
 		}
-		p, err := d.newPipe(h)
-		if err != nil {
-			return err
+		build = append(build, len(next.pipes))
+		next.pipes = append(next.pipes, &pipe{hook: h}) // replaced below
+	}
+	// The clients of many new hooks are built a few at a time: each may
+	// load the server's AWS configuration or wait on a slow credential
+	// source. An error is reported for the first failing hook in list order,
+	// whichever finishes first.
+	errs := make([]error, len(next.pipes))
+	var g errgroup.Group
+	g.SetLimit(buildConcurrency)
+	for _, i := range build {
+		h := next.pipes[i].hook
+		g.Go(func() error {
+			next.pipes[i], errs[i] = d.newPipe(h)
+			return nil
+		})
+	}
+	g.Wait()
+	built := make([]*pipe, 0, len(build))
+	for _, i := range build {
+		if errs[i] != nil {
+			return errs[i]
 		}
-		built = append(built, p)
-		next.pipes = append(next.pipes, p)
+		built = append(built, next.pipes[i])
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
