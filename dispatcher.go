@@ -193,7 +193,7 @@ type Dispatcher struct {
 	closing    chan struct{} // closed when Close begins
 	closeOnce  sync.Once
 	abortOnce  sync.Once
-	wg         sync.WaitGroup // every goroutine and timer callback; not an errgroup: they return no error, and Close waits for them with a deadline
+	wg         sync.WaitGroup // every goroutine and timer callback; not an errgroup: they return no error, and timer callbacks are counted before they exist
 
 	panics atomic.Uint64 // user callbacks that panicked
 }
