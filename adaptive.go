@@ -1,3 +1,6 @@
+// adaptive.go holds a hook's in-flight limit: fixed, or adaptive (it grows
+// while calls succeed and halves when SQS throttles or a call times out).
+
 package sqshook
 
 import "time"

@@ -1,3 +1,7 @@
+// auth.go builds the SQS clients of hooks for the three auth types ("keys",
+// "resource", "role") and shares them in a ClientPool, with the endpoint
+// rules every client obeys.
+
 package sqshook
 
 import (

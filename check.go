@@ -1,3 +1,7 @@
+// check.go tries a hook's access without publishing an event (CheckHook,
+// Dispatcher.Check): the queue's attributes, its policy and a marked test
+// message, with a diagnosis for every failure.
+
 package sqshook
 
 import (

@@ -1,8 +1,12 @@
+// errors.go holds every sentinel error and error type of the package and the
+// dead-letter record, each saying where it shows up.
+
 package sqshook
 
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Each is documented with where it shows up; match them with
@@ -22,6 +26,14 @@ var (
 	// ErrInvalidPolicy is wrapped by errors from the policy helpers when a
 	// policy document, principal or ARN is malformed.
 	ErrInvalidPolicy = errors.New("sqshook: invalid policy")
+
+	// ErrBufferFull is wrapped by the errors of Publish (when its context ends
+	// while a hook is full) and TryPublish (when a hook is full).
+	ErrBufferFull = errors.New("sqshook: buffer full")
+
+	// ErrInvalidEvent is wrapped by Publish's error for an event without a type
+	// or body; no hook receives such an event.
+	ErrInvalidEvent = errors.New("sqshook: invalid event")
 )
 
 // Reason says why an event was not delivered. It appears in dead letters, in
@@ -71,3 +83,59 @@ func (e *GuardError) Error() string {
 	}
 	return fmt.Sprintf("sqshook: %s: %s: %s", e.Reason, e.Field, e.Detail)
 }
+
+// DeadLetter is an event that was not delivered to a hook's queue.
+type DeadLetter struct {
+	HookID      string
+	Event       Event // as published; Event.ID is set
+	Reason      Reason
+	Code        string // the SQS error code, when there is one
+	Message     string // the SQS error message or the rule that was broken
+	SenderFault bool
+	Attempts    int   // SendMessageBatch attempts made for this event
+	Err         error // a *DeliveryError
+
+	// Seq is the event's place in the order the hook accepted events: 1
+	// for the first event after the hook was configured (or changed), 2 for
+	// the next, and so on across all groups.
+	Seq uint64
+	// GroupID is the event's FIFO message group, for hooks whose queue is
+	// FIFO. The group's events with a lower Seq were sent before this
+	// one; those with a higher Seq continue to be delivered after it, so
+	// the dead letter marks the gap in the group's order.
+	GroupID string
+}
+
+// DeliveryError says why an event was not delivered to one hook. Dead
+// letters carry it, and Publish and TryPublish return it (joined, one per
+// hook) for copies they dead-letter at once:
+//
+//	var de *sqshook.DeliveryError
+//	if errors.As(err, &de) && de.Reason == sqshook.ReasonTooLarge {
+//		// the event does not fit SQS's message size limit
+//	}
+type DeliveryError struct {
+	HookID      string
+	EventID     string
+	EventType   string
+	Reason      Reason
+	Code        string
+	Message     string
+	SenderFault bool
+	Err         error // the underlying error, if any
+}
+
+func (e *DeliveryError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sqshook: hook %q: event %s (%s) not delivered: %s", e.HookID, e.EventID, e.EventType, e.Reason)
+	if e.Code != "" {
+		b.WriteString(": " + e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying error.
+func (e *DeliveryError) Unwrap() error { return e.Err }

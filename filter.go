@@ -1,3 +1,6 @@
+// filter.go compiles a hook's event_types into a Filter and matches event
+// types against it.
+
 package sqshook
 
 import (

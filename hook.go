@@ -1,3 +1,6 @@
+// hook.go is the event-hook configuration: Hook, its JSON form (ParseHooks),
+// its validation (every problem at once) and its redaction of secrets.
+
 package sqshook
 
 import (

@@ -1,3 +1,5 @@
+// options.go holds every option of New, its default and its validation.
+
 package sqshook
 
 import (

@@ -1,3 +1,6 @@
+// principal.go finds the server's own AWS principal (DiscoverPrincipal,
+// PrincipalFromARN), the one a customer's policy must allow.
+
 package sqshook
 
 import (

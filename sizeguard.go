@@ -1,3 +1,7 @@
+// sizeguard.go applies SQS's message rules before an event is queued: body
+// encoding and size, characters SQS refuses, attributes and FIFO fields; and
+// DecodeBody for consumers.
+
 package sqshook
 
 import (
