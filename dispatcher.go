@@ -106,14 +106,14 @@ func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
 		d.cfg.endpoint = d.pool.Endpoint()
 		d.cfg.clientFor = func(ctx context.Context, h Hook) (SQSAPI, error) { return d.pool.Client(ctx, h) }
 	} else {
-		d.cfg.endpoint = ResolveEndpoint(cfg.endpoint)
+		d.cfg.endpoint = resolveEndpoint(cfg.endpoint)
 	}
 	// A logger whose handler panics must not take a sender down.
 	d.cfg.logger = slog.New(recoverHandler{inner: d.cfg.logger.Handler(), panics: &d.panics})
 	if d.pool != nil && d.pool.endpointErr != nil {
 		return nil, d.pool.endpointErr
 	}
-	if err := CheckEndpoint(d.cfg.endpoint, d.cfg.insecureEndpoint || d.cfg.clientOptions.InsecureCleartextEndpoint); err != nil {
+	if err := checkEndpoint(d.cfg.endpoint, d.cfg.insecureEndpoint || d.cfg.clientOptions.InsecureCleartextEndpoint); err != nil {
 		return nil, fmt.Errorf("sqshook: %w", err)
 	}
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
