@@ -77,6 +77,7 @@ type GuardError struct {
 	Detail string // the rule that was broken, for humans
 }
 
+// Error says which rule the message broke, naming the field.
 func (e *GuardError) Error() string {
 	if e.Reason == ReasonTooLarge {
 		return fmt.Sprintf("sqshook: %s: %s: bytes=%d max=%d", e.Reason, e.Field, e.Bytes, e.Max)
@@ -125,6 +126,8 @@ type DeliveryError struct {
 	Err         error // the underlying error, if any
 }
 
+// Error names the hook, the event and the reason, then the SQS code and
+// message when there are any.
 func (e *DeliveryError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "sqshook: hook %q: event %s (%s) not delivered: %s", e.HookID, e.EventID, e.EventType, e.Reason)

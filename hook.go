@@ -204,6 +204,7 @@ type Problem struct {
 	Rule  string // e.g. `required when sqs_auth_type is "keys"`
 }
 
+// String returns "field: rule".
 func (p Problem) String() string { return p.Field + ": " + p.Rule }
 
 // ValidationError lists every problem found in a hook configuration. It wraps
@@ -219,6 +220,7 @@ type ValidationError struct {
 	Problems []Problem
 }
 
+// Error lists every problem found.
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	b.WriteString("sqshook: invalid hook configuration: ")
