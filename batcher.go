@@ -71,81 +71,6 @@ func (r batchRules) next(q batchSource, now time.Time, force bool) (n int, ready
 	return n, false, r.linger - age
 }
 
-// batchSource is what batchRules reads: the entries that may form the next
-// batch, oldest first.
-type batchSource interface {
-	len() int
-	at(i int) *entry
-}
-
-// entryQueue is a FIFO ring buffer of entries that can also take entries
-// back at its front (retries keep their place ahead of newer events). The
-// zero value is an empty queue.
-type entryQueue struct {
-	buf  []*entry
-	head int
-	n    int
-}
-
-func (q *entryQueue) len() int { return q.n }
-
-// at returns the i-th entry from the front.
-func (q *entryQueue) at(i int) *entry { return q.buf[(q.head+i)%len(q.buf)] }
-
-func (q *entryQueue) grow(min int) {
-	if q.n+min <= len(q.buf) {
-		return
-	}
-	size := max(16, 2*len(q.buf))
-	for size < q.n+min {
-		size *= 2
-	}
-	buf := make([]*entry, size)
-	for i := 0; i < q.n; i++ {
-		buf[i] = q.at(i)
-	}
-	q.buf, q.head = buf, 0
-}
-
-// pushBack appends e.
-func (q *entryQueue) pushBack(e *entry) {
-	q.grow(1)
-	q.buf[(q.head+q.n)%len(q.buf)] = e
-	q.n++
-}
-
-// pushFront puts es at the front, keeping their order.
-func (q *entryQueue) pushFront(es []*entry) {
-	q.grow(len(es))
-	for i := len(es) - 1; i >= 0; i-- {
-		q.head = (q.head - 1 + len(q.buf)) % len(q.buf)
-		q.buf[q.head] = es[i]
-	}
-	q.n += len(es)
-}
-
-// popFront removes the first n entries and appends them to dst.
-func (q *entryQueue) popFront(n int, dst []*entry) []*entry {
-	for i := 0; i < n; i++ {
-		dst = append(dst, q.buf[q.head])
-		q.buf[q.head] = nil
-		q.head = (q.head + 1) % len(q.buf)
-	}
-	q.n -= n
-	if q.n == 0 {
-		q.head = 0
-		if len(q.buf) > 1024 { // give a burst's memory back
-			q.buf = nil
-		}
-	}
-	return dst
-}
-
-// drain removes and returns every entry.
-func (q *entryQueue) drain() []*entry {
-	return q.popFront(q.n, make([]*entry, 0, q.n))
-}
-
 // enqueue takes one copy of ed. It returns a *DeliveryError (joined with
 // ErrBufferFull or the guard error) when the copy was dead-lettered at once.
 func (p *pipe) enqueue(ctx context.Context, ed *eventData, wait bool) error {
@@ -297,6 +222,81 @@ func (p *pipe) lingerFired() {
 	p.lingerSet = false
 	p.pumpLocked()
 	p.mu.Unlock()
+}
+
+// batchSource is what batchRules reads: the entries that may form the next
+// batch, oldest first.
+type batchSource interface {
+	len() int
+	at(i int) *entry
+}
+
+// entryQueue is a FIFO ring buffer of entries that can also take entries
+// back at its front (retries keep their place ahead of newer events). The
+// zero value is an empty queue.
+type entryQueue struct {
+	buf  []*entry
+	head int
+	n    int
+}
+
+func (q *entryQueue) len() int { return q.n }
+
+// at returns the i-th entry from the front.
+func (q *entryQueue) at(i int) *entry { return q.buf[(q.head+i)%len(q.buf)] }
+
+func (q *entryQueue) grow(min int) {
+	if q.n+min <= len(q.buf) {
+		return
+	}
+	size := max(16, 2*len(q.buf))
+	for size < q.n+min {
+		size *= 2
+	}
+	buf := make([]*entry, size)
+	for i := 0; i < q.n; i++ {
+		buf[i] = q.at(i)
+	}
+	q.buf, q.head = buf, 0
+}
+
+// pushBack appends e.
+func (q *entryQueue) pushBack(e *entry) {
+	q.grow(1)
+	q.buf[(q.head+q.n)%len(q.buf)] = e
+	q.n++
+}
+
+// pushFront puts es at the front, keeping their order.
+func (q *entryQueue) pushFront(es []*entry) {
+	q.grow(len(es))
+	for i := len(es) - 1; i >= 0; i-- {
+		q.head = (q.head - 1 + len(q.buf)) % len(q.buf)
+		q.buf[q.head] = es[i]
+	}
+	q.n += len(es)
+}
+
+// popFront removes the first n entries and appends them to dst.
+func (q *entryQueue) popFront(n int, dst []*entry) []*entry {
+	for i := 0; i < n; i++ {
+		dst = append(dst, q.buf[q.head])
+		q.buf[q.head] = nil
+		q.head = (q.head + 1) % len(q.buf)
+	}
+	q.n -= n
+	if q.n == 0 {
+		q.head = 0
+		if len(q.buf) > 1024 { // give a burst's memory back
+			q.buf = nil
+		}
+	}
+	return dst
+}
+
+// drain removes and returns every entry.
+func (q *entryQueue) drain() []*entry {
+	return q.popFront(q.n, make([]*entry, 0, q.n))
 }
 
 // fifoGroup is one message group of a FIFO hook: its queued entries, oldest

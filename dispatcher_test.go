@@ -1259,3 +1259,33 @@ func TestCallbackPanicsAreRecovered(t *testing.T) {
 		})
 	}
 }
+
+// SetHooks builds the clients of new hooks concurrently, and a failure is
+// reported for the first failing hook in list order, whichever call fails
+// first; the dispatcher keeps its previous hooks.
+func TestSetHooksBuildsClientsConcurrently(t *testing.T) {
+	fake := newFake()
+	lastCalled := make(chan struct{})
+	d, err := sqshook.New(nil, sqshook.WithClientFunc(func(_ context.Context, h sqshook.Hook) (sqshook.SQSAPI, error) {
+		switch h.ID {
+		case "b":
+			<-lastCalled // returns only once "d" is being built: the builds overlap
+			return nil, errors.New("b refused")
+		case "d":
+			close(lastCalled)
+			return nil, errors.New("d refused")
+		}
+		return fake, nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close(context.Background()) })
+	err = d.SetHooks([]sqshook.Hook{hookFor("a", "qa"), hookFor("b", "qb"), hookFor("c", "qc"), hookFor("d", "qd")})
+	if err == nil || !strings.Contains(err.Error(), `hook "b"`) || !strings.Contains(err.Error(), "b refused") {
+		t.Fatalf("SetHooks error = %v, want the error of hook \"b\" (the first failing hook in list order)", err)
+	}
+	if got := len(d.Hooks()); got != 0 {
+		t.Errorf("after a failed SetHooks the dispatcher has %d hooks, want 0", got)
+	}
+}
