@@ -264,12 +264,13 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-const reviewQueuePrefix = "https://sqs.us-east-1.amazonaws.com/123456789012/"
+// fakeQueuePrefix is the queue URL of hookFor's queues without the name.
+const fakeQueuePrefix = "https://sqs.us-east-1.amazonaws.com/123456789012/"
 
 // ackedOrder returns the event ids a queue acknowledged, in the order the
 // fake acknowledged them.
 func ackedOrder(f *fakeSQS, queue string) []string {
-	return f.ackedIDs(reviewQueuePrefix + queue)
+	return f.ackedIDs(fakeQueuePrefix + queue)
 }
 
 func waitForCond(t *testing.T, cond func() bool) {
