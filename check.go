@@ -48,10 +48,6 @@ const TestEventType = "sqshook.test"
 // CheckOptions.Timeout is 0.
 const DefaultCheckTimeout = 10 * time.Second
 
-// ErrUnknownHook is returned by Dispatcher.Check for a hook id that is not in
-// the dispatcher's hook list.
-var ErrUnknownHook = errors.New("sqshook: unknown hook")
-
 // QueueInfo is what a check learned about the queue from
 // GetQueueAttributes. Fields the queue did not report are zero.
 type QueueInfo struct {

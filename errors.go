@@ -34,6 +34,16 @@ var (
 	// ErrInvalidEvent is wrapped by Publish's error for an event without a type
 	// or body; no hook receives such an event.
 	ErrInvalidEvent = errors.New("sqshook: invalid event")
+
+	// ErrUnknownHook is returned by Dispatcher.Check for a hook id that is not in
+	// the dispatcher's hook list.
+	ErrUnknownHook = errors.New("sqshook: unknown hook")
+
+	// ErrInvalidBody is wrapped by every error from DecodeBody and
+	// DecodeBodyLimit: the message body is not an event sqshook could have
+	// written (not JSON, not base64 of JSON or of gzip, corrupt gzip data), or
+	// the event is larger than the decoding cap.
+	ErrInvalidBody = errors.New("sqshook: invalid message body")
 )
 
 // Reason says why an event was not delivered. It appears in dead letters, in

@@ -70,12 +70,6 @@ const (
 // maxAttributeNameLen bounds attribute names and data types.
 const maxAttributeNameLen = 256
 
-// ErrInvalidBody is wrapped by every error from DecodeBody and
-// DecodeBodyLimit: the message body is not an event sqshook could have
-// written (not JSON, not base64 of JSON or of gzip, corrupt gzip data), or
-// the event is larger than the decoding cap.
-var ErrInvalidBody = errors.New("sqshook: invalid message body")
-
 // SizeGuard holds a hook's message rules: the body encoding and the
 // per-message size limit. The zero value means raw encoding and
 // DefaultMaxMessageBytes. A SizeGuard is a read-only value: its methods are
