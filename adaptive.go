@@ -1,3 +1,6 @@
+// adaptive.go holds a hook's in-flight limit: fixed, or adaptive (it grows
+// while calls succeed and halves when SQS throttles or a call times out).
+
 package sqshook
 
 import "time"
@@ -49,7 +52,9 @@ func newInflightLimit(max int, adaptive bool) inflightLimit {
 	return l
 }
 
-// slots is the number of calls that may be in flight.
+// slots is the number of calls that may be in flight. The pipe counts its
+// calls against it under its own mutex rather than with a semaphore.Weighted:
+// the limit moves with every outcome, and the pump never blocks.
 func (l *inflightLimit) slots() int { return max(1, int(l.limit)) }
 
 // succeeded records a call that SQS answered without a congestion signal,

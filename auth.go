@@ -1,3 +1,7 @@
+// auth.go builds the SQS clients of hooks for the three auth types ("keys",
+// "resource", "role") and shares them in a ClientPool, with the endpoint
+// rules every client obeys.
+
 package sqshook
 
 import (
@@ -35,7 +39,8 @@ var _ SQSAPI = (*sqs.Client)(nil)
 // shared HTTP transport keeps when ClientOptions.MaxIdleConnsPerHost is 0.
 const DefaultMaxIdleConnsPerHost = 64
 
-// Environment variables read by ResolveEndpoint, in order.
+// EnvEndpointSQS and EnvEndpoint are the environment variables read, in this
+// order, when no endpoint is configured.
 const (
 	EnvEndpointSQS = "AWS_ENDPOINT_URL_SQS"
 	EnvEndpoint    = "AWS_ENDPOINT_URL"
@@ -47,7 +52,8 @@ const (
 // credential chain for "resource" hooks.
 type ClientOptions struct {
 	// Endpoint overrides the SQS endpoint for every client (an emulator, a
-	// proxy or a VPC endpoint). Empty means ResolveEndpoint("").
+	// proxy or a VPC endpoint). Empty means the value of EnvEndpointSQS, else
+	// of EnvEndpoint, else AWS's own endpoints.
 	Endpoint string
 
 	// MaxIdleConnsPerHost sizes the shared HTTP transport so that every
@@ -79,17 +85,19 @@ type ClientOptions struct {
 
 	// InsecureCleartextEndpoint allows http:// endpoints on hosts other
 	// than loopback addresses: requests signed with the hooks' credentials
-	// then cross the network unencrypted. See CheckEndpoint.
+	// then cross the network unencrypted. An endpoint must otherwise be an
+	// absolute http or https URL with a host, without user info, query or
+	// fragment, and http only on a loopback address.
 	InsecureCleartextEndpoint bool
 }
 
-// CheckEndpoint checks an endpoint override (SQS or STS). "" (AWS's own
+// checkEndpoint checks an endpoint override (SQS or STS). "" (AWS's own
 // endpoints) is fine. Otherwise it must be an absolute http or https URL
 // with a host, without user info, query or fragment; http only on a
 // loopback address (localhost, 127.0.0.0/8, ::1), since every request
 // carries a signature made with the hooks' credentials, unless
 // allowCleartext says otherwise. The error names the rule.
-func CheckEndpoint(endpoint string, allowCleartext bool) error {
+func checkEndpoint(endpoint string, allowCleartext bool) error {
 	if endpoint == "" {
 		return nil
 	}
@@ -115,9 +123,9 @@ func CheckEndpoint(endpoint string, allowCleartext bool) error {
 // expire.
 const DefaultRoleExpiryWindow = 5 * time.Minute
 
-// ResolveEndpoint returns endpoint if it is not empty, else the value of
+// resolveEndpoint returns endpoint if it is not empty, else the value of
 // AWS_ENDPOINT_URL_SQS, else AWS_ENDPOINT_URL, else "" (AWS's own endpoints).
-func ResolveEndpoint(endpoint string) string {
+func resolveEndpoint(endpoint string) string {
 	if endpoint != "" {
 		return endpoint
 	}
@@ -148,7 +156,7 @@ type ClientPool struct {
 	clients map[clientKey]*sqs.Client
 	roles   map[roleKey]*aws.CredentialsCache
 
-	cfgMu      sync.Mutex // serialises loading the default configuration
+	cfgMu      sync.Mutex // serialises loading the default configuration; not singleflight, which would fail every waiter with the first caller's canceled context
 	defaultCfg *aws.Config
 }
 
@@ -167,7 +175,7 @@ type roleKey struct{ arn, externalID string }
 // NewClientPool returns a pool configured by opts.
 func NewClientPool(opts ClientOptions) *ClientPool {
 	p := &ClientPool{
-		endpoint:    ResolveEndpoint(opts.Endpoint),
+		endpoint:    resolveEndpoint(opts.Endpoint),
 		stsEndpoint: opts.STSEndpoint,
 		externalID:  opts.ExternalID,
 		window:      opts.RoleExpiryWindow,
@@ -179,9 +187,9 @@ func NewClientPool(opts ClientOptions) *ClientPool {
 	if p.window <= 0 {
 		p.window = DefaultRoleExpiryWindow
 	}
-	p.endpointErr = CheckEndpoint(p.endpoint, opts.InsecureCleartextEndpoint)
+	p.endpointErr = checkEndpoint(p.endpoint, opts.InsecureCleartextEndpoint)
 	if p.endpointErr == nil {
-		p.endpointErr = CheckEndpoint(p.stsEndpoint, opts.InsecureCleartextEndpoint)
+		p.endpointErr = checkEndpoint(p.stsEndpoint, opts.InsecureCleartextEndpoint)
 	}
 	if p.endpointErr != nil {
 		p.endpointErr = fmt.Errorf("sqshook: %w", p.endpointErr)

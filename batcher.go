@@ -1,6 +1,14 @@
+// batcher.go forms batches: a hook's bounded queue (enqueue, redirect), the
+// linger timer, the count and byte rules that say when a batch is ready, and
+// for FIFO hooks the message groups whose head may be sent.
+
 package sqshook
 
-import "time"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // SQS batch rules.
 const (
@@ -61,6 +69,159 @@ func (r batchRules) next(q batchSource, now time.Time, force bool) (n int, ready
 		return n, true, 0
 	}
 	return n, false, r.linger - age
+}
+
+// enqueue takes one copy of ed. It returns a *DeliveryError (joined with
+// ErrBufferFull or the guard error) when the copy was dead-lettered at once.
+func (p *pipe) enqueue(ctx context.Context, ed *eventData, wait bool) error {
+	guard := ed.guard
+	var group string
+	if p.fifo {
+		var err error
+		group, err = p.groupOf(ed.ev)
+		if guard == nil {
+			guard = err
+		}
+		if guard == nil {
+			guard = checkFIFO(group, dedupID(ed))
+		}
+	}
+	p.mu.Lock()
+	if p.state != pipeActive {
+		// The hook was changed, removed or closed while this Publish was
+		// under way: the copy goes to the hook's current pipeline, if any.
+		p.mu.Unlock()
+		return p.redirect(ctx, ed, wait)
+	}
+	if guard != nil {
+		p.counters.matched++
+		p.seq++
+		dl := p.deadLetterLocked(&entry{ev: ed, seq: p.seq, group: group}, reasonOf(guard), "", guard.Error(), false, guard)
+		p.unlockAndReport([]DeadLetter{dl})
+		return dl.Err
+	}
+	size := ed.size
+	for p.pending > 0 && (p.pending+1 > p.d.cfg.maxBufferedEvents || p.bytes+size > p.d.cfg.maxBufferedBytes) {
+		if !wait || ctx.Err() != nil {
+			p.counters.matched++
+			p.seq++
+			dl := p.deadLetterLocked(&entry{ev: ed, seq: p.seq, group: group}, ReasonBufferFull, "", "hook queue full", false, ErrBufferFull)
+			p.unlockAndReport([]DeadLetter{dl})
+			if ctx.Err() != nil {
+				return errors.Join(dl.Err, ctx.Err())
+			}
+			return dl.Err
+		}
+		if p.space == nil {
+			p.space = make(chan struct{})
+		}
+		space := p.space
+		p.mu.Unlock()
+		select {
+		case <-space:
+		case <-ctx.Done():
+		}
+		p.mu.Lock()
+		if p.state != pipeActive {
+			p.mu.Unlock()
+			return p.redirect(ctx, ed, wait)
+		}
+	}
+	p.seq++
+	e := ed.newEntry()
+	*e = entry{ev: ed, size: size, at: p.d.cfg.clock.Now(), epoch: p.epoch, seq: p.seq, group: group}
+	p.counters.matched++
+	p.pending++
+	p.bytes += size
+	p.epochPending[e.epoch]++
+	if p.fifo {
+		e.grp = p.fq.group(group)
+		p.fq.push(e)
+	} else {
+		p.q.pushBack(e)
+	}
+	p.pumpLocked()
+	p.mu.Unlock()
+	return nil
+}
+
+// redirect hands a copy meant for a retired pipe to the pipe that now
+// serves the same hook id. A hook that is gone never accepted the copy.
+func (p *pipe) redirect(ctx context.Context, ed *eventData, wait bool) error {
+	if p.d.closed.Load() {
+		return ErrClosed
+	}
+	for _, np := range p.d.snap.Load().pipes {
+		if np.hook.ID == p.hook.ID && np != p {
+			if !np.filter.Match(ed.ev.Type) {
+				return nil
+			}
+			return np.enqueue(ctx, ed, wait)
+		}
+	}
+	return nil
+}
+
+func checkFIFO(group, dedup string) error {
+	if err := CheckGroupID(group); err != nil {
+		return err
+	}
+	return CheckDeduplicationID(dedup)
+}
+
+func dedupID(ed *eventData) string {
+	if ed.ev.DedupID != "" {
+		return ed.ev.DedupID
+	}
+	return ed.id
+}
+
+// force reports whether partial batches go out without lingering.
+func (p *pipe) forceLocked() bool { return p.state != pipeActive || p.forcing > 0 }
+
+// pumpLocked starts as many calls as the in-flight limit allows and arms the
+// linger timer for a partial batch.
+func (p *pipe) pumpLocked() {
+	if p.state == pipeDone || p.aborted {
+		p.maybeDoneLocked()
+		return
+	}
+	for p.inflight < p.lim.slots() {
+		rules := p.d.rules
+		rules.maxBytes = p.maxBatch
+		var src batchSource = &p.q
+		if p.fifo {
+			src = p.fq.candidates()
+		}
+		n, ready, wait := rules.next(src, p.d.cfg.clock.Now(), p.forceLocked())
+		if !ready {
+			if n > 0 && !p.lingerSet {
+				p.lingerSet = true
+				p.d.wg.Add(1)
+				p.linger = p.d.cfg.clock.AfterFunc(wait, p.lingerFired)
+			}
+			break
+		}
+		var batch []*entry
+		if p.fifo {
+			batch = p.fq.pop(n)
+		} else {
+			batch = p.q.popFront(n, make([]*entry, 0, n))
+		}
+		p.inflight++
+		p.inflightN += n
+		p.d.wg.Add(1)
+		go p.send(batch, p.inflight >= p.lim.slots())
+	}
+	p.maybeDoneLocked()
+}
+
+func (p *pipe) lingerFired() {
+	defer p.d.wg.Done()
+	p.mu.Lock()
+	p.lingerSet = false
+	p.pumpLocked()
+	p.mu.Unlock()
 }
 
 // batchSource is what batchRules reads: the entries that may form the next
@@ -136,4 +297,154 @@ func (q *entryQueue) popFront(n int, dst []*entry) []*entry {
 // drain removes and returns every entry.
 func (q *entryQueue) drain() []*entry {
 	return q.popFront(q.n, make([]*entry, 0, q.n))
+}
+
+// fifoGroup is one message group of a FIFO hook: its queued entries, oldest
+// first, and how many of its entries are out (in a call in flight, or
+// waiting for a retry). A group with entries out sends nothing more, so it
+// never has two batches in flight and a failed entry holds back the rest.
+type fifoGroup struct {
+	id    string
+	q     entryQueue
+	out   int
+	ready bool // in fifoQueue.ready
+}
+
+// fifoQueue is a FIFO hook's queue: one queue per message group, and the
+// groups that may send, in the order they became ready. Batches take
+// entries from the ready groups in that order (several from one group when
+// it has them: SQS keeps the order of a group's entries within one batch).
+// A group is forgotten when it holds nothing.
+type fifoQueue struct {
+	groups map[string]*fifoGroup
+	ready  []*fifoGroup
+	n      int // queued entries, all groups
+	view   fifoView
+}
+
+// fifoView holds the candidates of the next batch, for batchRules.
+type fifoView struct {
+	c [MaxBatchEntries]*entry
+	n int
+}
+
+func (v *fifoView) len() int { return v.n }
+
+func (v *fifoView) at(i int) *entry { return v.c[i] }
+
+func (q *fifoQueue) len() int { return q.n }
+
+func (q *fifoQueue) groupCount() int { return len(q.groups) }
+
+func (g *fifoGroup) sendable() bool { return g.out == 0 && g.q.len() > 0 }
+
+func (q *fifoQueue) markReady(g *fifoGroup) {
+	if !g.ready && g.sendable() {
+		g.ready = true
+		q.ready = append(q.ready, g)
+	}
+}
+
+// group returns the group with the given id, creating it.
+func (q *fifoQueue) group(id string) *fifoGroup {
+	g := q.groups[id]
+	if g == nil {
+		if q.groups == nil {
+			q.groups = make(map[string]*fifoGroup)
+		}
+		g = &fifoGroup{id: id}
+		q.groups[id] = g
+	}
+	return g
+}
+
+// push queues e at the back of its group.
+func (q *fifoQueue) push(e *entry) {
+	e.grp.q.pushBack(e)
+	q.n++
+	q.markReady(e.grp)
+}
+
+// candidates fills the view with up to MaxBatchEntries entries of the ready
+// groups, in order.
+func (q *fifoQueue) candidates() *fifoView {
+	v := &q.view
+	v.n = 0
+	for _, g := range q.ready {
+		for i := 0; i < g.q.len() && v.n < MaxBatchEntries; i++ {
+			v.c[v.n] = g.q.at(i)
+			v.n++
+		}
+		if v.n == MaxBatchEntries {
+			break
+		}
+	}
+	return v
+}
+
+// pop takes the first n candidates out of their groups; those groups stop
+// being ready until their entries are settled.
+func (q *fifoQueue) pop(n int) []*entry {
+	batch := make([]*entry, 0, n)
+	used := 0
+	for len(batch) < n {
+		g := q.ready[used]
+		used++
+		k := min(g.q.len(), n-len(batch))
+		batch = g.q.popFront(k, batch)
+		g.out += k
+		g.ready = false
+	}
+	clear(q.ready[:used])
+	q.ready = q.ready[used:]
+	if len(q.ready) == 0 {
+		q.ready = nil
+	}
+	q.n -= n
+	return batch
+}
+
+// requeue puts entries that were out back at the front of their groups,
+// keeping their order (a split batch, or retries whose back-off ended).
+func (q *fifoQueue) requeue(es []*entry) {
+	for i := len(es) - 1; i >= 0; i-- {
+		e := es[i]
+		e.grp.q.pushFront(es[i : i+1])
+		e.grp.out--
+	}
+	q.n += len(es)
+	for _, e := range es {
+		q.markReady(e.grp)
+	}
+}
+
+// settled records that an entry that was out is delivered or dead-lettered.
+func (q *fifoQueue) settled(e *entry) {
+	g := e.grp
+	e.grp = nil
+	g.out--
+	if g.out > 0 {
+		return
+	}
+	if g.q.len() > 0 {
+		q.markReady(g)
+	} else if q.groups[g.id] == g {
+		delete(q.groups, g.id)
+	}
+}
+
+// drain removes every queued entry (not those out), group by group.
+func (q *fifoQueue) drain() []*entry {
+	out := make([]*entry, 0, q.n)
+	for id, g := range q.groups {
+		out = g.q.popFront(g.q.len(), out)
+		if g.out == 0 {
+			delete(q.groups, id)
+		}
+	}
+	for _, e := range out {
+		e.grp = nil
+	}
+	q.ready, q.n = nil, 0
+	return out
 }

@@ -1,3 +1,7 @@
+// check.go tries a hook's access without publishing an event (CheckHook,
+// Dispatcher.Check): the queue's attributes, its policy and a marked test
+// message, with a diagnosis for every failure.
+
 package sqshook
 
 import (
@@ -14,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsarn "github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
@@ -42,10 +47,6 @@ const TestEventType = "sqshook.test"
 // DefaultCheckTimeout bounds a whole check (every call it makes) when
 // CheckOptions.Timeout is 0.
 const DefaultCheckTimeout = 10 * time.Second
-
-// ErrUnknownHook is returned by Dispatcher.Check for a hook id that is not in
-// the dispatcher's hook list.
-var ErrUnknownHook = errors.New("sqshook: unknown hook")
 
 // QueueInfo is what a check learned about the queue from
 // GetQueueAttributes. Fields the queue did not report are zero.
@@ -638,9 +639,8 @@ func principalAccount(principal string) string {
 	if policyIsAccountID(principal) {
 		return principal
 	}
-	f := strings.SplitN(principal, ":", 6)
-	if len(f) == 6 && policyIsAccountID(f[4]) {
-		return f[4]
+	if a, err := awsarn.Parse(principal); err == nil && policyIsAccountID(a.AccountID) {
+		return a.AccountID
 	}
 	return ""
 }

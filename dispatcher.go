@@ -1,168 +1,24 @@
-// Package sqshook delivers a chat server's events to its customers' Amazon
-// SQS queues, configured as event hooks in the format Stream Chat documents
-// (hook_type "sqs", a queue URL and region, "keys" or "resource" auth, and an
-// event_types filter).
-//
-// The server describes its hooks as JSON (ParseHooks) or Go values, creates a
-// Dispatcher with New and calls Publish for every event. For each enabled
-// hook whose filter matches the event type, the dispatcher queues a copy
-// (bounded in events and bytes), packs copies into SendMessageBatch calls of
-// up to ten entries, sends up to MaxInFlight calls at a time per hook,
-// retries what failed transiently with exponential back-off and jitter, and
-// hands everything it could not deliver to a dead-letter callback with a
-// reason. Every event is either acknowledged by SQS or dead-lettered: at
-// every moment and for every hook, matched = delivered + dead-lettered +
-// pending (see Stats).
-//
-// Before an event is queued, the size guard applies SQS's rules: the body
-// (raw JSON by default, or base64 or gzip+base64) must fit the per-message
-// limit, characters SQS refuses inside JSON strings are escaped as \uXXXX,
-// and FIFO fields are checked. Consumers read any encoding back with
-// DecodeBody. Each message carries the event id (the "event_id" attribute,
-// and the deduplication id on FIFO queues) so consumers can drop the rare
-// duplicate of at-least-once delivery.
-//
-// The policy helpers write the JSON a customer attaches to the queue
-// (ResourcePolicy, PermissionPolicy) and check a policy (Allows). SetHooks
-// replaces the hook list while events flow; Flush waits for delivery and
-// Close drains and stops, like http.Server.Shutdown. The sqstest package is
-// an in-process SQS endpoint for tests.
+// dispatcher.go routes published events to the pipelines of the hooks whose
+// filter matches, and owns the dispatcher's lifecycle: New, SetHooks,
+// Publish, Flush, Close and Stats.
+
 package sqshook
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"golang.org/x/sync/errgroup"
 )
-
-// Event is one chat event to deliver.
-type Event struct {
-	// ID identifies the event across retries and hooks; it travels as the
-	// "event_id" message attribute and is the deduplication id on FIFO
-	// queues when DedupID is empty. Empty: Publish assigns a unique one.
-	ID string
-	// Type is the event type, such as "message.new"; hooks filter on it.
-	// Required.
-	Type string
-	// Body is the event as a JSON document. Required. Publish takes it over:
-	// it is shared by every hook's copy without copying, so the caller must
-	// not modify it after Publish.
-	Body []byte
-	// GroupID is the FIFO message group id. Empty: the dispatcher's group
-	// strategy picks one (GroupByChannel by default: the body's "cid",
-	// else the event type). Ignored by standard queues.
-	GroupID string
-	// DedupID is the FIFO deduplication id. Empty: the event id.
-	DedupID string
-	// Attributes are extra SQS message attributes (at most eight: sqshook
-	// adds "event_id" and "event_type").
-	Attributes map[string]types.MessageAttributeValue
-
-	// valid is the body NewEvent made or checked: Publish need not check
-	// that it is JSON again, as long as Body is still that slice.
-	valid []byte
-}
-
-// bodyValidated reports whether Body is the JSON body NewEvent made.
-func (ev *Event) bodyValidated() bool {
-	return len(ev.Body) > 0 && len(ev.valid) == len(ev.Body) && unsafe.SliceData(ev.valid) == unsafe.SliceData(ev.Body)
-}
-
-// NewEvent marshals payload to JSON and returns an event of the given type.
-// A payload that is already JSON ([]byte or json.RawMessage) is checked and
-// used as is. Publish checks that the body of every event is JSON, except
-// for the bodies NewEvent made (while Event.Body is not replaced), so an
-// event built once and published many times pays for the check once.
-func NewEvent(eventType string, payload any) (Event, error) {
-	body, err := marshalPayload(payload)
-	if err != nil {
-		return Event{}, fmt.Errorf("sqshook: event %q: body: %w", eventType, err)
-	}
-	return Event{Type: eventType, Body: body, valid: body}, nil
-}
-
-// Message attribute names sqshook adds to every message.
-const (
-	AttrEventID   = "event_id"
-	AttrEventType = "event_type"
-)
-
-// DeadLetter is an event that was not delivered to a hook's queue.
-type DeadLetter struct {
-	HookID      string
-	Event       Event // as published; Event.ID is set
-	Reason      Reason
-	Code        string // the SQS error code, when there is one
-	Message     string // the SQS error message or the rule that was broken
-	SenderFault bool
-	Attempts    int   // SendMessageBatch attempts made for this event
-	Err         error // a *DeliveryError
-
-	// Seq is the event's place in the order the hook accepted events: 1
-	// for the first event after the hook was configured (or changed), 2 for
-	// the next, and so on across all groups.
-	Seq uint64
-	// GroupID is the event's FIFO message group, for hooks whose queue is
-	// FIFO. The group's events with a lower Seq were sent before this
-	// one; those with a higher Seq continue to be delivered after it, so
-	// the dead letter marks the gap in the group's order.
-	GroupID string
-}
-
-// DeliveryError says why an event was not delivered to one hook. Dead
-// letters carry it, and Publish and TryPublish return it (joined, one per
-// hook) for copies they dead-letter at once:
-//
-//	var de *sqshook.DeliveryError
-//	if errors.As(err, &de) && de.Reason == sqshook.ReasonTooLarge {
-//		// the event does not fit SQS's message size limit
-//	}
-type DeliveryError struct {
-	HookID      string
-	EventID     string
-	EventType   string
-	Reason      Reason
-	Code        string
-	Message     string
-	SenderFault bool
-	Err         error // the underlying error, if any
-}
-
-func (e *DeliveryError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "sqshook: hook %q: event %s (%s) not delivered: %s", e.HookID, e.EventID, e.EventType, e.Reason)
-	if e.Code != "" {
-		b.WriteString(": " + e.Code)
-	}
-	if e.Message != "" {
-		b.WriteString(": " + e.Message)
-	}
-	return b.String()
-}
-
-// Unwrap returns the underlying error.
-func (e *DeliveryError) Unwrap() error { return e.Err }
-
-// ErrBufferFull is wrapped by the errors of Publish (when its context ends
-// while a hook is full) and TryPublish (when a hook is full).
-var ErrBufferFull = errors.New("sqshook: buffer full")
-
-// ErrInvalidEvent is wrapped by Publish's error for an event without a type
-// or body; no hook receives such an event.
-var ErrInvalidEvent = errors.New("sqshook: invalid event")
 
 // Dispatcher delivers events to the SQS queues of its hooks. Create one with
 // New; the zero value is not usable. All methods are safe for concurrent
@@ -192,7 +48,7 @@ type Dispatcher struct {
 	closing    chan struct{} // closed when Close begins
 	closeOnce  sync.Once
 	abortOnce  sync.Once
-	wg         sync.WaitGroup // every goroutine and timer callback
+	wg         sync.WaitGroup // every goroutine and timer callback; not an errgroup: they return no error, and timer callbacks are counted before they exist
 
 	panics atomic.Uint64 // user callbacks that panicked
 }
@@ -250,14 +106,14 @@ func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
 		d.cfg.endpoint = d.pool.Endpoint()
 		d.cfg.clientFor = func(ctx context.Context, h Hook) (SQSAPI, error) { return d.pool.Client(ctx, h) }
 	} else {
-		d.cfg.endpoint = ResolveEndpoint(cfg.endpoint)
+		d.cfg.endpoint = resolveEndpoint(cfg.endpoint)
 	}
 	// A logger whose handler panics must not take a sender down.
 	d.cfg.logger = slog.New(recoverHandler{inner: d.cfg.logger.Handler(), panics: &d.panics})
 	if d.pool != nil && d.pool.endpointErr != nil {
 		return nil, d.pool.endpointErr
 	}
-	if err := CheckEndpoint(d.cfg.endpoint, d.cfg.insecureEndpoint || d.cfg.clientOptions.InsecureCleartextEndpoint); err != nil {
+	if err := checkEndpoint(d.cfg.endpoint, d.cfg.insecureEndpoint || d.cfg.clientOptions.InsecureCleartextEndpoint); err != nil {
 		return nil, fmt.Errorf("sqshook: %w", err)
 	}
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
@@ -285,6 +141,10 @@ func (d *Dispatcher) Hooks() []Hook {
 	return out
 }
 
+// buildConcurrency is how many hooks' pipelines (and SDK clients) SetHooks
+// builds at once.
+const buildConcurrency = 8
+
 // SetHooks replaces the hook list whole. It validates first: an invalid list
 // changes nothing and returns a *ValidationError. Hooks whose ID and settings
 // are unchanged keep running untouched; changed hooks get a new pipeline;
@@ -310,7 +170,7 @@ func (d *Dispatcher) SetHooks(hooks []Hook) error {
 		byID[p.hook.ID] = p
 	}
 	next := &snapshot{}
-	var built []*pipe
+	var build []int // indexes in next.pipes of the hooks that need a new pipeline
 	for _, h := range valid {
 		if !h.Enabled {
 			continue
@@ -320,12 +180,30 @@ func (d *Dispatcher) SetHooks(hooks []Hook) error {
 			next.pipes = append(next.pipes, p)
 			continue
 		}
-		p, err := d.newPipe(h)
-		if err != nil {
-			return err
+		build = append(build, len(next.pipes))
+		next.pipes = append(next.pipes, &pipe{hook: h}) // replaced below
+	}
+	// The clients of many new hooks are built a few at a time: each may
+	// load the server's AWS configuration or wait on a slow credential
+	// source. An error is reported for the first failing hook in list order,
+	// whichever finishes first.
+	errs := make([]error, len(next.pipes))
+	var g errgroup.Group
+	g.SetLimit(buildConcurrency)
+	for _, i := range build {
+		h := next.pipes[i].hook
+		g.Go(func() error {
+			next.pipes[i], errs[i] = d.newPipe(h)
+			return nil
+		})
+	}
+	g.Wait()
+	built := make([]*pipe, 0, len(build))
+	for _, i := range build {
+		if errs[i] != nil {
+			return errs[i]
 		}
-		built = append(built, p)
-		next.pipes = append(next.pipes, p)
+		built = append(built, next.pipes[i])
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -587,120 +465,6 @@ func (d *Dispatcher) statsOrderLocked() []*pipe {
 	return append(slices.Clone(active), draining...)
 }
 
-// eventData is one published event, shared read-only by every hook's copy.
-type eventData struct {
-	ev    Event
-	id    string
-	body  string // the SQS message body: encoded and repaired
-	size  int    // SQS message size, attributes included
-	guard error  // non-nil: the size guard refused the event
-
-	// One allocation serves the common case of one matching hook: the
-	// generated id's bytes and the first hook's entry live here.
-	idBuf     [eventIDBufLen]byte
-	first     entry
-	firstUsed bool
-}
-
-// newEntry returns an entry for one hook's copy of the event. Copies are
-// made one after the other by the publishing goroutine.
-func (ed *eventData) newEntry() *entry {
-	if !ed.firstUsed {
-		ed.firstUsed = true
-		return &ed.first
-	}
-	return new(entry)
-}
-
-func (d *Dispatcher) prepare(ev Event) (*eventData, error) {
-	var problems []string
-	if ev.Type == "" {
-		problems = append(problems, "type: required")
-	}
-	if len(ev.Body) == 0 {
-		problems = append(problems, "body: required (a JSON document)")
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("%w: %s", ErrInvalidEvent, strings.Join(problems, "; "))
-	}
-	ed := &eventData{ev: ev}
-	if ev.ID == "" {
-		ed.id = d.newEventID(&ed.idBuf)
-		ed.ev.ID = ed.id
-	} else {
-		ed.id = ev.ID
-	}
-	if len(ev.Attributes) > 0 {
-		for _, name := range []string{AttrEventID, AttrEventType} {
-			if _, ok := ev.Attributes[name]; ok {
-				ed.guard = &GuardError{Reason: ReasonInvalidField, Field: "MessageAttributes[" + name + "]", Detail: "reserved for sqshook"}
-			}
-		}
-		if len(ev.Attributes) > 8 {
-			ed.guard = &GuardError{Reason: ReasonInvalidField, Field: "MessageAttributes", Detail: "at most 8 attributes (sqshook adds 2, SQS allows 10)"}
-		}
-		if ed.guard == nil {
-			ed.guard = CheckAttributes(ev.Attributes)
-		}
-	}
-	if ed.guard == nil {
-		body, err := d.cfg.guard.encode(ev.Body)
-		// A raw body that needed repair was checked as JSON by RepairJSON.
-		repaired := d.cfg.guard.raw() && unsafe.StringData(body) != unsafe.SliceData(ev.Body)
-		if err == nil && !repaired && !ev.bodyValidated() && !validJSON(ev.Body) {
-			err = &GuardError{Reason: ReasonInvalidContents, Field: "body", Detail: "not a JSON document"}
-		}
-		if err != nil {
-			ed.guard = err
-		} else {
-			ed.body = body
-			ed.size = MessageSize(body, ev.Attributes) + ownAttributesSize(ed.id, ev.Type)
-			if max := d.cfg.guard.Limit(); ed.size > max {
-				ed.guard = &GuardError{Reason: ReasonTooLarge, Field: "message", Bytes: ed.size, Max: max}
-			}
-		}
-	}
-	return ed, nil
-}
-
-// ownAttributesSize is what the attributes sqshook adds count toward the
-// message size.
-func ownAttributesSize(id, eventType string) int {
-	return len(AttrEventID) + len("String") + len(id) + len(AttrEventType) + len("String") + len(eventType)
-}
-
-// attributes returns the message attributes of ed's messages.
-// attributes returns the event's message attributes, its own and sqshook's,
-// for one call. The map is not kept with the event: it is larger than a
-// chat event's body, and events wait in memory through outages. Its values
-// point into the event's data (the SDK only reads them).
-func (ed *eventData) attributes() map[string]types.MessageAttributeValue {
-	m := make(map[string]types.MessageAttributeValue, len(ed.ev.Attributes)+2)
-	for k, v := range ed.ev.Attributes {
-		m[k] = v
-	}
-	m[AttrEventID] = types.MessageAttributeValue{DataType: &stringDataType, StringValue: &ed.id}
-	m[AttrEventType] = types.MessageAttributeValue{DataType: &stringDataType, StringValue: &ed.ev.Type}
-	return m
-}
-
-// stringDataType is the DataType of sqshook's attributes; the SDK only
-// reads it.
-var stringDataType = "String"
-
-// newEventID makes a unique event id in buf, which must not change
-// afterwards: the id is the prefix of this dispatcher, '-' and a sequence
-// number in base 36. It allocates nothing.
-func (d *Dispatcher) newEventID(buf *[eventIDBufLen]byte) string {
-	b := append(buf[:0], d.idPrefix...)
-	b = append(b, '-')
-	b = strconv.AppendUint(b, d.idSeq.Add(1), 36)
-	return unsafe.String(&buf[0], len(b))
-}
-
-// eventIDBufLen holds a 16-digit prefix, '-' and a 64-bit number in base 36.
-const eventIDBufLen = 16 + 1 + 13
-
 // dispatchDeadLetters reports dead letters; never called with a lock held.
 func (d *Dispatcher) dispatchDeadLetters(dls []DeadLetter) {
 	for _, dl := range dls {
@@ -798,21 +562,4 @@ type lastError struct {
 	Code    string
 	Message string
 	Time    time.Time
-}
-
-// marshalPayload returns the JSON body of a payload.
-func marshalPayload(payload any) ([]byte, error) {
-	switch v := payload.(type) {
-	case json.RawMessage:
-		if !json.Valid(v) {
-			return nil, errors.New("not valid JSON")
-		}
-		return v, nil
-	case []byte:
-		if !json.Valid(v) {
-			return nil, errors.New("not valid JSON")
-		}
-		return v, nil
-	}
-	return json.Marshal(payload)
 }

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,11 +13,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/cenkalti/backoff/v4"
 	"go.uber.org/goleak"
 
@@ -28,224 +24,6 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// fakeSQS is an SQSAPI whose SendMessageBatch answers are programmed by the
-// test. It records every entry it acknowledged, per queue.
-type (
-	sqsInput  = sqs.SendMessageBatchInput
-	sqsOutput = sqs.SendMessageBatchOutput
-)
-
-type fakeSQS struct {
-	mu       sync.Mutex
-	calls    int
-	entries  int
-	acked    map[string][]types.SendMessageBatchRequestEntry // queue URL → acknowledged entries
-	respond  func(call int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error)
-	inFlight atomic.Int64
-	maxSeen  atomic.Int64
-	block    chan struct{} // when set, calls wait for it (or ctx)
-}
-
-func newFake() *fakeSQS {
-	return &fakeSQS{acked: map[string][]types.SendMessageBatchRequestEntry{}}
-}
-
-func (f *fakeSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
-	n := f.inFlight.Add(1)
-	defer f.inFlight.Add(-1)
-	for {
-		m := f.maxSeen.Load()
-		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
-			break
-		}
-	}
-	f.mu.Lock()
-	block := f.block
-	f.mu.Unlock()
-	if block != nil {
-		select {
-		case <-block:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	if len(in.Entries) == 0 || len(in.Entries) > 10 {
-		return nil, apiError("TooManyEntriesInBatchRequest", 400)
-	}
-	ids := map[string]bool{}
-	for _, e := range in.Entries {
-		if ids[aws.ToString(e.Id)] {
-			return nil, apiError("BatchEntryIdsNotDistinct", 400)
-		}
-		ids[aws.ToString(e.Id)] = true
-	}
-	f.mu.Lock()
-	f.calls++
-	f.entries += len(in.Entries)
-	call := f.calls
-	respond := f.respond
-	f.mu.Unlock()
-	out := &sqs.SendMessageBatchOutput{}
-	var err error
-	if respond != nil {
-		out, err = respond(call, in)
-	} else {
-		for _, e := range in.Entries {
-			out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id, MessageId: aws.String("m-" + aws.ToString(e.Id))})
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, s := range out.Successful {
-		for _, e := range in.Entries {
-			if aws.ToString(e.Id) == aws.ToString(s.Id) {
-				f.acked[aws.ToString(in.QueueUrl)] = append(f.acked[aws.ToString(in.QueueUrl)], e)
-			}
-		}
-	}
-	return out, nil
-}
-
-func (f *fakeSQS) SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	return nil, errors.New("not used")
-}
-
-func (f *fakeSQS) GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
-	return &sqs.GetQueueAttributesOutput{}, nil
-}
-
-func (f *fakeSQS) ackedIDs(queueURL string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var ids []string
-	for _, e := range f.acked[queueURL] {
-		ids = append(ids, aws.ToString(e.MessageAttributes[sqshook.AttrEventID].StringValue))
-	}
-	return ids
-}
-
-func (f *fakeSQS) callCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls
-}
-
-// apiError builds the error the SDK returns for an SQS error response.
-func apiError(code string, status int) error {
-	fault := smithy.FaultClient
-	if status >= 500 {
-		fault = smithy.FaultServer
-	}
-	return &smithy.OperationError{
-		ServiceID: "SQS", OperationName: "SendMessageBatch",
-		Err: &awshttp.ResponseError{
-			ResponseError: &smithyhttp.ResponseError{
-				Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}},
-				Err:      &smithy.GenericAPIError{Code: code, Message: code + " (test)", Fault: fault},
-			},
-			RequestID: "test",
-		},
-	}
-}
-
-// deadLetters collects dead letters.
-type deadLetters struct {
-	mu  sync.Mutex
-	all []sqshook.DeadLetter
-}
-
-func (c *deadLetters) add(dl sqshook.DeadLetter) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.all = append(c.all, dl)
-}
-
-func (c *deadLetters) list() []sqshook.DeadLetter {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.all)
-}
-
-func (c *deadLetters) byReason() map[sqshook.Reason]int {
-	m := map[sqshook.Reason]int{}
-	for _, dl := range c.list() {
-		m[dl.Reason]++
-	}
-	return m
-}
-
-func hookFor(id, queue string, types ...string) sqshook.Hook {
-	return sqshook.Hook{
-		ID: id, Enabled: true, HookType: "sqs",
-		SQSQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/" + queue,
-		SQSRegion:   "us-east-1", SQSAuthType: "resource", EventTypes: types,
-	}
-}
-
-// newTestDispatcher starts a dispatcher on fake with fast retries and a
-// dead-letter collector. It is closed when the test ends.
-func newTestDispatcher(t *testing.T, fake sqshook.SQSAPI, hooks []sqshook.Hook, opts ...sqshook.Option) (*sqshook.Dispatcher, *deadLetters) {
-	t.Helper()
-	dls := &deadLetters{}
-	base := []sqshook.Option{
-		sqshook.WithClientFunc(func(context.Context, sqshook.Hook) (sqshook.SQSAPI, error) { return fake, nil }),
-		sqshook.WithBackOff(func() backoff.BackOff { return &backoff.ZeroBackOff{} }),
-		sqshook.WithDeadLetter(dls.add),
-		sqshook.WithLinger(time.Millisecond),
-	}
-	return startDispatcher(t, hooks, append(base, opts...)...), dls
-}
-
-// startDispatcher makes a dispatcher that is closed when the test ends.
-func startDispatcher(t *testing.T, hooks []sqshook.Hook, opts ...sqshook.Option) *sqshook.Dispatcher {
-	t.Helper()
-	d, err := sqshook.New(hooks, opts...)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = d.Close(ctx)
-	})
-	return d
-}
-
-// checkAccounting asserts matched = delivered + dead-lettered + pending for
-// every hook, and optionally that nothing is pending.
-func checkAccounting(t *testing.T, d *sqshook.Dispatcher, wantIdle bool) sqshook.Stats {
-	t.Helper()
-	s := d.Stats()
-	for _, h := range s.Hooks {
-		if h.Matched != h.Delivered+h.DeadLettered+h.Pending {
-			t.Errorf("hook %s: matched %d != delivered %d + dead-lettered %d + pending %d", h.HookID, h.Matched, h.Delivered, h.DeadLettered, h.Pending)
-		}
-		if h.Pending != uint64(h.Queued+h.InFlight+h.Retrying) {
-			t.Errorf("hook %s: pending %d != queued %d + in flight %d + retrying %d", h.HookID, h.Pending, h.Queued, h.InFlight, h.Retrying)
-		}
-		if wantIdle && (h.Pending != 0 || h.BufferedBytes != 0) {
-			t.Errorf("hook %s: pending %d, buffered %d bytes; want 0 after Flush/Close", h.HookID, h.Pending, h.BufferedBytes)
-		}
-	}
-	return s
-}
-
-func event(t testing.TB, typ string, i int) sqshook.Event {
-	return sqshook.Event{Type: typ, Body: chatEventJSON(t, typ, "message "+strconv.Itoa(i))}
-}
-
-func flush(t *testing.T, d *sqshook.Dispatcher) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := d.Flush(ctx); err != nil {
-		t.Fatalf("Flush: %v", err)
-	}
 }
 
 func TestPublishFansOutByFilter(t *testing.T) {
@@ -363,14 +141,6 @@ func TestEventIDsStableAcrossRetries(t *testing.T) {
 		t.Errorf("%d distinct event ids over all attempts, want 5", n)
 	}
 	checkAccounting(t, d, true)
-}
-
-func okAll(in *sqs.SendMessageBatchInput) *sqs.SendMessageBatchOutput {
-	out := &sqs.SendMessageBatchOutput{}
-	for _, e := range in.Entries {
-		out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id, MessageId: aws.String("m")})
-	}
-	return out
 }
 
 func TestWholeCallErrorClassification(t *testing.T) {
@@ -1012,17 +782,6 @@ func TestDefaultDeadLetterLogHidesBodyAndSecrets(t *testing.T) {
 	}
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *strings.Builder
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
 // Flush returns once what was published before it is settled, even while
 // dead letters of later events are reported without a pause: overlapping
 // reports must not starve it.
@@ -1151,4 +910,382 @@ func TestSetHooksBuildsClientsOutsideTheLock(t *testing.T) {
 		t.Errorf("%d hooks after SetHooks, want 2", got)
 	}
 	<-statsDone
+}
+
+// A Publish waiting for room in a hook's pipeline must not stay blocked
+// behind that pipeline once SetHooks has replaced it (the copy belongs to
+// the new pipeline) or once Close has begun (Publish returns ErrClosed).
+func TestPublishWaitingForRoomIsReleased(t *testing.T) {
+	setup := func(t *testing.T) (*sqshook.Dispatcher, *fakeSQS, chan error) {
+		fake := newFake()
+		block := make(chan struct{})
+		fake.block = block // every call hangs (until canceled) while set
+		d, _ := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "old")},
+			sqshook.WithMaxBuffered(1, 0), sqshook.WithLinger(0))
+		t.Cleanup(func() { close(block) })
+		if err := d.Publish(context.Background(), event(t, "message.new", 0)); err != nil {
+			t.Fatal(err)
+		}
+		waitForCond(t, func() bool { h, _ := d.Stats().Hook("h"); return h.InFlight == 1 })
+		done := make(chan error, 1)
+		go func() { done <- d.Publish(context.Background(), event(t, "message.new", 1)) }()
+		time.Sleep(50 * time.Millisecond) // the second Publish waits for room
+		select {
+		case err := <-done:
+			t.Fatalf("Publish into a full hook returned %v, want it to wait", err)
+		default:
+		}
+		return d, fake, done
+	}
+	t.Run("SetHooks", func(t *testing.T) {
+		d, _, done := setup(t)
+		if err := d.SetHooks([]sqshook.Hook{hookFor("h", "new")}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Publish = %v, want nil (redirected to the new pipeline)", err)
+			}
+		case <-time.After(time.Second):
+			t.Errorf("Publish still blocked on the retired pipeline 1s after SetHooks replaced the hook")
+		}
+	})
+	t.Run("Close", func(t *testing.T) {
+		d, _, done := setup(t)
+		closed := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			closed <- d.Close(ctx)
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, sqshook.ErrClosed) {
+				t.Errorf("Publish = %v, want ErrClosed", err)
+			}
+		case <-time.After(time.Second):
+			t.Errorf("Publish still blocked 1s after Close began")
+		}
+		<-closed
+	})
+}
+
+// Close with an expired context on a dispatcher that holds nothing has
+// nothing to give up on: it should report success, not ctx's error.
+func TestCloseIdleWithExpiredContext(t *testing.T) {
+	fake := newFake()
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")})
+	if err := d.Publish(context.Background(), event(t, "message.new", 0)); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, d)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := d.Close(ctx); err != nil {
+		t.Errorf("Close(expired ctx) on an idle dispatcher = %v, want nil (nothing was held)", err)
+	}
+	checkAccounting(t, d, true)
+	if len(dls.list()) != 0 {
+		t.Errorf("dead letters: %v", dls.list())
+	}
+}
+
+// Publishers, Flush, Stats and SetHooks (the same hook id, its queue
+// changed back and forth) run together against a faulty endpoint. Every
+// event a Publish accepted must end acknowledged by one of the two queues
+// or dead-lettered; the invariant holds at every sample; Close leaves
+// nothing pending and no goroutine behind.
+func TestSetHooksChurnLosesNothing(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	fake := newFake()
+	fake.respond = func(call int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+		switch call % 5 {
+		case 1:
+			return nil, apiError("RequestThrottled", 400)
+		case 3:
+			out := okAll(in)
+			out.Failed = []types.BatchResultErrorEntry{{Id: out.Successful[0].Id, Code: aws.String("InternalError")}}
+			out.Successful = out.Successful[1:]
+			return out, nil
+		}
+		return okAll(in), nil
+	}
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q1")}, sqshook.WithMaxBuffered(50, 0), sqshook.WithMaxInFlight(4))
+	var published sync.Map // event id → true
+	var stop atomic.Bool
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() {
+		defer bg.Done()
+		for i := 0; !stop.Load(); i++ {
+			q := "q1"
+			if i%2 == 1 {
+				q = "q2"
+			}
+			if err := d.SetHooks([]sqshook.Hook{hookFor("h", q)}); err != nil {
+				t.Errorf("SetHooks: %v", err)
+				return
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	go func() {
+		defer bg.Done()
+		for !stop.Load() {
+			checkAccounting(t, d, false)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+			_ = d.Flush(ctx)
+			cancel()
+		}
+	}()
+	var pubs sync.WaitGroup
+	for g := 0; g < 6; g++ {
+		pubs.Add(1)
+		go func(g int) {
+			defer pubs.Done()
+			for i := 0; i < 300; i++ {
+				id := fmt.Sprintf("p%d-%d", g, i)
+				ev := sqshook.Event{ID: id, Type: "message.new", Body: []byte(`{"x":1}`)}
+				var err error
+				if i%3 == 0 {
+					err = d.TryPublish(ev)
+				} else {
+					err = d.Publish(context.Background(), ev)
+				}
+				if err == nil || errors.Is(err, sqshook.ErrBufferFull) {
+					published.Store(id, true)
+				} else {
+					t.Errorf("Publish %s: %v", id, err)
+				}
+			}
+		}(g)
+	}
+	pubs.Wait()
+	stop.Store(true)
+	bg.Wait()
+	flush(t, d)
+	checkAccounting(t, d, true)
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	checkAccounting(t, d, true)
+	got := map[string]bool{}
+	for _, id := range ackedOrder(fake, "q1") {
+		got[id] = true
+	}
+	for _, id := range ackedOrder(fake, "q2") {
+		got[id] = true
+	}
+	for _, dl := range dls.list() {
+		got[dl.Event.ID] = true
+	}
+	published.Range(func(k, _ any) bool {
+		if !got[k.(string)] {
+			t.Errorf("event %s neither acknowledged nor dead-lettered", k)
+		}
+		return true
+	})
+}
+
+// Close gives up during a hanging outage while publishers, Flush and
+// SetHooks race with it: every accepted event is acknowledged or
+// dead-lettered, pending is 0, Publish afterwards gets ErrClosed, and no
+// goroutine is left.
+func TestCloseAbortRacesEverything(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	for round := 0; round < 5; round++ {
+		fake := newFake()
+		block := make(chan struct{})
+		fake.respond = func(call int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+			switch call % 4 {
+			case 0:
+				return nil, apiError("BatchRequestTooLong", 400)
+			case 1:
+				return nil, apiError("ServiceUnavailable", 503)
+			}
+			return okAll(in), nil
+		}
+		d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("a", "a"), hookFor("b", "b")},
+			sqshook.WithMaxBuffered(40, 0), sqshook.WithMaxInFlight(3))
+		var accepted sync.Map
+		var pubs sync.WaitGroup
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		for g := 0; g < 4; g++ {
+			pubs.Add(1)
+			go func(g int) {
+				defer pubs.Done()
+				for i := 0; ; i++ {
+					id := fmt.Sprintf("r%d-%d-%d", round, g, i)
+					err := d.Publish(ctx, sqshook.Event{ID: id, Type: "message.new", Body: []byte(`{"y":2}`)})
+					if errors.Is(err, sqshook.ErrClosed) {
+						return
+					}
+					accepted.Store(id, true)
+					if i%7 == 0 {
+						_ = d.SetHooks([]sqshook.Hook{hookFor("a", "a"), hookFor("b", fmt.Sprintf("b%d", i%2))})
+					}
+					if i%11 == 0 {
+						go func() { _ = d.Flush(ctx) }()
+					}
+				}
+			}(g)
+		}
+		time.Sleep(20 * time.Millisecond)
+		fake.mu.Lock()
+		fake.block = block // from now on calls hang until canceled
+		fake.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		err := d.Close(cctx)
+		ccancel()
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Close = %v", err)
+		}
+		pubs.Wait()
+		cancel()
+		close(block)
+		checkAccounting(t, d, true)
+		got := map[string]int{}
+		for _, q := range []string{"a", "b", "b0", "b1"} {
+			for _, id := range ackedOrder(fake, q) {
+				got[id]++
+			}
+		}
+		for _, dl := range dls.list() {
+			got[dl.Event.ID]++
+		}
+		accepted.Range(func(k, _ any) bool {
+			if got[k.(string)] == 0 {
+				t.Errorf("event %s neither acknowledged nor dead-lettered", k)
+			}
+			return true
+		})
+	}
+}
+
+// A "role" hook whose sqs_role_arn changes (same id) must get a new
+// pipeline and client: otherwise it keeps sending with the old role's
+// credentials.
+func TestSetHooksRoleARNChangeRebuildsClient(t *testing.T) {
+	fakes := map[string]*fakeSQS{}
+	var mu sync.Mutex
+	fakeFor := func(arn string) *fakeSQS {
+		mu.Lock()
+		defer mu.Unlock()
+		if fakes[arn] == nil {
+			fakes[arn] = newFake()
+		}
+		return fakes[arn]
+	}
+	const roleA = "arn:aws:iam::123456789012:role/sender-a"
+	const roleB = "arn:aws:iam::123456789012:role/sender-b"
+	hook := func(arn string) sqshook.Hook {
+		h := hookFor("h", "q")
+		h.SQSAuthType, h.SQSRoleARN = sqshook.AuthRole, arn
+		return h
+	}
+	d, _ := newTestDispatcher(t, nil, []sqshook.Hook{hook(roleA)},
+		sqshook.WithExternalID("tenant-1"),
+		sqshook.WithClientFunc(func(_ context.Context, h sqshook.Hook) (sqshook.SQSAPI, error) {
+			return fakeFor(h.SQSRoleARN), nil
+		}))
+	if err := d.SetHooks([]sqshook.Hook{hook(roleB)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Hooks()[0].SQSRoleARN; got != roleB {
+		t.Fatalf("Hooks() role = %s, want %s", got, roleB)
+	}
+	if err := d.Publish(context.Background(), event(t, "message.new", 1)); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, d)
+	if n := fakeFor(roleA).callCount(); n != 0 {
+		t.Errorf("%d calls sent with the old role %s after SetHooks changed it to %s", n, roleA, roleB)
+	}
+	if n := fakeFor(roleB).callCount(); n != 1 {
+		t.Errorf("%d calls sent with the new role, want 1", n)
+	}
+}
+
+// panicHandler is a slog handler that panics on every record.
+type panicHandler struct{}
+
+func (panicHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (panicHandler) Handle(context.Context, slog.Record) error { panic("handler exploded") }
+
+func (h panicHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+
+func (h panicHandler) WithGroup(string) slog.Handler { return h }
+
+// User code that panics — the dead-letter callback, the logger — neither
+// takes the dispatcher down nor loses an event's accounting.
+func TestCallbackPanicsAreRecovered(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opt  sqshook.Option
+	}{
+		{"dead-letter callback", sqshook.WithDeadLetter(func(sqshook.DeadLetter) { panic("callback exploded") })},
+		{"logger", sqshook.WithLogger(slog.New(panicHandler{}))},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fake := newFake()
+			fake.respond = func(int, *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+				return nil, apiError("AccessDenied", 403)
+			}
+			d, err := sqshook.New([]sqshook.Hook{hookFor("h", "q")},
+				sqshook.WithClientFunc(func(context.Context, sqshook.Hook) (sqshook.SQSAPI, error) { return fake, nil }),
+				sqshook.WithLinger(0), c.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			for i := 0; i < 25; i++ {
+				if err := d.Publish(ctx, sqshook.Event{Type: "message.new", Body: []byte(`{}`)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := d.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			st := checkAccounting(t, d, true)
+			if h, _ := st.Hook("h"); h.DeadLettered != 25 || st.CallbackPanics < 25 {
+				t.Errorf("dead-lettered %d, callback panics %d; want 25 and at least 25", h.DeadLettered, st.CallbackPanics)
+			}
+			if err := d.Close(ctx); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+	}
+}
+
+// SetHooks builds the clients of new hooks concurrently, and a failure is
+// reported for the first failing hook in list order, whichever call fails
+// first; the dispatcher keeps its previous hooks.
+func TestSetHooksBuildsClientsConcurrently(t *testing.T) {
+	fake := newFake()
+	lastCalled := make(chan struct{})
+	d, err := sqshook.New(nil, sqshook.WithClientFunc(func(_ context.Context, h sqshook.Hook) (sqshook.SQSAPI, error) {
+		switch h.ID {
+		case "b":
+			<-lastCalled // returns only once "d" is being built: the builds overlap
+			return nil, errors.New("b refused")
+		case "d":
+			close(lastCalled)
+			return nil, errors.New("d refused")
+		}
+		return fake, nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close(context.Background()) })
+	err = d.SetHooks([]sqshook.Hook{hookFor("a", "qa"), hookFor("b", "qb"), hookFor("c", "qc"), hookFor("d", "qd")})
+	if err == nil || !strings.Contains(err.Error(), `hook "b"`) || !strings.Contains(err.Error(), "b refused") {
+		t.Fatalf("SetHooks error = %v, want the error of hook \"b\" (the first failing hook in list order)", err)
+	}
+	if got := len(d.Hooks()); got != 0 {
+		t.Errorf("after a failed SetHooks the dispatcher has %d hooks, want 0", got)
+	}
 }

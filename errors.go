@@ -1,8 +1,12 @@
+// errors.go holds every sentinel error and error type of the package and the
+// dead-letter record, each saying where it shows up.
+
 package sqshook
 
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Each is documented with where it shows up; match them with
@@ -22,6 +26,24 @@ var (
 	// ErrInvalidPolicy is wrapped by errors from the policy helpers when a
 	// policy document, principal or ARN is malformed.
 	ErrInvalidPolicy = errors.New("sqshook: invalid policy")
+
+	// ErrBufferFull is wrapped by the errors of Publish (when its context ends
+	// while a hook is full) and TryPublish (when a hook is full).
+	ErrBufferFull = errors.New("sqshook: buffer full")
+
+	// ErrInvalidEvent is wrapped by Publish's error for an event without a type
+	// or body; no hook receives such an event.
+	ErrInvalidEvent = errors.New("sqshook: invalid event")
+
+	// ErrUnknownHook is returned by Dispatcher.Check for a hook id that is not in
+	// the dispatcher's hook list.
+	ErrUnknownHook = errors.New("sqshook: unknown hook")
+
+	// ErrInvalidBody is wrapped by every error from DecodeBody and
+	// DecodeBodyLimit: the message body is not an event sqshook could have
+	// written (not JSON, not base64 of JSON or of gzip, corrupt gzip data), or
+	// the event is larger than the decoding cap.
+	ErrInvalidBody = errors.New("sqshook: invalid message body")
 )
 
 // Reason says why an event was not delivered. It appears in dead letters, in
@@ -65,9 +87,68 @@ type GuardError struct {
 	Detail string // the rule that was broken, for humans
 }
 
+// Error says which rule the message broke, naming the field.
 func (e *GuardError) Error() string {
 	if e.Reason == ReasonTooLarge {
 		return fmt.Sprintf("sqshook: %s: %s: bytes=%d max=%d", e.Reason, e.Field, e.Bytes, e.Max)
 	}
 	return fmt.Sprintf("sqshook: %s: %s: %s", e.Reason, e.Field, e.Detail)
 }
+
+// DeadLetter is an event that was not delivered to a hook's queue.
+type DeadLetter struct {
+	HookID      string
+	Event       Event // as published; Event.ID is set
+	Reason      Reason
+	Code        string // the SQS error code, when there is one
+	Message     string // the SQS error message or the rule that was broken
+	SenderFault bool
+	Attempts    int   // SendMessageBatch attempts made for this event
+	Err         error // a *DeliveryError
+
+	// Seq is the event's place in the order the hook accepted events: 1
+	// for the first event after the hook was configured (or changed), 2 for
+	// the next, and so on across all groups.
+	Seq uint64
+	// GroupID is the event's FIFO message group, for hooks whose queue is
+	// FIFO. The group's events with a lower Seq were sent before this
+	// one; those with a higher Seq continue to be delivered after it, so
+	// the dead letter marks the gap in the group's order.
+	GroupID string
+}
+
+// DeliveryError says why an event was not delivered to one hook. Dead
+// letters carry it, and Publish and TryPublish return it (joined, one per
+// hook) for copies they dead-letter at once:
+//
+//	var de *sqshook.DeliveryError
+//	if errors.As(err, &de) && de.Reason == sqshook.ReasonTooLarge {
+//		// the event does not fit SQS's message size limit
+//	}
+type DeliveryError struct {
+	HookID      string
+	EventID     string
+	EventType   string
+	Reason      Reason
+	Code        string
+	Message     string
+	SenderFault bool
+	Err         error // the underlying error, if any
+}
+
+// Error names the hook, the event and the reason, then the SQS code and
+// message when there are any.
+func (e *DeliveryError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sqshook: hook %q: event %s (%s) not delivered: %s", e.HookID, e.EventID, e.EventType, e.Reason)
+	if e.Code != "" {
+		b.WriteString(": " + e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying error.
+func (e *DeliveryError) Unwrap() error { return e.Err }

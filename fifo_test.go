@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/cenkalti/backoff/v4"
@@ -282,8 +283,6 @@ func TestFIFOFailedEntryHoldsBackItsGroup(t *testing.T) {
 	checkAccounting(t, d, true)
 }
 
-func strPtr(s string) *string { return &s }
-
 // A dead-lettered entry does not stop its group; the dead letter names the
 // group and the event's place.
 func TestFIFODeadLetterRecordsPositionAndGroupContinues(t *testing.T) {
@@ -416,4 +415,58 @@ func FuzzGroupByChannel(f *testing.F) {
 			t.Errorf("GroupByChannel(%q) = %q, want %q", body, got, want)
 		}
 	})
+}
+
+// SQS lists failed entries in any order (and an entry may be missing from
+// the response): the retried entries of a FIFO group must still go back in
+// the group's order.
+func TestFIFORetryKeepsOrderWhateverTheResponseOrder(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		respond func(in *sqsInput) *sqsOutput
+	}{
+		{"failed entries listed last first", func(in *sqsInput) *sqsOutput {
+			out := &sqs.SendMessageBatchOutput{}
+			for i := len(in.Entries) - 1; i >= 0; i-- {
+				out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: in.Entries[i].Id, Code: aws.String("InternalError"), Message: aws.String("try again")})
+			}
+			return out
+		}},
+		{"first entry missing, second failed", func(in *sqsInput) *sqsOutput {
+			out := &sqs.SendMessageBatchOutput{}
+			for _, e := range in.Entries[1:] {
+				out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("try again")})
+			}
+			return out
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fake := newFake()
+			fake.respond = func(call int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+				if call == 1 {
+					return c.respond(in), nil
+				}
+				return okAll(in), nil
+			}
+			d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q.fifo")},
+				sqshook.WithLinger(time.Hour), sqshook.WithMaxInFlight(1))
+			var want []string
+			for i := 0; i < 3; i++ {
+				ev := sqshook.Event{Type: "message.new", Body: []byte(fmt.Sprintf(`{"n":%d}`, i)), GroupID: "g", ID: fmt.Sprintf("ev-%d", i)}
+				want = append(want, ev.ID)
+				if err := d.Publish(context.Background(), ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			flush(t, d) // one batch of three, then the retry
+			got := fake.ackedIDs("https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo")
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("group g delivered in the order %v, want %v", got, want)
+			}
+			if n := len(dls.list()); n != 0 {
+				t.Errorf("%d dead letters", n)
+			}
+			checkAccounting(t, d, true)
+		})
+	}
 }

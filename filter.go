@@ -1,5 +1,5 @@
-// This file owns the event_types filter: compiling a hook's patterns and
-// matching an event type against them.
+// filter.go compiles a hook's event_types into a Filter and matches event
+// types against it.
 
 package sqshook
 

@@ -1,3 +1,6 @@
+// hook.go is the event-hook configuration: Hook, its JSON form (ParseHooks),
+// its validation (every problem at once) and its redaction of secrets.
+
 package sqshook
 
 import (
@@ -201,6 +204,7 @@ type Problem struct {
 	Rule  string // e.g. `required when sqs_auth_type is "keys"`
 }
 
+// String returns "field: rule".
 func (p Problem) String() string { return p.Field + ": " + p.Rule }
 
 // ValidationError lists every problem found in a hook configuration. It wraps
@@ -216,6 +220,7 @@ type ValidationError struct {
 	Problems []Problem
 }
 
+// Error lists every problem found.
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	b.WriteString("sqshook: invalid hook configuration: ")

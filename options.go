@@ -1,3 +1,5 @@
+// options.go holds every option of New, its default and its validation.
+
 package sqshook
 
 import (
@@ -297,7 +299,8 @@ func WithInsecureCleartextEndpoint() Option {
 func WithClientOptions(o ClientOptions) Option { return func(c *settings) { c.clientOptions = o } }
 
 // WithClientFunc replaces how a hook's SQS client is made; the default uses
-// a ClientPool. fn is called when a hook is added or changed.
+// a ClientPool. fn is called when a hook is added or changed, concurrently
+// for different hooks when SetHooks or New adds several.
 func WithClientFunc(fn func(ctx context.Context, h Hook) (SQSAPI, error)) Option {
 	return func(c *settings) { c.clientFor = fn }
 }

@@ -1,3 +1,6 @@
+// principal.go finds the server's own AWS principal (DiscoverPrincipal,
+// PrincipalFromARN), the one a customer's policy must allow.
+
 package sqshook
 
 import (
@@ -6,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsarn "github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -68,11 +72,11 @@ func PrincipalFromARN(arn string) (string, error) {
 	if len(arn) > policyMaxURL {
 		return bad("is longer than %d bytes", policyMaxURL)
 	}
-	f := strings.SplitN(arn, ":", 6)
-	if len(f) != 6 || f[0] != "arn" {
+	a, err := awsarn.Parse(arn)
+	if err != nil {
 		return bad("is not an ARN; %s", shape)
 	}
-	partition, service, region, account, resource := f[1], f[2], f[3], f[4], f[5]
+	partition, service, region, account, resource := a.Partition, a.Service, a.Region, a.AccountID, a.Resource
 	if !policyKnownPartition(partition) {
 		return bad("partition %s is not a known AWS partition", policyQuote(partition))
 	}

@@ -1,3 +1,7 @@
+// sizeguard.go applies SQS's message rules before an event is queued: body
+// encoding and size, characters SQS refuses, attributes and FIFO fields; and
+// DecodeBody for consumers.
+
 package sqshook
 
 import (
@@ -65,12 +69,6 @@ const (
 
 // maxAttributeNameLen bounds attribute names and data types.
 const maxAttributeNameLen = 256
-
-// ErrInvalidBody is wrapped by every error from DecodeBody and
-// DecodeBodyLimit: the message body is not an event sqshook could have
-// written (not JSON, not base64 of JSON or of gzip, corrupt gzip data), or
-// the event is larger than the decoding cap.
-var ErrInvalidBody = errors.New("sqshook: invalid message body")
 
 // SizeGuard holds a hook's message rules: the body encoding and the
 // per-message size limit. The zero value means raw encoding and
@@ -677,178 +675,4 @@ func bytesToString(b []byte) string {
 // modified.
 func stringBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
-}
-
-// maxJSONDepth is the deepest nesting validJSON accepts, as encoding/json.
-const maxJSONDepth = 10000
-
-// validJSON reports whether b is one JSON value (RFC 8259) with optional
-// white space around it, as json.Valid does, several times faster: string
-// contents are skipped eight bytes at a time. Like json.Valid it checks the
-// grammar, not UTF-8 (the character rules do that).
-func validJSON(b []byte) bool {
-	i := jsonValue(b, skipSpace(b, 0), 0)
-	return i >= 0 && skipSpace(b, i) == len(b)
-}
-
-// jsonValue returns the index just past the value at b[i], or -1.
-func jsonValue(b []byte, i, depth int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch c := b[i]; c {
-	case '"':
-		return jsonString(b, i)
-	case '{', '[':
-		if depth++; depth > maxJSONDepth {
-			return -1
-		}
-		end := byte('}')
-		if c == '[' {
-			end = ']'
-		}
-		i = skipSpace(b, i+1)
-		if i < len(b) && b[i] == end {
-			return i + 1
-		}
-		for {
-			if c == '{' {
-				if i >= len(b) || b[i] != '"' {
-					return -1
-				}
-				if i = jsonString(b, i); i < 0 {
-					return -1
-				}
-				if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
-					return -1
-				}
-				i = skipSpace(b, i+1)
-			}
-			if i = jsonValue(b, i, depth); i < 0 {
-				return -1
-			}
-			if i = skipSpace(b, i); i >= len(b) {
-				return -1
-			}
-			switch b[i] {
-			case ',':
-				i = skipSpace(b, i+1)
-			case end:
-				return i + 1
-			default:
-				return -1
-			}
-		}
-	case 't':
-		return jsonLiteral(b, i, "true")
-	case 'f':
-		return jsonLiteral(b, i, "false")
-	case 'n':
-		return jsonLiteral(b, i, "null")
-	}
-	return jsonNumber(b, i)
-}
-
-func jsonLiteral(b []byte, i int, lit string) int {
-	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
-		return -1
-	}
-	return i + len(lit)
-}
-
-// jsonNumber returns the index just past the number at b[i], or -1:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func jsonNumber(b []byte, i int) int {
-	digits := func(i int) (int, bool) {
-		j := i
-		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-			j++
-		}
-		return j, j > i
-	}
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i >= len(b):
-		return -1
-	case b[i] == '0':
-		i++
-	case b[i] >= '1' && b[i] <= '9':
-		i, _ = digits(i)
-	default:
-		return -1
-	}
-	if i < len(b) && b[i] == '.' {
-		var ok bool
-		if i, ok = digits(i + 1); !ok {
-			return -1
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		var ok bool
-		if i, ok = digits(i); !ok {
-			return -1
-		}
-	}
-	return i
-}
-
-const (
-	quoteBytes     = 0x2222222222222222
-	backslashBytes = 0x5C5C5C5C5C5C5C5C
-	oneBytes       = 0x0101010101010101
-)
-
-// jsonString returns the index just past the string whose opening quote is
-// at b[i], or -1.
-func jsonString(b []byte, i int) int {
-	n := len(b)
-	i++
-	for {
-		for ; i <= n-8; i += 8 {
-			w := binary.LittleEndian.Uint64(b[i : i+8])
-			q, s := w^quoteBytes, w^backslashBytes
-			// A byte is a quote, a backslash, or below 0x20 (each test
-			// marks the top bit of such a byte, and of none before it).
-			if ((q-oneBytes)&^q|(s-oneBytes)&^s|(w-spaceByte)&^w)&highBits != 0 {
-				break
-			}
-		}
-		if i >= n {
-			return -1
-		}
-		switch c := b[i]; {
-		case c == '"':
-			return i + 1
-		case c == '\\':
-			if i+1 >= n {
-				return -1
-			}
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > n {
-					return -1
-				}
-				for _, h := range b[i+2 : i+6] {
-					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
-						return -1
-					}
-				}
-				i += 6
-			default:
-				return -1
-			}
-		case c < 0x20:
-			return -1
-		default:
-			i++
-		}
-	}
 }

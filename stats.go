@@ -1,3 +1,5 @@
+// stats.go is the dispatcher's counters: Stats and HookStats.
+
 package sqshook
 
 import (

@@ -1,0 +1,199 @@
+// event.go is what is published: Event, NewEvent, and the one-time
+// preparation of an event (id, size guard, attributes) shared by every hook
+// that receives it.
+
+package sqshook
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// Event is one chat event to deliver.
+type Event struct {
+	// ID identifies the event across retries and hooks; it travels as the
+	// "event_id" message attribute and is the deduplication id on FIFO
+	// queues when DedupID is empty. Empty: Publish assigns a unique one.
+	ID string
+	// Type is the event type, such as "message.new"; hooks filter on it.
+	// Required.
+	Type string
+	// Body is the event as a JSON document. Required. Publish takes it over:
+	// it is shared by every hook's copy without copying, so the caller must
+	// not modify it after Publish.
+	Body []byte
+	// GroupID is the FIFO message group id. Empty: the dispatcher's group
+	// strategy picks one (GroupByChannel by default: the body's "cid",
+	// else the event type). Ignored by standard queues.
+	GroupID string
+	// DedupID is the FIFO deduplication id. Empty: the event id.
+	DedupID string
+	// Attributes are extra SQS message attributes (at most eight: sqshook
+	// adds "event_id" and "event_type").
+	Attributes map[string]types.MessageAttributeValue
+
+	// valid is the body NewEvent made or checked: Publish need not check
+	// that it is JSON again, as long as Body is still that slice.
+	valid []byte
+}
+
+// bodyValidated reports whether Body is the JSON body NewEvent made.
+func (ev *Event) bodyValidated() bool {
+	return len(ev.Body) > 0 && len(ev.valid) == len(ev.Body) && unsafe.SliceData(ev.valid) == unsafe.SliceData(ev.Body)
+}
+
+// NewEvent marshals payload to JSON and returns an event of the given type.
+// A payload that is already JSON ([]byte or json.RawMessage) is checked and
+// used as is. Publish checks that the body of every event is JSON, except
+// for the bodies NewEvent made (while Event.Body is not replaced), so an
+// event built once and published many times pays for the check once.
+func NewEvent(eventType string, payload any) (Event, error) {
+	body, err := marshalPayload(payload)
+	if err != nil {
+		return Event{}, fmt.Errorf("sqshook: event %q: body: %w", eventType, err)
+	}
+	return Event{Type: eventType, Body: body, valid: body}, nil
+}
+
+// Message attribute names sqshook adds to every message.
+const (
+	AttrEventID   = "event_id"
+	AttrEventType = "event_type"
+)
+
+// eventData is one published event, shared read-only by every hook's copy.
+type eventData struct {
+	ev    Event
+	id    string
+	body  string // the SQS message body: encoded and repaired
+	size  int    // SQS message size, attributes included
+	guard error  // non-nil: the size guard refused the event
+
+	// One allocation serves the common case of one matching hook: the
+	// generated id's bytes and the first hook's entry live here.
+	idBuf     [eventIDBufLen]byte
+	first     entry
+	firstUsed bool
+}
+
+// newEntry returns an entry for one hook's copy of the event. Copies are
+// made one after the other by the publishing goroutine.
+func (ed *eventData) newEntry() *entry {
+	if !ed.firstUsed {
+		ed.firstUsed = true
+		return &ed.first
+	}
+	return new(entry)
+}
+
+func (d *Dispatcher) prepare(ev Event) (*eventData, error) {
+	var problems []string
+	if ev.Type == "" {
+		problems = append(problems, "type: required")
+	}
+	if len(ev.Body) == 0 {
+		problems = append(problems, "body: required (a JSON document)")
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidEvent, strings.Join(problems, "; "))
+	}
+	ed := &eventData{ev: ev}
+	if ev.ID == "" {
+		ed.id = d.newEventID(&ed.idBuf)
+		ed.ev.ID = ed.id
+	} else {
+		ed.id = ev.ID
+	}
+	if len(ev.Attributes) > 0 {
+		for _, name := range []string{AttrEventID, AttrEventType} {
+			if _, ok := ev.Attributes[name]; ok {
+				ed.guard = &GuardError{Reason: ReasonInvalidField, Field: "MessageAttributes[" + name + "]", Detail: "reserved for sqshook"}
+			}
+		}
+		if len(ev.Attributes) > 8 {
+			ed.guard = &GuardError{Reason: ReasonInvalidField, Field: "MessageAttributes", Detail: "at most 8 attributes (sqshook adds 2, SQS allows 10)"}
+		}
+		if ed.guard == nil {
+			ed.guard = CheckAttributes(ev.Attributes)
+		}
+	}
+	if ed.guard == nil {
+		body, err := d.cfg.guard.encode(ev.Body)
+		// A raw body that needed repair was checked as JSON by RepairJSON.
+		repaired := d.cfg.guard.raw() && unsafe.StringData(body) != unsafe.SliceData(ev.Body)
+		if err == nil && !repaired && !ev.bodyValidated() && !validJSON(ev.Body) {
+			err = &GuardError{Reason: ReasonInvalidContents, Field: "body", Detail: "not a JSON document"}
+		}
+		if err != nil {
+			ed.guard = err
+		} else {
+			ed.body = body
+			ed.size = MessageSize(body, ev.Attributes) + ownAttributesSize(ed.id, ev.Type)
+			if max := d.cfg.guard.Limit(); ed.size > max {
+				ed.guard = &GuardError{Reason: ReasonTooLarge, Field: "message", Bytes: ed.size, Max: max}
+			}
+		}
+	}
+	return ed, nil
+}
+
+// ownAttributesSize is what the attributes sqshook adds count toward the
+// message size.
+func ownAttributesSize(id, eventType string) int {
+	return len(AttrEventID) + len("String") + len(id) + len(AttrEventType) + len("String") + len(eventType)
+}
+
+// attributes returns the message attributes of ed's messages.
+// attributes returns the event's message attributes, its own and sqshook's,
+// for one call. The map is not kept with the event: it is larger than a
+// chat event's body, and events wait in memory through outages. Its values
+// point into the event's data (the SDK only reads them).
+func (ed *eventData) attributes() map[string]types.MessageAttributeValue {
+	m := make(map[string]types.MessageAttributeValue, len(ed.ev.Attributes)+2)
+	for k, v := range ed.ev.Attributes {
+		m[k] = v
+	}
+	m[AttrEventID] = types.MessageAttributeValue{DataType: &stringDataType, StringValue: &ed.id}
+	m[AttrEventType] = types.MessageAttributeValue{DataType: &stringDataType, StringValue: &ed.ev.Type}
+	return m
+}
+
+// stringDataType is the DataType of sqshook's attributes; the SDK only
+// reads it.
+var stringDataType = "String"
+
+// newEventID makes a unique event id in buf, which must not change
+// afterwards: the id is the prefix of this dispatcher, '-' and a sequence
+// number in base 36. It allocates nothing.
+func (d *Dispatcher) newEventID(buf *[eventIDBufLen]byte) string {
+	b := append(buf[:0], d.idPrefix...)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, d.idSeq.Add(1), 36)
+	return unsafe.String(&buf[0], len(b))
+}
+
+// eventIDBufLen holds a 16-digit prefix, '-' and a 64-bit number in base 36.
+const eventIDBufLen = 16 + 1 + 13
+
+// marshalPayload returns the JSON body of a payload.
+func marshalPayload(payload any) ([]byte, error) {
+	switch v := payload.(type) {
+	case json.RawMessage:
+		if !json.Valid(v) {
+			return nil, errors.New("not valid JSON")
+		}
+		return v, nil
+	case []byte:
+		if !json.Valid(v) {
+			return nil, errors.New("not valid JSON")
+		}
+		return v, nil
+	}
+	return json.Marshal(payload)
+}
