@@ -6,6 +6,8 @@
 # progress shows while it runs, prints a summary and stops the emulator.
 #
 # Extra arguments go to `go test` (for example: ./scripts/test.sh -run Hook).
+# The per-package timeout is 30 minutes rather than go test's 10, for busy
+# machines; a -timeout among the extra arguments overrides it.
 # Set SQSHOOK_EMULATOR_ENDPOINT to use an emulator you started yourself
 # (./scripts/emulator.sh). SQSHOOK_TEST_FORMAT picks gotestsum's format
 # (default: dots-v2 on a terminal, testname otherwise).
@@ -35,7 +37,7 @@ fi
 json="$log_dir/test.json"
 set +e
 go run "$gotestsum" --format "$format" --format-hide-empty-pkg --jsonfile "$json" \
-  -- -race -count=1 "$@" ./...
+  -- -race -count=1 -timeout 30m "$@" ./...
 status=$?
 set -e
 
