@@ -199,7 +199,7 @@ func startProgress(out io.Writer, every time.Duration, line func(elapsed time.Du
 		}
 	}
 	start := time.Now()
-	print := func() {
+	show := func() {
 		if terminal {
 			fmt.Fprintf(out, "\r%-110s", line(time.Since(start)))
 		} else {
@@ -217,14 +217,14 @@ func startProgress(out io.Writer, every time.Duration, line func(elapsed time.Du
 			case <-done:
 				return
 			case <-t.C:
-				print()
+				show()
 			}
 		}
 	}()
 	return func() {
 		close(done)
 		<-finished
-		print()
+		show()
 		if terminal {
 			fmt.Fprintln(out)
 		}

@@ -31,13 +31,26 @@ func TestDemoAccountsForEverything(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"all-events", "messages", "moderation", "accounting: OK", "one message read back from messages", `"type": "message.`, "fault: 20% of SendMessageBatch calls throttled", "published "} {
+	for _, want := range []string{"all-events", "messages", "moderation", "accounting: OK", "one message read back from messages", `"type": "message.`, "fault: 20% of SendMessageBatch calls throttled", "published ",
+		"starting at 233.3ms", "copies: matched ", "drain ", "drained in "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
 	}
 	if strings.Contains(out, "demo-secret-not-real") {
 		t.Errorf("demo output shows a secret")
+	}
+}
+
+// No machine publishes 30 million events in 300 ms: the demo says it did
+// not keep the rate, and stops on time all the same.
+func TestDemoSaysWhenRateNotKept(t *testing.T) {
+	code, out, errOut := runCmd(t, "demo", "-duration", "300ms", "-rate", "100000000", "-latency", "1ms")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "note: this machine kept ") || !strings.Contains(out, "of the 100000000 asked") {
+		t.Errorf("demo output does not say the rate was missed:\n%s", out)
 	}
 }
 
