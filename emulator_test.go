@@ -40,7 +40,7 @@ func emulator(t *testing.T) string {
 	if ep == "" {
 		msg := "SQS emulator not running: " + envEmulatorEndpoint + " is not set. " +
 			"Run ./scripts/test.sh, which installs and starts local-aws-sqs, or start it yourself " +
-			"(cd testdata/sqs-emulator && npm ci && node server.mjs) and export " + envEmulatorEndpoint + "."
+			"with ./scripts/emulator.sh and export the " + envEmulatorEndpoint + " it prints."
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)
 		}
