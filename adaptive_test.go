@@ -115,9 +115,29 @@ func TestInflightLimitFixed(t *testing.T) {
 	}
 }
 
+// stepClock is a clock whose Now moves on by a nanosecond per reading (so
+// it still orders calls, which the once-per-round-trip cut relies on) and
+// whose timers are real. Round trips measured with it are far below a
+// millisecond, so the limit's latency rule stays out of the way: on a busy
+// machine the client's own CPU makes real round trips swing by more than
+// the rule's factor, and the rule would rightly trim the limit.
+type stepClock struct{ n atomic.Int64 }
+
+func (c *stepClock) Now() time.Time {
+	return time.Unix(1_700_000_000, c.n.Add(1))
+}
+
+func (c *stepClock) AfterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
+
 // Under a throttling storm (half of the calls throttled) the adaptive limit
 // collapses, so the retries do not pile load onto the throttled queue, and
 // it grows back once the storm ends. Every event is delivered.
+//
+// The limit is sampled once the storm has been felt (a number of throttled
+// calls), not after a fixed time, and round trips come from stepClock: the
+// outcome depends on the answers SQS gives, not on the machine's speed. It
+// fails if throttling does not cut the limit (it stays at 16) or if the
+// limit does not grow back afterwards.
 func TestAdaptiveInFlightThrottlingStorm(t *testing.T) {
 	srv := sqstest.NewServer(sqstest.WithLatency(10*time.Millisecond), sqstest.WithSeed(5))
 	defer srv.Close()
@@ -127,8 +147,8 @@ func TestAdaptiveInFlightThrottlingStorm(t *testing.T) {
 	d, err := New([]Hook{{
 		ID: "h", Enabled: true, HookType: "sqs", SQSQueueURL: url, SQSRegion: "us-east-1",
 		SQSAuthType: "keys", SQSKey: "AKIASQSTESTEXAMPLE00", SQSSecret: "secret",
-	}}, WithEndpoint(srv.URL()), WithLinger(time.Millisecond),
-		WithRetryPolicy(RetryPolicy{InitialInterval: time.Millisecond, MaxInterval: 20 * time.Millisecond, MaxElapsedTime: time.Minute, MaxAttempts: 1000}),
+	}}, WithEndpoint(srv.URL()), WithLinger(0), withClock(&stepClock{}),
+		WithRetryPolicy(RetryPolicy{InitialInterval: time.Millisecond, MaxInterval: 20 * time.Millisecond, MaxElapsedTime: time.Hour, MaxAttempts: 1000}),
 		WithDeadLetter(func(DeadLetter) { dead.Add(1) }))
 	if err != nil {
 		t.Fatal(err)
@@ -142,28 +162,40 @@ func TestAdaptiveInFlightThrottlingStorm(t *testing.T) {
 			}
 		}
 	}
-	// During the storm: sample the limit while the hook is busy, after the
-	// first few round trips.
-	publish(1000)
-	peak := 0
-	for i := 0; i < 40; i++ {
-		time.Sleep(5 * time.Millisecond)
-		st, _ := d.Stats().Hook("h")
-		if i >= 10 && st.Pending > 0 {
-			peak = max(peak, st.InFlightLimit)
+	// During the storm: once a few round trips have been throttled, sample
+	// the limit while the hook is busy.
+	const storm, felt = 2000, 10
+	publish(storm)
+	deadline := time.Now().Add(2 * time.Minute)
+	for srv.Calls().Injected["RequestThrottled"] < felt {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls throttled after 2 minutes, want %d", srv.Calls().Injected["RequestThrottled"], felt)
 		}
+		time.Sleep(time.Millisecond)
+	}
+	peak, samples := 0, 0
+	for {
+		st, _ := d.Stats().Hook("h")
+		if st.Pending == 0 {
+			break
+		}
+		peak = max(peak, st.InFlightLimit)
+		samples++
+		time.Sleep(time.Millisecond) // sampling cadence
 	}
 	if err := d.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	calls := srv.Calls()
-	t.Logf("storm: peak limit %d after the first 50 ms; %d calls for %d accepted batches (%.2f calls per delivered batch)",
-		peak, calls.Calls["SendMessageBatch"], calls.Batches, float64(calls.Calls["SendMessageBatch"])/float64(calls.Batches))
+	t.Logf("storm: peak limit %d over %d samples after %d throttled calls; %d calls for %d accepted batches (%.2f calls per delivered batch)",
+		peak, samples, felt, calls.Calls["SendMessageBatch"], calls.Batches, float64(calls.Calls["SendMessageBatch"])/float64(calls.Batches))
+	if samples == 0 {
+		t.Fatalf("the hook was idle once %d calls had been throttled: nothing sampled", felt)
+	}
 	if peak > DefaultInitialInFlight/2 {
 		t.Errorf("limit reached %d during a 50%% throttling storm, want at most %d", peak, DefaultInitialInFlight/2)
 	}
-	// After the storm: the limit grows back while the hook is busy (as far
-	// as round trips stay short: the client's CPU bounds it here).
+	// After the storm: the limit grows back while the hook is busy.
 	stop()
 	publish(10000)
 	if err := d.Flush(ctx); err != nil {
@@ -174,7 +206,7 @@ func TestAdaptiveInFlightThrottlingStorm(t *testing.T) {
 	if after.InFlightLimit < max(8, 2*peak) {
 		t.Errorf("limit %d after 10,000 events without throttling, want at least %d", after.InFlightLimit, max(8, 2*peak))
 	}
-	if n := dead.Load(); n != 0 || srv.Count(url) != 11000 {
-		t.Errorf("%d dead letters, %d of 11000 delivered", n, srv.Count(url))
+	if n := dead.Load(); n != 0 || srv.Count(url) != storm+10000 {
+		t.Errorf("%d dead letters, %d of %d delivered", n, srv.Count(url), storm+10000)
 	}
 }

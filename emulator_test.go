@@ -40,7 +40,7 @@ func emulator(t *testing.T) string {
 	if ep == "" {
 		msg := "SQS emulator not running: " + envEmulatorEndpoint + " is not set. " +
 			"Run ./scripts/test.sh, which installs and starts local-aws-sqs, or start it yourself " +
-			"(cd testdata/sqs-emulator && npm ci && node server.mjs) and export " + envEmulatorEndpoint + "."
+			"with ./scripts/emulator.sh and export the " + envEmulatorEndpoint + " it prints."
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)
 		}
@@ -359,7 +359,7 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 // queue then stays empty for a moment, returning every body.
 func drainQueue(t *testing.T, client *sqs.Client, queueURL string, want int) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var bodies []string
 	empty := 0
@@ -407,7 +407,7 @@ func TestEmulatorDispatcherThreeHooks(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		if err := d.Close(ctx); err != nil {
 			t.Errorf("Close: %v", err)
@@ -450,7 +450,7 @@ func TestEmulatorDispatcherThreeHooks(t *testing.T) {
 		}(p)
 	}
 	wg.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	if err := d.Flush(ctx); err != nil {
 		t.Fatalf("Flush: %v", err)

@@ -353,16 +353,27 @@ func TestFaultSenderFaultsAndMixedCodes(t *testing.T) {
 }
 
 func TestFaultSlowResponsesAndDrops(t *testing.T) {
+	// Only the slow case shortens the call timeout, and its fault waits far
+	// longer than that timeout (the wait ends when the client gives up): on
+	// a busy machine an ordinary call may take longer than a short timeout,
+	// and a timed-out call that the server went on to process is a duplicate.
+	// The drop cases keep the default timeout, so no ordinary call times out
+	// and a drop before processing can only ever be resent once.
 	for _, tt := range []struct {
-		name  string
-		fault sqstest.Fault
+		name    string
+		fault   sqstest.Fault
+		timeout time.Duration
 	}{
-		{"slower than the call timeout", sqstest.Fault{Op: "SendMessageBatch", Latency: 300 * time.Millisecond, Times: 2}},
-		{"connection reset before processing", sqstest.Fault{Op: "SendMessageBatch", Drop: sqstest.DropBeforeProcessing, Times: 3}},
-		{"connection reset after processing", sqstest.Fault{Op: "SendMessageBatch", Drop: sqstest.DropAfterProcessing, Times: 3}},
+		{"slower than the call timeout", sqstest.Fault{Op: "SendMessageBatch", Latency: 10 * time.Minute, Times: 2}, time.Second},
+		{"connection reset before processing", sqstest.Fault{Op: "SendMessageBatch", Drop: sqstest.DropBeforeProcessing, Times: 3}, 0},
+		{"connection reset after processing", sqstest.Fault{Op: "SendMessageBatch", Drop: sqstest.DropAfterProcessing, Times: 3}, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newScenario(t, nil, sqshook.WithCallTimeout(100*time.Millisecond))
+			var opts []sqshook.Option
+			if tt.timeout > 0 {
+				opts = append(opts, sqshook.WithCallTimeout(tt.timeout))
+			}
+			s := newScenario(t, nil, opts...)
 			s.ambiguous = true
 			s.srv.AddFault(tt.fault)
 			s.publish(100)
@@ -376,6 +387,9 @@ func TestFaultSlowResponsesAndDrops(t *testing.T) {
 			}
 			if tt.fault.Drop == sqstest.DropBeforeProcessing && dup != 0 {
 				t.Errorf("%d duplicates after drops before processing; want 0", dup)
+			}
+			if tt.fault.Drop == sqstest.DropAfterProcessing && dup == 0 {
+				t.Errorf("no duplicates after drops after processing; want the dropped batches resent")
 			}
 		})
 	}

@@ -188,7 +188,7 @@ func (f *fleet) publish(ctx context.Context, ev sqshook.Event, try bool) error {
 // and checks that nothing is pending.
 func (f *fleet) flush() {
 	f.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	if err := f.d.Flush(ctx); err != nil {
 		f.t.Fatalf("Flush: %v (stats %+v)", err, f.d.Stats())
@@ -382,7 +382,7 @@ const (
 	soakLongRound        = 30 * time.Second
 	soakMaxBytes         = 1 << 20 // per hook
 	soakMaxEvents        = 400
-	soakCallTimeout      = 150 * time.Millisecond
+	soakCallTimeout      = 2 * time.Second
 	soakServerBatchBytes = 40 << 10 // below the dispatcher's 256 KiB: large batches get BatchRequestTooLong
 	soakHeapSlack        = 4 << 20  // heap after GC may exceed its baseline by this much
 )
@@ -720,7 +720,7 @@ func TestSoak(t *testing.T) {
 			break
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	err := f.d.Close(ctx)
 	cancel()
 	if err != nil {

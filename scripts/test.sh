@@ -1,68 +1,65 @@
 #!/usr/bin/env bash
 # Runs every sqshook test, the integration tests against a real SQS emulator
 # included: installs the pinned local-aws-sqs emulator from npm, starts it on
-# 127.0.0.1 on a free port, runs `go test -race -count=1 -v` over all packages,
-# prints a summary line and stops the emulator.
+# 127.0.0.1 on a free port, runs `go test -race -count=1 ./...` through
+# gotestsum (pinned, fetched with `go run`, not a module dependency) so that
+# progress shows while it runs, prints a summary and stops the emulator.
 #
 # Extra arguments go to `go test` (for example: ./scripts/test.sh -run Hook).
-# Set SQSHOOK_EMULATOR_ENDPOINT to use an emulator you started yourself.
+# The per-package timeout is 30 minutes rather than go test's 10, for busy
+# machines; a -timeout among the extra arguments overrides it.
+# Set SQSHOOK_EMULATOR_ENDPOINT to use an emulator you started yourself
+# (./scripts/emulator.sh). SQSHOOK_TEST_FORMAT picks gotestsum's format
+# (default: dots-v2 on a terminal, testname otherwise).
+#
+# The last lines are, for CI:
+#   emulator-backed tests passed: N
+#   tests: N passed, N failed, N skipped
+# On failure the full verbose log is kept and its path printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The patched toolchain (see README, Requirements); fetched from the module
+# proxy when the installed Go is older.
+export GOTOOLCHAIN=go1.26.10
+. scripts/emulator-lib.sh
 
-emu_dir=testdata/sqs-emulator
-tmp=$(mktemp -d)
-emu_pid=""
-cleanup() {
-  if [ -n "$emu_pid" ]; then
-    kill "$emu_pid" 2>/dev/null || true
-    wait "$emu_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+gotestsum=gotest.tools/gotestsum@v1.13.0
+log_dir=$(mktemp -d "${TMPDIR:-/tmp}/sqshook-test.XXXXXX")
+trap emulator_stop EXIT
 
 if [ -z "${SQSHOOK_EMULATOR_ENDPOINT:-}" ]; then
-  command -v node >/dev/null || { echo "scripts/test.sh: node and npm are needed for the SQS emulator" >&2; exit 1; }
-  if [ ! -d "$emu_dir/node_modules/local-aws-sqs" ]; then
-    echo "installing the SQS emulator (npm ci in $emu_dir)"
-    (cd "$emu_dir" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
-  node "$emu_dir/server.mjs" >"$tmp/emulator.out" 2>"$tmp/emulator.err" &
-  emu_pid=$!
-  endpoint=""
-  for _ in $(seq 1 300); do
-    endpoint=$(head -n 1 "$tmp/emulator.out" 2>/dev/null || true)
-    [ -n "$endpoint" ] && break
-    kill -0 "$emu_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ -z "$endpoint" ]; then
-    echo "scripts/test.sh: the SQS emulator did not start:" >&2
-    cat "$tmp/emulator.err" >&2
-    exit 1
-  fi
-  # Wait until it answers on its port.
-  port=${endpoint##*:}
-  for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-    sleep 0.1
-  done
-  export SQSHOOK_EMULATOR_ENDPOINT="$endpoint"
-  echo "SQS emulator local-aws-sqs $(node -p "require('./$emu_dir/node_modules/local-aws-sqs/package.json').version") listening at $endpoint"
+  emulator_start 0 || { echo "scripts/test.sh: cannot start the SQS emulator" >&2; exit 1; }
+  echo "SQS emulator local-aws-sqs $(emulator_version) listening at $SQSHOOK_EMULATOR_ENDPOINT"
 fi
 
+format=${SQSHOOK_TEST_FORMAT:-}
+if [ -z "$format" ]; then
+  if [ -t 1 ]; then format=dots-v2; else format=testname; fi
+fi
+
+json="$log_dir/test.json"
 set +e
-go test -race -count=1 -v "$@" ./... >"$tmp/test.out" 2>&1
+go run "$gotestsum" --format "$format" --format-hide-empty-pkg --jsonfile "$json" \
+  -- -race -count=1 -timeout 30m "$@" ./...
 status=$?
 set -e
 
-# Show everything but the per-test start lines, then a summary.
-grep -vE '^\s*=== (RUN|PAUSE|CONT|NAME)' "$tmp/test.out" || true
-passed=$(grep -cE '^\s*--- PASS' "$tmp/test.out" || true)
-failed=$(grep -cE '^\s*--- FAIL' "$tmp/test.out" || true)
-skipped=$(grep -cE '^\s*--- SKIP' "$tmp/test.out" || true)
-emulator=$(grep -cE '^\s*--- PASS: TestEmulator' "$tmp/test.out" || true)
+# The summary counts tests and subtests, as `go test -v` prints them.
+count() { grep -cE "\"Action\":\"$1\",\"Package\":\"[^\"]*\",\"Test\":\"$2" "$json" || true; }
+passed=$(count pass '')
+failed=$(count fail '')
+skipped=$(count skip '')
+emulator=$(count pass TestEmulator)
+if [ "$status" -ne 0 ] && [ "$passed$failed$skipped" = 000 ] && [ ! -s "$json" ]; then
+  echo "scripts/test.sh: $gotestsum did not run (exit $status)" >&2
+fi
 echo
 echo "emulator-backed tests passed: $emulator"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
+if [ "$status" -ne 0 ]; then
+  go run "$gotestsum" --raw-command --format standard-verbose -- cat "$json" >"$log_dir/test.log" 2>&1 || cp "$json" "$log_dir/test.log"
+  echo "full log: $log_dir/test.log (JSON events: $json)"
+else
+  rm -rf "$log_dir"
+fi
 exit "$status"

@@ -42,7 +42,7 @@ Publish to the endpoint's acknowledgement.`, stderr)
 			d, err = 0, nil
 		}
 		if err != nil || d < 0 {
-			return fmt.Errorf("-linger: %q is not a duration", s)
+			return usagef("-linger: %q is not a duration", s)
 		}
 		cfg.Lingers = append(cfg.Lingers, d)
 	}
@@ -52,7 +52,7 @@ Publish to the endpoint's acknowledgement.`, stderr)
 		if s == "adaptive" {
 			n, err = 0, nil
 		} else if err != nil || n < 1 {
-			return fmt.Errorf("-inflight: %q is not a positive number or \"adaptive\"", s)
+			return usagef("-inflight: %q is not a positive number or \"adaptive\"", s)
 		}
 		cfg.InFlights = append(cfg.InFlights, n)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/sqshook/sqshook"
 )
@@ -52,7 +53,12 @@ if any hook's status is "error". Secrets never appear in the output.`, stderr)
 		out := struct {
 			Hook string `json:"hook"`
 			sqshook.CheckResult
-		}{h.ID, res}
+			// These shadow CheckResult's fields of the same JSON names.
+			Error    string `json:"error,omitempty"`
+			Cause    string `json:"cause,omitempty"`
+			Duration string `json:"duration"`
+		}{Hook: h.ID, CheckResult: res, Duration: roundDuration(res.Duration).String()}
+		out.Error, out.Cause = humanCheckError(res.Error)
 		if out.Hook == "" {
 			out.Hook = sqshook.GenerateHookID(h)
 		}
@@ -67,4 +73,19 @@ if any hook's status is "error". Secrets never appear in the output.`, stderr)
 		return errFailed
 	}
 	return nil
+}
+
+// humanCheckError rewrites the errors that only say what the AWS SDK saw
+// into what to do about them; cause keeps the original text.
+func humanCheckError(msg string) (text, cause string) {
+	switch {
+	case msg == "":
+		return "", ""
+	case strings.Contains(msg, "get credentials") || strings.Contains(msg, "failed to refresh cached credentials") ||
+		strings.Contains(msg, "no EC2 IMDS role found"):
+		return "no AWS credentials found for this server: resource and role hooks send with the server's own " +
+			"credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or run where an " +
+			"instance or task role is available", msg
+	}
+	return msg, ""
 }

@@ -80,13 +80,13 @@ if any event is unaccounted for.`, stderr)
 	}
 	switch {
 	case c.rate <= 0:
-		return fmt.Errorf("-rate must be positive")
+		return usagef("-rate must be positive")
 	case c.duration <= 0:
-		return fmt.Errorf("-duration must be positive")
+		return usagef("-duration must be positive")
 	case c.throttle < 0 || c.throttle > 1:
-		return fmt.Errorf("-throttle must be between 0 and 1")
+		return usagef("-throttle must be between 0 and 1")
 	case c.endpoint != "" && (c.throttle > 0 || c.outage > 0):
-		return fmt.Errorf("-throttle and -outage need the in-process endpoint (no -endpoint)")
+		return usagef("-throttle and -outage need the in-process endpoint (no -endpoint)")
 	}
 	return demo(ctx, c, stdout)
 }
@@ -156,59 +156,97 @@ func demo(ctx context.Context, c demoConfig, out io.Writer) error {
 		fmt.Fprintf(out, "fault: %.0f%% of SendMessageBatch calls throttled\n", 100*c.throttle)
 	}
 	if srv != nil && c.outage > 0 {
-		fmt.Fprintf(out, "fault: outage of %v starting at %v\n", c.outage, c.duration/3)
+		fmt.Fprintf(out, "fault: outage of %v starting at %v\n", roundDuration(c.outage), roundDuration(c.duration/3))
 	}
-	fmt.Fprintf(out, "publishing %d events/s for %v\n\n", c.rate, c.duration)
+	fmt.Fprintf(out, "publishing %d events/s for %v; progress counts copies (one per matching hook)\n\n", c.rate, roundDuration(c.duration))
 
 	published, publishErrs := publishTraffic(ctx, c, d, srv, out)
 
-	// Drain.
+	// Drain, showing progress while the backlog (after an outage, say) goes out.
+	fmt.Fprintln(out, "draining: waiting for every copy to be delivered or dead-lettered")
 	closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	drainStart := time.Now()
+	stopProgress := startProgress(out, c.progress, func(elapsed time.Duration) string {
+		st := totals(d.Stats())
+		return fmt.Sprintf("drain %6v  copies: matched %d  delivered %d  pending %d  dead letters %d",
+			roundDuration(elapsed), st.Matched, st.Delivered, st.Pending, st.DeadLettered)
+	})
 	closeErr := d.Close(closeCtx)
-	fmt.Fprintln(out)
+	stopProgress()
+	fmt.Fprintf(out, "drained in %v\n\n", roundDuration(time.Since(drainStart)))
 	return summarize(ctx, out, d, client, hooks, published, publishErrs, closeErr, dead, &deadMu)
 }
 
-// publishTraffic publishes at the configured rate, printing progress, and
-// returns how many Publish calls succeeded and failed.
-func publishTraffic(ctx context.Context, c demoConfig, d *sqshook.Dispatcher, srv *sqstest.Server, out io.Writer) (published, failed int64) {
-	traffic := newChat(c.seed)
+// roundDuration rounds d for people: milliseconds above a second, tenths of
+// a millisecond below.
+func roundDuration(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Microsecond)
+}
+
+// startProgress prints line's result every interval (default: 200ms on a
+// terminal, 1s otherwise), in place on a terminal, until the returned
+// function is called; that prints it a last time.
+func startProgress(out io.Writer, every time.Duration, line func(elapsed time.Duration) string) (stop func()) {
 	terminal := isTerminal(out)
-	every := c.progress
 	if every <= 0 {
 		every = time.Second
 		if terminal {
 			every = 200 * time.Millisecond
 		}
 	}
-	var pub, errs atomic.Int64
-	stopProgress := make(chan struct{})
-	progressDone := make(chan struct{})
 	start := time.Now()
+	show := func() {
+		if terminal {
+			fmt.Fprintf(out, "\r%-110s", line(time.Since(start)))
+		} else {
+			fmt.Fprintln(out, line(time.Since(start)))
+		}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
 	go func() {
-		defer close(progressDone)
+		defer close(finished)
 		t := time.NewTicker(every)
 		defer t.Stop()
-		lastDelivered, lastAt := uint64(0), start
 		for {
 			select {
-			case <-stopProgress:
+			case <-done:
 				return
-			case now := <-t.C:
-				st := totals(d.Stats())
-				rate := float64(st.Delivered-lastDelivered) / now.Sub(lastAt).Seconds()
-				lastDelivered, lastAt = st.Delivered, now
-				line := fmt.Sprintf("%5.1fs  published %d  delivered %d  pending %d  dead letters %d  %.0f events/s",
-					now.Sub(start).Seconds(), pub.Load(), st.Delivered, st.Pending, st.DeadLettered, rate)
-				if terminal {
-					fmt.Fprintf(out, "\r%-100s", line)
-				} else {
-					fmt.Fprintln(out, line)
-				}
+			case <-t.C:
+				show()
 			}
 		}
 	}()
+	return func() {
+		close(done)
+		<-finished
+		show()
+		if terminal {
+			fmt.Fprintln(out)
+		}
+	}
+}
+
+// publishTraffic publishes at the configured rate, printing progress, and
+// returns how many Publish calls succeeded and failed.
+func publishTraffic(ctx context.Context, c demoConfig, d *sqshook.Dispatcher, srv *sqstest.Server, out io.Writer) (published, failed int64) {
+	traffic := newChat(c.seed)
+	var pub, errs atomic.Int64
+	start := time.Now()
+	lastDelivered, lastAt, rate := uint64(0), start, 0.0
+	stopProgress := startProgress(out, c.progress, func(elapsed time.Duration) string {
+		st := totals(d.Stats())
+		if now := time.Now(); now.Sub(lastAt) >= 100*time.Millisecond {
+			rate = float64(st.Delivered-lastDelivered) / now.Sub(lastAt).Seconds()
+			lastDelivered, lastAt = st.Delivered, now
+		}
+		return fmt.Sprintf("%6v  published %d  copies: matched %d  delivered %d  pending %d  dead letters %d  %.0f copies/s",
+			roundDuration(elapsed), pub.Load(), st.Matched, st.Delivered, st.Pending, st.DeadLettered, rate)
+	})
 
 	outageStart, outageEnd := c.duration/3, c.duration/3+c.outage
 	inOutage := false
@@ -234,6 +272,9 @@ publish:
 			}
 			due = float64(c.rate)*elapsed.Seconds() - float64(pub.Load()+errs.Load())
 			for ; due >= 1; due-- {
+				if time.Since(start) >= c.duration {
+					break publish // behind the rate: stop on time all the same
+				}
 				ev, err := traffic.next()
 				if err == nil {
 					err = d.Publish(ctx, ev)
@@ -249,8 +290,14 @@ publish:
 	if inOutage {
 		srv.SetOutage(false)
 	}
-	close(stopProgress)
-	<-progressDone
+	stopProgress()
+	took := time.Since(start)
+	attempted := pub.Load() + errs.Load()
+	if want := float64(c.rate) * c.duration.Seconds(); ctx.Err() == nil && float64(attempted) < 0.9*want {
+		fmt.Fprintf(out, "note: this machine kept %.0f events/s of the %d asked (%d events in %v, not %.0f): Publish waited for room or the CPU was short\n",
+			float64(attempted)/took.Seconds(), c.rate, attempted, roundDuration(took), want)
+	}
+	fmt.Fprintln(out)
 	return pub.Load(), errs.Load()
 }
 

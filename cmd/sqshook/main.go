@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -35,8 +36,21 @@ func commands() []command {
 	}
 }
 
-// errUsage reports bad command-line use; the flag package has printed why.
+// errUsage reports bad command-line use; the flag package (or the command)
+// has printed why. Usage errors exit with status 2, every other error with 1.
 var errUsage = errors.New("usage")
+
+// usageError is bad command-line use that run reports: a flag value out of
+// range, a missing flag. It is errUsage.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string        { return e.msg }
+func (e *usageError) Is(target error) bool { return target == errUsage }
+
+// usagef returns a usage error with a message for people.
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
 
 // errFailed is returned when the command ran but found a problem it has
 // already reported.
@@ -61,21 +75,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
+		var ue *usageError
 		switch {
 		case err == nil, errors.Is(err, flag.ErrHelp):
 			return 0
+		case errors.As(err, &ue):
+			fmt.Fprintf(stderr, "sqshook %s: %s\nRun \"sqshook %s -h\" for its flags.\n", c.name, ue.msg, c.name)
+			return 2
 		case errors.Is(err, errUsage):
 			return 2
 		case errors.Is(err, errFailed):
 			return 1
 		default:
-			fmt.Fprintf(stderr, "sqshook %s: %v\n", c.name, err)
+			fmt.Fprintf(stderr, "sqshook %s: %s\n", c.name, errText(err))
 			return 1
 		}
 	}
 	fmt.Fprintf(stderr, "sqshook: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// errText is err's text without the library's own "sqshook: " prefix, which
+// the command's prefix already says.
+func errText(err error) string {
+	return strings.TrimPrefix(err.Error(), "sqshook: ")
 }
 
 func usage(w io.Writer) {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -30,13 +31,26 @@ func TestDemoAccountsForEverything(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"all-events", "messages", "moderation", "accounting: OK", "one message read back from messages", `"type": "message.`, "fault: 20% of SendMessageBatch calls throttled", "published "} {
+	for _, want := range []string{"all-events", "messages", "moderation", "accounting: OK", "one message read back from messages", `"type": "message.`, "fault: 20% of SendMessageBatch calls throttled", "published ",
+		"starting at 233.3ms", "copies: matched ", "drain ", "drained in "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
 	}
 	if strings.Contains(out, "demo-secret-not-real") {
 		t.Errorf("demo output shows a secret")
+	}
+}
+
+// No machine publishes 30 million events in 300 ms: the demo says it did
+// not keep the rate, and stops on time all the same.
+func TestDemoSaysWhenRateNotKept(t *testing.T) {
+	code, out, errOut := runCmd(t, "demo", "-duration", "300ms", "-rate", "100000000", "-latency", "1ms")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "note: this machine kept ") || !strings.Contains(out, "of the 100000000 asked") {
+		t.Errorf("demo output does not say the rate was missed:\n%s", out)
 	}
 }
 
@@ -227,7 +241,13 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"demo", "-h"}, 0, "-rate"},
 		{[]string{"demo", "-rate", "x"}, 2, "invalid value"},
 		{[]string{"demo", "extra"}, 2, "unexpected arguments"},
-		{[]string{"demo", "-throttle", "2"}, 1, "-throttle must be between 0 and 1"},
+		{[]string{"demo", "-throttle", "2"}, 2, "-throttle must be between 0 and 1"},
+		{[]string{"demo", "-rate", "0"}, 2, `Run "sqshook demo -h" for its flags.`},
+		{[]string{"demo", "-endpoint", "http://127.0.0.1:1", "-outage", "1s"}, 2, "need the in-process endpoint"},
+		{[]string{"bench", "-linger", "soon"}, 2, `-linger: "soon" is not a duration`},
+		{[]string{"bench", "-inflight", "0"}, 2, "-inflight"},
+		{[]string{"check"}, 2, "-hooks is required"},
+		{[]string{"check", "-hooks", "does-not-exist.json"}, 1, "sqshook check: open does-not-exist.json"},
 		{[]string{"policy"}, 2, "-queue-url is required"},
 		{[]string{"policy", "-queue-url", "https://example.com/q", "-principal", "1"}, 1, "invalid queue URL"},
 		{[]string{"policy", "-queue-url", "https://sqs.us-east-1.amazonaws.com/123456789012/q", "-auth", "magic"}, 2, "unknown auth type"},
@@ -240,6 +260,32 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// A library error is printed once, after the command's name, without the
+// library's own "sqshook: " prefix a second time; it exits 1.
+func TestErrorsNotDoubled(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "hooks.json")
+	if err := os.WriteFile(file, []byte(`[{"id":"x","hook_type":"sqs"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"demo", "check"} {
+		code, _, errOut := runCmd(t, cmd, "-hooks", file)
+		if code != 1 || !strings.HasPrefix(errOut, "sqshook "+cmd+": ") || strings.Contains(errOut, "sqshook: ") {
+			t.Errorf("sqshook %s with invalid hooks: exit %d, stderr %q; want exit 1 and one prefix", cmd, code, errOut)
+		}
+	}
+}
+
+func TestHumanCheckError(t *testing.T) {
+	raw := "operation error SQS: GetQueueAttributes, get identity: get credentials: failed to refresh cached credentials, no EC2 IMDS role found"
+	text, cause := humanCheckError(raw)
+	if !strings.Contains(text, "no AWS credentials found") || !strings.Contains(text, "AWS_ACCESS_KEY_ID") || cause != raw {
+		t.Errorf("humanCheckError(%q) = %q, %q", raw, text, cause)
+	}
+	if text, cause := humanCheckError("the queue does not exist"); text != "the queue does not exist" || cause != "" {
+		t.Errorf("other errors are kept as they are: %q, %q", text, cause)
+	}
+}
+
 func TestBenchCommand(t *testing.T) {
 	code, out, errOut := runCmd(t, "bench", "-rtt", "1ms", "-events", "300", "-linger", "0,2ms", "-inflight", "2,8")
 	if code != 0 {
@@ -248,7 +294,7 @@ func TestBenchCommand(t *testing.T) {
 	if n := strings.Count(out, "\n"); n < 7 || !strings.Contains(out, "best throughput") {
 		t.Errorf("bench output:\n%s", out)
 	}
-	if code, _, errOut := runCmd(t, "bench", "-inflight", "0"); code == 0 || !strings.Contains(errOut, "-inflight") {
+	if code, _, errOut := runCmd(t, "bench", "-inflight", "0"); code != 2 || !strings.Contains(errOut, "-inflight") {
 		t.Errorf("bench -inflight 0: exit %d, %s", code, errOut)
 	}
 }
@@ -282,6 +328,12 @@ func TestCheckCommand(t *testing.T) {
 	}
 	if got["missing"]["status"] != "error" {
 		t.Errorf("missing queue: %v", got["missing"])
+	}
+	for id, r := range got {
+		d, ok := r["duration"].(string)
+		if _, err := time.ParseDuration(d); !ok || err != nil {
+			t.Errorf("hook %s: duration %v; want a duration for people such as 1.2ms", id, r["duration"])
+		}
 	}
 	if strings.Contains(out, "check-secret-value") {
 		t.Errorf("check output shows the secret")
