@@ -72,7 +72,7 @@ func (h *Handler) checkSQS(rq *request) {
 		rq.fail(errInternal("CheckSQS failed: the app's stored settings are damaged"))
 		return
 	}
-	rq.secrets = append(secretsOf(objs), req.SQSSecret, req.SQSKey)
+	rq.secrets = append(append(rq.secrets, secretsOf(objs)...), req.SQSSecret, req.SQSKey)
 	hooks, err := sqsHooks(stored)
 	if err != nil {
 		rq.fail(errInternal("CheckSQS failed: the app's stored settings are damaged"))

@@ -153,7 +153,7 @@ func (h *Handler) getApp(rq *request) {
 		rq.fail(errInternal("GetApp failed: the app's stored settings are damaged"))
 		return
 	}
-	rq.secrets = secretsOf(objs)
+	rq.secrets = append(rq.secrets, secretsOf(objs)...)
 	hooks := make([]hookObject, 0, len(objs))
 	for _, o := range objs {
 		hooks = append(hooks, shown(o))
@@ -271,7 +271,7 @@ func (h *Handler) updateApp(rq *request) {
 		rq.fail(errInternal("UpdateApp failed: the app's stored settings are damaged; nothing was changed"))
 		return
 	}
-	rq.secrets = secretsOf(old)
+	rq.secrets = append(rq.secrets, secretsOf(old)...)
 
 	newObjs, sqs, ps := h.merge(tenant, old, *req.EventHooks, req.ExplicitEventHooksDeletion)
 	for _, o := range newObjs {

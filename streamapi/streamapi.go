@@ -226,6 +226,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rq.app = app
+	rq.secrets = []string{string(app.Secret)}
 	switch {
 	case r.URL.Path == "/app" && r.Method == http.MethodGet:
 		h.getApp(rq)
