@@ -108,7 +108,7 @@ func (s *FileStore) Save(_ context.Context, tenant string, hooks []json.RawMessa
 		return err
 	}
 	m[tenant] = cloneList(hooks)
-	data, err := json.MarshalIndent(m, "", "  ")
+	data, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
