@@ -31,8 +31,9 @@ const (
 	keyB    = "app-b-key"
 	secretB = "app-b-secret-zyxwvutsrqponmlkjihgfedcba"
 
-	hookKey    = "AKIAEMULATOREXAMPLE"
-	hookSecret = "stored-hook-secret-0123456789ABCDEFGHIJ"
+	hookKey     = "AKIAEMULATOREXAMPLE"
+	hookSecret  = "stored-hook-secret-0123456789ABCDEFGHIJ"
+	hookSecret2 = "second-stored-secret-9876543210ZYXWVUTS"
 )
 
 func testApps() streamapi.AppMap {
@@ -327,4 +328,8 @@ func decode(t *testing.T, res *http.Response) response {
 		t.Fatalf("response is not a JSON object: %v: %s", err, data)
 	}
 	return r
+}
+
+func slogTo(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
