@@ -49,7 +49,9 @@ func TestServeCommand(t *testing.T) {
 	out := &announceWriter{ready: make(chan struct{})}
 	var errOut bytes.Buffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-rate", "200", "-progress", "0"}, out, &errOut) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-rate", "200", "-progress", "0"}, out, &errOut)
+	}()
 	select {
 	case <-out.ready:
 	case code := <-done:
