@@ -37,21 +37,26 @@ func NewDispatchers(opts ...sqshook.Option) *Dispatchers {
 
 // ApplyHooks implements Applier: SetHooks on the app's dispatcher, or
 // sqshook.New for the app's first hooks.
+// SetHooks runs outside the lock that Publish and the other apps' updates
+// take; the Handler never updates one app concurrently.
 func (ds *Dispatchers) ApplyHooks(_ context.Context, tenant string, hooks []sqshook.Hook) error {
 	ds.mu.Lock()
-	defer ds.mu.Unlock()
 	if ds.closed {
+		ds.mu.Unlock()
 		return sqshook.ErrClosed
 	}
-	if d, ok := ds.m[tenant]; ok {
-		return d.SetHooks(hooks)
+	d, ok := ds.m[tenant]
+	if !ok {
+		defer ds.mu.Unlock()
+		d, err := sqshook.New(hooks, ds.opts...)
+		if err != nil {
+			return err
+		}
+		ds.m[tenant] = d
+		return nil
 	}
-	d, err := sqshook.New(hooks, ds.opts...)
-	if err != nil {
-		return err
-	}
-	ds.m[tenant] = d
-	return nil
+	ds.mu.Unlock()
+	return d.SetHooks(hooks)
 }
 
 // Dispatcher returns the app's dispatcher, or nil before its first update.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sqshook/sqshook"
@@ -387,5 +388,55 @@ func TestRestoreAppliesStoredHooks(t *testing.T) {
 	got := ds.Dispatcher("tenant-a").Hooks()
 	if len(got) != 1 || got[0].SQSSecret != hookSecret {
 		t.Errorf("restored %d hooks (want 1 with its secret)", len(got))
+	}
+}
+
+func TestConcurrentUpdatesKeepStoreAndDispatcherInStep(t *testing.T) {
+	e := newEnv(t, nil)
+	queues := make([]map[string]any, 4)
+	for i := range queues {
+		queues[i] = e.sqsHook(t, fmt.Sprintf("c%d", i))
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 8; i++ {
+				hooks := []any{queues[(w+i)%4]}
+				if i%2 == 0 {
+					hooks = append(hooks, queues[(w+i+1)%4])
+				}
+				as := e.asA
+				if w%2 == 1 {
+					as = e.asB
+				}
+				if r := as(t, "PATCH", "/app", map[string]any{"event_hooks": hooks}); r.status != 200 {
+					t.Errorf("PATCH: %s", r.raw)
+					return
+				}
+				as(t, "GET", "/app", nil)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, tenant := range []string{"tenant-a", "tenant-b"} {
+		stored, err := e.store.Load(context.Background(), tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied := e.ds.Dispatcher(tenant).Hooks()
+		if len(stored) != len(applied) {
+			t.Fatalf("%s: store has %d hooks, dispatcher %d", tenant, len(stored), len(applied))
+		}
+		for i, raw := range stored {
+			var h sqshook.Hook
+			if err := json.Unmarshal(raw, &h); err != nil {
+				t.Fatal(err)
+			}
+			if h.ID != applied[i].ID || h.SQSQueueURL != applied[i].SQSQueueURL {
+				t.Errorf("%s hook %d: store %s, dispatcher %s", tenant, i, h.ID, applied[i].ID)
+			}
+		}
 	}
 }
