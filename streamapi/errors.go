@@ -50,7 +50,7 @@ func errAuth() *APIError {
 
 func errNotFound(path string) *APIError {
 	return &APIError{Code: CodeNotFound, StatusCode: http.StatusNotFound,
-		Message: fmt.Sprintf("%s: no such endpoint (this server serves GET /app, PATCH /app and POST /check_sqs)", path), MoreInfo: moreInfo}
+		Message: fmt.Sprintf("%s: no such endpoint (this server serves GET /app, PATCH /app and POST /check_sqs, also under /api/v2)", path), MoreInfo: moreInfo}
 }
 
 func errMethod(method, path, allowed string) *APIError {

@@ -370,6 +370,16 @@ func TestRoutes(t *testing.T) {
 	// An unknown path answers 404 without authentication; a known path
 	// asks for it first.
 	wantError(t, "unauthenticated DELETE", e.call(t, "DELETE", "/app", "nobody", "x", nil), 401, streamapi.CodeAuth)
+
+	// Stream's generated SDKs call the same endpoints under /api/v2.
+	wantOK(t, "PATCH /api/v2/app", e.asA(t, "PATCH", "/api/v2/app", map[string]any{"event_hooks": []any{e.sqsHook(t, "v2")}}))
+	if hooks := hooksOf(t, e.asA(t, "GET", "/api/v2/app", nil)); len(hooks) != 1 {
+		t.Errorf("GET /api/v2/app: %d hooks, want 1", len(hooks))
+	}
+	if r := e.asA(t, "POST", "/api/v2/check_sqs", nil); r.body["status"] != "ok" {
+		t.Errorf("POST /api/v2/check_sqs: %s", r.raw)
+	}
+	wantError(t, "/api/v2/other", e.asA(t, "GET", "/api/v2/channels", nil), 404, streamapi.CodeNotFound)
 }
 
 func TestRestoreAppliesStoredHooks(t *testing.T) {

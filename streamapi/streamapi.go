@@ -14,6 +14,10 @@
 //	POST  /check_sqs  checks the given SQS settings or, with an empty body,
 //	                  every SQS hook of the app
 //
+// Each is also served under /api/v2 (/api/v2/app, /api/v2/check_sqs), where
+// Stream's generated SDKs (Go, Python, Ruby, Java, PHP, .NET) send them; the
+// JavaScript SDK uses the paths above.
+//
 // Every response carries Stream's "duration"; every error has Stream's shape
 // (code, message, StatusCode, duration, more_info, exception_fields), see
 // errors.go.
@@ -63,6 +67,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -209,8 +214,14 @@ func New(opts Options) (*Handler, error) {
 // points (with http.StripPrefix when it lives under a path).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq := &request{h: h, w: w, r: r, start: time.Now()}
+	// The JavaScript SDK (stream-chat) calls /app; Stream's generated SDKs
+	// (Go, Python, Ruby, Java, PHP, .NET) call /api/v2/app.
+	path := r.URL.Path
+	if rest, ok := strings.CutPrefix(path, "/api/v2/"); ok {
+		path = "/" + rest
+	}
 	var allowed string
-	switch r.URL.Path {
+	switch path {
 	case "/app":
 		allowed = "GET, PATCH"
 	case "/check_sqs":
@@ -228,11 +239,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq.app = app
 	rq.secrets = []string{string(app.Secret)}
 	switch {
-	case r.URL.Path == "/app" && r.Method == http.MethodGet:
+	case path == "/app" && r.Method == http.MethodGet:
 		h.getApp(rq)
-	case r.URL.Path == "/app" && r.Method == http.MethodPatch:
+	case path == "/app" && r.Method == http.MethodPatch:
 		h.updateApp(rq)
-	case r.URL.Path == "/check_sqs" && r.Method == http.MethodPost:
+	case path == "/check_sqs" && r.Method == http.MethodPost:
 		h.checkSQS(rq)
 	default:
 		w.Header().Set("Allow", allowed)
