@@ -1,6 +1,7 @@
 package streamapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -106,4 +107,18 @@ func TestAppWithoutSecretIsRefused(t *testing.T) {
 	// A token signed with an empty key must not open an app without secret.
 	tok := signToken(t, "", jwt.MapClaims{"server": true})
 	wantError(t, "empty secret", e.call(t, "GET", "/app", "empty", tok, nil), http.StatusUnauthorized, streamapi.CodeAuth)
+}
+
+func TestAppHidesItsSecret(t *testing.T) {
+	a := streamapi.App{Tenant: "t1", Secret: []byte(secretA)}
+	var logged strings.Builder
+	slogTo(&logged).Info("app", "app", a)
+	for _, s := range []string{fmt.Sprint(a), fmt.Sprintf("%v %+v %#v %s %q", a, a, a, a, a), a.String(), logged.String()} {
+		if strings.Contains(s, secretA) || strings.Contains(s, fmt.Sprint([]byte(secretA))) {
+			t.Errorf("the app's secret shows in %q", s)
+		}
+		if !strings.Contains(s, "t1") {
+			t.Errorf("%q does not show the tenant", s)
+		}
+	}
 }

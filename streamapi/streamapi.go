@@ -65,6 +65,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -86,13 +87,45 @@ const (
 )
 
 // App is what the chat server knows about an app (a tenant): its id, which
-// names its hooks in the Store and the Applier, and its API secret.
+// names its hooks in the Store and the Applier, and its API secret. Every
+// way of showing an App (String, the fmt verbs, slog) hides the secret.
 type App struct {
 	// Tenant identifies the app; never empty.
 	Tenant string
 	// Secret is the app's API secret, with which its server tokens are
 	// signed (HS256). An empty secret refuses every request.
 	Secret []byte
+}
+
+// String shows the app without its secret.
+func (a App) String() string {
+	return fmt.Sprintf("{Tenant:%s Secret:%s}", a.Tenant, redactedSecret(a.Secret))
+}
+
+// GoString shows the app in Go syntax, without its secret.
+func (a App) GoString() string {
+	return fmt.Sprintf("streamapi.App{Tenant:%q, Secret:%s}", a.Tenant, redactedSecret(a.Secret))
+}
+
+// Format implements fmt.Formatter so that every verb hides the secret.
+func (a App) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		fmt.Fprint(f, a.GoString())
+		return
+	}
+	fmt.Fprint(f, a.String())
+}
+
+// LogValue implements slog.LogValuer: apps are logged without their secret.
+func (a App) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("tenant", a.Tenant), slog.String("secret", redactedSecret(a.Secret)))
+}
+
+func redactedSecret(s []byte) string {
+	if len(s) == 0 {
+		return "(none)"
+	}
+	return SecretPlaceholder
 }
 
 // Apps looks up an app by its API key. The chat server implements it with

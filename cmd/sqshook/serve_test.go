@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -43,15 +44,23 @@ func (w *announceWriter) String() string {
 	return w.b.String()
 }
 
+// TestServeCommand runs sqshook serve over its in-process SQS endpoint and,
+// when SQSHOOK_EMULATOR_ENDPOINT names one, over the SQS emulator.
 func TestServeCommand(t *testing.T) {
+	t.Run("in-process", func(t *testing.T) { testServe(t) })
+	if ep := os.Getenv("SQSHOOK_EMULATOR_ENDPOINT"); ep != "" {
+		t.Run("emulator", func(t *testing.T) { testServe(t, "-endpoint", ep) })
+	}
+}
+
+func testServe(t *testing.T, extra ...string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &announceWriter{ready: make(chan struct{})}
 	var errOut bytes.Buffer
 	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-rate", "200", "-progress", "0"}, out, &errOut)
-	}()
+	args := append([]string{"serve", "-addr", "127.0.0.1:0", "-rate", "200", "-progress", "0"}, extra...)
+	go func() { done <- run(ctx, args, out, &errOut) }()
 	select {
 	case <-out.ready:
 	case code := <-done:
@@ -130,6 +139,8 @@ func TestServeCommand(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exited with %d:\n%s\n%s", code, out.String(), errOut.String())
 	}
+	// What serve delivered after the test read is left for no one.
+	_, _ = client.PurgeQueue(context.Background(), &sqs.PurgeQueueInput{QueueUrl: aws.String(queue)})
 	if !strings.Contains(out.String(), "stopped: published") {
 		t.Errorf("serve did not report its end:\n%s", out.String())
 	}
