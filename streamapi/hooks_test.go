@@ -184,6 +184,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 	external := e.sqsHook(t, "external")
 	external["sqs_external_id"] = "mine"
 	dupA, dupB := e.sqsHook(t, "dup"), e.sqsHook(t, "dup")
+	docKey := e.sqsHook(t, "doc-key")
+	docKey["sqs_key"] = "yourkey"
 	big := `{"event_hooks": [{"hook_type": "webhook", "enabled": true, "webhook_url": "https://example.com/` + strings.Repeat("a", 10<<20) + `"}]}`
 
 	cases := []struct {
@@ -205,6 +207,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"external id", map[string]any{"event_hooks": []any{external}}, 400, []string{"event_hooks[0].sqs_external_id"}},
 		{"unknown hook type", map[string]any{"event_hooks": []any{map[string]any{"hook_type": "carrier-pigeon", "enabled": true}}}, 400, []string{"event_hooks[0].hook_type", "carrier-pigeon"}},
 		{"no hook type", map[string]any{"event_hooks": []any{map[string]any{"enabled": true}}}, 400, []string{"event_hooks[0].hook_type", "required"}},
+		{"the documentation's placeholder key", map[string]any{"event_hooks": []any{docKey}}, 400, []string{"event_hooks[0].sqs_key"}},
 		{"duplicate hooks", map[string]any{"event_hooks": []any{dupA, dupB}}, 400, []string{"event_hooks[1].id"}},
 		{"duplicate ids across kinds", map[string]any{"event_hooks": []any{webhookHook(), map[string]any{"id": "wh-1", "hook_type": "sns", "enabled": true}}}, 400, []string{"event_hooks[1].id", "duplicate"}},
 		{"unsupported setting", map[string]any{"event_hooks": []any{valid}, "webhook_url": "https://example.com"}, 400, []string{"webhook_url", "not supported"}},
