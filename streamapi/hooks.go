@@ -273,10 +273,14 @@ func (h *Handler) updateApp(rq *request) {
 	}
 	rq.secrets = append(rq.secrets, secretsOf(old)...)
 
-	newObjs, sqs, ps := h.merge(tenant, old, *req.EventHooks, req.ExplicitEventHooksDeletion)
-	for _, o := range newObjs {
-		rq.secrets = append(rq.secrets, secretsOf([]hookObject{o})...)
+	// The request's own credentials are scrubbed from the answer too.
+	for _, raw := range *req.EventHooks {
+		var o hookObject
+		if json.Unmarshal(raw, &o) == nil {
+			rq.secrets = append(rq.secrets, secretsOf([]hookObject{o})...)
+		}
 	}
+	newObjs, sqs, ps := h.merge(tenant, old, *req.EventHooks, req.ExplicitEventHooksDeletion)
 	if len(ps) > 0 {
 		rq.fail(errProblems("UpdateApp", ps))
 		return
