@@ -1,0 +1,224 @@
+// This file owns "sqshook serve": the Stream-compatible settings API
+// (package streamapi) for one demo app, over an in-process SQS endpoint or
+// a given one, with simulated chat traffic for the app's hooks.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/sqstest"
+	"github.com/sqshook/sqshook/streamapi"
+)
+
+// serveTenant is the demo app's tenant id.
+const serveTenant = "demo"
+
+// serveQueue is the queue created for the demo app's hooks.
+const serveQueue = "sqshook-serve-demo"
+
+type serveConfig struct {
+	addr, endpoint, store, apiKey, apiSecret string
+	rate                                     int
+	seed                                     int64
+	progress                                 time.Duration
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", `Runs the Stream-compatible settings API (GET /app, PATCH /app with
+event_hooks, POST /check_sqs) for one demo app, so that Stream's own server
+SDKs configure and test SQS hooks against it with only their base URL
+changed. It prints the app's api key and secret, creates a demo queue, and
+publishes simulated chat traffic for the app: every SQS hook added through
+the API receives it.
+
+SQS is an in-process endpoint (package sqstest, any credentials) unless
+-endpoint names another one (an emulator such as local-aws-sqs). Hooks are
+kept in memory unless -store names a JSON file. Stop with Ctrl-C.`, stderr)
+	var c serveConfig
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:3030", "address to listen on")
+	fs.StringVar(&c.endpoint, "endpoint", "", "SQS endpoint URL (default: an in-process endpoint)")
+	fs.StringVar(&c.store, "store", "", "JSON file that keeps the hooks (default: in memory)")
+	fs.StringVar(&c.apiKey, "api-key", "", "the demo app's api key (default: random)")
+	fs.StringVar(&c.apiSecret, "api-secret", "", "the demo app's api secret (default: random)")
+	fs.IntVar(&c.rate, "rate", 5, "simulated chat events per second for the demo app (0: none)")
+	fs.Int64Var(&c.seed, "seed", 1, "seed of the simulated traffic")
+	fs.DurationVar(&c.progress, "progress", 10*time.Second, "how often to print delivery totals (0: never)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if c.rate < 0 {
+		fmt.Fprintln(stderr, "-rate must not be negative")
+		return errUsage
+	}
+	return serve(ctx, c, stdout, stderr)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func serve(ctx context.Context, c serveConfig, out, errOut io.Writer) error {
+	if c.apiKey == "" {
+		c.apiKey = "demo" + randomHex(6)
+	}
+	if c.apiSecret == "" {
+		c.apiSecret = randomHex(24)
+	}
+	logger := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	endpoint, where := c.endpoint, "SQS endpoint"
+	if endpoint == "" {
+		srv := sqstest.NewServer()
+		defer srv.Close()
+		endpoint, where = srv.URL(), "in-process SQS endpoint (any credentials)"
+	}
+	hc := &http.Client{}
+	defer hc.CloseIdleConnections()
+	client := sqs.New(sqs.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), HTTPClient: hc, Retryer: aws.NopRetryer{},
+		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("AKIADEMOEXAMPLE00000", "demo-secret-not-real", "")),
+	})
+	q, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(serveQueue)})
+	if err != nil {
+		return fmt.Errorf("creating the demo queue on %s: %w", endpoint, err)
+	}
+
+	ds := streamapi.NewDispatchers(sqshook.WithEndpoint(endpoint), sqshook.WithLogger(logger),
+		sqshook.WithRetryPolicy(sqshook.RetryPolicy{MaxInterval: time.Second}))
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := ds.Close(closeCtx); err != nil {
+			fmt.Fprintf(errOut, "closing the dispatcher: %v\n", err)
+		}
+	}()
+	var store streamapi.Store = streamapi.NewMemoryStore()
+	if c.store != "" {
+		store = streamapi.NewFileStore(c.store)
+	}
+	h, err := streamapi.New(streamapi.Options{
+		Apps:    streamapi.AppMap{c.apiKey: {Tenant: serveTenant, Secret: []byte(c.apiSecret)}},
+		Store:   store,
+		Applier: ds,
+		// The demo's hooks are checked against the endpoint they send to.
+		Endpoint: endpoint,
+		Logger:   logger,
+	})
+	if err != nil {
+		return err
+	}
+	if err := h.Restore(ctx, serveTenant); err != nil {
+		// Stored hooks may name the queue of an earlier in-process endpoint
+		// (its port changes from run to run): say so and serve anyway.
+		fmt.Fprintf(errOut, "warning: the hooks stored in %s were not applied: %v\n"+
+			"  GET /app shows them; write corrected ones back with PATCH /app\n", c.store, err)
+	}
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- httpSrv.Serve(ln) }()
+
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(out, "Stream-compatible settings API for SQS hooks\n\n")
+	fmt.Fprintf(out, "  base URL    %s\n", base)
+	fmt.Fprintf(out, "  api key     %s\n", c.apiKey)
+	fmt.Fprintf(out, "  api secret  %s\n", c.apiSecret)
+	fmt.Fprintf(out, "  SQS         %s, %s\n", endpoint, where)
+	fmt.Fprintf(out, "  demo queue  %s\n\n", aws.ToString(q.QueueUrl))
+	fmt.Fprintf(out, "Use Stream's server SDK with this base URL, for example in JavaScript:\n")
+	fmt.Fprintf(out, "  const client = new StreamChat(%q, %q, { baseURL: %q });\n", c.apiKey, c.apiSecret, base)
+	fmt.Fprintf(out, "then add an SQS hook on the demo queue (sqs_region \"us-east-1\", sqs_auth_type \"keys\",\n")
+	fmt.Fprintf(out, "any sqs_key of 16+ letters and digits, any sqs_secret) as Stream's documentation shows.\n")
+	if c.rate > 0 {
+		fmt.Fprintf(out, "Publishing simulated chat traffic for the app at %d events/s. Ctrl-C stops.\n", c.rate)
+	}
+
+	var published, failed atomic.Int64
+	trafficDone := make(chan struct{})
+	trafficCtx, stopTraffic := context.WithCancel(ctx)
+	go func() {
+		defer close(trafficDone)
+		if c.rate == 0 {
+			return
+		}
+		chat := newChat(c.seed)
+		tick := time.NewTicker(time.Second / time.Duration(c.rate))
+		defer tick.Stop()
+		for {
+			select {
+			case <-trafficCtx.Done():
+				return
+			case <-tick.C:
+			}
+			ev, err := chat.next()
+			if err == nil {
+				err = ds.Publish(trafficCtx, serveTenant, ev)
+			}
+			if err != nil && trafficCtx.Err() == nil {
+				failed.Add(1)
+				continue
+			}
+			published.Add(1)
+		}
+	}()
+
+	var progress <-chan time.Time
+	if c.progress > 0 {
+		t := time.NewTicker(c.progress)
+		defer t.Stop()
+		progress = t.C
+	}
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-served:
+			runErr = err
+			break loop
+		case <-progress:
+			var tot sqshook.HookStats
+			hooks := 0
+			if d := ds.Dispatcher(serveTenant); d != nil {
+				hooks = len(d.Hooks())
+				tot = totals(d.Stats())
+			}
+			fmt.Fprintf(out, "published %d (failed %d); %d SQS hooks; delivered %d, dead-lettered %d, pending %d\n",
+				published.Load(), failed.Load(), hooks, tot.Delivered, tot.DeadLettered, tot.Pending)
+		}
+	}
+	stopTraffic()
+	<-trafficDone
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutCtx); err != nil && runErr == nil {
+		runErr = err
+	}
+	if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) {
+		return runErr
+	}
+	fmt.Fprintf(out, "stopped: published %d events\n", published.Load())
+	return nil
+}

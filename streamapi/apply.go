@@ -1,0 +1,114 @@
+// This file owns how accepted hook lists reach delivery: the Applier
+// interface, and Dispatchers, which keeps one sqshook.Dispatcher per app.
+package streamapi
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+
+	"github.com/sqshook/sqshook"
+)
+
+// Applier puts an app's validated SQS hooks into effect (for a Dispatcher:
+// SetHooks). It must change nothing when it returns an error: the Handler
+// then restores the stored list.
+type Applier interface {
+	ApplyHooks(ctx context.Context, tenant string, hooks []sqshook.Hook) error
+}
+
+// Dispatchers is an Applier that keeps one *sqshook.Dispatcher per app,
+// created on the app's first update with the options given to
+// NewDispatchers. It is safe for concurrent use.
+type Dispatchers struct {
+	opts []sqshook.Option
+
+	mu     sync.Mutex
+	m      map[string]*sqshook.Dispatcher
+	closed bool
+}
+
+// NewDispatchers returns an empty Dispatchers whose dispatchers are created
+// with opts (for example sqshook.WithEndpoint).
+func NewDispatchers(opts ...sqshook.Option) *Dispatchers {
+	return &Dispatchers{opts: opts, m: make(map[string]*sqshook.Dispatcher)}
+}
+
+// ApplyHooks implements Applier: SetHooks on the app's dispatcher, or
+// sqshook.New for the app's first hooks.
+// SetHooks runs outside the lock that Publish and the other apps' updates
+// take; the Handler never updates one app concurrently.
+func (ds *Dispatchers) ApplyHooks(_ context.Context, tenant string, hooks []sqshook.Hook) error {
+	ds.mu.Lock()
+	if ds.closed {
+		ds.mu.Unlock()
+		return sqshook.ErrClosed
+	}
+	d, ok := ds.m[tenant]
+	if !ok {
+		defer ds.mu.Unlock()
+		d, err := sqshook.New(hooks, ds.opts...)
+		if err != nil {
+			return err
+		}
+		ds.m[tenant] = d
+		return nil
+	}
+	ds.mu.Unlock()
+	return d.SetHooks(hooks)
+}
+
+// Dispatcher returns the app's dispatcher, or nil before its first update.
+func (ds *Dispatchers) Dispatcher(tenant string) *sqshook.Dispatcher {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	return ds.m[tenant]
+}
+
+// Publish publishes ev to the app's hooks. An app without a dispatcher has
+// no hooks: nothing is delivered and Publish returns nil.
+func (ds *Dispatchers) Publish(ctx context.Context, tenant string, ev sqshook.Event) error {
+	d := ds.Dispatcher(tenant)
+	if d == nil {
+		return nil
+	}
+	return d.Publish(ctx, ev)
+}
+
+func (ds *Dispatchers) all() []*sqshook.Dispatcher {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	names := make([]string, 0, len(ds.m))
+	for t := range ds.m {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	out := make([]*sqshook.Dispatcher, 0, len(names))
+	for _, t := range names {
+		out = append(out, ds.m[t])
+	}
+	return out
+}
+
+// Flush flushes every app's dispatcher (see sqshook.Dispatcher.Flush).
+func (ds *Dispatchers) Flush(ctx context.Context) error {
+	var errs []error
+	for _, d := range ds.all() {
+		errs = append(errs, d.Flush(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Close closes every app's dispatcher (see sqshook.Dispatcher.Close);
+// ApplyHooks afterwards returns sqshook.ErrClosed.
+func (ds *Dispatchers) Close(ctx context.Context) error {
+	ds.mu.Lock()
+	ds.closed = true
+	ds.mu.Unlock()
+	var errs []error
+	for _, d := range ds.all() {
+		errs = append(errs, d.Close(ctx))
+	}
+	return errors.Join(errs...)
+}

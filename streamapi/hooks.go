@@ -1,0 +1,559 @@
+// This file owns GET /app and PATCH /app: how the event_hooks array is
+// shown (credentials hidden), how an update is read, checked and merged with
+// the stored list (the credential write-back rule), and how it is saved and
+// applied atomically.
+package streamapi
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/sqshook/sqshook"
+)
+
+// SecretPlaceholder is shown instead of every stored secret; written back
+// unchanged, it keeps the stored secret (see the package documentation).
+const SecretPlaceholder = "[REDACTED]"
+
+// Hook kinds an event_hooks array may hold. Only sqs hooks are delivered by
+// sqshook; the others are stored and returned unchanged.
+var hookTypes = []string{sqshook.HookTypeSQS, "webhook", "sns", "pending_message"}
+
+// secretFields and keyFields are the credential fields of every hook kind.
+var (
+	secretFields = []string{"sqs_secret", "sns_secret"}
+	keyFields    = []string{"sqs_key", "sns_key"}
+)
+
+// keyFor is the access-key field that goes with a secret field.
+func keyFor(secretField string) string { return strings.TrimSuffix(secretField, "_secret") + "_key" }
+
+// hookObject is one hook as stored: every field the customer sent (Stream's
+// objects carry more than sqshook reads, and other kinds carry their own).
+type hookObject map[string]json.RawMessage
+
+func (o hookObject) str(field string) (string, bool) {
+	raw, ok := o[field]
+	if !ok {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+func (o hookObject) setStr(field, v string) {
+	b, _ := json.Marshal(v)
+	o[field] = b
+}
+
+func decodeStored(stored []json.RawMessage) ([]hookObject, error) {
+	out := make([]hookObject, 0, len(stored))
+	for i, raw := range stored {
+		var o hookObject
+		if err := json.Unmarshal(raw, &o); err != nil || o == nil {
+			return nil, fmt.Errorf("streamapi: stored hook %d is not a JSON object", i)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// sqsHooks returns the sqs hooks of a stored list, as the Applier gets them.
+func sqsHooks(stored []json.RawMessage) ([]sqshook.Hook, error) {
+	objs, err := decodeStored(stored)
+	if err != nil {
+		return nil, err
+	}
+	var raws []json.RawMessage
+	for i, o := range objs {
+		if t, _ := o.str("hook_type"); t == sqshook.HookTypeSQS {
+			raws = append(raws, stored[i])
+		}
+	}
+	if len(raws) == 0 {
+		return []sqshook.Hook{}, nil
+	}
+	doc, _ := json.Marshal(raws)
+	return sqshook.ParseHooks(doc)
+}
+
+// secretsOf lists every credential value of a stored list, for scrubbing.
+func secretsOf(objs []hookObject) []string {
+	var out []string
+	for _, o := range objs {
+		for _, f := range append(slices.Clone(secretFields), keyFields...) {
+			if s, _ := o.str(f); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// maskKey shows an access key id by its last four characters.
+func maskKey(k string) string {
+	if len(k) <= 8 {
+		return SecretPlaceholder
+	}
+	return "…" + k[len(k)-4:]
+}
+
+// shown returns o as GET /app shows it: without credentials.
+func shown(o hookObject) hookObject {
+	c := make(hookObject, len(o))
+	for k, v := range o {
+		c[k] = v
+	}
+	for _, f := range secretFields {
+		if s, _ := c.str(f); s != "" {
+			c.setStr(f, SecretPlaceholder)
+		}
+	}
+	for _, f := range keyFields {
+		if s, _ := c.str(f); s != "" {
+			c.setStr(f, maskKey(s))
+		}
+	}
+	return c
+}
+
+// appResponse is GET /app's answer: the hooks at the top (JavaScript SDK)
+// and in "app" (the other SDKs).
+type appResponse struct {
+	App        appSettings  `json:"app"`
+	EventHooks []hookObject `json:"event_hooks"`
+	Duration   string       `json:"duration"`
+}
+
+type appSettings struct {
+	EventHooks []hookObject `json:"event_hooks"`
+}
+
+func (h *Handler) getApp(rq *request) {
+	ctx := rq.r.Context()
+	stored, err := h.opts.Store.Load(ctx, rq.app.Tenant)
+	if err != nil {
+		h.opts.Logger.Error("streamapi: loading hooks failed", "tenant", rq.app.Tenant, "err", scrubbed(err, nil))
+		rq.fail(errInternal("GetApp failed: the app's settings could not be loaded"))
+		return
+	}
+	objs, err := decodeStored(stored)
+	if err != nil {
+		rq.fail(errInternal("GetApp failed: the app's stored settings are damaged"))
+		return
+	}
+	rq.secrets = append(rq.secrets, secretsOf(objs)...)
+	hooks := make([]hookObject, 0, len(objs))
+	for _, o := range objs {
+		hooks = append(hooks, shown(o))
+	}
+	rq.ok(appResponse{App: appSettings{EventHooks: hooks}, EventHooks: hooks, Duration: rq.duration()})
+}
+
+// readBody reads a request body of at most MaxBodyBytes.
+func (h *Handler) readBody(rq *request, op string) ([]byte, bool) {
+	limit := h.opts.MaxBodyBytes
+	if rq.r.ContentLength > limit {
+		rq.fail(errTooLarge(op, limit))
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(rq.w, rq.r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			rq.fail(errTooLarge(op, limit))
+		} else {
+			rq.fail(errInput("%s failed: reading the request body: %v", op, err))
+		}
+		return nil, false
+	}
+	return body, true
+}
+
+func errTooLarge(op string, limit int64) *APIError {
+	e := errInput("%s failed: the request body is larger than the limit of %d bytes", op, limit)
+	e.StatusCode = http.StatusRequestEntityTooLarge
+	return e
+}
+
+// updateRequest is the part of Stream's UpdateAppRequest this server serves.
+type updateRequest struct {
+	EventHooks                 *[]json.RawMessage
+	ExplicitEventHooksDeletion bool
+}
+
+// decodeUpdate reads PATCH /app's body; unknown settings are refused, not
+// ignored, so a customer never believes a setting took effect.
+func decodeUpdate(body []byte) (updateRequest, *APIError) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		msg := "the body must be a JSON object"
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		return updateRequest{}, errInput("UpdateApp failed: %s", msg)
+	}
+	var req updateRequest
+	var unknown []string
+	for name, raw := range fields {
+		switch name {
+		case "event_hooks":
+			if string(bytes.TrimSpace(raw)) == "null" {
+				continue // as if absent: no change
+			}
+			var list []json.RawMessage
+			if err := json.Unmarshal(raw, &list); err != nil {
+				return updateRequest{}, errInput("UpdateApp failed: event_hooks: must be an array of hook objects")
+			}
+			req.EventHooks = &list
+		case "explicit_event_hooks_deletion":
+			if err := json.Unmarshal(raw, &req.ExplicitEventHooksDeletion); err != nil {
+				return updateRequest{}, errInput("UpdateApp failed: explicit_event_hooks_deletion: must be true or false")
+			}
+		default:
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return updateRequest{}, errInput("UpdateApp failed: %s: not supported by this server, which serves only the "+
+			"event_hooks settings (event_hooks, explicit_event_hooks_deletion); nothing was changed", strings.Join(unknown, ", "))
+	}
+	return req, nil
+}
+
+func (h *Handler) updateApp(rq *request) {
+	body, ok := h.readBody(rq, "UpdateApp")
+	if !ok {
+		return
+	}
+	req, apiErr := decodeUpdate(body)
+	if apiErr != nil {
+		rq.fail(apiErr)
+		return
+	}
+	if req.EventHooks == nil {
+		rq.ok(struct {
+			Duration string `json:"duration"`
+		}{rq.duration()})
+		return
+	}
+	if n := len(*req.EventHooks); n > h.opts.MaxHooks {
+		rq.fail(errInput("UpdateApp failed: event_hooks: %d hooks, more than the limit of %d per app; nothing was changed", n, h.opts.MaxHooks))
+		return
+	}
+
+	ctx := rq.r.Context()
+	tenant := rq.app.Tenant
+	l := h.tenantLock(tenant)
+	l.Lock()
+	defer l.Unlock()
+
+	oldRaw, err := h.opts.Store.Load(ctx, tenant)
+	if err != nil {
+		h.opts.Logger.Error("streamapi: loading hooks failed", "tenant", tenant, "err", scrubbed(err, nil))
+		rq.fail(errInternal("UpdateApp failed: the app's settings could not be loaded; nothing was changed"))
+		return
+	}
+	old, err := decodeStored(oldRaw)
+	if err != nil {
+		rq.fail(errInternal("UpdateApp failed: the app's stored settings are damaged; nothing was changed"))
+		return
+	}
+	rq.secrets = append(rq.secrets, secretsOf(old)...)
+
+	// The request's own credentials are scrubbed from the answer too.
+	for _, raw := range *req.EventHooks {
+		var o hookObject
+		if json.Unmarshal(raw, &o) == nil {
+			rq.secrets = append(rq.secrets, secretsOf([]hookObject{o})...)
+		}
+	}
+	newObjs, sqs, ps := h.merge(tenant, old, *req.EventHooks, req.ExplicitEventHooksDeletion)
+	if len(ps) > 0 {
+		rq.fail(errProblems("UpdateApp", ps))
+		return
+	}
+	if len(newObjs) > h.opts.MaxHooks {
+		rq.fail(errInput("UpdateApp failed: event_hooks: the app would have %d hooks, more than the limit of %d; nothing was changed", len(newObjs), h.opts.MaxHooks))
+		return
+	}
+	newRaw := make([]json.RawMessage, len(newObjs))
+	for i, o := range newObjs {
+		newRaw[i], _ = json.Marshal(o)
+	}
+
+	// Save, then apply; when applying fails, save the old list back.
+	secrets := rq.secrets
+	if err := h.opts.Store.Save(ctx, tenant, newRaw); err != nil {
+		h.opts.Logger.Error("streamapi: saving hooks failed", "tenant", tenant, "err", scrubbed(err, secrets))
+		rq.fail(errInternal("UpdateApp failed: the settings could not be saved; nothing was changed"))
+		return
+	}
+	if err := h.opts.Applier.ApplyHooks(ctx, tenant, sqs); err != nil {
+		rbErr := h.opts.Store.Save(ctx, tenant, oldRaw)
+		h.opts.Logger.Error("streamapi: applying hooks failed", "tenant", tenant, "err", scrubbed(err, secrets), "rollback_err", scrubbed(rbErr, secrets))
+		if rbErr != nil {
+			rq.fail(errInternal("UpdateApp failed: the hooks could not be applied, and the previous settings could not be restored in storage: " +
+				"storage holds the new settings, delivery the old ones"))
+			return
+		}
+		var ve *sqshook.ValidationError
+		if errors.As(err, &ve) {
+			rq.fail(errProblems("UpdateApp", hookProblems(ve, sqsIndexes(newObjs), newObjs)))
+			return
+		}
+		rq.fail(errInternal("UpdateApp failed: the hooks could not be applied; nothing was changed"))
+		return
+	}
+	h.opts.Logger.Info("streamapi: event hooks updated", "tenant", tenant, "hooks", len(newObjs), "sqs_hooks", len(sqs))
+	rq.ok(struct {
+		Duration string `json:"duration"`
+	}{rq.duration()})
+}
+
+// sqsIndexes maps the position of each sqs hook among the sqs hooks to its
+// position in event_hooks.
+func sqsIndexes(objs []hookObject) []int {
+	var idx []int
+	for i, o := range objs {
+		if t, _ := o.str("hook_type"); t == sqshook.HookTypeSQS {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// hookProblems turns sqshook's problems ("hooks[j].field", j counting the
+// sqs hooks) into problems of event_hooks.
+func hookProblems(ve *sqshook.ValidationError, idx []int, objs []hookObject) []problem {
+	var ps []problem
+	for _, p := range ve.Problems {
+		var j int
+		rest := ""
+		if n, _ := fmt.Sscanf(p.Field, "hooks[%d]", &j); n == 1 && j >= 0 && j < len(idx) {
+			rest = strings.TrimPrefix(p.Field, fmt.Sprintf("hooks[%d]", j))
+			i := idx[j]
+			id, _ := objs[i].str("id")
+			ps = append(ps, problem{field: fmt.Sprintf("event_hooks[%d]%s", i, rest), rule: p.Rule, index: i, hookID: id})
+			continue
+		}
+		ps = append(ps, problem{field: "event_hooks", rule: p.Field + ": " + p.Rule, index: -1})
+	}
+	return ps
+}
+
+// merge builds the app's new hook list from the request: the list as given
+// (or, with explicitDeletion, the stored list with the given hooks replaced,
+// added or, marked "delete": true, removed), with stored credentials written
+// back where the request holds what GET showed, ids filled in, and the sqs
+// hooks parsed and validated. It returns every problem found.
+func (h *Handler) merge(tenant string, old []hookObject, in []json.RawMessage, explicitDeletion bool) ([]hookObject, []sqshook.Hook, []problem) {
+	var ps []problem
+	add := func(i int, id, field, rule string) {
+		f := fmt.Sprintf("event_hooks[%d]", i)
+		if field != "" {
+			f += "." + field
+		}
+		ps = append(ps, problem{field: f, rule: rule, index: i, hookID: id})
+	}
+	byID := make(map[string]hookObject, len(old))
+	for _, o := range old {
+		if id, _ := o.str("id"); id != "" {
+			byID[id] = o
+		}
+	}
+
+	type incoming struct {
+		obj    hookObject
+		delete bool
+	}
+	given := make([]incoming, 0, len(in))
+	for i, raw := range in {
+		var o hookObject
+		if err := json.Unmarshal(raw, &o); err != nil || o == nil {
+			add(i, "", "", "must be a JSON object")
+			given = append(given, incoming{})
+			continue
+		}
+		id, isStr := o.str("id")
+		if _, has := o["id"]; has && !isStr {
+			add(i, "", "id", "must be a string")
+		}
+		t, _ := o.str("hook_type")
+		switch {
+		case t == "":
+			add(i, id, "hook_type", fmt.Sprintf("required; one of %q", hookTypes))
+		case !slices.Contains(hookTypes, t):
+			add(i, id, "hook_type", fmt.Sprintf("unknown hook type %q; one of %q", t, hookTypes))
+		}
+		var del bool
+		if raw, ok := o["delete"]; ok {
+			if json.Unmarshal(raw, &del) != nil {
+				add(i, id, "delete", "must be true or false")
+			}
+			delete(o, "delete")
+		}
+		if prev, ok := byID[id]; ok && id != "" {
+			if pt, _ := prev.str("hook_type"); pt == t {
+				h.writeBack(o, prev, func(field, rule string) { add(i, id, field, rule) })
+			}
+		}
+		for _, f := range secretFields {
+			if s, _ := o.str(f); s == SecretPlaceholder {
+				add(i, id, f, fmt.Sprintf("%q stands for a stored secret and is kept only when written back on the hook "+
+					"(same id and hook_type) that GET /app showed it on, with that hook's %s unchanged; give the secret itself", SecretPlaceholder, keyFor(f)))
+			}
+		}
+		for _, f := range keyFields {
+			if s, _ := o.str(f); s != "" && (s == SecretPlaceholder || strings.HasPrefix(s, "…")) {
+				add(i, id, f, "a masked key stands for a stored key and is kept only when written back on the hook (same id and hook_type) that GET /app showed it on; give the key itself")
+			}
+		}
+		given = append(given, incoming{obj: o, delete: del})
+	}
+
+	var out []hookObject
+	if explicitDeletion {
+		out = slices.Clone(old)
+		for i, g := range given {
+			if g.obj == nil {
+				continue
+			}
+			id, _ := g.obj.str("id")
+			pos := slices.IndexFunc(out, func(o hookObject) bool { s, _ := o.str("id"); return id != "" && s == id })
+			switch {
+			case g.delete && pos < 0:
+				add(i, id, "id", "delete: no stored hook has this id")
+			case g.delete:
+				out = slices.Delete(out, pos, pos+1)
+			case pos >= 0:
+				out[pos] = g.obj
+			default:
+				out = append(out, g.obj)
+			}
+		}
+	} else {
+		for _, g := range given {
+			if g.obj != nil && !g.delete {
+				out = append(out, g.obj)
+			}
+		}
+	}
+	if len(ps) > 0 {
+		return nil, nil, ps
+	}
+
+	// Parse and validate the sqs hooks with sqshook's rules.
+	idx := sqsIndexes(out)
+	var hooks []sqshook.Hook
+	for _, i := range idx {
+		raw, _ := json.Marshal(out[i])
+		parsed, err := sqshook.ParseHooks(append(append([]byte("["), raw...), ']'))
+		id, _ := out[i].str("id")
+		var ve *sqshook.ValidationError
+		switch {
+		case errors.As(err, &ve):
+			for _, p := range ve.Problems {
+				add(i, id, strings.TrimPrefix(strings.TrimPrefix(p.Field, "hooks[0]"), "."), p.Rule)
+			}
+		case err != nil:
+			add(i, id, "", err.Error())
+		default:
+			hooks = append(hooks, parsed[0])
+		}
+	}
+	if len(ps) > 0 {
+		return nil, nil, ps
+	}
+	valid, err := sqshook.ValidateHooks(hooks, h.opts.Validation(tenant))
+	if err != nil {
+		var ve *sqshook.ValidationError
+		if errors.As(err, &ve) {
+			return nil, nil, hookProblems(ve, idx, out)
+		}
+		return nil, nil, []problem{{field: "event_hooks", rule: err.Error(), index: -1}}
+	}
+	for j, i := range idx {
+		out[i].setStr("id", valid[j].ID)
+	}
+
+	// Ids of the other kinds, and uniqueness across kinds.
+	seen := make(map[string]int, len(out))
+	for i, o := range out {
+		id, _ := o.str("id")
+		if id == "" {
+			id = newID()
+			o.setStr("id", id)
+		}
+		if j, dup := seen[id]; dup {
+			add(i, id, "id", fmt.Sprintf("duplicate of event_hooks[%d].id %q", j, id))
+		}
+		seen[id] = i
+	}
+	if len(ps) > 0 {
+		return nil, nil, ps
+	}
+	return out, valid, nil
+}
+
+// writeBack puts the stored credentials of prev into o where o holds what
+// GET /app showed for them.
+func (h *Handler) writeBack(o, prev hookObject, bad func(field, rule string)) {
+	for _, f := range keyFields {
+		s, _ := o.str(f)
+		ps, _ := prev.str(f)
+		if ps != "" && s == maskKey(ps) {
+			o[f] = prev[f]
+		}
+	}
+	for _, f := range secretFields {
+		s, _ := o.str(f)
+		ps, _ := prev.str(f)
+		if ps == "" || s != SecretPlaceholder {
+			continue
+		}
+		k, _ := o.str(keyFor(f))
+		pk, _ := prev.str(keyFor(f))
+		if k != pk {
+			continue // reported as a placeholder that stands for nothing
+		}
+		o[f] = prev[f]
+	}
+}
+
+// newID returns a random id for a hook of another kind that has none, in
+// the UUID form Stream gives.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	s := hex.EncodeToString(b[:])
+	return s[:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
+}
+
+// scrubbed returns err's text without any of secrets (for logs); nil for nil.
+func scrubbed(err error, secrets []string) any {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	for _, sec := range secrets {
+		if len(sec) >= minScrubLen {
+			s = strings.ReplaceAll(s, sec, SecretPlaceholder)
+		}
+	}
+	return s
+}
