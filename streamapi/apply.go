@@ -1,5 +1,6 @@
 // This file owns how accepted hook lists reach delivery: the Applier
 // interface, and Dispatchers, which keeps one sqshook.Dispatcher per app.
+
 package streamapi
 
 import (

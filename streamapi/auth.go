@@ -1,6 +1,7 @@
 // This file owns authentication: Stream's server-side scheme (api_key query
 // parameter, Authorization JWT signed with HS256 and the app's secret,
 // "server": true, stream-auth-type: jwt), with one answer for every refusal.
+
 package streamapi
 
 import (

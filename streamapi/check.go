@@ -1,6 +1,7 @@
 // This file owns POST /check_sqs: checking the SQS settings a request gives,
 // or every SQS hook of the app, and Stream's {status, error, duration}
 // answer with sqshook's richer check results.
+
 package streamapi
 
 import (

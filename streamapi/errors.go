@@ -1,6 +1,7 @@
 // This file owns the responses: Stream's error shape, its error codes, the
 // "duration" every response carries, and the last scrub of stored secrets
 // from every response body.
+
 package streamapi
 
 import (

@@ -2,6 +2,7 @@
 // shown (credentials hidden), how an update is read, checked and merged with
 // the stored list (the credential write-back rule), and how it is saved and
 // applied atomically.
+
 package streamapi
 
 import (

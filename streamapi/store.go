@@ -1,6 +1,7 @@
 // This file owns where hook lists are kept: the Store interface a chat
 // server implements with its own database, and two embedded defaults, in
 // memory and in one JSON file.
+
 package streamapi
 
 import (
