@@ -417,7 +417,7 @@ func (s *Spool) Append(rec Record) (Seq, error) {
 	case SyncAlways:
 		if err := g.w.Sync(); err != nil {
 			err = classify(fmt.Sprintf("spool: append seq %d: fsync %s", seq, g.path), err)
-			s.rollback(g.durable, seq-1, err)
+			s.cutBack(g, g.w, err) // g.durable is where this record starts
 			s.mu.Unlock()
 			return 0, err
 		}
@@ -508,27 +508,6 @@ func (s *Spool) roll(seq Seq) error {
 	s.active = g
 	s.bytes += g.size
 	return nil
-}
-
-// rollback removes every record after seq keep from the index and cuts the
-// active segment back to size, after a failed fsync. Called with s.mu held.
-func (s *Spool) rollback(size int64, keep Seq, cause error) {
-	g := s.active
-	if err := g.w.Truncate(size); err != nil {
-		s.broken = fmt.Errorf("spool: unusable until reopened: records after a failed fsync could not be cut back (%v): %w", err, cause)
-	}
-	for len(g.recs) > 0 && g.recs[len(g.recs)-1].seq > keep {
-		r := g.recs[len(g.recs)-1]
-		g.recs = g.recs[:len(g.recs)-1]
-		g.pending -= int(r.left)
-		s.pending -= int(r.left)
-		if r.left > 0 {
-			g.live--
-			s.records--
-		}
-	}
-	s.bytes -= g.size - size
-	g.size = size
 }
 
 // committer runs the group fsyncs of SyncGroup mode.
