@@ -93,14 +93,25 @@ func (h Hook) Clone() Hook {
 
 // Redacted returns a copy of h that is safe to show: the secret is replaced
 // by "[REDACTED]" and the access key id is cut to its last four characters.
+//
+// Wherever else the secret or the whole key id was typed (the queue URL's
+// user information, path, query or fragment, the region, an event type, the
+// id, the role ARN) it is scrubbed as scrub does, and the queue URL's user
+// information is replaced by "REDACTED".
 func (h Hook) Redacted() Hook {
-	h = h.Clone()
-	if h.SQSSecret != "" {
-		h.SQSSecret = redactedText
+	r := h.Clone()
+	for _, f := range []*string{&r.ID, &r.HookType, &r.SQSQueueURL, &r.SQSRegion, &r.SQSAuthType, &r.SQSRoleARN} {
+		*f = h.scrub(*f)
 	}
-	h.SQSKey = maskKey(h.SQSKey)
-	h.SQSQueueURL = policyRedactUserinfo(h.SQSQueueURL)
-	return h
+	for i, t := range r.EventTypes {
+		r.EventTypes[i] = h.scrub(t)
+	}
+	if r.SQSSecret != "" {
+		r.SQSSecret = redactedText
+	}
+	r.SQSKey = maskKey(r.SQSKey)
+	r.SQSQueueURL = policyRedactUserinfo(r.SQSQueueURL)
+	return r
 }
 
 // scrub removes h's secret from s and shortens its access key id as
@@ -286,7 +297,7 @@ func ValidateHooks(hooks []Hook, opts ValidateOptions) ([]Hook, error) {
 			if generated {
 				rule = fmt.Sprintf("generated id %q duplicates hooks[%d] (same settings twice)", h.ID, j)
 			}
-			v.add(field+".id", rule)
+			v.add(field+".id", h.scrub(rule))
 		} else {
 			seen[h.ID] = i
 		}
@@ -345,6 +356,14 @@ func (v *validator) err() error {
 }
 
 func (v *validator) hook(field string, h Hook, opts ValidateOptions) {
+	// The rules quote what the customer typed: scrub the hook's own
+	// credentials wherever they were typed.
+	start := len(v.problems)
+	defer func() {
+		for i := start; i < len(v.problems); i++ {
+			v.problems[i].Rule = h.scrub(v.problems[i].Rule)
+		}
+	}()
 	if h.ID != "" && !hookIDRE.MatchString(h.ID) {
 		v.add(field+".id", "must be 1-128 characters of letters, digits, '_', '.', ':' or '-'")
 	}
@@ -447,6 +466,10 @@ func (v *validator) queueURL(field, raw string, opts ValidateOptions) (region, p
 	}
 	// Not an AWS URL: acceptable only on an overridden loopback endpoint.
 	u, err := url.Parse(raw)
+	if err == nil && u.User != nil {
+		v.add(field, "has user information (…@); a queue URL has none")
+		return "", ""
+	}
 	if err != nil || u.Host == "" {
 		v.add(field, fmt.Sprintf("not a URL: %v", awsErr))
 		return "", ""

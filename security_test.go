@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -32,14 +33,39 @@ import (
 	"github.com/sqshook/sqshook/sqstest"
 )
 
-const (
-	leakKeyID  = "AKIASQSHOOKLEAKTEST1"
-	leakSecret = "sqshook-secret-9f8e7d6c5b4a-DO-NOT-LEAK"
-	// leakEcho is an error message that repeats the credentials of the call.
-	leakEcho = "The security token included in the request is invalid: " + leakKeyID + " (secret " + leakSecret + ")"
-	// leakURL is a valid AWS queue URL for hooks that never send.
-	leakURL = "https://sqs.us-east-1.amazonaws.com/123456789012/leak-queue"
-)
+// leakKeyID and leakSecret are drawn from the alphabets of real credentials:
+// an access key id of "AKIA" and 16 of A-Z and 2-7, and a 40-character
+// secret of A-Z a-z 0-9 '/' '+' that holds at least one '/' and one '+'
+// (characters that end a URL's authority or mean something in a form).
+var leakKeyID, leakSecret = leakCredentials(rand.New(rand.NewPCG(0x5ec7e7, 0x9f8e7d6c)))
+
+// leakEcho is an error message that repeats the credentials of the call.
+var leakEcho = "The security token included in the request is invalid: " + leakKeyID + " (secret " + leakSecret + ")"
+
+// leakURL is a valid AWS queue URL for hooks that never send.
+const leakURL = "https://sqs.us-east-1.amazonaws.com/123456789012/leak-queue"
+
+// leakCredentials draws an access key id and a secret from rng.
+func leakCredentials(rng *rand.Rand) (keyID, secret string) {
+	const keyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	const secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+"
+	k := []byte("AKIA")
+	for len(k) < 20 {
+		k = append(k, keyAlphabet[rng.IntN(len(keyAlphabet))])
+	}
+	s := make([]byte, 40)
+	for i := range s {
+		s[i] = secretAlphabet[rng.IntN(len(secretAlphabet))]
+	}
+	// At least one of each in the middle, where a cut would leave a part of
+	// the secret on either side.
+	s[9], s[23] = '/', '+'
+	return string(k), string(s)
+}
+
+// leakMaskedKey is the shortened key id that may show: its last four
+// characters.
+var leakMaskedKey = leakKeyID[len(leakKeyID)-4:]
 
 // leakHook is a valid "keys" hook with the test credentials.
 func leakHook(id, queueURL string) sqshook.Hook {
@@ -187,7 +213,7 @@ func TestSecretDetectorFindsTheSecret(t *testing.T) {
 	// The redacted copy is what is safe to marshal.
 	rjs := leakJSON(t, "json.Marshal(hook.Redacted())", h.Redacted())
 	leakAssertClean(t, "json.Marshal(hook.Redacted())", rjs)
-	leakAssertShows(t, "json.Marshal(hook.Redacted())", rjs, "leak-control", "[REDACTED]", "EST1")
+	leakAssertShows(t, "json.Marshal(hook.Redacted())", rjs, "leak-control", "[REDACTED]", leakMaskedKey)
 }
 
 // TestSecretNotInHookRenderings: every way of showing a Hook other than JSON.
@@ -586,7 +612,7 @@ func TestSecretNotInSlogOutput(t *testing.T) {
 				logger.Info("stats", slog.Any("stats", stats[len(stats)-1]))
 
 				out := buf.String()
-				leakAssertShows(t, name+" log", out, append(ids, "hook configured", "sqshook: event not delivered", "[REDACTED]", "EST1", "hooks[0].id")...)
+				leakAssertShows(t, name+" log", out, append(ids, "hook configured", "sqshook: event not delivered", "[REDACTED]", leakMaskedKey, "hooks[0].id")...)
 				var leaky []string
 				for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 					if len(leakFinds(line)) > 0 {
@@ -727,4 +753,103 @@ func TestSecretNotInDispatcherValue(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&lb, nil)).Info("started", slog.Any("dispatcher", d))
 	leakAssertClean(t, "dispatcher in slog", lb.String())
 	leakAssertShows(t, "dispatcher in slog", lb.String(), "started")
+}
+
+// leakTypedCase is a hook whose customer typed the credentials into a field
+// other than sqs_key and sqs_secret.
+type leakTypedCase struct {
+	name     string
+	hook     sqshook.Hook
+	endpoint string // the endpoint override the hook is validated and checked with
+	// parseURL: the queue URL carries the credentials as user information,
+	// which ParseQueueURL, QueueARN and ResourcePolicy must hide too (they do
+	// not know the hook, so only user information can be hidden there).
+	parseURL bool
+}
+
+// leakTypedCases puts the credentials in every field a customer types:
+// the queue URL (user information, path, query, fragment), the region, the
+// event types and the id, on AWS URLs and on a loopback endpoint override.
+func leakTypedCases(endpoint, localURL string) []leakTypedCase {
+	const host = "sqs.us-east-1.amazonaws.com"
+	with := func(u string, f func(*sqshook.Hook)) sqshook.Hook {
+		h := leakHook("typed", u)
+		if f != nil {
+			f(&h)
+		}
+		return h
+	}
+	return []leakTypedCase{
+		{name: "userinfo key:secret", hook: with("https://"+leakKeyID+":"+leakSecret+"@"+host+"/123456789012/q", nil), parseURL: true},
+		{name: "userinfo secret only", hook: with("https://"+leakSecret+"@"+host+"/123456789012/q", nil), parseURL: true},
+		{name: "userinfo escaped", hook: with("https://"+leakKeyID+":"+strings.NewReplacer("/", "%2F", "+", "%2B").Replace(leakSecret)+"@"+host+"/123456789012/q", nil), parseURL: true},
+		{name: "userinfo http", hook: with("http://"+leakKeyID+":"+leakSecret+"@"+host+"/123456789012/q", nil), parseURL: true},
+		{name: "userinfo on loopback", hook: with(strings.Replace(localURL, "://", "://"+leakKeyID+":"+leakSecret+"@", 1), nil), endpoint: endpoint},
+		{name: "path", hook: with("https://"+host+"/123456789012/"+leakSecret, nil)},
+		{name: "path key", hook: with("https://"+host+"/"+leakKeyID+"/q", nil)},
+		{name: "query", hook: with(leakURL+"?X-Amz-Credential="+leakKeyID+"&secret="+leakSecret, nil)},
+		{name: "fragment", hook: with(leakURL+"#"+leakSecret, nil)},
+		{name: "path on loopback", hook: with(localURL+"/"+leakSecret, nil), endpoint: endpoint},
+		{name: "host on loopback", hook: with("http://"+leakKeyID+"/123456789012/q", nil), endpoint: endpoint},
+		{name: "region", hook: with(leakURL, func(h *sqshook.Hook) { h.SQSRegion = leakSecret })},
+		{name: "region key", hook: with(leakURL, func(h *sqshook.Hook) { h.SQSRegion = leakKeyID })},
+		{name: "event types", hook: with(localURL, func(h *sqshook.Hook) { h.EventTypes = []string{leakSecret, "message." + leakKeyID} }), endpoint: endpoint},
+		{name: "bad event types", hook: with(leakURL, func(h *sqshook.Hook) { h.EventTypes = []string{"*." + leakSecret, leakKeyID + " x"} })},
+		{name: "id", hook: with(leakURL, func(h *sqshook.Hook) { h.ID = leakSecret })},
+		{name: "role arn", hook: with(leakURL, func(h *sqshook.Hook) { h.SQSRoleARN = "arn:aws:iam::123456789012:role/" + leakSecret })},
+	}
+}
+
+// TestSecretNotInTypedFields: the credentials, drawn from the real
+// alphabet, typed into every field a customer can type into. No rendering,
+// log, validation or parse error, or check result may show them.
+func TestSecretNotInTypedFields(t *testing.T) {
+	srv := sqstest.NewServer()
+	defer srv.Close()
+	localURL := srv.CreateQueue("typed", nil)
+	for _, c := range leakTypedCases(srv.URL(), localURL) {
+		t.Run(c.name, func(t *testing.T) {
+			h := c.hook
+			leakAssertFormatsClean(t, "hook", h)
+			leakAssertFormatsClean(t, "*hook", &h)
+			leakAssertClean(t, "String()", h.String())
+			leakAssertClean(t, "Redacted %+v", fmt.Sprintf("%+v", h.Redacted()))
+			leakAssertClean(t, "json.Marshal(Redacted())", leakJSON(t, "Redacted", h.Redacted()))
+			var logs bytes.Buffer
+			slog.New(slog.NewTextHandler(&logs, nil)).Info("hook", slog.Any("hook", h))
+			slog.New(slog.NewJSONHandler(&logs, nil)).Info("hook", slog.Any("hook", h))
+			leakAssertClean(t, "slog of the hook", logs.String())
+			leakAssertShows(t, "slog of the hook", logs.String(), "sqs_queue_url", "[REDACTED]")
+
+			vopts := sqshook.ValidateOptions{Endpoint: c.endpoint}
+			_, verr := sqshook.ValidateHooks([]sqshook.Hook{h}, vopts)
+			if verr != nil {
+				leakAssertErrorClean(t, "ValidateHooks", verr, "hooks[0].")
+				leakAssertErrorClean(t, "Hook.Validate", h.Validate(), "hook.")
+				_, err := sqshook.New([]sqshook.Hook{h}, sqshook.WithEndpoint(c.endpoint))
+				leakAssertErrorClean(t, "New", err, "hooks[0].")
+				if c.name == "userinfo key:secret" && strings.Contains(verr.Error(), "port") {
+					t.Errorf("ValidateHooks: %v; the URL has user information, not a port", verr)
+				}
+			}
+			if c.parseURL {
+				_, err := sqshook.ParseQueueURL(h.SQSQueueURL)
+				leakAssertErrorClean(t, "ParseQueueURL", err, "REDACTED")
+				if strings.HasPrefix(h.SQSQueueURL, "https:") && err != nil && !strings.Contains(err.Error(), "user information") {
+					t.Errorf("ParseQueueURL: %v; want it to name the user information", err)
+				}
+				_, err = sqshook.QueueARN(h.SQSQueueURL)
+				leakAssertErrorClean(t, "QueueARN", err, "REDACTED")
+				_, err = sqshook.ResourcePolicy(h.SQSQueueURL, "arn:aws:iam::111122223333:role/sender", sqshook.ResourcePolicyOptions{})
+				leakAssertErrorClean(t, "ResourcePolicy", err, "REDACTED")
+			}
+			res := sqshook.CheckHook(context.Background(), h, sqshook.CheckOptions{Endpoint: c.endpoint, Timeout: 10 * time.Second})
+			if verr != nil && res.Status != sqshook.CheckError {
+				t.Errorf("sanity: CheckHook of an invalid hook: status %q, want %q", res.Status, sqshook.CheckError)
+			}
+			leakAssertClean(t, "CheckResult.Error", res.Error)
+			leakAssertFormatsClean(t, "CheckResult", res)
+			leakAssertClean(t, "CheckResult JSON", leakJSON(t, "CheckResult", res))
+		})
+	}
 }
