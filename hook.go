@@ -117,14 +117,86 @@ func (h Hook) Redacted() Hook {
 // scrub removes h's secret from s and shortens its access key id as
 // Redacted does: messages from AWS and the network are not ours, and some
 // echo the credentials they were given.
+//
+// The credentials are found in their literal form and in the forms that
+// messages echo them in: URL-encoded ("%2F", "%2B", in either case, as
+// url.QueryEscape and url.PathEscape write them) and JSON-escaped ("\/",
+// "\u002b"), in any mix.
 func (h *Hook) scrub(s string) string {
 	if h.SQSSecret != "" {
-		s = strings.ReplaceAll(s, h.SQSSecret, redactedText)
+		s = replaceEncoded(s, h.SQSSecret, redactedText)
 	}
 	if k := h.SQSKey; k != "" && k != maskKey(k) {
-		s = strings.ReplaceAll(s, k, maskKey(k))
+		s = replaceEncoded(s, k, maskKey(k))
 	}
 	return s
+}
+
+// replaceEncoded replaces every occurrence of secret in s, where each of
+// its bytes may be written as itself, as a %XX escape, or as a JSON escape
+// (\/ for '/', \u00XX), with repl.
+func replaceEncoded(s, secret, repl string) string {
+	if !strings.ContainsAny(s, "%\\") {
+		return strings.ReplaceAll(s, secret, repl)
+	}
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); {
+		if end := matchEncoded(s, i, secret); end > i {
+			b.WriteString(s[last:i])
+			b.WriteString(repl)
+			i, last = end, end
+			continue
+		}
+		i++
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// matchEncoded returns where a match of secret (in any of the forms
+// replaceEncoded knows) that starts at s[i] ends, or -1.
+func matchEncoded(s string, i int, secret string) int {
+	j := i
+	for k := 0; k < len(secret); k++ {
+		c := secret[k]
+		switch {
+		case j < len(s) && s[j] == c:
+			j++
+		case j+2 < len(s) && s[j] == '%' && unhex2(s[j+1], s[j+2]) == int(c):
+			j += 3
+		case j+1 < len(s) && s[j] == '\\' && c == '/' && s[j+1] == '/':
+			j += 2
+		case j+5 < len(s) && s[j] == '\\' && s[j+1] == 'u' && s[j+2] == '0' && s[j+3] == '0' && unhex2(s[j+4], s[j+5]) == int(c):
+			j += 6
+		default:
+			return -1
+		}
+	}
+	return j
+}
+
+// unhex2 returns the byte that two hex digits spell, or -1.
+func unhex2(a, b byte) int {
+	h := func(c byte) int {
+		switch {
+		case c >= '0' && c <= '9':
+			return int(c - '0')
+		case c >= 'a' && c <= 'f':
+			return int(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			return int(c-'A') + 10
+		}
+		return -1
+	}
+	x, y := h(a), h(b)
+	if x < 0 || y < 0 {
+		return -1
+	}
+	return x<<4 | y
 }
 
 // scrubError returns err, or when its text shows h's credentials an error

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -63,6 +64,18 @@ func leakCredentials(rng *rand.Rand) (keyID, secret string) {
 	return string(k), string(s)
 }
 
+// leakSecretForms are the secret as it is, then as messages may echo it:
+// URL-encoded in upper and lower case, JSON-escaped, and mixed.
+var leakSecretForms = []string{
+	leakSecret,
+	url.QueryEscape(leakSecret),
+	strings.NewReplacer("%2F", "%2f", "%2B", "%2b").Replace(url.QueryEscape(leakSecret)),
+	url.PathEscape(leakSecret),
+	strings.ReplaceAll(leakSecret, "/", `\/`),
+	strings.NewReplacer("/", `\/`, "+", `\u002b`).Replace(leakSecret),
+	strings.NewReplacer("/", "%2f", "+", `\u002B`).Replace(leakSecret),
+}
+
 // leakMaskedKey is the shortened key id that may show: its last four
 // characters.
 var leakMaskedKey = leakKeyID[len(leakKeyID)-4:]
@@ -87,6 +100,11 @@ func leakFinds(s string) []string {
 	var found []string
 	if strings.Contains(s, leakSecret) {
 		found = append(found, "the secret")
+	}
+	for _, form := range leakSecretForms[1:] {
+		if strings.Contains(s, form) {
+			found = append(found, "the secret in the form "+form)
+		}
 	}
 	if strings.Contains(s, leakKeyID) {
 		found = append(found, "the whole access key id")
@@ -418,6 +436,9 @@ func leakFaults() []leakFault {
 	echo := func(i int, id string) *sqstest.EntryFailure {
 		return &sqstest.EntryFailure{Code: "InvalidParameterValue", Message: "bad entry signed by " + leakKeyID + " with " + leakSecret, SenderFault: true}
 	}
+	encoded := func(i int, id string) *sqstest.EntryFailure {
+		return &sqstest.EntryFailure{Code: "InvalidParameterValue", Message: "bad entry: " + leakSecretForms[1] + " " + leakSecretForms[4], SenderFault: true}
+	}
 	plain := func(i int, id string) *sqstest.EntryFailure {
 		return &sqstest.EntryFailure{Code: "InvalidParameterValue", Message: "Value for parameter is invalid.", SenderFault: true}
 	}
@@ -433,6 +454,9 @@ func leakFaults() []leakFault {
 		{name: "AccessDeniedEchoed", fault: sqstest.Fault{Code: "AccessDenied", Message: "Access to the resource is denied for " + leakKeyID + ":" + leakSecret}, code: "AccessDenied", reason: sqshook.ReasonRejected, echoesIt: true},
 		{name: "RequestThrottledEchoed", fault: sqstest.Fault{Code: "RequestThrottled", Message: "Rate exceeded for " + leakKeyID + " / " + leakSecret}, code: "RequestThrottled", reason: sqshook.ReasonRetriesExhausted, echoesIt: true},
 		{name: "FailedEntryEchoed", fault: sqstest.Fault{FailEntries: echo}, code: "InvalidParameterValue", reason: sqshook.ReasonRejected, echoesIt: true},
+		{name: "AccessDeniedURLEncoded", fault: sqstest.Fault{Code: "AccessDenied", Message: "denied: " + leakSecretForms[1] + " and " + leakSecretForms[2] + " and " + leakSecretForms[3]}, code: "AccessDenied", reason: sqshook.ReasonRejected, echoesIt: true},
+		{name: "ThrottledJSONEscaped", fault: sqstest.Fault{Code: "RequestThrottled", Message: `{"secret":"` + leakSecretForms[4] + `","mixed":["` + leakSecretForms[5] + `","` + leakSecretForms[6] + `"]}`}, code: "RequestThrottled", reason: sqshook.ReasonRetriesExhausted, echoesIt: true},
+		{name: "FailedEntryEncoded", fault: sqstest.Fault{FailEntries: encoded}, code: "InvalidParameterValue", reason: sqshook.ReasonRejected, echoesIt: true},
 	}
 }
 
