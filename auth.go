@@ -6,9 +6,13 @@ package sqshook
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -142,8 +146,12 @@ func resolveEndpoint(endpoint string) string {
 //
 // A ClientPool is safe for concurrent use. Its zero value is not usable; call
 // NewClientPool.
+//
+// Every way of showing a pool (the fmt verbs, slog) shows its endpoints and
+// how many clients it holds, never the credentials of those clients.
 type ClientPool struct {
-	endpointErr error // a refused endpoint: every client fails with it
+	salt        [32]byte // keys clientKey.cred
+	endpointErr error    // a refused endpoint: every client fails with it
 	endpoint    string
 	stsEndpoint string
 	externalID  func(Hook) string
@@ -160,11 +168,13 @@ type ClientPool struct {
 	defaultCfg *aws.Config
 }
 
-// clientKey identifies a client. It holds a digest of the secret, never the
-// secret itself.
+// clientKey identifies a client. It holds neither the secret nor the whole
+// access key id: keyID is the shortened id that may be shown, and cred an
+// HMAC-SHA256 of the whole id and the secret under the pool's own random
+// salt (an unsalted digest of a secret can be looked up or confirmed).
 type clientKey struct {
 	region, auth, keyID string
-	secret              [sha256.Size]byte
+	cred                [sha256.Size]byte
 	role                roleKey
 }
 
@@ -187,6 +197,7 @@ func NewClientPool(opts ClientOptions) *ClientPool {
 	if p.window <= 0 {
 		p.window = DefaultRoleExpiryWindow
 	}
+	_, _ = rand.Read(p.salt[:]) // crypto/rand.Read never fails (it crashes the program instead)
 	p.endpointErr = checkEndpoint(p.endpoint, opts.InsecureCleartextEndpoint)
 	if p.endpointErr == nil {
 		p.endpointErr = checkEndpoint(p.stsEndpoint, opts.InsecureCleartextEndpoint)
@@ -231,8 +242,12 @@ func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
 	key := clientKey{region: h.SQSRegion, auth: h.SQSAuthType}
 	switch h.SQSAuthType {
 	case AuthKeys:
-		key.keyID = h.SQSKey
-		key.secret = sha256.Sum256([]byte(h.SQSSecret))
+		key.keyID = maskKey(h.SQSKey)
+		mac := hmac.New(sha256.New, p.salt[:])
+		mac.Write([]byte(h.SQSKey))
+		mac.Write([]byte{0})
+		mac.Write([]byte(h.SQSSecret))
+		mac.Sum(key.cred[:0])
 	case AuthResource:
 	case AuthRole:
 		var err error
@@ -413,6 +428,31 @@ func (p *ClientPool) CloseIdleConnections() {
 		p.transport.CloseIdleConnections()
 	}
 }
+
+// String describes the pool: its endpoints and the number of clients and
+// assumed roles it holds. It shows no credentials.
+func (p *ClientPool) String() string {
+	if p == nil {
+		return "sqshook.ClientPool(nil)"
+	}
+	p.mu.Lock()
+	clients, roles := len(p.clients), len(p.roles)
+	p.mu.Unlock()
+	return fmt.Sprintf("sqshook.ClientPool{Endpoint:%q STSEndpoint:%q Clients:%d Roles:%d}", p.endpoint, p.stsEndpoint, clients, roles)
+}
+
+// Format implements fmt.Formatter: every verb shows String, so that no
+// verb prints the pool's fields (its client keys among them).
+func (p *ClientPool) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q", p.String())
+		return
+	}
+	io.WriteString(f, p.String())
+}
+
+// LogValue implements slog.LogValuer: the pool is logged as String shows it.
+func (p *ClientPool) LogValue() slog.Value { return slog.StringValue(p.String()) }
 
 // Len returns the number of distinct clients built so far.
 func (p *ClientPool) Len() int {

@@ -19,6 +19,8 @@ package sqshook_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -876,4 +878,43 @@ func TestSecretNotInTypedFields(t *testing.T) {
 			leakAssertClean(t, "CheckResult JSON", leakJSON(t, "CheckResult", res))
 		})
 	}
+}
+
+// TestSecretNotInClientPool: a pool that built clients for "keys" hooks,
+// shown with every verb and through slog, shows neither the credentials
+// nor a digest of the secret; the pool still tells credentials apart.
+func TestSecretNotInClientPool(t *testing.T) {
+	pool := sqshook.NewClientPool(sqshook.ClientOptions{Endpoint: "http://127.0.0.1:9"})
+	h := leakHook("pool", leakURL)
+	other := h
+	other.SQSSecret = leakSecret[1:] + "x"
+	for _, hk := range []sqshook.Hook{h, h, other} {
+		if _, err := pool.Client(context.Background(), hk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pool.Len() != 2 {
+		t.Errorf("pool.Len() = %d, want 2 (one client per credentials)", pool.Len())
+	}
+	digest := sha256.Sum256([]byte(leakSecret))
+	digestForms := []string{hex.EncodeToString(digest[:]), strings.Trim(fmt.Sprint(digest), "[]"), fmt.Sprintf("%x", digest[:8])}
+	check := func(where, s string) {
+		t.Helper()
+		leakAssertClean(t, where, s)
+		for _, d := range digestForms {
+			if strings.Contains(s, d) {
+				t.Errorf("LEAK: %s shows the SHA-256 of the secret:\n%s", where, s)
+			}
+		}
+	}
+	for verb, s := range leakFormats(pool) {
+		check("*ClientPool "+verb, s)
+		leakAssertShows(t, "*ClientPool "+verb, s, "127.0.0.1:9")
+	}
+	check("struct holding a *ClientPool %+v", fmt.Sprintf("%+v", struct{ P *sqshook.ClientPool }{pool}))
+	var lb bytes.Buffer
+	slog.New(slog.NewTextHandler(&lb, nil)).Info("pool", slog.Any("pool", pool))
+	slog.New(slog.NewJSONHandler(&lb, nil)).Info("pool", slog.Any("pool", pool))
+	check("*ClientPool in slog", lb.String())
+	leakAssertShows(t, "*ClientPool in slog", lb.String(), "127.0.0.1:9")
 }
