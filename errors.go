@@ -82,7 +82,7 @@ const (
 type GuardError struct {
 	Reason Reason // ReasonTooLarge, ReasonInvalidContents or ReasonInvalidField
 	Field  string // "body", "MessageGroupId", "MessageDeduplicationId", "MessageAttributes[name]", …
-	Bytes  int    // measured size, for ReasonTooLarge
+	Bytes  int    // measured size, for ReasonTooLarge; a lower bound when the body was refused before (or while) it was encoded
 	Max    int    // the limit, for ReasonTooLarge
 	Detail string // the rule that was broken, for humans
 }

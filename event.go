@@ -131,7 +131,7 @@ func (d *Dispatcher) prepare(ev Event) (*eventData, error) {
 		ed.guard = checkOwnAttributes(ed.id, ev.Type)
 	}
 	if ed.guard == nil {
-		body, err := d.cfg.guard.encode(ev.Body)
+		body, err := d.cfg.guard.encode(ev.Body, MessageSize("", ev.Attributes)+ownAttributesSize(ed.id, ev.Type))
 		// A raw body that needed repair was checked as JSON by RepairJSON.
 		repaired := d.cfg.guard.raw() && unsafe.StringData(body) != unsafe.SliceData(ev.Body)
 		if err == nil && !repaired && !ev.bodyValidated() && !validJSON(ev.Body) {

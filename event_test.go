@@ -4,6 +4,7 @@
 package sqshook_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -61,5 +62,26 @@ func TestPublishChecksOwnAttributes(t *testing.T) {
 	}
 	if n := len(fake.ackedIDs(hookFor("h", "q").SQSQueueURL)); n != len(good) {
 		t.Errorf("%d messages sent, want %d (only the good events)", n, len(good))
+	}
+}
+
+// TestPublishRefusesOversizedBeforeEncoding: Publish of an event that
+// cannot fit dead-letters it as too_large without encoding it (the raw
+// repair of control characters would allocate six times the body).
+func TestPublishRefusesOversizedBeforeEncoding(t *testing.T) {
+	fake := newFake()
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")})
+	body := append(append([]byte(`{"t":"`), bytes.Repeat([]byte{1}, 8<<20)...), `"}`...)
+	var err error
+	n := allocated(func() { err = d.Publish(context.Background(), sqshook.Event{Type: "message.new", Body: body}) })
+	if err == nil {
+		t.Error("Publish returned no error for a copy dead-lettered at once")
+	}
+	if limit := uint64(len(body) / 4); n > limit {
+		t.Errorf("Publish of a %d-byte event allocated %d bytes; want at most %d (refused before encoding)", len(body), n, limit)
+	}
+	flush(t, d)
+	if got := dls.byReason(); got[sqshook.ReasonTooLarge] != 1 || len(dls.list()) != 1 {
+		t.Errorf("dead letters by reason: %v; want one too_large", got)
 	}
 }
