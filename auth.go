@@ -176,6 +176,45 @@ type clientKey struct {
 	region, auth, keyID string
 	cred                [sha256.Size]byte
 	role                roleKey
+	endpoint            queueEndpoint
+}
+
+// queueEndpoint is where a queue URL says its requests go, when that is not
+// the region's standard endpoint: AWS's FIPS or dual-stack endpoints (the
+// SDK resolves them), or the host of an interface VPC endpoint.
+type queueEndpoint struct {
+	fips, dualStack bool
+	vpceHost        string // "vpce-….sqs.<region>.vpce.amazonaws.com", lowercase
+}
+
+// queueEndpointOf reads the endpoint a queue URL names. Only URLs that
+// ParseQueueURL accepts name one (a VPC endpoint host is validated there:
+// never an arbitrary host); any other URL, and the legacy hosts, give the
+// region's standard endpoint.
+func queueEndpointOf(queueURL string) queueEndpoint {
+	q, err := ParseQueueURL(queueURL)
+	if err != nil {
+		return queueEndpoint{}
+	}
+	e := queueEndpoint{fips: q.FIPS, dualStack: q.DualStack}
+	if q.VPCEndpoint {
+		host := queueURL[strings.Index(queueURL, "://")+3:]
+		e.vpceHost = strings.ToLower(host[:strings.IndexByte(host, '/')])
+	}
+	return e
+}
+
+// apply sets the SDK's options for e.
+func (e queueEndpoint) apply(o *sqs.Options) {
+	if e.fips {
+		o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled
+	}
+	if e.dualStack {
+		o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointStateEnabled
+	}
+	if e.vpceHost != "" {
+		o.BaseEndpoint = aws.String("https://" + e.vpceHost)
+	}
 }
 
 // roleKey identifies an assumed role's credentials, shared by every hook
@@ -229,7 +268,14 @@ func NewClientPool(opts ClientOptions) *ClientPool {
 // Endpoint returns the endpoint override in force ("" for AWS's own).
 func (p *ClientPool) Endpoint() string { return p.endpoint }
 
-// Client returns the shared client for h's region and credentials. "keys"
+// Client returns the shared client for h's region and credentials, sending
+// where h's queue URL says: a FIPS (sqs-fips.…) or dual-stack (….api.aws)
+// URL makes the SDK use the FIPS or dual-stack endpoint of the region, and
+// an interface VPC endpoint URL (vpce-….sqs.<region>.vpce.amazonaws.com)
+// sends to that host; any other URL, the legacy hosts
+// (queue.amazonaws.com, <region>.queue.amazonaws.com) included, to the
+// region's standard endpoint. An endpoint override (ClientOptions.Endpoint)
+// takes precedence over all of these. "keys"
 // hooks get static credentials wrapped in aws.NewCredentialsCache; "resource"
 // hooks get the server's own identity from the default credential chain
 // (environment, shared config, web identity, container or instance role);
@@ -240,6 +286,9 @@ func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
 		return nil, p.endpointErr
 	}
 	key := clientKey{region: h.SQSRegion, auth: h.SQSAuthType}
+	if p.endpoint == "" {
+		key.endpoint = queueEndpointOf(h.SQSQueueURL)
+	}
 	switch h.SQSAuthType {
 	case AuthKeys:
 		key.keyID = maskKey(h.SQSKey)
@@ -291,11 +340,13 @@ func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
 	cfg.HTTPClient = p.httpClient
 	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
 	cfg.RetryMaxAttempts = 1
-	endpoint := p.endpoint
+	endpoint, queueEndpoint := p.endpoint, key.endpoint
 	c = sqs.NewFromConfig(cfg, func(o *sqs.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
+			return
 		}
+		queueEndpoint.apply(o)
 	})
 
 	p.mu.Lock()
