@@ -51,11 +51,12 @@ const redactedText = "[REDACTED]"
 // Hook is one event hook, in the format of Stream's event_hooks: where to
 // send events (an SQS queue), how to authenticate, and which event types.
 //
-// JSON marshalling keeps every field, secrets included: it is the storage
-// format. Every other way of showing a Hook hides the secret: String, the fmt
-// verbs (%v, %+v, %#v, %s, %q) and slog all show the Redacted copy. Note that
-// slog's JSON handler marshals a slice of hooks with encoding/json, which
-// keeps secrets: log hooks one at a time, or log the Redacted copies.
+// Every way of showing a Hook hides the secret: String, the fmt verbs (%v,
+// %+v, %#v, %s, %q), slog (text and JSON handlers, a hook alone, in a slice
+// or in a struct) and encoding/json (MarshalJSON) all show the Redacted
+// copy. Storage is explicit: MarshalHooks writes the hooks with their
+// secrets, in the JSON form ParseHooks reads. A redacted copy cannot be
+// stored by mistake: its sqs_secret, "[REDACTED]", fails validation.
 type Hook struct {
 	// ID identifies the hook. Optional: ValidateHooks fills an empty ID with
 	// one derived from the hook's settings, so an unchanged configuration
@@ -218,8 +219,8 @@ func (h *Hook) scrubError(err error) error {
 }
 
 func maskKey(k string) string {
-	if k == "" {
-		return ""
+	if k == "" || strings.HasPrefix(k, "…") && len(k) == len("…")+4 {
+		return k // empty, or already shortened: Redacted of a Redacted copy changes nothing
 	}
 	if len(k) <= 8 {
 		return redactedText
@@ -227,8 +228,27 @@ func maskKey(k string) string {
 	return "…" + k[len(k)-4:]
 }
 
-// plainHook has Hook's fields and none of its methods, for printing.
+// plainHook has Hook's fields and none of its methods, for printing and
+// storing.
 type plainHook Hook
+
+// MarshalJSON implements json.Marshaler with the Redacted copy: a hook
+// marshalled for a log, an API answer or slog's JSON handler shows no
+// secret. Use MarshalHooks to store hooks.
+func (h Hook) MarshalJSON() ([]byte, error) {
+	return json.Marshal(plainHook(h.Redacted()))
+}
+
+// MarshalHooks returns hooks as a JSON array with every field, secrets
+// included: the storage form, which ParseHooks reads back. It is the only
+// function of sqshook whose output holds secrets; keep it out of logs.
+func MarshalHooks(hooks []Hook) ([]byte, error) {
+	plain := make([]plainHook, len(hooks))
+	for i, h := range hooks {
+		plain[i] = plainHook(h)
+	}
+	return json.Marshal(plain)
+}
 
 // String shows the hook without secrets.
 func (h Hook) String() string {
@@ -471,6 +491,8 @@ func (v *validator) hook(field string, h Hook, opts ValidateOptions) {
 		}
 		if h.SQSSecret == "" {
 			v.add(field+".sqs_secret", `required when sqs_auth_type is "keys"`)
+		} else if h.SQSSecret == redactedText {
+			v.add(field+".sqs_secret", `is "[REDACTED]", the placeholder of a redacted copy (json.Marshal and every display of a Hook hide the secret): store hooks with MarshalHooks`)
 		} else if strings.ContainsAny(h.SQSSecret, " \t\r\n") {
 			v.add(field+".sqs_secret", "must not contain white space")
 		}

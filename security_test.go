@@ -215,18 +215,19 @@ func leakJSON(t *testing.T, where string, v any) string {
 	return string(js)
 }
 
-// TestSecretDetectorFindsTheSecret is the positive control: JSON keeps the
-// secret by design, and the detector must see it there.
+// TestSecretDetectorFindsTheSecret is the positive control: MarshalHooks
+// keeps the secret by design (it is the storage format), and the detector
+// must see it there.
 func TestSecretDetectorFindsTheSecret(t *testing.T) {
 	h := leakHook("leak-control", leakURL)
-	js, err := json.Marshal(h)
+	js, err := sqshook.MarshalHooks([]sqshook.Hook{h})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if found := leakFinds(string(js)); len(found) != 2 {
-		t.Fatalf("json.Marshal(hook) = %s; the detector found %v, want the secret and the key id (JSON is the storage format and keeps them)", js, found)
+		t.Fatalf("MarshalHooks = %s; the detector found %v, want the secret and the key id (the storage format keeps them)", js, found)
 	}
-	back, err := sqshook.ParseHooks([]byte("[" + string(js) + "]"))
+	back, err := sqshook.ParseHooks(js)
 	if err != nil || back[0].SQSSecret != leakSecret || back[0].SQSKey != leakKeyID {
 		t.Fatalf("JSON round trip lost the credentials: %v", err)
 	}
@@ -624,11 +625,11 @@ func TestSecretNotInSlogOutput(t *testing.T) {
 					logger.With(slog.Any("hook", h)).Info("hook in logger attrs")
 					logger.WithGroup("cfg").Info("hook in a group", slog.Any("hook", h))
 				}
-				if name == "text" {
-					// The JSON handler marshals a slice with encoding/json,
-					// which keeps secrets (documented on Hook).
-					logger.Info("all hooks", slog.Any("hooks", d.Hooks()))
-				}
+				logger.Info("all hooks", slog.Any("hooks", d.Hooks()))
+				logger.Info("hooks in a struct", slog.Any("cfg", struct {
+					Hooks []sqshook.Hook
+					First sqshook.Hook
+				}{d.Hooks(), d.Hooks()[0]}))
 				_, verr := sqshook.ValidateHooks([]sqshook.Hook{leakHook("bad id!", "ftp://x")}, sqshook.ValidateOptions{})
 				logger.Error("validation", slog.Any("err", verr))
 				errs, stats := leakDeliver(t, d, 2)
@@ -917,4 +918,56 @@ func TestSecretNotInClientPool(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&lb, nil)).Info("pool", slog.Any("pool", pool))
 	check("*ClientPool in slog", lb.String())
 	leakAssertShows(t, "*ClientPool in slog", lb.String(), "127.0.0.1:9")
+}
+
+// TestSecretNotInJSONOfHooks: encoding/json of a hook, alone, in a slice,
+// a map or a struct, and slog's JSON handler of those, show the redacted
+// copy; MarshalHooks is the storage form and round-trips through
+// ParseHooks; a redacted copy stored by mistake fails validation by name.
+func TestSecretNotInJSONOfHooks(t *testing.T) {
+	h := leakHook("json-hook", leakURL)
+	values := map[string]any{
+		"hook":   h,
+		"*hook":  &h,
+		"[]hook": []sqshook.Hook{h, h},
+		"map":    map[string]sqshook.Hook{"k": h},
+		"struct": struct {
+			H  sqshook.Hook
+			Hs []sqshook.Hook
+		}{h, []sqshook.Hook{h}},
+	}
+	for name, v := range values {
+		js := leakJSON(t, name, v)
+		leakAssertClean(t, "json.Marshal("+name+")", js)
+		leakAssertShows(t, "json.Marshal("+name+")", js, "json-hook", `"sqs_secret":"[REDACTED]"`)
+		var lb bytes.Buffer
+		slog.New(slog.NewJSONHandler(&lb, nil)).Info("hooks", slog.Any("v", v))
+		slog.New(slog.NewTextHandler(&lb, nil)).Info("hooks", slog.Any("v", v))
+		leakAssertClean(t, "slog of "+name, lb.String())
+		leakAssertShows(t, "slog of "+name, lb.String(), "json-hook")
+	}
+
+	stored, err := sqshook.MarshalHooks([]sqshook.Hook{h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := sqshook.ParseHooks(stored)
+	if err != nil || len(back) != 1 || back[0].SQSSecret != leakSecret || back[0].SQSKey != leakKeyID || back[0].ID != "json-hook" {
+		t.Fatalf("MarshalHooks/ParseHooks round trip: %v, %v", back, err)
+	}
+
+	// json.Marshal output is not a storage form: it fails validation,
+	// naming the field, instead of sending with "[REDACTED]" as a secret.
+	redacted, err := json.Marshal([]sqshook.Hook{h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := sqshook.ParseHooks(redacted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqshook.ValidateHooks(parsed, sqshook.ValidateOptions{})
+	if err == nil || !strings.Contains(err.Error(), "hooks[0].sqs_secret") || !strings.Contains(err.Error(), "MarshalHooks") {
+		t.Errorf("ValidateHooks of a redacted copy: %v; want a problem on hooks[0].sqs_secret that names MarshalHooks", err)
+	}
 }
