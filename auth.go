@@ -6,9 +6,13 @@ package sqshook
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -142,8 +146,12 @@ func resolveEndpoint(endpoint string) string {
 //
 // A ClientPool is safe for concurrent use. Its zero value is not usable; call
 // NewClientPool.
+//
+// Every way of showing a pool (the fmt verbs, slog) shows its endpoints and
+// how many clients it holds, never the credentials of those clients.
 type ClientPool struct {
-	endpointErr error // a refused endpoint: every client fails with it
+	salt        [32]byte // keys clientKey.cred
+	endpointErr error    // a refused endpoint: every client fails with it
 	endpoint    string
 	stsEndpoint string
 	externalID  func(Hook) string
@@ -160,12 +168,53 @@ type ClientPool struct {
 	defaultCfg *aws.Config
 }
 
-// clientKey identifies a client. It holds a digest of the secret, never the
-// secret itself.
+// clientKey identifies a client. It holds neither the secret nor the whole
+// access key id: keyID is the shortened id that may be shown, and cred an
+// HMAC-SHA256 of the whole id and the secret under the pool's own random
+// salt (an unsalted digest of a secret can be looked up or confirmed).
 type clientKey struct {
 	region, auth, keyID string
-	secret              [sha256.Size]byte
+	cred                [sha256.Size]byte
 	role                roleKey
+	endpoint            queueEndpoint
+}
+
+// queueEndpoint is where a queue URL says its requests go, when that is not
+// the region's standard endpoint: AWS's FIPS or dual-stack endpoints (the
+// SDK resolves them), or the host of an interface VPC endpoint.
+type queueEndpoint struct {
+	fips, dualStack bool
+	vpceHost        string // "vpce-….sqs.<region>.vpce.amazonaws.com", lowercase
+}
+
+// queueEndpointOf reads the endpoint a queue URL names. Only URLs that
+// ParseQueueURL accepts name one (a VPC endpoint host is validated there:
+// never an arbitrary host); any other URL, and the legacy hosts, give the
+// region's standard endpoint.
+func queueEndpointOf(queueURL string) queueEndpoint {
+	q, err := ParseQueueURL(queueURL)
+	if err != nil {
+		return queueEndpoint{}
+	}
+	e := queueEndpoint{fips: q.FIPS, dualStack: q.DualStack}
+	if q.VPCEndpoint {
+		host := queueURL[strings.Index(queueURL, "://")+3:]
+		e.vpceHost = strings.ToLower(host[:strings.IndexByte(host, '/')])
+	}
+	return e
+}
+
+// apply sets the SDK's options for e.
+func (e queueEndpoint) apply(o *sqs.Options) {
+	if e.fips {
+		o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled
+	}
+	if e.dualStack {
+		o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointStateEnabled
+	}
+	if e.vpceHost != "" {
+		o.BaseEndpoint = aws.String("https://" + e.vpceHost)
+	}
 }
 
 // roleKey identifies an assumed role's credentials, shared by every hook
@@ -187,6 +236,7 @@ func NewClientPool(opts ClientOptions) *ClientPool {
 	if p.window <= 0 {
 		p.window = DefaultRoleExpiryWindow
 	}
+	_, _ = rand.Read(p.salt[:]) // crypto/rand.Read never fails (it crashes the program instead)
 	p.endpointErr = checkEndpoint(p.endpoint, opts.InsecureCleartextEndpoint)
 	if p.endpointErr == nil {
 		p.endpointErr = checkEndpoint(p.stsEndpoint, opts.InsecureCleartextEndpoint)
@@ -218,7 +268,14 @@ func NewClientPool(opts ClientOptions) *ClientPool {
 // Endpoint returns the endpoint override in force ("" for AWS's own).
 func (p *ClientPool) Endpoint() string { return p.endpoint }
 
-// Client returns the shared client for h's region and credentials. "keys"
+// Client returns the shared client for h's region and credentials, sending
+// where h's queue URL says: a FIPS (sqs-fips.…) or dual-stack (….api.aws)
+// URL makes the SDK use the FIPS or dual-stack endpoint of the region, and
+// an interface VPC endpoint URL (vpce-….sqs.<region>.vpce.amazonaws.com)
+// sends to that host; any other URL, the legacy hosts
+// (queue.amazonaws.com, <region>.queue.amazonaws.com) included, to the
+// region's standard endpoint. An endpoint override (ClientOptions.Endpoint)
+// takes precedence over all of these. "keys"
 // hooks get static credentials wrapped in aws.NewCredentialsCache; "resource"
 // hooks get the server's own identity from the default credential chain
 // (environment, shared config, web identity, container or instance role);
@@ -229,10 +286,17 @@ func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
 		return nil, p.endpointErr
 	}
 	key := clientKey{region: h.SQSRegion, auth: h.SQSAuthType}
+	if p.endpoint == "" {
+		key.endpoint = queueEndpointOf(h.SQSQueueURL)
+	}
 	switch h.SQSAuthType {
 	case AuthKeys:
-		key.keyID = h.SQSKey
-		key.secret = sha256.Sum256([]byte(h.SQSSecret))
+		key.keyID = maskKey(h.SQSKey)
+		mac := hmac.New(sha256.New, p.salt[:])
+		mac.Write([]byte(h.SQSKey))
+		mac.Write([]byte{0})
+		mac.Write([]byte(h.SQSSecret))
+		mac.Sum(key.cred[:0])
 	case AuthResource:
 	case AuthRole:
 		var err error
@@ -276,11 +340,13 @@ func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
 	cfg.HTTPClient = p.httpClient
 	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
 	cfg.RetryMaxAttempts = 1
-	endpoint := p.endpoint
+	endpoint, queueEndpoint := p.endpoint, key.endpoint
 	c = sqs.NewFromConfig(cfg, func(o *sqs.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
+			return
 		}
+		queueEndpoint.apply(o)
 	})
 
 	p.mu.Lock()
@@ -413,6 +479,31 @@ func (p *ClientPool) CloseIdleConnections() {
 		p.transport.CloseIdleConnections()
 	}
 }
+
+// String describes the pool: its endpoints and the number of clients and
+// assumed roles it holds. It shows no credentials.
+func (p *ClientPool) String() string {
+	if p == nil {
+		return "sqshook.ClientPool(nil)"
+	}
+	p.mu.Lock()
+	clients, roles := len(p.clients), len(p.roles)
+	p.mu.Unlock()
+	return fmt.Sprintf("sqshook.ClientPool{Endpoint:%q STSEndpoint:%q Clients:%d Roles:%d}", p.endpoint, p.stsEndpoint, clients, roles)
+}
+
+// Format implements fmt.Formatter: every verb shows String, so that no
+// verb prints the pool's fields (its client keys among them).
+func (p *ClientPool) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q", p.String())
+		return
+	}
+	io.WriteString(f, p.String())
+}
+
+// LogValue implements slog.LogValuer: the pool is logged as String shows it.
+func (p *ClientPool) LogValue() slog.Value { return slog.StringValue(p.String()) }
 
 // Len returns the number of distinct clients built so far.
 func (p *ClientPool) Len() int {

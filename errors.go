@@ -71,6 +71,20 @@ const (
 	ReasonShutdown Reason = "shutdown"
 )
 
+// Codes of configuration errors that come with no AWS error code. They
+// appear in DeadLetter.Code, DeliveryError.Code and HookStats.LastErrorCode;
+// the message says what the SDK reported. Such events are dead-lettered as
+// ReasonRejected at once: retrying cannot help until the configuration is
+// fixed.
+const (
+	// CodeCredentials: the SDK found no usable credentials (none in the
+	// default chain for a "resource" hook, empty static keys, …).
+	CodeCredentials = "sqshook.Credentials"
+	// CodeEndpoint: the SQS endpoint could not be resolved (an unknown
+	// region, a host that DNS says does not exist).
+	CodeEndpoint = "sqshook.Endpoint"
+)
+
 // GuardError is returned by the size guard (SizeGuard.Prepare and the FIFO
 // field checks) when a message cannot be sent as it is. It carries the reason
 // and, for size errors, the numbers:
@@ -82,7 +96,7 @@ const (
 type GuardError struct {
 	Reason Reason // ReasonTooLarge, ReasonInvalidContents or ReasonInvalidField
 	Field  string // "body", "MessageGroupId", "MessageDeduplicationId", "MessageAttributes[name]", …
-	Bytes  int    // measured size, for ReasonTooLarge
+	Bytes  int    // measured size, for ReasonTooLarge; a lower bound when the body was refused before (or while) it was encoded
 	Max    int    // the limit, for ReasonTooLarge
 	Detail string // the rule that was broken, for humans
 }

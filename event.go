@@ -20,9 +20,13 @@ type Event struct {
 	// ID identifies the event across retries and hooks; it travels as the
 	// "event_id" message attribute and is the deduplication id on FIFO
 	// queues when DedupID is empty. Empty: Publish assigns a unique one.
+	// At most MaxEventIDLen bytes of characters SQS accepts in an attribute
+	// value, else the event is dead-lettered (ReasonInvalidField).
 	ID string
 	// Type is the event type, such as "message.new"; hooks filter on it.
-	// Required.
+	// Required. It travels as the "event_type" message attribute: at most
+	// MaxEventTypeLen bytes of characters SQS accepts in an attribute
+	// value, else the event is dead-lettered (ReasonInvalidField).
 	Type string
 	// Body is the event as a JSON document. Required. Publish takes it over:
 	// it is shared by every hook's copy without copying, so the caller must
@@ -124,7 +128,10 @@ func (d *Dispatcher) prepare(ev Event) (*eventData, error) {
 		}
 	}
 	if ed.guard == nil {
-		body, err := d.cfg.guard.encode(ev.Body)
+		ed.guard = checkOwnAttributes(ed.id, ev.Type)
+	}
+	if ed.guard == nil {
+		body, err := d.cfg.guard.encode(ev.Body, MessageSize("", ev.Attributes)+ownAttributesSize(ed.id, ev.Type))
 		// A raw body that needed repair was checked as JSON by RepairJSON.
 		repaired := d.cfg.guard.raw() && unsafe.StringData(body) != unsafe.SliceData(ev.Body)
 		if err == nil && !repaired && !ev.bodyValidated() && !validJSON(ev.Body) {
@@ -141,6 +148,35 @@ func (d *Dispatcher) prepare(ev Event) (*eventData, error) {
 		}
 	}
 	return ed, nil
+}
+
+// MaxEventIDLen and MaxEventTypeLen cap the event id and the event type in
+// bytes: both travel as String message attributes (AttrEventID,
+// AttrEventType).
+const (
+	MaxEventIDLen   = 256
+	MaxEventTypeLen = maxEventTypeLen
+)
+
+// checkOwnAttributes checks the values of the attributes sqshook adds
+// against SQS's rules for attribute values (valid UTF-8 of the characters
+// SQS accepts: tab, line feed, carriage return, U+0020 to U+D7FF, U+E000 to
+// U+FFFD and U+10000 to U+10FFFF) and against their length caps, as
+// CheckAttributes checks the caller's own.
+func checkOwnAttributes(id, eventType string) error {
+	for _, a := range [...]struct {
+		name, value string
+		max         int
+	}{{AttrEventID, id, MaxEventIDLen}, {AttrEventType, eventType, MaxEventTypeLen}} {
+		field := "MessageAttributes[" + a.name + "]"
+		if len(a.value) > a.max {
+			return &GuardError{Reason: ReasonInvalidField, Field: field, Detail: fmt.Sprintf("%d bytes; at most %d", len(a.value), a.max)}
+		}
+		if i := firstIllegal(stringBytes(a.value)); i >= 0 {
+			return &GuardError{Reason: ReasonInvalidField, Field: field, Detail: fmt.Sprintf("has a character SQS does not accept in an attribute value at byte %d", i)}
+		}
+	}
+	return nil
 }
 
 // ownAttributesSize is what the attributes sqshook adds count toward the

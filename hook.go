@@ -51,11 +51,12 @@ const redactedText = "[REDACTED]"
 // Hook is one event hook, in the format of Stream's event_hooks: where to
 // send events (an SQS queue), how to authenticate, and which event types.
 //
-// JSON marshalling keeps every field, secrets included: it is the storage
-// format. Every other way of showing a Hook hides the secret: String, the fmt
-// verbs (%v, %+v, %#v, %s, %q) and slog all show the Redacted copy. Note that
-// slog's JSON handler marshals a slice of hooks with encoding/json, which
-// keeps secrets: log hooks one at a time, or log the Redacted copies.
+// Every way of showing a Hook hides the secret: String, the fmt verbs (%v,
+// %+v, %#v, %s, %q), slog (text and JSON handlers, a hook alone, in a slice
+// or in a struct) and encoding/json (MarshalJSON) all show the Redacted
+// copy. Storage is explicit: MarshalHooks writes the hooks with their
+// secrets, in the JSON form ParseHooks reads. A redacted copy cannot be
+// stored by mistake: its sqs_secret, "[REDACTED]", fails validation.
 type Hook struct {
 	// ID identifies the hook. Optional: ValidateHooks fills an empty ID with
 	// one derived from the hook's settings, so an unchanged configuration
@@ -93,27 +94,110 @@ func (h Hook) Clone() Hook {
 
 // Redacted returns a copy of h that is safe to show: the secret is replaced
 // by "[REDACTED]" and the access key id is cut to its last four characters.
+//
+// Wherever else the secret or the whole key id was typed (the queue URL's
+// user information, path, query or fragment, the region, an event type, the
+// id, the role ARN) it is scrubbed as scrub does, and the queue URL's user
+// information is replaced by "REDACTED".
 func (h Hook) Redacted() Hook {
-	h = h.Clone()
-	if h.SQSSecret != "" {
-		h.SQSSecret = redactedText
+	r := h.Clone()
+	for _, f := range []*string{&r.ID, &r.HookType, &r.SQSQueueURL, &r.SQSRegion, &r.SQSAuthType, &r.SQSRoleARN} {
+		*f = h.scrub(*f)
 	}
-	h.SQSKey = maskKey(h.SQSKey)
-	h.SQSQueueURL = policyRedactUserinfo(h.SQSQueueURL)
-	return h
+	for i, t := range r.EventTypes {
+		r.EventTypes[i] = h.scrub(t)
+	}
+	if r.SQSSecret != "" {
+		r.SQSSecret = redactedText
+	}
+	r.SQSKey = maskKey(r.SQSKey)
+	r.SQSQueueURL = policyRedactUserinfo(r.SQSQueueURL)
+	return r
 }
 
 // scrub removes h's secret from s and shortens its access key id as
 // Redacted does: messages from AWS and the network are not ours, and some
 // echo the credentials they were given.
+//
+// The credentials are found in their literal form and in the forms that
+// messages echo them in: URL-encoded ("%2F", "%2B", in either case, as
+// url.QueryEscape and url.PathEscape write them) and JSON-escaped ("\/",
+// "\u002b"), in any mix.
 func (h *Hook) scrub(s string) string {
 	if h.SQSSecret != "" {
-		s = strings.ReplaceAll(s, h.SQSSecret, redactedText)
+		s = replaceEncoded(s, h.SQSSecret, redactedText)
 	}
 	if k := h.SQSKey; k != "" && k != maskKey(k) {
-		s = strings.ReplaceAll(s, k, maskKey(k))
+		s = replaceEncoded(s, k, maskKey(k))
 	}
 	return s
+}
+
+// replaceEncoded replaces every occurrence of secret in s, where each of
+// its bytes may be written as itself, as a %XX escape, or as a JSON escape
+// (\/ for '/', \u00XX), with repl.
+func replaceEncoded(s, secret, repl string) string {
+	if !strings.ContainsAny(s, "%\\") {
+		return strings.ReplaceAll(s, secret, repl)
+	}
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); {
+		if end := matchEncoded(s, i, secret); end > i {
+			b.WriteString(s[last:i])
+			b.WriteString(repl)
+			i, last = end, end
+			continue
+		}
+		i++
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// matchEncoded returns where a match of secret (in any of the forms
+// replaceEncoded knows) that starts at s[i] ends, or -1.
+func matchEncoded(s string, i int, secret string) int {
+	j := i
+	for k := 0; k < len(secret); k++ {
+		c := secret[k]
+		switch {
+		case j < len(s) && s[j] == c:
+			j++
+		case j+2 < len(s) && s[j] == '%' && unhex2(s[j+1], s[j+2]) == int(c):
+			j += 3
+		case j+1 < len(s) && s[j] == '\\' && c == '/' && s[j+1] == '/':
+			j += 2
+		case j+5 < len(s) && s[j] == '\\' && s[j+1] == 'u' && s[j+2] == '0' && s[j+3] == '0' && unhex2(s[j+4], s[j+5]) == int(c):
+			j += 6
+		default:
+			return -1
+		}
+	}
+	return j
+}
+
+// unhex2 returns the byte that two hex digits spell, or -1.
+func unhex2(a, b byte) int {
+	h := func(c byte) int {
+		switch {
+		case c >= '0' && c <= '9':
+			return int(c - '0')
+		case c >= 'a' && c <= 'f':
+			return int(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			return int(c-'A') + 10
+		}
+		return -1
+	}
+	x, y := h(a), h(b)
+	if x < 0 || y < 0 {
+		return -1
+	}
+	return x<<4 | y
 }
 
 // scrubError returns err, or when its text shows h's credentials an error
@@ -135,8 +219,8 @@ func (h *Hook) scrubError(err error) error {
 }
 
 func maskKey(k string) string {
-	if k == "" {
-		return ""
+	if k == "" || strings.HasPrefix(k, "…") && len(k) == len("…")+4 {
+		return k // empty, or already shortened: Redacted of a Redacted copy changes nothing
 	}
 	if len(k) <= 8 {
 		return redactedText
@@ -144,8 +228,27 @@ func maskKey(k string) string {
 	return "…" + k[len(k)-4:]
 }
 
-// plainHook has Hook's fields and none of its methods, for printing.
+// plainHook has Hook's fields and none of its methods, for printing and
+// storing.
 type plainHook Hook
+
+// MarshalJSON implements json.Marshaler with the Redacted copy: a hook
+// marshalled for a log, an API answer or slog's JSON handler shows no
+// secret. Use MarshalHooks to store hooks.
+func (h Hook) MarshalJSON() ([]byte, error) {
+	return json.Marshal(plainHook(h.Redacted()))
+}
+
+// MarshalHooks returns hooks as a JSON array with every field, secrets
+// included: the storage form, which ParseHooks reads back. It is the only
+// function of sqshook whose output holds secrets; keep it out of logs.
+func MarshalHooks(hooks []Hook) ([]byte, error) {
+	plain := make([]plainHook, len(hooks))
+	for i, h := range hooks {
+		plain[i] = plainHook(h)
+	}
+	return json.Marshal(plain)
+}
 
 // String shows the hook without secrets.
 func (h Hook) String() string {
@@ -286,7 +389,7 @@ func ValidateHooks(hooks []Hook, opts ValidateOptions) ([]Hook, error) {
 			if generated {
 				rule = fmt.Sprintf("generated id %q duplicates hooks[%d] (same settings twice)", h.ID, j)
 			}
-			v.add(field+".id", rule)
+			v.add(field+".id", h.scrub(rule))
 		} else {
 			seen[h.ID] = i
 		}
@@ -345,6 +448,14 @@ func (v *validator) err() error {
 }
 
 func (v *validator) hook(field string, h Hook, opts ValidateOptions) {
+	// The rules quote what the customer typed: scrub the hook's own
+	// credentials wherever they were typed.
+	start := len(v.problems)
+	defer func() {
+		for i := start; i < len(v.problems); i++ {
+			v.problems[i].Rule = h.scrub(v.problems[i].Rule)
+		}
+	}()
 	if h.ID != "" && !hookIDRE.MatchString(h.ID) {
 		v.add(field+".id", "must be 1-128 characters of letters, digits, '_', '.', ':' or '-'")
 	}
@@ -380,6 +491,8 @@ func (v *validator) hook(field string, h Hook, opts ValidateOptions) {
 		}
 		if h.SQSSecret == "" {
 			v.add(field+".sqs_secret", `required when sqs_auth_type is "keys"`)
+		} else if h.SQSSecret == redactedText {
+			v.add(field+".sqs_secret", `is "[REDACTED]", the placeholder of a redacted copy (json.Marshal and every display of a Hook hide the secret): store hooks with MarshalHooks`)
 		} else if strings.ContainsAny(h.SQSSecret, " \t\r\n") {
 			v.add(field+".sqs_secret", "must not contain white space")
 		}
@@ -447,6 +560,10 @@ func (v *validator) queueURL(field, raw string, opts ValidateOptions) (region, p
 	}
 	// Not an AWS URL: acceptable only on an overridden loopback endpoint.
 	u, err := url.Parse(raw)
+	if err == nil && u.User != nil {
+		v.add(field, "has user information (…@); a queue URL has none")
+		return "", ""
+	}
 	if err != nil || u.Host == "" {
 		v.add(field, fmt.Sprintf("not a URL: %v", awsErr))
 		return "", ""

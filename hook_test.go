@@ -310,14 +310,18 @@ func TestHookSecretsNeverShown(t *testing.T) {
 	if !strings.Contains(shown["String()"], "…MPLE") {
 		t.Errorf("String() = %s, want the key id's last four characters", shown["String()"])
 	}
-	// JSON is the storage format: it keeps the secret.
-	js, err := json.Marshal(h)
-	if err != nil || !bytes.Contains(js, []byte(testSecret)) {
-		t.Errorf("json.Marshal(hook) = %s, %v; want it to keep the secret", js, err)
+	// json.Marshal shows the redacted copy; MarshalHooks is the storage
+	// format and keeps the secret.
+	if js, err := json.Marshal(h); err != nil || bytes.Contains(js, []byte(testSecret)) || !bytes.Contains(js, []byte(`"sqs_secret":"[REDACTED]"`)) {
+		t.Errorf("json.Marshal(hook) = %s, %v; want the redacted copy", js, err)
 	}
-	back, err := sqshook.ParseHooks(append(append([]byte("["), js...), ']'))
+	js, err := sqshook.MarshalHooks([]sqshook.Hook{h})
+	if err != nil || !bytes.Contains(js, []byte(testSecret)) {
+		t.Errorf("MarshalHooks = %s, %v; want it to keep the secret", js, err)
+	}
+	back, err := sqshook.ParseHooks(js)
 	if err != nil || back[0].SQSSecret != testSecret {
-		t.Errorf("JSON round trip lost the secret: %v", err)
+		t.Errorf("MarshalHooks/ParseHooks round trip lost the secret: %v", err)
 	}
 	if h.SQSSecret != testSecret {
 		t.Errorf("Redacted modified the original")
@@ -341,7 +345,7 @@ func FuzzParseHooks(f *testing.F) {
 		}
 		// Validation never panics, and a marshalled list parses back equal.
 		_, _ = sqshook.ValidateHooks(hooks, sqshook.ValidateOptions{Endpoint: "http://127.0.0.1:1"})
-		js, err := json.Marshal(hooks)
+		js, err := sqshook.MarshalHooks(hooks)
 		if err != nil {
 			t.Fatal(err)
 		}

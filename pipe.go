@@ -76,6 +76,8 @@ type pipe struct {
 	forcing      int            // flushes waiting
 
 	counters hookCounters
+
+	retryLog, failLog logLimiter // rate limits of the failure log lines (sender.go)
 }
 
 type flushWaiter struct {

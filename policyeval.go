@@ -74,7 +74,11 @@ func (d Decision) String() string {
 //     matches only that exact ARN (path included). An STS assumed-role
 //     session of the asking role makes the statement undecided, as the
 //     caller may or may not be that session. IAM unique IDs (which AWS shows
-//     for deleted principals), service and federated principals never match;
+//     for deleted principals) never match in an Allow; in a Deny they, and
+//     ARNs of the principal's account that cannot be read as a user, role
+//     or root, make the statement undecided, since they may stand for the
+//     principal (a Deny that cannot be ruled out never gives Allow).
+//     Service and federated principals never match;
 //     a CanonicalUser principal makes the statement undecided. A statement
 //     without Principal or NotPrincipal matches no one.
 //   - In a Deny statement, NotPrincipal "*" matches no one; a NotPrincipal
@@ -336,7 +340,7 @@ func policyStatementMatch(st *Statement, pr *policyIAMPrincipal, action, resourc
 	if pr != nil {
 		switch {
 		case st.Principal != nil:
-			m = policyPrincipalMatch(st.Principal, pr)
+			m = policyPrincipalMatch(st.Principal, pr, st.Effect != "Allow")
 		case st.NotPrincipal != nil:
 			m = policyNotPrincipalMatch(st.NotPrincipal, pr)
 			if st.Effect == "Allow" {
@@ -461,7 +465,12 @@ func policyBool(b bool) policyMatch {
 	return policyNo
 }
 
-func policyPrincipalMatch(p *Principal, pr *policyIAMPrincipal) policyMatch {
+// policyPrincipalMatch matches a Principal element. In a Deny (deny true),
+// an AWS principal this evaluator cannot compare with pr (an IAM unique id
+// such as AROA… or AIDA…, or an ARN of pr's account it cannot read) may be
+// pr, so it is undecided: a Deny that might apply must never let the answer
+// be Allow. In an Allow such a principal matches no one.
+func policyPrincipalMatch(p *Principal, pr *policyIAMPrincipal, deny bool) policyMatch {
 	if p.All {
 		return policyYes
 	}
@@ -482,13 +491,31 @@ func policyPrincipalMatch(p *Principal, pr *policyIAMPrincipal) policyMatch {
 			if pr.roleName != "" && policyIsSessionOf(v, pr) {
 				maybe = true // one session of the role is allowed; is it the caller?
 			}
+			if deny && problem != "" && policyARNAccount(v) == pr.account {
+				maybe = true
+			}
+		default:
+			// A unique id usually stands for a deleted principal, but
+			// which one cannot be told from here: it matches no one in an
+			// Allow and may be the caller in a Deny.
+			if deny {
+				maybe = true
+			}
 		}
-		// Unique IDs stand for deleted principals: they match no one.
 	}
 	if maybe {
 		return policyMaybe
 	}
 	return policyNo
+}
+
+// policyARNAccount returns the account field of an ARN, or "".
+func policyARNAccount(v string) string {
+	a, err := awsarn.Parse(v)
+	if err != nil {
+		return ""
+	}
+	return a.AccountID
 }
 
 // policyIsSessionOf reports whether v is an STS assumed-role ARN for a

@@ -189,6 +189,47 @@ func TestAllows(t *testing.T) {
 	}
 }
 
+// TestAllowsDenyItCannotCompare: a Deny whose principal the evaluator
+// cannot compare with the caller (an IAM unique id, which AWS shows for a
+// deleted or recreated role or user, or an unreadable ARN of the caller's
+// account) may apply, so the answer is "cannot decide", never Allow.
+func TestAllowsDenyItCannotCompare(t *testing.T) {
+	t.Parallel()
+	const send = "sqs:SendMessage"
+	allowAll := `{"Effect":"Allow","Principal":"*","Action":"sqs:SendMessage","Resource":"*"}`
+	deny := func(principal string) string {
+		return `{"Effect":"Deny","Principal":{"AWS":` + principal + `},"Action":"sqs:SendMessage","Resource":"*"}`
+	}
+	tests := []struct {
+		name, policy, principal string
+		want                    Decision
+	}{
+		{"role unique id", deny(`"AROAJQABLZS4A3QDU576Q"`), policyTestRole, DecisionUndecided},
+		{"user unique id", deny(`"AIDAJQABLZS4A3QDU576Q"`), policyTestUser, DecisionUndecided},
+		{"unique id in a list", deny(`["arn:aws:iam::111122223333:role/other","AROAJQABLZS4A3QDU576Q"]`), policyTestRole, DecisionUndecided},
+		{"unreadable ARN of the account", deny(`"arn:aws:iam::185583345998:group/senders"`), policyTestUser, DecisionUndecided},
+		{"unreadable ARN of another account", deny(`"arn:aws:iam::111122223333:group/senders"`), policyTestUser, DecisionAllow},
+		{"other role", deny(`"arn:aws:iam::185583345998:role/other"`), policyTestRole, DecisionAllow},
+		{"the role itself", deny(`"` + policyTestRole + `"`), policyTestRole, DecisionExplicitDeny},
+	}
+	for _, tt := range tests {
+		doc := policyDoc(allowAll, tt.policy)
+		got, err := Allows(doc, tt.principal, send, policyTestQueueARN)
+		if err != nil || got != tt.want {
+			t.Errorf("%s: Allows = %v, %v; want %v", tt.name, got, err, tt.want)
+		}
+		got, err = AllowsRequest(doc, PolicyRequest{Principal: tt.principal, Action: send, Resource: policyTestQueueARN})
+		if err != nil || got != tt.want {
+			t.Errorf("%s: AllowsRequest = %v, %v; want %v", tt.name, got, err, tt.want)
+		}
+	}
+	// In an Allow, a unique id grants nothing.
+	got, err := Allows(policyDoc(`{"Effect":"Allow","Principal":{"AWS":"AROAJQABLZS4A3QDU576Q"},"Action":"sqs:SendMessage","Resource":"*"}`), policyTestRole, send, policyTestQueueARN)
+	if err != nil || got != DecisionImplicitDeny {
+		t.Errorf("Allow with a unique id: %v, %v; want %v", got, err, DecisionImplicitDeny)
+	}
+}
+
 func TestAllowsGeneratedPolicies(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -86,12 +86,13 @@ func policyRedactUserinfo(raw string) string {
 	if i < 0 {
 		return raw
 	}
+	// The '@' is looked for before the authority is cut at the first '/',
+	// '?' or '#': a password may hold those (AWS secret keys often hold
+	// '/'), and cutting first would leave it in sight. The last '@' is taken,
+	// so whatever precedes it is hidden, even when the '@' is not where a
+	// URL parser would put the end of the user information.
 	rest := raw[i+3:]
-	authority := rest
-	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
-		authority = rest[:j]
-	}
-	at := strings.LastIndexByte(authority, '@')
+	at := strings.LastIndexByte(rest, '@')
 	if at < 0 {
 		return raw
 	}
@@ -273,6 +274,12 @@ func policyParseQueueURL(raw string) (QueueURL, string) {
 		return QueueURL{}, fmt.Sprintf("scheme %s is not https", policyQuote(raw[:i]))
 	}
 	rest := raw[i+3:]
+	if strings.ContainsRune(rest, '@') {
+		// Before the other checks: user information may hold '/', '?',
+		// '#' or ':', which would otherwise be taken for a path, a query,
+		// a fragment or a port.
+		return QueueURL{}, "has user information (…@) or an '@'; a queue URL has none"
+	}
 	if strings.ContainsRune(rest, '#') {
 		return QueueURL{}, "has a fragment (#…); a queue URL has none"
 	}

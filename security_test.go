@@ -19,10 +19,14 @@ package sqshook_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -32,14 +36,51 @@ import (
 	"github.com/sqshook/sqshook/sqstest"
 )
 
-const (
-	leakKeyID  = "AKIASQSHOOKLEAKTEST1"
-	leakSecret = "sqshook-secret-9f8e7d6c5b4a-DO-NOT-LEAK"
-	// leakEcho is an error message that repeats the credentials of the call.
-	leakEcho = "The security token included in the request is invalid: " + leakKeyID + " (secret " + leakSecret + ")"
-	// leakURL is a valid AWS queue URL for hooks that never send.
-	leakURL = "https://sqs.us-east-1.amazonaws.com/123456789012/leak-queue"
-)
+// leakKeyID and leakSecret are drawn from the alphabets of real credentials:
+// an access key id of "AKIA" and 16 of A-Z and 2-7, and a 40-character
+// secret of A-Z a-z 0-9 '/' '+' that holds at least one '/' and one '+'
+// (characters that end a URL's authority or mean something in a form).
+var leakKeyID, leakSecret = leakCredentials(rand.New(rand.NewPCG(0x5ec7e7, 0x9f8e7d6c)))
+
+// leakEcho is an error message that repeats the credentials of the call.
+var leakEcho = "The security token included in the request is invalid: " + leakKeyID + " (secret " + leakSecret + ")"
+
+// leakURL is a valid AWS queue URL for hooks that never send.
+const leakURL = "https://sqs.us-east-1.amazonaws.com/123456789012/leak-queue"
+
+// leakCredentials draws an access key id and a secret from rng.
+func leakCredentials(rng *rand.Rand) (keyID, secret string) {
+	const keyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	const secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+"
+	k := []byte("AKIA")
+	for len(k) < 20 {
+		k = append(k, keyAlphabet[rng.IntN(len(keyAlphabet))])
+	}
+	s := make([]byte, 40)
+	for i := range s {
+		s[i] = secretAlphabet[rng.IntN(len(secretAlphabet))]
+	}
+	// At least one of each in the middle, where a cut would leave a part of
+	// the secret on either side.
+	s[9], s[23] = '/', '+'
+	return string(k), string(s)
+}
+
+// leakSecretForms are the secret as it is, then as messages may echo it:
+// URL-encoded in upper and lower case, JSON-escaped, and mixed.
+var leakSecretForms = []string{
+	leakSecret,
+	url.QueryEscape(leakSecret),
+	strings.NewReplacer("%2F", "%2f", "%2B", "%2b").Replace(url.QueryEscape(leakSecret)),
+	url.PathEscape(leakSecret),
+	strings.ReplaceAll(leakSecret, "/", `\/`),
+	strings.NewReplacer("/", `\/`, "+", `\u002b`).Replace(leakSecret),
+	strings.NewReplacer("/", "%2f", "+", `\u002B`).Replace(leakSecret),
+}
+
+// leakMaskedKey is the shortened key id that may show: its last four
+// characters.
+var leakMaskedKey = leakKeyID[len(leakKeyID)-4:]
 
 // leakHook is a valid "keys" hook with the test credentials.
 func leakHook(id, queueURL string) sqshook.Hook {
@@ -61,6 +102,11 @@ func leakFinds(s string) []string {
 	var found []string
 	if strings.Contains(s, leakSecret) {
 		found = append(found, "the secret")
+	}
+	for _, form := range leakSecretForms[1:] {
+		if strings.Contains(s, form) {
+			found = append(found, "the secret in the form "+form)
+		}
 	}
 	if strings.Contains(s, leakKeyID) {
 		found = append(found, "the whole access key id")
@@ -169,25 +215,26 @@ func leakJSON(t *testing.T, where string, v any) string {
 	return string(js)
 }
 
-// TestSecretDetectorFindsTheSecret is the positive control: JSON keeps the
-// secret by design, and the detector must see it there.
+// TestSecretDetectorFindsTheSecret is the positive control: MarshalHooks
+// keeps the secret by design (it is the storage format), and the detector
+// must see it there.
 func TestSecretDetectorFindsTheSecret(t *testing.T) {
 	h := leakHook("leak-control", leakURL)
-	js, err := json.Marshal(h)
+	js, err := sqshook.MarshalHooks([]sqshook.Hook{h})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if found := leakFinds(string(js)); len(found) != 2 {
-		t.Fatalf("json.Marshal(hook) = %s; the detector found %v, want the secret and the key id (JSON is the storage format and keeps them)", js, found)
+		t.Fatalf("MarshalHooks = %s; the detector found %v, want the secret and the key id (the storage format keeps them)", js, found)
 	}
-	back, err := sqshook.ParseHooks([]byte("[" + string(js) + "]"))
+	back, err := sqshook.ParseHooks(js)
 	if err != nil || back[0].SQSSecret != leakSecret || back[0].SQSKey != leakKeyID {
 		t.Fatalf("JSON round trip lost the credentials: %v", err)
 	}
 	// The redacted copy is what is safe to marshal.
 	rjs := leakJSON(t, "json.Marshal(hook.Redacted())", h.Redacted())
 	leakAssertClean(t, "json.Marshal(hook.Redacted())", rjs)
-	leakAssertShows(t, "json.Marshal(hook.Redacted())", rjs, "leak-control", "[REDACTED]", "EST1")
+	leakAssertShows(t, "json.Marshal(hook.Redacted())", rjs, "leak-control", "[REDACTED]", leakMaskedKey)
 }
 
 // TestSecretNotInHookRenderings: every way of showing a Hook other than JSON.
@@ -392,6 +439,9 @@ func leakFaults() []leakFault {
 	echo := func(i int, id string) *sqstest.EntryFailure {
 		return &sqstest.EntryFailure{Code: "InvalidParameterValue", Message: "bad entry signed by " + leakKeyID + " with " + leakSecret, SenderFault: true}
 	}
+	encoded := func(i int, id string) *sqstest.EntryFailure {
+		return &sqstest.EntryFailure{Code: "InvalidParameterValue", Message: "bad entry: " + leakSecretForms[1] + " " + leakSecretForms[4], SenderFault: true}
+	}
 	plain := func(i int, id string) *sqstest.EntryFailure {
 		return &sqstest.EntryFailure{Code: "InvalidParameterValue", Message: "Value for parameter is invalid.", SenderFault: true}
 	}
@@ -407,6 +457,9 @@ func leakFaults() []leakFault {
 		{name: "AccessDeniedEchoed", fault: sqstest.Fault{Code: "AccessDenied", Message: "Access to the resource is denied for " + leakKeyID + ":" + leakSecret}, code: "AccessDenied", reason: sqshook.ReasonRejected, echoesIt: true},
 		{name: "RequestThrottledEchoed", fault: sqstest.Fault{Code: "RequestThrottled", Message: "Rate exceeded for " + leakKeyID + " / " + leakSecret}, code: "RequestThrottled", reason: sqshook.ReasonRetriesExhausted, echoesIt: true},
 		{name: "FailedEntryEchoed", fault: sqstest.Fault{FailEntries: echo}, code: "InvalidParameterValue", reason: sqshook.ReasonRejected, echoesIt: true},
+		{name: "AccessDeniedURLEncoded", fault: sqstest.Fault{Code: "AccessDenied", Message: "denied: " + leakSecretForms[1] + " and " + leakSecretForms[2] + " and " + leakSecretForms[3]}, code: "AccessDenied", reason: sqshook.ReasonRejected, echoesIt: true},
+		{name: "ThrottledJSONEscaped", fault: sqstest.Fault{Code: "RequestThrottled", Message: `{"secret":"` + leakSecretForms[4] + `","mixed":["` + leakSecretForms[5] + `","` + leakSecretForms[6] + `"]}`}, code: "RequestThrottled", reason: sqshook.ReasonRetriesExhausted, echoesIt: true},
+		{name: "FailedEntryEncoded", fault: sqstest.Fault{FailEntries: encoded}, code: "InvalidParameterValue", reason: sqshook.ReasonRejected, echoesIt: true},
 	}
 }
 
@@ -572,11 +625,11 @@ func TestSecretNotInSlogOutput(t *testing.T) {
 					logger.With(slog.Any("hook", h)).Info("hook in logger attrs")
 					logger.WithGroup("cfg").Info("hook in a group", slog.Any("hook", h))
 				}
-				if name == "text" {
-					// The JSON handler marshals a slice with encoding/json,
-					// which keeps secrets (documented on Hook).
-					logger.Info("all hooks", slog.Any("hooks", d.Hooks()))
-				}
+				logger.Info("all hooks", slog.Any("hooks", d.Hooks()))
+				logger.Info("hooks in a struct", slog.Any("cfg", struct {
+					Hooks []sqshook.Hook
+					First sqshook.Hook
+				}{d.Hooks(), d.Hooks()[0]}))
 				_, verr := sqshook.ValidateHooks([]sqshook.Hook{leakHook("bad id!", "ftp://x")}, sqshook.ValidateOptions{})
 				logger.Error("validation", slog.Any("err", verr))
 				errs, stats := leakDeliver(t, d, 2)
@@ -586,7 +639,7 @@ func TestSecretNotInSlogOutput(t *testing.T) {
 				logger.Info("stats", slog.Any("stats", stats[len(stats)-1]))
 
 				out := buf.String()
-				leakAssertShows(t, name+" log", out, append(ids, "hook configured", "sqshook: event not delivered", "[REDACTED]", "EST1", "hooks[0].id")...)
+				leakAssertShows(t, name+" log", out, append(ids, "hook configured", "sqshook: event not delivered", "[REDACTED]", leakMaskedKey, "hooks[0].id")...)
 				var leaky []string
 				for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 					if len(leakFinds(line)) > 0 {
@@ -727,4 +780,194 @@ func TestSecretNotInDispatcherValue(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&lb, nil)).Info("started", slog.Any("dispatcher", d))
 	leakAssertClean(t, "dispatcher in slog", lb.String())
 	leakAssertShows(t, "dispatcher in slog", lb.String(), "started")
+}
+
+// leakTypedCase is a hook whose customer typed the credentials into a field
+// other than sqs_key and sqs_secret.
+type leakTypedCase struct {
+	name     string
+	hook     sqshook.Hook
+	endpoint string // the endpoint override the hook is validated and checked with
+	// parseURL: the queue URL carries the credentials as user information,
+	// which ParseQueueURL, QueueARN and ResourcePolicy must hide too (they do
+	// not know the hook, so only user information can be hidden there).
+	parseURL bool
+}
+
+// leakTypedCases puts the credentials in every field a customer types:
+// the queue URL (user information, path, query, fragment), the region, the
+// event types and the id, on AWS URLs and on a loopback endpoint override.
+func leakTypedCases(endpoint, localURL string) []leakTypedCase {
+	const host = "sqs.us-east-1.amazonaws.com"
+	with := func(u string, f func(*sqshook.Hook)) sqshook.Hook {
+		h := leakHook("typed", u)
+		if f != nil {
+			f(&h)
+		}
+		return h
+	}
+	return []leakTypedCase{
+		{name: "userinfo key:secret", hook: with("https://"+leakKeyID+":"+leakSecret+"@"+host+"/123456789012/q", nil), parseURL: true},
+		{name: "userinfo secret only", hook: with("https://"+leakSecret+"@"+host+"/123456789012/q", nil), parseURL: true},
+		{name: "userinfo escaped", hook: with("https://"+leakKeyID+":"+strings.NewReplacer("/", "%2F", "+", "%2B").Replace(leakSecret)+"@"+host+"/123456789012/q", nil), parseURL: true},
+		{name: "userinfo http", hook: with("http://"+leakKeyID+":"+leakSecret+"@"+host+"/123456789012/q", nil), parseURL: true},
+		{name: "userinfo on loopback", hook: with(strings.Replace(localURL, "://", "://"+leakKeyID+":"+leakSecret+"@", 1), nil), endpoint: endpoint},
+		{name: "path", hook: with("https://"+host+"/123456789012/"+leakSecret, nil)},
+		{name: "path key", hook: with("https://"+host+"/"+leakKeyID+"/q", nil)},
+		{name: "query", hook: with(leakURL+"?X-Amz-Credential="+leakKeyID+"&secret="+leakSecret, nil)},
+		{name: "fragment", hook: with(leakURL+"#"+leakSecret, nil)},
+		{name: "path on loopback", hook: with(localURL+"/"+leakSecret, nil), endpoint: endpoint},
+		{name: "host on loopback", hook: with("http://"+leakKeyID+"/123456789012/q", nil), endpoint: endpoint},
+		{name: "region", hook: with(leakURL, func(h *sqshook.Hook) { h.SQSRegion = leakSecret })},
+		{name: "region key", hook: with(leakURL, func(h *sqshook.Hook) { h.SQSRegion = leakKeyID })},
+		{name: "event types", hook: with(localURL, func(h *sqshook.Hook) { h.EventTypes = []string{leakSecret, "message." + leakKeyID} }), endpoint: endpoint},
+		{name: "bad event types", hook: with(leakURL, func(h *sqshook.Hook) { h.EventTypes = []string{"*." + leakSecret, leakKeyID + " x"} })},
+		{name: "id", hook: with(leakURL, func(h *sqshook.Hook) { h.ID = leakSecret })},
+		{name: "role arn", hook: with(leakURL, func(h *sqshook.Hook) { h.SQSRoleARN = "arn:aws:iam::123456789012:role/" + leakSecret })},
+	}
+}
+
+// TestSecretNotInTypedFields: the credentials, drawn from the real
+// alphabet, typed into every field a customer can type into. No rendering,
+// log, validation or parse error, or check result may show them.
+func TestSecretNotInTypedFields(t *testing.T) {
+	srv := sqstest.NewServer()
+	defer srv.Close()
+	localURL := srv.CreateQueue("typed", nil)
+	for _, c := range leakTypedCases(srv.URL(), localURL) {
+		t.Run(c.name, func(t *testing.T) {
+			h := c.hook
+			leakAssertFormatsClean(t, "hook", h)
+			leakAssertFormatsClean(t, "*hook", &h)
+			leakAssertClean(t, "String()", h.String())
+			leakAssertClean(t, "Redacted %+v", fmt.Sprintf("%+v", h.Redacted()))
+			leakAssertClean(t, "json.Marshal(Redacted())", leakJSON(t, "Redacted", h.Redacted()))
+			var logs bytes.Buffer
+			slog.New(slog.NewTextHandler(&logs, nil)).Info("hook", slog.Any("hook", h))
+			slog.New(slog.NewJSONHandler(&logs, nil)).Info("hook", slog.Any("hook", h))
+			leakAssertClean(t, "slog of the hook", logs.String())
+			leakAssertShows(t, "slog of the hook", logs.String(), "sqs_queue_url", "[REDACTED]")
+
+			vopts := sqshook.ValidateOptions{Endpoint: c.endpoint}
+			_, verr := sqshook.ValidateHooks([]sqshook.Hook{h}, vopts)
+			if verr != nil {
+				leakAssertErrorClean(t, "ValidateHooks", verr, "hooks[0].")
+				leakAssertErrorClean(t, "Hook.Validate", h.Validate(), "hook.")
+				_, err := sqshook.New([]sqshook.Hook{h}, sqshook.WithEndpoint(c.endpoint))
+				leakAssertErrorClean(t, "New", err, "hooks[0].")
+				if c.name == "userinfo key:secret" && strings.Contains(verr.Error(), "port") {
+					t.Errorf("ValidateHooks: %v; the URL has user information, not a port", verr)
+				}
+			}
+			if c.parseURL {
+				_, err := sqshook.ParseQueueURL(h.SQSQueueURL)
+				leakAssertErrorClean(t, "ParseQueueURL", err, "REDACTED")
+				if strings.HasPrefix(h.SQSQueueURL, "https:") && err != nil && !strings.Contains(err.Error(), "user information") {
+					t.Errorf("ParseQueueURL: %v; want it to name the user information", err)
+				}
+				_, err = sqshook.QueueARN(h.SQSQueueURL)
+				leakAssertErrorClean(t, "QueueARN", err, "REDACTED")
+				_, err = sqshook.ResourcePolicy(h.SQSQueueURL, "arn:aws:iam::111122223333:role/sender", sqshook.ResourcePolicyOptions{})
+				leakAssertErrorClean(t, "ResourcePolicy", err, "REDACTED")
+			}
+			res := sqshook.CheckHook(context.Background(), h, sqshook.CheckOptions{Endpoint: c.endpoint, Timeout: 10 * time.Second})
+			if verr != nil && res.Status != sqshook.CheckError {
+				t.Errorf("sanity: CheckHook of an invalid hook: status %q, want %q", res.Status, sqshook.CheckError)
+			}
+			leakAssertClean(t, "CheckResult.Error", res.Error)
+			leakAssertFormatsClean(t, "CheckResult", res)
+			leakAssertClean(t, "CheckResult JSON", leakJSON(t, "CheckResult", res))
+		})
+	}
+}
+
+// TestSecretNotInClientPool: a pool that built clients for "keys" hooks,
+// shown with every verb and through slog, shows neither the credentials
+// nor a digest of the secret; the pool still tells credentials apart.
+func TestSecretNotInClientPool(t *testing.T) {
+	pool := sqshook.NewClientPool(sqshook.ClientOptions{Endpoint: "http://127.0.0.1:9"})
+	h := leakHook("pool", leakURL)
+	other := h
+	other.SQSSecret = leakSecret[1:] + "x"
+	for _, hk := range []sqshook.Hook{h, h, other} {
+		if _, err := pool.Client(context.Background(), hk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pool.Len() != 2 {
+		t.Errorf("pool.Len() = %d, want 2 (one client per credentials)", pool.Len())
+	}
+	digest := sha256.Sum256([]byte(leakSecret))
+	digestForms := []string{hex.EncodeToString(digest[:]), strings.Trim(fmt.Sprint(digest), "[]"), fmt.Sprintf("%x", digest[:8])}
+	check := func(where, s string) {
+		t.Helper()
+		leakAssertClean(t, where, s)
+		for _, d := range digestForms {
+			if strings.Contains(s, d) {
+				t.Errorf("LEAK: %s shows the SHA-256 of the secret:\n%s", where, s)
+			}
+		}
+	}
+	for verb, s := range leakFormats(pool) {
+		check("*ClientPool "+verb, s)
+		leakAssertShows(t, "*ClientPool "+verb, s, "127.0.0.1:9")
+	}
+	check("struct holding a *ClientPool %+v", fmt.Sprintf("%+v", struct{ P *sqshook.ClientPool }{pool}))
+	var lb bytes.Buffer
+	slog.New(slog.NewTextHandler(&lb, nil)).Info("pool", slog.Any("pool", pool))
+	slog.New(slog.NewJSONHandler(&lb, nil)).Info("pool", slog.Any("pool", pool))
+	check("*ClientPool in slog", lb.String())
+	leakAssertShows(t, "*ClientPool in slog", lb.String(), "127.0.0.1:9")
+}
+
+// TestSecretNotInJSONOfHooks: encoding/json of a hook, alone, in a slice,
+// a map or a struct, and slog's JSON handler of those, show the redacted
+// copy; MarshalHooks is the storage form and round-trips through
+// ParseHooks; a redacted copy stored by mistake fails validation by name.
+func TestSecretNotInJSONOfHooks(t *testing.T) {
+	h := leakHook("json-hook", leakURL)
+	values := map[string]any{
+		"hook":   h,
+		"*hook":  &h,
+		"[]hook": []sqshook.Hook{h, h},
+		"map":    map[string]sqshook.Hook{"k": h},
+		"struct": struct {
+			H  sqshook.Hook
+			Hs []sqshook.Hook
+		}{h, []sqshook.Hook{h}},
+	}
+	for name, v := range values {
+		js := leakJSON(t, name, v)
+		leakAssertClean(t, "json.Marshal("+name+")", js)
+		leakAssertShows(t, "json.Marshal("+name+")", js, "json-hook", `"sqs_secret":"[REDACTED]"`)
+		var lb bytes.Buffer
+		slog.New(slog.NewJSONHandler(&lb, nil)).Info("hooks", slog.Any("v", v))
+		slog.New(slog.NewTextHandler(&lb, nil)).Info("hooks", slog.Any("v", v))
+		leakAssertClean(t, "slog of "+name, lb.String())
+		leakAssertShows(t, "slog of "+name, lb.String(), "json-hook")
+	}
+
+	stored, err := sqshook.MarshalHooks([]sqshook.Hook{h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := sqshook.ParseHooks(stored)
+	if err != nil || len(back) != 1 || back[0].SQSSecret != leakSecret || back[0].SQSKey != leakKeyID || back[0].ID != "json-hook" {
+		t.Fatalf("MarshalHooks/ParseHooks round trip: %v, %v", back, err)
+	}
+
+	// json.Marshal output is not a storage form: it fails validation,
+	// naming the field, instead of sending with "[REDACTED]" as a secret.
+	redacted, err := json.Marshal([]sqshook.Hook{h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := sqshook.ParseHooks(redacted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqshook.ValidateHooks(parsed, sqshook.ValidateOptions{})
+	if err == nil || !strings.Contains(err.Error(), "hooks[0].sqs_secret") || !strings.Contains(err.Error(), "MarshalHooks") {
+		t.Errorf("ValidateHooks of a redacted copy: %v; want a problem on hooks[0].sqs_secret that names MarshalHooks", err)
+	}
 }

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -120,6 +122,9 @@ func (p *pipe) classifyCall(err error) (kind failureKind, code, msg string) {
 	if p.d.sendCtx.Err() != nil {
 		return failShutdown, "", "dispatcher closed: " + err.Error()
 	}
+	if code := configErrorCode(err); code != "" {
+		return failPermanent, code, err.Error()
+	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		code, msg = apiErr.ErrorCode(), apiErr.ErrorMessage()
@@ -147,6 +152,87 @@ func (p *pipe) classifyCall(err error) (kind failureKind, code, msg string) {
 	return failTransient, "", err.Error()
 }
 
+// configErrorCode returns CodeCredentials or CodeEndpoint when err says
+// that the call could not be made as configured: the SDK found no usable
+// credentials ("get identity" failed without an AWS error code and without
+// a network error or timeout, which may pass), or the endpoint could not be
+// resolved (endpoint resolution failed, or DNS says the host does not
+// exist, as for an unknown region). Otherwise "". Errors with an AWS error
+// code (invalid credentials among them) are classified by their code.
+func configErrorCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return ""
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		return CodeEndpoint
+	}
+	var oe *smithy.OperationError
+	if !errors.As(err, &oe) || oe.Err == nil {
+		return ""
+	}
+	text := oe.Err.Error()
+	switch {
+	case strings.HasPrefix(text, "failed to resolve service endpoint"):
+		return CodeEndpoint
+	case strings.HasPrefix(text, "get identity: "):
+		var netErr net.Error
+		if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return "" // the credential source did not answer: may pass
+		}
+		return CodeCredentials
+	}
+	return ""
+}
+
+// logEvery is the least time between two log lines of one kind for one
+// hook: retries and permanent failures are logged, but a hook whose every
+// call fails does not flood the log.
+const logEvery = 10 * time.Second
+
+// logLimiter lets one line through per logEvery and counts the others.
+// It is guarded by the pipe's mutex.
+type logLimiter struct {
+	next       time.Time
+	suppressed int
+}
+
+// allow reports whether a line may be logged now, and how many were held
+// back since the last one.
+func (l *logLimiter) allow(now time.Time) (ok bool, suppressed int) {
+	if now.Before(l.next) {
+		l.suppressed++
+		return false, 0
+	}
+	l.next = now.Add(logEvery)
+	suppressed, l.suppressed = l.suppressed, 0
+	return true, suppressed
+}
+
+// logFailureLocked logs a failed call: at debug level when its entries are
+// retried, at warn level when they are dead-lettered for good. Both are
+// rate-limited per hook; each line says how many were held back.
+func (p *pipe) logFailureLocked(kind failureKind, code, msg string, entries int) {
+	lim, level, text := &p.retryLog, slog.LevelDebug, "sqshook: call failed; retrying"
+	if kind == failPermanent {
+		lim, level, text = &p.failLog, slog.LevelWarn, "sqshook: call failed permanently; not retrying"
+	}
+	if !p.d.cfg.logger.Enabled(context.Background(), level) {
+		return
+	}
+	ok, suppressed := lim.allow(p.d.cfg.clock.Now())
+	if !ok {
+		return
+	}
+	p.d.cfg.logger.Log(context.Background(), level, text,
+		slog.String("hook_id", p.hook.ID),
+		slog.String("code", code),
+		slog.String("message", msg),
+		slog.Int("entries", entries),
+		slog.Int("suppressed", suppressed))
+}
+
 // call describes a SendMessageBatch call, for the in-flight limit.
 type call struct {
 	started time.Time
@@ -169,6 +255,12 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 		kind, code, msg := p.classify(err)
 		msg, err = p.hook.scrub(msg), p.hook.scrubError(err)
 		p.counters.lastError = &lastError{Code: code, Message: msg, Time: time.Now()}
+		if kind == failPermanent || kind == failTransient {
+			p.logFailureLocked(kind, code, msg, len(batch))
+		}
+		for _, e := range batch {
+			e.code, e.message = code, msg // this attempt's error, for the dead letter
+		}
 		switch kind {
 		case failShutdown:
 			for _, e := range batch {
@@ -181,9 +273,6 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 		case failTooLong:
 			dls = p.splitLocked(batch, code, msg, err)
 		default:
-			for _, e := range batch {
-				e.code, e.message = code, msg
-			}
 			p.lim.congested(c.started, p.d.cfg.clock.Now())
 			dls = p.retryLocked(batch, err)
 		}
@@ -255,11 +344,13 @@ func (p *pipe) settleEntriesLocked(batch []*entry, out *sqs.SendMessageBatchOutp
 		e := batch[i]
 		code, msg := aws.ToString(f.Code), p.hook.scrub(aws.ToString(f.Message))
 		p.counters.lastError = &lastError{Code: code, Message: msg, Time: time.Now()}
+		e.code, e.message = code, msg
 		if f.SenderFault {
+			p.logFailureLocked(failPermanent, code, msg, 1)
 			dls = append(dls, p.deadLetterLocked(e, ReasonRejected, code, msg, true, nil))
 			continue
 		}
-		e.code, e.message = code, msg
+		p.logFailureLocked(failTransient, code, msg, 1)
 		again[i] = true
 	}
 	// Retries keep the batch's order, whatever the order of the response:
@@ -415,8 +506,18 @@ func (p *pipe) deliveredLocked(e *entry) {
 // deadLetterLocked counts a dead letter and builds it; the caller reports
 // it after unlocking. e may be an entry that was never queued (size 0 and
 // not pending).
+//
+// Whatever the reason, the dead letter carries the entry's last attempt's
+// error: its code when code is empty, and its message after msg when msg
+// does not already say it.
 func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, senderFault bool, err error) DeadLetter {
 	p.counters.deadLettered[reason]++
+	if code == "" {
+		code = e.code
+	}
+	if e.message != "" && !strings.Contains(msg, e.message) {
+		msg += "; last attempt: " + e.message
+	}
 	de := &DeliveryError{
 		HookID: p.hook.ID, EventID: e.ev.id, EventType: e.ev.ev.Type,
 		Reason: reason, Code: code, Message: msg, SenderFault: senderFault, Err: err,

@@ -4,14 +4,23 @@
 package sqshook_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/cenkalti/backoff/v4"
 
 	"github.com/sqshook/sqshook"
 	"github.com/sqshook/sqshook/sqstest"
@@ -113,4 +122,141 @@ func TestDeadLetterReportsAreBounded(t *testing.T) {
 	if m := maxInSink.Load(); m > 4*(maxInFlight+4) {
 		t.Errorf("%d dead-letter reports ran at once with MaxInFlight %d, MaxBuffered %d and 4 publishers: reports are not bounded", m, maxInFlight, buffered)
 	}
+}
+
+// failingTransport is an HTTP client whose every request fails with err.
+type failingTransport struct{ err error }
+
+func (f failingTransport) Do(*http.Request) (*http.Response, error) { return nil, f.err }
+
+// TestConfigurationErrorsAreDeadLetteredAtOnce: missing credentials (the
+// README's example run without AWS credentials) and an endpoint DNS says
+// does not exist are configuration errors: one attempt, no retry, and the
+// dead letter and the warn-level log carry the cause's code and message.
+func TestConfigurationErrorsAreDeadLetteredAtOnce(t *testing.T) {
+	t.Setenv(sqshook.EnvEndpointSQS, "")
+	t.Setenv(sqshook.EnvEndpoint, "")
+	noCreds := func(context.Context) (aws.Config, error) {
+		return aws.Config{Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{}, errors.New("no EC2 IMDS role found")
+		})}, nil
+	}
+	creds := func(context.Context) (aws.Config, error) {
+		return aws.Config{Credentials: credentials.NewStaticCredentialsProvider("AKIASQSTESTEXAMPLE00", "sqstest-secret", "")}, nil
+	}
+	nxdomain := &net.DNSError{Err: "no such host", Name: "sqs.us-east-1.amazonaws.com", IsNotFound: true}
+	for _, tc := range []struct {
+		name, code, cause string
+		opts              sqshook.ClientOptions
+	}{
+		{"no credentials", sqshook.CodeCredentials, "no EC2 IMDS role found", sqshook.ClientOptions{LoadDefaultConfig: noCreds, HTTPClient: failingTransport{errors.New("must not be called")}}},
+		{"no such host", sqshook.CodeEndpoint, "no such host", sqshook.ClientOptions{LoadDefaultConfig: creds, HTTPClient: failingTransport{nxdomain}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs lockedBuffer
+			dls := &deadLetters{}
+			d := startDispatcher(t, []sqshook.Hook{hookFor("h", "q")},
+				sqshook.WithClientOptions(tc.opts), sqshook.WithDeadLetter(dls.add), sqshook.WithLinger(0),
+				sqshook.WithRetryPolicy(fastRetries),
+				sqshook.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			if err := d.Publish(context.Background(), sqshook.Event{Type: "message.new", Body: []byte(`{"a":1}`)}); err != nil {
+				t.Fatal(err)
+			}
+			flush(t, d)
+			got := dls.list()
+			if len(got) != 1 {
+				t.Fatalf("%d dead letters, want 1", len(got))
+			}
+			dl := got[0]
+			if dl.Reason != sqshook.ReasonRejected || dl.Code != tc.code || !strings.Contains(dl.Message, tc.cause) || dl.Attempts != 1 {
+				t.Errorf("dead letter: reason %q, code %q, message %q, attempts %d; want %q, %q, a message with %q, 1 attempt",
+					dl.Reason, dl.Code, dl.Message, dl.Attempts, sqshook.ReasonRejected, tc.code, tc.cause)
+			}
+			if hs, _ := d.Stats().Hook("h"); hs.Retries != 0 || hs.LastErrorCode != tc.code {
+				t.Errorf("stats: %d retries, last code %q; want 0 and %q", hs.Retries, hs.LastErrorCode, tc.code)
+			}
+			if out := logs.String(); !strings.Contains(out, "level=WARN msg=\"sqshook: call failed permanently") || !strings.Contains(out, "code="+tc.code) {
+				t.Errorf("log lacks the warn-level permanent failure with code %s:\n%s", tc.code, out)
+			}
+		})
+	}
+}
+
+// TestDeadLetterCarriesLastAttempt: an event dead-lettered at shutdown
+// while waiting to retry carries the code and message of its last attempt,
+// and the retry was logged at debug level with its cause.
+func TestDeadLetterCarriesLastAttempt(t *testing.T) {
+	fake := newFake()
+	fake.respond = func(int, *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+		return nil, apiError("InternalError", 500)
+	}
+	var logs lockedBuffer
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")},
+		sqshook.WithBackOff(func() backoff.BackOff { return backoff.NewConstantBackOff(time.Hour) }),
+		sqshook.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err := d.Publish(context.Background(), sqshook.Event{Type: "message.new", Body: []byte(`{"a":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	waitForCond(t, func() bool { hs, _ := d.Stats().Hook("h"); return hs.Retrying == 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = d.Close(ctx)
+	got := dls.list()
+	if len(got) != 1 {
+		t.Fatalf("%d dead letters, want 1", len(got))
+	}
+	dl := got[0]
+	var de *sqshook.DeliveryError
+	if dl.Reason != sqshook.ReasonShutdown || dl.Code != "InternalError" || !strings.Contains(dl.Message, "InternalError (test)") ||
+		!errors.As(dl.Err, &de) || de.Code != "InternalError" || !strings.Contains(de.Message, "InternalError (test)") {
+		t.Errorf("dead letter: reason %q, code %q, message %q, err %v; want shutdown with the last attempt's InternalError and its message",
+			dl.Reason, dl.Code, dl.Message, dl.Err)
+	}
+	if out := logs.String(); !strings.Contains(out, "level=DEBUG msg=\"sqshook: call failed; retrying\"") || !strings.Contains(out, "code=InternalError") {
+		t.Errorf("log lacks the debug-level retry with its cause:\n%s", out)
+	}
+}
+
+// TestRetryLogIsRateLimited: a hook whose every call fails logs its
+// retries, but not once per call.
+func TestRetryLogIsRateLimited(t *testing.T) {
+	fake := newFake()
+	fake.respond = func(int, *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+		return nil, apiError("ServiceUnavailable", 503)
+	}
+	var logs lockedBuffer
+	const attempts = 40
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")}, sqshook.WithLinger(0),
+		sqshook.WithRetryPolicy(sqshook.RetryPolicy{InitialInterval: time.Millisecond, MaxInterval: time.Millisecond, MaxAttempts: attempts, MaxElapsedTime: time.Hour}),
+		sqshook.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err := d.Publish(context.Background(), sqshook.Event{Type: "message.new", Body: []byte(`{"a":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, d)
+	if fake.callCount() != attempts || len(dls.list()) != 1 {
+		t.Fatalf("sanity: %d calls, %d dead letters; want %d and 1", fake.callCount(), len(dls.list()), attempts)
+	}
+	// One line per logEvery (10 s): a busy machine may take a few of those
+	// for 40 calls, never one per call.
+	if n := strings.Count(logs.String(), "call failed; retrying"); n < 1 || n > attempts/4 {
+		t.Errorf("%d retry log lines for %d failed calls; want at least 1 and at most %d:\n%s", n, attempts, attempts/4, logs.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -131,7 +131,7 @@ func (g SizeGuard) Prepare(body []byte, attrs map[string]types.MessageAttributeV
 	if err := CheckAttributes(attrs); err != nil {
 		return "", err
 	}
-	enc, err := g.encode(body)
+	enc, err := g.encode(body, MessageSize("", attrs))
 	if err != nil {
 		return "", err
 	}
@@ -141,12 +141,46 @@ func (g SizeGuard) Prepare(body []byte, attrs map[string]types.MessageAttributeV
 	return enc, nil
 }
 
-// encode returns the SQS body for body in g's encoding, without the size
-// check. A raw body that needs no repair is returned without copying.
 // raw reports whether the guard sends bodies as they are (repaired).
 func (g SizeGuard) raw() bool { return g.Encoding == "" || g.Encoding == EncodingRaw }
 
-func (g SizeGuard) encode(body []byte) (string, error) {
+// maxDeflateRatio bounds how far deflate can shrink its input: one
+// 258-byte match costs at least one bit, so no input shrinks below 1/2064
+// of its size (the ratio zlib documents is 1032:1; this bound is safer).
+const maxDeflateRatio = 2064
+
+// gzipOverhead is the fixed part of a gzip stream: a 10-byte header and an
+// 8-byte trailer.
+const gzipOverhead = 18
+
+// minEncodedLen returns a lower bound of the length of a body of n bytes
+// once encoded, computed without looking at it: raw repair only ever adds
+// escapes (a body grows at most sixfold, never shrinks), base64 writes 4
+// bytes for every 3, and gzip output is at least n/maxDeflateRatio bytes
+// plus its header and trailer, then in base64.
+func (g SizeGuard) minEncodedLen(n int) int {
+	switch g.Encoding {
+	case EncodingBase64:
+		return base64.StdEncoding.EncodedLen(n)
+	case EncodingGzip:
+		return base64.StdEncoding.EncodedLen(n/maxDeflateRatio + gzipOverhead)
+	}
+	return n
+}
+
+// encode returns the SQS body for body in g's encoding; attrBytes is what
+// the message's attributes count toward its size. A body that cannot fit
+// whatever its contents is refused (ReasonTooLarge, Bytes the lower bound
+// of the message size) before it is encoded, and gzip stops compressing
+// once its output is past the limit, so an oversized event costs neither
+// the memory nor the time of its encoding. The size of a body that is
+// encoded is checked by the caller. A raw body that needs no repair is
+// returned without copying.
+func (g SizeGuard) encode(body []byte, attrBytes int) (string, error) {
+	limit := g.Limit()
+	if min := g.minEncodedLen(len(body)) + attrBytes; min > limit {
+		return "", &GuardError{Reason: ReasonTooLarge, Field: "message", Bytes: min, Max: limit}
+	}
 	switch g.Encoding {
 	case "", EncodingRaw:
 		b, err := RepairJSON(body)
@@ -157,7 +191,13 @@ func (g SizeGuard) encode(body []byte) (string, error) {
 	case EncodingBase64:
 		return base64String(body), nil
 	case EncodingGzip:
-		return gzipBase64(body)
+		// Compressed bytes beyond maxOut make a base64 body past the limit.
+		maxOut := (limit-attrBytes)/4*3 + 3
+		out, n, err := gzipBase64(body, maxOut)
+		if err == errGzipTooLarge {
+			return "", &GuardError{Reason: ReasonTooLarge, Field: "message", Bytes: base64.StdEncoding.EncodedLen(n) + attrBytes, Max: limit}
+		}
+		return out, err
 	}
 	return "", &GuardError{Reason: ReasonInvalidField, Field: "body_encoding", Detail: fmt.Sprintf("unknown encoding %q", g.Encoding)}
 }
@@ -188,18 +228,38 @@ var (
 	gzipBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 )
 
+// errGzipTooLarge stops gzipBase64 when its output passes its cap.
+var errGzipTooLarge = errors.New("sqshook: compressed body past the limit")
+
+// gzipChunk is how much of a body gzipBase64 compresses between looks at
+// the size of its output.
+const gzipChunk = 64 << 10
+
 // gzipBase64 compresses body and returns it in standard base64. The output
 // depends only on body: the gzip header carries no name, comment or time.
-func gzipBase64(body []byte) (string, error) {
+// When the compressed output passes maxOut bytes (checked after every
+// gzipChunk of input), it stops with errGzipTooLarge and n, the compressed
+// bytes so far; maxOut <= 0 means no cap.
+func gzipBase64(body []byte, maxOut int) (out string, n int, err error) {
 	buf := gzipBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
 	w := gzipWriters.Get().(*gzip.Writer)
 	w.Reset(buf) // also clears the header: no name, no modification time
-	_, err := w.Write(body)
+	for rest := body; len(rest) > 0 && err == nil; {
+		c := rest[:min(len(rest), gzipChunk)]
+		rest = rest[len(c):]
+		_, err = w.Write(c)
+		if maxOut > 0 && buf.Len() > maxOut {
+			err = errGzipTooLarge
+		}
+	}
 	if cerr := w.Close(); err == nil {
 		err = cerr
+		if maxOut > 0 && buf.Len() > maxOut {
+			err = errGzipTooLarge
+		}
 	}
-	var out string
+	n = buf.Len()
 	if err == nil {
 		out = base64String(buf.Bytes())
 	}
@@ -212,7 +272,7 @@ func gzipBase64(body []byte) (string, error) {
 		w.Reset(io.Discard)
 	}
 	gzipWriters.Put(w)
-	return out, err
+	return out, n, err
 }
 
 // MessageSize returns the size SQS counts for a message: the body's bytes

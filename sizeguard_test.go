@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -420,13 +421,14 @@ func TestSizeGuardGzip(t *testing.T) {
 	if err != nil || !bytes.Equal(back, big) {
 		t.Errorf("DecodeBody(gzip) = %d bytes, %v; want the %d-byte event back", len(back), err, len(big))
 	}
-	// Incompressible data is measured after encoding too, and the large
-	// buffer it needed does not disturb later bodies.
+	// Incompressible data is refused once its compressed output passes the
+	// limit (Bytes is then what was measured so far, past Max), and the
+	// large buffer it needed does not disturb later bodies.
 	noise := make([]byte, 1200<<10)
 	rand.NewChaCha8([32]byte{1}).Read(noise)
 	_, err = sqshook.SizeGuard{MaxMessageBytes: sqshook.MaxMessageBytesLimit, Encoding: sqshook.EncodingGzip}.Prepare(noise, nil)
-	if ge := sizeGuardErr(t, err); ge == nil || ge.Reason != sqshook.ReasonTooLarge || ge.Bytes < len(noise)*4/3 {
-		t.Errorf("gzip of %d random bytes: got %v, want too_large with at least %d bytes", len(noise), err, len(noise)*4/3)
+	if ge := sizeGuardErr(t, err); ge == nil || ge.Reason != sqshook.ReasonTooLarge || ge.Bytes <= ge.Max {
+		t.Errorf("gzip of %d random bytes: got %v, want too_large with Bytes past Max", len(noise), err)
 	}
 	if got, err := g.Prepare(small, nil); err != nil || got != wantSmall {
 		t.Errorf("gzip after a large body: output differs (%d vs %d bytes), err %v", len(got), len(wantSmall), err)
@@ -1040,5 +1042,71 @@ func BenchmarkSizeGuardDecodeBody(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// allocated returns the bytes f allocates (every goroutine counts, so the
+// caller keeps the others idle).
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// oversizedBodies are bodies far past the default limit: control
+// characters that raw repair writes six times longer, and letters that
+// gzip cannot shrink much.
+func oversizedBodies() (control, letters []byte) {
+	const n = 8 << 20
+	control = append(append([]byte(`{"t":"`), bytes.Repeat([]byte{1}, n)...), `"}`...)
+	rng := rand.New(rand.NewPCG(1, 2))
+	letters = make([]byte, n)
+	for i := range letters {
+		letters[i] = byte('a' + rng.IntN(26))
+	}
+	letters = append(append([]byte(`{"t":"`), letters...), `"}`...)
+	return control, letters
+}
+
+// TestPrepareRefusesOversizedBeforeEncoding: a body that cannot fit is
+// refused as too_large without being encoded: the refusal allocates a
+// small part of the body's size (encoding it would allocate 1.3 to 7
+// times its size), and gzip stops once its output is past the limit.
+func TestPrepareRefusesOversizedBeforeEncoding(t *testing.T) {
+	control, letters := oversizedBodies()
+	cases := []struct {
+		name string
+		g    sqshook.SizeGuard
+		body []byte
+	}{
+		{"raw control characters", sqshook.SizeGuard{}, control},
+		{"base64", sqshook.SizeGuard{Encoding: sqshook.EncodingBase64}, letters},
+		{"gzip of letters", sqshook.SizeGuard{Encoding: sqshook.EncodingGzip}, letters},
+	}
+	for _, c := range cases {
+		var err error
+		n := allocated(func() { _, err = c.g.Prepare(c.body, nil) })
+		var ge *sqshook.GuardError
+		if !errors.As(err, &ge) || ge.Reason != sqshook.ReasonTooLarge || ge.Bytes <= ge.Max {
+			t.Errorf("%s: Prepare error %v; want too_large with Bytes > Max", c.name, err)
+		}
+		if limit := uint64(len(c.body) / 4); n > limit {
+			t.Errorf("%s: refusing a %d-byte body allocated %d bytes; want at most %d (refused before encoding)", c.name, len(c.body), n, limit)
+		}
+	}
+	// Bodies that fit are still encoded and measured exactly.
+	for _, g := range []sqshook.SizeGuard{{}, {Encoding: sqshook.EncodingBase64}, {Encoding: sqshook.EncodingGzip}} {
+		body := []byte(`{"t":"` + strings.Repeat("x", 1000) + `"}`)
+		if _, err := g.Prepare(body, nil); err != nil {
+			t.Errorf("%q: Prepare of a small body: %v", g.Encoding, err)
+		}
+	}
+	// A gzip body that compresses to fit is sent, however large it is
+	// (up to the deflate bound).
+	big := append(append([]byte(`{"t":"`), bytes.Repeat([]byte("a"), 4<<20)...), `"}`...)
+	if _, err := (sqshook.SizeGuard{Encoding: sqshook.EncodingGzip}).Prepare(big, nil); err != nil {
+		t.Errorf("gzip of 4 MiB of one letter: %v; want it accepted (it compresses to a few KiB)", err)
 	}
 }

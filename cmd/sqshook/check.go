@@ -57,7 +57,7 @@ if any hook's status is "error". Secrets never appear in the output.`, stderr)
 			Error    string `json:"error,omitempty"`
 			Cause    string `json:"cause,omitempty"`
 			Duration string `json:"duration"`
-		}{Hook: h.ID, CheckResult: res, Duration: roundDuration(res.Duration).String()}
+		}{Hook: h.Redacted().ID, CheckResult: res, Duration: roundDuration(res.Duration).String()}
 		out.Error, out.Cause = humanCheckError(res.Error)
 		if out.Hook == "" {
 			out.Hook = sqshook.GenerateHookID(h)

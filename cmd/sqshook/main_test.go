@@ -377,3 +377,51 @@ func TestCheckCommandRoleHook(t *testing.T) {
 		t.Errorf("%d test messages, want 1 (from the check that assumed the role)", n)
 	}
 }
+
+// TestCheckCommandHidesTypedSecrets: hooks whose credentials (a secret of
+// the real alphabet, with '/' and '+') were also typed into the queue URL,
+// the region, the event types or the id. The JSON output and the errors
+// show neither the secret nor the whole key id.
+func TestCheckCommandHidesTypedSecrets(t *testing.T) {
+	const key = "AKIAQ3EXAMPLE7TYPED2"
+	const secret = "wJalrXUtnF/EMI+K7MDENG/bPxRfiCYzEXAMPLE+"
+	srv := sqstest.NewServer()
+	defer srv.Close()
+	local := srv.CreateQueue("typed", nil)
+	const aws = "https://sqs.us-east-1.amazonaws.com/123456789012/q"
+	hook := func(id, url, region, types string) map[string]any {
+		h := map[string]any{"id": id, "enabled": true, "hook_type": "sqs", "sqs_queue_url": url, "sqs_region": region,
+			"sqs_auth_type": "keys", "sqs_key": key, "sqs_secret": secret}
+		if types != "" {
+			h["event_types"] = []string{types, "message." + key}
+		}
+		return h
+	}
+	hooks := []map[string]any{
+		hook("userinfo", "https://"+key+":"+secret+"@sqs.us-east-1.amazonaws.com/123456789012/q", "us-east-1", ""),
+		hook("userinfo-local", strings.Replace(local, "://", "://"+key+":"+secret+"@", 1), "us-east-1", ""),
+		hook("path", "https://sqs.us-east-1.amazonaws.com/123456789012/"+secret, "us-east-1", ""),
+		hook("query", aws+"?k="+key+"&s="+secret, "us-east-1", ""),
+		hook("fragment", aws+"#"+secret, "us-east-1", ""),
+		hook("region", aws, secret, ""),
+		hook("types", local, "us-east-1", secret),
+		hook(secret, aws, "us-east-1", ""),
+	}
+	data, err := json.Marshal(hooks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "hooks.json")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, "check", "-hooks", file, "-endpoint", srv.URL())
+	if code == 0 || !strings.Contains(out, `"status": "error"`) || strings.Count(out, `"hook"`) != len(hooks) {
+		t.Fatalf("sanity: exit %d; want a result per hook, some failing:\n%s\n%s", code, out, errOut)
+	}
+	for what, s := range map[string]string{"stdout": out, "stderr": errOut} {
+		if strings.Contains(s, secret) || strings.Contains(s, key) {
+			t.Errorf("LEAK: sqshook check %s shows the secret or the whole key id:\n%s", what, s)
+		}
+	}
+}
