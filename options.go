@@ -116,6 +116,7 @@ type settings struct {
 	roleAuthOnly      bool
 	insecureEndpoint  bool
 	multiTenant       bool
+	spool             *spoolConfig // WithSpool; nil: none
 }
 
 func defaultConfig() settings {

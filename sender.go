@@ -409,6 +409,7 @@ func (p *pipe) requeueLocked(es []*entry) {
 
 func (p *pipe) deliveredLocked(e *entry) {
 	p.counters.delivered++
+	p.settleSpoolLocked(e)
 	p.releaseLocked(e)
 }
 
@@ -416,6 +417,9 @@ func (p *pipe) deliveredLocked(e *entry) {
 // it after unlocking. e may be an entry that was never queued (size 0 and
 // not pending).
 func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, senderFault bool, err error) DeadLetter {
+	if reason == ReasonShutdown && p.keepLocked(e) {
+		return DeadLetter{} // kept in the spool for the next New
+	}
 	p.counters.deadLettered[reason]++
 	de := &DeliveryError{
 		HookID: p.hook.ID, EventID: e.ev.id, EventType: e.ev.ev.Type,
@@ -423,7 +427,7 @@ func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, sende
 	}
 	dl := DeadLetter{
 		HookID: p.hook.ID, Event: e.ev.ev, Reason: reason, Code: code, Message: msg,
-		SenderFault: senderFault, Attempts: e.attempt, Err: de, Seq: e.seq,
+		SenderFault: senderFault, Attempts: e.attempt, Err: de, Seq: e.seq, spoolSeq: e.ev.spoolSeq,
 	}
 	if p.fifo {
 		dl.GroupID = e.group
@@ -451,4 +455,5 @@ func (p *pipe) releaseLocked(e *entry) {
 		close(p.space)
 		p.space = nil
 	}
+	p.readBackLocked()
 }

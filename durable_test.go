@@ -1,0 +1,224 @@
+// durable_test.go tests the dispatcher with a spool (durable.go): Close that
+// runs out of time keeps copies for the next New, hooks removed between
+// runs, disk errors on Publish, and the crash test (a child process killed
+// with SIGKILL at random moments).
+
+package sqshook_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/spool"
+)
+
+// expired is a context that has already ended.
+func expired() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// stuckFake is a fake whose calls wait until their context ends.
+func stuckFake() *fakeSQS {
+	f := newFake()
+	f.block = make(chan struct{})
+	return f
+}
+
+func spoolDispatcher(t *testing.T, fake sqshook.SQSAPI, dir string, hooks []sqshook.Hook, opts ...sqshook.Option) (*sqshook.Dispatcher, *deadLetters) {
+	t.Helper()
+	dls := &deadLetters{}
+	base := []sqshook.Option{
+		sqshook.WithClientFunc(func(context.Context, sqshook.Hook) (sqshook.SQSAPI, error) { return fake, nil }),
+		sqshook.WithDeadLetter(dls.add),
+		sqshook.WithLinger(time.Millisecond),
+		sqshook.WithSpool(dir, spool.Options{}),
+	}
+	d, err := sqshook.New(hooks, append(base, opts...)...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return d, dls
+}
+
+func spoolAccounting(t *testing.T, s sqshook.Stats) {
+	t.Helper()
+	for _, h := range s.Hooks {
+		if h.Matched != h.Delivered+h.DeadLettered+h.Pending+h.Spooled {
+			t.Errorf("hook %s: matched %d != delivered %d + dead-lettered %d + pending %d + spooled %d",
+				h.HookID, h.Matched, h.Delivered, h.DeadLettered, h.Pending, h.Spooled)
+		}
+	}
+}
+
+func TestSpoolCloseKeepsCopiesForNextNew(t *testing.T) {
+	dir := t.TempDir()
+	hooks := []sqshook.Hook{hookFor("a", "qa"), hookFor("b", "qb.fifo")}
+	stuck := stuckFake()
+	d, dls := spoolDispatcher(t, stuck, dir, hooks)
+	var ids []string
+	for i := range 30 {
+		ev := event(t, "message.new", i)
+		ev.ID = "ev-" + strconv.Itoa(i)
+		if err := d.Publish(context.Background(), ev); err != nil {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+		ids = append(ids, ev.ID)
+	}
+	if err := d.Close(expired()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close: %v, want context.Canceled", err)
+	}
+	if n := len(dls.list()); n != 0 {
+		t.Fatalf("%d dead letters (%v), want none: Close keeps the copies in the spool", n, dls.byReason())
+	}
+	s := d.Stats()
+	spoolAccounting(t, s)
+	for _, h := range s.Hooks {
+		if h.Spooled != 30 || h.DeadLetteredBy[sqshook.ReasonShutdown] != 0 {
+			t.Errorf("hook %s: spooled %d, shutdown dead letters %d; want 30 and 0", h.HookID, h.Spooled, h.DeadLetteredBy[sqshook.ReasonShutdown])
+		}
+	}
+	if s.Spool == nil || s.Spool.Pending != 60 {
+		t.Fatalf("Stats.Spool = %+v, want 60 pending copies", s.Spool)
+	}
+
+	good := newFake()
+	d2, dls2 := spoolDispatcher(t, good, dir, hooks)
+	// A new event goes behind the resumed ones.
+	late := event(t, "message.new", 99)
+	late.ID = "ev-late"
+	if err := d2.Publish(context.Background(), late); err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	// The FIFO hook keeps the order (one group: the event type); the
+	// standard one sends batches concurrently, so only the set counts.
+	want := append(slices.Clone(ids), "ev-late")
+	if got := good.ackedIDs(hooks[1].SQSQueueURL); !slices.Equal(got, want) {
+		t.Errorf("FIFO hook got %v, want %v", got, want)
+	}
+	got := good.ackedIDs(hooks[0].SQSQueueURL)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("standard hook got %v, want %v", got, want)
+	}
+	if n := len(dls2.list()); n != 0 {
+		t.Errorf("%d dead letters after resume: %v", n, dls2.byReason())
+	}
+	s2 := d2.Stats()
+	spoolAccounting(t, s2)
+	if s2.Spool.Resumed != 60 || s2.Spool.Pending != 0 {
+		t.Errorf("Stats.Spool = %+v, want 60 resumed, 0 pending", s2.Spool)
+	}
+	sp, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if st := sp.Stats(); st.Pending != 0 {
+		t.Errorf("spool still holds %d pending copies after delivery", st.Pending)
+	}
+}
+
+func TestSpoolHookRemovedBetweenRuns(t *testing.T) {
+	dir := t.TempDir()
+	hooks := []sqshook.Hook{hookFor("a", "qa"), hookFor("b", "qb")}
+	d, _ := spoolDispatcher(t, stuckFake(), dir, hooks)
+	for i := range 5 {
+		if err := d.Publish(context.Background(), event(t, "message.new", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Close(expired())
+
+	good := newFake()
+	d2, dls := spoolDispatcher(t, good, dir, hooks[:1])
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(good.ackedIDs("https://sqs.us-east-1.amazonaws.com/123456789012/qa")); n != 5 {
+		t.Errorf("hook a: %d delivered, want 5", n)
+	}
+	got := dls.list()
+	if len(got) != 5 {
+		t.Fatalf("%d dead letters, want 5 (hook b's copies): %v", len(got), dls.byReason())
+	}
+	for _, dl := range got {
+		if dl.HookID != "b" || dl.Reason != sqshook.ReasonHookRemoved || dl.Event.ID == "" || len(dl.Event.Body) == 0 {
+			t.Errorf("dead letter %+v: want hook b, reason hook_removed, with the event", dl)
+		}
+	}
+	if s := d2.Stats().Spool; s.HookRemoved != 5 {
+		t.Errorf("Stats.Spool.HookRemoved = %d, want 5", s.HookRemoved)
+	}
+	// Settled: a third run finds nothing.
+	d3, dls3 := spoolDispatcher(t, good, dir, hooks)
+	d3.Close(context.Background())
+	if n := len(dls3.list()); n != 0 || d3.Stats().Spool.Resumed != 0 {
+		t.Errorf("third run: %d dead letters, %d resumed; want none", n, d3.Stats().Spool.Resumed)
+	}
+}
+
+// TestSpoolDiskFull fills a small tmpfs: Publish fails with an error that
+// wraps spool.ErrDiskFull and names the event; once space is back, the next
+// New delivers every event Publish accepted, and none it refused.
+func TestSpoolDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("TestSpoolDiskFull mounts a tmpfs and needs root (CI runs as root)")
+	}
+	mnt := t.TempDir()
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=256k"); err != nil {
+		t.Skipf("mount tmpfs: %v (no mount permission here)", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(mnt, 0); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	dir := mnt + "/spool"
+	hooks := []sqshook.Hook{hookFor("a", "qa")}
+	d, _ := spoolDispatcher(t, stuckFake(), dir, hooks)
+	var accepted []string
+	var err error
+	for i := 0; i < 1000; i++ {
+		ev := event(t, "message.new", i)
+		ev.ID = "ev-" + strconv.Itoa(i)
+		ev.Body = []byte(`{"cid":"c","text":"` + strings.Repeat("x", 1800) + `"}`)
+		if err = d.Publish(context.Background(), ev); err != nil {
+			break
+		}
+		accepted = append(accepted, ev.ID)
+	}
+	if !errors.Is(err, spool.ErrDiskFull) || !strings.Contains(err.Error(), "not accepted") {
+		t.Fatalf("Publish on a full disk: %v; want an error wrapping spool.ErrDiskFull that says the event was not accepted", err)
+	}
+	t.Logf("disk full after %d events: %v", len(accepted), err)
+	d.Close(expired())
+
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", syscall.MS_REMOUNT, "size=4m"); err != nil {
+		t.Fatalf("remount larger: %v", err)
+	}
+	good := newFake()
+	d2, dls := spoolDispatcher(t, good, dir, hooks)
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := good.ackedIDs(hooks[0].SQSQueueURL)
+	slices.Sort(got)
+	slices.Sort(accepted)
+	if !slices.Equal(got, accepted) || len(dls.list()) != 0 {
+		t.Fatalf("after space came back: delivered %d events, want the %d accepted (%d dead letters)", len(got), len(accepted), len(dls.list()))
+	}
+}
