@@ -8,8 +8,8 @@ package sqshook_test
 import (
 	"context"
 	"errors"
-	"slices"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
