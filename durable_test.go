@@ -8,10 +8,13 @@ package sqshook_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -220,5 +223,100 @@ func TestSpoolDiskFull(t *testing.T) {
 	slices.Sort(accepted)
 	if !slices.Equal(got, accepted) || len(dls.list()) != 0 {
 		t.Fatalf("after space came back: delivered %d events, want the %d accepted (%d dead letters)", len(got), len(accepted), len(dls.list()))
+	}
+}
+
+// TestSpoolResumeReadsBackWithinMemoryShare resumes more copies than a
+// hook's memory share holds: they are read back from disk as room frees,
+// all delivered in order.
+func TestSpoolResumeReadsBackWithinMemoryShare(t *testing.T) {
+	dir := t.TempDir()
+	hooks := []sqshook.Hook{hookFor("f", "qf.fifo")}
+	d, _ := spoolDispatcher(t, stuckFake(), dir, hooks)
+	var want []string
+	for i := range 200 {
+		ev := event(t, "message.new", i)
+		ev.ID = fmt.Sprintf("ev-%03d", i)
+		if err := d.Publish(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, ev.ID)
+	}
+	d.Close(expired())
+
+	good := newFake()
+	var maxPending atomic.Int64
+	d2, dls := spoolDispatcher(t, good, dir, hooks, sqshook.WithMaxBuffered(8, 1<<20))
+	good.mu.Lock()
+	good.respond = func(_ int, in *sqsInput) (*sqsOutput, error) {
+		if h, ok := d2.Stats().Hook("f"); ok {
+			if n := int64(h.Pending); n > maxPending.Load() {
+				maxPending.Store(n)
+			}
+		}
+		return okAll(in), nil
+	}
+	good.mu.Unlock()
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := good.ackedIDs(hooks[0].SQSQueueURL); !slices.Equal(got, want) || len(dls.list()) != 0 {
+		t.Fatalf("delivered %v (%d dead letters), want %v", got, len(dls.list()), want)
+	}
+	if m := maxPending.Load(); m > 8 || m == 0 {
+		t.Errorf("up to %d copies held in memory; want 1 to 8, the hook's share", m)
+	}
+}
+
+// TestSpoolCorruptRecord damages one record on disk: New dead-letters its
+// copies as corrupt, with what could be read of the event, and delivers
+// the others.
+func TestSpoolCorruptRecord(t *testing.T) {
+	dir := t.TempDir()
+	hooks := []sqshook.Hook{hookFor("a", "qa"), hookFor("b", "qb")}
+	d, _ := spoolDispatcher(t, stuckFake(), dir, hooks)
+	for i := range 9 {
+		ev := event(t, "message.new", i)
+		ev.ID = "ev-" + strconv.Itoa(i)
+		if err := d.Publish(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Close(expired())
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) != 1 {
+		t.Fatalf("segments %v, want one", segs)
+	}
+	b, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff // inside the 5th record of 9
+	if err := os.WriteFile(segs[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	good := newFake()
+	d2, dls := spoolDispatcher(t, good, dir, hooks)
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := dls.list()
+	if len(got) != 2 {
+		t.Fatalf("%d dead letters (%v), want the damaged record's 2 copies", len(got), dls.byReason())
+	}
+	for _, dl := range got {
+		if dl.Reason != sqshook.ReasonCorrupt || dl.Event.ID == "" || (dl.HookID != "a" && dl.HookID != "b") {
+			t.Errorf("dead letter %+v: want reason corrupt, a hook id and the event id", dl)
+		}
+	}
+	for _, h := range hooks {
+		acked := good.ackedIDs(h.SQSQueueURL)
+		if len(acked) != 8 || slices.Contains(acked, got[0].Event.ID) {
+			t.Errorf("hook %s: delivered %v; want the 8 undamaged events", h.ID, acked)
+		}
+	}
+	if s := d2.Stats().Spool; s.Corrupt != 2 {
+		t.Errorf("Stats.Spool.Corrupt = %d, want 2", s.Corrupt)
 	}
 }
