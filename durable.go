@@ -78,8 +78,9 @@ type durable struct {
 	resumed, removed, corrupt, settleErrs atomic.Uint64
 
 	closeOnce sync.Once
-	final     spool.Stats // the spool's stats at Close
-	closed    atomic.Bool
+
+	roomMu sync.Mutex
+	room   chan struct{} // closed at the next settlement; nil when nobody waits
 }
 
 // pipeSpool is a pipe's disk-only backlog; guarded by the pipe's mu.
@@ -233,14 +234,23 @@ func (dur *durable) publish(d *Dispatcher, ctx context.Context, ev Event, wait b
 		for _, p := range matched {
 			keys = append(keys, p.spoolKey())
 		}
-		seq, err := dur.sp.Append(recordOf(ed, keys, d.cfg.clock.Now()))
+		rec := recordOf(ed, keys, d.cfg.clock.Now())
+		seq, err := dur.sp.Append(rec)
+		for wait && errors.Is(err, spool.ErrQuota) && dur.waitRoom(ctx, d.closing) {
+			seq, err = dur.sp.Append(rec)
+		}
 		switch {
 		case errors.Is(err, spool.ErrClosed):
 			return ErrClosed
 		case errors.Is(err, spool.ErrQuota):
+			// As with a full memory share: TryPublish, or Publish whose
+			// ctx ended, dead-letters the copies.
 			var errs []error
 			for _, p := range matched {
 				errs = append(errs, p.refuse(ed, ReasonBufferFull, "spool quota reached", errors.Join(ErrBufferFull, err)))
+			}
+			if ctx.Err() != nil {
+				errs = append(errs, ctx.Err())
 			}
 			return errors.Join(errs...)
 		case err != nil:
@@ -255,6 +265,24 @@ func (dur *durable) publish(d *Dispatcher, ctx context.Context, ev Event, wait b
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// waitRoom waits for the next settlement, which may bring the spool back
+// under its quota; false when ctx ends or the dispatcher closes first.
+func (dur *durable) waitRoom(ctx context.Context, closing <-chan struct{}) bool {
+	dur.roomMu.Lock()
+	if dur.room == nil {
+		dur.room = make(chan struct{})
+	}
+	room := dur.room
+	dur.roomMu.Unlock()
+	select {
+	case <-room:
+		return true
+	case <-ctx.Done():
+	case <-closing:
+	}
+	return false
 }
 
 // refuse dead-letters a copy that was never queued.
@@ -292,6 +320,12 @@ func (d *Dispatcher) droppedCopy(ed *eventData, hookID string) {
 
 func (dur *durable) settle(seq spool.Seq, key string, log *slog.Logger) {
 	err := dur.sp.Settle(seq, key)
+	dur.roomMu.Lock()
+	if dur.room != nil { // a Publish waits for the quota
+		close(dur.room)
+		dur.room = nil
+	}
+	dur.roomMu.Unlock()
 	if err == nil || errors.Is(err, spool.ErrNotPending) || errors.Is(err, spool.ErrClosed) {
 		return
 	}
@@ -475,10 +509,7 @@ func (d *Dispatcher) spoolStats() *SpoolStats {
 	if dur == nil {
 		return nil
 	}
-	st := dur.final
-	if !dur.closed.Load() {
-		st = dur.sp.Stats()
-	}
+	st := dur.sp.Stats() // also after Close: what it left
 	return &SpoolStats{
 		Bytes: st.Bytes, Quota: st.Quota, Records: st.Records, Pending: st.Pending,
 		Resumed: dur.resumed.Load(), HookRemoved: dur.removed.Load(), Corrupt: dur.corrupt.Load(),
@@ -497,12 +528,9 @@ func (d *Dispatcher) closeSpool() error {
 func (dur *durable) close() error {
 	var err error
 	dur.closeOnce.Do(func() {
-		dur.final = dur.sp.Stats()
-		dur.closed.Store(true)
 		if e := dur.sp.Close(); e != nil {
 			err = fmt.Errorf("sqshook: spool: %w", e)
 		}
-		dur.final.Bytes = dur.sp.Stats().Bytes
 	})
 	return err
 }

@@ -436,3 +436,54 @@ func (e *benchEnv) spoolBytesPerEvent(b *testing.B, n int) float64 {
 	}
 	return float64(s.Bytes) / float64(n)
 }
+
+// TestSpoolQuota fills the spool's quota while SQS does not answer:
+// TryPublish dead-letters the copies as buffer_full, Publish waits, and
+// returns nil once deliveries free whole segments.
+func TestSpoolQuota(t *testing.T) {
+	dir := t.TempDir()
+	hooks := []sqshook.Hook{hookFor("a", "qa")}
+	stuck := stuckFake()
+	const quota = 48 << 10
+	d, dls := spoolDispatcher(t, stuck, dir, hooks[:1], sqshook.WithSpool(dir, spool.Options{Quota: quota, SegmentSize: 8 << 10}))
+	defer d.Close(context.Background())
+	var accepted []string
+	var err error
+	for i := 0; i < 1000; i++ {
+		ev := event(t, "message.new", i)
+		ev.ID = fmt.Sprintf("ev-%03d", i)
+		if err = d.TryPublish(ev); err != nil {
+			break
+		}
+		accepted = append(accepted, ev.ID)
+	}
+	if !errors.Is(err, sqshook.ErrBufferFull) || !errors.Is(err, spool.ErrQuota) {
+		t.Fatalf("TryPublish past the quota: %v; want ErrBufferFull and spool.ErrQuota", err)
+	}
+	if r := dls.byReason(); r[sqshook.ReasonBufferFull] != 1 {
+		t.Fatalf("dead letters %v, want one buffer_full", r)
+	}
+	if s := d.Stats().Spool; s.Quota != quota || s.Bytes > quota {
+		t.Fatalf("Stats.Spool = %+v; want quota %d, bytes within it", s, quota)
+	}
+	done := make(chan error, 1)
+	go func() {
+		ev := event(t, "message.new", 1000)
+		ev.ID = "ev-waited"
+		done <- d.Publish(context.Background(), ev)
+	}()
+	close(stuck.block) // SQS answers: settlements free segments
+	if err := <-done; err != nil {
+		t.Fatalf("Publish waiting for the quota: %v", err)
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := stuck.ackedIDs(hooks[0].SQSQueueURL)
+	want := append(accepted, "ev-waited")
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("delivered %d events, want the %d accepted", len(got), len(want))
+	}
+}
