@@ -327,7 +327,8 @@ func TestSpoolCorruptRecord(t *testing.T) {
 // (memory) and with one in group-commit mode (the default), one after the
 // other on the same endpoint: x-memory is the spool's throughput over
 // memory's, p50-ms and p99-ms the latency of Publish with the spool (the
-// wait for its group's fsync), mem-p99-ms the same without. disk-x-body is
+// wait for its group's fsync), mem-p99-ms the same without, os-p99-ms with
+// a spool in SyncOS mode (no fsync: the spool's own cost). disk-x-body is
 // the spool's bytes on disk per event over the body's size, measured with
 // the endpoint down so that nothing settles.
 func BenchmarkSpool(b *testing.B) {
@@ -336,15 +337,17 @@ func BenchmarkSpool(b *testing.B) {
 	env := benchNewEnv(b, benchChatBody(b, benchBodyBytes), sqstest.WithLatency(rtt), sqstest.WithoutRecording())
 	defer env.close()
 	var tMem, tSpool time.Duration
-	var latMem, latSpool []time.Duration
+	var latMem, latSpool, latOS []time.Duration
 	rounds := 0
 	for b.Loop() {
-		t, l := env.runSpooled(b, n, publishers, "")
+		t, l := env.runSpooled(b, n, publishers, "", spool.SyncGroup)
 		tMem += t
 		latMem = append(latMem, l...)
-		t, l = env.runSpooled(b, n, publishers, b.TempDir())
+		t, l = env.runSpooled(b, n, publishers, b.TempDir(), spool.SyncGroup)
 		tSpool += t
 		latSpool = append(latSpool, l...)
+		_, l = env.runSpooled(b, n, publishers, b.TempDir(), spool.SyncOS)
+		latOS = append(latOS, l...)
 		rounds++
 	}
 	mem := float64(rounds*n) / tMem.Seconds()
@@ -356,6 +359,7 @@ func BenchmarkSpool(b *testing.B) {
 	b.ReportMetric(percentileMS(latSpool, 0.50), "p50-ms")
 	b.ReportMetric(percentileMS(latSpool, 0.99), "p99-ms")
 	b.ReportMetric(percentileMS(latMem, 0.99), "mem-p99-ms")
+	b.ReportMetric(percentileMS(latOS, 0.99), "os-p99-ms")
 	b.ReportMetric(env.spoolBytesPerEvent(b, 2_000)/float64(len(env.body)), "disk-x-body")
 }
 
@@ -368,9 +372,9 @@ func percentileMS(d []time.Duration, q float64) float64 {
 }
 
 // runSpooled publishes n events from the given number of goroutines, with a
-// spool in dir (none when dir is ""), flushes, and returns the time taken
+// spool in dir (none when dir is "") in the given mode, flushes, and returns the time taken
 // and the latency of every Publish.
-func (e *benchEnv) runSpooled(b *testing.B, n, publishers int, dir string) (time.Duration, []time.Duration) {
+func (e *benchEnv) runSpooled(b *testing.B, n, publishers int, dir string, mode spool.SyncMode) (time.Duration, []time.Duration) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -382,7 +386,7 @@ func (e *benchEnv) runSpooled(b *testing.B, n, publishers int, dir string) (time
 		sqshook.WithDeadLetter(func(sqshook.DeadLetter) { dead.Add(1) }),
 	}
 	if dir != "" {
-		opts = append(opts, sqshook.WithSpool(dir, spool.Options{}))
+		opts = append(opts, sqshook.WithSpool(dir, spool.Options{Sync: mode}))
 	}
 	d, err := sqshook.New([]sqshook.Hook{benchSQSHook("bench", url)}, opts...)
 	if err != nil {
