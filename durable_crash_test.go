@@ -115,6 +115,7 @@ type crashRun struct {
 	dls      map[string]bool // hook + " " + id
 	killed   bool
 	drained  bool
+	newTook  time.Duration // from "open" to "ready"; 0 when killed before
 	mode     string
 	lastLine string
 }
@@ -152,9 +153,13 @@ func TestSpoolCrashKill(t *testing.T) {
 	kills := 0
 	modes := []string{"publish", "sends", "outage", "recovery"}
 	lastDup := 0
+	newTook := 20 * time.Millisecond // how long New took in the child, "open" to "ready": the last run's
 	for k := range crashRuns {
 		mode := modes[k%len(modes)]
-		r := runCrashChild(t, srv, dir, strconv.Itoa(k), mode, rng)
+		r := runCrashChild(t, srv, dir, strconv.Itoa(k), mode, rng, newTook)
+		if r.newTook > 0 {
+			newTook = r.newTook
+		}
 		for _, id := range r.accepted {
 			accepted[id] = true
 		}
@@ -165,12 +170,12 @@ func TestSpoolCrashKill(t *testing.T) {
 			kills++
 		}
 		dup := duplicates(srv.Received(stdURL))
-		t.Logf("run %2d (%-8s): killed=%t accepted %3d, last line %q; std-queue duplicates so far %d (+%d: copies in flight at the previous kill, sent again)",
-			k, mode, r.killed, len(r.accepted), r.lastLine, dup, dup-lastDup)
+		t.Logf("run %2d (%-8s): killed=%t, New took %v, accepted %3d, last line %q; std-queue duplicates so far %d (+%d: copies in flight at the previous kill, sent again)",
+			k, mode, r.killed, r.newTook.Round(time.Millisecond), len(r.accepted), r.lastLine, dup, dup-lastDup)
 		lastDup = dup
 	}
 	srv.ClearFaults()
-	r := runCrashChild(t, srv, dir, "drain", "drain", rng)
+	r := runCrashChild(t, srv, dir, "drain", "drain", rng, newTook)
 	for x := range r.dls {
 		dls[x] = true
 	}
@@ -238,7 +243,7 @@ func duplicates(ms []sqstest.Message) int {
 }
 
 // runCrashChild runs one child and kills it at a moment picked for mode.
-func runCrashChild(t *testing.T, srv *sqstest.Server, dir, run, mode string, rng *rand.Rand) crashRun {
+func runCrashChild(t *testing.T, srv *sqstest.Server, dir, run, mode string, rng *rand.Rand, newTook time.Duration) crashRun {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSpoolCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+run, crashDirEnv+"="+dir, crashURLEnv+"="+srv.URL())
@@ -263,6 +268,7 @@ func runCrashChild(t *testing.T, srv *sqstest.Server, dir, run, mode string, rng
 		killAt = 1 + rng.IntN(crashPerRun-1)
 	}
 	oks := 0
+	var opened time.Time
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		line := sc.Text()
@@ -271,12 +277,18 @@ func runCrashChild(t *testing.T, srv *sqstest.Server, dir, run, mode string, rng
 		}
 		f := strings.Fields(line)
 		switch {
-		case line == "open" && mode == "recovery":
-			// New opens the spool, reports damage and resumes: kill it
-			// somewhere in there (or soon after).
-			timer = time.AfterFunc(time.Duration(rng.IntN(40_000))*time.Microsecond, kill)
-		case line == "ready" && mode == "outage":
-			srv.SetOutage(true)
+		case line == "open":
+			opened = time.Now()
+			if mode == "recovery" {
+				// New opens the spool, reports damage and resumes: kill
+				// it within the time New took last time.
+				timer = time.AfterFunc(time.Duration(rng.Int64N(int64(newTook)+1)), kill)
+			}
+		case line == "ready":
+			r.newTook = time.Since(opened)
+			if mode == "outage" {
+				srv.SetOutage(true)
+			}
 		case line == "drained":
 			r.drained = true
 		case len(f) == 2 && f[0] == "ok":
