@@ -97,15 +97,25 @@ type diskCopy struct {
 	hookSeq uint64 // its place in the hook's acceptance order
 }
 
+// validateSpool reports WithSpool's problems with the other options.
+func (c *settings) validateSpool(v *validator) {
+	if c.spool == nil {
+		return
+	}
+	if c.spool.dir == "" {
+		v.add("spool", "dir: required (a directory on local disk)")
+	}
+	if q := c.spool.opts.Quota; q < 0 {
+		v.add("spool", fmt.Sprintf("quota %d is negative; 0 means no limit", q))
+	}
+}
+
 // openSpool opens the spool, reports damaged records and resumes pending
 // copies; called by New after the hooks are set, before New returns.
 func (d *Dispatcher) openSpool() error {
 	c := d.cfg.spool
 	if c == nil {
 		return nil
-	}
-	if c.dir == "" {
-		return fmt.Errorf("sqshook: WithSpool: dir is empty")
 	}
 	sp, err := spool.Open(c.dir, c.opts)
 	if err != nil {

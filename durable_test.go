@@ -491,3 +491,17 @@ func TestSpoolQuota(t *testing.T) {
 		t.Fatalf("delivered %d events, want the %d accepted", len(got), len(want))
 	}
 }
+
+func TestSpoolOptionErrors(t *testing.T) {
+	_, err := sqshook.New(nil, sqshook.WithSpool("", spool.Options{}))
+	var ve *sqshook.ValidationError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "spool") || !strings.Contains(err.Error(), "dir: required") {
+		t.Errorf("WithSpool(\"\"): %v; want a *ValidationError naming spool's dir", err)
+	}
+	dir := t.TempDir()
+	d, _ := spoolDispatcher(t, newFake(), dir, nil)
+	defer d.Close(context.Background())
+	if _, err := sqshook.New(nil, sqshook.WithSpool(dir, spool.Options{})); !errors.Is(err, spool.ErrLocked) {
+		t.Errorf("a second dispatcher on the same spool: %v; want spool.ErrLocked", err)
+	}
+}

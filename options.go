@@ -158,6 +158,7 @@ func (c *settings) validate() error {
 	if c.maxBufferedBytes < maxMsg {
 		v.add("max_buffered_bytes", fmt.Sprintf("%d is below the message size limit %d", c.maxBufferedBytes, maxMsg))
 	}
+	c.validateSpool(&v)
 	return v.err()
 }
 
