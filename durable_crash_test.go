@@ -18,6 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
 	"github.com/sqshook/sqshook"
 	"github.com/sqshook/sqshook/spool"
 	"github.com/sqshook/sqshook/sqstest"
@@ -29,25 +33,33 @@ const (
 	crashDirEnv   = "SQSHOOK_CRASH_DIR"
 	crashURLEnv   = "SQSHOOK_CRASH_ENDPOINT"
 	crashSeedEnv  = "SQSHOOK_CRASH_SEED"
+	crashStdEnv   = "SQSHOOK_CRASH_STD"  // the standard queue's URL
+	crashFIFOEnv  = "SQSHOOK_CRASH_FIFO" // the FIFO queue's URL
 )
 
 // Sizing of the crash test: runs killed, publishers and events per run.
 const (
-	crashRuns       = 24
 	crashPublishers = 4
-	crashPerRun     = 600 // events per run, all publishers together
 )
 
-func crashHooks(endpoint string) []sqshook.Hook {
-	mk := func(id, queue string) sqshook.Hook {
+// The child's number of events per run, all publishers together.
+var crashPerRun = 600
+
+func init() {
+	if n, err := strconv.Atoi(os.Getenv("SQSHOOK_CRASH_PER_RUN")); err == nil && n > 0 {
+		crashPerRun = n
+	}
+}
+
+func crashHooks(stdURL, fifoURL string) []sqshook.Hook {
+	mk := func(id, url string) sqshook.Hook {
 		return sqshook.Hook{
-			ID: id, Enabled: true, HookType: "sqs",
-			SQSQueueURL: endpoint + "/" + sqstest.AccountID + "/" + queue,
-			SQSRegion:   "us-east-1", SQSAuthType: "keys",
+			ID: id, Enabled: true, HookType: "sqs", SQSQueueURL: url,
+			SQSRegion: "us-east-1", SQSAuthType: "keys",
 			SQSKey: "AKIAEXAMPLEEXAMPLE00", SQSSecret: "example-secret",
 		}
 	}
-	return []sqshook.Hook{mk("std", "crash-std"), mk("fifo", "crash-fifo.fifo")}
+	return []sqshook.Hook{mk("std", stdURL), mk("fifo", fifoURL)}
 }
 
 // TestSpoolCrashChild is the child process of TestSpoolCrashKill; it does
@@ -68,7 +80,7 @@ func TestSpoolCrashChild(t *testing.T) {
 	}
 	endpoint := os.Getenv(crashURLEnv)
 	say("open")
-	d, err := sqshook.New(crashHooks(endpoint),
+	d, err := sqshook.New(crashHooks(os.Getenv(crashStdEnv), os.Getenv(crashFIFOEnv)),
 		sqshook.WithEndpoint(endpoint),
 		sqshook.WithSpool(os.Getenv(crashDirEnv), spool.Options{}),
 		sqshook.WithLinger(2*time.Millisecond),
@@ -120,6 +132,17 @@ type crashRun struct {
 	lastLine string
 }
 
+// crashTarget is the SQS endpoint of a crash series and how to read it.
+type crashTarget struct {
+	endpoint        string
+	stdURL, fifoURL string
+	perRun          int
+	outage          func(on bool) // nil: the endpoint cannot have one
+	// received returns the event ids each queue accepted so far, in the
+	// order it accepted them (duplicates included).
+	received func(url string) []string
+}
+
 // TestSpoolCrashKill re-executes the test binary as a child that publishes
 // to an in-process SQS endpoint (sqstest) with the spool on, and kills it
 // with SIGKILL at seeded random moments: while publishing and sending, during
@@ -133,6 +156,86 @@ func TestSpoolCrashKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the crash test runs child processes; skipped with -short")
 	}
+	srv := sqstest.NewServer(sqstest.WithLatency(5 * time.Millisecond))
+	defer srv.Close()
+	tg := crashTarget{
+		endpoint: srv.URL(),
+		stdURL:   srv.CreateQueue("crash-std", nil),
+		fifoURL:  srv.CreateQueue("crash-fifo.fifo", map[string]string{"FifoQueue": "true"}),
+		perRun:   600,
+		outage:   srv.SetOutage,
+		received: func(url string) []string {
+			var ids []string
+			for _, m := range srv.Received(url) {
+				ids = append(ids, m.Attributes[sqshook.AttrEventID].StringValue)
+			}
+			return ids
+		},
+	}
+	crashSeries(t, tg, 24, []string{"publish", "sends", "outage", "recovery"})
+}
+
+// TestSpoolCrashKillEmulator is the crash test against the SQS emulator
+// (which has no outage switch): 21 kills while publishing, while sending
+// and while New recovers the spool.
+func TestSpoolCrashKillEmulator(t *testing.T) {
+	if os.Getenv(crashChildEnv) != "" {
+		return
+	}
+	if testing.Short() {
+		t.Skip("the crash test runs child processes; skipped with -short")
+	}
+	std, client, _ := emulatorQueue(t, "crash-std", nil)
+	fifo, _, _ := emulatorQueue(t, "crash-fifo", map[string]string{"FifoQueue": "true"})
+	seen := map[string][]string{}
+	tg := crashTarget{
+		endpoint: emulator(t),
+		stdURL:   std.SQSQueueURL,
+		fifoURL:  fifo.SQSQueueURL,
+		perRun:   300,
+		received: func(url string) []string {
+			seen[url] = append(seen[url], receiveIDs(t, client, url)...)
+			return seen[url]
+		},
+	}
+	crashSeries(t, tg, 21, []string{"publish", "sends", "recovery"})
+}
+
+// receiveIDs receives and deletes every message the queue holds and
+// returns their event ids in the order received. It stops at the first
+// receive that waited a second for nothing: the children that sent them
+// have exited.
+func receiveIDs(t *testing.T, client *sqs.Client, url string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var ids []string
+	for {
+		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+			MessageAttributeNames: []string{"All"},
+		})
+		if err != nil {
+			t.Fatalf("ReceiveMessage: %v", err)
+		}
+		if len(out.Messages) == 0 {
+			return ids
+		}
+		entries := make([]types.DeleteMessageBatchRequestEntry, len(out.Messages))
+		for i, m := range out.Messages {
+			ids = append(ids, aws.ToString(m.MessageAttributes[sqshook.AttrEventID].StringValue))
+			entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle}
+		}
+		if _, err := client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: entries}); err != nil {
+			t.Fatalf("DeleteMessageBatch: %v", err)
+		}
+	}
+}
+
+// crashSeries runs the child runs times, killing it at a moment picked for
+// each run's mode in turn, then a last run that drains, and checks that no
+// accepted event is lost.
+func crashSeries(t *testing.T, tg crashTarget, runs int, modes []string) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv(crashSeedEnv); s != "" {
 		var err error
@@ -142,21 +245,16 @@ func TestSpoolCrashKill(t *testing.T) {
 	}
 	t.Logf("seed %d (rerun with %s=%d)", seed, crashSeedEnv, seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	srv := sqstest.NewServer(sqstest.WithLatency(5*time.Millisecond), sqstest.WithSeed(int64(seed)))
-	defer srv.Close()
-	stdURL := srv.CreateQueue("crash-std", nil)
-	fifoURL := srv.CreateQueue("crash-fifo.fifo", map[string]string{"FifoQueue": "true"})
 	dir := t.TempDir()
 
 	accepted := map[string]bool{}
 	dls := map[string]bool{}
 	kills := 0
-	modes := []string{"publish", "sends", "outage", "recovery"}
 	lastDup := 0
 	newTook := 20 * time.Millisecond // how long New took in the child, "open" to "ready": the last run's
-	for k := range crashRuns {
+	for k := range runs {
 		mode := modes[k%len(modes)]
-		r := runCrashChild(t, srv, dir, strconv.Itoa(k), mode, rng, newTook)
+		r := runCrashChild(t, tg, dir, strconv.Itoa(k), mode, rng, newTook)
 		if r.newTook > 0 {
 			newTook = r.newTook
 		}
@@ -169,13 +267,12 @@ func TestSpoolCrashKill(t *testing.T) {
 		if r.killed {
 			kills++
 		}
-		dup := duplicates(srv.Received(stdURL))
+		dup := duplicates(tg.received(tg.stdURL))
 		t.Logf("run %2d (%-8s): killed=%t, New took %v, accepted %3d, last line %q; std-queue duplicates so far %d (+%d: copies in flight at the previous kill, sent again)",
 			k, mode, r.killed, r.newTook.Round(time.Millisecond), len(r.accepted), r.lastLine, dup, dup-lastDup)
 		lastDup = dup
 	}
-	srv.ClearFaults()
-	r := runCrashChild(t, srv, dir, "drain", "drain", rng, newTook)
+	r := runCrashChild(t, tg, dir, "drain", "drain", rng, newTook)
 	for x := range r.dls {
 		dls[x] = true
 	}
@@ -183,14 +280,13 @@ func TestSpoolCrashKill(t *testing.T) {
 		t.Fatalf("drain run ended with %q before it said \"drained\"", r.lastLine)
 	}
 	if kills < 20 {
-		t.Errorf("only %d of %d runs were killed; want at least 20", kills, crashRuns)
+		t.Errorf("only %d of %d runs were killed; want at least 20", kills, runs)
 	}
 	lost := 0
-	for _, q := range []struct{ hook, url string }{{"std", stdURL}, {"fifo", fifoURL}} {
+	for _, q := range []struct{ hook, url string }{{"std", tg.stdURL}, {"fifo", tg.fifoURL}} {
 		got := map[string]bool{}
 		var order []string
-		for _, m := range srv.Received(q.url) {
-			id := m.Attributes[sqshook.AttrEventID].StringValue
+		for _, id := range tg.received(q.url) {
 			if !got[id] {
 				order = append(order, id)
 			}
@@ -209,12 +305,12 @@ func TestSpoolCrashKill(t *testing.T) {
 		}
 	}
 	t.Logf("%d kills, %d events accepted, %d dead letters, lost %d, duplicates in the standard queue %d (FIFO drops them by event id)",
-		kills, len(accepted), len(dls), lost, duplicates(srv.Received(stdURL)))
+		kills, len(accepted), len(dls), lost, duplicates(tg.received(tg.stdURL)))
 }
 
 // checkGroupOrder checks that each publisher's events (one FIFO group per
-// publisher and run number, ids sortable within it) first reached the FIFO
-// queue in publish order.
+// publisher, ids sortable within it) first reached the FIFO queue in
+// publish order.
 func checkGroupOrder(t *testing.T, order []string) {
 	t.Helper()
 	last := map[string]string{}
@@ -230,11 +326,10 @@ func checkGroupOrder(t *testing.T, order []string) {
 	}
 }
 
-func duplicates(ms []sqstest.Message) int {
+func duplicates(ids []string) int {
 	seen := map[string]int{}
 	n := 0
-	for _, m := range ms {
-		id := m.Attributes[sqshook.AttrEventID].StringValue
+	for _, id := range ids {
 		if seen[id]++; seen[id] > 1 {
 			n++
 		}
@@ -243,10 +338,11 @@ func duplicates(ms []sqstest.Message) int {
 }
 
 // runCrashChild runs one child and kills it at a moment picked for mode.
-func runCrashChild(t *testing.T, srv *sqstest.Server, dir, run, mode string, rng *rand.Rand, newTook time.Duration) crashRun {
+func runCrashChild(t *testing.T, tg crashTarget, dir, run, mode string, rng *rand.Rand, newTook time.Duration) crashRun {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSpoolCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+run, crashDirEnv+"="+dir, crashURLEnv+"="+srv.URL())
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+run, crashDirEnv+"="+dir, crashURLEnv+"="+tg.endpoint,
+		crashStdEnv+"="+tg.stdURL, crashFIFOEnv+"="+tg.fifoURL, "SQSHOOK_CRASH_PER_RUN="+strconv.Itoa(tg.perRun))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -261,14 +357,15 @@ func runCrashChild(t *testing.T, srv *sqstest.Server, dir, run, mode string, rng
 	var timer *time.Timer
 	switch mode {
 	case "publish": // while publishing, sends under way
-		killAt = 1 + rng.IntN(crashPerRun/2)
+		killAt = 1 + rng.IntN(tg.perRun/2)
 	case "sends": // mostly sends, publishing ends
-		killAt = crashPerRun/2 + rng.IntN(crashPerRun/2)
+		killAt = tg.perRun/2 + rng.IntN(tg.perRun/2)
 	case "outage": // the endpoint answers 503 to every call
-		killAt = 1 + rng.IntN(crashPerRun-1)
+		killAt = 1 + rng.IntN(tg.perRun-1)
 	}
 	oks := 0
 	var opened time.Time
+	outage := false
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		line := sc.Text()
@@ -286,8 +383,9 @@ func runCrashChild(t *testing.T, srv *sqstest.Server, dir, run, mode string, rng
 			}
 		case line == "ready":
 			r.newTook = time.Since(opened)
-			if mode == "outage" {
-				srv.SetOutage(true)
+			if mode == "outage" && tg.outage != nil {
+				tg.outage(true)
+				outage = true
 			}
 		case line == "drained":
 			r.drained = true
@@ -304,7 +402,9 @@ func runCrashChild(t *testing.T, srv *sqstest.Server, dir, run, mode string, rng
 		timer.Stop()
 	}
 	err = cmd.Wait()
-	srv.SetOutage(false)
+	if outage {
+		tg.outage(false)
+	}
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
 		r.killed = true
 	} else if err != nil {
