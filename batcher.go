@@ -100,6 +100,10 @@ func (p *pipe) enqueue(ctx context.Context, ed *eventData, wait bool) error {
 		p.unlockAndReport([]DeadLetter{dl})
 		return dl.Err
 	}
+	if p.behindBacklogLocked(ed) { // a disk backlog goes first (WithSpool)
+		p.unlockAndReport(nil)
+		return nil
+	}
 	size := ed.size
 	for p.pending > 0 && (p.pending+1 > p.d.cfg.maxBufferedEvents || p.bytes+size > p.d.cfg.maxBufferedBytes) {
 		if !wait || ctx.Err() != nil {
@@ -154,11 +158,13 @@ func (p *pipe) redirect(ctx context.Context, ed *eventData, wait bool) error {
 	for _, np := range p.d.snap.Load().pipes {
 		if np.hook.ID == p.hook.ID && np != p {
 			if !np.filter.Match(ed.ev.Type) {
+				p.d.droppedCopy(ed, p.spoolKey())
 				return nil
 			}
 			return np.enqueue(ctx, ed, wait)
 		}
 	}
+	p.d.droppedCopy(ed, p.spoolKey())
 	return nil
 }
 

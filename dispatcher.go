@@ -51,6 +51,8 @@ type Dispatcher struct {
 	wg         sync.WaitGroup // every goroutine and timer callback; not an errgroup: they return no error, and timer callbacks are counted before they exist
 
 	panics atomic.Uint64 // user callbacks that panicked
+
+	dur *durable // WithSpool; nil without a spool
 }
 
 type snapshot struct {
@@ -119,6 +121,10 @@ func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
 	d.snap.Store(&snapshot{})
 	if err := d.SetHooks(hooks); err != nil {
+		d.cancelSend()
+		return nil, err
+	}
+	if err := d.openSpool(); err != nil { // resumes the spool's pending copies
 		d.cancelSend()
 		return nil, err
 	}
@@ -268,6 +274,9 @@ func (d *Dispatcher) publish(ctx context.Context, ev Event, wait bool) error {
 	if d.closed.Load() {
 		return ErrClosed
 	}
+	if d.dur != nil {
+		return d.dur.publish(d, ctx, ev, wait)
+	}
 	snap := d.snap.Load()
 	var ed *eventData
 	var errs []error
@@ -384,6 +393,9 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		}
 	}
 	d.wg.Wait()
+	if e := d.closeSpool(); e != nil && err == nil {
+		err = e
+	}
 	d.cancelSend()
 	if d.pool != nil {
 		d.pool.CloseIdleConnections()
@@ -407,7 +419,7 @@ func (d *Dispatcher) holdsNothing() bool {
 	d.mu.Unlock()
 	for _, p := range pipes {
 		p.mu.Lock()
-		busy := p.pending > 0 || p.inflight > 0
+		busy := p.pending > 0 || p.inflight > 0 || p.diskBusyLocked()
 		p.mu.Unlock()
 		if busy {
 			return false
@@ -440,7 +452,7 @@ func (d *Dispatcher) Stats() Stats {
 		pipes = d.final
 	}
 	d.mu.Unlock()
-	s := Stats{CallbackPanics: d.panics.Load()}
+	s := Stats{CallbackPanics: d.panics.Load(), Spool: d.spoolStats()}
 	for _, p := range pipes {
 		s.Hooks = append(s.Hooks, p.stats())
 	}
@@ -468,8 +480,12 @@ func (d *Dispatcher) statsOrderLocked() []*pipe {
 // dispatchDeadLetters reports dead letters; never called with a lock held.
 func (d *Dispatcher) dispatchDeadLetters(dls []DeadLetter) {
 	for _, dl := range dls {
+		if dl.Reason == "" {
+			continue // kept in the spool by Close: not a dead letter
+		}
 		if d.cfg.deadLetter != nil {
 			d.callDeadLetter(dl)
+			d.settleDeadLetter(dl)
 			continue
 		}
 		d.cfg.logger.Warn("sqshook: event not delivered",
@@ -481,6 +497,7 @@ func (d *Dispatcher) dispatchDeadLetters(dls []DeadLetter) {
 			slog.String("message", dl.Message),
 			slog.Int("attempts", dl.Attempts),
 		)
+		d.settleDeadLetter(dl)
 	}
 }
 

@@ -49,6 +49,17 @@
 // attribute, and the deduplication id on FIFO queues) so consumers can drop
 // the rare duplicate of at-least-once delivery.
 //
+// # Durability
+//
+// Without a spool everything the dispatcher holds is in memory: a crash of
+// the process loses it, and a Close that runs out of time dead-letters it
+// ([ReasonShutdown]). [WithSpool] records each event on local disk before
+// Publish returns (package spool: group commit by default, or an fsync per
+// event, or none), settles each hook's copy when SQS acknowledges it or its
+// dead letter is reported, and resumes what is pending at the next [New]:
+// nothing accepted is lost to a crash, and a copy in flight at the crash may
+// be delivered twice with the same event id.
+//
 // # Policies
 //
 // The policy helpers write the JSON a customer attaches to the queue or to a

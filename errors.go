@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/sqshook/sqshook/spool"
 )
 
 // Sentinel errors. Each is documented with where it shows up; match them with
@@ -129,6 +131,8 @@ type DeadLetter struct {
 	// one; those with a higher Seq continue to be delivered after it, so
 	// the dead letter marks the gap in the group's order.
 	GroupID string
+
+	spoolSeq spool.Seq // settled in the spool once reported; 0: not spooled
 }
 
 // DeliveryError says why an event was not delivered to one hook. Dead

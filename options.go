@@ -116,6 +116,7 @@ type settings struct {
 	roleAuthOnly      bool
 	insecureEndpoint  bool
 	multiTenant       bool
+	spool             *spoolConfig // WithSpool; nil: none
 }
 
 func defaultConfig() settings {
@@ -157,6 +158,7 @@ func (c *settings) validate() error {
 	if c.maxBufferedBytes < maxMsg {
 		v.add("max_buffered_bytes", fmt.Sprintf("%d is below the message size limit %d", c.maxBufferedBytes, maxMsg))
 	}
+	c.validateSpool(&v)
 	return v.err()
 }
 

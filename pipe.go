@@ -76,6 +76,7 @@ type pipe struct {
 	forcing      int            // flushes waiting
 
 	counters hookCounters
+	dur      pipeSpool // disk-only copies (WithSpool)
 
 	retryLog, failLog logLimiter // rate limits of the failure log lines (sender.go)
 }
@@ -251,7 +252,7 @@ func (p *pipe) wakeWaitersLocked() {
 // maybeDoneLocked marks a draining pipe done when it holds nothing, and
 // tells the dispatcher.
 func (p *pipe) maybeDoneLocked() {
-	if p.state == pipeDraining && p.pending == 0 && p.inflight == 0 {
+	if p.state == pipeDraining && p.pending == 0 && p.inflight == 0 && !p.diskBusyLocked() {
 		p.state = pipeDone
 		if p.lingerSet && p.linger.Stop() {
 			p.lingerSet = false
@@ -294,6 +295,7 @@ func (p *pipe) abort() {
 			dls = append(dls, p.deadLetterLocked(e, ReasonShutdown, e.code, "dispatcher closed while waiting to retry", false, nil))
 		}
 	}
+	p.keepDiskLocked()
 	if p.state == pipeActive {
 		p.state = pipeDraining
 	}

@@ -500,6 +500,7 @@ func (p *pipe) requeueLocked(es []*entry) {
 
 func (p *pipe) deliveredLocked(e *entry) {
 	p.counters.delivered++
+	p.settleSpoolLocked(e)
 	p.releaseLocked(e)
 }
 
@@ -511,6 +512,9 @@ func (p *pipe) deliveredLocked(e *entry) {
 // error: its code when code is empty, and its message after msg when msg
 // does not already say it.
 func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, senderFault bool, err error) DeadLetter {
+	if reason == ReasonShutdown && p.keepLocked(e) {
+		return DeadLetter{} // kept in the spool for the next New
+	}
 	p.counters.deadLettered[reason]++
 	if code == "" {
 		code = e.code
@@ -524,7 +528,7 @@ func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, sende
 	}
 	dl := DeadLetter{
 		HookID: p.hook.ID, Event: e.ev.ev, Reason: reason, Code: code, Message: msg,
-		SenderFault: senderFault, Attempts: e.attempt, Err: de, Seq: e.seq,
+		SenderFault: senderFault, Attempts: e.attempt, Err: de, Seq: e.seq, spoolSeq: e.ev.spoolSeq,
 	}
 	if p.fifo {
 		dl.GroupID = e.group
@@ -552,4 +556,5 @@ func (p *pipe) releaseLocked(e *entry) {
 		close(p.space)
 		p.space = nil
 	}
+	p.readBackLocked()
 }

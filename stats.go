@@ -16,6 +16,8 @@ type Stats struct {
 	// dispatcher calls: the dead-letter callback, the FIFO group strategy
 	// and the logger's handler.
 	CallbackPanics uint64
+	// Spool is the state of the spool (WithSpool); nil without one.
+	Spool *SpoolStats
 }
 
 // Hook returns the stats of the hook with the given id: its active
@@ -52,6 +54,11 @@ type HookStats struct {
 	// DeadLetteredBy counts dead letters per reason.
 	DeadLetteredBy map[Reason]uint64
 	Pending        uint64 // Queued + InFlight + Retrying
+	// Spooled counts copies held on disk only (WithSpool): waiting for
+	// room in memory, or left in the spool by a Close that ran out of time
+	// for the next New to deliver. Matched == Delivered + DeadLettered +
+	// Pending + Spooled.
+	Spooled uint64
 
 	Queued   int // waiting for a batch
 	InFlight int // in SendMessageBatch calls
@@ -95,6 +102,7 @@ func (p *pipe) stats() HookStats {
 		Delivered:      p.counters.delivered,
 		DeadLetteredBy: maps.Clone(p.counters.deadLettered),
 		Pending:        uint64(p.pending),
+		Spooled:        p.spooledLocked(),
 		Queued:         p.q.len() + p.fq.len(),
 		Groups:         p.fq.groupCount(),
 		OutOfOrder:     p.counters.outOfOrder,

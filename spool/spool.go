@@ -389,9 +389,9 @@ func (s *Spool) Append(rec Record) (Seq, error) {
 	if roll {
 		need += int64(segHeader)
 	}
-	if s.opts.Quota > 0 && s.bytes+need > s.opts.Quota {
+	if used := s.bytes; s.opts.Quota > 0 && used+need > s.opts.Quota {
 		s.mu.Unlock()
-		return 0, fmt.Errorf("%w: record of %d bytes, %d of %d bytes used", ErrQuota, n, s.bytes, s.opts.Quota)
+		return 0, fmt.Errorf("%w: record of %d bytes, %d of %d bytes used", ErrQuota, n, used, s.opts.Quota)
 	}
 	if roll {
 		if err := s.roll(seq); err != nil {

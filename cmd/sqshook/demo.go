@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/spool"
 	"github.com/sqshook/sqshook/sqstest"
 )
 
@@ -52,6 +53,8 @@ type demoConfig struct {
 	seed     int64
 	hooks    string
 	progress time.Duration
+	spoolDir string
+	crash    time.Duration
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -75,6 +78,8 @@ if any event is unaccounted for.`, stderr)
 	fs.Int64Var(&c.seed, "seed", 1, "seed of the simulated traffic and faults")
 	fs.StringVar(&c.hooks, "hooks", "", "a JSON file of hooks to use instead of the built-in three")
 	fs.DurationVar(&c.progress, "progress", 0, "progress interval (default: 200ms on a terminal, 1s otherwise)")
+	fs.StringVar(&c.spoolDir, "spool", "", "keep accepted events in a spool in this directory; a later run delivers what an earlier one left")
+	fs.DurationVar(&c.crash, "crash-after", 0, "kill this process (SIGKILL) after publishing this long; with -spool, run again to finish the delivery")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -85,6 +90,8 @@ if any event is unaccounted for.`, stderr)
 		return usagef("-duration must be positive")
 	case c.throttle < 0 || c.throttle > 1:
 		return usagef("-throttle must be between 0 and 1")
+	case c.crash < 0:
+		return usagef("-crash-after must not be negative")
 	case c.endpoint != "" && (c.throttle > 0 || c.outage > 0):
 		return usagef("-throttle and -outage need the in-process endpoint (no -endpoint)")
 	}
@@ -129,7 +136,11 @@ func demo(ctx context.Context, c demoConfig, out io.Writer) error {
 
 	var deadMu sync.Mutex
 	dead := map[sqshook.Reason]int{}
-	d, err := sqshook.New(hooks,
+	var spoolOpt []sqshook.Option
+	if c.spoolDir != "" {
+		spoolOpt = append(spoolOpt, sqshook.WithSpool(c.spoolDir, spool.Options{}))
+	}
+	d, err := sqshook.New(hooks, append(spoolOpt,
 		sqshook.WithEndpoint(endpoint),
 		// Short waits between retries keep the demo brisk after an outage.
 		sqshook.WithRetryPolicy(sqshook.RetryPolicy{MaxInterval: 500 * time.Millisecond}),
@@ -138,9 +149,13 @@ func demo(ctx context.Context, c demoConfig, out io.Writer) error {
 			dead[dl.Reason]++
 			deadMu.Unlock()
 		}),
-	)
+	)...)
 	if err != nil {
 		return err
+	}
+	if s := d.Stats().Spool; s != nil {
+		fmt.Fprintf(out, "spool %s: %d copies resumed from an earlier run (%d dead-lettered: hook removed %d, corrupt %d)\n",
+			c.spoolDir, s.Resumed, s.HookRemoved+s.Corrupt, s.HookRemoved, s.Corrupt)
 	}
 	hooks = d.Hooks()
 	fmt.Fprintf(out, "hooks:\n")
@@ -263,6 +278,9 @@ publish:
 			if elapsed >= c.duration {
 				break publish
 			}
+			if c.crash > 0 && elapsed >= c.crash {
+				crash(out, d, pub.Load())
+			}
 			if srv != nil && c.outage > 0 {
 				want := elapsed >= outageStart && elapsed < outageEnd
 				if want != inOutage {
@@ -301,6 +319,20 @@ publish:
 	return pub.Load(), errs.Load()
 }
 
+// crash kills the process as a crash would: nothing is flushed or closed.
+func crash(out io.Writer, d *sqshook.Dispatcher, published int64) {
+	st := totals(d.Stats())
+	fmt.Fprintf(out, "\ncrash: SIGKILL after %d events accepted, %d copies delivered, %d held in memory", published, st.Delivered, st.Pending)
+	if s := d.Stats().Spool; s != nil {
+		fmt.Fprintf(out, "; the spool holds %d pending copies", s.Pending)
+	}
+	fmt.Fprintln(out)
+	if p, err := os.FindProcess(os.Getpid()); err == nil {
+		_ = p.Kill() // SIGKILL on Unix
+	}
+	os.Exit(137)
+}
+
 func totals(s sqshook.Stats) sqshook.HookStats {
 	var t sqshook.HookStats
 	for _, h := range s.Hooks {
@@ -308,6 +340,7 @@ func totals(s sqshook.Stats) sqshook.HookStats {
 		t.Delivered += h.Delivered
 		t.DeadLettered += h.DeadLettered
 		t.Pending += h.Pending
+		t.Spooled += h.Spooled
 		t.Batches += h.Batches
 		t.Retries += h.Retries
 	}
@@ -326,11 +359,14 @@ func summarize(ctx context.Context, out io.Writer, d *sqshook.Dispatcher, client
 			perBatch = float64(h.Delivered) / float64(h.Batches)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t\n", h.HookID, h.Matched, h.Delivered, h.DeadLettered, h.Pending, h.Batches, h.Retries, perBatch)
-		if h.Matched != h.Delivered+h.DeadLettered+h.Pending || h.Pending != 0 {
+		if h.Matched != h.Delivered+h.DeadLettered+h.Pending+h.Spooled || h.Pending != 0 {
 			ok = false
 		}
 	}
 	tw.Flush()
+	if sp := totals(d.Stats()).Spooled; sp > 0 {
+		fmt.Fprintf(out, "spool: %d copies kept for the next run\n", sp)
+	}
 	deadMu.Lock()
 	if len(dead) > 0 {
 		fmt.Fprintf(out, "dead letters by reason: %v\n", dead)

@@ -1,0 +1,603 @@
+// durable.go is the dispatcher's write-ahead spool (package spool): WithSpool,
+// recording each event before Publish returns, settling a hook's copy when
+// SQS acknowledges it or it is dead-lettered, resuming pending copies at New,
+// keeping undelivered copies at Close, and a hook's disk-only backlog that is
+// read back into memory as room frees.
+
+package sqshook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sqshook/sqshook/spool"
+)
+
+// WithSpool records every published event in a write-ahead spool in dir
+// (created if needed; see package spool) before Publish returns, so that
+// events survive a crash of the process, a Close that runs out of time and
+// outages longer than the retry budget allows in memory. opts.Sync picks the
+// durability (default spool.SyncGroup: Publish waits for a group fsync).
+//
+// With a spool, Publish returns nil only after the event is recorded once,
+// with the hooks whose copy is pending; a copy is settled when SQS
+// acknowledges it or once it is reported as a dead letter. New resumes every
+// pending copy before new events of the same hook; copies for hooks that no
+// longer exist are dead-lettered with ReasonHookRemoved, records found
+// damaged with ReasonCorrupt. Close keeps what it could not deliver in the
+// spool (HookStats.Spooled) instead of dead-lettering it as
+// ReasonShutdown. A copy in flight at a crash may be delivered twice, with
+// the same event id. Default: no spool, everything is held in memory.
+func WithSpool(dir string, opts spool.Options) Option {
+	return func(c *settings) { c.spool = &spoolConfig{dir: dir, opts: opts} }
+}
+
+// spoolConfig is WithSpool's arguments.
+type spoolConfig struct {
+	dir  string
+	opts spool.Options
+}
+
+// Reasons of the dead letters that only a spool produces.
+const (
+	// ReasonHookRemoved: a copy found in the spool at New belongs to a hook
+	// that is no longer configured (or no longer enabled).
+	ReasonHookRemoved Reason = "hook_removed"
+	// ReasonCorrupt: the spool's record of the event is damaged; the dead
+	// letter carries what could be read of it.
+	ReasonCorrupt Reason = "corrupt"
+)
+
+// SpoolStats is the state of the dispatcher's spool (see WithSpool).
+type SpoolStats struct {
+	Bytes   int64 // size of the spool's files
+	Quota   int64 // spool.Options.Quota; 0: none
+	Records int   // events with a pending copy
+	Pending int   // pending copies, in memory and on disk
+	// Resumed counts the copies New found pending and queued again.
+	Resumed uint64
+	// HookRemoved and Corrupt count the dead letters of those reasons
+	// produced at New.
+	HookRemoved, Corrupt uint64
+	// SettleErrors counts settlements the spool failed to write: those
+	// copies may be delivered again after a restart.
+	SettleErrors uint64
+}
+
+// durable is the dispatcher's side of the spool.
+type durable struct {
+	sp *spool.Spool
+
+	resumed, removed, corrupt, settleErrs atomic.Uint64
+
+	closeOnce sync.Once
+
+	roomMu sync.Mutex
+	room   chan struct{} // closed at the next settlement; nil when nobody waits
+}
+
+// pipeSpool is a pipe's disk-only backlog; guarded by the pipe's mu.
+type pipeSpool struct {
+	disk    []diskCopy // copies on disk only, oldest first
+	reading int        // copies taken from disk by a read-back under way
+	kept    uint64     // copies left in the spool by Close
+}
+
+// diskCopy is a copy of a spooled event that waits on disk.
+type diskCopy struct {
+	seq     spool.Seq
+	epoch   uint64 // the Flush generation it was accepted in
+	hookSeq uint64 // its place in the hook's acceptance order
+}
+
+// validateSpool reports WithSpool's problems with the other options.
+func (c *settings) validateSpool(v *validator) {
+	if c.spool == nil {
+		return
+	}
+	if c.spool.dir == "" {
+		v.add("spool", "dir: required (a directory on local disk)")
+	}
+	if q := c.spool.opts.Quota; q < 0 {
+		v.add("spool", fmt.Sprintf("quota %d is negative; 0 means no limit", q))
+	}
+}
+
+// openSpool opens the spool, reports damaged records and resumes pending
+// copies; called by New after the hooks are set, before New returns.
+func (d *Dispatcher) openSpool() error {
+	c := d.cfg.spool
+	if c == nil {
+		return nil
+	}
+	sp, err := spool.Open(c.dir, c.opts)
+	if err != nil {
+		return fmt.Errorf("sqshook: spool: %w", err)
+	}
+	d.dur = &durable{sp: sp}
+	d.reportDamage(sp.Recovery().Damaged)
+	if err := d.resume(); err != nil {
+		d.dur.close()
+		d.dur = nil
+		return fmt.Errorf("sqshook: spool: resume: %w", err)
+	}
+	return nil
+}
+
+// reportDamage dead-letters what damaged records held, one dead letter per
+// hook copy that could be read (one without a hook otherwise).
+func (d *Dispatcher) reportDamage(damaged []spool.Damage) {
+	var dls []DeadLetter
+	for _, dm := range damaged {
+		ev := eventOf(dm.Partial)
+		msg := fmt.Sprintf("spool record damaged (segment %s, offset %d, %d bytes): %v", dm.Segment, dm.Offset, dm.Size, dm.Err)
+		hooks := dm.Partial.Hooks
+		if len(hooks) == 0 {
+			hooks = []string{""}
+		}
+		for _, h := range hooks {
+			d.dur.corrupt.Add(1)
+			dls = append(dls, d.spoolDeadLetter(h, ev, ReasonCorrupt, msg))
+		}
+	}
+	d.dispatchDeadLetters(dls)
+}
+
+func (d *Dispatcher) spoolDeadLetter(hookID string, ev Event, reason Reason, msg string) DeadLetter {
+	de := &DeliveryError{HookID: hookID, EventID: ev.ID, EventType: ev.Type, Reason: reason, Message: msg}
+	return DeadLetter{HookID: hookID, Event: ev, Reason: reason, Message: msg, Err: de, GroupID: ev.GroupID}
+}
+
+// resume puts every pending copy of the spool on its hook's disk backlog,
+// in append order, and dead-letters the copies of hooks that are gone. The
+// backlogs are read back into memory as room allows; new events of a hook
+// wait behind its backlog, so every FIFO group keeps its order.
+func (d *Dispatcher) resume() error {
+	byID := map[string]*pipe{}
+	for _, p := range d.snap.Load().pipes {
+		byID[p.spoolKey()] = p
+	}
+	for e, err := range d.dur.sp.Pending(0) {
+		if err != nil {
+			if errors.Is(err, spool.ErrClosed) {
+				return err
+			}
+			// The record's bytes could not be read back: its copies are
+			// reported as corrupt with what the spool still knows.
+			d.deadLetterUnreadable(e, err)
+			continue
+		}
+		for _, h := range e.Record.Hooks {
+			p := byID[h]
+			if p == nil {
+				d.dur.removed.Add(1)
+				dl := d.spoolDeadLetter(h, eventOf(e.Record), ReasonHookRemoved, "hook no longer configured or not enabled")
+				dl.spoolSeq = e.Seq
+				d.dispatchDeadLetters([]DeadLetter{dl})
+				continue
+			}
+			p.mu.Lock()
+			p.counters.matched++
+			p.seq++
+			p.pushDiskLocked(diskCopy{seq: e.Seq, epoch: p.epoch, hookSeq: p.seq})
+			p.mu.Unlock()
+			d.dur.resumed.Add(1)
+		}
+	}
+	for _, p := range byID {
+		p.mu.Lock()
+		p.readBackLocked()
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+func (d *Dispatcher) deadLetterUnreadable(e spool.Entry, err error) {
+	hooks := e.Record.Hooks
+	if ent, gerr := d.dur.sp.Get(e.Seq); gerr == nil || len(ent.Record.Hooks) > 0 {
+		hooks = ent.Record.Hooks
+	}
+	ev := eventOf(e.Record)
+	var dls []DeadLetter
+	for _, h := range hooks {
+		d.dur.corrupt.Add(1)
+		dl := d.spoolDeadLetter(h, ev, ReasonCorrupt, "spool record unreadable: "+err.Error())
+		dl.spoolSeq = e.Seq
+		dls = append(dls, dl)
+	}
+	d.dispatchDeadLetters(dls)
+}
+
+// spoolKey is the name of a pipe's copies in the spool.
+func (p *pipe) spoolKey() string { return p.hook.ID }
+
+// publishDurable is Publish with a spool: the event is recorded with every
+// matching hook pending before any hook queues it.
+func (dur *durable) publish(d *Dispatcher, ctx context.Context, ev Event, wait bool) error {
+	snap := d.snap.Load()
+	var matched []*pipe
+	for _, p := range snap.pipes {
+		if p.filter.Match(ev.Type) {
+			matched = append(matched, p)
+		}
+	}
+	if len(matched) == 0 {
+		if ev.Type == "" || len(ev.Body) == 0 {
+			_, err := d.prepare(ev)
+			return err
+		}
+		return nil
+	}
+	ed, err := d.prepare(ev)
+	if err != nil {
+		return err
+	}
+	if ed.guard == nil { // refused copies are dead-lettered at once, not spooled
+		keys := make([]string, 0, len(matched))
+		for _, p := range matched {
+			keys = append(keys, p.spoolKey())
+		}
+		rec := recordOf(ed, keys, d.cfg.clock.Now())
+		seq, err := dur.sp.Append(rec)
+		for wait && errors.Is(err, spool.ErrQuota) && dur.waitRoom(ctx, d.closing) {
+			seq, err = dur.sp.Append(rec)
+		}
+		switch {
+		case errors.Is(err, spool.ErrClosed):
+			return ErrClosed
+		case errors.Is(err, spool.ErrQuota):
+			// As with a full memory share: TryPublish, or Publish whose
+			// ctx ended, dead-letters the copies.
+			var errs []error
+			for _, p := range matched {
+				errs = append(errs, p.refuse(ed, ReasonBufferFull, "spool quota reached", errors.Join(ErrBufferFull, err)))
+			}
+			if ctx.Err() != nil {
+				errs = append(errs, ctx.Err())
+			}
+			return errors.Join(errs...)
+		case err != nil:
+			return fmt.Errorf("sqshook: event %s not accepted: %w", ed.id, err)
+		}
+		ed.spoolSeq = seq
+	}
+	var errs []error
+	for _, p := range matched {
+		if err := p.enqueue(ctx, ed, wait); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// waitRoom waits for the next settlement, which may bring the spool back
+// under its quota; false when ctx ends or the dispatcher closes first.
+func (dur *durable) waitRoom(ctx context.Context, closing <-chan struct{}) bool {
+	dur.roomMu.Lock()
+	if dur.room == nil {
+		dur.room = make(chan struct{})
+	}
+	room := dur.room
+	dur.roomMu.Unlock()
+	select {
+	case <-room:
+		return true
+	case <-ctx.Done():
+	case <-closing:
+	}
+	return false
+}
+
+// refuse dead-letters a copy that was never queued.
+func (p *pipe) refuse(ed *eventData, reason Reason, msg string, err error) error {
+	p.mu.Lock()
+	p.counters.matched++
+	p.seq++
+	dl := p.deadLetterLocked(&entry{ev: ed, seq: p.seq}, reason, "", msg, false, err)
+	p.unlockAndReport([]DeadLetter{dl})
+	return dl.Err
+}
+
+// settleSpoolLocked settles a delivered copy in the spool.
+func (p *pipe) settleSpoolLocked(e *entry) {
+	if p.d.dur != nil && e.ev.spoolSeq != 0 {
+		p.d.dur.settle(e.ev.spoolSeq, p.spoolKey(), p.d.cfg.logger)
+	}
+}
+
+// settleDeadLetter settles a dead-lettered copy once it has been reported.
+func (d *Dispatcher) settleDeadLetter(dl DeadLetter) {
+	if d.dur != nil && dl.spoolSeq != 0 {
+		d.dur.settle(dl.spoolSeq, dl.HookID, d.cfg.logger)
+	}
+}
+
+// droppedCopy settles a spooled copy that no pipeline took: its hook was
+// removed, or changed to a filter that no longer matches, while Publish was
+// under way.
+func (d *Dispatcher) droppedCopy(ed *eventData, hookID string) {
+	if d.dur != nil && ed.spoolSeq != 0 {
+		d.dur.settle(ed.spoolSeq, hookID, d.cfg.logger)
+	}
+}
+
+func (dur *durable) settle(seq spool.Seq, key string, log *slog.Logger) {
+	err := dur.sp.Settle(seq, key)
+	dur.roomMu.Lock()
+	if dur.room != nil { // a Publish waits for the quota
+		close(dur.room)
+		dur.room = nil
+	}
+	dur.roomMu.Unlock()
+	if err == nil || errors.Is(err, spool.ErrNotPending) || errors.Is(err, spool.ErrClosed) {
+		return
+	}
+	if dur.settleErrs.Add(1) == 1 {
+		log.Warn("sqshook: spool: settlement not written; the copy may be delivered again after a restart",
+			slog.String("hook_id", key), slog.Uint64("seq", uint64(seq)), slog.String("error", err.Error()))
+	}
+}
+
+// keepLocked keeps a copy that Close gave up on in the spool instead of
+// dead-lettering it: the next New delivers it. It reports whether it did.
+func (p *pipe) keepLocked(e *entry) bool {
+	if p.d.dur == nil || e.ev.spoolSeq == 0 {
+		return false
+	}
+	p.dur.kept++
+	if e.size > 0 {
+		p.releaseLocked(e)
+	}
+	return true
+}
+
+// keepDiskLocked leaves the disk backlog in the spool when Close gives up.
+func (p *pipe) keepDiskLocked() {
+	for _, c := range p.dur.disk {
+		p.dur.kept++
+		p.epochDoneLocked(c.epoch)
+	}
+	p.dur.disk = nil
+}
+
+// spilling reports whether the hook has a disk backlog: its new copies
+// must then wait on disk behind it, to keep their order.
+func (p *pipe) spillingLocked() bool { return len(p.dur.disk) > 0 || p.dur.reading > 0 }
+
+// diskBusyLocked reports whether the disk backlog holds copies the pipe
+// must still deliver.
+func (p *pipe) diskBusyLocked() bool { return p.spillingLocked() && !p.aborted }
+
+// spillLocked leaves a spooled copy on disk only, to be read back when the
+// hook has room; it reports false (and does nothing) without a spool or
+// for a copy that is not in it. The caller has checked that the pipe is
+// active and the copy passed the guard.
+func (p *pipe) spillLocked(ed *eventData) bool {
+	if p.d.dur == nil || ed.spoolSeq == 0 || p.aborted {
+		return false
+	}
+	p.counters.matched++
+	p.seq++
+	p.pushDiskLocked(diskCopy{seq: ed.spoolSeq, epoch: p.epoch, hookSeq: p.seq})
+	return true
+}
+
+// behindBacklogLocked spills a new copy when the hook has a disk backlog.
+func (p *pipe) behindBacklogLocked(ed *eventData) bool {
+	return p.spillingLocked() && p.spillLocked(ed)
+}
+
+func (p *pipe) pushDiskLocked(c diskCopy) {
+	p.dur.disk = append(p.dur.disk, c)
+	p.epochPending[c.epoch]++
+}
+
+// epochDoneLocked counts a copy of epoch as settled for Flush.
+func (p *pipe) epochDoneLocked(epoch uint64) {
+	if n := p.epochPending[epoch] - 1; n > 0 {
+		p.epochPending[epoch] = n
+	} else {
+		delete(p.epochPending, epoch)
+		p.checkFlushesLocked()
+	}
+}
+
+// readBackBatch is the most copies one read-back takes from disk at once.
+const readBackBatch = 64
+
+// roomLocked is how many more copies the hook's memory share takes.
+func (p *pipe) roomLocked() int {
+	if p.bytes >= p.d.cfg.maxBufferedBytes {
+		return 0
+	}
+	return p.d.cfg.maxBufferedEvents - p.pending
+}
+
+// readBackLocked starts reading the disk backlog back into memory if there
+// is one, there is room, and no read-back runs.
+func (p *pipe) readBackLocked() {
+	if len(p.dur.disk) == 0 || p.dur.reading > 0 || p.aborted || p.state == pipeDone || p.roomLocked() <= 0 {
+		return
+	}
+	n := min(len(p.dur.disk), p.roomLocked(), readBackBatch)
+	batch := p.dur.disk[:n:n]
+	p.dur.disk = p.dur.disk[n:]
+	if len(p.dur.disk) == 0 {
+		p.dur.disk = nil
+	}
+	p.dur.reading = n
+	p.d.wg.Add(1)
+	go p.readBack(batch)
+}
+
+// readBack reads copies from disk and queues them in their order.
+func (p *pipe) readBack(batch []diskCopy) {
+	defer p.d.wg.Done()
+	type got struct {
+		ed  *eventData
+		err error
+	}
+	read := make([]got, len(batch))
+	for i, c := range batch {
+		ent, err := p.d.dur.sp.Get(c.seq)
+		if err != nil {
+			read[i].err = err
+			continue
+		}
+		read[i].ed, read[i].err = p.d.prepare(eventOf(ent.Record))
+		if read[i].ed != nil {
+			read[i].ed.spoolSeq = c.seq
+		}
+	}
+	var dls []DeadLetter
+	p.mu.Lock()
+	p.dur.reading = 0
+	for i, c := range batch {
+		ed, err := read[i].ed, read[i].err
+		switch {
+		case p.aborted:
+			p.dur.kept++
+			p.epochDoneLocked(c.epoch)
+			continue
+		case errors.Is(err, spool.ErrNotPending):
+			p.epochDoneLocked(c.epoch) // settled meanwhile
+			continue
+		case err != nil:
+			// Unreadable after it was accepted: nothing to send.
+			ed = &eventData{ev: Event{}, spoolSeq: c.seq}
+			dl := p.deadLetterLocked(&entry{ev: ed, seq: c.hookSeq}, ReasonCorrupt, "", "spool record unreadable: "+err.Error(), false, err)
+			p.epochDoneLocked(c.epoch)
+			dls = append(dls, dl)
+			continue
+		}
+		guard := ed.guard
+		var group string
+		if p.fifo && guard == nil {
+			group, guard = p.groupOf(ed.ev)
+			if guard == nil {
+				guard = checkFIFO(group, dedupID(ed))
+			}
+		}
+		if guard != nil {
+			dl := p.deadLetterLocked(&entry{ev: ed, seq: c.hookSeq, group: group}, reasonOf(guard), "", guard.Error(), false, guard)
+			p.epochDoneLocked(c.epoch)
+			dls = append(dls, dl)
+			continue
+		}
+		e := ed.newEntry()
+		*e = entry{ev: ed, size: ed.size, at: p.d.cfg.clock.Now(), epoch: c.epoch, seq: c.hookSeq, group: group}
+		p.pending++
+		p.bytes += e.size
+		if p.fifo {
+			e.grp = p.fq.group(group)
+			p.fq.push(e)
+		} else {
+			p.q.pushBack(e)
+		}
+	}
+	p.pumpLocked()
+	p.readBackLocked()
+	p.maybeDoneLocked()
+	p.unlockAndReport(dls)
+}
+
+// spooledLocked is HookStats.Spooled: copies on disk only or kept by Close.
+func (p *pipe) spooledLocked() uint64 {
+	return uint64(len(p.dur.disk)+p.dur.reading) + p.dur.kept
+}
+
+// spoolStats is Stats.Spool; nil without a spool.
+func (d *Dispatcher) spoolStats() *SpoolStats {
+	dur := d.dur
+	if dur == nil {
+		return nil
+	}
+	st := dur.sp.Stats() // also after Close: what it left
+	return &SpoolStats{
+		Bytes: st.Bytes, Quota: st.Quota, Records: st.Records, Pending: st.Pending,
+		Resumed: dur.resumed.Load(), HookRemoved: dur.removed.Load(), Corrupt: dur.corrupt.Load(),
+		SettleErrors: dur.settleErrs.Load(),
+	}
+}
+
+// closeSpool closes the spool once every goroutine has ended.
+func (d *Dispatcher) closeSpool() error {
+	if d.dur == nil {
+		return nil
+	}
+	return d.dur.close()
+}
+
+func (dur *durable) close() error {
+	var err error
+	dur.closeOnce.Do(func() {
+		if e := dur.sp.Close(); e != nil {
+			err = fmt.Errorf("sqshook: spool: %w", e)
+		}
+	})
+	return err
+}
+
+// recordOf is the spool's record of a prepared event.
+func recordOf(ed *eventData, hooks []string, now time.Time) spool.Record {
+	r := spool.Record{
+		Type: ed.ev.Type, Body: ed.ev.Body, GroupID: ed.ev.GroupID, DedupID: ed.ev.DedupID,
+		EventID: ed.id, Hooks: hooks, Enqueued: now,
+	}
+	if len(ed.ev.Attributes) > 0 {
+		r.Attributes = make(map[string]string, len(ed.ev.Attributes))
+		for k, v := range ed.ev.Attributes {
+			r.Attributes[k] = encodeAttr(v)
+		}
+	}
+	return r
+}
+
+// Attributes are stored as their data type, a NUL byte, then the string
+// value, or the binary value for types that start with "Binary".
+func encodeAttr(v types.MessageAttributeValue) string {
+	dt := ""
+	if v.DataType != nil {
+		dt = *v.DataType
+	}
+	if v.StringValue != nil {
+		return dt + "\x00" + *v.StringValue
+	}
+	return dt + "\x00" + string(v.BinaryValue)
+}
+
+func decodeAttr(s string) types.MessageAttributeValue {
+	dt, val := s, ""
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			dt, val = s[:i], s[i+1:]
+			break
+		}
+	}
+	v := types.MessageAttributeValue{DataType: &dt}
+	if len(dt) >= 6 && dt[:6] == "Binary" {
+		v.BinaryValue = []byte(val)
+	} else {
+		v.StringValue = &val
+	}
+	return v
+}
+
+// eventOf is the event a spool record holds.
+func eventOf(r spool.Record) Event {
+	ev := Event{ID: r.EventID, Type: r.Type, Body: r.Body, GroupID: r.GroupID, DedupID: r.DedupID}
+	if len(r.Attributes) > 0 {
+		ev.Attributes = make(map[string]types.MessageAttributeValue, len(r.Attributes))
+		for k, v := range r.Attributes {
+			ev.Attributes[k] = decodeAttr(v)
+		}
+	}
+	return ev
+}

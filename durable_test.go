@@ -1,0 +1,507 @@
+// durable_test.go tests the dispatcher with a spool (durable.go): Close that
+// runs out of time keeps copies for the next New, hooks removed between
+// runs, disk errors on Publish, and the crash test (a child process killed
+// with SIGKILL at random moments).
+
+package sqshook_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/spool"
+	"github.com/sqshook/sqshook/sqstest"
+)
+
+// expired is a context that has already ended.
+func expired() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// stuckFake is a fake whose calls wait until their context ends.
+func stuckFake() *fakeSQS {
+	f := newFake()
+	f.block = make(chan struct{})
+	return f
+}
+
+func spoolDispatcher(t *testing.T, fake sqshook.SQSAPI, dir string, hooks []sqshook.Hook, opts ...sqshook.Option) (*sqshook.Dispatcher, *deadLetters) {
+	t.Helper()
+	dls := &deadLetters{}
+	base := []sqshook.Option{
+		sqshook.WithClientFunc(func(context.Context, sqshook.Hook) (sqshook.SQSAPI, error) { return fake, nil }),
+		sqshook.WithDeadLetter(dls.add),
+		sqshook.WithLinger(time.Millisecond),
+		sqshook.WithSpool(dir, spool.Options{}),
+	}
+	d, err := sqshook.New(hooks, append(base, opts...)...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return d, dls
+}
+
+func spoolAccounting(t *testing.T, s sqshook.Stats) {
+	t.Helper()
+	for _, h := range s.Hooks {
+		if h.Matched != h.Delivered+h.DeadLettered+h.Pending+h.Spooled {
+			t.Errorf("hook %s: matched %d != delivered %d + dead-lettered %d + pending %d + spooled %d",
+				h.HookID, h.Matched, h.Delivered, h.DeadLettered, h.Pending, h.Spooled)
+		}
+	}
+}
+
+func TestSpoolCloseKeepsCopiesForNextNew(t *testing.T) {
+	dir := t.TempDir()
+	hooks := []sqshook.Hook{hookFor("a", "qa"), hookFor("b", "qb.fifo")}
+	stuck := stuckFake()
+	d, dls := spoolDispatcher(t, stuck, dir, hooks)
+	var ids []string
+	for i := range 30 {
+		ev := event(t, "message.new", i)
+		ev.ID = "ev-" + strconv.Itoa(i)
+		if err := d.Publish(context.Background(), ev); err != nil {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+		ids = append(ids, ev.ID)
+	}
+	if err := d.Close(expired()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close: %v, want context.Canceled", err)
+	}
+	if n := len(dls.list()); n != 0 {
+		t.Fatalf("%d dead letters (%v), want none: Close keeps the copies in the spool", n, dls.byReason())
+	}
+	s := d.Stats()
+	spoolAccounting(t, s)
+	for _, h := range s.Hooks {
+		if h.Spooled != 30 || h.DeadLetteredBy[sqshook.ReasonShutdown] != 0 {
+			t.Errorf("hook %s: spooled %d, shutdown dead letters %d; want 30 and 0", h.HookID, h.Spooled, h.DeadLetteredBy[sqshook.ReasonShutdown])
+		}
+	}
+	if s.Spool == nil || s.Spool.Pending != 60 {
+		t.Fatalf("Stats.Spool = %+v, want 60 pending copies", s.Spool)
+	}
+
+	good := newFake()
+	d2, dls2 := spoolDispatcher(t, good, dir, hooks)
+	// A new event goes behind the resumed ones.
+	late := event(t, "message.new", 99)
+	late.ID = "ev-late"
+	if err := d2.Publish(context.Background(), late); err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	// The FIFO hook keeps the order (one group: the event type); the
+	// standard one sends batches concurrently, so only the set counts.
+	want := append(slices.Clone(ids), "ev-late")
+	if got := good.ackedIDs(hooks[1].SQSQueueURL); !slices.Equal(got, want) {
+		t.Errorf("FIFO hook got %v, want %v", got, want)
+	}
+	got := good.ackedIDs(hooks[0].SQSQueueURL)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("standard hook got %v, want %v", got, want)
+	}
+	if n := len(dls2.list()); n != 0 {
+		t.Errorf("%d dead letters after resume: %v", n, dls2.byReason())
+	}
+	s2 := d2.Stats()
+	spoolAccounting(t, s2)
+	if s2.Spool.Resumed != 60 || s2.Spool.Pending != 0 {
+		t.Errorf("Stats.Spool = %+v, want 60 resumed, 0 pending", s2.Spool)
+	}
+	sp, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if st := sp.Stats(); st.Pending != 0 {
+		t.Errorf("spool still holds %d pending copies after delivery", st.Pending)
+	}
+}
+
+func TestSpoolHookRemovedBetweenRuns(t *testing.T) {
+	dir := t.TempDir()
+	hooks := []sqshook.Hook{hookFor("a", "qa"), hookFor("b", "qb")}
+	d, _ := spoolDispatcher(t, stuckFake(), dir, hooks)
+	for i := range 5 {
+		if err := d.Publish(context.Background(), event(t, "message.new", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Close(expired())
+
+	good := newFake()
+	d2, dls := spoolDispatcher(t, good, dir, hooks[:1])
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(good.ackedIDs("https://sqs.us-east-1.amazonaws.com/123456789012/qa")); n != 5 {
+		t.Errorf("hook a: %d delivered, want 5", n)
+	}
+	got := dls.list()
+	if len(got) != 5 {
+		t.Fatalf("%d dead letters, want 5 (hook b's copies): %v", len(got), dls.byReason())
+	}
+	for _, dl := range got {
+		if dl.HookID != "b" || dl.Reason != sqshook.ReasonHookRemoved || dl.Event.ID == "" || len(dl.Event.Body) == 0 {
+			t.Errorf("dead letter %+v: want hook b, reason hook_removed, with the event", dl)
+		}
+	}
+	if s := d2.Stats().Spool; s.HookRemoved != 5 {
+		t.Errorf("Stats.Spool.HookRemoved = %d, want 5", s.HookRemoved)
+	}
+	// Settled: a third run finds nothing.
+	d3, dls3 := spoolDispatcher(t, good, dir, hooks)
+	d3.Close(context.Background())
+	if n := len(dls3.list()); n != 0 || d3.Stats().Spool.Resumed != 0 {
+		t.Errorf("third run: %d dead letters, %d resumed; want none", n, d3.Stats().Spool.Resumed)
+	}
+}
+
+// TestSpoolDiskFull fills a small tmpfs: Publish fails with an error that
+// wraps spool.ErrDiskFull and names the event; once space is back, the next
+// New delivers every event Publish accepted, and none it refused.
+func TestSpoolDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("TestSpoolDiskFull mounts a tmpfs and needs root (CI runs as root)")
+	}
+	mnt := t.TempDir()
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=256k"); err != nil {
+		t.Skipf("mount tmpfs: %v (no mount permission here)", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(mnt, 0); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	dir := mnt + "/spool"
+	hooks := []sqshook.Hook{hookFor("a", "qa")}
+	d, _ := spoolDispatcher(t, stuckFake(), dir, hooks)
+	var accepted []string
+	var err error
+	for i := 0; i < 1000; i++ {
+		ev := event(t, "message.new", i)
+		ev.ID = "ev-" + strconv.Itoa(i)
+		ev.Body = []byte(`{"cid":"c","text":"` + strings.Repeat("x", 1800) + `"}`)
+		if err = d.Publish(context.Background(), ev); err != nil {
+			break
+		}
+		accepted = append(accepted, ev.ID)
+	}
+	if !errors.Is(err, spool.ErrDiskFull) || !strings.Contains(err.Error(), "not accepted") {
+		t.Fatalf("Publish on a full disk: %v; want an error wrapping spool.ErrDiskFull that says the event was not accepted", err)
+	}
+	t.Logf("disk full after %d events: %v", len(accepted), err)
+	d.Close(expired())
+
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", syscall.MS_REMOUNT, "size=4m"); err != nil {
+		t.Fatalf("remount larger: %v", err)
+	}
+	good := newFake()
+	d2, dls := spoolDispatcher(t, good, dir, hooks)
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := good.ackedIDs(hooks[0].SQSQueueURL)
+	slices.Sort(got)
+	slices.Sort(accepted)
+	if !slices.Equal(got, accepted) || len(dls.list()) != 0 {
+		t.Fatalf("after space came back: delivered %d events, want the %d accepted (%d dead letters)", len(got), len(accepted), len(dls.list()))
+	}
+}
+
+// TestSpoolResumeReadsBackWithinMemoryShare resumes more copies than a
+// hook's memory share holds: they are read back from disk as room frees,
+// all delivered in order.
+func TestSpoolResumeReadsBackWithinMemoryShare(t *testing.T) {
+	dir := t.TempDir()
+	hooks := []sqshook.Hook{hookFor("f", "qf.fifo")}
+	d, _ := spoolDispatcher(t, stuckFake(), dir, hooks)
+	var want []string
+	for i := range 200 {
+		ev := event(t, "message.new", i)
+		ev.ID = fmt.Sprintf("ev-%03d", i)
+		if err := d.Publish(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, ev.ID)
+	}
+	d.Close(expired())
+
+	good := newFake()
+	var maxPending atomic.Int64
+	d2, dls := spoolDispatcher(t, good, dir, hooks, sqshook.WithMaxBuffered(8, 1<<20))
+	good.mu.Lock()
+	good.respond = func(_ int, in *sqsInput) (*sqsOutput, error) {
+		if h, ok := d2.Stats().Hook("f"); ok {
+			if n := int64(h.Pending); n > maxPending.Load() {
+				maxPending.Store(n)
+			}
+		}
+		return okAll(in), nil
+	}
+	good.mu.Unlock()
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := good.ackedIDs(hooks[0].SQSQueueURL); !slices.Equal(got, want) || len(dls.list()) != 0 {
+		t.Fatalf("delivered %v (%d dead letters), want %v", got, len(dls.list()), want)
+	}
+	if m := maxPending.Load(); m > 8 || m == 0 {
+		t.Errorf("up to %d copies held in memory; want 1 to 8, the hook's share", m)
+	}
+}
+
+// TestSpoolCorruptRecord damages one record on disk: New dead-letters its
+// copies as corrupt, with what could be read of the event, and delivers
+// the others.
+func TestSpoolCorruptRecord(t *testing.T) {
+	dir := t.TempDir()
+	hooks := []sqshook.Hook{hookFor("a", "qa"), hookFor("b", "qb")}
+	d, _ := spoolDispatcher(t, stuckFake(), dir, hooks)
+	for i := range 9 {
+		ev := event(t, "message.new", i)
+		ev.ID = "ev-" + strconv.Itoa(i)
+		if err := d.Publish(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Close(expired())
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) != 1 {
+		t.Fatalf("segments %v, want one", segs)
+	}
+	b, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff // inside the 5th record of 9
+	if err := os.WriteFile(segs[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	good := newFake()
+	d2, dls := spoolDispatcher(t, good, dir, hooks)
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := dls.list()
+	if len(got) != 2 {
+		t.Fatalf("%d dead letters (%v), want the damaged record's 2 copies", len(got), dls.byReason())
+	}
+	for _, dl := range got {
+		if dl.Reason != sqshook.ReasonCorrupt || dl.Event.ID == "" || (dl.HookID != "a" && dl.HookID != "b") {
+			t.Errorf("dead letter %+v: want reason corrupt, a hook id and the event id", dl)
+		}
+	}
+	for _, h := range hooks {
+		acked := good.ackedIDs(h.SQSQueueURL)
+		if len(acked) != 8 || slices.Contains(acked, got[0].Event.ID) {
+			t.Errorf("hook %s: delivered %v; want the 8 undamaged events", h.ID, acked)
+		}
+	}
+	if s := d2.Stats().Spool; s.Corrupt != 2 {
+		t.Errorf("Stats.Spool.Corrupt = %d, want 2", s.Corrupt)
+	}
+}
+
+// BenchmarkSpool compares, at a simulated 20 ms round trip with 1.8 KB
+// events and 64 goroutines calling Publish, the dispatcher without a spool
+// (memory) and with one in group-commit mode (the default), one after the
+// other on the same endpoint: x-memory is the spool's throughput over
+// memory's, p50-ms and p99-ms the latency of Publish with the spool (the
+// wait for its group's fsync), mem-p99-ms the same without, os-p99-ms with
+// a spool in SyncOS mode (no fsync: the spool's own cost). disk-x-body is
+// the spool's bytes on disk per event over the body's size, measured with
+// the endpoint down so that nothing settles.
+func BenchmarkSpool(b *testing.B) {
+	const rtt = 20 * time.Millisecond
+	const n, publishers = 8_000, 64
+	env := benchNewEnv(b, benchChatBody(b, benchBodyBytes), sqstest.WithLatency(rtt), sqstest.WithoutRecording())
+	defer env.close()
+	var tMem, tSpool time.Duration
+	var latMem, latSpool, latOS []time.Duration
+	rounds := 0
+	for b.Loop() {
+		t, l := env.runSpooled(b, n, publishers, "", spool.SyncGroup)
+		tMem += t
+		latMem = append(latMem, l...)
+		t, l = env.runSpooled(b, n, publishers, b.TempDir(), spool.SyncGroup)
+		tSpool += t
+		latSpool = append(latSpool, l...)
+		_, l = env.runSpooled(b, n, publishers, b.TempDir(), spool.SyncOS)
+		latOS = append(latOS, l...)
+		rounds++
+	}
+	mem := float64(rounds*n) / tMem.Seconds()
+	sp := float64(rounds*n) / tSpool.Seconds()
+	b.ReportMetric(0, "ns/op") // one op is a whole round: not meaningful
+	b.ReportMetric(mem, "memory-events/s")
+	b.ReportMetric(sp, "spool-events/s")
+	b.ReportMetric(sp/mem, "x-memory")
+	b.ReportMetric(percentileMS(latSpool, 0.50), "p50-ms")
+	b.ReportMetric(percentileMS(latSpool, 0.99), "p99-ms")
+	b.ReportMetric(percentileMS(latMem, 0.99), "mem-p99-ms")
+	b.ReportMetric(percentileMS(latOS, 0.99), "os-p99-ms")
+	b.ReportMetric(env.spoolBytesPerEvent(b, 2_000)/float64(len(env.body)), "disk-x-body")
+}
+
+func percentileMS(d []time.Duration, q float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return float64(d[min(len(d)-1, int(q*float64(len(d))))]) / float64(time.Millisecond)
+}
+
+// runSpooled publishes n events from the given number of goroutines, with a
+// spool in dir (none when dir is "") in the given mode, flushes, and returns the time taken
+// and the latency of every Publish.
+func (e *benchEnv) runSpooled(b *testing.B, n, publishers int, dir string, mode spool.SyncMode) (time.Duration, []time.Duration) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	url := e.newQueue("spool")
+	var dead atomic.Int64
+	opts := []sqshook.Option{
+		sqshook.WithEndpoint(e.srv.URL()),
+		sqshook.WithMaxInFlight(benchConcurrency),
+		sqshook.WithDeadLetter(func(sqshook.DeadLetter) { dead.Add(1) }),
+	}
+	if dir != "" {
+		opts = append(opts, sqshook.WithSpool(dir, spool.Options{Sync: mode}))
+	}
+	d, err := sqshook.New([]sqshook.Hook{benchSQSHook("bench", url)}, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer benchClose(b, d)
+	lat := make([]time.Duration, n)
+	start := time.Now()
+	err = benchWorkers(publishers, n, func(i int) error {
+		t0 := time.Now()
+		err := d.Publish(ctx, sqshook.Event{Type: "message.new", Body: e.body})
+		lat[i] = time.Since(t0)
+		return err
+	})
+	if err == nil {
+		err = d.Flush(ctx)
+	}
+	elapsed := time.Since(start)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n := dead.Load(); n > 0 {
+		b.Fatalf("%d events dead-lettered", n)
+	}
+	e.checkCount(b, url, n)
+	return elapsed, lat
+}
+
+// spoolBytesPerEvent publishes n events while the endpoint is down and
+// returns the spool's bytes on disk per event.
+func (e *benchEnv) spoolBytesPerEvent(b *testing.B, n int) float64 {
+	b.Helper()
+	url := e.newQueue("disk")
+	d, err := sqshook.New([]sqshook.Hook{benchSQSHook("bench", url)},
+		sqshook.WithEndpoint(e.srv.URL()), sqshook.WithSpool(b.TempDir(), spool.Options{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.srv.SetOutage(true)
+	err = benchWorkers(benchPublishers, n, func(int) error {
+		return d.Publish(context.Background(), sqshook.Event{Type: "message.new", Body: e.body})
+	})
+	s := d.Stats().Spool
+	e.srv.SetOutage(false)
+	benchClose(b, d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if s.Records != n {
+		b.Fatalf("spool holds %d records, want %d", s.Records, n)
+	}
+	return float64(s.Bytes) / float64(n)
+}
+
+// TestSpoolQuota fills the spool's quota while SQS does not answer:
+// TryPublish dead-letters the copies as buffer_full, Publish waits, and
+// returns nil once deliveries free whole segments.
+func TestSpoolQuota(t *testing.T) {
+	dir := t.TempDir()
+	hooks := []sqshook.Hook{hookFor("a", "qa")}
+	stuck := stuckFake()
+	const quota = 48 << 10
+	d, dls := spoolDispatcher(t, stuck, dir, hooks[:1], sqshook.WithSpool(dir, spool.Options{Quota: quota, SegmentSize: 8 << 10}))
+	defer d.Close(context.Background())
+	var accepted []string
+	var err error
+	for i := 0; i < 1000; i++ {
+		ev := event(t, "message.new", i)
+		ev.ID = fmt.Sprintf("ev-%03d", i)
+		if err = d.TryPublish(ev); err != nil {
+			break
+		}
+		accepted = append(accepted, ev.ID)
+	}
+	if !errors.Is(err, sqshook.ErrBufferFull) || !errors.Is(err, spool.ErrQuota) {
+		t.Fatalf("TryPublish past the quota: %v; want ErrBufferFull and spool.ErrQuota", err)
+	}
+	if r := dls.byReason(); r[sqshook.ReasonBufferFull] != 1 {
+		t.Fatalf("dead letters %v, want one buffer_full", r)
+	}
+	if s := d.Stats().Spool; s.Quota != quota || s.Bytes > quota {
+		t.Fatalf("Stats.Spool = %+v; want quota %d, bytes within it", s, quota)
+	}
+	done := make(chan error, 1)
+	go func() {
+		ev := event(t, "message.new", 1000)
+		ev.ID = "ev-waited"
+		done <- d.Publish(context.Background(), ev)
+	}()
+	close(stuck.block) // SQS answers: settlements free segments
+	if err := <-done; err != nil {
+		t.Fatalf("Publish waiting for the quota: %v", err)
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := stuck.ackedIDs(hooks[0].SQSQueueURL)
+	want := append(accepted, "ev-waited")
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("delivered %d events, want the %d accepted", len(got), len(want))
+	}
+}
+
+func TestSpoolOptionErrors(t *testing.T) {
+	_, err := sqshook.New(nil, sqshook.WithSpool("", spool.Options{}))
+	var ve *sqshook.ValidationError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "spool") || !strings.Contains(err.Error(), "dir: required") {
+		t.Errorf("WithSpool(\"\"): %v; want a *ValidationError naming spool's dir", err)
+	}
+	dir := t.TempDir()
+	d, _ := spoolDispatcher(t, newFake(), dir, nil)
+	defer d.Close(context.Background())
+	if _, err := sqshook.New(nil, sqshook.WithSpool(dir, spool.Options{})); !errors.Is(err, spool.ErrLocked) {
+		t.Errorf("a second dispatcher on the same spool: %v; want spool.ErrLocked", err)
+	}
+}
