@@ -51,6 +51,7 @@ type Dispatcher struct {
 	wg         sync.WaitGroup // every goroutine and timer callback; not an errgroup: they return no error, and timer callbacks are counted before they exist
 
 	panics atomic.Uint64 // user callbacks that panicked
+	tel    *telemetry    // nil: no metrics or traces
 }
 
 type snapshot struct {
@@ -118,8 +119,10 @@ func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
 	}
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
 	d.snap.Store(&snapshot{})
+	d.tel = newTelemetry(d)
 	if err := d.SetHooks(hooks); err != nil {
 		d.cancelSend()
+		d.tel.close()
 		return nil, err
 	}
 	return d, nil
@@ -280,6 +283,7 @@ func (d *Dispatcher) publish(ctx context.Context, ev Event, wait bool) error {
 			if ed, err = d.prepare(ev); err != nil {
 				return err
 			}
+			d.tel.publish(ctx, ed, d.cfg.clock)
 		}
 		if err := p.enqueue(ctx, ed, wait); err != nil {
 			errs = append(errs, err)
@@ -385,6 +389,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	}
 	d.wg.Wait()
 	d.cancelSend()
+	d.tel.close()
 	if d.pool != nil {
 		d.pool.CloseIdleConnections()
 	}

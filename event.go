@@ -80,6 +80,8 @@ type eventData struct {
 	idBuf     [eventIDBufLen]byte
 	first     entry
 	firstUsed bool
+
+	tel *eventTelemetry // nil: no metrics or traces
 }
 
 // newEntry returns an entry for one hook's copy of the event. Copies are

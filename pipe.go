@@ -76,6 +76,7 @@ type pipe struct {
 	forcing      int            // flushes waiting
 
 	counters hookCounters
+	tel      *hookTelemetry // nil: no metrics or traces
 }
 
 type flushWaiter struct {
@@ -104,6 +105,7 @@ func (d *Dispatcher) newPipe(h Hook) (*pipe, error) {
 		lim:          newInflightLimit(d.cfg.maxInFlight, d.cfg.adaptiveInFlight),
 		epochPending: make(map[uint64]int),
 		counters:     hookCounters{deadLettered: make(map[Reason]uint64)},
+		tel:          d.tel.forHook(h),
 	}, nil
 }
 

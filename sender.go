@@ -56,8 +56,10 @@ func (p *pipe) send(batch []*entry, limited bool) {
 	}
 	ctx, cancel := context.WithTimeout(p.d.sendCtx, p.d.cfg.callTimeout)
 	started := p.d.cfg.clock.Now()
+	ctx, span := p.tel.startCall(ctx, batch, started)
 	out, err := p.client.SendMessageBatch(ctx, in)
 	cancel()
+	p.endCall(span, batch, out, err)
 	p.settle(batch, out, err, call{started: started, limited: limited})
 }
 
@@ -364,6 +366,7 @@ func (p *pipe) retryLocked(es []*entry, err error) []DeadLetter {
 			continue
 		}
 		p.counters.retries++
+		p.tel.retried(1)
 		again = append(again, e)
 		delay = max(delay, next)
 	}
@@ -409,6 +412,7 @@ func (p *pipe) requeueLocked(es []*entry) {
 
 func (p *pipe) deliveredLocked(e *entry) {
 	p.counters.delivered++
+	p.tel.delivered(e, p.d.cfg.clock)
 	p.releaseLocked(e)
 }
 
@@ -417,6 +421,7 @@ func (p *pipe) deliveredLocked(e *entry) {
 // not pending).
 func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, senderFault bool, err error) DeadLetter {
 	p.counters.deadLettered[reason]++
+	p.tel.deadLettered(reason, code)
 	de := &DeliveryError{
 		HookID: p.hook.ID, EventID: e.ev.id, EventType: e.ev.ev.Type,
 		Reason: reason, Code: code, Message: msg, SenderFault: senderFault, Err: err,
