@@ -11,6 +11,7 @@ import (
 	"context"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // instrumentationName is the name of sqshook's meter and tracer.
@@ -53,6 +55,10 @@ const (
 	outcomeShutdown  = "shutdown"  // canceled by Close
 )
 
+// outcomeOf names the outcome of a failed call.
+var outcomeOf = [...]string{failTransient: outcomeTransient, failPermanent: outcomeRejected,
+	failTooLong: outcomeTooLong, failShutdown: outcomeShutdown}
+
 // telemetry holds the dispatcher's instruments; nil when neither a meter
 // provider nor a tracer provider was given.
 type telemetry struct {
@@ -74,18 +80,22 @@ type telemetry struct {
 }
 
 // hookTelemetry is a pipeline's view of the instruments, with its hook's
-// attributes computed once; nil when telemetry is off.
+// attributes and options computed once; nil when telemetry is off.
 type hookTelemetry struct {
-	t     *telemetry
-	attrs []attribute.KeyValue
-	set   attribute.Set
-	opt   metric.MeasurementOption // the hook's attribute set
+	t        *telemetry
+	attrs    []attribute.KeyValue
+	set      attribute.Set
+	opt      metric.MeasurementOption // the hook's attribute set
+	okOpt    metric.MeasurementOption // the hook's calls with outcome ok
+	partOpt  metric.MeasurementOption // the hook's calls with outcome partial
+	spanName string
+	spanOpts []trace.SpanStartOption
 }
 
 // eventTelemetry is what a published event carries for telemetry; nil when
 // telemetry is off.
 type eventTelemetry struct {
-	published time.Time
+	published time.Time         // zero: no latency to record
 	span      trace.SpanContext // the Publish call's span, when valid
 }
 
@@ -98,7 +108,9 @@ func newTelemetry(d *Dispatcher) *telemetry {
 		return nil
 	}
 	t := &telemetry{}
-	if tp != nil {
+	if _, noop := tp.(tracenoop.TracerProvider); tp != nil && !noop {
+		// The API's no-op provider makes spans that record nothing: it
+		// costs nothing to leave them out.
 		t.tracer = tp.Tracer(instrumentationName)
 	}
 	if mp == nil {
@@ -163,7 +175,16 @@ func (t *telemetry) forHook(h Hook) *hookTelemetry {
 	}
 	attrs := hookAttributes(h)
 	set := attribute.NewSet(attrs...)
-	return &hookTelemetry{t: t, attrs: attrs, set: set, opt: metric.WithAttributeSet(set)}
+	outcome := func(o string) metric.MeasurementOption {
+		return metric.WithAttributeSet(attribute.NewSet(append(attrs[:len(attrs):len(attrs)],
+			attrOperationName.String(operationSend), attrOperationType.String(operationSend), attrOutcome.String(o))...))
+	}
+	return &hookTelemetry{
+		t: t, attrs: attrs, set: set, opt: metric.WithAttributeSet(set),
+		okOpt: outcome(outcomeOK), partOpt: outcome(outcomePartial),
+		spanName: operationSend + " " + queueName(h.SQSQueueURL),
+		spanOpts: []trace.SpanStartOption{trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindProducer)},
+	}
 }
 
 // hookAttributes are the attributes of every measurement of a hook: the
@@ -185,20 +206,28 @@ func queueName(queueURL string) string {
 	return ""
 }
 
-// publish records a published event and what its copies carry.
+// publish records a published event and what its copies carry: the time,
+// when the latency histogram takes measurements, and the Publish call's
+// span, when there is one and spans are made.
 func (t *telemetry) publish(ctx context.Context, ed *eventData, clk clock) {
 	if t == nil {
 		return
 	}
-	et := &eventTelemetry{published: clk.Now()}
-	if t.tracer != nil {
-		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-			et.span = sc
+	var at time.Time
+	var sc trace.SpanContext
+	if t.metrics {
+		if t.published.Enabled(ctx) {
+			t.published.Add(ctx, 1, t.publishedOpt)
+		}
+		if t.latency.Enabled(ctx) {
+			at = clk.Now()
 		}
 	}
-	ed.tel = et
-	if t.metrics {
-		t.published.Add(ctx, 1, t.publishedOpt)
+	if t.tracer != nil {
+		sc = trace.SpanContextFromContext(ctx)
+	}
+	if !at.IsZero() || sc.IsValid() {
+		ed.tel = &eventTelemetry{published: at, span: sc}
 	}
 }
 
@@ -208,15 +237,17 @@ func (h *hookTelemetry) delivered(e *entry, clk clock) {
 		return
 	}
 	ctx := context.Background()
-	h.t.delivered.Add(ctx, 1, h.opt)
-	if et := e.ev.tel; et != nil {
+	if h.t.delivered.Enabled(ctx) {
+		h.t.delivered.Add(ctx, 1, h.opt)
+	}
+	if et := e.ev.tel; et != nil && !et.published.IsZero() {
 		h.t.latency.Record(ctx, clk.Now().Sub(et.published).Seconds(), h.opt)
 	}
 }
 
 // deadLettered records a copy given up on.
 func (h *hookTelemetry) deadLettered(reason Reason, code string) {
-	if h == nil || !h.t.metrics {
+	if h == nil || !h.t.metrics || !h.t.deadLettered.Enabled(context.Background()) {
 		return
 	}
 	attrs := append(h.attrs[:len(h.attrs):len(h.attrs)], attrReason.String(string(reason)), attrCode.String(boundedCode(code)))
@@ -225,7 +256,7 @@ func (h *hookTelemetry) deadLettered(reason Reason, code string) {
 
 // retried records n entries scheduled for another attempt.
 func (h *hookTelemetry) retried(n int) {
-	if h == nil || !h.t.metrics || n == 0 {
+	if h == nil || !h.t.metrics || n == 0 || !h.t.retries.Enabled(context.Background()) {
 		return
 	}
 	h.t.retries.Add(context.Background(), int64(n), h.opt)
@@ -256,40 +287,23 @@ func (h *hookTelemetry) startCall(ctx context.Context, batch []*entry, now time.
 	if h.t.tracer == nil {
 		return ctx, c
 	}
-	var links []trace.Link
-	for _, e := range batch {
-		if et := e.ev.tel; et != nil && et.span.IsValid() && !linked(links, et.span) {
-			links = append(links, trace.Link{SpanContext: et.span})
-		}
-	}
-	attrs := append(h.attrs[:len(h.attrs):len(h.attrs)],
-		attrOperationName.String(operationSend),
-		attrOperationType.String(operationSend),
-		attrBatchMessageCount.Int(len(batch)))
 	// The call belongs to no Publish in particular: a new trace, linked to
 	// every Publish it carries.
-	ctx, c.span = h.t.tracer.Start(ctx, "send "+queueNameOf(h.attrs),
-		trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(attrs...), trace.WithLinks(links...))
+	ctx, c.span = h.t.tracer.Start(ctx, h.spanName, h.spanOpts...)
+	if !c.span.IsRecording() {
+		return ctx, c
+	}
+	c.span.SetAttributes(h.attrs...)
+	c.span.SetAttributes(attrOperationName.String(operationSend), attrOperationType.String(operationSend),
+		attrBatchMessageCount.Int(len(batch)))
+	var links []trace.SpanContext
+	for _, e := range batch {
+		if et := e.ev.tel; et != nil && et.span.IsValid() && !slices.ContainsFunc(links, et.span.Equal) {
+			links = append(links, et.span)
+			c.span.AddLink(trace.Link{SpanContext: et.span})
+		}
+	}
 	return ctx, c
-}
-
-func linked(links []trace.Link, sc trace.SpanContext) bool {
-	for _, l := range links {
-		if l.SpanContext.Equal(sc) {
-			return true
-		}
-	}
-	return false
-}
-
-func queueNameOf(attrs []attribute.KeyValue) string {
-	for _, a := range attrs {
-		if a.Key == attrDestinationName {
-			return a.Value.AsString()
-		}
-	}
-	return ""
 }
 
 // endCall records a call's outcome, duration and size and ends its span.
@@ -303,8 +317,7 @@ func (p *pipe) endCall(c callSpan, batch []*entry, out *sqs.SendMessageBatchOutp
 	case err != nil:
 		var kind failureKind
 		kind, code, _ = p.classify(err)
-		outcome = map[failureKind]string{failTransient: outcomeTransient, failPermanent: outcomeRejected,
-			failTooLong: outcomeTooLong, failShutdown: outcomeShutdown}[kind]
+		outcome = outcomeOf[kind]
 		if code == "" {
 			code = telemetryOtherErrorValue
 		}
@@ -313,7 +326,7 @@ func (p *pipe) endCall(c callSpan, batch []*entry, out *sqs.SendMessageBatchOutp
 	case len(out.Failed) > 0:
 		outcome = outcomePartial
 	}
-	if c.span != nil {
+	if c.span != nil && c.span.IsRecording() {
 		if out != nil && len(out.Failed) > 0 {
 			c.span.SetAttributes(attribute.Int("sqshook.call.failed_entries", len(out.Failed)))
 		}
@@ -323,20 +336,23 @@ func (p *pipe) endCall(c callSpan, batch []*entry, out *sqs.SendMessageBatchOutp
 		}
 		c.span.End()
 	}
-	if !h.t.metrics {
+	ctx := context.Background()
+	if !h.t.metrics || !h.t.calls.Enabled(ctx) && !h.t.callDuration.Enabled(ctx) {
 		return
 	}
-	ctx := context.Background()
 	bytes := 0
 	for _, e := range batch {
 		bytes += e.size
 	}
-	attrs := append(h.attrs[:len(h.attrs):len(h.attrs)], attrOperationName.String(operationSend),
-		attrOperationType.String(operationSend), attrOutcome.String(outcome))
-	if code != "" {
-		attrs = append(attrs, attrErrorType.String(boundedCode(code)))
+	set := h.okOpt
+	switch {
+	case outcome == outcomePartial:
+		set = h.partOpt
+	case outcome != outcomeOK:
+		attrs := append(h.attrs[:len(h.attrs):len(h.attrs)], attrOperationName.String(operationSend),
+			attrOperationType.String(operationSend), attrOutcome.String(outcome), attrErrorType.String(boundedCode(code)))
+		set = metric.WithAttributeSet(attribute.NewSet(attrs...))
 	}
-	set := metric.WithAttributeSet(attribute.NewSet(attrs...))
 	h.t.calls.Add(ctx, 1, set)
 	h.t.callDuration.Record(ctx, p.d.cfg.clock.Now().Sub(c.start).Seconds(), set)
 	h.t.callEntries.Record(ctx, int64(len(batch)), h.opt)
