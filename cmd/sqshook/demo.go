@@ -52,6 +52,7 @@ type demoConfig struct {
 	seed     int64
 	hooks    string
 	progress time.Duration
+	metrics  string
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -75,6 +76,7 @@ if any event is unaccounted for.`, stderr)
 	fs.Int64Var(&c.seed, "seed", 1, "seed of the simulated traffic and faults")
 	fs.StringVar(&c.hooks, "hooks", "", "a JSON file of hooks to use instead of the built-in three")
 	fs.DurationVar(&c.progress, "progress", 0, "progress interval (default: 200ms on a terminal, 1s otherwise)")
+	fs.StringVar(&c.metrics, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics and the health JSON at /debug/sqshook while the demo runs (e.g. 127.0.0.1:9464)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -127,9 +129,19 @@ func demo(ctx context.Context, c demoConfig, out io.Writer) error {
 		}
 	}
 
+	var opts []sqshook.Option
+	var metrics *metricsServer
+	if c.metrics != "" {
+		if metrics, err = startMetrics(c.metrics); err != nil {
+			return err
+		}
+		defer metrics.stop()
+		opts = append(opts, sqshook.WithMeterProvider(metrics.provider))
+		fmt.Fprintf(out, "metrics: curl http://%s/metrics   health: curl http://%s/debug/sqshook\n", metrics.addr, metrics.addr)
+	}
 	var deadMu sync.Mutex
 	dead := map[sqshook.Reason]int{}
-	d, err := sqshook.New(hooks,
+	d, err := sqshook.New(hooks, append(opts,
 		sqshook.WithEndpoint(endpoint),
 		// Short waits between retries keep the demo brisk after an outage.
 		sqshook.WithRetryPolicy(sqshook.RetryPolicy{MaxInterval: 500 * time.Millisecond}),
@@ -137,10 +149,13 @@ func demo(ctx context.Context, c demoConfig, out io.Writer) error {
 			deadMu.Lock()
 			dead[dl.Reason]++
 			deadMu.Unlock()
-		}),
+		}))...,
 	)
 	if err != nil {
 		return err
+	}
+	if metrics != nil {
+		metrics.mux.Handle("/debug/sqshook", d.HealthHandler())
 	}
 	hooks = d.Hooks()
 	fmt.Fprintf(out, "hooks:\n")
