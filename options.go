@@ -322,10 +322,21 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(c *settings) { c.tracerProvider = tp }
 }
 
+// WithTracePropagation adds the W3C trace context of each Publish call
+// whose context holds a span to its messages, as the "traceparent" message
+// attribute (AttrTraceParent), so that consumers continue the trace. It
+// takes one of the user's eight attributes: an event that already has
+// eight, or its own "traceparent", or whose message would pass the size
+// limit with it, goes without. Default off.
+func WithTracePropagation() Option {
+	return func(c *settings) { c.tracePropagation = true }
+}
+
 // telemetrySettings are the options of telemetry.go.
 type telemetrySettings struct {
-	meterProvider  metric.MeterProvider
-	tracerProvider trace.TracerProvider
+	meterProvider    metric.MeterProvider
+	tracerProvider   trace.TracerProvider
+	tracePropagation bool
 }
 
 // clock is the time source of linger and retry timers; tests replace it.

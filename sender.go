@@ -48,6 +48,7 @@ func (p *pipe) send(batch []*entry, limited bool) {
 			MessageBody:       &e.ev.body,
 			MessageAttributes: e.ev.attributes(),
 		}
+		p.tel.inject(e.ev, re.MessageAttributes)
 		if p.fifo {
 			re.MessageGroupId = &e.group
 			re.MessageDeduplicationId = aws.String(dedupID(e.ev))

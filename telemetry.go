@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
@@ -62,7 +63,9 @@ var outcomeOf = [...]string{failTransient: outcomeTransient, failPermanent: outc
 // telemetry holds the dispatcher's instruments; nil when neither a meter
 // provider nor a tracer provider was given.
 type telemetry struct {
-	tracer trace.Tracer // nil: no traces
+	tracer    trace.Tracer // nil: no traces
+	propagate bool         // WithTracePropagation
+	maxSize   int          // the message size limit
 
 	metrics      bool // false: no meter provider
 	published    metric.Int64Counter
@@ -95,19 +98,28 @@ type hookTelemetry struct {
 // eventTelemetry is what a published event carries for telemetry; nil when
 // telemetry is off.
 type eventTelemetry struct {
-	published time.Time         // zero: no latency to record
-	span      trace.SpanContext // the Publish call's span, when valid
+	published   time.Time         // zero: no latency to record
+	span        trace.SpanContext // the Publish call's span, when valid
+	traceparent string            // the attribute WithTracePropagation adds; "" for none
 }
+
+// AttrTraceParent is the message attribute that WithTracePropagation adds:
+// the W3C trace context (traceparent header format) of the Publish call.
+const AttrTraceParent = "traceparent"
+
+// traceParentSize is what the traceparent attribute counts toward the
+// message size: its name, its data type and its 55-byte value.
+const traceParentSize = len(AttrTraceParent) + len("String") + 55
 
 // newTelemetry creates the instruments of d, or returns nil when no
 // provider was given. An instrument the provider refuses is replaced by a
 // no-op one by the API, so errors are ignored past the first.
 func newTelemetry(d *Dispatcher) *telemetry {
 	mp, tp := d.cfg.meterProvider, d.cfg.tracerProvider
-	if mp == nil && tp == nil {
+	if mp == nil && tp == nil && !d.cfg.tracePropagation {
 		return nil
 	}
-	t := &telemetry{}
+	t := &telemetry{propagate: d.cfg.tracePropagation, maxSize: d.cfg.guard.Limit()}
 	if _, noop := tp.(tracenoop.TracerProvider); tp != nil && !noop {
 		// The API's no-op provider makes spans that record nothing: it
 		// costs nothing to leave them out.
@@ -223,12 +235,33 @@ func (t *telemetry) publish(ctx context.Context, ed *eventData, clk clock) {
 			at = clk.Now()
 		}
 	}
-	if t.tracer != nil {
+	if t.tracer != nil || t.propagate {
 		sc = trace.SpanContextFromContext(ctx)
 	}
 	if !at.IsZero() || sc.IsValid() {
 		ed.tel = &eventTelemetry{published: at, span: sc}
+		if t.propagate && sc.IsValid() && ed.guard == nil && len(ed.ev.Attributes) < MaxMessageAttributes-2 &&
+			ed.size+traceParentSize <= t.maxSize {
+			if _, own := ed.ev.Attributes[AttrTraceParent]; !own {
+				ed.tel.traceparent = traceParent(sc)
+				ed.size += traceParentSize
+			}
+		}
 	}
+}
+
+// traceParent formats sc as a W3C traceparent header.
+func traceParent(sc trace.SpanContext) string {
+	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
+}
+
+// inject adds the traceparent attribute of ed's Publish call to attrs, the
+// attributes of one of its messages, when WithTracePropagation made one.
+func (h *hookTelemetry) inject(ed *eventData, attrs map[string]types.MessageAttributeValue) {
+	if h == nil || ed.tel == nil || ed.tel.traceparent == "" {
+		return
+	}
+	attrs[AttrTraceParent] = types.MessageAttributeValue{DataType: &stringDataType, StringValue: &ed.tel.traceparent}
 }
 
 // delivered records a copy acknowledged now.

@@ -385,3 +385,65 @@ func TestTelemetryFailedCallSpan(t *testing.T) {
 		}
 	}
 }
+
+func TestTracePropagation(t *testing.T) {
+	tp := sdktrace.NewTracerProvider()
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	ctx, span := tp.Tracer("test").Start(context.Background(), "handle request")
+	defer span.End()
+	sc := span.SpanContext()
+	want := "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-01"
+
+	eightAttrs := map[string]types.MessageAttributeValue{}
+	for i := range 8 {
+		eightAttrs[fmt.Sprintf("a%d", i)] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String("v")}
+	}
+	for _, c := range []struct {
+		name string
+		opts []sqshook.Option
+		ctx  context.Context
+		ev   func(sqshook.Event) sqshook.Event
+		want string
+	}{
+		{"on", []sqshook.Option{sqshook.WithTracePropagation()}, ctx, nil, want},
+		{"off by default", nil, ctx, nil, ""},
+		{"no span in the context", []sqshook.Option{sqshook.WithTracePropagation()}, context.Background(), nil, ""},
+		{"eight attributes already", []sqshook.Option{sqshook.WithTracePropagation()}, ctx,
+			func(ev sqshook.Event) sqshook.Event { ev.Attributes = eightAttrs; return ev }, ""},
+		{"the event's own traceparent", []sqshook.Option{sqshook.WithTracePropagation()}, ctx,
+			func(ev sqshook.Event) sqshook.Event {
+				ev.Attributes = map[string]types.MessageAttributeValue{"traceparent": {DataType: aws.String("String"), StringValue: aws.String("mine")}}
+				return ev
+			}, "mine"},
+		{"too large with it", []sqshook.Option{sqshook.WithTracePropagation(), sqshook.WithMaxMessageBytes(1024)}, ctx,
+			func(ev sqshook.Event) sqshook.Event {
+				ev.Body = []byte(`{"pad":"` + strings.Repeat("x", 1024-10-40-len(sqshook.AttrEventType)-len(sqshook.AttrEventID)-12-len("message.new")) + `"}`)
+				ev.ID = "e"
+				return ev
+			}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fake := newFake()
+			d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q", "message.new")}, c.opts...)
+			ev := event(t, "message.new", 0)
+			if c.ev != nil {
+				ev = c.ev(ev)
+			}
+			if err := d.Publish(c.ctx, ev); err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+			flush(t, d)
+			acked := fake.acked["https://sqs.us-east-1.amazonaws.com/123456789012/q"]
+			if len(acked) != 1 || len(dls.list()) != 0 {
+				t.Fatalf("%d acknowledged, dead letters %v; want the event delivered", len(acked), dls.list())
+			}
+			got := aws.ToString(acked[0].MessageAttributes["traceparent"].StringValue)
+			if got != c.want {
+				t.Errorf("traceparent %q, want %q", got, c.want)
+			}
+			if n := len(acked[0].MessageAttributes); n > 10 {
+				t.Errorf("%d attributes", n)
+			}
+		})
+	}
+}
