@@ -76,10 +76,11 @@ type eventData struct {
 	guard error  // non-nil: the size guard refused the event
 
 	// One allocation serves the common case of one matching hook: the
-	// generated id's bytes and the first hook's entry live here.
+	// generated id's bytes and the first hook's entry live here. firstUsed
+	// sits in idBuf's padding, which keeps eventData in its size class.
 	idBuf     [eventIDBufLen]byte
-	first     entry
 	firstUsed bool
+	first     entry
 
 	tel *eventTelemetry // nil: no metrics or traces
 }
