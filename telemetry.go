@@ -9,6 +9,8 @@ package sqshook
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net/url"
 	"path"
 	"slices"
@@ -112,8 +114,8 @@ const AttrTraceParent = "traceparent"
 const traceParentSize = len(AttrTraceParent) + len("String") + 55
 
 // newTelemetry creates the instruments of d, or returns nil when no
-// provider was given. An instrument the provider refuses is replaced by a
-// no-op one by the API, so errors are ignored past the first.
+// provider was given. Errors creating instruments are logged: providers
+// still return a usable instrument with them.
 func newTelemetry(d *Dispatcher) *telemetry {
 	mp, tp := d.cfg.meterProvider, d.cfg.tracerProvider
 	if mp == nil && tp == nil && !d.cfg.tracePropagation {
@@ -129,39 +131,54 @@ func newTelemetry(d *Dispatcher) *telemetry {
 		return t
 	}
 	m := mp.Meter(instrumentationName)
+	var err error
+	var errs []error
 	t.metrics = true
 	t.publishedOpt = metric.WithAttributeSet(attribute.NewSet(attrMessagingSystem.String(messagingSystemSQS)))
-	t.published, _ = m.Int64Counter("sqshook.events.published",
+	t.published, err = m.Int64Counter("sqshook.events.published",
 		metric.WithDescription("Events published to at least one hook (refused ones included: their copies are dead-lettered)."), metric.WithUnit("{event}"))
-	t.delivered, _ = m.Int64Counter("sqshook.copies.delivered",
+	errs = append(errs, err)
+	t.delivered, err = m.Int64Counter("sqshook.copies.delivered",
 		metric.WithDescription("Copies of events acknowledged by SQS, per hook."), metric.WithUnit("{message}"))
-	t.deadLettered, _ = m.Int64Counter("sqshook.copies.dead_lettered",
+	errs = append(errs, err)
+	t.deadLettered, err = m.Int64Counter("sqshook.copies.dead_lettered",
 		metric.WithDescription("Copies of events given up on, per hook, reason and error code."), metric.WithUnit("{message}"))
-	t.calls, _ = m.Int64Counter("sqshook.calls",
+	errs = append(errs, err)
+	t.calls, err = m.Int64Counter("sqshook.calls",
 		metric.WithDescription("SendMessageBatch calls, per hook and outcome."), metric.WithUnit("{call}"))
-	t.retries, _ = m.Int64Counter("sqshook.retries",
+	errs = append(errs, err)
+	t.retries, err = m.Int64Counter("sqshook.retries",
 		metric.WithDescription("Entries scheduled for another attempt, per hook."), metric.WithUnit("{message}"))
-	t.latency, _ = m.Float64Histogram("sqshook.delivery.latency",
+	errs = append(errs, err)
+	t.latency, err = m.Float64Histogram("sqshook.delivery.latency",
 		metric.WithDescription("Time from Publish to SQS's acknowledgement of a copy."), metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
-	t.callDuration, _ = m.Float64Histogram("messaging.client.operation.duration",
+	errs = append(errs, err)
+	t.callDuration, err = m.Float64Histogram("messaging.client.operation.duration",
 		metric.WithDescription("Duration of SendMessageBatch calls."), metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20))
-	t.callEntries, _ = m.Int64Histogram("sqshook.call.entries",
+	errs = append(errs, err)
+	t.callEntries, err = m.Int64Histogram("sqshook.call.entries",
 		metric.WithDescription("Entries per SendMessageBatch call."), metric.WithUnit("{message}"),
 		metric.WithExplicitBucketBoundaries(1, 2, 3, 4, 5, 6, 7, 8, 9, 10))
-	t.callBytes, _ = m.Int64Histogram("sqshook.call.bytes",
+	errs = append(errs, err)
+	t.callBytes, err = m.Int64Histogram("sqshook.call.bytes",
 		metric.WithDescription("Message bytes per SendMessageBatch call."), metric.WithUnit("By"),
 		metric.WithExplicitBucketBoundaries(1<<10, 4<<10, 16<<10, 64<<10, 128<<10, 256<<10, 512<<10, 1<<20))
-	buffered, _ := m.Int64ObservableGauge("sqshook.buffered.events",
+	errs = append(errs, err)
+	buffered, err := m.Int64ObservableGauge("sqshook.buffered.events",
 		metric.WithDescription("Copies a hook holds: queued, in flight and waiting to be retried."), metric.WithUnit("{message}"))
-	bufferedBytes, _ := m.Int64ObservableGauge("sqshook.buffered.bytes",
+	errs = append(errs, err)
+	bufferedBytes, err := m.Int64ObservableGauge("sqshook.buffered.bytes",
 		metric.WithDescription("Message bytes a hook holds."), metric.WithUnit("By"))
-	inflight, _ := m.Int64ObservableGauge("sqshook.inflight.calls",
+	errs = append(errs, err)
+	inflight, err := m.Int64ObservableGauge("sqshook.inflight.calls",
 		metric.WithDescription("SendMessageBatch calls in flight, per hook."), metric.WithUnit("{call}"))
-	limit, _ := m.Int64ObservableGauge("sqshook.inflight.limit",
+	errs = append(errs, err)
+	limit, err := m.Int64ObservableGauge("sqshook.inflight.limit",
 		metric.WithDescription("A hook's current limit on concurrent calls."), metric.WithUnit("{call}"))
-	t.registration, _ = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+	errs = append(errs, err)
+	t.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		for _, g := range d.gauges() {
 			o.ObserveInt64(buffered, g.pending, g.opt)
 			o.ObserveInt64(bufferedBytes, g.bytes, g.opt)
@@ -170,6 +187,10 @@ func newTelemetry(d *Dispatcher) *telemetry {
 		}
 		return nil
 	}, buffered, bufferedBytes, inflight, limit)
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		d.cfg.logger.Warn("sqshook: the meter provider refused instruments; their measurements may be lost", slog.Any("error", err))
+	}
 	return t
 }
 
