@@ -243,9 +243,12 @@ func queueName(queueURL string) string {
 // when the latency histogram takes measurements, and the Publish call's
 // span, when there is one and spans are made.
 func (t *telemetry) publish(ctx context.Context, ed *eventData, clk clock) {
-	if t == nil {
-		return
+	if t != nil { // inlined: free when off
+		t.publishEvent(ctx, ed, clk)
 	}
+}
+
+func (t *telemetry) publishEvent(ctx context.Context, ed *eventData, clk clock) {
 	var at time.Time
 	var sc trace.SpanContext
 	if t.metrics {
@@ -287,9 +290,12 @@ func (h *hookTelemetry) inject(ed *eventData, attrs map[string]types.MessageAttr
 
 // delivered records a copy acknowledged now.
 func (h *hookTelemetry) delivered(e *entry, clk clock) {
-	if h == nil || !h.t.metrics {
-		return
+	if h != nil && h.t.metrics {
+		h.deliveredCopy(e, clk)
 	}
+}
+
+func (h *hookTelemetry) deliveredCopy(e *entry, clk clock) {
 	ctx := context.Background()
 	if h.t.delivered.Enabled(ctx) {
 		h.t.delivered.Add(ctx, 1, h.opt)
@@ -301,7 +307,13 @@ func (h *hookTelemetry) delivered(e *entry, clk clock) {
 
 // deadLettered records a copy given up on.
 func (h *hookTelemetry) deadLettered(reason Reason, code string) {
-	if h == nil || !h.t.metrics || !h.t.deadLettered.Enabled(context.Background()) {
+	if h != nil && h.t.metrics {
+		h.deadLetteredCopy(reason, code)
+	}
+}
+
+func (h *hookTelemetry) deadLetteredCopy(reason Reason, code string) {
+	if !h.t.deadLettered.Enabled(context.Background()) {
 		return
 	}
 	attrs := append(h.attrs[:len(h.attrs):len(h.attrs)], attrReason.String(string(reason)), attrCode.String(boundedCode(code)))
@@ -310,10 +322,9 @@ func (h *hookTelemetry) deadLettered(reason Reason, code string) {
 
 // retried records n entries scheduled for another attempt.
 func (h *hookTelemetry) retried(n int) {
-	if h == nil || !h.t.metrics || n == 0 || !h.t.retries.Enabled(context.Background()) {
-		return
+	if h != nil && h.t.metrics {
+		h.t.retries.Add(context.Background(), int64(n), h.opt)
 	}
-	h.t.retries.Add(context.Background(), int64(n), h.opt)
 }
 
 // boundedCode keeps an error code usable as an attribute: codes are AWS's
@@ -334,13 +345,14 @@ type callSpan struct {
 // startCall starts the span of a call carrying batch; ctx is the call's
 // context, returned with the span in it.
 func (h *hookTelemetry) startCall(ctx context.Context, batch []*entry, now time.Time) (context.Context, callSpan) {
-	if h == nil {
-		return ctx, callSpan{}
+	if h == nil || h.t.tracer == nil {
+		return ctx, callSpan{start: now}
 	}
+	return h.startSpan(ctx, batch, now)
+}
+
+func (h *hookTelemetry) startSpan(ctx context.Context, batch []*entry, now time.Time) (context.Context, callSpan) {
 	c := callSpan{start: now}
-	if h.t.tracer == nil {
-		return ctx, c
-	}
 	// The call belongs to no Publish in particular: a new trace, linked to
 	// every Publish it carries.
 	ctx, c.span = h.t.tracer.Start(ctx, h.spanName, h.spanOpts...)
@@ -362,10 +374,13 @@ func (h *hookTelemetry) startCall(ctx context.Context, batch []*entry, now time.
 
 // endCall records a call's outcome, duration and size and ends its span.
 func (p *pipe) endCall(c callSpan, batch []*entry, out *sqs.SendMessageBatchOutput, err error) {
-	h := p.tel
-	if h == nil {
-		return
+	if p.tel != nil {
+		p.recordCall(c, batch, out, err)
 	}
+}
+
+func (p *pipe) recordCall(c callSpan, batch []*entry, out *sqs.SendMessageBatchOutput, err error) {
+	h := p.tel
 	outcome, code := outcomeOK, ""
 	switch {
 	case err != nil:
