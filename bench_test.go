@@ -17,6 +17,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/sqshook/sqshook"
 	"github.com/sqshook/sqshook/internal/benchgrid"
 	"github.com/sqshook/sqshook/sqstest"
@@ -28,6 +33,7 @@ import (
 //	                                  dispatcher ≥ 5 × one SendMessage per event (rtt 20ms)
 //	BenchmarkPublishCost              Publish ≤ 1 µs and ≤ 2 allocs (one matching hook, prebuilt event),
 //	                                  0 allocs when no hook matches
+//	BenchmarkPublishTelemetry         Publish with a no-op OpenTelemetry provider ≤ 1.2 × without one
 //	BenchmarkMemoryPerQueuedEvent     ≤ 1.25 × body bytes held per queued 2 KiB event
 //	BenchmarkIdleHooks                ≤ 16 KiB per idle hook (10,000 hooks)
 //
@@ -1010,3 +1016,84 @@ func benchSizedBody(n int) []byte {
 }
 
 func benchMS(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + "ms" }
+
+// BenchmarkPublishTelemetry measures Publish (one hook, a prebuilt event,
+// the senders acknowledging at once as in BenchmarkPublishCost) with no
+// OpenTelemetry provider, with the API's no-op providers and with the SDK's
+// providers (a manual metric reader, a tracer that samples every span and
+// exports none). The Publish calls carry a context with a sampled span.
+//
+// provider=ratio interleaves rounds of 1,000 Publish calls on a dispatcher
+// without provider and on one with the no-op providers, and reports
+// noop/none: the ratio of their times, measured side by side so that the
+// machine's noise hits both.
+func BenchmarkPublishTelemetry(b *testing.B) {
+	text := benchChatText(b, benchBodyBytes)
+	ev, err := sqshook.NewEvent("message.new", json.RawMessage(chatEventJSON(b, "message.new", text)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	hooks := []sqshook.Hook{hookFor("h0", "q0", "message.new")}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	ctx, span := tp.Tracer("bench").Start(context.Background(), "request")
+	defer span.End()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	providers := map[string][]sqshook.Option{
+		"none": nil,
+		"noop": {sqshook.WithMeterProvider(metricnoop.NewMeterProvider()), sqshook.WithTracerProvider(tracenoop.NewTracerProvider())},
+		"sdk":  {sqshook.WithMeterProvider(mp), sqshook.WithTracerProvider(tp)},
+	}
+	open := func(b *testing.B, name string) *sqshook.Dispatcher {
+		opts := append([]sqshook.Option{sqshook.WithMaxBuffered(1<<20, 1<<30)}, providers[name]...)
+		return benchFakeDispatcher(b, &benchSQS{}, hooks, opts...)
+	}
+	publish := func(b *testing.B, d *sqshook.Dispatcher) {
+		if err := d.Publish(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, name := range []string{"none", "noop", "sdk"} {
+		b.Run("provider="+name, func(b *testing.B) {
+			d := open(b, name)
+			defer benchClose(b, d)
+			b.ReportAllocs()
+			for b.Loop() {
+				publish(b, d)
+			}
+			if err := d.Flush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+	b.Run("provider=ratio", func(b *testing.B) {
+		none, noop := open(b, "none"), open(b, "noop")
+		defer benchClose(b, none)
+		defer benchClose(b, noop)
+		const round = 1000
+		var tNone, tNoop time.Duration
+		timed := func(d *sqshook.Dispatcher) time.Duration {
+			start := time.Now()
+			for range round {
+				publish(b, d)
+			}
+			if err := d.Flush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			return time.Since(start)
+		}
+		for i := 0; b.Loop(); i++ {
+			if i%2 == 0 { // alternate which goes first
+				tNone += timed(none)
+				tNoop += timed(noop)
+			} else {
+				tNoop += timed(noop)
+				tNone += timed(none)
+			}
+		}
+		b.ReportMetric(float64(tNoop)/float64(tNone), "noop/none")
+		b.ReportMetric(float64(tNone.Nanoseconds())/float64(b.N*round), "none-ns/publish")
+		b.ReportMetric(float64(tNoop.Nanoseconds())/float64(b.N*round), "noop-ns/publish")
+	})
+}

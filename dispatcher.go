@@ -52,7 +52,8 @@ type Dispatcher struct {
 
 	panics atomic.Uint64 // user callbacks that panicked
 
-	dur *durable // WithSpool; nil without a spool
+	dur *durable   // WithSpool; nil without a spool
+	tel *telemetry // nil: no metrics or traces
 }
 
 type snapshot struct {
@@ -120,12 +121,15 @@ func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
 	}
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
 	d.snap.Store(&snapshot{})
+	d.tel = newTelemetry(d)
 	if err := d.SetHooks(hooks); err != nil {
 		d.cancelSend()
+		d.tel.close()
 		return nil, err
 	}
 	if err := d.openSpool(); err != nil { // resumes the spool's pending copies
 		d.cancelSend()
+		d.tel.close()
 		return nil, err
 	}
 	return d, nil
@@ -289,6 +293,7 @@ func (d *Dispatcher) publish(ctx context.Context, ev Event, wait bool) error {
 			if ed, err = d.prepare(ev); err != nil {
 				return err
 			}
+			d.tel.publish(ctx, ed, d.cfg.clock)
 		}
 		if err := p.enqueue(ctx, ed, wait); err != nil {
 			errs = append(errs, err)
@@ -397,6 +402,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		err = e
 	}
 	d.cancelSend()
+	d.tel.close()
 	if d.pool != nil {
 		d.pool.CloseIdleConnections()
 	}

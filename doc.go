@@ -80,5 +80,8 @@
 // # Observability
 //
 // [Dispatcher.Stats] returns per-hook counters ([HookStats]); [WithLogger]
-// sets the structured logger.
+// sets the structured logger. [WithMeterProvider] and [WithTracerProvider]
+// report OpenTelemetry metrics and a span per SendMessageBatch call (off,
+// and free, without them); [Dispatcher.HealthHandler] serves the state as
+// JSON on the server's admin mux.
 package sqshook

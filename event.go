@@ -84,10 +84,13 @@ type eventData struct {
 	spoolSeq spool.Seq // its record in the spool; 0: not spooled
 
 	// One allocation serves the common case of one matching hook: the
-	// generated id's bytes and the first hook's entry live here.
+	// generated id's bytes and the first hook's entry live here. firstUsed
+	// sits in idBuf's padding, which keeps eventData in its size class.
 	idBuf     [eventIDBufLen]byte
-	first     entry
 	firstUsed bool
+	first     entry
+
+	tel *eventTelemetry // nil: no metrics or traces
 }
 
 // newEntry returns an entry for one hook's copy of the event. Copies are

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults of the dispatcher's options. Each is what an option left out
@@ -117,6 +119,7 @@ type settings struct {
 	insecureEndpoint  bool
 	multiTenant       bool
 	spool             *spoolConfig // WithSpool; nil: none
+	telemetrySettings
 }
 
 func defaultConfig() settings {
@@ -305,6 +308,37 @@ func WithClientOptions(o ClientOptions) Option { return func(c *settings) { c.cl
 // for different hooks when SetHooks or New adds several.
 func WithClientFunc(fn func(ctx context.Context, h Hook) (SQSAPI, error)) Option {
 	return func(c *settings) { c.clientFor = fn }
+}
+
+// WithMeterProvider sets the provider of the dispatcher's metrics (see
+// the README's "Metrics" section), such as otel.GetMeterProvider() or an
+// SDK provider. Default nil: no metrics, at the cost of a nil check.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *settings) { c.meterProvider = mp }
+}
+
+// WithTracerProvider sets the provider of the dispatcher's spans: one per
+// SendMessageBatch call, linked to the spans of the Publish calls whose
+// events it carries. Default nil: no spans.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *settings) { c.tracerProvider = tp }
+}
+
+// WithTracePropagation adds the W3C trace context of each Publish call
+// whose context holds a span to its messages, as the "traceparent" message
+// attribute (AttrTraceParent), so that consumers continue the trace. It
+// takes one of the user's eight attributes: an event that already has
+// eight, or its own "traceparent", or whose message would pass the size
+// limit with it, goes without. Default off.
+func WithTracePropagation() Option {
+	return func(c *settings) { c.tracePropagation = true }
+}
+
+// telemetrySettings are the options of telemetry.go.
+type telemetrySettings struct {
+	meterProvider    metric.MeterProvider
+	tracerProvider   trace.TracerProvider
+	tracePropagation bool
 }
 
 // clock is the time source of linger and retry timers; tests replace it.

@@ -78,7 +78,8 @@ type pipe struct {
 	counters hookCounters
 	dur      pipeSpool // disk-only copies (WithSpool)
 
-	retryLog, failLog logLimiter // rate limits of the failure log lines (sender.go)
+	retryLog, failLog logLimiter     // rate limits of the failure log lines (sender.go)
+	tel               *hookTelemetry // nil: no metrics or traces
 }
 
 type flushWaiter struct {
@@ -107,6 +108,7 @@ func (d *Dispatcher) newPipe(h Hook) (*pipe, error) {
 		lim:          newInflightLimit(d.cfg.maxInFlight, d.cfg.adaptiveInFlight),
 		epochPending: make(map[uint64]int),
 		counters:     hookCounters{deadLettered: make(map[Reason]uint64)},
+		tel:          d.tel.forHook(h),
 	}, nil
 }
 

@@ -50,6 +50,7 @@ func (p *pipe) send(batch []*entry, limited bool) {
 			MessageBody:       &e.ev.body,
 			MessageAttributes: e.ev.attributes(),
 		}
+		p.tel.inject(e.ev, re.MessageAttributes)
 		if p.fifo {
 			re.MessageGroupId = &e.group
 			re.MessageDeduplicationId = aws.String(dedupID(e.ev))
@@ -58,8 +59,10 @@ func (p *pipe) send(batch []*entry, limited bool) {
 	}
 	ctx, cancel := context.WithTimeout(p.d.sendCtx, p.d.cfg.callTimeout)
 	started := p.d.cfg.clock.Now()
+	ctx, span := p.tel.startCall(ctx, batch, started)
 	out, err := p.client.SendMessageBatch(ctx, in)
 	cancel()
+	p.endCall(span, batch, out, err)
 	p.settle(batch, out, err, call{started: started, limited: limited})
 }
 
@@ -455,6 +458,7 @@ func (p *pipe) retryLocked(es []*entry, err error) []DeadLetter {
 			continue
 		}
 		p.counters.retries++
+		p.tel.retried(1)
 		again = append(again, e)
 		delay = max(delay, next)
 	}
@@ -501,6 +505,7 @@ func (p *pipe) requeueLocked(es []*entry) {
 func (p *pipe) deliveredLocked(e *entry) {
 	p.counters.delivered++
 	p.settleSpoolLocked(e)
+	p.tel.delivered(e, p.d.cfg.clock)
 	p.releaseLocked(e)
 }
 
@@ -522,6 +527,7 @@ func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, sende
 	if e.message != "" && !strings.Contains(msg, e.message) {
 		msg += "; last attempt: " + e.message
 	}
+	p.tel.deadLettered(reason, code)
 	de := &DeliveryError{
 		HookID: p.hook.ID, EventID: e.ev.id, EventType: e.ev.ev.Type,
 		Reason: reason, Code: code, Message: msg, SenderFault: senderFault, Err: err,

@@ -55,6 +55,7 @@ type demoConfig struct {
 	progress time.Duration
 	spoolDir string
 	crash    time.Duration
+	metrics  string
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -80,6 +81,7 @@ if any event is unaccounted for.`, stderr)
 	fs.DurationVar(&c.progress, "progress", 0, "progress interval (default: 200ms on a terminal, 1s otherwise)")
 	fs.StringVar(&c.spoolDir, "spool", "", "keep accepted events in a spool in this directory; a later run delivers what an earlier one left")
 	fs.DurationVar(&c.crash, "crash-after", 0, "kill this process (SIGKILL) after publishing this long; with -spool, run again to finish the delivery")
+	fs.StringVar(&c.metrics, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics and the health JSON at /debug/sqshook while the demo runs (e.g. 127.0.0.1:9464)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -134,13 +136,22 @@ func demo(ctx context.Context, c demoConfig, out io.Writer) error {
 		}
 	}
 
+	var opts []sqshook.Option
+	var metrics *metricsServer
+	if c.metrics != "" {
+		if metrics, err = startMetrics(c.metrics); err != nil {
+			return err
+		}
+		defer metrics.stop()
+		opts = append(opts, sqshook.WithMeterProvider(metrics.provider))
+		fmt.Fprintf(out, "metrics: curl http://%s/metrics   health: curl http://%s/debug/sqshook\n", metrics.addr, metrics.addr)
+	}
 	var deadMu sync.Mutex
 	dead := map[sqshook.Reason]int{}
-	var spoolOpt []sqshook.Option
 	if c.spoolDir != "" {
-		spoolOpt = append(spoolOpt, sqshook.WithSpool(c.spoolDir, spool.Options{}))
+		opts = append(opts, sqshook.WithSpool(c.spoolDir, spool.Options{}))
 	}
-	d, err := sqshook.New(hooks, append(spoolOpt,
+	d, err := sqshook.New(hooks, append(opts,
 		sqshook.WithEndpoint(endpoint),
 		// Short waits between retries keep the demo brisk after an outage.
 		sqshook.WithRetryPolicy(sqshook.RetryPolicy{MaxInterval: 500 * time.Millisecond}),
@@ -152,6 +163,9 @@ func demo(ctx context.Context, c demoConfig, out io.Writer) error {
 	)...)
 	if err != nil {
 		return err
+	}
+	if metrics != nil {
+		metrics.mux.Handle("/debug/sqshook", d.HealthHandler())
 	}
 	if s := d.Stats().Spool; s != nil {
 		fmt.Fprintf(out, "spool %s: %d copies resumed from an earlier run (%d dead-lettered: hook removed %d, corrupt %d)\n",

@@ -1,0 +1,186 @@
+// health.go serves the dispatcher's state as JSON over HTTP, for a
+// server's admin mux: hooks, counters, delivery rates, the last error.
+
+package sqshook
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// minRateWindow is the shortest interval the handler's rates are measured
+// over; requests closer together than that repeat the last rates.
+const minRateWindow = time.Second
+
+// HealthHandler returns an http.Handler that serves the dispatcher's state
+// as JSON: each hook's counters (as in Stats), its queue's name, its
+// in-flight limit, its last error (scrubbed of credentials, as in Stats)
+// and its delivered and dead-lettered rates per second, measured between
+// requests at least a second apart (absent on the first request). It
+// never shows a hook's credentials, its queue's account or an event.
+//
+// Like expvar and net/http/pprof, it is meant for the server's own admin
+// mux or a loopback listener, not for the public internet: it names every
+// customer's hook and queue.
+//
+//	mux.Handle("/debug/sqshook", d.HealthHandler())
+//
+// It answers GET and HEAD; other methods get 405. Each handler keeps its
+// own rate samples: make one and reuse it.
+func (d *Dispatcher) HealthHandler() http.Handler {
+	return &healthHandler{d: d}
+}
+
+// healthReport is the JSON document HealthHandler serves.
+type healthReport struct {
+	Time           time.Time    `json:"time"`
+	Closed         bool         `json:"closed"`
+	CallbackPanics uint64       `json:"callback_panics"`
+	RateWindow     float64      `json:"rate_window_seconds,omitempty"` // the interval of the rates
+	Hooks          []hookHealth `json:"hooks"`
+}
+
+// hookHealth is one hook pipeline in the report.
+type hookHealth struct {
+	ID       string `json:"id"`
+	Queue    string `json:"queue"`
+	Draining bool   `json:"draining"`
+
+	Matched        uint64            `json:"matched"`
+	Delivered      uint64            `json:"delivered"`
+	DeadLettered   uint64            `json:"dead_lettered"`
+	DeadLetteredBy map[Reason]uint64 `json:"dead_lettered_by,omitempty"`
+	Pending        uint64            `json:"pending"`
+	Queued         int               `json:"queued"`
+	InFlight       int               `json:"in_flight"`
+	InFlightLimit  int               `json:"in_flight_limit"`
+	Retrying       int               `json:"retrying"`
+	BufferedBytes  int               `json:"buffered_bytes"`
+	Batches        uint64            `json:"batches"`
+	Retries        uint64            `json:"retries"`
+
+	DeliveredRate    *float64 `json:"delivered_per_second,omitempty"`
+	DeadLetteredRate *float64 `json:"dead_lettered_per_second,omitempty"`
+
+	LastError *healthError `json:"last_error,omitempty"`
+}
+
+// healthError is a hook's last error.
+type healthError struct {
+	Code    string    `json:"code,omitempty"`
+	Message string    `json:"message"`
+	Time    time.Time `json:"time"`
+}
+
+// hookHealthOf builds a hook's entry of the report from its stats.
+func hookHealthOf(h HookStats, queue string) hookHealth {
+	out := hookHealth{
+		ID: h.HookID, Queue: queue, Draining: h.Draining,
+		Matched: h.Matched, Delivered: h.Delivered, DeadLettered: h.DeadLettered, DeadLetteredBy: h.DeadLetteredBy,
+		Pending: h.Pending, Queued: h.Queued, InFlight: h.InFlight, InFlightLimit: h.InFlightLimit,
+		Retrying: h.Retrying, BufferedBytes: h.BufferedBytes, Batches: h.Batches, Retries: h.Retries,
+	}
+	if h.LastErrorMessage != "" || h.LastErrorCode != "" {
+		out.LastError = &healthError{Code: h.LastErrorCode, Message: h.LastErrorMessage, Time: h.LastErrorTime}
+	}
+	return out
+}
+
+type healthHandler struct {
+	d *Dispatcher
+
+	mu     sync.Mutex
+	base   map[rateKey]rateSample // counts at the start of the rate window
+	baseAt time.Time
+	rates  map[rateKey][2]float64 // the last rates: delivered, dead-lettered
+	window time.Duration          // the interval of rates
+}
+
+// rateKey tells a hook's active pipeline from its draining ones.
+type rateKey struct {
+	id       string
+	draining bool
+}
+
+type rateSample struct{ delivered, deadLettered uint64 }
+
+func (h *healthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := json.MarshalIndent(h.report(), "", "  ")
+	if err != nil {
+		http.Error(w, "sqshook: health report: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// report reads the dispatcher's state and updates the rates.
+func (h *healthHandler) report() healthReport {
+	d := h.d
+	now := d.cfg.clock.Now()
+	st := d.Stats()
+	queues := d.queueNames()
+	rep := healthReport{Time: now.UTC(), Closed: d.closed.Load(), CallbackPanics: st.CallbackPanics, Hooks: []hookHealth{}}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sample := make(map[rateKey]rateSample, len(st.Hooks))
+	for _, s := range st.Hooks {
+		sample[rateKey{s.HookID, s.Draining}] = rateSample{s.Delivered, s.DeadLettered}
+	}
+	if h.base == nil {
+		h.base, h.baseAt = sample, now
+	} else if elapsed := now.Sub(h.baseAt); elapsed >= minRateWindow {
+		h.rates = make(map[rateKey][2]float64, len(sample))
+		for k, s := range sample {
+			b, ok := h.base[k]
+			if !ok || s.delivered < b.delivered || s.deadLettered < b.deadLettered {
+				continue // a new pipeline: no rate yet
+			}
+			sec := elapsed.Seconds()
+			h.rates[k] = [2]float64{float64(s.delivered-b.delivered) / sec, float64(s.deadLettered-b.deadLettered) / sec}
+		}
+		h.base, h.baseAt, h.window = sample, now, elapsed
+	}
+	if h.rates != nil {
+		rep.RateWindow = h.window.Seconds()
+	}
+	for _, s := range st.Hooks {
+		hh := hookHealthOf(s, queues[s.HookID])
+		if r, ok := h.rates[rateKey{s.HookID, s.Draining}]; ok {
+			hh.DeliveredRate, hh.DeadLetteredRate = &r[0], &r[1]
+		}
+		rep.Hooks = append(rep.Hooks, hh)
+	}
+	return rep
+}
+
+// queueNames maps hook ids to their queues' names (the last segment of
+// the URL: no account, no region), active hooks first.
+func (d *Dispatcher) queueNames() map[string]string {
+	d.mu.Lock()
+	pipes := d.statsOrderLocked()
+	if d.closed.Load() {
+		pipes = d.final
+	}
+	d.mu.Unlock()
+	names := make(map[string]string, len(pipes))
+	for _, p := range pipes {
+		if _, ok := names[p.hook.ID]; !ok {
+			names[p.hook.ID] = queueName(p.hook.SQSQueueURL)
+		}
+	}
+	return names
+}

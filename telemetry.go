@@ -1,0 +1,468 @@
+// telemetry.go is the dispatcher's OpenTelemetry instrumentation: the
+// metrics (counters, histograms and observable gauges per hook) and the
+// span of each SendMessageBatch call, linked to the spans of the Publish
+// calls whose events it carries. It uses only the OpenTelemetry APIs; the
+// embedding server brings the SDK and its exporters. With no provider set
+// every hook point is a nil check.
+
+package sqshook
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+)
+
+// instrumentationName is the name of sqshook's meter and tracer.
+const instrumentationName = "github.com/sqshook/sqshook"
+
+// Attribute keys. The messaging ones follow OpenTelemetry's messaging
+// semantic conventions.
+const (
+	attrMessagingSystem      = attribute.Key("messaging.system")
+	attrDestinationName      = attribute.Key("messaging.destination.name")
+	attrOperationName        = attribute.Key("messaging.operation.name")
+	attrOperationType        = attribute.Key("messaging.operation.type")
+	attrBatchMessageCount    = attribute.Key("messaging.batch.message_count")
+	attrErrorType            = attribute.Key("error.type")
+	attrHookID               = attribute.Key("sqshook.hook.id")
+	attrReason               = attribute.Key("sqshook.reason")
+	attrCode                 = attribute.Key("sqshook.code")
+	attrOutcome              = attribute.Key("sqshook.call.outcome")
+	messagingSystemSQS       = "aws_sqs"
+	operationSend            = "send"
+	maxTelemetryCodeLen      = 64
+	telemetryOtherErrorValue = "_OTHER"
+)
+
+// Call outcomes, the values of sqshook.call.outcome.
+const (
+	outcomeOK        = "ok"        // every entry accepted
+	outcomePartial   = "partial"   // some entries failed
+	outcomeTransient = "transient" // the call failed and its entries are retried
+	outcomeRejected  = "rejected"  // the call failed for good
+	outcomeTooLong   = "too_long"  // BatchRequestTooLong: the batch is split
+	outcomeShutdown  = "shutdown"  // canceled by Close
+)
+
+// outcomeOf names the outcome of a failed call.
+var outcomeOf = [...]string{failTransient: outcomeTransient, failPermanent: outcomeRejected,
+	failTooLong: outcomeTooLong, failShutdown: outcomeShutdown}
+
+// telemetry holds the dispatcher's instruments; nil when neither a meter
+// provider nor a tracer provider was given.
+type telemetry struct {
+	tracer    trace.Tracer // nil: no traces
+	propagate bool         // WithTracePropagation
+	maxSize   int          // the message size limit
+
+	metrics      bool // false: no meter provider
+	published    metric.Int64Counter
+	delivered    metric.Int64Counter
+	deadLettered metric.Int64Counter
+	calls        metric.Int64Counter
+	retries      metric.Int64Counter
+	latency      metric.Float64Histogram
+	callDuration metric.Float64Histogram
+	callEntries  metric.Int64Histogram
+	callBytes    metric.Int64Histogram
+	registration metric.Registration
+
+	publishedOpt metric.MeasurementOption
+}
+
+// hookTelemetry is a pipeline's view of the instruments, with its hook's
+// attributes and options computed once; nil when telemetry is off.
+type hookTelemetry struct {
+	t        *telemetry
+	attrs    []attribute.KeyValue
+	set      attribute.Set
+	opt      metric.MeasurementOption // the hook's attribute set
+	okOpt    metric.MeasurementOption // the hook's calls with outcome ok
+	partOpt  metric.MeasurementOption // the hook's calls with outcome partial
+	spanName string
+	spanOpts []trace.SpanStartOption
+}
+
+// eventTelemetry is what a published event carries for telemetry; nil when
+// telemetry is off.
+type eventTelemetry struct {
+	published   time.Time         // zero: no latency to record
+	span        trace.SpanContext // the Publish call's span, when valid
+	traceparent string            // the attribute WithTracePropagation adds; "" for none
+}
+
+// AttrTraceParent is the message attribute that WithTracePropagation adds:
+// the W3C trace context (traceparent header format) of the Publish call.
+const AttrTraceParent = "traceparent"
+
+// traceParentSize is what the traceparent attribute counts toward the
+// message size: its name, its data type and its 55-byte value.
+const traceParentSize = len(AttrTraceParent) + len("String") + 55
+
+// newTelemetry creates the instruments of d, or returns nil when no
+// provider was given. Errors creating instruments are logged: providers
+// still return a usable instrument with them.
+func newTelemetry(d *Dispatcher) *telemetry {
+	mp, tp := d.cfg.meterProvider, d.cfg.tracerProvider
+	if mp == nil && tp == nil && !d.cfg.tracePropagation {
+		return nil
+	}
+	t := &telemetry{propagate: d.cfg.tracePropagation, maxSize: d.cfg.guard.Limit()}
+	if _, noop := tp.(tracenoop.TracerProvider); tp != nil && !noop {
+		// The API's no-op provider makes spans that record nothing: it
+		// costs nothing to leave them out.
+		t.tracer = tp.Tracer(instrumentationName)
+	}
+	if mp == nil {
+		return t
+	}
+	m := mp.Meter(instrumentationName)
+	var err error
+	var errs []error
+	t.metrics = true
+	t.publishedOpt = metric.WithAttributeSet(attribute.NewSet(attrMessagingSystem.String(messagingSystemSQS)))
+	t.published, err = m.Int64Counter("sqshook.events.published",
+		metric.WithDescription("Events published to at least one hook (refused ones included: their copies are dead-lettered)."), metric.WithUnit("{event}"))
+	errs = append(errs, err)
+	t.delivered, err = m.Int64Counter("sqshook.copies.delivered",
+		metric.WithDescription("Copies of events acknowledged by SQS, per hook."), metric.WithUnit("{message}"))
+	errs = append(errs, err)
+	t.deadLettered, err = m.Int64Counter("sqshook.copies.dead_lettered",
+		metric.WithDescription("Copies of events given up on, per hook, reason and error code."), metric.WithUnit("{message}"))
+	errs = append(errs, err)
+	t.calls, err = m.Int64Counter("sqshook.calls",
+		metric.WithDescription("SendMessageBatch calls, per hook and outcome."), metric.WithUnit("{call}"))
+	errs = append(errs, err)
+	t.retries, err = m.Int64Counter("sqshook.retries",
+		metric.WithDescription("Entries scheduled for another attempt, per hook."), metric.WithUnit("{message}"))
+	errs = append(errs, err)
+	t.latency, err = m.Float64Histogram("sqshook.delivery.latency",
+		metric.WithDescription("Time from Publish to SQS's acknowledgement of a copy."), metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+	errs = append(errs, err)
+	t.callDuration, err = m.Float64Histogram("messaging.client.operation.duration",
+		metric.WithDescription("Duration of SendMessageBatch calls."), metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20))
+	errs = append(errs, err)
+	t.callEntries, err = m.Int64Histogram("sqshook.call.entries",
+		metric.WithDescription("Entries per SendMessageBatch call."), metric.WithUnit("{message}"),
+		metric.WithExplicitBucketBoundaries(1, 2, 3, 4, 5, 6, 7, 8, 9, 10))
+	errs = append(errs, err)
+	t.callBytes, err = m.Int64Histogram("sqshook.call.bytes",
+		metric.WithDescription("Message bytes per SendMessageBatch call."), metric.WithUnit("By"),
+		metric.WithExplicitBucketBoundaries(1<<10, 4<<10, 16<<10, 64<<10, 128<<10, 256<<10, 512<<10, 1<<20))
+	errs = append(errs, err)
+	buffered, err := m.Int64ObservableGauge("sqshook.buffered.events",
+		metric.WithDescription("Copies a hook holds: queued, in flight and waiting to be retried."), metric.WithUnit("{message}"))
+	errs = append(errs, err)
+	bufferedBytes, err := m.Int64ObservableGauge("sqshook.buffered.bytes",
+		metric.WithDescription("Message bytes a hook holds."), metric.WithUnit("By"))
+	errs = append(errs, err)
+	inflight, err := m.Int64ObservableGauge("sqshook.inflight.calls",
+		metric.WithDescription("SendMessageBatch calls in flight, per hook."), metric.WithUnit("{call}"))
+	errs = append(errs, err)
+	limit, err := m.Int64ObservableGauge("sqshook.inflight.limit",
+		metric.WithDescription("A hook's current limit on concurrent calls."), metric.WithUnit("{call}"))
+	errs = append(errs, err)
+	t.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for _, g := range d.gauges() {
+			o.ObserveInt64(buffered, g.pending, g.opt)
+			o.ObserveInt64(bufferedBytes, g.bytes, g.opt)
+			o.ObserveInt64(inflight, g.inflight, g.opt)
+			o.ObserveInt64(limit, g.limit, g.opt)
+		}
+		return nil
+	}, buffered, bufferedBytes, inflight, limit)
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		d.cfg.logger.Warn("sqshook: the meter provider refused instruments; their measurements may be lost", slog.Any("error", err))
+	}
+	return t
+}
+
+// close stops the observable gauges' callback.
+func (t *telemetry) close() {
+	if t != nil && t.registration != nil {
+		_ = t.registration.Unregister()
+	}
+}
+
+// forHook returns the instruments of h's pipeline.
+func (t *telemetry) forHook(h Hook) *hookTelemetry {
+	if t == nil {
+		return nil
+	}
+	attrs := hookAttributes(h)
+	set := attribute.NewSet(attrs...)
+	outcome := func(o string) metric.MeasurementOption {
+		return metric.WithAttributeSet(attribute.NewSet(append(attrs[:len(attrs):len(attrs)],
+			attrOperationName.String(operationSend), attrOperationType.String(operationSend), attrOutcome.String(o))...))
+	}
+	return &hookTelemetry{
+		t: t, attrs: attrs, set: set, opt: metric.WithAttributeSet(set),
+		okOpt: outcome(outcomeOK), partOpt: outcome(outcomePartial),
+		spanName: operationSend + " " + queueName(h.SQSQueueURL),
+		spanOpts: []trace.SpanStartOption{trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindProducer)},
+	}
+}
+
+// hookAttributes are the attributes of every measurement of a hook: the
+// messaging system, the queue's name and the hook's id. Never the queue's
+// account, the credentials or anything of an event.
+func hookAttributes(h Hook) []attribute.KeyValue {
+	return []attribute.KeyValue{
+		attrMessagingSystem.String(messagingSystemSQS),
+		attrDestinationName.String(queueName(h.SQSQueueURL)),
+		attrHookID.String(h.ID),
+	}
+}
+
+// queueName is the last path segment of a queue URL.
+func queueName(queueURL string) string {
+	if u, err := url.Parse(queueURL); err == nil && u.Path != "" {
+		return path.Base(u.Path)
+	}
+	return ""
+}
+
+// publish records a published event and what its copies carry: the time,
+// when the latency histogram takes measurements, and the Publish call's
+// span, when there is one and spans are made.
+func (t *telemetry) publish(ctx context.Context, ed *eventData, clk clock) {
+	if t != nil { // inlined: free when off
+		t.publishEvent(ctx, ed, clk)
+	}
+}
+
+func (t *telemetry) publishEvent(ctx context.Context, ed *eventData, clk clock) {
+	var at time.Time
+	var sc trace.SpanContext
+	if t.metrics {
+		if t.published.Enabled(ctx) {
+			t.published.Add(ctx, 1, t.publishedOpt)
+		}
+		if t.latency.Enabled(ctx) {
+			at = clk.Now()
+		}
+	}
+	if t.tracer != nil || t.propagate {
+		sc = trace.SpanContextFromContext(ctx)
+	}
+	if !at.IsZero() || sc.IsValid() {
+		ed.tel = &eventTelemetry{published: at, span: sc}
+		if t.propagate && sc.IsValid() && ed.guard == nil && len(ed.ev.Attributes) < MaxMessageAttributes-2 &&
+			ed.size+traceParentSize <= t.maxSize {
+			if _, own := ed.ev.Attributes[AttrTraceParent]; !own {
+				ed.tel.traceparent = traceParent(sc)
+				ed.size += traceParentSize
+			}
+		}
+	}
+}
+
+// traceParent formats sc as a W3C traceparent header.
+func traceParent(sc trace.SpanContext) string {
+	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
+}
+
+// inject adds the traceparent attribute of ed's Publish call to attrs, the
+// attributes of one of its messages, when WithTracePropagation made one.
+func (h *hookTelemetry) inject(ed *eventData, attrs map[string]types.MessageAttributeValue) {
+	if h == nil || ed.tel == nil || ed.tel.traceparent == "" {
+		return
+	}
+	attrs[AttrTraceParent] = types.MessageAttributeValue{DataType: &stringDataType, StringValue: &ed.tel.traceparent}
+}
+
+// delivered records a copy acknowledged now.
+func (h *hookTelemetry) delivered(e *entry, clk clock) {
+	if h != nil && h.t.metrics {
+		h.deliveredCopy(e, clk)
+	}
+}
+
+func (h *hookTelemetry) deliveredCopy(e *entry, clk clock) {
+	ctx := context.Background()
+	if h.t.delivered.Enabled(ctx) {
+		h.t.delivered.Add(ctx, 1, h.opt)
+	}
+	if et := e.ev.tel; et != nil && !et.published.IsZero() {
+		h.t.latency.Record(ctx, clk.Now().Sub(et.published).Seconds(), h.opt)
+	}
+}
+
+// deadLettered records a copy given up on.
+func (h *hookTelemetry) deadLettered(reason Reason, code string) {
+	if h != nil && h.t.metrics {
+		h.deadLetteredCopy(reason, code)
+	}
+}
+
+func (h *hookTelemetry) deadLetteredCopy(reason Reason, code string) {
+	if !h.t.deadLettered.Enabled(context.Background()) {
+		return
+	}
+	attrs := append(h.attrs[:len(h.attrs):len(h.attrs)], attrReason.String(string(reason)), attrCode.String(boundedCode(code)))
+	h.t.deadLettered.Add(context.Background(), 1, metric.WithAttributes(attrs...))
+}
+
+// retried records n entries scheduled for another attempt.
+func (h *hookTelemetry) retried(n int) {
+	if h != nil && h.t.metrics {
+		h.t.retries.Add(context.Background(), int64(n), h.opt)
+	}
+}
+
+// boundedCode keeps an error code usable as an attribute: codes are AWS's
+// short identifiers; anything longer is not one.
+func boundedCode(code string) string {
+	if len(code) > maxTelemetryCodeLen || strings.ContainsAny(code, " \n\t") {
+		return telemetryOtherErrorValue
+	}
+	return code
+}
+
+// callSpan is one SendMessageBatch call under way.
+type callSpan struct {
+	span  trace.Span
+	start time.Time
+}
+
+// startCall starts the span of a call carrying batch; ctx is the call's
+// context, returned with the span in it.
+func (h *hookTelemetry) startCall(ctx context.Context, batch []*entry, now time.Time) (context.Context, callSpan) {
+	if h == nil || h.t.tracer == nil {
+		return ctx, callSpan{start: now}
+	}
+	return h.startSpan(ctx, batch, now)
+}
+
+func (h *hookTelemetry) startSpan(ctx context.Context, batch []*entry, now time.Time) (context.Context, callSpan) {
+	c := callSpan{start: now}
+	// The call belongs to no Publish in particular: a new trace, linked to
+	// every Publish it carries.
+	ctx, c.span = h.t.tracer.Start(ctx, h.spanName, h.spanOpts...)
+	if !c.span.IsRecording() {
+		return ctx, c
+	}
+	c.span.SetAttributes(h.attrs...)
+	c.span.SetAttributes(attrOperationName.String(operationSend), attrOperationType.String(operationSend),
+		attrBatchMessageCount.Int(len(batch)))
+	var links []trace.SpanContext
+	for _, e := range batch {
+		if et := e.ev.tel; et != nil && et.span.IsValid() && !slices.ContainsFunc(links, et.span.Equal) {
+			links = append(links, et.span)
+			c.span.AddLink(trace.Link{SpanContext: et.span})
+		}
+	}
+	return ctx, c
+}
+
+// endCall records a call's outcome, duration and size and ends its span.
+func (p *pipe) endCall(c callSpan, batch []*entry, out *sqs.SendMessageBatchOutput, err error) {
+	if p.tel != nil {
+		p.recordCall(c, batch, out, err)
+	}
+}
+
+func (p *pipe) recordCall(c callSpan, batch []*entry, out *sqs.SendMessageBatchOutput, err error) {
+	h := p.tel
+	outcome, code := outcomeOK, ""
+	switch {
+	case err != nil:
+		var kind failureKind
+		kind, code, _ = p.classify(err)
+		outcome = outcomeOf[kind]
+		if code == "" {
+			code = telemetryOtherErrorValue
+		}
+	case out == nil:
+		outcome, code = outcomeTransient, telemetryOtherErrorValue
+	case len(out.Failed) > 0:
+		outcome = outcomePartial
+	}
+	if c.span != nil && c.span.IsRecording() {
+		if out != nil && len(out.Failed) > 0 {
+			c.span.SetAttributes(attribute.Int("sqshook.call.failed_entries", len(out.Failed)))
+		}
+		if err != nil {
+			c.span.SetAttributes(attrErrorType.String(boundedCode(code)))
+			c.span.SetStatus(codes.Error, outcome)
+		}
+		c.span.End()
+	}
+	ctx := context.Background()
+	if !h.t.metrics || !h.t.calls.Enabled(ctx) && !h.t.callDuration.Enabled(ctx) {
+		return
+	}
+	bytes := 0
+	for _, e := range batch {
+		bytes += e.size
+	}
+	set := h.okOpt
+	switch {
+	case outcome == outcomePartial:
+		set = h.partOpt
+	case outcome != outcomeOK:
+		attrs := append(h.attrs[:len(h.attrs):len(h.attrs)], attrOperationName.String(operationSend),
+			attrOperationType.String(operationSend), attrOutcome.String(outcome), attrErrorType.String(boundedCode(code)))
+		set = metric.WithAttributeSet(attribute.NewSet(attrs...))
+	}
+	h.t.calls.Add(ctx, 1, set)
+	h.t.callDuration.Record(ctx, p.d.cfg.clock.Now().Sub(c.start).Seconds(), set)
+	h.t.callEntries.Record(ctx, int64(len(batch)), h.opt)
+	h.t.callBytes.Record(ctx, int64(bytes), h.opt)
+}
+
+// hookGauges is one hook's state for the observable gauges.
+type hookGauges struct {
+	opt                             metric.MeasurementOption
+	pending, bytes, inflight, limit int64
+}
+
+// gauges reads every pipeline's state, summing the pipelines of one hook
+// (its active one and those still draining) that share its attributes.
+func (d *Dispatcher) gauges() []hookGauges {
+	d.mu.Lock()
+	pipes := d.statsOrderLocked()
+	if d.closed.Load() {
+		pipes = d.final
+	}
+	d.mu.Unlock()
+	var gs []hookGauges
+	index := make(map[attribute.Distinct]int, len(pipes))
+	for _, p := range pipes {
+		if p.tel == nil {
+			continue
+		}
+		p.mu.Lock()
+		g := hookGauges{pending: int64(p.pending), bytes: int64(p.bytes), inflight: int64(p.inflight), limit: int64(p.lim.slots())}
+		p.mu.Unlock()
+		i, ok := index[p.tel.set.Equivalent()]
+		if !ok {
+			index[p.tel.set.Equivalent()] = len(gs)
+			g.opt = p.tel.opt
+			gs = append(gs, g)
+			continue
+		}
+		gs[i].pending += g.pending
+		gs[i].bytes += g.bytes
+		gs[i].inflight += g.inflight
+		gs[i].limit = max(gs[i].limit, g.limit)
+	}
+	return gs
+}
