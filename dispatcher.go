@@ -51,6 +51,7 @@ type Dispatcher struct {
 	wg         sync.WaitGroup // every goroutine and timer callback; not an errgroup: they return no error, and timer callbacks are counted before they exist
 
 	panics atomic.Uint64 // user callbacks that panicked
+	share  *share        // what the whole dispatcher holds
 }
 
 type snapshot struct {
@@ -87,6 +88,7 @@ func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
 			linger:     cfg.linger,
 		},
 		idPrefix: hex.EncodeToString(prefix[:]),
+		share:    newShare("dispatcher", cfg.maxTotalEvents, cfg.maxTotalBytes),
 		pipes:    make(map[*pipe]struct{}),
 		closing:  make(chan struct{}),
 	}
@@ -245,32 +247,37 @@ func (d *Dispatcher) closeIdleLocked() {
 }
 
 // Publish delivers ev to every enabled hook whose filter matches ev.Type. It
-// returns once each matching hook has queued its copy. When a hook is full
-// (see WithMaxBuffered), Publish waits for room until ctx ends; then that
-// hook's copy is dead-lettered with ReasonBufferFull and the returned error
-// wraps ErrBufferFull. Copies the size guard refuses are dead-lettered at
-// once (ReasonTooLarge, ReasonInvalidContents, ReasonInvalidField) and
-// reported in the error as *DeliveryError values. An event without type or
-// body returns an error wrapping ErrInvalidEvent and goes nowhere.
+// returns once each matching hook has queued its copy or dead-lettered it.
+// It first queues every copy that has room, then applies the overflow rule
+// (WithOverflow) to the copies of hooks that are full — whose hook, tenant
+// or dispatcher holds all it may (WithMaxBuffered, WithDispatcherLimits):
+// by default such a copy is dead-lettered at once with ReasonBufferFull and
+// the returned error wraps ErrBufferFull; with OverflowWait Publish waits
+// for room up to the bound of WithOverflowWait or until ctx ends, except for
+// a failing hook (see Health), which never makes it wait. Copies the size
+// guard refuses are dead-lettered at once (ReasonTooLarge,
+// ReasonInvalidContents, ReasonInvalidField) and reported in the error as
+// *DeliveryError values. An event without type or body returns an error
+// wrapping ErrInvalidEvent and goes nowhere.
 //
 // After Close, Publish returns ErrClosed.
 func (d *Dispatcher) Publish(ctx context.Context, ev Event) error {
-	return d.publish(ctx, ev, true)
+	return d.publish(ctx, d.snap.Load(), ev, true)
 }
 
 // TryPublish is Publish without waiting: a hook that is full dead-letters
 // its copy with ReasonBufferFull, and the error wraps ErrBufferFull.
 func (d *Dispatcher) TryPublish(ev Event) error {
-	return d.publish(context.Background(), ev, false)
+	return d.publish(context.Background(), d.snap.Load(), ev, false)
 }
 
-func (d *Dispatcher) publish(ctx context.Context, ev Event, wait bool) error {
+func (d *Dispatcher) publish(ctx context.Context, snap *snapshot, ev Event, wait bool) error {
 	if d.closed.Load() {
 		return ErrClosed
 	}
-	snap := d.snap.Load()
 	var ed *eventData
 	var errs []error
+	var full []*pipe
 	for _, p := range snap.pipes {
 		if !p.filter.Match(ev.Type) {
 			continue
@@ -281,7 +288,17 @@ func (d *Dispatcher) publish(ctx context.Context, ev Event, wait bool) error {
 				return err
 			}
 		}
-		if err := p.enqueue(ctx, ed, wait); err != nil {
+		f, err := p.offer(ed)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if f != nil {
+			full = append(full, f)
+		}
+	}
+	// The copies of hooks with room are queued; only now may Publish wait.
+	for _, p := range full {
+		if err := p.overflow(ctx, ed, wait); err != nil {
 			errs = append(errs, err)
 		}
 	}

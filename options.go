@@ -25,6 +25,15 @@ const (
 	DefaultMaxBufferedEvents = 10_000
 	// DefaultMaxBufferedBytes bounds the message bytes a hook holds.
 	DefaultMaxBufferedBytes = 32 << 20
+	// DefaultDispatcherBufferedEvents bounds the events the whole
+	// dispatcher holds, all hooks together.
+	DefaultDispatcherBufferedEvents = 1_000_000
+	// DefaultDispatcherBufferedBytes bounds the message bytes the whole
+	// dispatcher holds: the process-wide memory bound of queued events.
+	DefaultDispatcherBufferedBytes = 1 << 30
+	// DefaultOverflowWait is the longest Publish waits for room in a full
+	// hook under OverflowWait.
+	DefaultOverflowWait = time.Second
 	// DefaultCallTimeout bounds one SendMessageBatch call; a call that runs
 	// out is retried as an ambiguous outcome.
 	DefaultCallTimeout = 20 * time.Second
@@ -116,6 +125,13 @@ type settings struct {
 	roleAuthOnly      bool
 	insecureEndpoint  bool
 	multiTenant       bool
+	overflow          OverflowRule
+	overflowWait      time.Duration
+	maxTotalEvents    int
+	maxTotalBytes     int
+	failingCalls      int
+	failingAfter      time.Duration
+	probeInterval     time.Duration
 }
 
 func defaultConfig() settings {
@@ -129,6 +145,12 @@ func defaultConfig() settings {
 		callTimeout:       DefaultCallTimeout,
 		clock:             realClock{},
 		groupStrategy:     GroupByChannel,
+		overflowWait:      DefaultOverflowWait,
+		maxTotalEvents:    DefaultDispatcherBufferedEvents,
+		maxTotalBytes:     DefaultDispatcherBufferedBytes,
+		failingCalls:      DefaultFailingCalls,
+		failingAfter:      DefaultFailingAfter,
+		probeInterval:     DefaultProbeInterval,
 	}
 }
 
@@ -150,12 +172,30 @@ func (c *settings) validate() error {
 	if c.callTimeout <= 0 {
 		v.add("call_timeout", "must be positive")
 	}
+	if c.overflow != OverflowDeadLetter && c.overflow != OverflowWait {
+		v.add("overflow", fmt.Sprintf("unknown rule %d", int(c.overflow)))
+	}
+	if c.overflowWait <= 0 {
+		v.add("overflow_wait", "must be positive")
+	}
+	if c.maxTotalEvents < 1 {
+		v.add("dispatcher_buffered_events", "must be at least 1")
+	}
+	if c.failingCalls < 1 {
+		v.add("failing_calls", "must be at least 1")
+	}
+	if c.probeInterval <= 0 {
+		v.add("probe_interval", "must be positive")
+	}
 	if err := c.guard.Validate(); err != nil {
 		v.add("size_guard", err.Error())
 	}
 	maxMsg := c.guard.Limit()
 	if c.maxBufferedBytes < maxMsg {
 		v.add("max_buffered_bytes", fmt.Sprintf("%d is below the message size limit %d", c.maxBufferedBytes, maxMsg))
+	}
+	if c.maxTotalBytes < maxMsg {
+		v.add("dispatcher_buffered_bytes", fmt.Sprintf("%d is below the message size limit %d", c.maxTotalBytes, maxMsg))
 	}
 	return v.err()
 }
@@ -225,9 +265,9 @@ func WithAdaptiveInFlight(max int) Option {
 
 // WithMaxBuffered bounds what each hook holds — events queued, in flight and
 // waiting to be retried — in events and in message bytes. When a hook is
-// full, Publish waits for room and TryPublish dead-letters its copy with
-// ReasonBufferFull. Defaults DefaultMaxBufferedEvents and
-// DefaultMaxBufferedBytes; 0 keeps a default.
+// full, Publish applies the overflow rule (WithOverflow) and TryPublish
+// dead-letters its copy with ReasonBufferFull. Defaults
+// DefaultMaxBufferedEvents and DefaultMaxBufferedBytes; 0 keeps a default.
 func WithMaxBuffered(events, bytes int) Option {
 	return func(c *settings) {
 		if events != 0 {
@@ -235,6 +275,54 @@ func WithMaxBuffered(events, bytes int) Option {
 		}
 		if bytes != 0 {
 			c.maxBufferedBytes = bytes
+		}
+	}
+}
+
+// WithDispatcherLimits bounds what the whole dispatcher holds, all hooks
+// of all tenants together, in events and in message bytes: the process-wide
+// memory bound. A copy that would pass it is handled by the overflow rule
+// like a copy for a full hook. Defaults DefaultDispatcherBufferedEvents and
+// DefaultDispatcherBufferedBytes; 0 keeps a default.
+func WithDispatcherLimits(events, bytes int) Option {
+	return func(c *settings) {
+		if events != 0 {
+			c.maxTotalEvents = events
+		}
+		if bytes != 0 {
+			c.maxTotalBytes = bytes
+		}
+	}
+}
+
+// WithOverflow sets what Publish does with a copy for a hook that is full:
+// OverflowDeadLetter (the default) or OverflowWait (bounded by
+// WithOverflowWait, default DefaultOverflowWait).
+func WithOverflow(r OverflowRule) Option { return func(c *settings) { c.overflow = r } }
+
+// WithOverflowWait selects OverflowWait with max as the longest Publish
+// waits for room in one full hook before dead-lettering its copy with
+// ReasonBufferFull. Default rule OverflowDeadLetter; default bound
+// DefaultOverflowWait.
+func WithOverflowWait(max time.Duration) Option {
+	return func(c *settings) { c.overflow, c.overflowWait = OverflowWait, max }
+}
+
+// WithFailingRule sets when a hook counts as failing (see HealthFailing):
+// after calls whole calls in a row failed over at least after, with no
+// success; it then tries one call per probe. Defaults DefaultFailingCalls,
+// DefaultFailingAfter and DefaultProbeInterval; 0 keeps a default, and a
+// negative after means no minimum duration.
+func WithFailingRule(calls int, after, probe time.Duration) Option {
+	return func(c *settings) {
+		if calls != 0 {
+			c.failingCalls = calls
+		}
+		if after != 0 {
+			c.failingAfter = max(after, 0)
+		}
+		if probe != 0 {
+			c.probeInterval = probe
 		}
 	}
 }

@@ -7,6 +7,7 @@ package sqshook
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -76,6 +77,8 @@ type pipe struct {
 	forcing      int            // flushes waiting
 
 	counters hookCounters
+	shares   shares // the tenant's and the dispatcher's
+	health   health
 }
 
 type flushWaiter struct {
@@ -104,7 +107,13 @@ func (d *Dispatcher) newPipe(h Hook) (*pipe, error) {
 		lim:          newInflightLimit(d.cfg.maxInFlight, d.cfg.adaptiveInFlight),
 		epochPending: make(map[uint64]int),
 		counters:     hookCounters{deadLettered: make(map[Reason]uint64)},
+		shares:       shares{d.share},
 	}, nil
+}
+
+// logArgs are the attributes that name the hook in a log record, then args.
+func (p *pipe) logArgs(args ...any) []any {
+	return append([]any{slog.String("hook_id", p.hook.ID)}, args...)
 }
 
 func (p *pipe) oldestEpochLocked() (uint64, bool) {

@@ -169,6 +169,9 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 		kind, code, msg := p.classify(err)
 		msg, err = p.hook.scrub(msg), p.hook.scrubError(err)
 		p.counters.lastError = &lastError{Code: code, Message: msg, Time: time.Now()}
+		if kind != failShutdown && kind != failTooLong {
+			p.callFailedLocked(code, msg)
+		}
 		switch kind {
 		case failShutdown:
 			for _, e := range batch {
@@ -190,10 +193,16 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 	} else {
 		p.regrowBatchLocked()
 		now := p.d.cfg.clock.Now()
-		if throttledEntries(out) {
+		throttled := throttledEntries(out)
+		if throttled {
 			p.lim.congested(c.started, now)
 		} else {
 			p.lim.succeeded(c.started, now.Sub(c.started), c.limited)
+		}
+		if len(out.Successful) > 0 || len(out.Failed) == 0 {
+			p.callSucceededLocked(throttled)
+		} else if f := out.Failed[0]; !f.SenderFault {
+			p.callFailedLocked(aws.ToString(f.Code), p.hook.scrub(aws.ToString(f.Message)))
 		}
 		dls = p.settleEntriesLocked(batch, out)
 	}
@@ -441,6 +450,7 @@ func (p *pipe) releaseLocked(e *entry) {
 	}
 	p.pending--
 	p.bytes -= e.size
+	p.shares.give(e.size)
 	if n := p.epochPending[e.epoch] - 1; n > 0 {
 		p.epochPending[e.epoch] = n
 	} else {

@@ -46,6 +46,11 @@ type HookStats struct {
 	HookID   string
 	Draining bool // removed or changed by SetHooks, or closing
 
+	// Health is the hook's delivery health; HealthCause says why it is not
+	// HealthOK (the last error code and message, or what it waits for).
+	Health      Health
+	HealthCause string
+
 	Matched      uint64 // copies accepted or dead-lettered at once
 	Delivered    uint64 // acknowledged by SQS
 	DeadLettered uint64 // sum of DeadLetteredBy
@@ -105,6 +110,7 @@ func (p *pipe) stats() HookStats {
 		Batches:        p.counters.batches,
 		Retries:        p.counters.retries,
 	}
+	s.Health, s.HealthCause = p.healthLocked()
 	for _, n := range s.DeadLetteredBy {
 		s.DeadLettered += n
 	}
