@@ -3,6 +3,7 @@ package sqshook_test
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"runtime"
 	"slices"
@@ -1010,3 +1011,133 @@ func benchSizedBody(n int) []byte {
 }
 
 func benchMS(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + "ms" }
+
+// outageFor is how long each run of BenchmarkOverflowOutage publishes. The
+// issue's scenario is 15 s: go test -run '^$' -bench OverflowOutage
+// -benchtime 1x -args -outage.for 15s
+var outageFor = flag.Duration("outage.for", 3*time.Second, "how long each BenchmarkOverflowOutage run publishes")
+
+// outageRate is the events per second BenchmarkOverflowOutage publishes.
+const outageRate = 2000
+
+// outageResult is what one run of the outage scenario measured.
+type outageResult struct {
+	longest    time.Duration // the longest Publish
+	published  int           // Publish calls that returned within the run
+	healthy    float64       // events/s the healthy queue accepted within the run
+	p99Ack     time.Duration // healthy hook: publish to the queue's acceptance, 99th percentile
+	p99Publish time.Duration
+}
+
+// benchOutageRun publishes outageRate events/s for dur to two hooks that
+// match every event; when down, the second hook's queue answers
+// ServiceUnavailable to every call. Each Publish has a 30 s context.
+func benchOutageRun(b *testing.B, dur time.Duration, down bool, opts ...sqshook.Option) outageResult {
+	b.Helper()
+	srv := sqstest.NewServer(sqstest.WithLatency(5 * time.Millisecond))
+	defer srv.Close()
+	good, bad := srv.CreateQueue("good", nil), srv.CreateQueue("other", nil)
+	if down {
+		srv.AddFault(sqstest.Fault{Op: "SendMessageBatch", Queue: "other", Code: "ServiceUnavailable"})
+	}
+	base := []sqshook.Option{
+		sqshook.WithEndpoint(srv.URL()),
+		sqshook.WithDeadLetter(func(sqshook.DeadLetter) {}),
+		sqshook.WithRetryPolicy(sqshook.RetryPolicy{MaxElapsedTime: time.Hour, MaxAttempts: 1 << 30}),
+	}
+	d, err := sqshook.New([]sqshook.Hook{benchSQSHook("good", good), benchSQSHook("other", bad)}, append(base, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := benchChatBody(b, 1024)
+	n := int(float64(outageRate) * dur.Seconds())
+	sentAt := make([]time.Time, n)
+	took := make([]time.Duration, 0, n)
+	start := time.Now()
+	end := start.Add(dur)
+	var res outageResult
+	for i := 0; i < n; {
+		now := time.Now()
+		if !now.Before(end) {
+			break
+		}
+		if want := int(now.Sub(start).Seconds() * outageRate); i >= want {
+			time.Sleep(time.Millisecond) // pacing
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		sentAt[i] = time.Now()
+		_ = d.Publish(ctx, sqshook.Event{ID: "e-" + strconv.Itoa(i), Type: "message.new", Body: body})
+		cancel()
+		t := time.Since(sentAt[i])
+		took = append(took, t)
+		res.longest = max(res.longest, t)
+		if sentAt[i].Add(t).Before(end) {
+			res.published++
+		}
+		i++
+	}
+	var acks []time.Duration
+	inWindow := 0
+	for _, m := range srv.Received(good) {
+		i, err := strconv.Atoi(strings.TrimPrefix(m.Attributes[sqshook.AttrEventID].StringValue, "e-"))
+		if err != nil {
+			b.Fatalf("event id %q", m.Attributes[sqshook.AttrEventID].StringValue)
+		}
+		acks = append(acks, m.ReceivedAt.Sub(sentAt[i]))
+		if m.ReceivedAt.Before(end) {
+			inWindow++
+		}
+	}
+	res.healthy = float64(inWindow) / dur.Seconds()
+	res.p99Ack = benchP99(acks)
+	res.p99Publish = benchP99(took)
+	srv.ClearFaults() // let the other hook drain, so Close is quick
+	benchClose(b, d)
+	return res
+}
+
+func benchP99(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	return ds[len(ds)*99/100]
+}
+
+// BenchmarkOverflowOutage is the outage scenario: two hooks match every
+// event and the server publishes 2,000 events/s; in the outage runs the
+// second hook's queue answers ServiceUnavailable to every call. It reports
+// the healthy hook's delivery rate and p99 publish-to-ack during the outage
+// as ratios to a run without it (target ≤ 1.2× for latency, ≥ 1/1.2 for
+// the rate), and for each rule the longest Publish and the events published
+// within the run. rule=wait30s-nofailfast behaves like the library before
+// the overflow rule: Publish waits for room up to its 30 s context and a
+// failing hook is not recognised.
+func BenchmarkOverflowOutage(b *testing.B) {
+	dur := *outageFor
+	rules := []struct {
+		name string
+		opts []sqshook.Option
+	}{
+		{"default", nil},
+		{"wait30s-nofailfast", []sqshook.Option{sqshook.WithOverflowWait(30 * time.Second), sqshook.WithFailingRule(1<<30, time.Hour, 0)}},
+	}
+	for _, r := range rules {
+		b.Run("rule="+r.name, func(b *testing.B) {
+			for b.Loop() {
+				base := benchOutageRun(b, dur, false, r.opts...)
+				out := benchOutageRun(b, dur, true, r.opts...)
+				b.ReportMetric(out.healthy/base.healthy, "healthy-rate-ratio")
+				b.ReportMetric(float64(out.p99Ack)/float64(max(base.p99Ack, time.Microsecond)), "p99-ack-ratio")
+				b.ReportMetric(float64(out.p99Publish)/float64(max(base.p99Publish, time.Microsecond)), "p99-publish-ratio")
+				b.ReportMetric(out.longest.Seconds()*1000, "longest-publish-ms")
+				b.ReportMetric(float64(out.published), "published")
+				b.ReportMetric(out.healthy, "healthy-events/s")
+				b.Logf("%s, %v at %d/s: without outage: healthy %.0f events/s, p99 ack %v, longest Publish %v, %d published; with outage: healthy %.0f events/s, p99 ack %v, longest Publish %v, %d published",
+					r.name, dur, outageRate, base.healthy, base.p99Ack, base.longest, base.published, out.healthy, out.p99Ack, out.longest, out.published)
+			}
+		})
+	}
+}

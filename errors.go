@@ -27,8 +27,9 @@ var (
 	// policy document, principal or ARN is malformed.
 	ErrInvalidPolicy = errors.New("sqshook: invalid policy")
 
-	// ErrBufferFull is wrapped by the errors of Publish (when its context ends
-	// while a hook is full) and TryPublish (when a hook is full).
+	// ErrBufferFull is wrapped by the errors of Publish and TryPublish when a
+	// hook's copy found the hook or the dispatcher full and the overflow rule
+	// dead-lettered it (see WithOverflow).
 	ErrBufferFull = errors.New("sqshook: buffer full")
 
 	// ErrInvalidEvent is wrapped by Publish's error for an event without a type
@@ -65,7 +66,8 @@ const (
 	ReasonRejected Reason = "rejected"
 	// ReasonRetriesExhausted: transient failures went on past the retry budget.
 	ReasonRetriesExhausted Reason = "retries_exhausted"
-	// ReasonBufferFull: the hook's queue was full and the caller did not wait.
+	// ReasonBufferFull: the hook or the dispatcher held all it
+	// may, and the overflow rule dead-lettered the copy (WithOverflow).
 	ReasonBufferFull Reason = "buffer_full"
 	// ReasonShutdown: Close's context ended before the event was delivered.
 	ReasonShutdown Reason = "shutdown"
