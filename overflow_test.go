@@ -326,7 +326,7 @@ func TestEmulatorHealthyQueueThroughFault(t *testing.T) {
 	dls := &deadLetters{}
 	d := startDispatcher(t, []sqshook.Hook{good, bad}, sqshook.WithEndpoint(emulator(t)),
 		sqshook.WithDeadLetter(dls.add), sqshook.WithRetryPolicy(fastRetries),
-		sqshook.WithMaxBuffered(50, 0), sqshook.WithFailingRule(3, -1, 50*time.Millisecond))
+		sqshook.WithFailingRule(3, -1, 50*time.Millisecond))
 	const n = 300
 	var longest time.Duration
 	for i := 0; i < n; i++ {
@@ -355,6 +355,10 @@ func TestEmulatorHealthyQueueThroughFault(t *testing.T) {
 	if gs.Delivered != n || bs.Delivered != 0 || bs.DeadLettered != n {
 		t.Errorf("good delivered %d, bad delivered %d dead-lettered %d; want %d, 0, %d", gs.Delivered, bs.Delivered, bs.DeadLettered, n, n)
 	}
+	if gs.Health != sqshook.HealthOK || bs.Health != sqshook.HealthFailing {
+		t.Errorf("health good %q, bad %q (%s); want ok, failing", gs.Health, bs.Health, bs.HealthCause)
+	}
+	t.Logf("deleted queue: %s; dead letters %v", bs.HealthCause, bs.DeadLetteredBy)
 	for _, dl := range dls.list() {
 		if dl.HookID != "bad" {
 			t.Fatalf("dead letter for %s: %s %s", dl.HookID, dl.Reason, dl.Message)
