@@ -150,7 +150,11 @@ func (p *pipe) successor(ed *eventData) *pipe {
 	if p.d.closed.Load() {
 		return nil
 	}
-	for _, np := range p.d.snap.Load().pipes {
+	t := p.d.lookupTenant(p.tenant.id)
+	if t == nil {
+		return nil
+	}
+	for _, np := range t.snap.Load().pipes {
 		if np.hook.ID == p.hook.ID && np != p {
 			if !np.filter.Match(ed.ev.Type) {
 				return nil

@@ -845,7 +845,7 @@ func BenchmarkIdleHooks(b *testing.B) {
 			rounds := 0
 			for b.Loop() {
 				hooks := make([]sqshook.Hook, n)
-				opts := []sqshook.Option{sqshook.WithDeadLetter(func(sqshook.DeadLetter) {})}
+				opts := []sqshook.Option{sqshook.WithDeadLetter(func(sqshook.DeadLetter) {}), sqshook.WithMaxHooksPerTenant(n)}
 				for i := range hooks {
 					hooks[i] = hookFor("hook-"+strconv.Itoa(i), "queue-"+strconv.Itoa(i), "message.new", "message.updated")
 					if pool {
@@ -894,7 +894,7 @@ func BenchmarkSetHooks(b *testing.B) {
 		}
 		changed := slices.Clone(a)
 		changed[n/2].EventTypes = []string{"message.new", "message.updated"}
-		d := benchFakeDispatcher(b, &benchSQS{}, a)
+		d := benchFakeDispatcher(b, &benchSQS{}, a, sqshook.WithMaxHooksPerTenant(n))
 		defer benchClose(b, d)
 		lists := [2][]sqshook.Hook{changed, a}
 		i := 0

@@ -99,6 +99,8 @@ func (e *GuardError) Error() string {
 
 // DeadLetter is an event that was not delivered to a hook's queue.
 type DeadLetter struct {
+	// Tenant is the tenant whose hook it is: "" for the default tenant.
+	Tenant      string
 	HookID      string
 	Event       Event // as published; Event.ID is set
 	Reason      Reason
@@ -128,6 +130,7 @@ type DeadLetter struct {
 //		// the event does not fit SQS's message size limit
 //	}
 type DeliveryError struct {
+	Tenant      string // "" for the default tenant
 	HookID      string
 	EventID     string
 	EventType   string
@@ -138,11 +141,16 @@ type DeliveryError struct {
 	Err         error // the underlying error, if any
 }
 
-// Error names the hook, the event and the reason, then the SQS code and
+// Error names the tenant (unless it is the default one), the hook, the
+// event and the reason, then the SQS code and
 // message when there are any.
 func (e *DeliveryError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "sqshook: hook %q: event %s (%s) not delivered: %s", e.HookID, e.EventID, e.EventType, e.Reason)
+	b.WriteString("sqshook: ")
+	if e.Tenant != "" {
+		fmt.Fprintf(&b, "tenant %q: ", e.Tenant)
+	}
+	fmt.Fprintf(&b, "hook %q: event %s (%s) not delivered: %s", e.HookID, e.EventID, e.EventType, e.Reason)
 	if e.Code != "" {
 		b.WriteString(": " + e.Code)
 	}

@@ -25,6 +25,14 @@ const (
 	DefaultMaxBufferedEvents = 10_000
 	// DefaultMaxBufferedBytes bounds the message bytes a hook holds.
 	DefaultMaxBufferedBytes = 32 << 20
+	// DefaultMaxHooksPerTenant caps the hooks of one tenant.
+	DefaultMaxHooksPerTenant = 1000
+	// DefaultTenantBufferedEvents bounds the events all hooks of one tenant
+	// hold together.
+	DefaultTenantBufferedEvents = 100_000
+	// DefaultTenantBufferedBytes bounds the message bytes all hooks of one
+	// tenant hold together.
+	DefaultTenantBufferedBytes = 256 << 20
 	// DefaultDispatcherBufferedEvents bounds the events the whole
 	// dispatcher holds, all hooks together.
 	DefaultDispatcherBufferedEvents = 1_000_000
@@ -104,34 +112,39 @@ func (r RetryPolicy) newBackOff() backoff.BackOff {
 type Option func(*settings)
 
 type settings struct {
-	linger            time.Duration
-	maxInFlight       int
-	adaptiveInFlight  bool
-	maxBufferedEvents int
-	maxBufferedBytes  int
-	maxBatchBytes     int
-	callTimeout       time.Duration
-	guard             SizeGuard
-	retry             RetryPolicy
-	newBackOff        func() backoff.BackOff
-	deadLetter        func(DeadLetter)
-	logger            *slog.Logger
-	endpoint          string
-	clientFor         func(context.Context, Hook) (SQSAPI, error)
-	clientOptions     ClientOptions
-	clock             clock
-	groupStrategy     GroupStrategy
-	externalID        func(Hook) string
-	roleAuthOnly      bool
-	insecureEndpoint  bool
-	multiTenant       bool
-	overflow          OverflowRule
-	overflowWait      time.Duration
-	maxTotalEvents    int
-	maxTotalBytes     int
-	failingCalls      int
-	failingAfter      time.Duration
-	probeInterval     time.Duration
+	linger             time.Duration
+	maxInFlight        int
+	adaptiveInFlight   bool
+	maxBufferedEvents  int
+	maxBufferedBytes   int
+	maxBatchBytes      int
+	callTimeout        time.Duration
+	guard              SizeGuard
+	retry              RetryPolicy
+	newBackOff         func() backoff.BackOff
+	deadLetter         func(DeadLetter)
+	logger             *slog.Logger
+	endpoint           string
+	clientFor          func(context.Context, Hook) (SQSAPI, error)
+	clientOptions      ClientOptions
+	clock              clock
+	groupStrategy      GroupStrategy
+	externalID         string
+	tenantExternalID   func(tenant string) string
+	roleAuthOnly       bool
+	insecureEndpoint   bool
+	multiTenant        bool
+	resourceForTenants bool
+	maxHooksPerTenant  int
+	maxTenantEvents    int
+	maxTenantBytes     int
+	overflow           OverflowRule
+	overflowWait       time.Duration
+	maxTotalEvents     int
+	maxTotalBytes      int
+	failingCalls       int
+	failingAfter       time.Duration
+	probeInterval      time.Duration
 }
 
 func defaultConfig() settings {
@@ -146,6 +159,9 @@ func defaultConfig() settings {
 		clock:             realClock{},
 		groupStrategy:     GroupByChannel,
 		overflowWait:      DefaultOverflowWait,
+		maxHooksPerTenant: DefaultMaxHooksPerTenant,
+		maxTenantEvents:   DefaultTenantBufferedEvents,
+		maxTenantBytes:    DefaultTenantBufferedBytes,
 		maxTotalEvents:    DefaultDispatcherBufferedEvents,
 		maxTotalBytes:     DefaultDispatcherBufferedBytes,
 		failingCalls:      DefaultFailingCalls,
@@ -178,6 +194,12 @@ func (c *settings) validate() error {
 	if c.overflowWait <= 0 {
 		v.add("overflow_wait", "must be positive")
 	}
+	if c.maxHooksPerTenant < 1 {
+		v.add("max_hooks_per_tenant", "must be at least 1")
+	}
+	if c.maxTenantEvents < 1 {
+		v.add("tenant_buffered_events", "must be at least 1")
+	}
 	if c.maxTotalEvents < 1 {
 		v.add("dispatcher_buffered_events", "must be at least 1")
 	}
@@ -193,6 +215,9 @@ func (c *settings) validate() error {
 	maxMsg := c.guard.Limit()
 	if c.maxBufferedBytes < maxMsg {
 		v.add("max_buffered_bytes", fmt.Sprintf("%d is below the message size limit %d", c.maxBufferedBytes, maxMsg))
+	}
+	if c.maxTenantBytes < maxMsg {
+		v.add("tenant_buffered_bytes", fmt.Sprintf("%d is below the message size limit %d", c.maxTenantBytes, maxMsg))
 	}
 	if c.maxTotalBytes < maxMsg {
 		v.add("dispatcher_buffered_bytes", fmt.Sprintf("%d is below the message size limit %d", c.maxTotalBytes, maxMsg))
@@ -212,36 +237,78 @@ func WithGroupStrategy(s GroupStrategy) Option {
 	return func(c *settings) { c.groupStrategy = s }
 }
 
-// WithExternalID sets the ExternalId with which "role" hooks assume their
-// role: the id this server assigned to the customer whose hooks the
-// dispatcher serves, such as the tenant or app id (AWS suggests an
-// unguessable value, such as a UUID, stored with the tenant). The customer's
-// role trust policy requires it (TrustPolicy), which is what stops one
-// customer from registering another customer's role: the other role trusts
-// only the other customer's ExternalId. It must never come from the hook
-// configuration, which the customer writes; ParseHooks refuses hooks that
-// carry one. Without an ExternalId, "role" hooks are invalid.
+// WithExternalID sets the ExternalId with which the default tenant's
+// (Dispatcher.SetHooks) "role" hooks assume their role: the id this server
+// assigned to the customer whose hooks the dispatcher serves, such as the
+// app id. The customer's role trust policy requires it (TrustPolicy), which
+// is what stops one customer from registering another customer's role: the
+// other role trusts only the other customer's ExternalId. It must never
+// come from the hook configuration, which the customer writes; ParseHooks
+// refuses hooks that carry one. Without an ExternalId, the default
+// tenant's "role" hooks are invalid. Default none.
 //
-// For a dispatcher that serves several customers, use WithExternalIDFunc.
+// Other tenants (Dispatcher.Tenant) get theirs from WithTenantExternalID.
 func WithExternalID(id string) Option {
-	return func(c *settings) { c.externalID = func(Hook) string { return id } }
+	return func(c *settings) { c.externalID = id }
 }
 
-// WithExternalIDFunc is WithExternalID for a dispatcher that serves hooks of
-// several customers: fn returns the ExternalId of the customer that owns
-// the hook (look it up by the hook's ID in the server's own records, never
-// from the hook's other fields, which the customer controls). It must be
-// fast and deterministic. It also marks the dispatcher multi-tenant (see
-// WithMultiTenant).
-func WithExternalIDFunc(fn func(Hook) string) Option {
-	return func(c *settings) { c.externalID, c.multiTenant = fn, fn != nil || c.multiTenant }
+// WithTenantExternalID sets how a tenant's ExternalId is found: fn returns
+// the ExternalId this server assigned to the tenant, from the server's own
+// records (for example a UUID stored with the app). It receives only the
+// tenant id under which the server authenticated the app (Dispatcher.Tenant),
+// never anything from hook JSON, so a tenant that registers another tenant's
+// hook id, role and queue still assumes that role with its own ExternalId
+// and is refused by the role's trust policy. It must be fast and
+// deterministic; an empty result makes that tenant's "role" hooks invalid.
+//
+// Default: the tenant id itself. AWS asks that an ExternalId be unique per
+// customer and chosen by the provider, not by the customer; it is not a
+// secret. A tenant id the server assigned meets that as long as ids are
+// never reused for another customer; a server that may reuse ids should
+// store a random ExternalId per tenant and return it here. The default
+// tenant "" uses WithExternalID.
+func WithTenantExternalID(fn func(tenant string) string) Option {
+	return func(c *settings) { c.tenantExternalID = fn }
 }
 
-// WithMultiTenant declares that the dispatcher's hooks belong to different
-// customers. The settings check (Dispatcher.Check) then warns about
-// "resource" hooks: every customer's queue policy allows the same server
-// principal, so a customer can register another customer's queue URL.
+// WithMultiTenant declares that the default tenant's hooks belong to
+// different customers (a server that does not use Dispatcher.Tenant). The
+// settings check (Dispatcher.Check) then warns about "resource" hooks:
+// every customer's queue policy allows the same server principal, so a
+// customer can register another customer's queue URL. Default off.
 func WithMultiTenant() Option { return func(c *settings) { c.multiTenant = true } }
+
+// WithResourceAuthForTenants allows "resource" hooks in a dispatcher that
+// serves several tenants (Dispatcher.Tenant with an id other than ""),
+// which is refused by default: every customer's queue policy allows this
+// same server principal, so one tenant who registers another tenant's queue
+// URL has this server send its events there, and SQS accepts them. Opt in
+// only when every tenant's hooks are vetted by the operator. Default off.
+func WithResourceAuthForTenants() Option {
+	return func(c *settings) { c.resourceForTenants = true }
+}
+
+// WithMaxHooksPerTenant caps the hooks of one tenant (the default tenant
+// included): a longer list makes that tenant's SetHooks fail, naming the
+// limit. Default DefaultMaxHooksPerTenant.
+func WithMaxHooksPerTenant(n int) Option { return func(c *settings) { c.maxHooksPerTenant = n } }
+
+// WithTenantLimits bounds what all hooks of one tenant hold together, in
+// events and in message bytes; a copy that would pass it meets the overflow
+// rule (WithOverflow) like a copy for a full hook, so one tenant's outage
+// cannot take the room of the others. Defaults
+// DefaultTenantBufferedEvents and DefaultTenantBufferedBytes; 0 keeps a
+// default.
+func WithTenantLimits(events, bytes int) Option {
+	return func(c *settings) {
+		if events != 0 {
+			c.maxTenantEvents = events
+		}
+		if bytes != 0 {
+			c.maxTenantBytes = bytes
+		}
+	}
+}
 
 // WithRoleAuthOnly refuses "resource" hooks (validation fails), for
 // operators who want only the cross-tenant-safe "role" (and "keys") auth.

@@ -99,7 +99,7 @@ func (p *pipe) classify(err error) (kind failureKind, code, msg string) {
 	if kind != failShutdown && p.hook.SQSAuthType == AuthRole && fromSTS(err) {
 		msg = fmt.Sprintf("assuming role %s failed: %s", p.hook.SQSRoleARN, msg)
 		if kind == failPermanent {
-			msg += " (" + trustHint(p.d.cfg.externalID(p.hook)) + ")"
+			msg += " (" + trustHint(p.externalID) + ")"
 		}
 	}
 	return kind, code, msg
@@ -427,11 +427,11 @@ func (p *pipe) deliveredLocked(e *entry) {
 func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, senderFault bool, err error) DeadLetter {
 	p.counters.deadLettered[reason]++
 	de := &DeliveryError{
-		HookID: p.hook.ID, EventID: e.ev.id, EventType: e.ev.ev.Type,
+		Tenant: p.tenant.id, HookID: p.hook.ID, EventID: e.ev.id, EventType: e.ev.ev.Type,
 		Reason: reason, Code: code, Message: msg, SenderFault: senderFault, Err: err,
 	}
 	dl := DeadLetter{
-		HookID: p.hook.ID, Event: e.ev.ev, Reason: reason, Code: code, Message: msg,
+		Tenant: p.tenant.id, HookID: p.hook.ID, Event: e.ev.ev, Reason: reason, Code: code, Message: msg,
 		SenderFault: senderFault, Attempts: e.attempt, Err: de, Seq: e.seq,
 	}
 	if p.fifo {
