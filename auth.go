@@ -39,6 +39,10 @@ var _ SQSAPI = (*sqs.Client)(nil)
 // shared HTTP transport keeps when ClientOptions.MaxIdleConnsPerHost is 0.
 const DefaultMaxIdleConnsPerHost = 64
 
+// DefaultMaxConnsPerHost bounds the connections per host (idle and in use)
+// of the shared HTTP transport when ClientOptions.MaxConnsPerHost is 0.
+const DefaultMaxConnsPerHost = 256
+
 // EnvEndpointSQS and EnvEndpoint are the environment variables read, in this
 // order, when no endpoint is configured.
 const (
@@ -60,6 +64,14 @@ type ClientOptions struct {
 	// in-flight call can reuse a connection. 0 means
 	// DefaultMaxIdleConnsPerHost. Ignored when HTTPClient is set.
 	MaxIdleConnsPerHost int
+
+	// MaxConnsPerHost bounds the connections per host, idle or in use, of
+	// the shared HTTP transport: every hook of every tenant on one regional
+	// endpoint shares them, and a call beyond the bound waits for a free
+	// connection (within its call timeout). 0 means DefaultMaxConnsPerHost
+	// (raised to MaxIdleConnsPerHost when that is larger); negative means
+	// no bound. Ignored when HTTPClient is set.
+	MaxConnsPerHost int
 
 	// HTTPClient, when set, is used by every client as is.
 	HTTPClient aws.HTTPClient
@@ -204,6 +216,12 @@ func NewClientPool(opts ClientOptions) *ClientPool {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = n
 		t.MaxIdleConns = max(t.MaxIdleConns, n)
+		switch m := opts.MaxConnsPerHost; {
+		case m == 0:
+			t.MaxConnsPerHost = max(DefaultMaxConnsPerHost, n)
+		case m > 0:
+			t.MaxConnsPerHost = m
+		}
 		p.transport = t
 		p.httpClient = &http.Client{Transport: t}
 	}

@@ -269,7 +269,12 @@ func (d *Dispatcher) check(ctx context.Context, tenant, hookID string, opts Chec
 	if !found {
 		return CheckResult{}, fmt.Errorf("%w: %q", ErrUnknownHook, hookID)
 	}
+	return d.checkHook(ctx, tenant, h, client, opts, start), nil
+}
 
+// checkHook checks h, a hook of the tenant, with the dispatcher's clients
+// (client, when the hook has a pipeline) and the tenant's ExternalId.
+func (d *Dispatcher) checkHook(ctx context.Context, tenant string, h Hook, client SQSAPI, opts CheckOptions, start time.Time) CheckResult {
 	pool := d.pool
 	if pool == nil {
 		// The dispatcher's clients come from WithClientFunc; a pool of our
@@ -300,7 +305,7 @@ func (d *Dispatcher) check(ctx context.Context, tenant, hookID string, opts Chec
 		d.pool.CloseIdleConnections()
 	}
 	res.Duration = time.Since(start)
-	return res, nil
+	return res
 }
 
 // checkEnv is where a check gets its clients and defaults from.

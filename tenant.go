@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -132,13 +133,15 @@ func (t *Tenant) Check(ctx context.Context, hookID string, opts CheckOptions) (C
 }
 
 // CheckHook runs CheckHook for a hook this tenant submits (before
-// SetHooks, as Stream's check_sqs does), with the dispatcher's endpoint
-// and this tenant's ExternalId; opts.ExternalID is ignored.
+// SetHooks, as Stream's check_sqs does), with the dispatcher's clients and
+// endpoint and this tenant's ExternalId; opts.ExternalID, opts.Client and
+// opts.Endpoint are ignored. After Close it returns a result with
+// ErrClosed's message.
 func (t *Tenant) CheckHook(ctx context.Context, h Hook, opts CheckOptions) CheckResult {
-	opts.ExternalID = t.d.externalIDOf(t.id)
-	opts.Endpoint = t.d.cfg.endpoint
-	opts.MultiTenant = opts.MultiTenant || t.d.multiTenant(t.id)
-	return CheckHook(ctx, h, opts)
+	if t.d.closed.Load() {
+		return CheckResult{Status: CheckError, Error: ErrClosed.Error()}
+	}
+	return t.d.checkHook(ctx, t.id, h, nil, opts, time.Now())
 }
 
 // RemoveTenant removes the tenant with the given id, as
