@@ -66,7 +66,7 @@ const (
 	ReasonRejected Reason = "rejected"
 	// ReasonRetriesExhausted: transient failures went on past the retry budget.
 	ReasonRetriesExhausted Reason = "retries_exhausted"
-	// ReasonBufferFull: the hook or the dispatcher held all it
+	// ReasonBufferFull: the hook, its tenant or the dispatcher held all it
 	// may, and the overflow rule dead-lettered the copy (WithOverflow).
 	ReasonBufferFull Reason = "buffer_full"
 	// ReasonShutdown: Close's context ended before the event was delivered.
