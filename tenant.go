@@ -116,12 +116,37 @@ func (t *Tenant) Hooks() []Hook {
 // Stats returns the counters of this tenant's hooks: active hooks in
 // configuration order, then hooks still draining.
 func (t *Tenant) Stats() Stats {
-	all := t.d.Stats()
-	s := Stats{CallbackPanics: all.CallbackPanics}
-	for _, h := range all.Hooks {
-		if h.Tenant == t.id {
-			s.Hooks = append(s.Hooks, h)
+	d := t.d
+	var pipes []*pipe
+	d.mu.Lock()
+	if d.closed.Load() {
+		for _, p := range d.final {
+			if p.tenant.id == t.id {
+				pipes = append(pipes, p)
+			}
 		}
+	} else {
+		var active []*pipe
+		if s := d.lookupTenant(t.id); s != nil {
+			active = s.snap.Load().pipes
+		}
+		inActive := make(map[*pipe]bool, len(active))
+		for _, p := range active {
+			inActive[p] = true
+		}
+		var draining []*pipe
+		for p := range d.pipes {
+			if p.tenant.id == t.id && !inActive[p] {
+				draining = append(draining, p)
+			}
+		}
+		slices.SortFunc(draining, func(a, b *pipe) int { return strings.Compare(a.hook.ID, b.hook.ID) })
+		pipes = append(slices.Clone(active), draining...)
+	}
+	d.mu.Unlock()
+	s := Stats{CallbackPanics: d.panics.Load()}
+	for _, p := range pipes {
+		s.Hooks = append(s.Hooks, p.stats())
 	}
 	return s
 }
@@ -245,6 +270,13 @@ func (d *Dispatcher) setHooks(id string, hooks []Hook) error {
 			continue
 		}
 		err := d.setTenantHooksLocked(t, valid)
+		if err != nil && id != "" {
+			d.mu.Lock()
+			if len(t.hooks) == 0 { // a new tenant whose first list failed holds nothing
+				d.dropTenantLocked(t)
+			}
+			d.mu.Unlock()
+		}
 		t.setMu.Unlock()
 		return err
 	}
@@ -319,14 +351,22 @@ func (d *Dispatcher) setTenantHooksLocked(t *tenant, valid []Hook) error {
 	t.hooks = valid
 	t.snap.Store(next)
 	if len(valid) == 0 && t.id != "" {
-		t.removed = true
-		d.tenants.CompareAndDelete(t.id, t)
-		d.named.Add(-1)
+		d.dropTenantLocked(t)
 	}
 	for _, p := range byID { // removed or changed
 		p.retire()
 	}
 	return nil
+}
+
+// dropTenantLocked forgets a named tenant without hooks; t.setMu and d.mu
+// are held.
+func (d *Dispatcher) dropTenantLocked(t *tenant) {
+	if !t.removed {
+		t.removed = true
+		d.tenants.CompareAndDelete(t.id, t)
+		d.named.Add(-1)
+	}
 }
 
 // eachTenant calls fn for the default tenant, then every named tenant.
