@@ -52,6 +52,8 @@ type demoConfig struct {
 	seed     int64
 	hooks    string
 	progress time.Duration
+	tenants  int // > 0: the multi-tenant demo (demotenants.go)
+	down     int // that tenant's queues answer ServiceUnavailable; -1: none
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -75,6 +77,8 @@ if any event is unaccounted for.`, stderr)
 	fs.Int64Var(&c.seed, "seed", 1, "seed of the simulated traffic and faults")
 	fs.StringVar(&c.hooks, "hooks", "", "a JSON file of hooks to use instead of the built-in three")
 	fs.DurationVar(&c.progress, "progress", 0, "progress interval (default: 200ms on a terminal, 1s otherwise)")
+	fs.IntVar(&c.tenants, "tenants", 0, "publish for this many tenants, each with its own two hooks and queues (0: one app, the three hooks above)")
+	fs.IntVar(&c.down, "down-tenant", -1, "with -tenants: this tenant's queues answer ServiceUnavailable for the whole run")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -85,8 +89,17 @@ if any event is unaccounted for.`, stderr)
 		return usagef("-duration must be positive")
 	case c.throttle < 0 || c.throttle > 1:
 		return usagef("-throttle must be between 0 and 1")
-	case c.endpoint != "" && (c.throttle > 0 || c.outage > 0):
-		return usagef("-throttle and -outage need the in-process endpoint (no -endpoint)")
+	case c.endpoint != "" && (c.throttle > 0 || c.outage > 0 || c.down >= 0):
+		return usagef("-throttle, -outage and -down-tenant need the in-process endpoint (no -endpoint)")
+	case c.tenants < 0:
+		return usagef("-tenants must not be negative")
+	case c.down >= 0 && c.down >= c.tenants:
+		return usagef("-down-tenant must name one of the -tenants (0 to %d)", c.tenants-1)
+	case c.tenants > 0 && c.hooks != "":
+		return usagef("-hooks and -tenants do not go together")
+	}
+	if c.tenants > 0 {
+		return demoTenants(ctx, c, stdout)
 	}
 	return demo(ctx, c, stdout)
 }
