@@ -203,14 +203,18 @@ func (d *Dispatcher) validateTenant(id string, hooks []Hook) ([]Hook, error) {
 		opts.ExternalID = func(Hook) string { return ext }
 	}
 	var v validator
+	var valid []Hook
 	if len(hooks) > d.cfg.maxHooksPerTenant {
 		v.add("hooks", fmt.Sprintf("%d hooks is over the limit of %d hooks per tenant (WithMaxHooksPerTenant)", len(hooks), d.cfg.maxHooksPerTenant))
-	} else if _, err := ValidateHooks(hooks, opts); err != nil {
-		ve, ok := err.(*ValidationError)
-		if !ok {
-			return nil, err
+	} else {
+		var err error
+		if valid, err = ValidateHooks(hooks, opts); err != nil {
+			ve, ok := err.(*ValidationError)
+			if !ok {
+				return nil, err
+			}
+			v.problems = append(v.problems, ve.Problems...)
 		}
-		v.problems = append(v.problems, ve.Problems...)
 	}
 	if (id != "" || d.named.Load() > 0) && !d.cfg.resourceForTenants && !d.cfg.roleAuthOnly {
 		for i, h := range hooks {
@@ -227,7 +231,7 @@ func (d *Dispatcher) validateTenant(id string, hooks []Hook) ([]Hook, error) {
 		}
 		return nil, v.err()
 	}
-	return ValidateHooks(hooks, opts)
+	return valid, nil
 }
 
 // tenantField names a problem's tenant and hook: `tenants["acme"].hooks[2]
