@@ -43,6 +43,10 @@ var _ SQSAPI = (*sqs.Client)(nil)
 // shared HTTP transport keeps when ClientOptions.MaxIdleConnsPerHost is 0.
 const DefaultMaxIdleConnsPerHost = 64
 
+// DefaultMaxConnsPerHost bounds the connections per host (idle and in use)
+// of the shared HTTP transport when ClientOptions.MaxConnsPerHost is 0.
+const DefaultMaxConnsPerHost = 256
+
 // EnvEndpointSQS and EnvEndpoint are the environment variables read, in this
 // order, when no endpoint is configured.
 const (
@@ -64,6 +68,14 @@ type ClientOptions struct {
 	// in-flight call can reuse a connection. 0 means
 	// DefaultMaxIdleConnsPerHost. Ignored when HTTPClient is set.
 	MaxIdleConnsPerHost int
+
+	// MaxConnsPerHost bounds the connections per host, idle or in use, of
+	// the shared HTTP transport: every hook of every tenant on one regional
+	// endpoint shares them, and a call beyond the bound waits for a free
+	// connection (within its call timeout). 0 means DefaultMaxConnsPerHost
+	// (raised to MaxIdleConnsPerHost when that is larger); negative means
+	// no bound. Ignored when HTTPClient is set.
+	MaxConnsPerHost int
 
 	// HTTPClient, when set, is used by every client as is.
 	HTTPClient aws.HTTPClient
@@ -254,6 +266,12 @@ func NewClientPool(opts ClientOptions) *ClientPool {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = n
 		t.MaxIdleConns = max(t.MaxIdleConns, n)
+		switch m := opts.MaxConnsPerHost; {
+		case m == 0:
+			t.MaxConnsPerHost = max(DefaultMaxConnsPerHost, n)
+		case m > 0:
+			t.MaxConnsPerHost = m
+		}
 		p.transport = t
 		p.httpClient = &http.Client{Transport: t}
 	}
@@ -282,6 +300,20 @@ func (p *ClientPool) Endpoint() string { return p.endpoint }
 // "role" hooks get the credentials of their role, assumed by the server's
 // own identity (see RoleCredentials). Errors never contain the secret.
 func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
+	return p.client(ctx, h, p.hookExternalID(h))
+}
+
+// hookExternalID is ClientOptions.ExternalID's answer for h, or "".
+func (p *ClientPool) hookExternalID(h Hook) string {
+	if p.externalID == nil {
+		return ""
+	}
+	return p.externalID(h)
+}
+
+// client is Client with the ExternalId of a "role" hook given: the one the
+// server assigned to the hook's tenant.
+func (p *ClientPool) client(ctx context.Context, h Hook, externalID string) (*sqs.Client, error) {
 	if p.endpointErr != nil {
 		return nil, p.endpointErr
 	}
@@ -300,7 +332,7 @@ func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
 	case AuthResource:
 	case AuthRole:
 		var err error
-		if key.role, err = p.roleKeyOf(h); err != nil {
+		if key.role, err = p.roleKeyOf(h, externalID); err != nil {
 			return nil, err
 		}
 	default:
@@ -326,7 +358,7 @@ func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
 		}
 		cfg = base.Copy()
 	case AuthRole:
-		creds, err := p.RoleCredentials(ctx, h)
+		creds, err := p.roleCredentials(ctx, h.SQSRegion, key.role)
 		if err != nil {
 			return nil, err
 		}
@@ -359,14 +391,11 @@ func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
 }
 
 // roleKeyOf returns the role and ExternalId a "role" hook assumes.
-func (p *ClientPool) roleKeyOf(h Hook) (roleKey, error) {
+func (p *ClientPool) roleKeyOf(h Hook, externalID string) (roleKey, error) {
 	if h.SQSAuthType != AuthRole || h.SQSRoleARN == "" {
 		return roleKey{}, fmt.Errorf("%w: hook %q: not a \"role\" hook with an sqs_role_arn", ErrInvalidHook, h.ID)
 	}
-	key := roleKey{arn: h.SQSRoleARN}
-	if p.externalID != nil {
-		key.externalID = p.externalID(h)
-	}
+	key := roleKey{arn: h.SQSRoleARN, externalID: externalID}
 	if key.externalID == "" {
 		return roleKey{}, fmt.Errorf("%w: hook %q: sqs_auth_type: \"role\" needs the ExternalId the server assigns (WithExternalID); none is configured", ErrInvalidHook, h.ID)
 	}
@@ -382,17 +411,21 @@ func (p *ClientPool) roleKeyOf(h Hook) (roleKey, error) {
 // retrieved; an AssumeRole failure then fails that call (the SDK's signing
 // step) with the STS error.
 func (p *ClientPool) RoleCredentials(ctx context.Context, h Hook) (*aws.CredentialsCache, error) {
-	key, err := p.roleKeyOf(h)
+	key, err := p.roleKeyOf(h, p.hookExternalID(h))
 	if err != nil {
 		return nil, err
 	}
+	return p.roleCredentials(ctx, h.SQSRegion, key)
+}
+
+func (p *ClientPool) roleCredentials(ctx context.Context, region string, key roleKey) (*aws.CredentialsCache, error) {
 	p.mu.Lock()
 	c, ok := p.roles[key]
 	p.mu.Unlock()
 	if ok {
 		return c, nil
 	}
-	client, err := p.stsClient(ctx, h.SQSRegion)
+	client, err := p.stsClient(ctx, region)
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,10 @@
-// batcher.go forms batches: a hook's bounded queue (enqueue, redirect), the
+// batcher.go forms batches: a hook's bounded queue (offer, successor), the
 // linger timer, the count and byte rules that say when a batch is ready, and
 // for FIFO hooks the message groups whose head may be sent.
 
 package sqshook
 
 import (
-	"context"
-	"errors"
 	"time"
 )
 
@@ -71,11 +69,9 @@ func (r batchRules) next(q batchSource, now time.Time, force bool) (n int, ready
 	return n, false, r.linger - age
 }
 
-// enqueue takes one copy of ed. It returns a *DeliveryError (joined with
-// ErrBufferFull or the guard error) when the copy was dead-lettered at once.
-func (p *pipe) enqueue(ctx context.Context, ed *eventData, wait bool) error {
-	guard := ed.guard
-	var group string
+// copyOf computes a copy's FIFO group and the rule it breaks, if any.
+func (p *pipe) copyOf(ed *eventData) (group string, guard error) {
+	guard = ed.guard
 	if p.fifo {
 		var err error
 		group, err = p.groupOf(ed.ev)
@@ -86,57 +82,62 @@ func (p *pipe) enqueue(ctx context.Context, ed *eventData, wait bool) error {
 			guard = checkFIFO(group, dedupID(ed))
 		}
 	}
+	return group, guard
+}
+
+// offer queues one copy of ed if the hook, its tenant and the dispatcher
+// have room, without waiting. It returns a *DeliveryError (joined with the
+// guard error) when the copy was dead-lettered at once, and the pipe that
+// had no room (p, or the pipe p redirected to) when the copy is left for
+// the overflow rule.
+func (p *pipe) offer(ed *eventData) (full *pipe, err error) {
+	group, guard := p.copyOf(ed)
 	p.mu.Lock()
 	if p.state != pipeActive {
 		// The hook was changed, removed or closed while this Publish was
 		// under way: the copy goes to the hook's current pipeline, if any.
 		p.mu.Unlock()
-		return p.redirect(ctx, ed, wait)
+		if np := p.successor(ed); np != nil {
+			return np.offer(ed)
+		}
+		if p.d.closed.Load() {
+			return nil, ErrClosed
+		}
+		return nil, nil
 	}
 	if guard != nil {
-		p.counters.matched++
-		p.seq++
-		dl := p.deadLetterLocked(&entry{ev: ed, seq: p.seq, group: group}, reasonOf(guard), "", guard.Error(), false, guard)
-		p.unlockAndReport([]DeadLetter{dl})
-		return dl.Err
+		return nil, p.refuseLocked(ed, group, guard)
 	}
 	if p.behindBacklogLocked(ed) { // a disk backlog goes first (WithSpool)
 		p.unlockAndReport(nil)
-		return nil
+		return nil, nil
 	}
-	size := ed.size
-	for p.pending > 0 && (p.pending+1 > p.d.cfg.maxBufferedEvents || p.bytes+size > p.d.cfg.maxBufferedBytes) {
-		if !wait || ctx.Err() != nil {
-			p.counters.matched++
-			p.seq++
-			dl := p.deadLetterLocked(&entry{ev: ed, seq: p.seq, group: group}, ReasonBufferFull, "", "hook queue full", false, ErrBufferFull)
-			p.unlockAndReport([]DeadLetter{dl})
-			if ctx.Err() != nil {
-				return errors.Join(dl.Err, ctx.Err())
-			}
-			return dl.Err
-		}
-		if p.space == nil {
-			p.space = make(chan struct{})
-		}
-		space := p.space
+	if f, _, _ := p.roomLocked(ed.size, false); f != "" {
 		p.mu.Unlock()
-		select {
-		case <-space:
-		case <-ctx.Done():
-		}
-		p.mu.Lock()
-		if p.state != pipeActive {
-			p.mu.Unlock()
-			return p.redirect(ctx, ed, wait)
-		}
+		return p, nil
 	}
+	p.queueLocked(ed, group)
+	p.mu.Unlock()
+	return nil, nil
+}
+
+// refuseLocked dead-letters a copy that breaks an SQS rule and unlocks p.
+func (p *pipe) refuseLocked(ed *eventData, group string, guard error) error {
+	p.counters.matched++
+	p.seq++
+	dl := p.deadLetterLocked(&entry{ev: ed, seq: p.seq, group: group}, reasonOf(guard), "", guard.Error(), false, guard)
+	p.unlockAndReport([]DeadLetter{dl})
+	return dl.Err
+}
+
+// queueLocked queues a copy whose room roomLocked reserved.
+func (p *pipe) queueLocked(ed *eventData, group string) {
 	p.seq++
 	e := ed.newEntry()
-	*e = entry{ev: ed, size: size, at: p.d.cfg.clock.Now(), epoch: p.epoch, seq: p.seq, group: group}
+	*e = entry{ev: ed, size: ed.size, at: p.d.cfg.clock.Now(), epoch: p.epoch, seq: p.seq, group: group}
 	p.counters.matched++
 	p.pending++
-	p.bytes += size
+	p.bytes += e.size
 	p.epochPending[e.epoch]++
 	if p.fifo {
 		e.grp = p.fq.group(group)
@@ -145,23 +146,26 @@ func (p *pipe) enqueue(ctx context.Context, ed *eventData, wait bool) error {
 		p.q.pushBack(e)
 	}
 	p.pumpLocked()
-	p.mu.Unlock()
-	return nil
 }
 
-// redirect hands a copy meant for a retired pipe to the pipe that now
-// serves the same hook id. A hook that is gone never accepted the copy.
-func (p *pipe) redirect(ctx context.Context, ed *eventData, wait bool) error {
+// successor returns the pipe that now serves p's hook, when it takes ed's
+// type; nil when the hook is gone (it never accepted the copy) or closed.
+func (p *pipe) successor(ed *eventData) *pipe {
 	if p.d.closed.Load() {
-		return ErrClosed
+		return nil
 	}
-	for _, np := range p.d.snap.Load().pipes {
+	t := p.d.lookupTenant(p.tenant.id)
+	if t == nil {
+		p.d.droppedCopy(ed, p.spoolKey())
+		return nil
+	}
+	for _, np := range t.snap.Load().pipes {
 		if np.hook.ID == p.hook.ID && np != p {
 			if !np.filter.Match(ed.ev.Type) {
 				p.d.droppedCopy(ed, p.spoolKey())
 				return nil
 			}
-			return np.enqueue(ctx, ed, wait)
+			return np
 		}
 	}
 	p.d.droppedCopy(ed, p.spoolKey())
@@ -192,7 +196,16 @@ func (p *pipe) pumpLocked() {
 		p.maybeDoneLocked()
 		return
 	}
-	for p.inflight < p.lim.slots() {
+	for p.inflight < p.slotsLocked() {
+		if w := p.probeWaitLocked(); w > 0 {
+			// A failing hook probes with one call per probe interval.
+			if !p.lingerSet {
+				p.lingerSet = true
+				p.d.wg.Add(1)
+				p.linger = p.d.cfg.clock.AfterFunc(w, p.lingerFired)
+			}
+			break
+		}
 		rules := p.d.rules
 		rules.maxBytes = p.maxBatch
 		var src batchSource = &p.q
@@ -217,9 +230,17 @@ func (p *pipe) pumpLocked() {
 		p.inflight++
 		p.inflightN += n
 		p.d.wg.Add(1)
-		go p.send(batch, p.inflight >= p.lim.slots())
+		go p.send(batch, p.inflight >= p.slotsLocked())
 	}
 	p.maybeDoneLocked()
+}
+
+// slotsLocked is the in-flight limit: one probe at a time while failing.
+func (p *pipe) slotsLocked() int {
+	if p.health.failing {
+		return 1
+	}
+	return p.lim.slots()
 }
 
 func (p *pipe) lingerFired() {

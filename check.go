@@ -177,7 +177,8 @@ type CheckOptions struct {
 	// MultiTenant says that the server delivers several customers' hooks
 	// with one identity: "resource" hooks then get a warning about the
 	// cross-tenant risk (see AuthRole). Dispatcher.Check sets it for
-	// dispatchers configured with WithMultiTenant or WithExternalIDFunc.
+	// dispatchers configured with WithMultiTenant or serving several
+	// tenants.
 	MultiTenant bool
 }
 
@@ -217,6 +218,8 @@ func CheckHook(ctx context.Context, h Hook, opts CheckOptions) CheckResult {
 		maxBytes: DefaultMaxMessageBytes,
 		client:   opts.Client,
 		pool:     pool,
+
+		externalID: opts.ExternalID,
 	}
 	res := env.run(ctx, h, opts)
 	res.Duration = time.Since(start)
@@ -235,6 +238,10 @@ func CheckHook(ctx context.Context, h Hook, opts CheckOptions) CheckResult {
 // problem of the hook itself is in the result. Check is safe for concurrent
 // use and does not disturb delivery.
 func (d *Dispatcher) Check(ctx context.Context, hookID string, opts CheckOptions) (CheckResult, error) {
+	return d.check(ctx, "", hookID, opts)
+}
+
+func (d *Dispatcher) check(ctx context.Context, tenant, hookID string, opts CheckOptions) (CheckResult, error) {
 	start := time.Now()
 	if d.closed.Load() {
 		return CheckResult{}, ErrClosed
@@ -245,44 +252,52 @@ func (d *Dispatcher) Check(ctx context.Context, hookID string, opts CheckOptions
 		client SQSAPI
 	)
 	d.mu.Lock()
-	for _, x := range d.hooks {
-		if x.ID == hookID {
-			h, found = x.Clone(), true
-			break
+	if t := d.lookupTenant(tenant); t != nil {
+		for _, x := range t.hooks {
+			if x.ID == hookID {
+				h, found = x.Clone(), true
+				break
+			}
 		}
-	}
-	for _, p := range d.snap.Load().pipes {
-		if p.hook.ID == hookID {
-			client = p.client
+		for _, p := range t.snap.Load().pipes {
+			if p.hook.ID == hookID {
+				client = p.client
+			}
 		}
 	}
 	d.mu.Unlock()
 	if !found {
 		return CheckResult{}, fmt.Errorf("%w: %q", ErrUnknownHook, hookID)
 	}
+	return d.checkHook(ctx, tenant, h, client, opts, start), nil
+}
 
+// checkHook checks h, a hook of the tenant, with the dispatcher's clients
+// (client, when the hook has a pipeline) and the tenant's ExternalId.
+func (d *Dispatcher) checkHook(ctx context.Context, tenant string, h Hook, client SQSAPI, opts CheckOptions, start time.Time) CheckResult {
 	pool := d.pool
 	if pool == nil {
 		// The dispatcher's clients come from WithClientFunc; a pool of our
 		// own serves the STS client only.
 		co := d.cfg.clientOptions
-		co.Endpoint, co.ExternalID = d.cfg.endpoint, d.cfg.externalID
+		ext := d.externalIDOf(tenant)
+		co.Endpoint, co.ExternalID = d.cfg.endpoint, func(Hook) string { return ext }
 		pool = NewClientPool(co)
 		defer pool.CloseIdleConnections()
 	}
 	if d.cfg.groupStrategy == nil {
 		opts.NoGroupStrategy = true
 	}
-	opts.MultiTenant = opts.MultiTenant || d.cfg.multiTenant
-	if d.cfg.externalID != nil {
-		opts.ExternalID = d.cfg.externalID(h)
-	}
+	opts.MultiTenant = opts.MultiTenant || d.multiTenant(tenant)
+	opts.ExternalID = d.externalIDOf(tenant)
 	env := checkEnv{
 		endpoint:  d.cfg.endpoint,
 		maxBytes:  d.cfg.guard.Limit(),
 		client:    client,
 		clientFor: d.cfg.clientFor,
 		pool:      pool,
+
+		externalID: opts.ExternalID,
 	}
 	res := env.run(ctx, h, opts)
 	if d.pool != nil && d.closed.Load() {
@@ -290,7 +305,7 @@ func (d *Dispatcher) Check(ctx context.Context, hookID string, opts CheckOptions
 		d.pool.CloseIdleConnections()
 	}
 	res.Duration = time.Since(start)
-	return res, nil
+	return res
 }
 
 // checkEnv is where a check gets its clients and defaults from.
@@ -300,6 +315,9 @@ type checkEnv struct {
 	client    SQSAPI // nil: clientFor, else pool.Client
 	clientFor func(context.Context, Hook) (SQSAPI, error)
 	pool      *ClientPool // builds SQS clients and the STS client's configuration
+	// externalID is the ExternalId "role" hooks are checked with: the one
+	// of the hook's tenant.
+	externalID string
 }
 
 // checkRun holds the state of one check.
@@ -426,7 +444,11 @@ func (env *checkEnv) check(ctx context.Context, r *checkRun) {
 // assumeRole retrieves a "role" hook's credentials (STS AssumeRole with the
 // ExternalId) and reports whether that worked.
 func (env *checkEnv) assumeRole(ctx context.Context, r *checkRun) bool {
-	creds, err := env.pool.RoleCredentials(ctx, r.h)
+	key, err := env.pool.roleKeyOf(r.h, env.externalID)
+	var creds *aws.CredentialsCache
+	if err == nil {
+		creds, err = env.pool.roleCredentials(ctx, r.h.SQSRegion, key)
+	}
 	if err == nil {
 		_, err = creds.Retrieve(ctx)
 	}
@@ -464,7 +486,7 @@ func (env *checkEnv) sqsClient(ctx context.Context, h Hook) (SQSAPI, error) {
 	case env.clientFor != nil:
 		return env.clientFor(ctx, h)
 	}
-	c, err := env.pool.Client(ctx, h)
+	c, err := env.pool.client(ctx, h, env.externalID)
 	if err != nil {
 		return nil, err
 	}

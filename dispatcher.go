@@ -16,8 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 )
 
 // Dispatcher delivers events to the SQS queues of its hooks. Create one with
@@ -31,13 +29,13 @@ type Dispatcher struct {
 	idPrefix string
 	idSeq    atomic.Uint64
 
-	closed atomic.Bool
-	snap   atomic.Pointer[snapshot] // what Publish fans out to
+	closed  atomic.Bool
+	def     *tenant  // the default tenant ""
+	tenants sync.Map // tenant id → *tenant: the named tenants with hooks
+	named   atomic.Int64
 
-	setMu sync.Mutex // serialises SetHooks, whose clients are built outside mu
-	mu    sync.Mutex // guards hooks, pipes, and SetHooks/Close transitions
-	hooks []Hook
-	pipes map[*pipe]struct{} // active and draining
+	mu    sync.Mutex         // guards tenants' hooks, pipes, and SetHooks/Close transitions
+	pipes map[*pipe]struct{} // active and draining, all tenants
 	// idle is made by Close and closed once no pipe is left.
 	idle       chan struct{}
 	idleClosed bool
@@ -51,6 +49,7 @@ type Dispatcher struct {
 	wg         sync.WaitGroup // every goroutine and timer callback; not an errgroup: they return no error, and timer callbacks are counted before they exist
 
 	panics atomic.Uint64 // user callbacks that panicked
+	share  *share        // what the whole dispatcher holds
 
 	dur *durable   // WithSpool; nil without a spool
 	tel *telemetry // nil: no metrics or traces
@@ -90,6 +89,7 @@ func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
 			linger:     cfg.linger,
 		},
 		idPrefix: hex.EncodeToString(prefix[:]),
+		share:    newShare("dispatcher", cfg.maxTotalEvents, cfg.maxTotalBytes),
 		pipes:    make(map[*pipe]struct{}),
 		closing:  make(chan struct{}),
 	}
@@ -98,16 +98,13 @@ func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
 		if co.Endpoint == "" {
 			co.Endpoint = cfg.endpoint
 		}
-		if co.ExternalID == nil {
-			co.ExternalID = cfg.externalID
-		}
 		co.InsecureCleartextEndpoint = co.InsecureCleartextEndpoint || cfg.insecureEndpoint
 		if co.MaxIdleConnsPerHost == 0 {
 			co.MaxIdleConnsPerHost = max(DefaultMaxIdleConnsPerHost, cfg.maxInFlight)
 		}
 		d.pool = NewClientPool(co)
 		d.cfg.endpoint = d.pool.Endpoint()
-		d.cfg.clientFor = func(ctx context.Context, h Hook) (SQSAPI, error) { return d.pool.Client(ctx, h) }
+		d.cfg.clientFor = nil // clients come from the pool, with the tenant's ExternalId
 	} else {
 		d.cfg.endpoint = resolveEndpoint(cfg.endpoint)
 	}
@@ -120,7 +117,7 @@ func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
 		return nil, fmt.Errorf("sqshook: %w", err)
 	}
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
-	d.snap.Store(&snapshot{})
+	d.def = d.newTenant("")
 	d.tel = newTelemetry(d)
 	if err := d.SetHooks(hooks); err != nil {
 		d.cancelSend()
@@ -135,101 +132,22 @@ func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
 	return d, nil
 }
 
-func (d *Dispatcher) validateOptions() ValidateOptions {
-	return ValidateOptions{Endpoint: d.cfg.endpoint, ExternalID: d.cfg.externalID, RoleAuthOnly: d.cfg.roleAuthOnly}
-}
-
-// Hooks returns a copy of the current hook list (with generated IDs filled
-// in), for the read–modify–write-back pattern of Stream's update_app.
-func (d *Dispatcher) Hooks() []Hook {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]Hook, len(d.hooks))
-	for i, h := range d.hooks {
-		out[i] = h.Clone()
-	}
-	return out
-}
+// Hooks returns a copy of the default tenant's hook list (with generated
+// IDs filled in), for the read–modify–write-back pattern of Stream's
+// update_app.
+func (d *Dispatcher) Hooks() []Hook { return d.Tenant("").Hooks() }
 
 // buildConcurrency is how many hooks' pipelines (and SDK clients) SetHooks
 // builds at once.
 const buildConcurrency = 8
 
-// SetHooks replaces the hook list whole. It validates first: an invalid list
-// changes nothing and returns a *ValidationError. Hooks whose ID and settings
-// are unchanged keep running untouched; changed hooks get a new pipeline;
-// the pipelines of removed and changed hooks stop taking events and drain in
-// the background, delivering or dead-lettering everything they hold.
-func (d *Dispatcher) SetHooks(hooks []Hook) error {
-	valid, err := ValidateHooks(hooks, d.validateOptions())
-	if err != nil {
-		return err
-	}
-	// The new pipelines (and their SDK clients, which may load the
-	// server's AWS configuration) are built outside mu, so a slow client
-	// does not hold up Stats, Hooks, Check or Close; setMu keeps SetHooks
-	// calls in order.
-	d.setMu.Lock()
-	defer d.setMu.Unlock()
-	if d.closed.Load() {
-		return ErrClosed
-	}
-	old := d.snap.Load()
-	byID := make(map[string]*pipe, len(old.pipes))
-	for _, p := range old.pipes {
-		byID[p.hook.ID] = p
-	}
-	next := &snapshot{}
-	var build []int // indexes in next.pipes of the hooks that need a new pipeline
-	for _, h := range valid {
-		if !h.Enabled {
-			continue
-		}
-		if p, ok := byID[h.ID]; ok && hooksEqual(p.hook, h) {
-			delete(byID, h.ID)
-			next.pipes = append(next.pipes, p)
-			continue
-		}
-		build = append(build, len(next.pipes))
-		next.pipes = append(next.pipes, &pipe{hook: h}) // replaced below
-	}
-	// The clients of many new hooks are built a few at a time: each may
-	// load the server's AWS configuration or wait on a slow credential
-	// source. An error is reported for the first failing hook in list order,
-	// whichever finishes first.
-	errs := make([]error, len(next.pipes))
-	var g errgroup.Group
-	g.SetLimit(buildConcurrency)
-	for _, i := range build {
-		h := next.pipes[i].hook
-		g.Go(func() error {
-			next.pipes[i], errs[i] = d.newPipe(h)
-			return nil
-		})
-	}
-	g.Wait()
-	built := make([]*pipe, 0, len(build))
-	for _, i := range build {
-		if errs[i] != nil {
-			return errs[i]
-		}
-		built = append(built, next.pipes[i])
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed.Load() {
-		return ErrClosed // the new pipelines hold nothing and start nothing
-	}
-	for _, p := range built {
-		d.pipes[p] = struct{}{}
-	}
-	d.hooks = valid
-	d.snap.Store(next)
-	for _, p := range byID { // removed or changed
-		p.retire()
-	}
-	return nil
-}
+// SetHooks replaces the default tenant's hook list whole (see Tenant for
+// the others). It validates first: an invalid list changes nothing and
+// returns a *ValidationError. Hooks whose ID and settings are unchanged
+// keep running untouched; changed hooks get a new pipeline; the pipelines
+// of removed and changed hooks stop taking events and drain in the
+// background, delivering or dead-lettering everything they hold.
+func (d *Dispatcher) SetHooks(hooks []Hook) error { return d.setHooks("", hooks) }
 
 func hooksEqual(a, b Hook) bool {
 	return a.ID == b.ID && a.Enabled == b.Enabled && a.HookType == b.HookType &&
@@ -255,35 +173,37 @@ func (d *Dispatcher) closeIdleLocked() {
 }
 
 // Publish delivers ev to every enabled hook whose filter matches ev.Type. It
-// returns once each matching hook has queued its copy. When a hook is full
-// (see WithMaxBuffered), Publish waits for room until ctx ends; then that
-// hook's copy is dead-lettered with ReasonBufferFull and the returned error
-// wraps ErrBufferFull. Copies the size guard refuses are dead-lettered at
-// once (ReasonTooLarge, ReasonInvalidContents, ReasonInvalidField) and
-// reported in the error as *DeliveryError values. An event without type or
-// body returns an error wrapping ErrInvalidEvent and goes nowhere.
+// returns once each matching hook has queued its copy or dead-lettered it.
+// It first queues every copy that has room, then applies the overflow rule
+// (WithOverflow) to the copies of hooks that are full — whose hook, tenant
+// or dispatcher holds all it may (WithMaxBuffered, WithDispatcherLimits):
+// by default such a copy is dead-lettered at once with ReasonBufferFull and
+// the returned error wraps ErrBufferFull; with OverflowWait Publish waits
+// for room up to the bound of WithOverflowWait or until ctx ends, except for
+// a failing hook (see Health), which never makes it wait. Copies the size
+// guard refuses are dead-lettered at once (ReasonTooLarge,
+// ReasonInvalidContents, ReasonInvalidField) and reported in the error as
+// *DeliveryError values. An event without type or body returns an error
+// wrapping ErrInvalidEvent and goes nowhere.
 //
 // After Close, Publish returns ErrClosed.
 func (d *Dispatcher) Publish(ctx context.Context, ev Event) error {
-	return d.publish(ctx, ev, true)
+	return d.publish(ctx, d.def.snap.Load(), ev, true)
 }
 
 // TryPublish is Publish without waiting: a hook that is full dead-letters
 // its copy with ReasonBufferFull, and the error wraps ErrBufferFull.
 func (d *Dispatcher) TryPublish(ev Event) error {
-	return d.publish(context.Background(), ev, false)
+	return d.publish(context.Background(), d.def.snap.Load(), ev, false)
 }
 
-func (d *Dispatcher) publish(ctx context.Context, ev Event, wait bool) error {
+func (d *Dispatcher) publish(ctx context.Context, snap *snapshot, ev Event, wait bool) error {
 	if d.closed.Load() {
 		return ErrClosed
 	}
-	if d.dur != nil {
-		return d.dur.publish(d, ctx, ev, wait)
-	}
-	snap := d.snap.Load()
 	var ed *eventData
 	var errs []error
+	var full []*pipe
 	for _, p := range snap.pipes {
 		if !p.filter.Match(ev.Type) {
 			continue
@@ -294,8 +214,25 @@ func (d *Dispatcher) publish(ctx context.Context, ev Event, wait bool) error {
 				return err
 			}
 			d.tel.publish(ctx, ed, d.cfg.clock)
+			if d.dur != nil {
+				// Recorded once, with every matched copy pending, before
+				// any is queued.
+				if err := d.dur.record(ctx, d, snap, ed, wait); err != nil {
+					return err
+				}
+			}
 		}
-		if err := p.enqueue(ctx, ed, wait); err != nil {
+		f, err := p.offer(ed)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if f != nil {
+			full = append(full, f)
+		}
+	}
+	// The copies of hooks with room are queued; only now may Publish wait.
+	for _, p := range full {
+		if err := p.overflow(ctx, ed, wait); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -377,7 +314,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		d.final = d.statsOrderLocked() // Stats keeps reporting them
 		d.closed.Store(true)
 		close(d.closing)
-		d.snap.Store(&snapshot{})
+		d.eachTenant(func(t *tenant) { t.snap.Store(emptySnapshot) })
 		d.idle = make(chan struct{})
 		d.closeIdleLocked()
 		pipes := d.pipeListLocked()
@@ -448,9 +385,11 @@ func (d *Dispatcher) abort() {
 	})
 }
 
-// Stats returns a snapshot of every hook's counters: active hooks in
-// configuration order, then hooks still draining after removal. After Close
-// it keeps reporting the hooks as they were at the end (all Draining).
+// Stats returns a snapshot of every hook's counters, all tenants: active
+// hooks of the default tenant in configuration order, then those of the
+// other tenants by tenant id, then hooks still draining after removal.
+// After Close it keeps reporting the hooks as they were at the end (all
+// Draining).
 func (d *Dispatcher) Stats() Stats {
 	d.mu.Lock()
 	pipes := d.statsOrderLocked()
@@ -465,10 +404,21 @@ func (d *Dispatcher) Stats() Stats {
 	return s
 }
 
-// statsOrderLocked lists active pipes in configuration order, then the
-// draining ones by hook id.
+// statsOrderLocked lists active pipes, the default tenant's first and then
+// by tenant id, each tenant's in configuration order; then the draining
+// ones by tenant and hook id.
 func (d *Dispatcher) statsOrderLocked() []*pipe {
-	active := d.snap.Load().pipes
+	var active []*pipe
+	var named []*pipe
+	d.eachTenant(func(t *tenant) {
+		if t == d.def {
+			active = append(active, t.snap.Load().pipes...)
+		} else {
+			named = append(named, t.snap.Load().pipes...)
+		}
+	})
+	tenantOrder(named)
+	active = append(active, named...)
 	inActive := make(map[*pipe]bool, len(active))
 	for _, p := range active {
 		inActive[p] = true
@@ -479,8 +429,13 @@ func (d *Dispatcher) statsOrderLocked() []*pipe {
 			draining = append(draining, p)
 		}
 	}
-	slices.SortFunc(draining, func(a, b *pipe) int { return strings.Compare(a.hook.ID, b.hook.ID) })
-	return append(slices.Clone(active), draining...)
+	slices.SortFunc(draining, func(a, b *pipe) int {
+		if c := strings.Compare(a.tenant.id, b.tenant.id); c != 0 {
+			return c
+		}
+		return strings.Compare(a.hook.ID, b.hook.ID)
+	})
+	return append(active, draining...)
 }
 
 // dispatchDeadLetters reports dead letters; never called with a lock held.
@@ -495,6 +450,7 @@ func (d *Dispatcher) dispatchDeadLetters(dls []DeadLetter) {
 			continue
 		}
 		d.cfg.logger.Warn("sqshook: event not delivered",
+			slog.String("tenant", dl.Tenant),
 			slog.String("hook_id", dl.HookID),
 			slog.String("event_type", dl.Event.Type),
 			slog.String("event_id", dl.Event.ID),
@@ -514,10 +470,9 @@ func (d *Dispatcher) String() string {
 }
 
 func (d *Dispatcher) hookCount() int {
-	if s := d.snap.Load(); s != nil {
-		return len(s.pipes)
-	}
-	return 0
+	n := 0
+	d.eachTenant(func(t *tenant) { n += len(t.snap.Load().pipes) })
+	return n
 }
 
 // Format implements fmt.Formatter: every verb prints String, so that
@@ -537,6 +492,7 @@ func (d *Dispatcher) callDeadLetter(dl DeadLetter) {
 		if r := recover(); r != nil {
 			d.countPanic()
 			d.cfg.logger.Error("sqshook: dead-letter callback panicked",
+				slog.String("tenant", dl.Tenant),
 				slog.String("hook_id", dl.HookID),
 				slog.String("event_id", dl.Event.ID),
 				slog.String("reason", string(dl.Reason)),

@@ -371,7 +371,7 @@ func TestFullQueueTryPublishAndPublish(t *testing.T) {
 	fake := newFake()
 	fake.block = make(chan struct{})
 	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "q")},
-		sqshook.WithMaxBuffered(5, 0), sqshook.WithLinger(0), sqshook.WithMaxInFlight(1))
+		sqshook.WithMaxBuffered(5, 0), sqshook.WithLinger(0), sqshook.WithMaxInFlight(1), sqshook.WithOverflowWait(time.Hour))
 	for i := 0; i < 5; i++ {
 		if err := d.TryPublish(event(t, "message.new", i)); err != nil {
 			t.Fatalf("TryPublish %d: %v", i, err)
@@ -472,7 +472,7 @@ func TestConcurrentPublishersAccounting(t *testing.T) {
 		}
 		return okAll(in), nil
 	}
-	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("a", "a"), hookFor("b", "b", "message.*")}, sqshook.WithMaxBuffered(200, 0))
+	d, dls := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("a", "a"), hookFor("b", "b", "message.*")}, sqshook.WithMaxBuffered(200, 0), sqshook.WithOverflowWait(time.Hour))
 	stop := make(chan struct{})
 	var sampler sync.WaitGroup
 	sampler.Add(1)
@@ -921,7 +921,7 @@ func TestPublishWaitingForRoomIsReleased(t *testing.T) {
 		block := make(chan struct{})
 		fake.block = block // every call hangs (until canceled) while set
 		d, _ := newTestDispatcher(t, fake, []sqshook.Hook{hookFor("h", "old")},
-			sqshook.WithMaxBuffered(1, 0), sqshook.WithLinger(0))
+			sqshook.WithMaxBuffered(1, 0), sqshook.WithLinger(0), sqshook.WithOverflowWait(time.Hour))
 		t.Cleanup(func() { close(block) })
 		if err := d.Publish(context.Background(), event(t, "message.new", 0)); err != nil {
 			t.Fatal(err)

@@ -20,6 +20,19 @@
 // stops, like http.Server.Shutdown. The sqstest package is an in-process SQS
 // endpoint for tests.
 //
+// # Tenants and overflow
+//
+// A server with many apps publishes through [Dispatcher.Tenant], a handle
+// bound where the server authenticated the app: [Tenant.Publish] reaches
+// that tenant's hooks only, [Tenant.SetHooks] replaces only its list, and
+// its "role" hooks assume their roles with its own ExternalId
+// ([WithTenantExternalID]). A server with one app never mentions tenants:
+// the Dispatcher's own methods act on the default tenant "". What a hook, a
+// tenant and the dispatcher hold is bounded; a copy that finds no room is
+// dead-lettered at once by default, so one customer's down queue never
+// stalls Publish ([WithOverflow], [OverflowWait]). [HookStats] report each
+// hook's [Health]; a failing hook probes at a low rate until it recovers.
+//
 // # Auth
 //
 // A hook's sqs_auth_type says whose credentials sign its calls:

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +80,9 @@ type durable struct {
 	resumed, removed, corrupt, settleErrs atomic.Uint64
 
 	closeOnce sync.Once
+
+	parkMu sync.Mutex
+	parked map[string][]spool.Seq // a named tenant's resumed copies, by spool key, until its SetHooks
 
 	roomMu sync.Mutex
 	room   chan struct{} // closed at the next settlement; nil when nobody waits
@@ -150,9 +155,50 @@ func (d *Dispatcher) reportDamage(damaged []spool.Damage) {
 	d.dispatchDeadLetters(dls)
 }
 
-func (d *Dispatcher) spoolDeadLetter(hookID string, ev Event, reason Reason, msg string) DeadLetter {
-	de := &DeliveryError{HookID: hookID, EventID: ev.ID, EventType: ev.Type, Reason: reason, Message: msg}
-	return DeadLetter{HookID: hookID, Event: ev, Reason: reason, Message: msg, Err: de, GroupID: ev.GroupID}
+// spoolDeadLetter is the dead letter of a copy known only by its spool
+// key.
+func (d *Dispatcher) spoolDeadLetter(key string, ev Event, reason Reason, msg string) DeadLetter {
+	tenant, hookID, _ := parseSpoolKey(key)
+	de := &DeliveryError{Tenant: tenant, HookID: hookID, EventID: ev.ID, EventType: ev.Type, Reason: reason, Message: msg}
+	return DeadLetter{Tenant: tenant, HookID: hookID, Event: ev, Reason: reason, Message: msg, Err: de, GroupID: ev.GroupID}
+}
+
+// park keeps a resumed copy of a named tenant's hook until the tenant's
+// SetHooks configures that hook (adopt).
+func (dur *durable) park(key string, seq spool.Seq) {
+	dur.parkMu.Lock()
+	if dur.parked == nil {
+		dur.parked = map[string][]spool.Seq{}
+	}
+	dur.parked[key] = append(dur.parked[key], seq)
+	dur.parkMu.Unlock()
+	dur.resumed.Add(1)
+}
+
+// adopt puts the parked copies of p's hook on p's disk backlog, in their
+// order, and starts reading them back; p is new and not yet in its
+// tenant's snapshot.
+func (p *pipe) adopt() {
+	dur := p.d.dur
+	if dur == nil {
+		return
+	}
+	key := p.spoolKey()
+	dur.parkMu.Lock()
+	seqs := dur.parked[key]
+	delete(dur.parked, key)
+	dur.parkMu.Unlock()
+	if len(seqs) == 0 {
+		return
+	}
+	p.mu.Lock()
+	for _, seq := range seqs {
+		p.counters.matched++
+		p.seq++
+		p.pushDiskLocked(diskCopy{seq: seq, epoch: p.epoch, hookSeq: p.seq})
+	}
+	p.readBackLocked()
+	p.mu.Unlock()
 }
 
 // resume puts every pending copy of the spool on its hook's disk backlog,
@@ -161,7 +207,7 @@ func (d *Dispatcher) spoolDeadLetter(hookID string, ev Event, reason Reason, msg
 // wait behind its backlog, so every FIFO group keeps its order.
 func (d *Dispatcher) resume() error {
 	byID := map[string]*pipe{}
-	for _, p := range d.snap.Load().pipes {
+	for _, p := range d.def.snap.Load().pipes {
 		byID[p.spoolKey()] = p
 	}
 	for e, err := range d.dur.sp.Pending(0) {
@@ -176,6 +222,12 @@ func (d *Dispatcher) resume() error {
 		}
 		for _, h := range e.Record.Hooks {
 			p := byID[h]
+			if tenant, _, ok := parseSpoolKey(h); p == nil && ok && tenant != "" {
+				// A named tenant's hooks are set after New: its copies
+				// wait until its SetHooks configures their hook.
+				d.dur.park(h, e.Seq)
+				continue
+			}
 			if p == nil {
 				d.dur.removed.Add(1)
 				dl := d.spoolDeadLetter(h, eventOf(e.Record), ReasonHookRemoved, "hook no longer configured or not enabled")
@@ -215,66 +267,76 @@ func (d *Dispatcher) deadLetterUnreadable(e spool.Entry, err error) {
 	d.dispatchDeadLetters(dls)
 }
 
-// spoolKey is the name of a pipe's copies in the spool.
-func (p *pipe) spoolKey() string { return p.hook.ID }
+// spoolKey is the name of a pipe's copies in the spool (see spoolKeyOf).
+func (p *pipe) spoolKey() string { return spoolKeyOf(p.tenant.id, p.hook.ID) }
 
-// publishDurable is Publish with a spool: the event is recorded with every
-// matching hook pending before any hook queues it.
-func (dur *durable) publish(d *Dispatcher, ctx context.Context, ev Event, wait bool) error {
-	snap := d.snap.Load()
-	var matched []*pipe
-	for _, p := range snap.pipes {
-		if p.filter.Match(ev.Type) {
-			matched = append(matched, p)
-		}
+// spoolKeyOf names a hook's copies in the spool: the hook id for the
+// default tenant (as before tenants existed), else the tenant id's length,
+// a slash, the tenant id and the hook id. Hook ids never hold a slash, so
+// the two forms cannot be confused, and the length keeps any tenant id
+// apart from the hook id that follows it.
+func spoolKeyOf(tenant, hookID string) string {
+	if tenant == "" {
+		return hookID
 	}
-	if len(matched) == 0 {
-		if ev.Type == "" || len(ev.Body) == 0 {
-			_, err := d.prepare(ev)
-			return err
-		}
+	return strconv.Itoa(len(tenant)) + "/" + tenant + hookID
+}
+
+// parseSpoolKey splits a spool key into tenant and hook id; ok is false
+// for a key spoolKeyOf cannot have made.
+func parseSpoolKey(key string) (tenant, hookID string, ok bool) {
+	i := strings.IndexByte(key, '/')
+	if i < 0 {
+		return "", key, true
+	}
+	n, err := strconv.Atoi(key[:i])
+	if err != nil || n <= 0 || len(key)-i-1 < n {
+		return "", key, false
+	}
+	return key[i+1 : i+1+n], key[i+1+n:], true
+}
+
+// record is Publish's spool step: the event is recorded once, with the
+// copies of the matched pipes pending, before any of them is queued. When
+// the spool is over its quota Publish waits for settlements (TryPublish,
+// or Publish whose ctx ends, dead-letters the copies as buffer_full and
+// returns their errors); a copy the size guard refuses is not recorded.
+func (dur *durable) record(ctx context.Context, d *Dispatcher, snap *snapshot, ed *eventData, wait bool) error {
+	if ed.guard != nil { // refused copies are dead-lettered at once, not spooled
 		return nil
 	}
-	ed, err := d.prepare(ev)
-	if err != nil {
-		return err
-	}
-	if ed.guard == nil { // refused copies are dead-lettered at once, not spooled
-		keys := make([]string, 0, len(matched))
-		for _, p := range matched {
+	var keys []string
+	for _, p := range snap.pipes {
+		if p.filter.Match(ed.ev.Type) {
 			keys = append(keys, p.spoolKey())
 		}
-		rec := recordOf(ed, keys, d.cfg.clock.Now())
-		seq, err := dur.sp.Append(rec)
-		for wait && errors.Is(err, spool.ErrQuota) && dur.waitRoom(ctx, d.closing) {
-			seq, err = dur.sp.Append(rec)
-		}
-		switch {
-		case errors.Is(err, spool.ErrClosed):
-			return ErrClosed
-		case errors.Is(err, spool.ErrQuota):
-			// As with a full memory share: TryPublish, or Publish whose
-			// ctx ended, dead-letters the copies.
-			var errs []error
-			for _, p := range matched {
+	}
+	rec := recordOf(ed, keys, d.cfg.clock.Now())
+	seq, err := dur.sp.Append(rec)
+	for wait && errors.Is(err, spool.ErrQuota) && dur.waitRoom(ctx, d.closing) {
+		seq, err = dur.sp.Append(rec)
+	}
+	switch {
+	case errors.Is(err, spool.ErrClosed):
+		return ErrClosed
+	case errors.Is(err, spool.ErrQuota):
+		// As with a full memory share: TryPublish, or Publish whose ctx
+		// ended, dead-letters the copies.
+		var errs []error
+		for _, p := range snap.pipes {
+			if p.filter.Match(ed.ev.Type) {
 				errs = append(errs, p.refuse(ed, ReasonBufferFull, "spool quota reached", errors.Join(ErrBufferFull, err)))
 			}
-			if ctx.Err() != nil {
-				errs = append(errs, ctx.Err())
-			}
-			return errors.Join(errs...)
-		case err != nil:
-			return fmt.Errorf("sqshook: event %s not accepted: %w", ed.id, err)
 		}
-		ed.spoolSeq = seq
-	}
-	var errs []error
-	for _, p := range matched {
-		if err := p.enqueue(ctx, ed, wait); err != nil {
-			errs = append(errs, err)
+		if ctx.Err() != nil {
+			errs = append(errs, ctx.Err())
 		}
+		return errors.Join(errs...)
+	case err != nil:
+		return fmt.Errorf("sqshook: event %s not accepted: %w", ed.id, err)
 	}
-	return errors.Join(errs...)
+	ed.spoolSeq = seq
+	return nil
 }
 
 // waitRoom waits for the next settlement, which may bring the spool back
@@ -315,16 +377,16 @@ func (p *pipe) settleSpoolLocked(e *entry) {
 // settleDeadLetter settles a dead-lettered copy once it has been reported.
 func (d *Dispatcher) settleDeadLetter(dl DeadLetter) {
 	if d.dur != nil && dl.spoolSeq != 0 {
-		d.dur.settle(dl.spoolSeq, dl.HookID, d.cfg.logger)
+		d.dur.settle(dl.spoolSeq, spoolKeyOf(dl.Tenant, dl.HookID), d.cfg.logger)
 	}
 }
 
 // droppedCopy settles a spooled copy that no pipeline took: its hook was
 // removed, or changed to a filter that no longer matches, while Publish was
 // under way.
-func (d *Dispatcher) droppedCopy(ed *eventData, hookID string) {
+func (d *Dispatcher) droppedCopy(ed *eventData, key string) {
 	if d.dur != nil && ed.spoolSeq != 0 {
-		d.dur.settle(ed.spoolSeq, hookID, d.cfg.logger)
+		d.dur.settle(ed.spoolSeq, key, d.cfg.logger)
 	}
 }
 
@@ -412,21 +474,28 @@ func (p *pipe) epochDoneLocked(epoch uint64) {
 // readBackBatch is the most copies one read-back takes from disk at once.
 const readBackBatch = 64
 
-// roomLocked is how many more copies the hook's memory share takes.
-func (p *pipe) roomLocked() int {
+// memRoomLocked is how many more copies a read-back may bring into
+// memory: the room in the hook's share and in its tenant's and the
+// dispatcher's. A hook holding nothing takes one copy whatever the others
+// hold, so that its backlog always moves.
+func (p *pipe) memRoomLocked() int {
 	if p.bytes >= p.d.cfg.maxBufferedBytes {
 		return 0
 	}
-	return p.d.cfg.maxBufferedEvents - p.pending
+	n := min(p.d.cfg.maxBufferedEvents-p.pending, p.shares.room())
+	if n <= 0 && p.pending == 0 {
+		n = 1
+	}
+	return n
 }
 
 // readBackLocked starts reading the disk backlog back into memory if there
 // is one, there is room, and no read-back runs.
 func (p *pipe) readBackLocked() {
-	if len(p.dur.disk) == 0 || p.dur.reading > 0 || p.aborted || p.state == pipeDone || p.roomLocked() <= 0 {
+	if len(p.dur.disk) == 0 || p.dur.reading > 0 || p.aborted || p.state == pipeDone || p.memRoomLocked() <= 0 {
 		return
 	}
-	n := min(len(p.dur.disk), p.roomLocked(), readBackBatch)
+	n := min(len(p.dur.disk), p.memRoomLocked(), readBackBatch)
 	batch := p.dur.disk[:n:n]
 	p.dur.disk = p.dur.disk[n:]
 	if len(p.dur.disk) == 0 {
@@ -495,6 +564,7 @@ func (p *pipe) readBack(batch []diskCopy) {
 		*e = entry{ev: ed, size: ed.size, at: p.d.cfg.clock.Now(), epoch: c.epoch, seq: c.hookSeq, group: group}
 		p.pending++
 		p.bytes += e.size
+		p.shares.force(e.size) // memRoomLocked left room for it
 		if p.fifo {
 			e.grp = p.fq.group(group)
 			p.fq.push(e)

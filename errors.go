@@ -29,8 +29,9 @@ var (
 	// policy document, principal or ARN is malformed.
 	ErrInvalidPolicy = errors.New("sqshook: invalid policy")
 
-	// ErrBufferFull is wrapped by the errors of Publish (when its context ends
-	// while a hook is full) and TryPublish (when a hook is full).
+	// ErrBufferFull is wrapped by the errors of Publish and TryPublish when a
+	// hook's copy found the hook or the dispatcher full and the overflow rule
+	// dead-lettered it (see WithOverflow).
 	ErrBufferFull = errors.New("sqshook: buffer full")
 
 	// ErrInvalidEvent is wrapped by Publish's error for an event without a type
@@ -67,7 +68,8 @@ const (
 	ReasonRejected Reason = "rejected"
 	// ReasonRetriesExhausted: transient failures went on past the retry budget.
 	ReasonRetriesExhausted Reason = "retries_exhausted"
-	// ReasonBufferFull: the hook's queue was full and the caller did not wait.
+	// ReasonBufferFull: the hook, its tenant or the dispatcher held all it
+	// may, and the overflow rule dead-lettered the copy (WithOverflow).
 	ReasonBufferFull Reason = "buffer_full"
 	// ReasonShutdown: Close's context ended before the event was delivered.
 	ReasonShutdown Reason = "shutdown"
@@ -113,6 +115,8 @@ func (e *GuardError) Error() string {
 
 // DeadLetter is an event that was not delivered to a hook's queue.
 type DeadLetter struct {
+	// Tenant is the tenant whose hook it is: "" for the default tenant.
+	Tenant      string
 	HookID      string
 	Event       Event // as published; Event.ID is set
 	Reason      Reason
@@ -144,6 +148,7 @@ type DeadLetter struct {
 //		// the event does not fit SQS's message size limit
 //	}
 type DeliveryError struct {
+	Tenant      string // "" for the default tenant
 	HookID      string
 	EventID     string
 	EventType   string
@@ -154,11 +159,16 @@ type DeliveryError struct {
 	Err         error // the underlying error, if any
 }
 
-// Error names the hook, the event and the reason, then the SQS code and
+// Error names the tenant (unless it is the default one), the hook, the
+// event and the reason, then the SQS code and
 // message when there are any.
 func (e *DeliveryError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "sqshook: hook %q: event %s (%s) not delivered: %s", e.HookID, e.EventID, e.EventType, e.Reason)
+	b.WriteString("sqshook: ")
+	if e.Tenant != "" {
+		fmt.Fprintf(&b, "tenant %q: ", e.Tenant)
+	}
+	fmt.Fprintf(&b, "hook %q: event %s (%s) not delivered: %s", e.HookID, e.EventID, e.EventType, e.Reason)
 	if e.Code != "" {
 		b.WriteString(": " + e.Code)
 	}

@@ -69,6 +69,7 @@ func newBoundedScenario(t *testing.T, maxBytes int, srvOpts []sqstest.Option, op
 	}
 	dls := &deadLetters{}
 	base := []sqshook.Option{
+		sqshook.WithOverflowWait(time.Hour), // back-pressure: the scenarios check the bound on what a hook holds
 		sqshook.WithEndpoint(srv.URL()),
 		sqshook.WithDeadLetter(dls.add),
 		sqshook.WithRetryPolicy(fastRetries),

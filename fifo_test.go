@@ -35,6 +35,7 @@ func fifoRun(t *testing.T, srv *sqstest.Server, url string, groups, perGroup int
 	}
 	dls := &deadLetters{}
 	base := []sqshook.Option{
+		sqshook.WithOverflowWait(time.Hour), // back-pressure: every event is delivered
 		sqshook.WithEndpoint(srv.URL()),
 		sqshook.WithDeadLetter(dls.add),
 		sqshook.WithRetryPolicy(sqshook.RetryPolicy{InitialInterval: time.Millisecond, MaxInterval: 4 * time.Millisecond, MaxElapsedTime: time.Minute, MaxAttempts: 1000}),

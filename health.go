@@ -44,9 +44,13 @@ type healthReport struct {
 
 // hookHealth is one hook pipeline in the report.
 type hookHealth struct {
+	Tenant   string `json:"tenant,omitempty"` // "" (left out): the default tenant
 	ID       string `json:"id"`
 	Queue    string `json:"queue"`
 	Draining bool   `json:"draining"`
+
+	Health      Health `json:"health"`
+	HealthCause string `json:"health_cause,omitempty"`
 
 	Matched        uint64            `json:"matched"`
 	Delivered      uint64            `json:"delivered"`
@@ -77,7 +81,8 @@ type healthError struct {
 // hookHealthOf builds a hook's entry of the report from its stats.
 func hookHealthOf(h HookStats, queue string) hookHealth {
 	out := hookHealth{
-		ID: h.HookID, Queue: queue, Draining: h.Draining,
+		Tenant: h.Tenant, ID: h.HookID, Queue: queue, Draining: h.Draining,
+		Health: h.Health, HealthCause: h.HealthCause,
 		Matched: h.Matched, Delivered: h.Delivered, DeadLettered: h.DeadLettered, DeadLetteredBy: h.DeadLetteredBy,
 		Pending: h.Pending, Queued: h.Queued, InFlight: h.InFlight, InFlightLimit: h.InFlightLimit,
 		Retrying: h.Retrying, BufferedBytes: h.BufferedBytes, Batches: h.Batches, Retries: h.Retries,
@@ -98,10 +103,11 @@ type healthHandler struct {
 	window time.Duration          // the interval of rates
 }
 
-// rateKey tells a hook's active pipeline from its draining ones.
+// rateKey tells a hook's active pipeline from its draining ones, and one
+// tenant's hook from another's with the same id.
 type rateKey struct {
-	id       string
-	draining bool
+	tenant, id string
+	draining   bool
 }
 
 type rateSample struct{ delivered, deadLettered uint64 }
@@ -138,7 +144,7 @@ func (h *healthHandler) report() healthReport {
 	defer h.mu.Unlock()
 	sample := make(map[rateKey]rateSample, len(st.Hooks))
 	for _, s := range st.Hooks {
-		sample[rateKey{s.HookID, s.Draining}] = rateSample{s.Delivered, s.DeadLettered}
+		sample[rateKey{s.Tenant, s.HookID, s.Draining}] = rateSample{s.Delivered, s.DeadLettered}
 	}
 	if h.base == nil {
 		h.base, h.baseAt = sample, now
@@ -158,8 +164,8 @@ func (h *healthHandler) report() healthReport {
 		rep.RateWindow = h.window.Seconds()
 	}
 	for _, s := range st.Hooks {
-		hh := hookHealthOf(s, queues[s.HookID])
-		if r, ok := h.rates[rateKey{s.HookID, s.Draining}]; ok {
+		hh := hookHealthOf(s, queues[hookKey{s.Tenant, s.HookID}])
+		if r, ok := h.rates[rateKey{s.Tenant, s.HookID, s.Draining}]; ok {
 			hh.DeliveredRate, hh.DeadLetteredRate = &r[0], &r[1]
 		}
 		rep.Hooks = append(rep.Hooks, hh)
@@ -167,19 +173,23 @@ func (h *healthHandler) report() healthReport {
 	return rep
 }
 
-// queueNames maps hook ids to their queues' names (the last segment of
-// the URL: no account, no region), active hooks first.
-func (d *Dispatcher) queueNames() map[string]string {
+// hookKey names a hook of a tenant.
+type hookKey struct{ tenant, id string }
+
+// queueNames maps hooks to their queues' names (the last segment of the
+// URL: no account, no region), active hooks first.
+func (d *Dispatcher) queueNames() map[hookKey]string {
 	d.mu.Lock()
 	pipes := d.statsOrderLocked()
 	if d.closed.Load() {
 		pipes = d.final
 	}
 	d.mu.Unlock()
-	names := make(map[string]string, len(pipes))
+	names := make(map[hookKey]string, len(pipes))
 	for _, p := range pipes {
-		if _, ok := names[p.hook.ID]; !ok {
-			names[p.hook.ID] = queueName(p.hook.SQSQueueURL)
+		k := hookKey{p.tenant.id, p.hook.ID}
+		if _, ok := names[k]; !ok {
+			names[k] = queueName(p.hook.SQSQueueURL)
 		}
 	}
 	return names

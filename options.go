@@ -27,6 +27,23 @@ const (
 	DefaultMaxBufferedEvents = 10_000
 	// DefaultMaxBufferedBytes bounds the message bytes a hook holds.
 	DefaultMaxBufferedBytes = 32 << 20
+	// DefaultMaxHooksPerTenant caps the hooks of one tenant.
+	DefaultMaxHooksPerTenant = 1000
+	// DefaultTenantBufferedEvents bounds the events all hooks of one tenant
+	// hold together.
+	DefaultTenantBufferedEvents = 100_000
+	// DefaultTenantBufferedBytes bounds the message bytes all hooks of one
+	// tenant hold together.
+	DefaultTenantBufferedBytes = 256 << 20
+	// DefaultDispatcherBufferedEvents bounds the events the whole
+	// dispatcher holds, all hooks together.
+	DefaultDispatcherBufferedEvents = 1_000_000
+	// DefaultDispatcherBufferedBytes bounds the message bytes the whole
+	// dispatcher holds: the process-wide memory bound of queued events.
+	DefaultDispatcherBufferedBytes = 1 << 30
+	// DefaultOverflowWait is the longest Publish waits for room in a full
+	// hook under OverflowWait.
+	DefaultOverflowWait = time.Second
 	// DefaultCallTimeout bounds one SendMessageBatch call; a call that runs
 	// out is retried as an ambiguous outcome.
 	DefaultCallTimeout = 20 * time.Second
@@ -97,28 +114,40 @@ func (r RetryPolicy) newBackOff() backoff.BackOff {
 type Option func(*settings)
 
 type settings struct {
-	linger            time.Duration
-	maxInFlight       int
-	adaptiveInFlight  bool
-	maxBufferedEvents int
-	maxBufferedBytes  int
-	maxBatchBytes     int
-	callTimeout       time.Duration
-	guard             SizeGuard
-	retry             RetryPolicy
-	newBackOff        func() backoff.BackOff
-	deadLetter        func(DeadLetter)
-	logger            *slog.Logger
-	endpoint          string
-	clientFor         func(context.Context, Hook) (SQSAPI, error)
-	clientOptions     ClientOptions
-	clock             clock
-	groupStrategy     GroupStrategy
-	externalID        func(Hook) string
-	roleAuthOnly      bool
-	insecureEndpoint  bool
-	multiTenant       bool
-	spool             *spoolConfig // WithSpool; nil: none
+	linger             time.Duration
+	maxInFlight        int
+	adaptiveInFlight   bool
+	maxBufferedEvents  int
+	maxBufferedBytes   int
+	maxBatchBytes      int
+	callTimeout        time.Duration
+	guard              SizeGuard
+	retry              RetryPolicy
+	newBackOff         func() backoff.BackOff
+	deadLetter         func(DeadLetter)
+	logger             *slog.Logger
+	endpoint           string
+	clientFor          func(context.Context, Hook) (SQSAPI, error)
+	clientOptions      ClientOptions
+	clock              clock
+	groupStrategy      GroupStrategy
+	externalID         string
+	tenantExternalID   func(tenant string) string
+	roleAuthOnly       bool
+	insecureEndpoint   bool
+	multiTenant        bool
+	resourceForTenants bool
+	maxHooksPerTenant  int
+	maxTenantEvents    int
+	maxTenantBytes     int
+	overflow           OverflowRule
+	overflowWait       time.Duration
+	maxTotalEvents     int
+	maxTotalBytes      int
+	failingCalls       int
+	failingAfter       time.Duration
+	probeInterval      time.Duration
+	spool              *spoolConfig // WithSpool; nil: none
 	telemetrySettings
 }
 
@@ -133,6 +162,15 @@ func defaultConfig() settings {
 		callTimeout:       DefaultCallTimeout,
 		clock:             realClock{},
 		groupStrategy:     GroupByChannel,
+		overflowWait:      DefaultOverflowWait,
+		maxHooksPerTenant: DefaultMaxHooksPerTenant,
+		maxTenantEvents:   DefaultTenantBufferedEvents,
+		maxTenantBytes:    DefaultTenantBufferedBytes,
+		maxTotalEvents:    DefaultDispatcherBufferedEvents,
+		maxTotalBytes:     DefaultDispatcherBufferedBytes,
+		failingCalls:      DefaultFailingCalls,
+		failingAfter:      DefaultFailingAfter,
+		probeInterval:     DefaultProbeInterval,
 	}
 }
 
@@ -154,12 +192,39 @@ func (c *settings) validate() error {
 	if c.callTimeout <= 0 {
 		v.add("call_timeout", "must be positive")
 	}
+	if c.overflow != OverflowDeadLetter && c.overflow != OverflowWait {
+		v.add("overflow", fmt.Sprintf("unknown rule %d", int(c.overflow)))
+	}
+	if c.overflowWait <= 0 {
+		v.add("overflow_wait", "must be positive")
+	}
+	if c.maxHooksPerTenant < 1 {
+		v.add("max_hooks_per_tenant", "must be at least 1")
+	}
+	if c.maxTenantEvents < 1 {
+		v.add("tenant_buffered_events", "must be at least 1")
+	}
+	if c.maxTotalEvents < 1 {
+		v.add("dispatcher_buffered_events", "must be at least 1")
+	}
+	if c.failingCalls < 1 {
+		v.add("failing_calls", "must be at least 1")
+	}
+	if c.probeInterval <= 0 {
+		v.add("probe_interval", "must be positive")
+	}
 	if err := c.guard.Validate(); err != nil {
 		v.add("size_guard", err.Error())
 	}
 	maxMsg := c.guard.Limit()
 	if c.maxBufferedBytes < maxMsg {
 		v.add("max_buffered_bytes", fmt.Sprintf("%d is below the message size limit %d", c.maxBufferedBytes, maxMsg))
+	}
+	if c.maxTenantBytes < maxMsg {
+		v.add("tenant_buffered_bytes", fmt.Sprintf("%d is below the message size limit %d", c.maxTenantBytes, maxMsg))
+	}
+	if c.maxTotalBytes < maxMsg {
+		v.add("dispatcher_buffered_bytes", fmt.Sprintf("%d is below the message size limit %d", c.maxTotalBytes, maxMsg))
 	}
 	c.validateSpool(&v)
 	return v.err()
@@ -177,36 +242,78 @@ func WithGroupStrategy(s GroupStrategy) Option {
 	return func(c *settings) { c.groupStrategy = s }
 }
 
-// WithExternalID sets the ExternalId with which "role" hooks assume their
-// role: the id this server assigned to the customer whose hooks the
-// dispatcher serves, such as the tenant or app id (AWS suggests an
-// unguessable value, such as a UUID, stored with the tenant). The customer's
-// role trust policy requires it (TrustPolicy), which is what stops one
-// customer from registering another customer's role: the other role trusts
-// only the other customer's ExternalId. It must never come from the hook
-// configuration, which the customer writes; ParseHooks refuses hooks that
-// carry one. Without an ExternalId, "role" hooks are invalid.
+// WithExternalID sets the ExternalId with which the default tenant's
+// (Dispatcher.SetHooks) "role" hooks assume their role: the id this server
+// assigned to the customer whose hooks the dispatcher serves, such as the
+// app id. The customer's role trust policy requires it (TrustPolicy), which
+// is what stops one customer from registering another customer's role: the
+// other role trusts only the other customer's ExternalId. It must never
+// come from the hook configuration, which the customer writes; ParseHooks
+// refuses hooks that carry one. Without an ExternalId, the default
+// tenant's "role" hooks are invalid. Default none.
 //
-// For a dispatcher that serves several customers, use WithExternalIDFunc.
+// Other tenants (Dispatcher.Tenant) get theirs from WithTenantExternalID.
 func WithExternalID(id string) Option {
-	return func(c *settings) { c.externalID = func(Hook) string { return id } }
+	return func(c *settings) { c.externalID = id }
 }
 
-// WithExternalIDFunc is WithExternalID for a dispatcher that serves hooks of
-// several customers: fn returns the ExternalId of the customer that owns
-// the hook (look it up by the hook's ID in the server's own records, never
-// from the hook's other fields, which the customer controls). It must be
-// fast and deterministic. It also marks the dispatcher multi-tenant (see
-// WithMultiTenant).
-func WithExternalIDFunc(fn func(Hook) string) Option {
-	return func(c *settings) { c.externalID, c.multiTenant = fn, fn != nil || c.multiTenant }
+// WithTenantExternalID sets how a tenant's ExternalId is found: fn returns
+// the ExternalId this server assigned to the tenant, from the server's own
+// records (for example a UUID stored with the app). It receives only the
+// tenant id under which the server authenticated the app (Dispatcher.Tenant),
+// never anything from hook JSON, so a tenant that registers another tenant's
+// hook id, role and queue still assumes that role with its own ExternalId
+// and is refused by the role's trust policy. It must be fast and
+// deterministic; an empty result makes that tenant's "role" hooks invalid.
+//
+// Default: the tenant id itself. AWS asks that an ExternalId be unique per
+// customer and chosen by the provider, not by the customer; it is not a
+// secret. A tenant id the server assigned meets that as long as ids are
+// never reused for another customer; a server that may reuse ids should
+// store a random ExternalId per tenant and return it here. The default
+// tenant "" uses WithExternalID.
+func WithTenantExternalID(fn func(tenant string) string) Option {
+	return func(c *settings) { c.tenantExternalID = fn }
 }
 
-// WithMultiTenant declares that the dispatcher's hooks belong to different
-// customers. The settings check (Dispatcher.Check) then warns about
-// "resource" hooks: every customer's queue policy allows the same server
-// principal, so a customer can register another customer's queue URL.
+// WithMultiTenant declares that the default tenant's hooks belong to
+// different customers (a server that does not use Dispatcher.Tenant). The
+// settings check (Dispatcher.Check) then warns about "resource" hooks:
+// every customer's queue policy allows the same server principal, so a
+// customer can register another customer's queue URL. Default off.
 func WithMultiTenant() Option { return func(c *settings) { c.multiTenant = true } }
+
+// WithResourceAuthForTenants allows "resource" hooks in a dispatcher that
+// serves several tenants (Dispatcher.Tenant with an id other than ""),
+// which is refused by default: every customer's queue policy allows this
+// same server principal, so one tenant who registers another tenant's queue
+// URL has this server send its events there, and SQS accepts them. Opt in
+// only when every tenant's hooks are vetted by the operator. Default off.
+func WithResourceAuthForTenants() Option {
+	return func(c *settings) { c.resourceForTenants = true }
+}
+
+// WithMaxHooksPerTenant caps the hooks of one tenant (the default tenant
+// included): a longer list makes that tenant's SetHooks fail, naming the
+// limit. Default DefaultMaxHooksPerTenant.
+func WithMaxHooksPerTenant(n int) Option { return func(c *settings) { c.maxHooksPerTenant = n } }
+
+// WithTenantLimits bounds what all hooks of one tenant hold together, in
+// events and in message bytes; a copy that would pass it meets the overflow
+// rule (WithOverflow) like a copy for a full hook, so one tenant's outage
+// cannot take the room of the others. Defaults
+// DefaultTenantBufferedEvents and DefaultTenantBufferedBytes; 0 keeps a
+// default.
+func WithTenantLimits(events, bytes int) Option {
+	return func(c *settings) {
+		if events != 0 {
+			c.maxTenantEvents = events
+		}
+		if bytes != 0 {
+			c.maxTenantBytes = bytes
+		}
+	}
+}
 
 // WithRoleAuthOnly refuses "resource" hooks (validation fails), for
 // operators who want only the cross-tenant-safe "role" (and "keys") auth.
@@ -230,9 +337,9 @@ func WithAdaptiveInFlight(max int) Option {
 
 // WithMaxBuffered bounds what each hook holds — events queued, in flight and
 // waiting to be retried — in events and in message bytes. When a hook is
-// full, Publish waits for room and TryPublish dead-letters its copy with
-// ReasonBufferFull. Defaults DefaultMaxBufferedEvents and
-// DefaultMaxBufferedBytes; 0 keeps a default.
+// full, Publish applies the overflow rule (WithOverflow) and TryPublish
+// dead-letters its copy with ReasonBufferFull. Defaults
+// DefaultMaxBufferedEvents and DefaultMaxBufferedBytes; 0 keeps a default.
 func WithMaxBuffered(events, bytes int) Option {
 	return func(c *settings) {
 		if events != 0 {
@@ -240,6 +347,54 @@ func WithMaxBuffered(events, bytes int) Option {
 		}
 		if bytes != 0 {
 			c.maxBufferedBytes = bytes
+		}
+	}
+}
+
+// WithDispatcherLimits bounds what the whole dispatcher holds, all hooks
+// of all tenants together, in events and in message bytes: the process-wide
+// memory bound. A copy that would pass it is handled by the overflow rule
+// like a copy for a full hook. Defaults DefaultDispatcherBufferedEvents and
+// DefaultDispatcherBufferedBytes; 0 keeps a default.
+func WithDispatcherLimits(events, bytes int) Option {
+	return func(c *settings) {
+		if events != 0 {
+			c.maxTotalEvents = events
+		}
+		if bytes != 0 {
+			c.maxTotalBytes = bytes
+		}
+	}
+}
+
+// WithOverflow sets what Publish does with a copy for a hook that is full:
+// OverflowDeadLetter (the default) or OverflowWait (bounded by
+// WithOverflowWait, default DefaultOverflowWait).
+func WithOverflow(r OverflowRule) Option { return func(c *settings) { c.overflow = r } }
+
+// WithOverflowWait selects OverflowWait with max as the longest Publish
+// waits for room in one full hook before dead-lettering its copy with
+// ReasonBufferFull. Default rule OverflowDeadLetter; default bound
+// DefaultOverflowWait.
+func WithOverflowWait(max time.Duration) Option {
+	return func(c *settings) { c.overflow, c.overflowWait = OverflowWait, max }
+}
+
+// WithFailingRule sets when a hook counts as failing (see HealthFailing):
+// after calls whole calls in a row failed over at least after, with no
+// success; it then tries one call per probe. Defaults DefaultFailingCalls,
+// DefaultFailingAfter and DefaultProbeInterval; 0 keeps a default, and a
+// negative after means no minimum duration.
+func WithFailingRule(calls int, after, probe time.Duration) Option {
+	return func(c *settings) {
+		if calls != 0 {
+			c.failingCalls = calls
+		}
+		if after != 0 {
+			c.failingAfter = max(after, 0)
+		}
+		if probe != 0 {
+			c.probeInterval = probe
 		}
 	}
 }

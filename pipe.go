@@ -7,6 +7,7 @@ package sqshook
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -41,12 +42,14 @@ const (
 // goroutines exist only while it has work: one per call in flight, plus
 // timer callbacks for linger and retries.
 type pipe struct {
-	d        *Dispatcher
-	hook     Hook
-	filter   Filter
-	client   SQSAPI
-	queueURL *string
-	fifo     bool
+	d          *Dispatcher
+	tenant     *tenant
+	externalID string // the tenant's, for "role" hooks
+	hook       Hook
+	filter     Filter
+	client     SQSAPI
+	queueURL   *string
+	fifo       bool
 
 	mu         sync.Mutex
 	state      int
@@ -77,6 +80,8 @@ type pipe struct {
 
 	counters hookCounters
 	dur      pipeSpool // disk-only copies (WithSpool)
+	shares   shares    // the tenant's and the dispatcher's
+	health   health
 
 	retryLog, failLog logLimiter     // rate limits of the failure log lines (sender.go)
 	tel               *hookTelemetry // nil: no metrics or traces
@@ -88,17 +93,25 @@ type flushWaiter struct {
 	ticket uint64 // once satisfied: reports with a smaller ticket must end first
 }
 
-func (d *Dispatcher) newPipe(h Hook) (*pipe, error) {
+func (d *Dispatcher) newPipe(t *tenant, h Hook) (*pipe, error) {
 	f, err := CompileFilter(h.EventTypes)
 	if err != nil {
 		return nil, err
 	}
-	client, err := d.cfg.clientFor(context.Background(), h)
+	ext := d.externalIDOf(t.id)
+	var client SQSAPI
+	if d.cfg.clientFor != nil {
+		client, err = d.cfg.clientFor(context.Background(), h)
+	} else {
+		client, err = d.pool.client(context.Background(), h, ext)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sqshook: hook %q: client: %w", h.ID, err)
 	}
 	return &pipe{
 		d:            d,
+		tenant:       t,
+		externalID:   ext,
 		hook:         h,
 		filter:       f,
 		client:       client,
@@ -108,8 +121,17 @@ func (d *Dispatcher) newPipe(h Hook) (*pipe, error) {
 		lim:          newInflightLimit(d.cfg.maxInFlight, d.cfg.adaptiveInFlight),
 		epochPending: make(map[uint64]int),
 		counters:     hookCounters{deadLettered: make(map[Reason]uint64)},
-		tel:          d.tel.forHook(h),
+		shares:       shares{t.share, d.share},
+		tel:          d.tel.forHook(t.id, h),
 	}, nil
+}
+
+// logArgs are the attributes that name the hook in a log record, then args.
+func (p *pipe) logArgs(args ...any) []any {
+	if p.tenant.id != "" {
+		return append([]any{tenantAttr(p.tenant.id), slog.String("hook_id", p.hook.ID)}, args...)
+	}
+	return append([]any{slog.String("hook_id", p.hook.ID)}, args...)
 }
 
 func (p *pipe) oldestEpochLocked() (uint64, bool) {

@@ -104,7 +104,7 @@ func (p *pipe) classify(err error) (kind failureKind, code, msg string) {
 	if kind != failShutdown && p.hook.SQSAuthType == AuthRole && fromSTS(err) {
 		msg = fmt.Sprintf("assuming role %s failed: %s", p.hook.SQSRoleARN, msg)
 		if kind == failPermanent {
-			msg += " (" + trustHint(p.d.cfg.externalID(p.hook)) + ")"
+			msg += " (" + trustHint(p.externalID) + ")"
 		}
 	}
 	return kind, code, msg
@@ -261,6 +261,9 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 		if kind == failPermanent || kind == failTransient {
 			p.logFailureLocked(kind, code, msg, len(batch))
 		}
+		if kind != failShutdown && kind != failTooLong {
+			p.callFailedLocked(code, msg)
+		}
 		for _, e := range batch {
 			e.code, e.message = code, msg // this attempt's error, for the dead letter
 		}
@@ -282,10 +285,16 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 	} else {
 		p.regrowBatchLocked()
 		now := p.d.cfg.clock.Now()
-		if throttledEntries(out) {
+		throttled := throttledEntries(out)
+		if throttled {
 			p.lim.congested(c.started, now)
 		} else {
 			p.lim.succeeded(c.started, now.Sub(c.started), c.limited)
+		}
+		if len(out.Successful) > 0 || len(out.Failed) == 0 {
+			p.callSucceededLocked(throttled)
+		} else if f := out.Failed[0]; !f.SenderFault {
+			p.callFailedLocked(aws.ToString(f.Code), p.hook.scrub(aws.ToString(f.Message)))
 		}
 		dls = p.settleEntriesLocked(batch, out)
 	}
@@ -529,11 +538,11 @@ func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, sende
 	}
 	p.tel.deadLettered(reason, code)
 	de := &DeliveryError{
-		HookID: p.hook.ID, EventID: e.ev.id, EventType: e.ev.ev.Type,
+		Tenant: p.tenant.id, HookID: p.hook.ID, EventID: e.ev.id, EventType: e.ev.ev.Type,
 		Reason: reason, Code: code, Message: msg, SenderFault: senderFault, Err: err,
 	}
 	dl := DeadLetter{
-		HookID: p.hook.ID, Event: e.ev.ev, Reason: reason, Code: code, Message: msg,
+		Tenant: p.tenant.id, HookID: p.hook.ID, Event: e.ev.ev, Reason: reason, Code: code, Message: msg,
 		SenderFault: senderFault, Attempts: e.attempt, Err: de, Seq: e.seq, spoolSeq: e.ev.spoolSeq,
 	}
 	if p.fifo {
@@ -552,6 +561,7 @@ func (p *pipe) releaseLocked(e *entry) {
 	}
 	p.pending--
 	p.bytes -= e.size
+	p.shares.give(e.size)
 	if n := p.epochPending[e.epoch] - 1; n > 0 {
 		p.epochPending[e.epoch] = n
 	} else {

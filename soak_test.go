@@ -104,6 +104,7 @@ func (f *fleet) hook(id, secret string, types ...string) sqshook.Hook {
 func (f *fleet) start(hooks []sqshook.Hook, maxEvents, maxBytes int, opts ...sqshook.Option) {
 	f.t.Helper()
 	base := []sqshook.Option{
+		sqshook.WithOverflowWait(time.Hour), // back-pressure: the fleet checks the bound on what a hook holds
 		sqshook.WithEndpoint(f.srv.URL()),
 		sqshook.WithDeadLetter(f.dls.add),
 		sqshook.WithRetryPolicy(fastRetries),

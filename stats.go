@@ -20,13 +20,16 @@ type Stats struct {
 	Spool *SpoolStats
 }
 
-// Hook returns the stats of the hook with the given id: its active
-// pipeline, or else (after it was removed, or after Close) the first
-// draining one.
-func (s Stats) Hook(id string) (HookStats, bool) {
+// Hook returns the stats of the default tenant's hook with the given id:
+// its active pipeline, or else (after it was removed, or after Close) the
+// first draining one.
+func (s Stats) Hook(id string) (HookStats, bool) { return s.TenantHook("", id) }
+
+// TenantHook is Hook for a hook of the given tenant.
+func (s Stats) TenantHook(tenant, id string) (HookStats, bool) {
 	var found *HookStats
 	for i, h := range s.Hooks {
-		if h.HookID != id {
+		if h.HookID != id || h.Tenant != tenant {
 			continue
 		}
 		if !h.Draining {
@@ -45,8 +48,15 @@ func (s Stats) Hook(id string) (HookStats, bool) {
 // HookStats are one hook pipeline's counters, read at one instant, so that
 // Matched == Delivered + DeadLettered + Pending always holds.
 type HookStats struct {
+	// Tenant is the hook's tenant: "" for the default tenant.
+	Tenant   string
 	HookID   string
 	Draining bool // removed or changed by SetHooks, or closing
+
+	// Health is the hook's delivery health; HealthCause says why it is not
+	// HealthOK (the last error code and message, or what it waits for).
+	Health      Health
+	HealthCause string
 
 	Matched      uint64 // copies accepted or dead-lettered at once
 	Delivered    uint64 // acknowledged by SQS
@@ -96,6 +106,7 @@ func (p *pipe) stats() HookStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := HookStats{
+		Tenant:         p.tenant.id,
 		HookID:         p.hook.ID,
 		Draining:       p.state != pipeActive,
 		Matched:        p.counters.matched,
@@ -113,6 +124,7 @@ func (p *pipe) stats() HookStats {
 		Batches:        p.counters.batches,
 		Retries:        p.counters.retries,
 	}
+	s.Health, s.HealthCause = p.healthLocked()
 	for _, n := range s.DeadLetteredBy {
 		s.DeadLettered += n
 	}

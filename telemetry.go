@@ -39,6 +39,7 @@ const (
 	attrBatchMessageCount    = attribute.Key("messaging.batch.message_count")
 	attrErrorType            = attribute.Key("error.type")
 	attrHookID               = attribute.Key("sqshook.hook.id")
+	attrTenant               = attribute.Key("sqshook.tenant")
 	attrReason               = attribute.Key("sqshook.reason")
 	attrCode                 = attribute.Key("sqshook.code")
 	attrOutcome              = attribute.Key("sqshook.call.outcome")
@@ -202,11 +203,11 @@ func (t *telemetry) close() {
 }
 
 // forHook returns the instruments of h's pipeline.
-func (t *telemetry) forHook(h Hook) *hookTelemetry {
+func (t *telemetry) forHook(tenant string, h Hook) *hookTelemetry {
 	if t == nil {
 		return nil
 	}
-	attrs := hookAttributes(h)
+	attrs := hookAttributes(tenant, h)
 	set := attribute.NewSet(attrs...)
 	outcome := func(o string) metric.MeasurementOption {
 		return metric.WithAttributeSet(attribute.NewSet(append(attrs[:len(attrs):len(attrs)],
@@ -221,12 +222,14 @@ func (t *telemetry) forHook(h Hook) *hookTelemetry {
 }
 
 // hookAttributes are the attributes of every measurement of a hook: the
-// messaging system, the queue's name and the hook's id. Never the queue's
-// account, the credentials or anything of an event.
-func hookAttributes(h Hook) []attribute.KeyValue {
+// messaging system, the queue's name, the hook's tenant ("" for the
+// default tenant) and the hook's id. Never the queue's account, the
+// credentials or anything of an event.
+func hookAttributes(tenant string, h Hook) []attribute.KeyValue {
 	return []attribute.KeyValue{
 		attrMessagingSystem.String(messagingSystemSQS),
 		attrDestinationName.String(queueName(h.SQSQueueURL)),
+		attrTenant.String(tenant),
 		attrHookID.String(h.ID),
 	}
 }

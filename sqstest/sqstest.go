@@ -41,6 +41,7 @@ import (
 	"log"
 	"maps"
 	"math/rand"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -143,7 +144,10 @@ type Server struct {
 	msgSeq    atomic.Uint64
 	reqSeq    atomic.Uint64
 	active    atomic.Int64
-	hmu       sync.Mutex // guards closing and the Add calls of handlers
+	conns     atomic.Int64 // client connections accepted
+	open      atomic.Int64 // client connections open now
+	peakOpen  atomic.Int64 // the most open at once
+	hmu       sync.Mutex   // guards closing and the Add calls of handlers
 	closing   bool
 	handlers  sync.WaitGroup
 	closeOnce sync.Once
@@ -169,6 +173,17 @@ func NewServer(opts ...Option) *Server {
 	s.stats.init()
 	s.http = httptest.NewUnstartedServer(http.HandlerFunc(s.route))
 	s.http.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.http.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			s.conns.Add(1)
+			n := s.open.Add(1)
+			for p := s.peakOpen.Load(); n > p && !s.peakOpen.CompareAndSwap(p, n); p = s.peakOpen.Load() {
+			}
+		case http.StateClosed, http.StateHijacked:
+			s.open.Add(-1)
+		}
+	}
 	s.http.Start()
 	if t, ok := s.http.Client().Transport.(*http.Transport); ok {
 		// Many calls in flight should reuse connections, not churn them.
@@ -176,6 +191,14 @@ func NewServer(opts ...Option) *Server {
 	}
 	return s
 }
+
+// ConnectionsAccepted returns how many client connections the server has
+// accepted since it started, closed ones included.
+func (s *Server) ConnectionsAccepted() int64 { return s.conns.Load() }
+
+// PeakConnections returns the most client connections that were open at
+// once since the server started.
+func (s *Server) PeakConnections() int64 { return s.peakOpen.Load() }
 
 // URL returns the endpoint, "http://127.0.0.1:PORT", to give the SDK as its
 // BaseEndpoint.

@@ -56,6 +56,8 @@ type demoConfig struct {
 	spoolDir string
 	crash    time.Duration
 	metrics  string
+	tenants  int // > 0: the multi-tenant demo (demotenants.go)
+	down     int // that tenant's queues answer ServiceUnavailable; -1: none
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -82,6 +84,8 @@ if any event is unaccounted for.`, stderr)
 	fs.StringVar(&c.spoolDir, "spool", "", "keep accepted events in a spool in this directory; a later run delivers what an earlier one left")
 	fs.DurationVar(&c.crash, "crash-after", 0, "kill this process (SIGKILL) after publishing this long; with -spool, run again to finish the delivery")
 	fs.StringVar(&c.metrics, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics and the health JSON at /debug/sqshook while the demo runs (e.g. 127.0.0.1:9464)")
+	fs.IntVar(&c.tenants, "tenants", 0, "publish for this many tenants, each with its own two hooks and queues (0: one app, the three hooks above)")
+	fs.IntVar(&c.down, "down-tenant", -1, "with -tenants: this tenant's queues answer ServiceUnavailable for the whole run")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -94,8 +98,19 @@ if any event is unaccounted for.`, stderr)
 		return usagef("-throttle must be between 0 and 1")
 	case c.crash < 0:
 		return usagef("-crash-after must not be negative")
-	case c.endpoint != "" && (c.throttle > 0 || c.outage > 0):
-		return usagef("-throttle and -outage need the in-process endpoint (no -endpoint)")
+	case c.endpoint != "" && (c.throttle > 0 || c.outage > 0 || c.down >= 0):
+		return usagef("-throttle, -outage and -down-tenant need the in-process endpoint (no -endpoint)")
+	case c.tenants < 0:
+		return usagef("-tenants must not be negative")
+	case c.down >= 0 && c.down >= c.tenants:
+		return usagef("-down-tenant must name one of the -tenants (0 to %d)", c.tenants-1)
+	case c.tenants > 0 && c.hooks != "":
+		return usagef("-hooks and -tenants do not go together")
+	case c.tenants > 0 && (c.spoolDir != "" || c.crash > 0 || c.metrics != ""):
+		return usagef("-spool, -crash-after and -metrics do not go with -tenants")
+	}
+	if c.tenants > 0 {
+		return demoTenants(ctx, c, stdout)
 	}
 	return demo(ctx, c, stdout)
 }

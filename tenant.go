@@ -1,0 +1,393 @@
+// tenant.go owns tenants: the per-tenant hook lists and snapshots that
+// route a tenant's events to its own hooks only, the Tenant handle, the
+// tenant's ExternalId and the rules a tenant's hook list must meet.
+
+package sqshook
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// tenant is one tenant's state: its hooks, the snapshot of its active
+// pipes that its events fan out to, and its share of what the dispatcher
+// holds. A tenant without hooks (other than the default tenant) is dropped
+// from the dispatcher's map.
+type tenant struct {
+	id    string
+	share *share
+	snap  atomic.Pointer[snapshot] // what this tenant's events fan out to
+
+	setMu   sync.Mutex // serialises this tenant's SetHooks
+	removed bool       // guarded by setMu: dropped from the map
+	hooks   []Hook     // guarded by Dispatcher.mu
+}
+
+// emptySnapshot is the snapshot of a tenant without hooks.
+var emptySnapshot = &snapshot{}
+
+func (d *Dispatcher) newTenant(id string) *tenant {
+	t := &tenant{id: id, share: newShare("tenant", d.cfg.maxTenantEvents, d.cfg.maxTenantBytes)}
+	t.snap.Store(emptySnapshot)
+	return t
+}
+
+// lookupTenant returns the tenant's state, or nil when it has no hooks.
+func (d *Dispatcher) lookupTenant(id string) *tenant {
+	if id == "" {
+		return d.def
+	}
+	if v, ok := d.tenants.Load(id); ok {
+		return v.(*tenant)
+	}
+	return nil
+}
+
+// Tenant is a handle on the hooks and events of one tenant (one app of the
+// chat server, one customer). Get it with Dispatcher.Tenant where the
+// server has authenticated the app: an event published through it reaches
+// only that tenant's hooks, and there is no other way to name a tenant, so
+// no event can reach another tenant's hooks. A Tenant is cheap (no state of
+// its own; make one per call if convenient) and safe for concurrent use.
+type Tenant struct {
+	d  *Dispatcher
+	id string
+}
+
+// Tenant returns the handle of the tenant with the given id. The id is the
+// server's own name for the app, never a value from an event or from hook
+// JSON. The id "" is the default tenant, which the Dispatcher's own
+// Publish, SetHooks and Hooks act on. A tenant exists while it has hooks;
+// its state is allocated by its first SetHooks.
+func (d *Dispatcher) Tenant(id string) *Tenant { return &Tenant{d: d, id: id} }
+
+// ID returns the tenant's id.
+func (t *Tenant) ID() string { return t.id }
+
+// Publish is Dispatcher.Publish for this tenant's hooks only.
+func (t *Tenant) Publish(ctx context.Context, ev Event) error {
+	return t.d.publish(ctx, t.snapshot(), ev, true)
+}
+
+// TryPublish is Dispatcher.TryPublish for this tenant's hooks only.
+func (t *Tenant) TryPublish(ev Event) error {
+	return t.d.publish(context.Background(), t.snapshot(), ev, false)
+}
+
+func (t *Tenant) snapshot() *snapshot {
+	if s := t.d.lookupTenant(t.id); s != nil {
+		return s.snap.Load()
+	}
+	return emptySnapshot
+}
+
+// SetHooks replaces this tenant's hook list, as Dispatcher.SetHooks does for
+// the default tenant. It touches no other tenant, costs in proportion to
+// this tenant's hooks, and fails only for problems of this tenant's list
+// (errors name the tenant, the hook and the field). Hook ids are unique
+// within a tenant; two tenants may use the same id. An empty list removes
+// the tenant: its hooks drain like removed hooks and its state is freed.
+func (t *Tenant) SetHooks(hooks []Hook) error { return t.d.setHooks(t.id, hooks) }
+
+// Hooks returns a copy of this tenant's hook list.
+func (t *Tenant) Hooks() []Hook {
+	d := t.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.lookupTenant(t.id)
+	if s == nil {
+		return []Hook{}
+	}
+	out := make([]Hook, len(s.hooks))
+	for i, h := range s.hooks {
+		out[i] = h.Clone()
+	}
+	return out
+}
+
+// Stats returns the counters of this tenant's hooks: active hooks in
+// configuration order, then hooks still draining.
+func (t *Tenant) Stats() Stats {
+	d := t.d
+	var pipes []*pipe
+	d.mu.Lock()
+	if d.closed.Load() {
+		for _, p := range d.final {
+			if p.tenant.id == t.id {
+				pipes = append(pipes, p)
+			}
+		}
+	} else {
+		var active []*pipe
+		if s := d.lookupTenant(t.id); s != nil {
+			active = s.snap.Load().pipes
+		}
+		inActive := make(map[*pipe]bool, len(active))
+		for _, p := range active {
+			inActive[p] = true
+		}
+		var draining []*pipe
+		for p := range d.pipes {
+			if p.tenant.id == t.id && !inActive[p] {
+				draining = append(draining, p)
+			}
+		}
+		slices.SortFunc(draining, func(a, b *pipe) int { return strings.Compare(a.hook.ID, b.hook.ID) })
+		pipes = append(slices.Clone(active), draining...)
+	}
+	d.mu.Unlock()
+	s := Stats{CallbackPanics: d.panics.Load()}
+	for _, p := range pipes {
+		s.Hooks = append(s.Hooks, p.stats())
+	}
+	return s
+}
+
+// Check is Dispatcher.Check for a hook of this tenant, run with this
+// tenant's ExternalId.
+func (t *Tenant) Check(ctx context.Context, hookID string, opts CheckOptions) (CheckResult, error) {
+	return t.d.check(ctx, t.id, hookID, opts)
+}
+
+// CheckHook runs CheckHook for a hook this tenant submits (before
+// SetHooks, as Stream's check_sqs does), with the dispatcher's clients and
+// endpoint and this tenant's ExternalId; opts.ExternalID, opts.Client and
+// opts.Endpoint are ignored. After Close it returns a result with
+// ErrClosed's message.
+func (t *Tenant) CheckHook(ctx context.Context, h Hook, opts CheckOptions) CheckResult {
+	if t.d.closed.Load() {
+		return CheckResult{Status: CheckError, Error: ErrClosed.Error()}
+	}
+	return t.d.checkHook(ctx, t.id, h, nil, opts, time.Now())
+}
+
+// RemoveTenant removes the tenant with the given id, as
+// d.Tenant(id).SetHooks(nil) does: its hooks stop taking events and drain
+// in the background, and its state is freed. Removing the default tenant
+// "" removes its hooks.
+func (d *Dispatcher) RemoveTenant(id string) error { return d.setHooks(id, nil) }
+
+// externalIDOf returns the ExternalId the server assigned to the tenant.
+func (d *Dispatcher) externalIDOf(tenant string) string {
+	switch {
+	case tenant == "":
+		return d.cfg.externalID
+	case d.cfg.tenantExternalID != nil:
+		return d.cfg.tenantExternalID(tenant)
+	}
+	return tenant
+}
+
+// multiTenant reports whether a hook list for the tenant belongs to a
+// dispatcher that serves several customers.
+func (d *Dispatcher) multiTenant(tenant string) bool {
+	return tenant != "" || d.named.Load() > 0 || d.cfg.multiTenant
+}
+
+// validateTenant validates one tenant's hook list: the hook rules with the
+// tenant's ExternalId, the limit on hooks per tenant and the rule on
+// "resource" hooks across tenants. Problems of a named tenant say which
+// tenant, hook and field.
+func (d *Dispatcher) validateTenant(id string, hooks []Hook) ([]Hook, error) {
+	ext := d.externalIDOf(id)
+	opts := ValidateOptions{Endpoint: d.cfg.endpoint, RoleAuthOnly: d.cfg.roleAuthOnly}
+	if ext != "" {
+		opts.ExternalID = func(Hook) string { return ext }
+	}
+	var v validator
+	var valid []Hook
+	if len(hooks) > d.cfg.maxHooksPerTenant {
+		v.add("hooks", fmt.Sprintf("%d hooks is over the limit of %d hooks per tenant (WithMaxHooksPerTenant)", len(hooks), d.cfg.maxHooksPerTenant))
+	} else {
+		var err error
+		if valid, err = ValidateHooks(hooks, opts); err != nil {
+			ve, ok := err.(*ValidationError)
+			if !ok {
+				return nil, err
+			}
+			v.problems = append(v.problems, ve.Problems...)
+		}
+	}
+	if (id != "" || d.named.Load() > 0) && !d.cfg.resourceForTenants && !d.cfg.roleAuthOnly {
+		for i, h := range hooks {
+			if h.SQSAuthType == AuthResource {
+				v.add(fmt.Sprintf("hooks[%d].sqs_auth_type", i), `"resource" auth is refused in a dispatcher that serves several tenants: every customer's queue policy allows this same server principal, so a tenant who registers another tenant's queue URL would make this server send its events there; use "role" auth (an ExternalId per tenant), or opt in with WithResourceAuthForTenants`)
+			}
+		}
+	}
+	if len(v.problems) > 0 {
+		if id != "" {
+			for i := range v.problems {
+				v.problems[i].Field = tenantField(id, hooks, v.problems[i].Field)
+			}
+		}
+		return nil, v.err()
+	}
+	return valid, nil
+}
+
+// tenantField names a problem's tenant and hook: `tenants["acme"].hooks[2]
+// (id "h1").sqs_secret`.
+func tenantField(tenant string, hooks []Hook, field string) string {
+	name := fmt.Sprintf("tenants[%q].", tenant)
+	var i int
+	if _, err := fmt.Sscanf(field, "hooks[%d]", &i); err == nil && i >= 0 && i < len(hooks) && hooks[i].ID != "" {
+		if j := strings.IndexByte(field, ']'); j >= 0 {
+			return name + field[:j+1] + fmt.Sprintf(" (id %q)", hooks[i].ID) + field[j+1:]
+		}
+	}
+	return name + field
+}
+
+// setHooks replaces one tenant's hook list.
+func (d *Dispatcher) setHooks(id string, hooks []Hook) error {
+	valid, err := d.validateTenant(id, hooks)
+	if err != nil {
+		return err
+	}
+	for {
+		if d.closed.Load() {
+			return ErrClosed
+		}
+		t := d.lookupTenant(id)
+		if t == nil {
+			if len(valid) == 0 {
+				return nil // nothing to remove
+			}
+			v, loaded := d.tenants.LoadOrStore(id, d.newTenant(id))
+			t = v.(*tenant)
+			if !loaded {
+				d.named.Add(1)
+			}
+		}
+		t.setMu.Lock()
+		if t.removed { // removed meanwhile: start again with a new state
+			t.setMu.Unlock()
+			continue
+		}
+		err := d.setTenantHooksLocked(t, valid)
+		if err != nil && id != "" {
+			d.mu.Lock()
+			if len(t.hooks) == 0 { // a new tenant whose first list failed holds nothing
+				d.dropTenantLocked(t)
+			}
+			d.mu.Unlock()
+		}
+		t.setMu.Unlock()
+		return err
+	}
+}
+
+// setTenantHooksLocked builds the pipelines of a tenant's new and changed
+// hooks, then swaps its snapshot; t.setMu is held. The new pipelines (and
+// their SDK clients, which may load the server's AWS configuration) are
+// built outside d.mu, so a slow client does not hold up Stats, Hooks,
+// Check, Close or other tenants.
+func (d *Dispatcher) setTenantHooksLocked(t *tenant, valid []Hook) error {
+	old := t.snap.Load()
+	byID := make(map[string]*pipe, len(old.pipes))
+	for _, p := range old.pipes {
+		byID[p.hook.ID] = p
+	}
+	next := &snapshot{}
+	var build []int // indexes in next.pipes of the hooks that need a new pipeline
+	for _, h := range valid {
+		if !h.Enabled {
+			continue
+		}
+		if p, ok := byID[h.ID]; ok && hooksEqual(p.hook, h) {
+			delete(byID, h.ID)
+			next.pipes = append(next.pipes, p)
+			continue
+		}
+		build = append(build, len(next.pipes))
+		next.pipes = append(next.pipes, &pipe{hook: h}) // replaced below
+	}
+	// The clients of many new hooks are built a few at a time: each may
+	// load the server's AWS configuration or wait on a slow credential
+	// source. An error is reported for the first failing hook in list order,
+	// whichever finishes first.
+	errs := make([]error, len(next.pipes))
+	if len(build) == 1 {
+		i := build[0]
+		next.pipes[i], errs[i] = d.newPipe(t, next.pipes[i].hook)
+	} else if len(build) > 1 {
+		var g errgroup.Group
+		g.SetLimit(buildConcurrency)
+		for _, i := range build {
+			h := next.pipes[i].hook
+			g.Go(func() error {
+				next.pipes[i], errs[i] = d.newPipe(t, h)
+				return nil
+			})
+		}
+		g.Wait()
+	}
+	built := make([]*pipe, 0, len(build))
+	for _, i := range build {
+		if errs[i] != nil {
+			if t.id != "" {
+				return fmt.Errorf("sqshook: tenant %q: %w", t.id, errs[i])
+			}
+			return errs[i]
+		}
+		built = append(built, next.pipes[i])
+	}
+	if len(next.pipes) == 0 {
+		next = emptySnapshot
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed.Load() {
+		return ErrClosed // the new pipelines hold nothing and start nothing
+	}
+	for _, p := range built {
+		d.pipes[p] = struct{}{}
+		p.adopt() // copies the spool kept for this hook, before any new one
+	}
+	t.hooks = valid
+	t.snap.Store(next)
+	if len(valid) == 0 && t.id != "" {
+		d.dropTenantLocked(t)
+	}
+	for _, p := range byID { // removed or changed
+		p.retire()
+	}
+	return nil
+}
+
+// dropTenantLocked forgets a named tenant without hooks; t.setMu and d.mu
+// are held.
+func (d *Dispatcher) dropTenantLocked(t *tenant) {
+	if !t.removed {
+		t.removed = true
+		d.tenants.CompareAndDelete(t.id, t)
+		d.named.Add(-1)
+	}
+}
+
+// eachTenant calls fn for the default tenant, then every named tenant.
+func (d *Dispatcher) eachTenant(fn func(t *tenant)) {
+	fn(d.def)
+	d.tenants.Range(func(_, v any) bool {
+		fn(v.(*tenant))
+		return true
+	})
+}
+
+// tenantOrder sorts pipes by tenant id, keeping their order within a
+// tenant.
+func tenantOrder(pipes []*pipe) {
+	slices.SortStableFunc(pipes, func(a, b *pipe) int { return strings.Compare(a.tenant.id, b.tenant.id) })
+}
+
+// tenantAttr is the log attribute of a named tenant.
+func tenantAttr(tenant string) slog.Attr { return slog.String("tenant", tenant) }

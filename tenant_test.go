@@ -1,0 +1,532 @@
+package sqshook_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"go.uber.org/goleak"
+
+	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/sqstest"
+)
+
+// noLeaks checks, after the test's dispatchers and servers are closed (its
+// cleanups run before this one), that the test leaked no goroutine.
+func noLeaks(t *testing.T) {
+	opt := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
+}
+
+// tenantHooks returns the same hook list for every tenant (same ids, same
+// filters), each on the tenant's own queues. They use "resource" auth, so
+// the dispatcher needs WithResourceAuthForTenants.
+func tenantHooks(tenant string) []sqshook.Hook {
+	return []sqshook.Hook{
+		hookFor("all", tenant+"-all"),
+		hookFor("messages", tenant+"-messages", "message.*"),
+	}
+}
+
+// tenantEvent is an event whose body names its tenant.
+func tenantEvent(tenant, typ string, i int) sqshook.Event {
+	return sqshook.Event{Type: typ, Body: []byte(fmt.Sprintf(`{"tenant":%q,"i":%d}`, tenant, i))}
+}
+
+// TestTenantIsolation: tenants with identical hook ids and filters receive
+// only their own events, interleaved; stats and dead letters carry the
+// tenant; the default tenant is one more tenant.
+func TestTenantIsolation(t *testing.T) {
+	noLeaks(t)
+	fake := newFake()
+	d, dls := newTestDispatcher(t, fake, nil, sqshook.WithResourceAuthForTenants())
+	tenants := []string{"", "acme", "globex", "initech"}
+	for _, id := range tenants {
+		if err := d.Tenant(id).SetHooks(tenantHooks("q" + id)); err != nil {
+			t.Fatalf("tenant %q SetHooks: %v", id, err)
+		}
+	}
+	const n = 50
+	types := []string{"message.new", "reaction.new"}
+	for i := 0; i < n; i++ {
+		for _, id := range tenants {
+			if err := d.Tenant(id).Publish(context.Background(), tenantEvent(id, types[i%2], i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// A tenant without hooks publishes to nobody, and nobody else.
+	if err := d.Tenant("nobody").Publish(context.Background(), tenantEvent("nobody", "message.new", 0)); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, d)
+	for _, id := range tenants {
+		for _, q := range []struct {
+			name string
+			want int
+		}{{"q" + id + "-all", n}, {"q" + id + "-messages", n / 2}} {
+			fake.mu.Lock()
+			acked := fake.acked[fakeQueuePrefix+q.name]
+			fake.mu.Unlock()
+			if len(acked) != q.want {
+				t.Errorf("queue %s: %d messages, want %d", q.name, len(acked), q.want)
+			}
+			for _, e := range acked {
+				if !strings.Contains(aws.ToString(e.MessageBody), fmt.Sprintf(`"tenant":%q`, id)) {
+					t.Fatalf("queue %s of tenant %q holds %s: another tenant's event", q.name, id, aws.ToString(e.MessageBody))
+				}
+			}
+		}
+	}
+	s := checkAccounting(t, d, true)
+	if len(s.Hooks) != 2*len(tenants) {
+		t.Fatalf("stats list %d hooks, want %d", len(s.Hooks), 2*len(tenants))
+	}
+	for i, h := range s.Hooks { // default tenant first, then by tenant id
+		if want := tenants[i/2]; h.Tenant != want {
+			t.Errorf("stats[%d] tenant %q, want %q", i, h.Tenant, want)
+		}
+	}
+	if h, ok := s.TenantHook("globex", "messages"); !ok || h.Matched != n/2 {
+		t.Errorf("TenantHook(globex, messages) = %+v, %v; want %d matched", h, ok, n/2)
+	}
+	ts := d.Tenant("acme").Stats()
+	if len(ts.Hooks) != 2 || ts.Hooks[0].Tenant != "acme" {
+		t.Errorf("Tenant(acme).Stats() = %+v, want acme's two hooks", ts.Hooks)
+	}
+	if got := d.Tenant("acme").Hooks(); len(got) != 2 || got[1].SQSQueueURL != fakeQueuePrefix+"qacme-messages" {
+		t.Errorf("Tenant(acme).Hooks() = %+v", got)
+	}
+	// A dead letter and the error of Publish name the tenant.
+	err := d.Tenant("acme").Publish(context.Background(), sqshook.Event{Type: "message.new", Body: []byte(`{"big":"` + strings.Repeat("x", 300<<10) + `"}`)})
+	var de *sqshook.DeliveryError
+	if !errors.As(err, &de) || de.Tenant != "acme" || !strings.Contains(err.Error(), `tenant "acme"`) {
+		t.Fatalf("Publish of a too large event: %v, want a DeliveryError naming tenant acme", err)
+	}
+	for _, dl := range dls.list() {
+		if dl.Tenant != "acme" {
+			t.Errorf("dead letter of tenant %q, want acme", dl.Tenant)
+		}
+	}
+	if len(dls.list()) != 2 {
+		t.Errorf("%d dead letters, want 2 (acme's two hooks)", len(dls.list()))
+	}
+}
+
+// TestTenantSetHooksFailsOnlyItsOwn: a tenant's invalid or duplicate hooks
+// fail only its own update, naming tenant, hook and field; other tenants'
+// updates at the same time succeed, and the failing tenant keeps its hooks.
+func TestTenantSetHooksFailsOnlyItsOwn(t *testing.T) {
+	d, _ := newTestDispatcher(t, newFake(), nil, sqshook.WithResourceAuthForTenants())
+	if err := d.Tenant("a").SetHooks(tenantHooks("a")); err != nil {
+		t.Fatal(err)
+	}
+	dup := append(tenantHooks("a2"), hookFor("all", "a2-other"))
+	bad := tenantHooks("a3")
+	bad[1].SQSRegion = "mars-1"
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch i {
+			case 0:
+				errs[i] = d.Tenant("a").SetHooks(dup)
+			case 1:
+				errs[i] = d.Tenant("a").SetHooks(bad)
+			default:
+				id := fmt.Sprintf("t%02d", i)
+				errs[i] = d.Tenant(id).SetHooks(tenantHooks(id))
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i < 2 {
+			var ve *sqshook.ValidationError
+			if !errors.As(err, &ve) || !strings.Contains(err.Error(), `tenants["a"].hooks[`) {
+				t.Errorf("tenant a's bad update %d: %v; want a ValidationError naming tenant a", i, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("tenant t%02d: %v", i, err)
+		}
+	}
+	if msg := errs[0].Error(); !strings.Contains(msg, `tenants["a"].hooks[2] (id "all").id`) {
+		t.Errorf("duplicate id error %q does not name tenant, hook and field", msg)
+	}
+	if msg := errs[1].Error(); !strings.Contains(msg, `tenants["a"].hooks[1] (id "messages").sqs_region`) {
+		t.Errorf("bad region error %q does not name tenant, hook and field", msg)
+	}
+	if got := d.Tenant("a").Hooks(); len(got) != 2 || got[0].SQSQueueURL != fakeQueuePrefix+"a-all" {
+		t.Errorf("tenant a's hooks changed by a failed update: %+v", got)
+	}
+	if n := len(d.Stats().Hooks); n != 2+18*2 {
+		t.Errorf("%d hooks in all, want %d", n, 2+18*2)
+	}
+}
+
+// TestTenantRemoveDrains: removing a tenant drains its hooks like removed
+// hooks (what they hold is delivered), frees its state, and leaves the
+// others alone.
+func TestTenantRemoveDrains(t *testing.T) {
+	noLeaks(t)
+	fake := newFake()
+	block := make(chan struct{})
+	fake.mu.Lock()
+	fake.block = block
+	fake.mu.Unlock()
+	d, dls := newTestDispatcher(t, fake, nil, sqshook.WithLinger(0), sqshook.WithResourceAuthForTenants())
+	for _, id := range []string{"gone", "stays"} {
+		if err := d.Tenant(id).SetHooks(tenantHooks(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		for _, id := range []string{"gone", "stays"} {
+			if err := d.Tenant(id).Publish(context.Background(), tenantEvent(id, "message.new", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := d.RemoveTenant("gone"); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Tenant("gone").Hooks(); len(got) != 0 {
+		t.Errorf("removed tenant still lists hooks %+v", got)
+	}
+	// Still draining: its hooks hold events in calls that hang.
+	if s := d.Tenant("gone").Stats(); len(s.Hooks) != 2 || !s.Hooks[0].Draining {
+		t.Fatalf("removed tenant's stats %+v, want two draining hooks", s.Hooks)
+	}
+	if err := d.Tenant("gone").Publish(context.Background(), tenantEvent("gone", "message.new", 99)); err != nil {
+		t.Fatalf("Publish to a removed tenant: %v, want nil (no hook matches)", err)
+	}
+	fake.mu.Lock()
+	fake.block = nil
+	fake.mu.Unlock()
+	close(block)
+	flush(t, d)
+	waitForCond(t, func() bool { return len(d.Tenant("gone").Stats().Hooks) == 0 })
+	if got := len(fake.ackedIDs(fakeQueuePrefix + "gone-all")); got != 5 {
+		t.Errorf("removed tenant's queue received %d, want the 5 it held", got)
+	}
+	if got := len(fake.ackedIDs(fakeQueuePrefix + "stays-messages")); got != 5 {
+		t.Errorf("other tenant's queue received %d, want 5", got)
+	}
+	if len(dls.list()) != 0 {
+		t.Errorf("dead letters %v, want none", dls.byReason())
+	}
+	// The tenant can come back.
+	if err := d.Tenant("gone").SetHooks(tenantHooks("back")); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Tenant("gone").Hooks(); len(got) != 2 {
+		t.Errorf("tenant back with %d hooks, want 2", len(got))
+	}
+}
+
+// TestTenantLimits: every limit's error names the limit, and a tenant's
+// full share dead-letters its own copies only.
+func TestTenantLimits(t *testing.T) {
+	fake := newFake()
+	block := make(chan struct{})
+	fake.block = block
+	d, dls := newTestDispatcher(t, fake, nil, sqshook.WithMaxHooksPerTenant(3), sqshook.WithTenantLimits(4, 0), sqshook.WithLinger(time.Hour), sqshook.WithResourceAuthForTenants())
+	t.Cleanup(func() { close(block) }) // before the dispatcher's Close
+	four := append(tenantHooks("x"), hookFor("c", "x-c"), hookFor("d", "x-d"))
+	if err := d.Tenant("x").SetHooks(four); err == nil || !strings.Contains(err.Error(), "limit of 3 hooks per tenant (WithMaxHooksPerTenant)") {
+		t.Errorf("4 hooks with a limit of 3: %v", err)
+	}
+	many := make([]string, sqshook.MaxEventTypes+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("type%d.*", i)
+	}
+	if err := d.Tenant("x").SetHooks([]sqshook.Hook{hookFor("h", "x-h", many...)}); err == nil || !strings.Contains(err.Error(), `tenants["x"].hooks[0] (id "h").event_types`) {
+		t.Errorf("%d patterns: %v, want an error naming tenants[x].hooks[0].event_types", len(many), err)
+	}
+	million := make([]string, 1_000_000)
+	for i := range million {
+		million[i] = fmt.Sprintf("t%d.*", i)
+	}
+	if err := d.Tenant("x").SetHooks([]sqshook.Hook{hookFor("h", "x-h", million...)}); err == nil || !strings.Contains(err.Error(), "event_types") {
+		t.Errorf("1,000,000 patterns: %v, want refused", err)
+	}
+	// Tenant shares: 4 events per tenant, whichever hooks hold them.
+	for _, id := range []string{"x", "y"} {
+		if err := d.Tenant(id).SetHooks(tenantHooks(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if err := d.Tenant("x").Publish(context.Background(), tenantEvent("x", "message.new", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := d.Tenant("x").Publish(context.Background(), tenantEvent("x", "message.new", 2))
+	var de *sqshook.DeliveryError
+	if !errors.As(err, &de) || de.Tenant != "x" || de.Reason != sqshook.ReasonBufferFull || de.Message != "tenant buffer full" {
+		t.Fatalf("fifth copy for tenant x: %v, want buffer_full: tenant buffer full", err)
+	}
+	if err := d.Tenant("y").Publish(context.Background(), tenantEvent("y", "message.new", 0)); err != nil {
+		t.Fatalf("tenant y while x is full: %v", err)
+	}
+	if got := dls.byReason()[sqshook.ReasonBufferFull]; got != 2 {
+		t.Errorf("buffer_full dead letters %d, want 2 (both of x's copies)", got)
+	}
+	// Options out of range are refused naming the option.
+	_, err = sqshook.New(nil, sqshook.WithMaxHooksPerTenant(-1), sqshook.WithTenantLimits(-1, 1))
+	for _, want := range []string{"max_hooks_per_tenant", "tenant_buffered_events", "tenant_buffered_bytes"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("bad tenant limits: %v, want it to name %s", err, want)
+		}
+	}
+}
+
+// TestTenantResourceAuthRefused: "resource" hooks are refused in a
+// dispatcher with several tenants, with the risk stated, unless the
+// operator opts in.
+func TestTenantResourceAuthRefused(t *testing.T) {
+	res := hookFor("r", "r") // hookFor's hooks use "resource" auth
+	d, _ := newTestDispatcher(t, newFake(), []sqshook.Hook{res})
+	err := d.Tenant("acme").SetHooks([]sqshook.Hook{res})
+	if err == nil || !strings.Contains(err.Error(), `tenants["acme"].hooks[0] (id "r").sqs_auth_type`) ||
+		!strings.Contains(err.Error(), "another tenant's queue URL") || !strings.Contains(err.Error(), "WithResourceAuthForTenants") {
+		t.Fatalf("resource hook of a named tenant: %v", err)
+	}
+	role := sqshook.Hook{ID: "role", Enabled: true, HookType: "sqs", SQSQueueURL: fakeQueuePrefix + "role", SQSRegion: "us-east-1", SQSAuthType: sqshook.AuthRole, SQSRoleARN: "arn:aws:iam::123456789012:role/r"}
+	if err := d.Tenant("acme").SetHooks([]sqshook.Hook{role}); err != nil {
+		t.Fatalf("role hook of a named tenant (ExternalId: the tenant id): %v", err)
+	}
+	// Now that there are several tenants, the default one is refused too.
+	if err := d.SetHooks([]sqshook.Hook{res, hookFor("r2", "r2")}); err == nil || !strings.Contains(err.Error(), "hooks[1].sqs_auth_type") {
+		t.Errorf("resource hook of the default tenant beside others: %v", err)
+	}
+	opted, _ := newTestDispatcher(t, newFake(), nil, sqshook.WithResourceAuthForTenants())
+	if err := opted.Tenant("acme").SetHooks([]sqshook.Hook{res}); err != nil {
+		t.Errorf("with WithResourceAuthForTenants: %v", err)
+	}
+}
+
+// TestTenantConfusedDeputy: tenant A submits tenant B's hook id, role ARN
+// and queue. The server assumes B's role with A's ExternalId, which B's
+// trust policy refuses: nothing reaches B's queue, and A's events are
+// dead-lettered as rejected, naming the trust policy. B's own hook works.
+func TestTenantConfusedDeputy(t *testing.T) {
+	noLeaks(t)
+	srv := sqstest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.AddIdentity(serverKey, serverPrincipal)
+	roleB := "arn:aws:iam::" + sqstest.AccountID + ":role/tenant-b-sender"
+	extB := "ext-b-2f9d41"
+	srv.AddRole(sqstest.Role{ARN: roleB, TrustedPrincipals: []string{serverPrincipal}, ExternalID: extB})
+	queueB := srv.CreateQueue("tenant-b-events", nil)
+	hookB := sqshook.Hook{ID: "hook-b", Enabled: true, HookType: "sqs", SQSQueueURL: queueB, SQSRegion: "us-east-1", SQSAuthType: sqshook.AuthRole, SQSRoleARN: roleB}
+	records := map[string]string{"a": "ext-a-77c0e1", "b": extB} // the server's record of each tenant
+	dls := &deadLetters{}
+	d := startDispatcher(t, nil,
+		sqshook.WithEndpoint(srv.URL()),
+		sqshook.WithClientOptions(sqshook.ClientOptions{
+			STSEndpoint: srv.URL(),
+			LoadDefaultConfig: func(context.Context) (aws.Config, error) {
+				return aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(serverKey, "server-secret", "")}, nil
+			},
+		}),
+		sqshook.WithTenantExternalID(func(tenant string) string { return records[tenant] }),
+		sqshook.WithDeadLetter(dls.add), sqshook.WithRetryPolicy(fastRetries), sqshook.WithLinger(time.Millisecond))
+	a, b := d.Tenant("a"), d.Tenant("b")
+	if err := a.SetHooks([]sqshook.Hook{hookB}); err != nil { // the attacker's copy
+		t.Fatal(err)
+	}
+	if err := b.SetHooks([]sqshook.Hook{hookB}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if err := a.Publish(context.Background(), tenantEvent("a", "message.new", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, d)
+	if got := srv.Count(queueB); got != 0 {
+		t.Fatalf("B's queue received %d of A's events, want 0", got)
+	}
+	if got := len(dls.list()); got != 5 {
+		t.Fatalf("%d dead letters, want A's 5", got)
+	}
+	for _, dl := range dls.list() {
+		if dl.Tenant != "a" || dl.Reason != sqshook.ReasonRejected || !strings.Contains(dl.Message, "trust policy") || !strings.Contains(dl.Message, records["a"]) {
+			t.Fatalf("dead letter %q %s %q, want tenant a rejected naming the trust policy and A's ExternalId", dl.Tenant, dl.Reason, dl.Message)
+		}
+	}
+	for _, c := range srv.AssumeRoleCalls() {
+		if c.ExternalID != records["a"] && c.ExternalID != extB {
+			t.Errorf("AssumeRole with ExternalId %q", c.ExternalID)
+		}
+	}
+	// The check of A's hook runs with A's ExternalId and names the step.
+	res, err := a.Check(context.Background(), "hook-b", sqshook.CheckOptions{Timeout: 10 * time.Second})
+	if err != nil || res.Step != sqshook.StepAssumeRole || !strings.Contains(res.Error, records["a"]) {
+		t.Errorf("Check of A's copy: %v %+v", err, res)
+	}
+	// B's own hook delivers with B's ExternalId.
+	if err := b.Publish(context.Background(), tenantEvent("b", "message.new", 0)); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, d)
+	if got := srv.Count(queueB); got != 1 {
+		t.Errorf("B's queue received %d of B's events, want 1", got)
+	}
+}
+
+// TestTenantConnectionsShared: 2,000 tenants with hooks on one endpoint,
+// each with its own access key (one SDK client per tenant), share the
+// dispatcher's connection pool: the endpoint sees at most the pool's size
+// in connections, not one per tenant.
+func TestTenantConnectionsShared(t *testing.T) {
+	noLeaks(t)
+	srv := sqstest.NewServer()
+	t.Cleanup(srv.Close)
+	const tenants, poolSize = 2000, 16
+	d := startDispatcher(t, nil, sqshook.WithEndpoint(srv.URL()), sqshook.WithLinger(0),
+		sqshook.WithClientOptions(sqshook.ClientOptions{MaxIdleConnsPerHost: poolSize, MaxConnsPerHost: poolSize}),
+		sqshook.WithMaxInFlight(1), sqshook.WithDeadLetter(func(dl sqshook.DeadLetter) { t.Errorf("dead letter %s %s", dl.Reason, dl.Message) }))
+	url := srv.CreateQueue("shared", nil)
+	for i := 0; i < tenants; i++ {
+		h := sqstestHook("h", url)
+		h.SQSKey = fmt.Sprintf("AKIATENANT%010d", i)
+		if err := d.Tenant(fmt.Sprintf("t%d", i)).SetHooks([]sqshook.Hook{h}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Publishers in waves of poolSize, as a server with poolSize workers.
+	var wg sync.WaitGroup
+	for w := 0; w < poolSize; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < tenants; i += poolSize {
+				id := fmt.Sprintf("t%d", i)
+				if err := d.Tenant(id).Publish(context.Background(), tenantEvent(id, "message.new", i)); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	flush(t, d)
+	if got := srv.Count(url); got != tenants {
+		t.Fatalf("%d events arrived, want %d", got, tenants)
+	}
+	// The client holds at most poolSize; a connection it has just closed
+	// may still count at the server while its replacement opens.
+	if got := srv.PeakConnections(); got > poolSize+4 {
+		t.Errorf("%d connections open at once for %d tenants, want at most the pool's %d (+4 closing)", got, tenants, poolSize)
+	}
+	t.Logf("%d tenants: at most %d connections open at once, %d accepted in all", tenants, srv.PeakConnections(), srv.ConnectionsAccepted())
+}
+
+// TestTenantCheckHook: a tenant's CheckHook uses its ExternalId.
+func TestTenantCheckHook(t *testing.T) {
+	e := newRoleEnv(t)
+	d := e.dispatcher(t, nil, sqshook.WithTenantExternalID(func(tenant string) string {
+		if tenant == "a" {
+			return tenantID
+		}
+		return "other-" + tenant
+	}))
+	h := e.roleHook("x", "check-q")
+	for _, tc := range []struct {
+		tenant string
+		ok     bool
+	}{{"a", true}, {"b", false}} {
+		res := d.Tenant(tc.tenant).CheckHook(context.Background(), h, sqshook.CheckOptions{Timeout: 10 * time.Second, ExternalID: tenantID})
+		if ok := res.Status == sqshook.CheckOK; ok != tc.ok {
+			t.Errorf("tenant %s: check %+v, want ok=%v", tc.tenant, res, tc.ok)
+		}
+	}
+}
+
+// TestEmulatorTenantIsolation: on the real emulator, 50 tenants with the
+// same hook ids and filters and interleaved events; every queue holds
+// exactly its tenant's events, none lost.
+func TestEmulatorTenantIsolation(t *testing.T) {
+	noLeaks(t)
+	const tenants, perTenant = 50, 20
+	ep := emulator(t)
+	var client *sqs.Client
+	hooks := make([]sqshook.Hook, tenants)
+	for i := range hooks {
+		h, c, _ := emulatorQueue(t, fmt.Sprintf("tenant%d", i), nil)
+		h.ID, h.EventTypes = "events", []string{"message.*"}
+		hooks[i], client = h, c
+	}
+	dls := &deadLetters{}
+	d := startDispatcher(t, nil, sqshook.WithEndpoint(ep), sqshook.WithDeadLetter(dls.add), sqshook.WithRetryPolicy(fastRetries))
+	for i, h := range hooks {
+		if err := d.Tenant(fmt.Sprintf("t%d", i)).SetHooks([]sqshook.Hook{h}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for j := 0; j < perTenant; j++ {
+		for i := range hooks {
+			id := fmt.Sprintf("t%d", i)
+			for _, typ := range []string{"message.new", "reaction.new"} { // the second matches no hook
+				if err := d.Tenant(id).Publish(context.Background(), tenantEvent(id, typ, j)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	flush(t, d)
+	checkAccounting(t, d, true)
+	if len(dls.list()) != 0 {
+		t.Fatalf("dead letters: %v", dls.byReason())
+	}
+	for i, h := range hooks {
+		bodies := drainQueue(t, client, h.SQSQueueURL, perTenant)
+		seen := map[string]bool{}
+		for _, b := range bodies {
+			if !strings.Contains(b, fmt.Sprintf(`"tenant":"t%d"`, i)) {
+				t.Fatalf("tenant t%d's queue holds %s", i, b)
+			}
+			seen[b] = true
+		}
+		if len(seen) != perTenant {
+			t.Errorf("tenant t%d's queue: %d distinct events, want %d", i, len(seen), perTenant)
+		}
+	}
+}
+
+// TestTenantFailedFirstListLeavesNothing: a new tenant whose first list
+// fails past validation (its client cannot be built) is not kept: the
+// dispatcher still counts one tenant, so the default tenant may keep its
+// "resource" hooks.
+func TestTenantFailedFirstListLeavesNothing(t *testing.T) {
+	fake := newFake()
+	d, _ := newTestDispatcher(t, nil, nil, sqshook.WithClientFunc(func(_ context.Context, h sqshook.Hook) (sqshook.SQSAPI, error) {
+		if h.ID == "broken" {
+			return nil, errors.New("no client")
+		}
+		return fake, nil
+	}))
+	role := sqshook.Hook{ID: "broken", Enabled: true, HookType: "sqs", SQSQueueURL: fakeQueuePrefix + "b", SQSRegion: "us-east-1", SQSAuthType: sqshook.AuthRole, SQSRoleARN: "arn:aws:iam::123456789012:role/r"}
+	err := d.Tenant("new").SetHooks([]sqshook.Hook{role})
+	if err == nil || !strings.Contains(err.Error(), `tenant "new"`) || !strings.Contains(err.Error(), "no client") {
+		t.Fatalf("SetHooks with a client that fails: %v, want an error naming the tenant", err)
+	}
+	if err := d.SetHooks([]sqshook.Hook{hookFor("r", "r")}); err != nil {
+		t.Errorf("default tenant's resource hook after the failed tenant: %v", err)
+	}
+	if s := d.Tenant("new").Stats(); len(s.Hooks) != 0 {
+		t.Errorf("failed tenant has stats %+v", s.Hooks)
+	}
+}
