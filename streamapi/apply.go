@@ -1,5 +1,7 @@
 // This file owns how accepted hook lists reach delivery: the Applier
-// interface, and Dispatchers, which keeps one sqshook.Dispatcher per app.
+// interface, TenantApplier and TenantChecker, which make each app a tenant
+// of one sqshook.Dispatcher, and Dispatchers, which keeps one
+// sqshook.Dispatcher per app instead.
 
 package streamapi
 
@@ -19,9 +21,35 @@ type Applier interface {
 	ApplyHooks(ctx context.Context, tenant string, hooks []sqshook.Hook) error
 }
 
+// TenantApplier returns an Applier that puts each app's hooks into effect
+// as the app's tenant of d: d.Tenant(tenant).SetHooks(hooks). An app's
+// events then reach only its own hooks, every app shares d's clients,
+// connections and limits, and an empty list removes the tenant. This is
+// the form to use; the server publishes an app's events with
+// d.Tenant(tenant).Publish.
+func TenantApplier(d *sqshook.Dispatcher) Applier { return tenantApplier{d} }
+
+type tenantApplier struct{ d *sqshook.Dispatcher }
+
+func (a tenantApplier) ApplyHooks(_ context.Context, tenant string, hooks []sqshook.Hook) error {
+	return a.d.Tenant(tenant).SetHooks(hooks)
+}
+
+// TenantChecker returns a Checker for Options.Check that checks a hook as
+// the tenant of d would send with it (sqshook.Tenant.CheckHook): d's
+// clients and endpoint, the tenant's ExternalId, and the warnings of a
+// dispatcher that serves several customers.
+func TenantChecker(d *sqshook.Dispatcher) Checker {
+	return func(ctx context.Context, tenant string, h sqshook.Hook) sqshook.CheckResult {
+		return d.Tenant(tenant).CheckHook(ctx, h, sqshook.CheckOptions{MultiTenant: true})
+	}
+}
+
 // Dispatchers is an Applier that keeps one *sqshook.Dispatcher per app,
 // created on the app's first update with the options given to
-// NewDispatchers. It is safe for concurrent use.
+// NewDispatchers: the alternative to TenantApplier for servers that want
+// apps to share nothing (each app its own clients, connections and
+// limits). It is safe for concurrent use.
 type Dispatchers struct {
 	opts []sqshook.Option
 

@@ -1,6 +1,7 @@
 // This file owns "sqshook serve": the Stream-compatible settings API
 // (package streamapi) for one demo app, over an in-process SQS endpoint or
 // a given one, with simulated chat traffic for the app's hooks.
+
 package main
 
 import (
@@ -100,15 +101,20 @@ func serve(ctx context.Context, c serveConfig, out, errOut io.Writer) error {
 		return fmt.Errorf("creating the demo queue on %s: %w", endpoint, err)
 	}
 
-	ds := streamapi.NewDispatchers(sqshook.WithEndpoint(endpoint), sqshook.WithLogger(logger),
+	// One dispatcher; each app is a tenant of it (streamapi.TenantApplier).
+	d, err := sqshook.New(nil, sqshook.WithEndpoint(endpoint), sqshook.WithLogger(logger),
 		sqshook.WithRetryPolicy(sqshook.RetryPolicy{MaxInterval: time.Second}))
+	if err != nil {
+		return err
+	}
 	defer func() {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := ds.Close(closeCtx); err != nil {
+		if err := d.Close(closeCtx); err != nil {
 			fmt.Fprintf(errOut, "closing the dispatcher: %v\n", err)
 		}
 	}()
+	app := d.Tenant(serveTenant)
 	var store streamapi.Store = streamapi.NewMemoryStore()
 	if c.store != "" {
 		store = streamapi.NewFileStore(c.store)
@@ -116,8 +122,10 @@ func serve(ctx context.Context, c serveConfig, out, errOut io.Writer) error {
 	h, err := streamapi.New(streamapi.Options{
 		Apps:    streamapi.AppMap{c.apiKey: {Tenant: serveTenant, Secret: []byte(c.apiSecret)}},
 		Store:   store,
-		Applier: ds,
-		// The demo's hooks are checked against the endpoint they send to.
+		Applier: streamapi.TenantApplier(d),
+		// The demo's hooks are checked with the dispatcher's clients,
+		// against the endpoint they send to.
+		Check:    streamapi.TenantChecker(d),
 		Endpoint: endpoint,
 		Logger:   logger,
 	})
@@ -173,7 +181,7 @@ func serve(ctx context.Context, c serveConfig, out, errOut io.Writer) error {
 			}
 			ev, err := chat.next()
 			if err == nil {
-				err = ds.Publish(trafficCtx, serveTenant, ev)
+				err = app.Publish(trafficCtx, ev)
 			}
 			if err != nil && trafficCtx.Err() == nil {
 				failed.Add(1)
@@ -199,12 +207,7 @@ loop:
 			runErr = err
 			break loop
 		case <-progress:
-			var tot sqshook.HookStats
-			hooks := 0
-			if d := ds.Dispatcher(serveTenant); d != nil {
-				hooks = len(d.Hooks())
-				tot = totals(d.Stats())
-			}
+			hooks, tot := len(app.Hooks()), totals(app.Stats())
 			fmt.Fprintf(out, "published %d (failed %d); %d SQS hooks; delivered %d, dead-lettered %d, pending %d\n",
 				published.Load(), failed.Load(), hooks, tot.Delivered, tot.DeadLettered, tot.Pending)
 		}
