@@ -55,7 +55,8 @@
 // Hook lists are read and written through a [Store] the chat server
 // implements with its own database ([MemoryStore] and [FileStore] are
 // embedded defaults), and every accepted update is applied through an
-// [Applier] ([Dispatchers] keeps one dispatcher per app). An update is
+// [Applier] ([TenantApplier] makes each app a tenant of one dispatcher;
+// [Dispatchers] keeps one dispatcher per app instead). An update is
 // validated first, then saved, then applied; when applying fails the
 // previous list is saved back, so the store and the dispatcher never
 // disagree: if saving fails the dispatcher is untouched.
@@ -154,7 +155,7 @@ type Options struct {
 	// Store holds every app's hook list. Default: a new MemoryStore.
 	Store Store
 	// Applier receives every app's validated SQS hooks after each accepted
-	// update. Required (Dispatchers is one).
+	// update. Required (TenantApplier and Dispatchers are two).
 	Applier Applier
 	// Endpoint is the SQS endpoint override (an emulator), used by the
 	// default Validation and Check. Empty: AWS's own endpoints.
