@@ -95,3 +95,28 @@ func TestSpillReadsBackInOrder(t *testing.T) {
 		t.Fatalf("after Close: %+v, spool %+v; want 40 delivered, nothing spooled", hs, d.Stats().Spool)
 	}
 }
+
+func TestSpoolKeys(t *testing.T) {
+	seen := map[string][2]string{}
+	for _, c := range [][2]string{
+		{"", "h"}, {"", "1"}, {"t", "h"}, {"t", "1h"}, {"t1", "h"}, {"1/t", "h"}, {"t/1", "h"}, {"é", "h"}, {"a", "b:c"},
+	} {
+		key := spoolKeyOf(c[0], c[1])
+		if prev, dup := seen[key]; dup {
+			t.Errorf("key %q for %q and %q", key, prev, c)
+		}
+		seen[key] = c
+		tenant, hook, ok := parseSpoolKey(key)
+		if !ok || tenant != c[0] || hook != c[1] {
+			t.Errorf("parseSpoolKey(%q) = %q, %q, %v; want %q, %q", key, tenant, hook, ok, c[0], c[1])
+		}
+	}
+	if spoolKeyOf("", "h") != "h" {
+		t.Errorf("the default tenant's key is %q, want the hook id (as spools written before tenants)", spoolKeyOf("", "h"))
+	}
+	for _, bad := range []string{"x/th", "9/th", "0/h", "-1/h"} {
+		if _, _, ok := parseSpoolKey(bad); ok {
+			t.Errorf("parseSpoolKey(%q) accepted", bad)
+		}
+	}
+}

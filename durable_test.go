@@ -505,3 +505,70 @@ func TestSpoolOptionErrors(t *testing.T) {
 		t.Errorf("a second dispatcher on the same spool: %v; want spool.ErrLocked", err)
 	}
 }
+
+// TestSpoolTenants: copies are kept per tenant and hook, so two tenants
+// with the same hook id (and a tenant id holding a slash) never receive
+// each other's copies; after a restart a named tenant's copies wait in the
+// spool until its SetHooks, then go before its new events.
+func TestSpoolTenants(t *testing.T) {
+	dir := t.TempDir()
+	tenants := []string{"", "t", "t/1", "1/t"}
+	queue := func(tenant string) string { return "q-" + strconv.Itoa(len(tenant)) + "-" + strings.ReplaceAll(tenant, "/", "_") + ".fifo" }
+	hookOf := func(tenant string) sqshook.Hook { return hookFor("h", queue(tenant)) }
+	setAll := func(d *sqshook.Dispatcher) {
+		for _, tn := range tenants[1:] {
+			if err := d.Tenant(tn).SetHooks([]sqshook.Hook{hookOf(tn)}); err != nil {
+				t.Fatalf("tenant %q: SetHooks: %v", tn, err)
+			}
+		}
+	}
+	d, _ := spoolDispatcher(t, stuckFake(), dir, []sqshook.Hook{hookOf("")}, sqshook.WithResourceAuthForTenants())
+	setAll(d)
+	want := map[string][]string{}
+	for _, tn := range tenants {
+		for i := range 5 {
+			ev := event(t, "message.new", i)
+			ev.ID = fmt.Sprintf("%s#%d", tn, i)
+			if err := d.Tenant(tn).Publish(context.Background(), ev); err != nil {
+				t.Fatalf("tenant %q: Publish: %v", tn, err)
+			}
+			want[tn] = append(want[tn], ev.ID)
+		}
+	}
+	d.Close(expired())
+	if s := d.Stats().Spool; s.Pending != 20 {
+		t.Fatalf("spool %+v after Close, want 20 pending copies", s)
+	}
+
+	good := newFake()
+	d2, dls := spoolDispatcher(t, good, dir, []sqshook.Hook{hookOf("")}, sqshook.WithResourceAuthForTenants())
+	flush(t, d2)
+	if s := d2.Stats().Spool; s.Pending != 15 {
+		t.Fatalf("spool %+v before the tenants' SetHooks, want their 15 copies still pending", s)
+	}
+	setAll(d2)
+	for _, tn := range tenants {
+		late := event(t, "message.new", 99)
+		late.ID = tn + "#late"
+		if err := d2.Tenant(tn).Publish(context.Background(), late); err != nil {
+			t.Fatal(err)
+		}
+		want[tn] = append(want[tn], late.ID)
+	}
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if n := len(dls.list()); n != 0 {
+		t.Fatalf("%d dead letters: %v", n, dls.byReason())
+	}
+	for _, tn := range tenants {
+		got := good.ackedIDs(hookOf(tn).SQSQueueURL)
+		if !slices.Equal(got, want[tn]) {
+			t.Errorf("tenant %q's queue got %v, want %v", tn, got, want[tn])
+		}
+		spoolAccounting(t, d2.Tenant(tn).Stats())
+	}
+	if s := d2.Stats().Spool; s.Pending != 0 || s.Resumed != 20 || s.HookRemoved != 0 {
+		t.Errorf("spool %+v, want 20 resumed, none pending or removed", s)
+	}
+}
