@@ -109,6 +109,15 @@ func TestHealthHandler(t *testing.T) {
 	if rep.Hooks[0].LastError != nil {
 		t.Errorf("h-ok last_error = %+v, want none", rep.Hooks[0].LastError)
 	}
+	if h := rep.Hooks[0]; h.Health != HealthOK || h.HealthCause != "" || h.Tenant != "" {
+		t.Errorf("h-ok health %q (%q), tenant %q; want ok, the default tenant", h.Health, h.HealthCause, h.Tenant)
+	}
+	if h, s := rep.Hooks[1], stats.Hooks[1]; h.Health != s.Health || h.HealthCause != s.HealthCause || h.Health == HealthOK || !strings.Contains(h.HealthCause, "AccessDenied") {
+		t.Errorf("h-bad health %q (%q), Stats %q (%q); want not ok, caused by AccessDenied", h.Health, h.HealthCause, s.Health, s.HealthCause)
+	}
+	if !strings.Contains(body, `"health": "`) {
+		t.Errorf("the report has no health field:\n%s", body)
+	}
 	for _, secret := range []string{healthSecret, healthKeyID, "210987654321", "123456789012"} {
 		if strings.Contains(body, secret) {
 			t.Errorf("the report shows %q:\n%s", secret, body)
@@ -147,5 +156,36 @@ func TestHealthHandlerAfterClose(t *testing.T) {
 	rep, _ := getHealth(t, d.HealthHandler())
 	if !rep.Closed || len(rep.Hooks) != 1 || !rep.Hooks[0].Draining || rep.Hooks[0].Delivered != 1 || rep.Hooks[0].Queue != "q" {
 		t.Errorf("after Close: %+v", rep)
+	}
+}
+
+// TestHealthHandlerTenants: each hook is reported with its tenant and its
+// own queue, also when two tenants use the same hook id.
+func TestHealthHandlerTenants(t *testing.T) {
+	hook := func(queue string) Hook {
+		return Hook{ID: "h", Enabled: true, HookType: "sqs", SQSQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/" + queue,
+			SQSRegion: "us-east-1", SQSAuthType: "resource"}
+	}
+	d, err := New(nil, WithResourceAuthForTenants(), WithDeadLetter(func(DeadLetter) {}),
+		WithClientFunc(func(context.Context, Hook) (SQSAPI, error) { return &countingSQS{}, nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	for _, tenant := range []string{"acme", "globex"} {
+		if err := d.Tenant(tenant).SetHooks([]Hook{hook("q-" + tenant)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, _ := getHealth(t, d.HealthHandler())
+	got := map[string]string{}
+	for _, h := range rep.Hooks {
+		if h.ID != "h" || h.Health != HealthOK {
+			t.Errorf("hook %+v: want id h, health ok", h)
+		}
+		got[h.Tenant] = h.Queue
+	}
+	if len(got) != 2 || got["acme"] != "q-acme" || got["globex"] != "q-globex" {
+		t.Errorf("tenants and queues %v, want acme on q-acme and globex on q-globex", got)
 	}
 }

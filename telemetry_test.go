@@ -447,3 +447,30 @@ func TestTracePropagation(t *testing.T) {
 		})
 	}
 }
+
+// TestTelemetryTenantAttribute: a hook's measurements carry its tenant, so
+// two tenants' hooks with the same id are counted apart.
+func TestTelemetryTenantAttribute(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	d, _ := newTestDispatcher(t, newFake(), nil, sqshook.WithMeterProvider(mp))
+	for tenant, n := range map[string]int{"acme": 3, "globex": 5} {
+		if err := d.Tenant(tenant).SetHooks([]sqshook.Hook{leakHook("h", "https://sqs.us-east-1.amazonaws.com/123456789012/q-"+tenant)}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if err := d.Tenant(tenant).Publish(context.Background(), event(t, "message.new", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	flush(t, d)
+	ms := collectMetrics(t, reader)
+	for tenant, want := range map[string]int64{"acme": 3, "globex": 5, "": 0} {
+		got := intSum(t, ms, "sqshook.copies.delivered", map[string]string{"sqshook.tenant": tenant, "sqshook.hook.id": "h"})
+		if got != want {
+			t.Errorf("copies.delivered{tenant=%q} = %d, want %d", tenant, got, want)
+		}
+	}
+}
