@@ -513,7 +513,9 @@ func TestSpoolOptionErrors(t *testing.T) {
 func TestSpoolTenants(t *testing.T) {
 	dir := t.TempDir()
 	tenants := []string{"", "t", "t/1", "1/t"}
-	queue := func(tenant string) string { return "q-" + strconv.Itoa(len(tenant)) + "-" + strings.ReplaceAll(tenant, "/", "_") + ".fifo" }
+	queue := func(tenant string) string {
+		return "q-" + strconv.Itoa(len(tenant)) + "-" + strings.ReplaceAll(tenant, "/", "_") + ".fifo"
+	}
 	hookOf := func(tenant string) sqshook.Hook { return hookFor("h", queue(tenant)) }
 	setAll := func(d *sqshook.Dispatcher) {
 		for _, tn := range tenants[1:] {
