@@ -180,7 +180,9 @@ func (d *Dispatcher) closeIdleLocked() {
 // by default such a copy is dead-lettered at once with ReasonBufferFull and
 // the returned error wraps ErrBufferFull; with OverflowWait Publish waits
 // for room up to the bound of WithOverflowWait or until ctx ends, except for
-// a failing hook (see Health), which never makes it wait. Copies the size
+// a failing hook (see Health), which never makes it wait. With a spool
+// (WithSpool) the event is recorded first and a full hook's copy spills to
+// the spool instead. Copies the size
 // guard refuses are dead-lettered at once (ReasonTooLarge,
 // ReasonInvalidContents, ReasonInvalidField) and reported in the error as
 // *DeliveryError values. An event without type or body returns an error

@@ -30,7 +30,8 @@
 // the Dispatcher's own methods act on the default tenant "". What a hook, a
 // tenant and the dispatcher hold is bounded; a copy that finds no room is
 // dead-lettered at once by default, so one customer's down queue never
-// stalls Publish ([WithOverflow], [OverflowWait]). [HookStats] report each
+// stalls Publish ([WithOverflow], [OverflowWait]); with a spool it spills
+// to disk instead. [HookStats] report each
 // hook's [Health]; a failing hook probes at a low rate until it recovers.
 //
 // # Auth
@@ -71,7 +72,8 @@
 // event, or none), settles each hook's copy when SQS acknowledges it or its
 // dead letter is reported, and resumes what is pending at the next [New]:
 // nothing accepted is lost to a crash, and a copy in flight at the crash may
-// be delivered twice with the same event id.
+// be delivered twice with the same event id. A copy for a full hook waits on
+// disk and is read back in its order when the hook has room.
 //
 // # Policies
 //

@@ -35,7 +35,11 @@ import (
 // longer exist are dead-lettered with ReasonHookRemoved, records found
 // damaged with ReasonCorrupt. Close keeps what it could not deliver in the
 // spool (HookStats.Spooled) instead of dead-lettering it as
-// ReasonShutdown. A copy in flight at a crash may be delivered twice, with
+// ReasonShutdown. A copy that finds its hook, tenant or dispatcher share
+// full spills: it stays on disk only and is read back in its order when
+// the hook has room (the overflow rule, WithOverflow, does not apply).
+// Copies are kept per tenant and hook; a named tenant's copies resumed by
+// New wait until its SetHooks configures their hook. A copy in flight at a crash may be delivered twice, with
 // the same event id. Default: no spool, everything is held in memory.
 func WithSpool(dir string, opts spool.Options) Option {
 	return func(c *settings) { c.spool = &spoolConfig{dir: dir, opts: opts} }

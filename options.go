@@ -369,7 +369,8 @@ func WithDispatcherLimits(events, bytes int) Option {
 
 // WithOverflow sets what Publish does with a copy for a hook that is full:
 // OverflowDeadLetter (the default) or OverflowWait (bounded by
-// WithOverflowWait, default DefaultOverflowWait).
+// WithOverflowWait, default DefaultOverflowWait). With a spool (WithSpool)
+// the rule is ignored: such a copy spills to the spool.
 func WithOverflow(r OverflowRule) Option { return func(c *settings) { c.overflow = r } }
 
 // WithOverflowWait selects OverflowWait with max as the longest Publish

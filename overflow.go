@@ -18,6 +18,9 @@ import (
 // OverflowRule says what Publish does with a hook's copy of an event when
 // the hook, its tenant or the dispatcher holds all it may (see
 // WithMaxBuffered, WithTenantLimits, WithDispatcherLimits).
+// With a spool (WithSpool) neither rule applies: the copy, already recorded
+// on disk, stays there and is read back in its order when the hook has
+// room, and Publish neither waits nor dead-letters it.
 type OverflowRule int
 
 const (
