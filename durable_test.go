@@ -574,3 +574,52 @@ func TestSpoolTenants(t *testing.T) {
 		t.Errorf("spool %+v, want 20 resumed, none pending or removed", s)
 	}
 }
+
+// TestSpoolSpillsWhenTenantShareFull: with a spool a copy that finds its
+// tenant's share full is neither dead-lettered nor waited for: it spills to
+// disk, and every hook still delivers everything in order once its queue
+// answers, even while the other hook holds the tenant's share.
+func TestSpoolSpillsWhenTenantShareFull(t *testing.T) {
+	f := newFake()
+	f.block = make(chan struct{})
+	d, dls := spoolDispatcher(t, f, t.TempDir(), nil, sqshook.WithResourceAuthForTenants(), sqshook.WithTenantLimits(4, 0))
+	hooks := []sqshook.Hook{hookFor("a", "qa.fifo"), hookFor("b", "qb.fifo")}
+	acme := d.Tenant("acme")
+	if err := acme.SetHooks(hooks); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 30 {
+		ev := event(t, "message.new", i)
+		ev.ID = "ev-" + strconv.Itoa(i)
+		if err := acme.TryPublish(ev); err != nil {
+			t.Fatalf("TryPublish %d: %v", i, err)
+		}
+		want = append(want, ev.ID)
+	}
+	s := acme.Stats()
+	spoolAccounting(t, s)
+	var pending, spooled uint64
+	for _, h := range s.Hooks {
+		pending += h.Pending
+		spooled += h.Spooled
+	}
+	if pending > 4 || spooled < 56 {
+		t.Fatalf("%d copies in memory, %d spooled; want at most the tenant's 4 in memory, the rest on disk", pending, spooled)
+	}
+	close(f.block)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := d.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if n := len(dls.list()); n != 0 {
+		t.Fatalf("%d dead letters: %v", n, dls.byReason())
+	}
+	for _, h := range hooks {
+		if got := f.ackedIDs(h.SQSQueueURL); !slices.Equal(got, want) {
+			t.Errorf("hook %s got %v, want %v", h.ID, got, want)
+		}
+	}
+	spoolAccounting(t, acme.Stats())
+}
