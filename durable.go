@@ -496,10 +496,15 @@ func (p *pipe) memRoomLocked() int {
 // readBackLocked starts reading the disk backlog back into memory if there
 // is one, there is room, and no read-back runs.
 func (p *pipe) readBackLocked() {
-	if len(p.dur.disk) == 0 || p.dur.reading > 0 || p.aborted || p.state == pipeDone || p.memRoomLocked() <= 0 {
+	if len(p.dur.disk) == 0 || p.dur.reading > 0 || p.aborted || p.state == pipeDone {
 		return
 	}
+	// The room is read once: the shares change under other pipes, and a
+	// read-back of nothing would clear the count of one under way.
 	n := min(len(p.dur.disk), p.memRoomLocked(), readBackBatch)
+	if n <= 0 {
+		return
+	}
 	batch := p.dur.disk[:n:n]
 	p.dur.disk = p.dur.disk[n:]
 	if len(p.dur.disk) == 0 {
