@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -33,6 +34,26 @@ var (
 	secretFields = []string{"sqs_secret", "sns_secret"}
 	keyFields    = []string{"sqs_key", "sns_key"}
 )
+
+// readFields are the fields sqshook reads from an sqs hook. encoding/json
+// matches field names without regard to case, so a hook may name none of
+// these (nor a credential field) in another case: "SQS_SECRET" would be
+// delivered with, yet shown and stored as an unknown field.
+var readFields = []string{"id", "enabled", "hook_type", "sqs_queue_url", "sqs_region", "sqs_auth_type",
+	"sqs_key", "sqs_secret", "sqs_role_arn", "event_types", "sqs_external_id", "external_id", "delete"}
+
+// foldedField returns the field of fields that name equals without regard
+// to case (Unicode folding, as encoding/json matches), or "".
+func foldedField(name string, fields ...[]string) string {
+	for _, l := range fields {
+		for _, f := range l {
+			if strings.EqualFold(name, f) {
+				return f
+			}
+		}
+	}
+	return ""
+}
 
 // keyFor is the access-key field that goes with a secret field.
 func keyFor(secretField string) string { return strings.TrimSuffix(secretField, "_secret") + "_key" }
@@ -93,7 +114,10 @@ func sqsHooks(stored []json.RawMessage) ([]sqshook.Hook, error) {
 func secretsOf(objs []hookObject) []string {
 	var out []string
 	for _, o := range objs {
-		for _, f := range append(slices.Clone(secretFields), keyFields...) {
+		for f := range o {
+			if foldedField(f, secretFields, keyFields) == "" {
+				continue
+			}
 			if s, _ := o.str(f); s != "" {
 				out = append(out, s)
 			}
@@ -116,13 +140,15 @@ func shown(o hookObject) hookObject {
 	for k, v := range o {
 		c[k] = v
 	}
-	for _, f := range secretFields {
-		if s, _ := c.str(f); s != "" {
+	// Fields are matched without regard to case, so that a credential
+	// stored under another spelling is hidden too.
+	for f := range c {
+		s, _ := c.str(f)
+		switch {
+		case s == "":
+		case foldedField(f, secretFields) != "":
 			c.setStr(f, SecretPlaceholder)
-		}
-	}
-	for _, f := range keyFields {
-		if s, _ := c.str(f); s != "" {
+		case foldedField(f, keyFields) != "":
 			c.setStr(f, maskKey(s))
 		}
 	}
@@ -391,6 +417,11 @@ func (h *Handler) merge(tenant string, old []hookObject, in []json.RawMessage, e
 		id, isStr := o.str("id")
 		if _, has := o["id"]; has && !isStr {
 			add(i, "", "id", "must be a string")
+		}
+		for _, f := range slices.Sorted(maps.Keys(o)) {
+			if want := foldedField(f, readFields, secretFields, keyFields); want != "" && want != f {
+				add(i, id, f, fmt.Sprintf("field names are case-sensitive: write %q", want))
+			}
 		}
 		t, _ := o.str("hook_type")
 		switch {

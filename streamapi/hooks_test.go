@@ -453,3 +453,37 @@ func TestConcurrentUpdatesKeepStoreAndDispatcherInStep(t *testing.T) {
 		}
 	}
 }
+
+// encoding/json matches field names without regard to case (and folds ſ to
+// s and the Kelvin sign to k), so a credential under another spelling was
+// delivered with and then shown in clear by GET /app.
+func TestCredentialFieldNamesInAnotherCase(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, name := range []string{"SQS_SECRET", "Sqs_Secret", "ſqs_secret", "sqs_\u212Aey", "Sns_Secret", "Hook_Type", "ID"} {
+		h := e.sqsHook(t, "q1")
+		h[name] = hookSecret2
+		r := e.asA(t, "PATCH", "/app", map[string]any{"event_hooks": []any{h}})
+		wantError(t, name, r, http.StatusBadRequest, streamapi.CodeInput)
+		if fields, _ := r.body["exception_fields"].(map[string]any); fields["event_hooks[0]."+name] == nil {
+			t.Errorf("%s: exception_fields %v, want event_hooks[0].%s named", name, fields, name)
+		}
+		if strings.Contains(r.raw, hookSecret2) {
+			t.Errorf("%s: the refusal shows the secret: %s", name, r.raw)
+		}
+	}
+	if d := e.ds.Dispatcher("tenant-a"); d != nil && len(d.Hooks()) > 0 {
+		t.Errorf("a refused hook was applied")
+	}
+
+	// A list stored before (or by another writer) is still shown without
+	// the credential, whatever the spelling.
+	stored, _ := json.Marshal(map[string]any{"id": "legacy", "hook_type": "webhook", "SQS_SECRET": hookSecret2, "Sns_Key": "AKIALEGACYKEY0000000"})
+	if err := e.store.Save(context.Background(), "tenant-a", []json.RawMessage{stored}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.asA(t, "GET", "/app", nil)
+	wantOK(t, "GET /app", got)
+	if strings.Contains(got.raw, hookSecret2) || strings.Contains(got.raw, "AKIALEGACYKEY") {
+		t.Errorf("GET /app shows a credential stored under another spelling: %s", got.raw)
+	}
+}
