@@ -583,8 +583,8 @@ func scrubbed(err error, secrets []string) any {
 	}
 	s := err.Error()
 	for _, sec := range secrets {
-		if len(sec) >= minScrubLen {
-			s = strings.ReplaceAll(s, sec, SecretPlaceholder)
+		for _, form := range secretForms(sec) {
+			s = strings.ReplaceAll(s, form, SecretPlaceholder)
 		}
 	}
 	return s
