@@ -7,6 +7,7 @@ package streamapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -329,7 +330,9 @@ func (h *Handler) updateApp(rq *request) {
 		return
 	}
 	if err := h.opts.Applier.ApplyHooks(ctx, tenant, sqs); err != nil {
-		rbErr := h.opts.Store.Save(ctx, tenant, oldRaw)
+		// The rollback must happen even when the client has hung up (which
+		// may be why applying failed).
+		rbErr := h.opts.Store.Save(context.WithoutCancel(ctx), tenant, oldRaw)
 		h.opts.Logger.Error("streamapi: applying hooks failed", "tenant", tenant, "err", scrubbed(err, secrets), "rollback_err", scrubbed(rbErr, secrets))
 		if rbErr != nil {
 			rq.fail(errInternal("UpdateApp failed: the hooks could not be applied, and the previous settings could not be restored in storage: " +

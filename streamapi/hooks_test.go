@@ -1,10 +1,12 @@
 package streamapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync"
@@ -485,5 +487,64 @@ func TestCredentialFieldNamesInAnotherCase(t *testing.T) {
 	wantOK(t, "GET /app", got)
 	if strings.Contains(got.raw, hookSecret2) || strings.Contains(got.raw, "AKIALEGACYKEY") {
 		t.Errorf("GET /app shows a credential stored under another spelling: %s", got.raw)
+	}
+}
+
+// ctxStore fails, as a database driver does, when the context is done.
+type ctxStore struct{ streamapi.Store }
+
+func (s ctxStore) Save(ctx context.Context, tenant string, hooks []json.RawMessage) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.Store.Save(ctx, tenant, hooks)
+}
+
+// cancellingApplier fails as an Applier that honours its context does when
+// the client hangs up while the hooks are applied.
+type cancellingApplier struct {
+	streamapi.Applier
+	cancel context.CancelFunc
+}
+
+func (a *cancellingApplier) ApplyHooks(ctx context.Context, tenant string, hooks []sqshook.Hook) error {
+	if a.cancel == nil {
+		return a.Applier.ApplyHooks(ctx, tenant, hooks)
+	}
+	a.cancel()
+	return ctx.Err()
+}
+
+// The rollback after a failed apply must not depend on the request's
+// context: a client that hung up would otherwise leave the new list stored
+// and the old one delivering.
+func TestRollbackSurvivesCancelledRequest(t *testing.T) {
+	ca := &cancellingApplier{}
+	e := newEnv(t, func(o *streamapi.Options) {
+		o.Store = ctxStore{streamapi.NewMemoryStore()}
+		ca.Applier = o.Applier
+		o.Applier = ca
+	})
+	wantOK(t, "setup", e.asA(t, "PATCH", "/app", map[string]any{"event_hooks": []any{e.sqsHook(t, "c1")}}))
+	before, _ := e.store.Load(context.Background(), "tenant-a")
+
+	body, _ := json.Marshal(map[string]any{"event_hooks": []any{e.sqsHook(t, "c2")}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ca.cancel = cancel
+	req := httptest.NewRequestWithContext(ctx, "PATCH", "/app?api_key="+keyA, bytes.NewReader(body))
+	req.Header.Set("Authorization", serverToken(t, secretA))
+	req.Header.Set("stream-auth-type", "jwt")
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500: %s", rec.Code, rec.Body)
+	}
+	if strings.Contains(rec.Body.String(), "storage holds the new settings") {
+		t.Errorf("the rollback failed with the request's context: %s", rec.Body)
+	}
+	after, _ := e.store.Load(context.Background(), "tenant-a")
+	if fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("store holds the list that was never applied:\n%s\nwant\n%s", after, before)
 	}
 }
