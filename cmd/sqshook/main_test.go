@@ -429,3 +429,17 @@ func TestCheckCommandHidesTypedSecrets(t *testing.T) {
 		}
 	}
 }
+
+// A hooks file with no hooks checks nothing: it must not pass silently.
+func TestCheckCommandWithoutHooks(t *testing.T) {
+	for _, doc := range []string{`[]`, `{"event_hooks": []}`} {
+		file := filepath.Join(t.TempDir(), "hooks.json")
+		if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCmd(t, "check", "-hooks", file)
+		if code != 1 || out != "" || !strings.Contains(errOut, "sqshook check: "+file+": no hooks") {
+			t.Errorf("check of %s: exit %d, stdout %q, stderr %q; want exit 1 and \"no hooks\"", doc, code, out, errOut)
+		}
+	}
+}
