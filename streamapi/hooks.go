@@ -144,8 +144,10 @@ func shown(o hookObject) hookObject {
 	// Fields are matched without regard to case, so that a credential
 	// stored under another spelling is hidden too.
 	for f := range c {
-		s, _ := c.str(f)
+		s, isStr := c.str(f)
 		switch {
+		case !isStr && string(c[f]) != "null" && foldedField(f, secretFields, keyFields) != "":
+			c.setStr(f, SecretPlaceholder) // not a string: shown as nothing else
 		case s == "":
 		case foldedField(f, secretFields) != "":
 			c.setStr(f, SecretPlaceholder)
@@ -424,6 +426,9 @@ func (h *Handler) merge(tenant string, old []hookObject, in []json.RawMessage, e
 		for _, f := range slices.Sorted(maps.Keys(o)) {
 			if want := foldedField(f, readFields, secretFields, keyFields); want != "" && want != f {
 				add(i, id, f, fmt.Sprintf("field names are case-sensitive: write %q", want))
+			}
+			if _, isStr := o.str(f); !isStr && foldedField(f, secretFields, keyFields) == f && string(o[f]) != "null" {
+				add(i, id, f, "must be a string")
 			}
 		}
 		t, _ := o.str("hook_type")

@@ -548,3 +548,26 @@ func TestRollbackSurvivesCancelledRequest(t *testing.T) {
 		t.Errorf("store holds the list that was never applied:\n%s\nwant\n%s", after, before)
 	}
 }
+
+// Hooks of other kinds are not validated by sqshook, but their credentials
+// are still credentials: one that is not a string is refused, and one
+// stored that way is not shown.
+func TestCredentialThatIsNotAString(t *testing.T) {
+	e := newEnv(t, nil)
+	sns := map[string]any{"hook_type": "sns", "sns_topic_arn": "arn:aws:sns:us-east-1:123456789012:t",
+		"sns_key": hookKey, "sns_secret": map[string]any{"value": hookSecret2}}
+	r := e.asA(t, "PATCH", "/app", map[string]any{"event_hooks": []any{sns}})
+	wantError(t, "object secret", r, http.StatusBadRequest, streamapi.CodeInput)
+	if fields, _ := r.body["exception_fields"].(map[string]any); fields["event_hooks[0].sns_secret"] == nil {
+		t.Errorf("exception_fields %v, want event_hooks[0].sns_secret", fields)
+	}
+	stored, _ := json.Marshal(map[string]any{"id": "legacy", "hook_type": "sns", "sns_secret": []any{hookSecret2}, "sqs_key": 1234567890123})
+	if err := e.store.Save(context.Background(), "tenant-a", []json.RawMessage{stored}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.asA(t, "GET", "/app", nil)
+	wantOK(t, "GET /app", got)
+	if strings.Contains(got.raw, hookSecret2) || strings.Contains(got.raw, "1234567890123") {
+		t.Errorf("GET /app shows a credential that is not a string: %s", got.raw)
+	}
+}
