@@ -55,7 +55,9 @@
 // Hook lists are read and written through a [Store] the chat server
 // implements with its own database ([MemoryStore] and [FileStore] are
 // embedded defaults), and every accepted update is applied through an
-// [Applier] ([Dispatchers] keeps one dispatcher per app). An update is
+// [Applier] ([Dispatchers] keeps one dispatcher per app; with
+// [NewDispatchersFunc] each app's has its own options, such as the
+// ExternalId its "role" hooks assume their role with). An update is
 // validated first, then saved, then applied; when applying fails the
 // previous list is saved back, so the store and the dispatcher never
 // disagree: if saving fails the dispatcher is untouched.
