@@ -330,14 +330,18 @@ func TestSpoolCorruptRecord(t *testing.T) {
 // wait for its group's fsync), mem-p99-ms the same without, os-p99-ms with
 // a spool in SyncOS mode (no fsync: the spool's own cost). disk-x-body is
 // the spool's bytes on disk per event over the body's size, measured with
-// the endpoint down so that nothing settles.
+// the endpoint down so that nothing settles. fdatasync-p50-ms and
+// fdatasync-p99-ms are the disk's own: a bare loop appending a group's worth
+// of events (32) to a file and calling fdatasync(2), after each round. A
+// Publish in group-commit mode waits for at least one whole fdatasync, so
+// its p99 cannot be below the disk's.
 func BenchmarkSpool(b *testing.B) {
 	const rtt = 20 * time.Millisecond
 	const n, publishers = 8_000, 64
 	env := benchNewEnv(b, benchChatBody(b, benchBodyBytes), sqstest.WithLatency(rtt), sqstest.WithoutRecording())
 	defer env.close()
 	var tMem, tSpool time.Duration
-	var latMem, latSpool, latOS []time.Duration
+	var latMem, latSpool, latOS, latSync []time.Duration
 	rounds := 0
 	for b.Loop() {
 		t, l := env.runSpooled(b, n, publishers, "", spool.SyncGroup)
@@ -348,6 +352,7 @@ func BenchmarkSpool(b *testing.B) {
 		latSpool = append(latSpool, l...)
 		_, l = env.runSpooled(b, n, publishers, b.TempDir(), spool.SyncOS)
 		latOS = append(latOS, l...)
+		latSync = append(latSync, benchFdatasync(b, b.TempDir(), 300, 32*len(env.body))...)
 		rounds++
 	}
 	mem := float64(rounds*n) / tMem.Seconds()
@@ -360,7 +365,33 @@ func BenchmarkSpool(b *testing.B) {
 	b.ReportMetric(percentileMS(latSpool, 0.99), "p99-ms")
 	b.ReportMetric(percentileMS(latMem, 0.99), "mem-p99-ms")
 	b.ReportMetric(percentileMS(latOS, 0.99), "os-p99-ms")
+	b.ReportMetric(percentileMS(latSync, 0.50), "fdatasync-p50-ms")
+	b.ReportMetric(percentileMS(latSync, 0.99), "fdatasync-p99-ms")
 	b.ReportMetric(env.spoolBytesPerEvent(b, 2_000)/float64(len(env.body)), "disk-x-body")
+}
+
+// benchFdatasync appends size bytes to a file in dir and fdatasyncs it, n
+// times, and returns the duration of each fdatasync.
+func benchFdatasync(b *testing.B, dir string, n, size int) []time.Duration {
+	b.Helper()
+	f, err := os.Create(filepath.Join(dir, "fdatasync"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, size)
+	lat := make([]time.Duration, n)
+	for i := range lat {
+		if _, err := f.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+			b.Fatal(err)
+		}
+		lat[i] = time.Since(t0)
+	}
+	return lat
 }
 
 func percentileMS(d []time.Duration, q float64) float64 {

@@ -175,12 +175,13 @@ func checkOwnAttributes(id, eventType string) error {
 		name, value string
 		max         int
 	}{{AttrEventID, id, MaxEventIDLen}, {AttrEventType, eventType, MaxEventTypeLen}} {
-		field := "MessageAttributes[" + a.name + "]"
+		// The field name is built only for an error: Publish allocates
+		// nothing here for a good event.
 		if len(a.value) > a.max {
-			return &GuardError{Reason: ReasonInvalidField, Field: field, Detail: fmt.Sprintf("%d bytes; at most %d", len(a.value), a.max)}
+			return &GuardError{Reason: ReasonInvalidField, Field: "MessageAttributes[" + a.name + "]", Detail: fmt.Sprintf("%d bytes; at most %d", len(a.value), a.max)}
 		}
 		if i := firstIllegal(stringBytes(a.value)); i >= 0 {
-			return &GuardError{Reason: ReasonInvalidField, Field: field, Detail: fmt.Sprintf("has a character SQS does not accept in an attribute value at byte %d", i)}
+			return &GuardError{Reason: ReasonInvalidField, Field: "MessageAttributes[" + a.name + "]", Detail: fmt.Sprintf("has a character SQS does not accept in an attribute value at byte %d", i)}
 		}
 	}
 	return nil
@@ -192,7 +193,6 @@ func ownAttributesSize(id, eventType string) int {
 	return len(AttrEventID) + len("String") + len(id) + len(AttrEventType) + len("String") + len(eventType)
 }
 
-// attributes returns the message attributes of ed's messages.
 // attributes returns the event's message attributes, its own and sqshook's,
 // for one call. The map is not kept with the event: it is larger than a
 // chat event's body, and events wait in memory through outages. Its values

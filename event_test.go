@@ -8,6 +8,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/sqshook/sqshook"
 )
@@ -84,4 +89,67 @@ func TestPublishRefusesOversizedBeforeEncoding(t *testing.T) {
 	if got := dls.byReason(); got[sqshook.ReasonTooLarge] != 1 || len(dls.list()) != 1 {
 		t.Errorf("dead letters by reason: %v; want one too_large", got)
 	}
+}
+
+// TestPublishAllocatesOncePerEvent checks the caller's side of Publish for
+// an event NewEvent built: one allocation (the event's shared data, which
+// holds the first hook's entry), whatever checks prepare runs. The senders
+// are blocked so that only the publishing goroutine allocates.
+func TestPublishAllocatesOncePerEvent(t *testing.T) {
+	block := make(chan struct{})
+	client := &blockingSQS{block: block}
+	d, err := sqshook.New([]sqshook.Hook{hookFor("h", "q", "message.new")},
+		sqshook.WithClientFunc(func(context.Context, sqshook.Hook) (sqshook.SQSAPI, error) { return client, nil }),
+		sqshook.WithMaxInFlight(1), sqshook.WithLinger(time.Hour),
+		sqshook.WithDeadLetter(func(sqshook.DeadLetter) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		close(block)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := d.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	ev, err := sqshook.NewEvent("message.new", map[string]string{"text": "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// Warm up: the first batch goes out (and blocks), the queue's ring
+	// grows to its working size.
+	for range 2000 {
+		if err := d.Publish(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := d.Publish(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 1 {
+		t.Errorf("Publish allocated %.0f times per event, want 1", allocs)
+	}
+}
+
+// blockingSQS holds every call until block is closed, then acknowledges it.
+type blockingSQS struct {
+	sqshook.SQSAPI
+	block chan struct{}
+}
+
+func (b *blockingSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	select {
+	case <-b.block:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	out := &sqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id, MessageId: aws.String("m")})
+	}
+	return out, nil
 }

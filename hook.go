@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -631,6 +633,25 @@ type hookJSON struct {
 	ExternalID    json.RawMessage `json:"external_id"`
 }
 
+// misspeltField returns the first key of a hook object that names one of
+// hookJSON's fields only when case is ignored, and that field's name.
+func misspeltField(raw json.RawMessage) (name, want string) {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(raw, &keys) != nil {
+		return "", ""
+	}
+	t := reflect.TypeFor[hookJSON]()
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		for i := range t.NumField() {
+			tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if k != tag && strings.EqualFold(k, tag) {
+				return k, tag
+			}
+		}
+	}
+	return "", ""
+}
+
 // ParseHooks decodes a hook configuration: either Stream's app settings
 // shape, {"event_hooks": [...]}, or a bare JSON array of hooks. Unknown
 // fields are ignored (Stream's objects carry more, such as created_at),
@@ -668,6 +689,13 @@ func ParseHooks(data []byte) ([]Hook, error) {
 		var hj hookJSON
 		if err := json.Unmarshal(raw, &hj); err != nil {
 			v.add(field, jsonProblem(err))
+			continue
+		}
+		if name, want := misspeltField(raw); name != "" {
+			// encoding/json matches names whatever their case ("SQS_SECRET",
+			// "ſqs_secret"); Stream's are exact, and a credential under
+			// another spelling would slip past the code that hides it.
+			v.add(field+"."+want, fmt.Sprintf("spelled %q; field names are case-sensitive", name))
 			continue
 		}
 		if hj.Enabled == nil {

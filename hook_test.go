@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -363,4 +364,23 @@ func FuzzParseHooks(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseHooksFieldNamesAreCaseSensitive: encoding/json would take
+// "SQS_SECRET", "ſqs_secret" (long s) or "sqs_\u212aey" (Kelvin sign) for
+// the credential fields; Stream's names are exact, so they are refused,
+// naming the field, and the value never shows in the error.
+func TestParseHooksFieldNamesAreCaseSensitive(t *testing.T) {
+	for _, name := range []string{"SQS_SECRET", "\u017fqs_secret", "sqs_\u212aey", "SQS_Region", "Hook_Type"} {
+		doc := `[{"id":"h","enabled":true,"hook_type":"sqs","sqs_queue_url":"https://sqs.us-east-1.amazonaws.com/123456789012/q","sqs_region":"us-east-1","sqs_auth_type":"keys","sqs_key":"AKIAIOSFODNN7EXAMPLE","sqs_secret":"x","event_types":[],` +
+			strconv.Quote(name) + `:"wJalrXUtnFEMI/K7MDENG+bPxRfiCYzzzSECRET"}]`
+		_, err := sqshook.ParseHooks([]byte(doc))
+		if err == nil {
+			t.Errorf("ParseHooks with field %q: nil error, want one", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), "case-sensitive") || strings.Contains(err.Error(), "K7MDENG") {
+			t.Errorf("ParseHooks with field %q: error %q, want it to name the field's spelling and not its value", name, err)
+		}
+	}
 }

@@ -1,7 +1,11 @@
 package sqstest
 
 import (
+	"fmt"
+	"maps"
 	"math/rand"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -112,7 +116,19 @@ type faultRule struct {
 // (calling it more than once is harmless). Rules are tried in the order they
 // were added; the first that matches a call and passes its Probability draw
 // is applied, and only that one.
+//
+// AddFault panics, as for a programming error, when f.Op names no operation
+// the server implements (a misspelt Op would never match, and a test would
+// pass without the fault it meant to inject), or Times or Latency is
+// negative.
 func (s *Server) AddFault(f Fault) (remove func()) {
+	if _, sqsOp := ops[f.Op]; f.Op != "" && !sqsOp && !stsActions[f.Op] {
+		known := append(slices.Sorted(maps.Keys(ops)), slices.Sorted(maps.Keys(stsActions))...)
+		panic(fmt.Sprintf("sqstest: AddFault: unknown operation %q; want \"\" (every SQS operation) or one of %s", f.Op, strings.Join(known, ", ")))
+	}
+	if f.Times < 0 || f.Latency < 0 {
+		panic(fmt.Sprintf("sqstest: AddFault: Times (%d) and Latency (%v) must not be negative", f.Times, f.Latency))
+	}
 	r := &faultRule{Fault: f, left: f.Times}
 	s.fmu.Lock()
 	s.faults = append(s.faults, r)

@@ -438,3 +438,31 @@ func TestFaultFailEntriesFIFOStopsTheGroup(t *testing.T) {
 		t.Errorf("stored %q, want \"a0 b0 b2\"", got)
 	}
 }
+
+// A misspelt operation would never match: the test using it would pass
+// without the fault it meant to inject. AddFault refuses it.
+func TestAddFaultRefusesWhatCanNeverApply(t *testing.T) {
+	srv := sqstest.NewServer()
+	defer srv.Close()
+	for _, f := range []sqstest.Fault{
+		{Op: "SendMessagebatch", Code: "RequestThrottled"},
+		{Op: "sendMessageBatch", Code: "RequestThrottled"},
+		{Op: "AmazonSQS.SendMessageBatch", Code: "RequestThrottled"},
+		{Op: "SendMessageBatch", Code: "RequestThrottled", Times: -1},
+		{Op: "SendMessageBatch", Latency: -time.Second},
+	} {
+		func() {
+			defer func() {
+				msg, _ := recover().(string)
+				if !strings.HasPrefix(msg, "sqstest: AddFault: ") {
+					t.Errorf("AddFault(%+v): panic %q, want a panic naming the problem", f, msg)
+				}
+			}()
+			srv.AddFault(f)
+		}()
+	}
+	// Every operation the server implements, SQS's and STS's, is accepted.
+	for _, op := range []string{"", "SendMessageBatch", "GetQueueAttributes", "DeleteQueue", "AssumeRole", "GetCallerIdentity"} {
+		srv.AddFault(sqstest.Fault{Op: op, Code: "InternalError"})()
+	}
+}

@@ -51,7 +51,7 @@ func TenantChecker(d *sqshook.Dispatcher) Checker {
 // apps to share nothing (each app its own clients, connections and
 // limits). It is safe for concurrent use.
 type Dispatchers struct {
-	opts []sqshook.Option
+	opts func(tenant string) []sqshook.Option
 
 	mu     sync.Mutex
 	m      map[string]*sqshook.Dispatcher
@@ -59,9 +59,21 @@ type Dispatchers struct {
 }
 
 // NewDispatchers returns an empty Dispatchers whose dispatchers are created
-// with opts (for example sqshook.WithEndpoint).
+// with opts (for example sqshook.WithEndpoint). Every app gets the same
+// options: never give sqshook.WithExternalID here, or every app would share
+// one ExternalId and one app could register another's role; use
+// NewDispatchersFunc.
 func NewDispatchers(opts ...sqshook.Option) *Dispatchers {
-	return &Dispatchers{opts: opts, m: make(map[string]*sqshook.Dispatcher)}
+	return NewDispatchersFunc(func(string) []sqshook.Option { return opts })
+}
+
+// NewDispatchersFunc returns an empty Dispatchers whose dispatcher for
+// tenant is created with fn(tenant), called once, on the app's first
+// update. It is how options that differ between apps are given, above all
+// sqshook.WithExternalID with the ExternalId the server assigned to the app
+// (with Options.Validation and Options.Check saying the same ExternalId).
+func NewDispatchersFunc(fn func(tenant string) []sqshook.Option) *Dispatchers {
+	return &Dispatchers{opts: fn, m: make(map[string]*sqshook.Dispatcher)}
 }
 
 // ApplyHooks implements Applier: SetHooks on the app's dispatcher, or
@@ -77,7 +89,7 @@ func (ds *Dispatchers) ApplyHooks(_ context.Context, tenant string, hooks []sqsh
 	d, ok := ds.m[tenant]
 	if !ok {
 		defer ds.mu.Unlock()
-		d, err := sqshook.New(hooks, ds.opts...)
+		d, err := sqshook.New(hooks, ds.opts(tenant)...)
 		if err != nil {
 			return err
 		}

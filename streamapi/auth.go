@@ -35,6 +35,8 @@ func (h *Handler) authenticate(r *http.Request) (App, bool) {
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithTimeFunc(h.opts.Now),
 		jwt.WithLeeway(h.opts.Leeway),
+		// As Stream does: a token issued in the future is refused.
+		jwt.WithIssuedAt(),
 	}
 	claims := jwt.MapClaims{}
 	_, err := jwt.NewParser(opts...).ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return secret, nil })

@@ -38,6 +38,8 @@ func TestAuthRefusalsAreAllTheSame(t *testing.T) {
 		{"HS512", keyA, hs512, "jwt"},
 		{"other app's secret", keyA, serverToken(t, secretB), "jwt"},
 		{"expired", keyA, signToken(t, secretA, jwt.MapClaims{"server": true, "exp": time.Now().Add(-hour).Unix()}), "jwt"},
+		{"issued in the future", keyA, signToken(t, secretA, jwt.MapClaims{"server": true, "iat": time.Now().Add(hour).Unix()}), "jwt"},
+		{"iat not a number", keyA, signToken(t, secretA, jwt.MapClaims{"server": true, "iat": "yesterday"}), "jwt"},
 		{"not yet valid", keyA, signToken(t, secretA, jwt.MapClaims{"server": true, "nbf": time.Now().Add(hour).Unix()}), "jwt"},
 		{"no token", keyA, "", "jwt"},
 		{"garbage token", keyA, "a.b.c", "jwt"},

@@ -2,6 +2,7 @@ package streamapi_test
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -90,4 +91,29 @@ func TestCheckSQSExplicitSettings(t *testing.T) {
 
 	wantError(t, "no url", e.asA(t, "POST", "/check_sqs", map[string]any{"sqs_key": hookKey}), 400, streamapi.CodeInput)
 	wantError(t, "malformed", e.asA(t, "POST", "/check_sqs", "{"), 400, streamapi.CodeInput)
+}
+
+// A check's error may echo the secret as AWS or an SDK encoded it: real
+// secrets hold "/" and "+", which URL encoding and JSON escaping change.
+func TestCheckSQSHidesEncodedSecrets(t *testing.T) {
+	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfi+CYEXAMPLEKEY"
+	e := newEnv(t, func(o *streamapi.Options) {
+		o.Check = func(ctx context.Context, tenant string, h sqshook.Hook) sqshook.CheckResult {
+			return sqshook.CheckResult{Status: sqshook.CheckError, Error: "SignatureDoesNotMatch: " + url.QueryEscape(h.SQSSecret) +
+				" " + url.PathEscape(h.SQSSecret) + " " + strings.ReplaceAll(h.SQSSecret, "/", `\/`)}
+		}
+	})
+	r := e.asA(t, "POST", "/check_sqs", map[string]any{"sqs_url": e.sqs.CreateQueue("enc", nil), "sqs_key": hookKey, "sqs_secret": secret})
+	wantOK(t, "check", r)
+	if r.body["status"] != "error" {
+		t.Fatalf("status %v, want error: %s", r.body["status"], r.raw)
+	}
+	for _, form := range []string{url.QueryEscape(secret), url.PathEscape(secret), "K7MDENG%2FbPxRfi", `K7MDENG\\/bPxRfi`} {
+		if strings.Contains(r.raw, form) {
+			t.Errorf("the response shows the secret as %q: %s", form, r.raw)
+		}
+	}
+	if !strings.Contains(r.raw, "SignatureDoesNotMatch: "+streamapi.SecretPlaceholder) {
+		t.Errorf("the error lost its text, want the cause with the placeholder: %s", r.raw)
+	}
 }

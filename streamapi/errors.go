@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -155,14 +157,30 @@ func (rq *request) write(status int, v any) {
 		body = []byte(`{"code":-1,"message":"response could not be encoded","StatusCode":500,"duration":"0.00ms","more_info":"","details":[]}`)
 	}
 	for _, s := range rq.secrets {
-		if len(s) >= minScrubLen {
-			quoted, _ := json.Marshal(s)
+		for _, form := range secretForms(s) {
+			quoted, _ := json.Marshal(form)
 			body = bytes.ReplaceAll(body, quoted[1:len(quoted)-1], []byte(SecretPlaceholder))
 		}
 	}
 	rq.w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	rq.w.WriteHeader(status)
 	_, _ = rq.w.Write(body)
+}
+
+// secretForms returns the forms in which a secret may be echoed (by AWS, an
+// SDK or a Checker): as it is, URL-encoded (real secrets hold "/" and "+")
+// and with "/" JSON-escaped; none for a secret shorter than minScrubLen.
+func secretForms(s string) []string {
+	if len(s) < minScrubLen {
+		return nil
+	}
+	forms := []string{s}
+	for _, f := range []string{url.QueryEscape(s), url.PathEscape(s), strings.ReplaceAll(s, "/", `\/`)} {
+		if !slices.Contains(forms, f) {
+			forms = append(forms, f)
+		}
+	}
+	return forms
 }
 
 // minScrubLen is the shortest secret scrubbed from response bodies: shorter

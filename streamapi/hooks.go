@@ -7,12 +7,14 @@ package streamapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -33,6 +35,26 @@ var (
 	secretFields = []string{"sqs_secret", "sns_secret"}
 	keyFields    = []string{"sqs_key", "sns_key"}
 )
+
+// readFields are the fields sqshook reads from an sqs hook. encoding/json
+// matches field names without regard to case, so a hook may name none of
+// these (nor a credential field) in another case: "SQS_SECRET" would be
+// delivered with, yet shown and stored as an unknown field.
+var readFields = []string{"id", "enabled", "hook_type", "sqs_queue_url", "sqs_region", "sqs_auth_type",
+	"sqs_key", "sqs_secret", "sqs_role_arn", "event_types", "sqs_external_id", "external_id", "delete"}
+
+// foldedField returns the field of fields that name equals without regard
+// to case (Unicode folding, as encoding/json matches), or "".
+func foldedField(name string, fields ...[]string) string {
+	for _, l := range fields {
+		for _, f := range l {
+			if strings.EqualFold(name, f) {
+				return f
+			}
+		}
+	}
+	return ""
+}
 
 // keyFor is the access-key field that goes with a secret field.
 func keyFor(secretField string) string { return strings.TrimSuffix(secretField, "_secret") + "_key" }
@@ -93,7 +115,10 @@ func sqsHooks(stored []json.RawMessage) ([]sqshook.Hook, error) {
 func secretsOf(objs []hookObject) []string {
 	var out []string
 	for _, o := range objs {
-		for _, f := range append(slices.Clone(secretFields), keyFields...) {
+		for f := range o {
+			if foldedField(f, secretFields, keyFields) == "" {
+				continue
+			}
 			if s, _ := o.str(f); s != "" {
 				out = append(out, s)
 			}
@@ -116,13 +141,17 @@ func shown(o hookObject) hookObject {
 	for k, v := range o {
 		c[k] = v
 	}
-	for _, f := range secretFields {
-		if s, _ := c.str(f); s != "" {
+	// Fields are matched without regard to case, so that a credential
+	// stored under another spelling is hidden too.
+	for f := range c {
+		s, isStr := c.str(f)
+		switch {
+		case !isStr && string(c[f]) != "null" && foldedField(f, secretFields, keyFields) != "":
+			c.setStr(f, SecretPlaceholder) // not a string: shown as nothing else
+		case s == "":
+		case foldedField(f, secretFields) != "":
 			c.setStr(f, SecretPlaceholder)
-		}
-	}
-	for _, f := range keyFields {
-		if s, _ := c.str(f); s != "" {
+		case foldedField(f, keyFields) != "":
 			c.setStr(f, maskKey(s))
 		}
 	}
@@ -303,7 +332,9 @@ func (h *Handler) updateApp(rq *request) {
 		return
 	}
 	if err := h.opts.Applier.ApplyHooks(ctx, tenant, sqs); err != nil {
-		rbErr := h.opts.Store.Save(ctx, tenant, oldRaw)
+		// The rollback must happen even when the client has hung up (which
+		// may be why applying failed).
+		rbErr := h.opts.Store.Save(context.WithoutCancel(ctx), tenant, oldRaw)
 		h.opts.Logger.Error("streamapi: applying hooks failed", "tenant", tenant, "err", scrubbed(err, secrets), "rollback_err", scrubbed(rbErr, secrets))
 		if rbErr != nil {
 			rq.fail(errInternal("UpdateApp failed: the hooks could not be applied, and the previous settings could not be restored in storage: " +
@@ -391,6 +422,14 @@ func (h *Handler) merge(tenant string, old []hookObject, in []json.RawMessage, e
 		id, isStr := o.str("id")
 		if _, has := o["id"]; has && !isStr {
 			add(i, "", "id", "must be a string")
+		}
+		for _, f := range slices.Sorted(maps.Keys(o)) {
+			if want := foldedField(f, readFields, secretFields, keyFields); want != "" && want != f {
+				add(i, id, f, fmt.Sprintf("field names are case-sensitive: write %q", want))
+			}
+			if _, isStr := o.str(f); !isStr && foldedField(f, secretFields, keyFields) == f && string(o[f]) != "null" {
+				add(i, id, f, "must be a string")
+			}
 		}
 		t, _ := o.str("hook_type")
 		switch {
@@ -552,8 +591,8 @@ func scrubbed(err error, secrets []string) any {
 	}
 	s := err.Error()
 	for _, sec := range secrets {
-		if len(sec) >= minScrubLen {
-			s = strings.ReplaceAll(s, sec, SecretPlaceholder)
+		for _, form := range secretForms(sec) {
+			s = strings.ReplaceAll(s, form, SecretPlaceholder)
 		}
 	}
 	return s

@@ -1,10 +1,12 @@
 package streamapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync"
@@ -451,5 +453,121 @@ func TestConcurrentUpdatesKeepStoreAndDispatcherInStep(t *testing.T) {
 				t.Errorf("%s hook %d: store %s, dispatcher %s", tenant, i, h.ID, applied[i].ID)
 			}
 		}
+	}
+}
+
+// encoding/json matches field names without regard to case (and folds ſ to
+// s and the Kelvin sign to k), so a credential under another spelling was
+// delivered with and then shown in clear by GET /app.
+func TestCredentialFieldNamesInAnotherCase(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, name := range []string{"SQS_SECRET", "Sqs_Secret", "ſqs_secret", "sqs_\u212Aey", "Sns_Secret", "Hook_Type", "ID"} {
+		h := e.sqsHook(t, "q1")
+		h[name] = hookSecret2
+		r := e.asA(t, "PATCH", "/app", map[string]any{"event_hooks": []any{h}})
+		wantError(t, name, r, http.StatusBadRequest, streamapi.CodeInput)
+		if fields, _ := r.body["exception_fields"].(map[string]any); fields["event_hooks[0]."+name] == nil {
+			t.Errorf("%s: exception_fields %v, want event_hooks[0].%s named", name, fields, name)
+		}
+		if strings.Contains(r.raw, hookSecret2) {
+			t.Errorf("%s: the refusal shows the secret: %s", name, r.raw)
+		}
+	}
+	if d := e.ds.Dispatcher("tenant-a"); d != nil && len(d.Hooks()) > 0 {
+		t.Errorf("a refused hook was applied")
+	}
+
+	// A list stored before (or by another writer) is still shown without
+	// the credential, whatever the spelling.
+	stored, _ := json.Marshal(map[string]any{"id": "legacy", "hook_type": "webhook", "SQS_SECRET": hookSecret2, "Sns_Key": "AKIALEGACYKEY0000000"})
+	if err := e.store.Save(context.Background(), "tenant-a", []json.RawMessage{stored}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.asA(t, "GET", "/app", nil)
+	wantOK(t, "GET /app", got)
+	if strings.Contains(got.raw, hookSecret2) || strings.Contains(got.raw, "AKIALEGACYKEY") {
+		t.Errorf("GET /app shows a credential stored under another spelling: %s", got.raw)
+	}
+}
+
+// ctxStore fails, as a database driver does, when the context is done.
+type ctxStore struct{ streamapi.Store }
+
+func (s ctxStore) Save(ctx context.Context, tenant string, hooks []json.RawMessage) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.Store.Save(ctx, tenant, hooks)
+}
+
+// cancellingApplier fails as an Applier that honours its context does when
+// the client hangs up while the hooks are applied.
+type cancellingApplier struct {
+	streamapi.Applier
+	cancel context.CancelFunc
+}
+
+func (a *cancellingApplier) ApplyHooks(ctx context.Context, tenant string, hooks []sqshook.Hook) error {
+	if a.cancel == nil {
+		return a.Applier.ApplyHooks(ctx, tenant, hooks)
+	}
+	a.cancel()
+	return ctx.Err()
+}
+
+// The rollback after a failed apply must not depend on the request's
+// context: a client that hung up would otherwise leave the new list stored
+// and the old one delivering.
+func TestRollbackSurvivesCancelledRequest(t *testing.T) {
+	ca := &cancellingApplier{}
+	e := newEnv(t, func(o *streamapi.Options) {
+		o.Store = ctxStore{streamapi.NewMemoryStore()}
+		ca.Applier = o.Applier
+		o.Applier = ca
+	})
+	wantOK(t, "setup", e.asA(t, "PATCH", "/app", map[string]any{"event_hooks": []any{e.sqsHook(t, "c1")}}))
+	before, _ := e.store.Load(context.Background(), "tenant-a")
+
+	body, _ := json.Marshal(map[string]any{"event_hooks": []any{e.sqsHook(t, "c2")}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ca.cancel = cancel
+	req := httptest.NewRequestWithContext(ctx, "PATCH", "/app?api_key="+keyA, bytes.NewReader(body))
+	req.Header.Set("Authorization", serverToken(t, secretA))
+	req.Header.Set("stream-auth-type", "jwt")
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500: %s", rec.Code, rec.Body)
+	}
+	if strings.Contains(rec.Body.String(), "storage holds the new settings") {
+		t.Errorf("the rollback failed with the request's context: %s", rec.Body)
+	}
+	after, _ := e.store.Load(context.Background(), "tenant-a")
+	if fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("store holds the list that was never applied:\n%s\nwant\n%s", after, before)
+	}
+}
+
+// Hooks of other kinds are not validated by sqshook, but their credentials
+// are still credentials: one that is not a string is refused, and one
+// stored that way is not shown.
+func TestCredentialThatIsNotAString(t *testing.T) {
+	e := newEnv(t, nil)
+	sns := map[string]any{"hook_type": "sns", "sns_topic_arn": "arn:aws:sns:us-east-1:123456789012:t",
+		"sns_key": hookKey, "sns_secret": map[string]any{"value": hookSecret2}}
+	r := e.asA(t, "PATCH", "/app", map[string]any{"event_hooks": []any{sns}})
+	wantError(t, "object secret", r, http.StatusBadRequest, streamapi.CodeInput)
+	if fields, _ := r.body["exception_fields"].(map[string]any); fields["event_hooks[0].sns_secret"] == nil {
+		t.Errorf("exception_fields %v, want event_hooks[0].sns_secret", fields)
+	}
+	stored, _ := json.Marshal(map[string]any{"id": "legacy", "hook_type": "sns", "sns_secret": []any{hookSecret2}, "sqs_key": 1234567890123})
+	if err := e.store.Save(context.Background(), "tenant-a", []json.RawMessage{stored}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.asA(t, "GET", "/app", nil)
+	wantOK(t, "GET /app", got)
+	if strings.Contains(got.raw, hookSecret2) || strings.Contains(got.raw, "1234567890123") {
+		t.Errorf("GET /app shows a credential that is not a string: %s", got.raw)
 	}
 }

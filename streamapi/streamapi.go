@@ -56,7 +56,9 @@
 // implements with its own database ([MemoryStore] and [FileStore] are
 // embedded defaults), and every accepted update is applied through an
 // [Applier] ([TenantApplier] makes each app a tenant of one dispatcher;
-// [Dispatchers] keeps one dispatcher per app instead). An update is
+// [Dispatchers] keeps one dispatcher per app instead, and with
+// [NewDispatchersFunc] each app's has its own options, such as the
+// ExternalId its "role" hooks assume their role with). An update is
 // validated first, then saved, then applied; when applying fails the
 // previous list is saved back, so the store and the dispatcher never
 // disagree: if saving fails the dispatcher is untouched.

@@ -18,7 +18,8 @@ queue size limit below the hook's, a missing dead-letter queue, FIFO group
 ids, and (for "resource" auth) a queue policy that does not let the server's
 principal send. "role" hooks are checked by assuming their role with
 -external-id. Prints one JSON result per hook; the exit code is non-zero
-if any hook's status is "error". Secrets never appear in the output.`, stderr)
+if any hook's status is "error" or the file holds no hooks. Secrets never
+appear in the output.`, stderr)
 	hooksFile := fs.String("hooks", "", `JSON file of hooks ({"event_hooks": [...]} or an array) (required)`)
 	endpoint := fs.String("endpoint", "", "SQS endpoint override (an emulator); default AWS or AWS_ENDPOINT_URL_SQS")
 	sendTest := fs.Bool("send-test", false, `also send one message marked as a test event (type "`+sqshook.TestEventType+`")`)
@@ -41,6 +42,9 @@ if any hook's status is "error". Secrets never appear in the output.`, stderr)
 	hooks, err := sqshook.ParseHooks(data)
 	if err != nil {
 		return err
+	}
+	if len(hooks) == 0 {
+		return fmt.Errorf("%s: no hooks to check (the event_hooks array is empty)", *hooksFile)
 	}
 	failed := false
 	enc := json.NewEncoder(stdout)

@@ -296,6 +296,20 @@ func publishTraffic(ctx context.Context, c demoConfig, d *sqshook.Dispatcher, sr
 	inOutage := false
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
+	// faults starts and ends the outage and crashes on time; it runs
+	// between events too, since Publish may wait past many ticks.
+	faults := func(elapsed time.Duration) {
+		if c.crash > 0 && elapsed >= c.crash {
+			crash(out, d, pub.Load())
+		}
+		if srv != nil && c.outage > 0 {
+			want := elapsed >= outageStart && elapsed < outageEnd
+			if want != inOutage {
+				srv.SetOutage(want)
+				inOutage = want
+			}
+		}
+	}
 	due := 0.0
 publish:
 	for {
@@ -307,21 +321,14 @@ publish:
 			if elapsed >= c.duration {
 				break publish
 			}
-			if c.crash > 0 && elapsed >= c.crash {
-				crash(out, d, pub.Load())
-			}
-			if srv != nil && c.outage > 0 {
-				want := elapsed >= outageStart && elapsed < outageEnd
-				if want != inOutage {
-					srv.SetOutage(want)
-					inOutage = want
-				}
-			}
+			faults(elapsed)
 			due = float64(c.rate)*elapsed.Seconds() - float64(pub.Load()+errs.Load())
 			for ; due >= 1; due-- {
-				if time.Since(start) >= c.duration {
+				elapsed := time.Since(start)
+				if elapsed >= c.duration {
 					break publish // behind the rate: stop on time all the same
 				}
+				faults(elapsed)
 				ev, err := traffic.next()
 				if err == nil {
 					err = d.Publish(ctx, ev)

@@ -246,6 +246,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"demo", "-endpoint", "http://127.0.0.1:1", "-outage", "1s"}, 2, "need the in-process endpoint"},
 		{[]string{"bench", "-linger", "soon"}, 2, `-linger: "soon" is not a duration`},
 		{[]string{"bench", "-inflight", "0"}, 2, "-inflight"},
+		{[]string{"serve", "-rate", "-1"}, 2, "-rate must be between 0 and 100000"},
+		{[]string{"serve", "-rate", "2000000000"}, 2, "-rate must be between 0 and 100000"},
+		{[]string{"serve", "-progress", "-1s"}, 2, "-progress must not be negative"},
+		{[]string{"serve", "-rate", "-1"}, 2, `Run "sqshook serve -h" for its flags.`},
 		{[]string{"check"}, 2, "-hooks is required"},
 		{[]string{"check", "-hooks", "does-not-exist.json"}, 1, "sqshook check: open does-not-exist.json"},
 		{[]string{"policy"}, 2, "-queue-url is required"},
@@ -422,6 +426,20 @@ func TestCheckCommandHidesTypedSecrets(t *testing.T) {
 	for what, s := range map[string]string{"stdout": out, "stderr": errOut} {
 		if strings.Contains(s, secret) || strings.Contains(s, key) {
 			t.Errorf("LEAK: sqshook check %s shows the secret or the whole key id:\n%s", what, s)
+		}
+	}
+}
+
+// A hooks file with no hooks checks nothing: it must not pass silently.
+func TestCheckCommandWithoutHooks(t *testing.T) {
+	for _, doc := range []string{`[]`, `{"event_hooks": []}`} {
+		file := filepath.Join(t.TempDir(), "hooks.json")
+		if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCmd(t, "check", "-hooks", file)
+		if code != 1 || out != "" || !strings.Contains(errOut, "sqshook check: "+file+": no hooks") {
+			t.Errorf("check of %s: exit %d, stdout %q, stderr %q; want exit 1 and \"no hooks\"", doc, code, out, errOut)
 		}
 	}
 }

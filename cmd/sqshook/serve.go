@@ -32,6 +32,10 @@ const serveTenant = "demo"
 // serveQueue is the queue created for the demo app's hooks.
 const serveQueue = "sqshook-serve-demo"
 
+// maxServeRate bounds -rate: the simulated traffic is a demo, not a load
+// test (use "sqshook demo" or "sqshook bench" for that).
+const maxServeRate = 100000
+
 type serveConfig struct {
 	addr, endpoint, store, apiKey, apiSecret string
 	rate                                     int
@@ -56,15 +60,17 @@ kept in memory unless -store names a JSON file. Stop with Ctrl-C.`, stderr)
 	fs.StringVar(&c.store, "store", "", "JSON file that keeps the hooks (default: in memory)")
 	fs.StringVar(&c.apiKey, "api-key", "", "the demo app's api key (default: random)")
 	fs.StringVar(&c.apiSecret, "api-secret", "", "the demo app's api secret (default: random)")
-	fs.IntVar(&c.rate, "rate", 5, "simulated chat events per second for the demo app (0: none)")
+	fs.IntVar(&c.rate, "rate", 5, "simulated chat events per second for the demo app (0: none; at most 100000)")
 	fs.Int64Var(&c.seed, "seed", 1, "seed of the simulated traffic")
 	fs.DurationVar(&c.progress, "progress", 10*time.Second, "how often to print delivery totals (0: never)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if c.rate < 0 {
-		fmt.Fprintln(stderr, "-rate must not be negative")
-		return errUsage
+	switch {
+	case c.rate < 0 || c.rate > maxServeRate:
+		return usagef("-rate must be between 0 and %d events per second, not %d", maxServeRate, c.rate)
+	case c.progress < 0:
+		return usagef("-progress must not be negative (0: never), not %v", c.progress)
 	}
 	return serve(ctx, c, stdout, stderr)
 }
