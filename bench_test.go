@@ -403,6 +403,7 @@ func (e *benchEnv) runDispatcherGroups(b *testing.B, n int, timed bool, groups i
 	}
 	var dead atomic.Int64
 	d, err := sqshook.New([]sqshook.Hook{benchSQSHook("bench", url)},
+		sqshook.WithOverflowWait(5*time.Minute), // a burst larger than the hook's share: Publish waits for room
 		sqshook.WithEndpoint(e.srv.URL()),
 		sqshook.WithMaxInFlight(benchConcurrency),
 		sqshook.WithDeadLetter(func(sqshook.DeadLetter) { dead.Add(1) }),
