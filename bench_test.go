@@ -1165,18 +1165,7 @@ func benchOutageRun(b *testing.B, dur time.Duration, down bool, opts ...sqshook.
 		}
 		i++
 	}
-	var acks []time.Duration
-	inWindow := 0
-	for _, m := range srv.Received(good) {
-		i, err := strconv.Atoi(strings.TrimPrefix(m.Attributes[sqshook.AttrEventID].StringValue, "e-"))
-		if err != nil {
-			b.Fatalf("event id %q", m.Attributes[sqshook.AttrEventID].StringValue)
-		}
-		acks = append(acks, m.ReceivedAt.Sub(sentAt[i]))
-		if m.ReceivedAt.Before(end) {
-			inWindow++
-		}
-	}
+	acks, inWindow := benchAcks(b, srv.Received(good), sentAt, end, nil, 0)
 	res.healthy = float64(inWindow) / dur.Seconds()
 	res.p99Ack = benchP99(acks)
 	res.p99Publish = benchP99(took)
@@ -1423,20 +1412,29 @@ func benchNeighbours(b *testing.B, dur time.Duration, down bool) outageResult {
 	var acks []time.Duration
 	inWindow := 0
 	for t := 1; t < tenants; t++ {
-		for _, m := range srv.Received(urls[t]) {
-			i, err := strconv.Atoi(strings.TrimPrefix(m.Attributes[sqshook.AttrEventID].StringValue, "e-"))
-			if err != nil || i >= n {
-				b.Fatalf("event id %q", m.Attributes[sqshook.AttrEventID].StringValue)
-			}
-			acks = append(acks, m.ReceivedAt.Sub(sentAt[i]))
-			if m.ReceivedAt.Before(end) {
-				inWindow++
-			}
-		}
+		acks, inWindow = benchAcks(b, srv.Received(urls[t]), sentAt, end, acks, inWindow)
 	}
 	res.healthy = float64(inWindow) / dur.Seconds()
 	res.p99Ack = benchP99(acks)
 	res.p99Publish = benchP99(took)
 	benchClose(b, d)
 	return res
+}
+
+// benchAcks appends the publish-to-acknowledgement time of each received
+// message (whose event id is "e-<index into sentAt>") to acks, and counts
+// in inWindow those received before end.
+func benchAcks(b *testing.B, received []sqstest.Message, sentAt []time.Time, end time.Time, acks []time.Duration, inWindow int) ([]time.Duration, int) {
+	b.Helper()
+	for _, m := range received {
+		i, err := strconv.Atoi(strings.TrimPrefix(m.Attributes[sqshook.AttrEventID].StringValue, "e-"))
+		if err != nil || i < 0 || i >= len(sentAt) {
+			b.Fatalf("event id %q", m.Attributes[sqshook.AttrEventID].StringValue)
+		}
+		acks = append(acks, m.ReceivedAt.Sub(sentAt[i]))
+		if m.ReceivedAt.Before(end) {
+			inWindow++
+		}
+	}
+	return acks, inWindow
 }

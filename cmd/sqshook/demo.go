@@ -129,22 +129,10 @@ func demo(ctx context.Context, c demoConfig, out io.Writer) error {
 		return err
 	}
 
-	var srv *sqstest.Server
-	endpoint := c.endpoint
-	if endpoint == "" {
-		srv = sqstest.NewServer(sqstest.WithLatency(c.latency), sqstest.WithSeed(c.seed))
+	srv, endpoint, client := demoSQS(c, out)
+	if srv != nil {
 		defer srv.Close()
-		endpoint = srv.URL()
-		fmt.Fprintf(out, "SQS: in-process endpoint %s, simulated round trip %v\n", endpoint, c.latency)
-	} else {
-		fmt.Fprintf(out, "SQS: %s\n", endpoint)
 	}
-	client := sqs.New(sqs.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("AKIADEMOEXAMPLE00000", "demo-secret-not-real", "")),
-		Retryer:      aws.NopRetryer{},
-	})
 	for _, h := range hooks {
 		if err := createQueue(ctx, client, h.SQSQueueURL); err != nil {
 			return fmt.Errorf("creating the queue of hook %s: %w", h.ID, err)
@@ -480,4 +468,26 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// demoSQS returns the demo's SQS endpoint and a client of it: c.endpoint, or
+// an in-process endpoint (srv, which the caller closes) with c's simulated
+// round trip. Extra options go to the in-process endpoint.
+func demoSQS(c demoConfig, out io.Writer, opts ...sqstest.Option) (*sqstest.Server, string, *sqs.Client) {
+	var srv *sqstest.Server
+	endpoint := c.endpoint
+	if endpoint == "" {
+		srv = sqstest.NewServer(append([]sqstest.Option{sqstest.WithLatency(c.latency), sqstest.WithSeed(c.seed)}, opts...)...)
+		endpoint = srv.URL()
+		fmt.Fprintf(out, "SQS: in-process endpoint %s, simulated round trip %v\n", endpoint, c.latency)
+	} else {
+		fmt.Fprintf(out, "SQS: %s\n", endpoint)
+	}
+	client := sqs.New(sqs.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("AKIADEMOEXAMPLE00000", "demo-secret-not-real", "")),
+		Retryer:      aws.NopRetryer{},
+	})
+	return srv, endpoint, client
 }

@@ -16,10 +16,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
 	"github.com/sqshook/sqshook"
 	"github.com/sqshook/sqshook/sqstest"
 )
@@ -38,22 +34,10 @@ func tenantHooks(i int) []sqshook.Hook {
 func tenantName(i int) string { return "tenant-" + strconv.Itoa(i) }
 
 func demoTenants(ctx context.Context, c demoConfig, out io.Writer) error {
-	var srv *sqstest.Server
-	endpoint := c.endpoint
-	if endpoint == "" {
-		srv = sqstest.NewServer(sqstest.WithLatency(c.latency), sqstest.WithSeed(c.seed), sqstest.WithoutRecording())
+	srv, endpoint, client := demoSQS(c, out, sqstest.WithoutRecording())
+	if srv != nil {
 		defer srv.Close()
-		endpoint = srv.URL()
-		fmt.Fprintf(out, "SQS: in-process endpoint %s, simulated round trip %v\n", endpoint, c.latency)
-	} else {
-		fmt.Fprintf(out, "SQS: %s\n", endpoint)
 	}
-	client := sqs.New(sqs.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("AKIADEMOEXAMPLE00000", "demo-secret-not-real", "")),
-		Retryer:      aws.NopRetryer{},
-	})
 	var deadMu sync.Mutex
 	dead := map[string]map[sqshook.Reason]int{}
 	d, err := sqshook.New(nil,
