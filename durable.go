@@ -7,10 +7,13 @@
 package sqshook
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,7 +40,11 @@ import (
 // spool (HookStats.Spooled) instead of dead-lettering it as
 // ReasonShutdown. A copy that finds its hook, tenant or dispatcher share
 // full spills: it stays on disk only and is read back in its order when
-// the hook has room (the overflow rule, WithOverflow, does not apply).
+// the hook has room (the overflow rule, WithOverflow, does not apply). A
+// copy whose retry budget runs out goes back to disk the same way instead
+// of being dead-lettered as ReasonRetriesExhausted (HookStats.Held), with
+// the rest of its FIFO group, so an outage of any length costs disk up to
+// the quota.
 // Copies are kept per tenant and hook; a named tenant's copies resumed by
 // New wait until its SetHooks configures their hook. A copy in flight at a crash may be delivered twice, with
 // the same event id. Default: no spool, everything is held in memory.
@@ -93,7 +100,13 @@ type durable struct {
 }
 
 // pipeSpool is a pipe's disk-only backlog; guarded by the pipe's mu.
+//
+// Every copy in memory is older (in the hook's order) than every copy on
+// disk: copies spill only behind a backlog, and read-backs take the oldest.
+// held holds the copies that went back from memory (holdLocked), so they
+// too are older than every copy of disk, and are read back first.
 type pipeSpool struct {
+	held    []diskCopy // copies back from memory, oldest first
 	disk    []diskCopy // copies on disk only, oldest first
 	reading int        // copies taken from disk by a read-back under way
 	kept    uint64     // copies left in the spool by Close
@@ -426,16 +439,95 @@ func (p *pipe) keepLocked(e *entry) bool {
 
 // keepDiskLocked leaves the disk backlog in the spool when Close gives up.
 func (p *pipe) keepDiskLocked() {
+	for _, c := range p.dur.held {
+		p.dur.kept++
+		p.epochDoneLocked(c.epoch)
+	}
 	for _, c := range p.dur.disk {
 		p.dur.kept++
 		p.epochDoneLocked(c.epoch)
 	}
-	p.dur.disk = nil
+	p.dur.held, p.dur.disk = nil, nil
 }
 
 // spilling reports whether the hook has a disk backlog: its new copies
 // must then wait on disk behind it, to keep their order.
-func (p *pipe) spillingLocked() bool { return len(p.dur.disk) > 0 || p.dur.reading > 0 }
+func (p *pipe) spillingLocked() bool {
+	return len(p.dur.held) > 0 || len(p.dur.disk) > 0 || p.dur.reading > 0
+}
+
+// holdableLocked reports whether a copy whose retry budget ran out can go
+// back to the disk backlog instead of being dead-lettered: with a spool
+// that holds it, while the pipe is not aborted.
+func (p *pipe) holdableLocked(e *entry) bool {
+	return p.d.dur != nil && e.ev.spoolSeq != 0 && !p.aborted
+}
+
+// holdLocked puts copies whose retry budget ran out (transient failures
+// only: throttling, server errors, timeouts, a queue that does not
+// answer) back on the disk backlog, in their order, instead of
+// dead-lettering them as retries_exhausted. They leave memory and are read
+// back first, with a fresh retry budget, as room frees; meanwhile a
+// failing hook only probes (see Health), so an outage of any length costs
+// disk up to the spool's quota, not memory and not dead letters. On a FIFO
+// hook the rest of each held copy's group goes back with it, so the group
+// keeps its order.
+func (p *pipe) holdLocked(es, outFollowers []*entry) {
+	back := make([]diskCopy, 0, len(es)+len(outFollowers))
+	out := append(slices.Clip(es), outFollowers...) // out of the queue: settled in their groups
+	var queued []*entry                             // their groups' queued copies
+	for _, e := range out {
+		back = append(back, diskCopy{seq: e.ev.spoolSeq, epoch: e.epoch, hookSeq: e.seq})
+		if g := e.grp; g != nil && g.q.len() > 0 {
+			n := g.q.len()
+			before := len(queued)
+			queued = g.q.popFront(n, queued)
+			p.fq.n -= n
+			for _, f := range queued[before:] {
+				f.grp = nil // queued, not out: nothing to settle in the group
+				back = append(back, diskCopy{seq: f.ev.spoolSeq, epoch: f.epoch, hookSeq: f.seq})
+			}
+		}
+	}
+	// The copies' epochs stay pending: count them on disk before memory
+	// lets them go.
+	for _, c := range back {
+		p.epochPending[c.epoch]++
+	}
+	p.dur.held = mergeCopies(p.dur.held, back)
+	before := p.counters.held
+	p.counters.held += uint64(len(es))
+	for _, e := range out {
+		p.releaseLocked(e)
+	}
+	for _, f := range queued {
+		p.releaseLocked(f)
+	}
+	// Logged at the first held copy and as the count doubles, not per call:
+	// a long outage holds the same copies again and again.
+	if bits.Len64(before) != bits.Len64(p.counters.held) {
+		p.d.cfg.logger.Warn("sqshook: retry budget spent; copies kept in the spool to be tried again",
+			p.logArgs("held", p.counters.held, "code", es[0].code)...)
+	}
+}
+
+// mergeCopies merges two lists of copies each in the hook's order.
+func mergeCopies(a, b []diskCopy) []diskCopy {
+	slices.SortFunc(b, func(x, y diskCopy) int { return cmp.Compare(x.hookSeq, y.hookSeq) })
+	out := make([]diskCopy, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if a[i].hookSeq <= b[j].hookSeq {
+			out = append(out, a[i])
+			i++
+		} else {
+			out = append(out, b[j])
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
 
 // diskBusyLocked reports whether the disk backlog holds copies the pipe
 // must still deliver.
@@ -494,21 +586,25 @@ func (p *pipe) memRoomLocked() int {
 }
 
 // readBackLocked starts reading the disk backlog back into memory if there
-// is one, there is room, and no read-back runs.
+// is one, there is room, and no read-back runs. Held copies come first.
 func (p *pipe) readBackLocked() {
-	if len(p.dur.disk) == 0 || p.dur.reading > 0 || p.aborted || p.state == pipeDone {
+	src := &p.dur.held
+	if len(*src) == 0 {
+		src = &p.dur.disk
+	}
+	if len(*src) == 0 || p.dur.reading > 0 || p.aborted || p.state == pipeDone {
 		return
 	}
 	// The room is read once: the shares change under other pipes, and a
 	// read-back of nothing would clear the count of one under way.
-	n := min(len(p.dur.disk), p.memRoomLocked(), readBackBatch)
+	n := min(len(*src), p.memRoomLocked(), readBackBatch)
 	if n <= 0 {
 		return
 	}
-	batch := p.dur.disk[:n:n]
-	p.dur.disk = p.dur.disk[n:]
-	if len(p.dur.disk) == 0 {
-		p.dur.disk = nil
+	batch := (*src)[:n:n]
+	*src = (*src)[n:]
+	if len(*src) == 0 {
+		*src = nil
 	}
 	p.dur.reading = n
 	p.d.wg.Add(1)
@@ -537,6 +633,15 @@ func (p *pipe) readBack(batch []diskCopy) {
 	var dls []DeadLetter
 	p.mu.Lock()
 	p.dur.reading = 0
+	if len(p.dur.held) > 0 && !p.aborted {
+		// Copies went back from memory while this batch was read: they may
+		// be older than it, so the batch waits behind them on disk.
+		p.dur.held = mergeCopies(p.dur.held, batch)
+		p.readBackLocked()
+		p.maybeDoneLocked()
+		p.mu.Unlock()
+		return
+	}
 	for i, c := range batch {
 		ed, err := read[i].ed, read[i].err
 		switch {
@@ -589,7 +694,7 @@ func (p *pipe) readBack(batch []diskCopy) {
 
 // spooledLocked is HookStats.Spooled: copies on disk only or kept by Close.
 func (p *pipe) spooledLocked() uint64 {
-	return uint64(len(p.dur.disk)+p.dur.reading) + p.dur.kept
+	return uint64(len(p.dur.held)+len(p.dur.disk)+p.dur.reading) + p.dur.kept
 }
 
 // spoolStats is Stats.Spool; nil without a spool.

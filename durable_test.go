@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -653,4 +654,114 @@ func TestSpoolSpillsWhenTenantShareFull(t *testing.T) {
 		}
 	}
 	spoolAccounting(t, acme.Stats())
+}
+
+// TestSpoolHoldsCopiesPastRetryBudget: with a spool, an outage longer than
+// the retry budget costs no dead letters. Copies whose budget runs out go
+// back to disk in their order (HookStats.Held) and are delivered once the
+// queue answers, each FIFO group in its order; without a spool the same
+// outage dead-letters them as retries_exhausted.
+func TestSpoolHoldsCopiesPastRetryBudget(t *testing.T) {
+	const n, groups = 60, 3
+	run := func(t *testing.T, spooled bool) (*fakeSQS, *sqshook.Dispatcher, *deadLetters, []sqshook.Hook, []string) {
+		var down atomic.Bool
+		down.Store(true)
+		f := newFake()
+		f.respond = func(_ int, in *sqsInput) (*sqsOutput, error) {
+			if down.Load() {
+				return nil, apiError("InternalError", 500)
+			}
+			return okAll(in), nil
+		}
+		hooks := []sqshook.Hook{hookFor("std", "q-std"), hookFor("fifo", "q.fifo")}
+		opts := []sqshook.Option{
+			sqshook.WithLogger(slog.New(slog.DiscardHandler)),
+			// A budget of three quick attempts: the outage outlasts it many
+			// times over.
+			sqshook.WithRetryPolicy(sqshook.RetryPolicy{InitialInterval: time.Millisecond, MaxInterval: time.Millisecond, RandomizationFactor: -1, MaxAttempts: 3}),
+			sqshook.WithFailingRule(3, -1, time.Millisecond),
+			sqshook.WithMaxBuffered(16, 1<<20), // most copies spill to disk
+			sqshook.WithOverflowWait(time.Minute),
+		}
+		var d *sqshook.Dispatcher
+		var dls *deadLetters
+		if spooled {
+			d, dls = spoolDispatcher(t, f, t.TempDir(), hooks, opts...)
+			t.Cleanup(func() { d.Close(context.Background()) })
+		} else {
+			dls = &deadLetters{}
+			d = startDispatcher(t, hooks, append(opts,
+				sqshook.WithClientFunc(func(context.Context, sqshook.Hook) (sqshook.SQSAPI, error) { return f, nil }),
+				sqshook.WithDeadLetter(dls.add), sqshook.WithLinger(time.Millisecond))...)
+		}
+		var ids []string
+		for i := range n {
+			ev := event(t, "message.new", i)
+			ev.ID = fmt.Sprintf("ev-%02d", i)
+			ev.GroupID = fmt.Sprintf("g%d", i%groups)
+			// Without a spool a failing hook refuses what its share cannot
+			// hold (buffer_full); with one nothing is refused.
+			if err := d.Publish(context.Background(), ev); err != nil && spooled {
+				t.Fatalf("Publish %d: %v", i, err)
+			}
+			ids = append(ids, ev.ID)
+		}
+		// The outage lasts until every hook has held copies twice over (or,
+		// without a spool, dead-lettered everything it had in memory).
+		waitForCond(t, func() bool {
+			s := d.Stats()
+			for _, h := range s.Hooks {
+				if spooled && h.Held < 2*16 || !spooled && h.DeadLettered < 16 {
+					return false
+				}
+			}
+			return true
+		})
+		down.Store(false)
+		return f, d, dls, hooks, ids
+	}
+
+	t.Run("without spool", func(t *testing.T) {
+		_, d, dls, _, _ := run(t, false)
+		flush(t, d)
+		if dls.byReason()[sqshook.ReasonRetriesExhausted] == 0 {
+			t.Fatalf("dead letters %v: want retries_exhausted ones without a spool", dls.byReason())
+		}
+	})
+	t.Run("with spool", func(t *testing.T) {
+		f, d, dls, hooks, ids := run(t, true)
+		flush(t, d)
+		if got := dls.byReason(); len(got) != 0 {
+			t.Fatalf("dead letters %v, want none", got)
+		}
+		s := d.Stats()
+		spoolAccounting(t, s)
+		for _, h := range s.Hooks {
+			if h.Delivered != n || h.Spooled != 0 || h.Pending != 0 {
+				t.Errorf("hook %s: delivered %d, spooled %d, pending %d; want %d, 0, 0", h.HookID, h.Delivered, h.Spooled, h.Pending, n)
+			}
+		}
+		if s.Spool.Pending != 0 {
+			t.Errorf("spool still holds %d pending copies", s.Spool.Pending)
+		}
+		got := f.ackedIDs(hooks[0].SQSQueueURL)
+		slices.Sort(got)
+		if !slices.Equal(got, ids) {
+			t.Errorf("standard queue got %v, want %v", got, ids)
+		}
+		// The FIFO queue: every id once, each group in publish order.
+		fifo := f.ackedIDs(hooks[1].SQSQueueURL)
+		if len(fifo) != n {
+			t.Fatalf("FIFO queue got %d messages, want %d: %v", len(fifo), n, fifo)
+		}
+		last := map[int]int{}
+		for _, id := range fifo {
+			var i int
+			fmt.Sscanf(id, "ev-%d", &i)
+			if prev, ok := last[i%groups]; ok && i <= prev {
+				t.Fatalf("FIFO group g%d out of order: %s after ev-%02d in %v", i%groups, id, prev, fifo)
+			}
+			last[i%groups] = i
+		}
+	})
 }

@@ -65,7 +65,8 @@ type RetryPolicy struct {
 	// [w·(1-f), w·(1+f)]. 0 means 0.5; a negative value means no jitter.
 	RandomizationFactor float64
 	// MaxElapsedTime is the retry budget, counted from an event's first
-	// failure; past it the event is dead-lettered as retries_exhausted.
+	// failure; past it the event is dead-lettered as retries_exhausted
+	// (with WithSpool it goes back to disk to be tried again instead).
 	// 0 means 5 minutes.
 	MaxElapsedTime time.Duration
 	// MaxAttempts caps the attempts per event (the first one included).

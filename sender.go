@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -448,17 +449,22 @@ func (p *pipe) regrowBatchLocked() {
 }
 
 // retryLocked schedules entries for another attempt after their back-off, or
-// dead-letters those whose budget is spent.
+// dead-letters those whose budget is spent; with a spool, those go back to
+// the disk backlog instead (holdLocked).
 func (p *pipe) retryLocked(es []*entry, err error) []DeadLetter {
 	var dls []DeadLetter
-	var again []*entry
-	var delay time.Duration
+	var again, held []*entry
+	var delays []time.Duration
 	for _, e := range es {
 		if e.bo == nil {
 			e.bo = p.d.cfg.newBackOff()
 		}
 		next := e.bo.NextBackOff()
 		if next == backoff.Stop || e.attempt >= p.d.cfg.retry.MaxAttempts || p.aborted {
+			if p.holdableLocked(e) {
+				held = append(held, e)
+				continue
+			}
 			reason := ReasonRetriesExhausted
 			if p.aborted {
 				reason = ReasonShutdown
@@ -466,14 +472,37 @@ func (p *pipe) retryLocked(es []*entry, err error) []DeadLetter {
 			dls = append(dls, p.deadLetterLocked(e, reason, e.code, e.message, false, err))
 			continue
 		}
-		p.counters.retries++
-		p.tel.retried(1)
 		again = append(again, e)
-		delay = max(delay, next)
+		delays = append(delays, next)
+	}
+	var followers []*entry
+	if len(held) > 0 && p.fifo {
+		// The rest of a held copy's group goes back with it, even where its
+		// own budget is not spent, so the group keeps its order.
+		groups := make(map[*fifoGroup]bool, len(held))
+		for _, e := range held {
+			groups[e.grp] = true
+		}
+		k := 0
+		for i, e := range again {
+			if groups[e.grp] {
+				followers = append(followers, e)
+				continue
+			}
+			again[k], delays[k] = e, delays[i]
+			k++
+		}
+		again, delays = again[:k], delays[:k]
+	}
+	if len(held) > 0 {
+		p.holdLocked(held, followers)
 	}
 	if len(again) == 0 {
 		return dls
 	}
+	p.counters.retries += uint64(len(again))
+	p.tel.retried(len(again))
+	delay := slices.Max(delays)
 	p.retrying += len(again)
 	rw := &retryWait{entries: again}
 	if p.retryWaits == nil {

@@ -88,6 +88,11 @@ type HookStats struct {
 	// batch: their retry reaches the queue after that later entry. SQS
 	// normally fails a group's later entries too; this stays 0 then.
 	OutOfOrder uint64
+	// Held counts copies whose retry budget ran out while a spool was on
+	// (WithSpool): instead of a retries_exhausted dead letter each went
+	// back to the hook's disk backlog, in its order, to be tried again
+	// (counted in Spooled while it waits there).
+	Held uint64
 
 	LastErrorCode    string
 	LastErrorMessage string
@@ -99,6 +104,7 @@ type hookCounters struct {
 	deadLettered       map[Reason]uint64
 	batches, retries   uint64
 	outOfOrder         uint64
+	held               uint64
 	lastError          *lastError
 }
 
@@ -117,6 +123,7 @@ func (p *pipe) stats() HookStats {
 		Queued:         p.q.len() + p.fq.len(),
 		Groups:         p.fq.groupCount(),
 		OutOfOrder:     p.counters.outOfOrder,
+		Held:           p.counters.held,
 		InFlight:       p.inflightN,
 		InFlightLimit:  p.lim.slots(),
 		Retrying:       p.retrying,
