@@ -179,15 +179,19 @@ func newTelemetry(d *Dispatcher) *telemetry {
 	limit, err := m.Int64ObservableGauge("sqshook.inflight.limit",
 		metric.WithDescription("A hook's current limit on concurrent calls."), metric.WithUnit("{call}"))
 	errs = append(errs, err)
+	spooled, err := m.Int64ObservableGauge("sqshook.spooled.events",
+		metric.WithDescription("Copies a hook has on disk only (WithSpool): waiting for room in memory, held after their retry budget, or kept by Close."), metric.WithUnit("{message}"))
+	errs = append(errs, err)
 	t.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		for _, g := range d.gauges() {
 			o.ObserveInt64(buffered, g.pending, g.opt)
 			o.ObserveInt64(bufferedBytes, g.bytes, g.opt)
 			o.ObserveInt64(inflight, g.inflight, g.opt)
 			o.ObserveInt64(limit, g.limit, g.opt)
+			o.ObserveInt64(spooled, g.spooled, g.opt)
 		}
 		return nil
-	}, buffered, bufferedBytes, inflight, limit)
+	}, buffered, bufferedBytes, inflight, limit, spooled)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		d.cfg.logger.Warn("sqshook: the meter provider refused instruments; their measurements may be lost", slog.Any("error", err))
@@ -433,8 +437,8 @@ func (p *pipe) recordCall(c callSpan, batch []*entry, out *sqs.SendMessageBatchO
 
 // hookGauges is one hook's state for the observable gauges.
 type hookGauges struct {
-	opt                             metric.MeasurementOption
-	pending, bytes, inflight, limit int64
+	opt                                      metric.MeasurementOption
+	pending, bytes, inflight, limit, spooled int64
 }
 
 // gauges reads every pipeline's state, summing the pipelines of one hook
@@ -453,7 +457,7 @@ func (d *Dispatcher) gauges() []hookGauges {
 			continue
 		}
 		p.mu.Lock()
-		g := hookGauges{pending: int64(p.pending), bytes: int64(p.bytes), inflight: int64(p.inflight), limit: int64(p.lim.slots())}
+		g := hookGauges{pending: int64(p.pending), bytes: int64(p.bytes), inflight: int64(p.inflight), limit: int64(p.lim.slots()), spooled: int64(p.spooledLocked())}
 		p.mu.Unlock()
 		i, ok := index[p.tel.set.Equivalent()]
 		if !ok {
@@ -465,6 +469,7 @@ func (d *Dispatcher) gauges() []hookGauges {
 		gs[i].pending += g.pending
 		gs[i].bytes += g.bytes
 		gs[i].inflight += g.inflight
+		gs[i].spooled += g.spooled
 		gs[i].limit = max(gs[i].limit, g.limit)
 	}
 	return gs

@@ -284,6 +284,31 @@ func TestTelemetryGaugesWhileCallsBlock(t *testing.T) {
 	flush(t, d)
 }
 
+// TestTelemetrySpooledGauge: with a spool, the copies a hook has on disk
+// only are the sqshook.spooled.events gauge, equal to HookStats.Spooled.
+func TestTelemetrySpooledGauge(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	fake := stuckFake()
+	d, _ := spoolDispatcher(t, fake, t.TempDir(), []sqshook.Hook{hookFor("h", "q", "message.new")},
+		sqshook.WithMeterProvider(mp), sqshook.WithMaxInFlight(1), sqshook.WithMaxBuffered(10, 1<<20))
+	defer d.Close(expired())
+	for i := range 40 {
+		if err := d.Publish(context.Background(), event(t, "message.new", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, _ := d.Stats().Hook("h")
+	if s.Spooled != 30 {
+		t.Fatalf("Spooled = %d, want 30 (40 published, room for 10 in memory)", s.Spooled)
+	}
+	ms := collectMetrics(t, reader)
+	if got := intSum(t, ms, "sqshook.spooled.events", map[string]string{"sqshook.hook.id": "h"}); got != int64(s.Spooled) {
+		t.Errorf("sqshook.spooled.events = %d, HookStats.Spooled = %d", got, s.Spooled)
+	}
+}
+
 func TestTelemetrySpansLinkPublishSpans(t *testing.T) {
 	sr := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
