@@ -44,7 +44,9 @@ import (
 // copy whose retry budget runs out goes back to disk the same way instead
 // of being dead-lettered as ReasonRetriesExhausted (HookStats.Held), with
 // the rest of its FIFO group, so an outage of any length costs disk up to
-// the quota.
+// the quota. Past the quota (spool.Options.Quota; default none) the
+// overflow rule applies as to a full memory share: buffer_full dead
+// letters at once, or with OverflowWait a bounded wait first.
 // Copies are kept per tenant and hook; a named tenant's copies resumed by
 // New wait until its SetHooks configures their hook. A copy in flight at a crash may be delivered twice, with
 // the same event id. Default: no spool, everything is held in memory.
@@ -314,10 +316,12 @@ func parseSpoolKey(key string) (tenant, hookID string, ok bool) {
 }
 
 // record is Publish's spool step: the event is recorded once, with the
-// copies of the matched pipes pending, before any of them is queued. When
-// the spool is over its quota Publish waits for settlements (TryPublish,
-// or Publish whose ctx ends, dead-letters the copies as buffer_full and
-// returns their errors); a copy the size guard refuses is not recorded.
+// copies of the matched pipes pending, before any of them is queued; a
+// copy the size guard refuses is not recorded. Past the spool's quota the
+// overflow rule applies, as to a full memory share: OverflowDeadLetter
+// (and TryPublish) dead-letters the copies as buffer_full at once and
+// returns their errors; OverflowWait makes Publish wait for settlements
+// up to WithOverflowWait's bound or until ctx ends, then does the same.
 func (dur *durable) record(ctx context.Context, d *Dispatcher, snap *snapshot, ed *eventData, wait bool) error {
 	if ed.guard != nil { // refused copies are dead-lettered at once, not spooled
 		return nil
@@ -330,8 +334,13 @@ func (dur *durable) record(ctx context.Context, d *Dispatcher, snap *snapshot, e
 	}
 	rec := recordOf(ed, keys, d.cfg.clock.Now())
 	seq, err := dur.sp.Append(rec)
-	for wait && errors.Is(err, spool.ErrQuota) && dur.waitRoom(ctx, d.closing) {
-		seq, err = dur.sp.Append(rec)
+	if wait && d.cfg.overflow == OverflowWait && errors.Is(err, spool.ErrQuota) {
+		expired := make(chan struct{})
+		t := d.cfg.clock.AfterFunc(d.cfg.overflowWait, func() { close(expired) })
+		for errors.Is(err, spool.ErrQuota) && dur.waitRoom(ctx, d.closing, expired) {
+			seq, err = dur.sp.Append(rec)
+		}
+		t.Stop()
 	}
 	switch {
 	case errors.Is(err, spool.ErrClosed):
@@ -340,9 +349,10 @@ func (dur *durable) record(ctx context.Context, d *Dispatcher, snap *snapshot, e
 		// As with a full memory share: TryPublish, or Publish whose ctx
 		// ended, dead-letters the copies.
 		var errs []error
+		msg := fmt.Sprintf("spool quota reached (%d bytes)", d.cfg.spool.opts.Quota)
 		for _, p := range snap.pipes {
 			if p.filter.Match(ed.ev.Type) {
-				errs = append(errs, p.refuse(ed, ReasonBufferFull, "spool quota reached", errors.Join(ErrBufferFull, err)))
+				errs = append(errs, p.refuse(ed, ReasonBufferFull, msg, errors.Join(ErrBufferFull, err)))
 			}
 		}
 		if ctx.Err() != nil {
@@ -357,8 +367,9 @@ func (dur *durable) record(ctx context.Context, d *Dispatcher, snap *snapshot, e
 }
 
 // waitRoom waits for the next settlement, which may bring the spool back
-// under its quota; false when ctx ends or the dispatcher closes first.
-func (dur *durable) waitRoom(ctx context.Context, closing <-chan struct{}) bool {
+// under its quota; false when ctx ends, expired is closed or the
+// dispatcher closes first.
+func (dur *durable) waitRoom(ctx context.Context, closing, expired <-chan struct{}) bool {
 	dur.roomMu.Lock()
 	if dur.room == nil {
 		dur.room = make(chan struct{})
@@ -370,6 +381,7 @@ func (dur *durable) waitRoom(ctx context.Context, closing <-chan struct{}) bool 
 		return true
 	case <-ctx.Done():
 	case <-closing:
+	case <-expired:
 	}
 	return false
 }

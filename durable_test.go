@@ -481,7 +481,8 @@ func TestSpoolQuota(t *testing.T) {
 	hooks := []sqshook.Hook{hookFor("a", "qa")}
 	stuck := stuckFake()
 	const quota = 48 << 10
-	d, dls := spoolDispatcher(t, stuck, dir, hooks[:1], sqshook.WithSpool(dir, spool.Options{Quota: quota, SegmentSize: 8 << 10}))
+	d, dls := spoolDispatcher(t, stuck, dir, hooks[:1], sqshook.WithSpool(dir, spool.Options{Quota: quota, SegmentSize: 8 << 10}),
+		sqshook.WithOverflowWait(time.Hour))
 	defer d.Close(context.Background())
 	var accepted []string
 	var err error
@@ -502,6 +503,12 @@ func TestSpoolQuota(t *testing.T) {
 	if s := d.Stats().Spool; s.Quota != quota || s.Bytes > quota {
 		t.Fatalf("Stats.Spool = %+v; want quota %d, bytes within it", s, quota)
 	}
+	// Publish whose context ends first gives up like TryPublish.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := d.Publish(ctx, event(t, "message.new", 2000)); !errors.Is(err, sqshook.ErrBufferFull) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Publish with an ended context past the quota: %v; want ErrBufferFull and context.Canceled", err)
+	}
 	done := make(chan error, 1)
 	go func() {
 		ev := event(t, "message.new", 1000)
@@ -521,6 +528,48 @@ func TestSpoolQuota(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Fatalf("delivered %d events, want the %d accepted", len(got), len(want))
+	}
+}
+
+// TestSpoolQuotaFollowsOverflowRule: past the spool's quota the overflow
+// rule of the memory buffer applies. With the default, OverflowDeadLetter,
+// Publish does not wait (even with a context that never ends): the copies
+// are dead-lettered as buffer_full at once. With OverflowWait, Publish
+// waits at most WithOverflowWait's bound.
+func TestSpoolQuotaFollowsOverflowRule(t *testing.T) {
+	for _, wait := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wait=%v", wait), func(t *testing.T) {
+			dir := t.TempDir()
+			hooks := []sqshook.Hook{hookFor("a", "qa"), hookFor("b", "qb")}
+			stuck := stuckFake()
+			opts := []sqshook.Option{sqshook.WithSpool(dir, spool.Options{Quota: 16 << 10, SegmentSize: 4 << 10})}
+			if wait {
+				opts = append(opts, sqshook.WithOverflowWait(20*time.Millisecond))
+			}
+			d, dls := spoolDispatcher(t, stuck, dir, hooks, opts...)
+			defer d.Close(expired())
+			var err error
+			accepted := 0
+			for i := 0; i < 1000 && err == nil; i++ {
+				if err = d.Publish(context.Background(), event(t, "message.new", i)); err == nil {
+					accepted++
+				}
+			}
+			if !errors.Is(err, sqshook.ErrBufferFull) || !errors.Is(err, spool.ErrQuota) {
+				t.Fatalf("Publish past the quota: %v; want ErrBufferFull and spool.ErrQuota", err)
+			}
+			if !strings.Contains(err.Error(), "spool quota reached (16384 bytes)") {
+				t.Errorf("error %q does not say the quota", err)
+			}
+			if r := dls.byReason(); r[sqshook.ReasonBufferFull] != 2 || len(r) != 1 {
+				t.Fatalf("dead letters %v, want one buffer_full per hook", r)
+			}
+			s := d.Stats()
+			spoolAccounting(t, s)
+			if s.Spool.Records != accepted {
+				t.Errorf("spool holds %d records, %d accepted", s.Spool.Records, accepted)
+			}
+		})
 	}
 }
 
