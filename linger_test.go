@@ -55,12 +55,19 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	var due []*fakeTimer
+	live := c.timers[:0] // fired and stopped timers are dropped: long runs make many
 	for _, t := range c.timers {
-		if !t.fired && !t.stopped && !t.at.After(c.now) {
+		switch {
+		case t.fired || t.stopped:
+		case !t.at.After(c.now):
 			t.fired = true
 			due = append(due, t)
+		default:
+			live = append(live, t)
 		}
 	}
+	clear(c.timers[len(live):])
+	c.timers = live
 	c.mu.Unlock()
 	for _, t := range due {
 		t.f()

@@ -295,6 +295,9 @@ func (q *queue) acceptLocked(e *sendEntry, now time.Time) sendResult {
 	}
 	q.count++
 	s.stats.accepted.Add(1)
+	if s.opts.onAccept != nil {
+		s.opts.onAccept(q.name, m)
+	}
 	if s.opts.record {
 		st := &stored{msg: m, seq: q.seq, visibleAt: now.Add(delay)}
 		q.records = append(q.records, st)

@@ -20,8 +20,9 @@
 // errors carry the __type and X-Amzn-Query-Error header the SDK decodes into
 // typed errors such as *types.QueueDoesNotExist.
 //
-// Every message a queue accepts is recorded (Server.Received) and every call
-// counted (Server.Calls). Faults are injected on demand with Server.AddFault:
+// Every message a queue accepts is recorded (Server.Received; WithOnAccept
+// also hands it to a function of the test's) and every call counted
+// (Server.Calls). Faults are injected on demand with Server.AddFault:
 // latency, whole-call errors (throttling, 5xx, access denied, …), failed
 // batch entries, connections dropped before or after the request was
 // processed; Server.Outage and Server.SetOutage fail every call for a while.
@@ -93,6 +94,7 @@ type options struct {
 	maxBatchBytes int
 	record        bool
 	clock         func() time.Time
+	onAccept      func(queue string, m Message)
 }
 
 // WithSeed seeds the generator behind Fault.Probability (default 1). The same
@@ -116,6 +118,18 @@ func WithMaxBatchBytes(n int) Option { return func(o *options) { o.maxBatchBytes
 // finds no messages and ApproximateNumberOfMessages stays 0, while Count,
 // Calls and FIFO deduplication still work.
 func WithoutRecording() Option { return func(o *options) { o.record = false } }
+
+// WithOnAccept calls f with every message a queue stores, recording or not
+// (see WithoutRecording): the queue's name and the message as Received
+// would return it (its Attributes are the request's; f must not change
+// them). FIFO duplicates the queue drops are not passed. Calls for one
+// queue are made one at a time, in the order the queue accepts the
+// messages, with the queue locked: f must be quick and must not call the
+// Server. It lets a test check what arrived (ids, order, duplicates)
+// without the server keeping every message in memory.
+func WithOnAccept(f func(queue string, m Message)) Option {
+	return func(o *options) { o.onAccept = f }
+}
 
 // WithClock makes the server read the time from now instead of time.Now: for
 // FIFO deduplication windows, visibility timeouts, message delays, Outage and

@@ -981,3 +981,52 @@ func TestCloseEndsCallsAndLeavesNoGoroutines(t *testing.T) {
 	}
 	goleak.VerifyNone(t)
 }
+
+func TestOnAcceptWithoutRecording(t *testing.T) {
+	type seen struct{ queue, body, group, id string }
+	var mu sync.Mutex
+	var got []seen
+	s, c := newServer(t, sqstest.WithoutRecording(), sqstest.WithOnAccept(func(queue string, m sqstest.Message) {
+		mu.Lock()
+		got = append(got, seen{queue, m.Body, m.GroupID, m.Attributes["event_id"].StringValue})
+		mu.Unlock()
+	}))
+	std := s.CreateQueue("std", nil)
+	fifo := s.CreateQueue("ord.fifo", nil)
+	attr := func(id string) map[string]types.MessageAttributeValue {
+		return map[string]types.MessageAttributeValue{"event_id": {DataType: aws.String("String"), StringValue: aws.String(id)}}
+	}
+	es := entries(3, func(i int) string { return fmt.Sprint("s", i) })
+	for i := range es {
+		es[i].MessageAttributes = attr(fmt.Sprint("id", i))
+	}
+	if _, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &std, Entries: es}); err != nil {
+		t.Fatal(err)
+	}
+	// The same body twice on a standard queue: two messages. On the FIFO
+	// queue the second send of deduplication id "a" is dropped, and so is
+	// not passed to the function.
+	if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &std, MessageBody: aws.String("s0")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, dedup := range []string{"a", "b", "a"} {
+		_, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &fifo, MessageBody: aws.String("f" + dedup),
+			MessageGroupId: aws.String("g"), MessageDeduplicationId: aws.String(dedup)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []seen{
+		{"std", "s0", "", "id0"}, {"std", "s1", "", "id1"}, {"std", "s2", "", "id2"}, {"std", "s0", "", ""},
+		{"ord.fifo", "fa", "g", ""}, {"ord.fifo", "fb", "g", ""},
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("passed %v, want %v", got, want)
+	}
+	if s.Count(std) != 4 || s.Count(fifo) != 2 || len(s.Received(std)) != 0 || s.Calls().Deduplicated != 1 {
+		t.Errorf("counts %d and %d, recorded %d, deduplicated %d; want 4 and 2, none recorded, 1 deduplicated",
+			s.Count(std), s.Count(fifo), len(s.Received(std)), s.Calls().Deduplicated)
+	}
+}
