@@ -111,6 +111,7 @@ type pipeSpool struct {
 	held    []diskCopy // copies back from memory, oldest first
 	disk    []diskCopy // copies on disk only, oldest first
 	reading int        // copies taken from disk by a read-back under way
+	holds   uint64     // holdLocked calls so far: a read-back sees if one came meanwhile
 	kept    uint64     // copies left in the spool by Close
 }
 
@@ -507,6 +508,7 @@ func (p *pipe) holdLocked(es, outFollowers []*entry) {
 		p.epochPending[c.epoch]++
 	}
 	p.dur.held = mergeCopies(p.dur.held, back)
+	p.dur.holds++
 	before := p.counters.held
 	p.counters.held += uint64(len(es))
 	for _, e := range out {
@@ -620,11 +622,12 @@ func (p *pipe) readBackLocked() {
 	}
 	p.dur.reading = n
 	p.d.wg.Add(1)
-	go p.readBack(batch)
+	go p.readBack(batch, p.dur.holds)
 }
 
 // readBack reads copies from disk and queues them in their order.
-func (p *pipe) readBack(batch []diskCopy) {
+// holds is p.dur.holds when the read began.
+func (p *pipe) readBack(batch []diskCopy, holds uint64) {
 	defer p.d.wg.Done()
 	type got struct {
 		ed  *eventData
@@ -645,7 +648,7 @@ func (p *pipe) readBack(batch []diskCopy) {
 	var dls []DeadLetter
 	p.mu.Lock()
 	p.dur.reading = 0
-	if len(p.dur.held) > 0 && !p.aborted {
+	if p.dur.holds != holds && !p.aborted {
 		// Copies went back from memory while this batch was read: they may
 		// be older than it, so the batch waits behind them on disk.
 		p.dur.held = mergeCopies(p.dur.held, batch)

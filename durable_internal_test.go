@@ -328,6 +328,9 @@ func TestSpoolLongOutage(t *testing.T) {
 				hs.HookID, hs.Matched, hs.Delivered, hs.Pending, hs.Spooled, h.want)
 		}
 	}
+	if all.Held == 0 || ordered.Held == 0 {
+		t.Errorf("held copies: %d and %d, want some on each hook: the outage is twice the retry budget", all.Held, ordered.Held)
+	}
 	if sp := st.Spool; sp.Records != 0 || sp.Pending != 0 {
 		t.Errorf("spool after the flush: %+v, want no record pending", sp)
 	}

@@ -711,7 +711,9 @@ func TestSpoolSpillsWhenTenantShareFull(t *testing.T) {
 // queue answers, each FIFO group in its order; without a spool the same
 // outage dead-letters them as retries_exhausted.
 func TestSpoolHoldsCopiesPastRetryBudget(t *testing.T) {
-	const n, groups = 60, 3
+	// The share (100) is more than one read-back takes (64), so held
+	// copies are read back in several reads.
+	const n, groups, share = 300, 3, 100
 	run := func(t *testing.T, spooled bool) (*fakeSQS, *sqshook.Dispatcher, *deadLetters, []sqshook.Hook, []string) {
 		var down atomic.Bool
 		down.Store(true)
@@ -729,7 +731,7 @@ func TestSpoolHoldsCopiesPastRetryBudget(t *testing.T) {
 			// times over.
 			sqshook.WithRetryPolicy(sqshook.RetryPolicy{InitialInterval: time.Millisecond, MaxInterval: time.Millisecond, RandomizationFactor: -1, MaxAttempts: 3}),
 			sqshook.WithFailingRule(3, -1, time.Millisecond),
-			sqshook.WithMaxBuffered(16, 1<<20), // most copies spill to disk
+			sqshook.WithMaxBuffered(share, 1<<20), // most copies spill to disk
 			sqshook.WithOverflowWait(time.Minute),
 		}
 		var d *sqshook.Dispatcher
@@ -746,7 +748,7 @@ func TestSpoolHoldsCopiesPastRetryBudget(t *testing.T) {
 		var ids []string
 		for i := range n {
 			ev := event(t, "message.new", i)
-			ev.ID = fmt.Sprintf("ev-%02d", i)
+			ev.ID = fmt.Sprintf("ev-%03d", i)
 			ev.GroupID = fmt.Sprintf("g%d", i%groups)
 			// Without a spool a failing hook refuses what its share cannot
 			// hold (buffer_full); with one nothing is refused.
@@ -756,11 +758,11 @@ func TestSpoolHoldsCopiesPastRetryBudget(t *testing.T) {
 			ids = append(ids, ev.ID)
 		}
 		// The outage lasts until every hook has held copies twice over (or,
-		// without a spool, dead-lettered everything it had in memory).
+		// without a spool, dead-lettered some as retries_exhausted).
 		waitForCond(t, func() bool {
 			s := d.Stats()
 			for _, h := range s.Hooks {
-				if spooled && h.Held < 2*16 || !spooled && h.DeadLettered < 16 {
+				if spooled && h.Held < 2*share || !spooled && h.DeadLetteredBy[sqshook.ReasonRetriesExhausted] == 0 {
 					return false
 				}
 			}
@@ -808,7 +810,7 @@ func TestSpoolHoldsCopiesPastRetryBudget(t *testing.T) {
 			var i int
 			fmt.Sscanf(id, "ev-%d", &i)
 			if prev, ok := last[i%groups]; ok && i <= prev {
-				t.Fatalf("FIFO group g%d out of order: %s after ev-%02d in %v", i%groups, id, prev, fifo)
+				t.Fatalf("FIFO group g%d out of order: %s after ev-%03d in %v", i%groups, id, prev, fifo)
 			}
 			last[i%groups] = i
 		}
