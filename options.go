@@ -148,6 +148,7 @@ type settings struct {
 	failingAfter       time.Duration
 	probeInterval      time.Duration
 	spool              *spoolConfig // WithSpool; nil: none
+	resumeWait         time.Duration
 	telemetrySettings
 }
 
@@ -171,6 +172,7 @@ func defaultConfig() settings {
 		failingCalls:      DefaultFailingCalls,
 		failingAfter:      DefaultFailingAfter,
 		probeInterval:     DefaultProbeInterval,
+		resumeWait:        DefaultResumeWait,
 	}
 }
 
