@@ -820,3 +820,44 @@ func TestSpoolCloseKeepsParkedCopies(t *testing.T) {
 		t.Errorf("the next New delivered %v, want %v", acked, ids["acme"])
 	}
 }
+
+// TestSpoolParkedDeadLetterCallbackMaySetHooks: the dead letters of parked
+// copies are reported after SetHooks has released the tenant, so the
+// callback may read and set that tenant's hooks.
+func TestSpoolParkedDeadLetterCallbackMaySetHooks(t *testing.T) {
+	dir := t.TempDir()
+	hooks := []sqshook.Hook{hookFor("a", "acme-a"), hookFor("b", "acme-b")}
+	seedTenantSpool(t, dir, map[string][]sqshook.Hook{"acme": hooks}, 2)
+	var d *sqshook.Dispatcher
+	var calls atomic.Int32
+	d, err := sqshook.New(nil, sqshook.WithResourceAuthForTenants(), sqshook.WithSpool(dir, spool.Options{}),
+		sqshook.WithClientFunc(func(context.Context, sqshook.Hook) (sqshook.SQSAPI, error) { return newFake(), nil }),
+		sqshook.WithDeadLetter(func(dl sqshook.DeadLetter) {
+			if calls.Add(1) == 1 {
+				if err := d.Tenant("acme").SetHooks(append(d.Tenant("acme").Hooks(), hooks[1])); err != nil {
+					t.Errorf("SetHooks from the callback: %v", err)
+				}
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Tenant("acme").SetHooks(hooks[:1]) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(30 * time.Second):
+		// Not closed: Close would wait for the blocked SetHooks too.
+		t.Fatal("SetHooks still runs after 30 s: the callback is blocked on it")
+	}
+	defer d.Close(context.Background())
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d dead letters, want hook b's 2 (dropped before the callback set it again)", n)
+	}
+	if got := len(d.Tenant("acme").Hooks()); got != 2 {
+		t.Errorf("tenant acme has %d hooks, want 2", got)
+	}
+}
