@@ -321,6 +321,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		d.closeIdleLocked()
 		pipes := d.pipeListLocked()
 		d.mu.Unlock()
+		d.stopResumeWait() // parked copies stay in the spool
 		for _, p := range pipes {
 			p.retire()
 		}

@@ -47,11 +47,39 @@ import (
 // the quota. Past the quota (spool.Options.Quota; default none) the
 // overflow rule applies as to a full memory share: buffer_full dead
 // letters at once, or with OverflowWait a bounded wait first.
-// Copies are kept per tenant and hook; a named tenant's copies resumed by
-// New wait until its SetHooks configures their hook. A copy in flight at a crash may be delivered twice, with
-// the same event id. Default: no spool, everything is held in memory.
+// Copies are kept per tenant and hook. A named tenant's copies resumed by
+// New are parked (SpoolStats.Parked) until the tenant's SetHooks: the
+// copies of the hooks it configures (enabled) are queued before its new
+// events; the others are dead-lettered with ReasonHookRemoved, as are all
+// of them when RemoveTenant removes the tenant, or when the tenant has not
+// configured their hook within WithResumeWait of New. Close leaves parked
+// copies in the spool for the next New. A copy in flight at a crash may be
+// delivered twice, with the same event id. Default: no spool, everything
+// is held in memory.
 func WithSpool(dir string, opts spool.Options) Option {
 	return func(c *settings) { c.spool = &spoolConfig{dir: dir, opts: opts} }
+}
+
+// DefaultResumeWait is how long, after New, a named tenant's copies
+// resumed from the spool wait for its SetHooks to configure their hook
+// (see WithResumeWait). A day leaves room for a server that configures
+// its tenants lazily (a quiet tenant's first request may come hours after
+// a restart) and for an operator to repair a failed load of the tenants'
+// settings; it still bounds what an abandoned tenant keeps: its copies
+// stay pending in the spool, count against the quota and keep their
+// segments from being reclaimed.
+const DefaultResumeWait = 24 * time.Hour
+
+// WithResumeWait bounds how long a named tenant's copies resumed by New
+// wait for the tenant's SetHooks (with WithSpool): those whose hook is
+// still not configured d after New are dead-lettered with
+// ReasonHookRemoved. The wait is measured from each New, with the
+// dispatcher's clock; 0 means no bound (they wait until the tenant's
+// SetHooks or RemoveTenant, across restarts). Close before the wait ends
+// keeps them in the spool for the next New. Default DefaultResumeWait;
+// a negative d is refused by New.
+func WithResumeWait(d time.Duration) Option {
+	return func(c *settings) { c.resumeWait = d }
 }
 
 // spoolConfig is WithSpool's arguments.
@@ -63,7 +91,9 @@ type spoolConfig struct {
 // Reasons of the dead letters that only a spool produces.
 const (
 	// ReasonHookRemoved: a copy found in the spool at New belongs to a hook
-	// that is no longer configured (or no longer enabled).
+	// that is no longer configured (or no longer enabled); for a named
+	// tenant's hook, one its SetHooks did not configure, whose tenant was
+	// removed, or that was not configured within WithResumeWait.
 	ReasonHookRemoved Reason = "hook_removed"
 	// ReasonCorrupt: the spool's record of the event is damaged; the dead
 	// letter carries what could be read of it.
@@ -76,10 +106,15 @@ type SpoolStats struct {
 	Quota   int64 // spool.Options.Quota; 0: none
 	Records int   // events with a pending copy
 	Pending int   // pending copies, in memory and on disk
-	// Resumed counts the copies New found pending and queued again.
+	// Parked counts the copies New resumed for named tenants that wait for
+	// their tenant's SetHooks (see WithSpool, WithResumeWait); they are
+	// in Pending, and in no hook's HookStats until their hook is set.
+	Parked int
+	// Resumed counts the copies New found pending and queued again (or
+	// parked).
 	Resumed uint64
-	// HookRemoved and Corrupt count the dead letters of those reasons
-	// produced at New.
+	// HookRemoved and Corrupt count the dead letters of those reasons the
+	// spool produced: at New, and for parked copies.
 	HookRemoved, Corrupt uint64
 	// SettleErrors counts settlements the spool failed to write: those
 	// copies may be delivered again after a restart.
@@ -94,8 +129,10 @@ type durable struct {
 
 	closeOnce sync.Once
 
-	parkMu sync.Mutex
-	parked map[string][]spool.Seq // a named tenant's resumed copies, by spool key, until its SetHooks
+	parkMu    sync.Mutex
+	parked    map[string]map[string][]spool.Seq // a named tenant's resumed copies, by tenant and hook id, until its SetHooks
+	parkedN   int                               // copies in parked
+	waitTimer stopper                           // WithResumeWait's timer; nil when none runs
 
 	roomMu sync.Mutex
 	room   chan struct{} // closed at the next settlement; nil when nobody waits
@@ -124,6 +161,9 @@ type diskCopy struct {
 
 // validateSpool reports WithSpool's problems with the other options.
 func (c *settings) validateSpool(v *validator) {
+	if c.resumeWait < 0 {
+		v.add("resume_wait", fmt.Sprintf("WithResumeWait(%v) is negative; 0 means no bound", c.resumeWait))
+	}
 	if c.spool == nil {
 		return
 	}
@@ -153,6 +193,7 @@ func (d *Dispatcher) openSpool() error {
 		d.dur = nil
 		return fmt.Errorf("sqshook: spool: resume: %w", err)
 	}
+	d.startResumeWait()
 	return nil
 }
 
@@ -184,13 +225,20 @@ func (d *Dispatcher) spoolDeadLetter(key string, ev Event, reason Reason, msg st
 }
 
 // park keeps a resumed copy of a named tenant's hook until the tenant's
-// SetHooks configures that hook (adopt).
-func (dur *durable) park(key string, seq spool.Seq) {
+// SetHooks configures that hook (adopt) or drops it (takeParked), or
+// WithResumeWait ends.
+func (dur *durable) park(tenant, hookID string, seq spool.Seq) {
 	dur.parkMu.Lock()
 	if dur.parked == nil {
-		dur.parked = map[string][]spool.Seq{}
+		dur.parked = map[string]map[string][]spool.Seq{}
 	}
-	dur.parked[key] = append(dur.parked[key], seq)
+	byHook := dur.parked[tenant]
+	if byHook == nil {
+		byHook = map[string][]spool.Seq{}
+		dur.parked[tenant] = byHook
+	}
+	byHook[hookID] = append(byHook[hookID], seq)
+	dur.parkedN++
 	dur.parkMu.Unlock()
 	dur.resumed.Add(1)
 }
@@ -203,10 +251,15 @@ func (p *pipe) adopt() {
 	if dur == nil {
 		return
 	}
-	key := p.spoolKey()
 	dur.parkMu.Lock()
-	seqs := dur.parked[key]
-	delete(dur.parked, key)
+	seqs := dur.parked[p.tenant.id][p.hook.ID]
+	if seqs != nil {
+		delete(dur.parked[p.tenant.id], p.hook.ID)
+		if len(dur.parked[p.tenant.id]) == 0 {
+			delete(dur.parked, p.tenant.id)
+		}
+		dur.parkedN -= len(seqs)
+	}
 	dur.parkMu.Unlock()
 	if len(seqs) == 0 {
 		return
@@ -219,6 +272,156 @@ func (p *pipe) adopt() {
 	}
 	p.readBackLocked()
 	p.mu.Unlock()
+}
+
+// parkedCopy is a parked copy taken out to be dead-lettered.
+type parkedCopy struct {
+	tenant, hookID string
+	seq            spool.Seq
+}
+
+// unparkLocked takes the parked copies of one tenant (all tenants when
+// all is set) in the spool's order; dur.parkMu is held.
+func (dur *durable) unparkLocked(tenant string, all bool) []parkedCopy {
+	var out []parkedCopy
+	take := func(tenant string, byHook map[string][]spool.Seq) {
+		for hookID, seqs := range byHook {
+			for _, seq := range seqs {
+				out = append(out, parkedCopy{tenant: tenant, hookID: hookID, seq: seq})
+			}
+		}
+		delete(dur.parked, tenant)
+	}
+	if all {
+		for tn, byHook := range dur.parked {
+			take(tn, byHook)
+		}
+	} else if byHook, ok := dur.parked[tenant]; ok {
+		take(tenant, byHook)
+	}
+	dur.parkedN -= len(out)
+	slices.SortFunc(out, func(a, b parkedCopy) int { return cmp.Compare(a.seq, b.seq) })
+	return out
+}
+
+// takeParked takes the copies still parked for a tenant whose SetHooks
+// (or RemoveTenant) has just installed its hook list: the list's enabled
+// hooks have adopted theirs, so these are for hooks it does not configure.
+// The caller holds the tenant's setMu and passes them to dropParked. After
+// Close it takes nothing: the copies stay in the spool for the next New.
+// The copies taken are counted in d.wg until dropParked has reported
+// them, so Close does not close the spool under it.
+func (d *Dispatcher) takeParked(tenant string) []parkedCopy {
+	if d.dur == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed.Load() {
+		return nil
+	}
+	d.dur.parkMu.Lock()
+	cs := d.dur.unparkLocked(tenant, false)
+	d.dur.parkMu.Unlock()
+	if len(cs) > 0 {
+		d.wg.Add(1)
+	}
+	return cs
+}
+
+// dropParked dead-letters copies takeParked took, with ReasonHookRemoved
+// and the message why gives for their hook, and ends takeParked's count.
+func (d *Dispatcher) dropParked(cs []parkedCopy, why func(hookID string) string) {
+	if len(cs) == 0 {
+		return
+	}
+	defer d.wg.Done()
+	d.deadLetterParked(cs, why)
+}
+
+// deadLetterParked reports parked copies as dead letters, settled in the
+// spool once reported. A copy settled meanwhile is skipped; one the spool
+// can no longer read is reported as ReasonCorrupt.
+func (d *Dispatcher) deadLetterParked(cs []parkedCopy, why func(hookID string) string) {
+	var dls []DeadLetter
+	for _, c := range cs {
+		key := spoolKeyOf(c.tenant, c.hookID)
+		ent, err := d.dur.sp.Get(c.seq)
+		var dl DeadLetter
+		switch {
+		case errors.Is(err, spool.ErrNotPending), errors.Is(err, spool.ErrClosed):
+			continue
+		case err != nil:
+			d.dur.corrupt.Add(1)
+			dl = d.spoolDeadLetter(key, eventOf(ent.Record), ReasonCorrupt, "spool record unreadable: "+err.Error())
+		default:
+			d.dur.removed.Add(1)
+			dl = d.spoolDeadLetter(key, eventOf(ent.Record), ReasonHookRemoved, why(c.hookID))
+		}
+		dl.spoolSeq = c.seq
+		dls = append(dls, dl)
+	}
+	d.dispatchDeadLetters(dls)
+}
+
+// parkedWhy is the message of a tenant's parked copies that its new hook
+// list (valid, as SetHooks installed it) does not take.
+func parkedWhy(tenant string, valid []Hook) func(hookID string) string {
+	return func(hookID string) string {
+		if len(valid) == 0 {
+			return fmt.Sprintf("tenant %q removed (RemoveTenant, or SetHooks with no hooks) before its hook %q was configured again", tenant, hookID)
+		}
+		for _, h := range valid {
+			if h.ID == hookID {
+				return fmt.Sprintf("hook %q is not enabled in tenant %q's hook list (SetHooks)", hookID, tenant)
+			}
+		}
+		return fmt.Sprintf("hook %q is not in tenant %q's hook list (SetHooks)", hookID, tenant)
+	}
+}
+
+// startResumeWait starts WithResumeWait's timer when New has parked
+// copies; counted in d.wg until it fires or Close stops it.
+func (d *Dispatcher) startResumeWait() {
+	dur, wait := d.dur, d.cfg.resumeWait
+	dur.parkMu.Lock()
+	defer dur.parkMu.Unlock()
+	if wait <= 0 || dur.parkedN == 0 {
+		return
+	}
+	d.wg.Add(1)
+	dur.waitTimer = d.cfg.clock.AfterFunc(wait, d.resumeWaitEnded)
+}
+
+// resumeWaitEnded dead-letters every copy still parked when
+// WithResumeWait's bound ends.
+func (d *Dispatcher) resumeWaitEnded() {
+	defer d.wg.Done()
+	dur := d.dur
+	dur.parkMu.Lock()
+	dur.waitTimer = nil
+	cs := dur.unparkLocked("", true)
+	dur.parkMu.Unlock()
+	wait := d.cfg.resumeWait
+	d.deadLetterParked(cs, func(hookID string) string {
+		return fmt.Sprintf("hook %q not configured by its tenant's SetHooks within %v of New (WithResumeWait)", hookID, wait)
+	})
+}
+
+// stopResumeWait stops WithResumeWait's timer at Close: the parked copies
+// stay in the spool for the next New.
+func (d *Dispatcher) stopResumeWait() {
+	dur := d.dur
+	if dur == nil {
+		return
+	}
+	dur.parkMu.Lock()
+	t := dur.waitTimer
+	dur.waitTimer = nil
+	dur.parkMu.Unlock()
+	if t != nil && t.Stop() {
+		d.wg.Done()
+	}
 }
 
 // resume puts every pending copy of the spool on its hook's disk backlog,
@@ -242,10 +445,10 @@ func (d *Dispatcher) resume() error {
 		}
 		for _, h := range e.Record.Hooks {
 			p := byID[h]
-			if tenant, _, ok := parseSpoolKey(h); p == nil && ok && tenant != "" {
+			if tenant, hookID, ok := parseSpoolKey(h); p == nil && ok && tenant != "" {
 				// A named tenant's hooks are set after New: its copies
 				// wait until its SetHooks configures their hook.
-				d.dur.park(h, e.Seq)
+				d.dur.park(tenant, hookID, e.Seq)
 				continue
 			}
 			if p == nil {
@@ -719,8 +922,12 @@ func (d *Dispatcher) spoolStats() *SpoolStats {
 		return nil
 	}
 	st := dur.sp.Stats() // also after Close: what it left
+	dur.parkMu.Lock()
+	parked := dur.parkedN
+	dur.parkMu.Unlock()
 	return &SpoolStats{
-		Bytes: st.Bytes, Quota: st.Quota, Records: st.Records, Pending: st.Pending,
+		Parked: parked,
+		Bytes:  st.Bytes, Quota: st.Quota, Records: st.Records, Pending: st.Pending,
 		Resumed: dur.resumed.Load(), HookRemoved: dur.removed.Load(), Corrupt: dur.corrupt.Load(),
 		SettleErrors: dur.settleErrs.Load(),
 	}

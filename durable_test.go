@@ -579,6 +579,10 @@ func TestSpoolOptionErrors(t *testing.T) {
 	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "spool") || !strings.Contains(err.Error(), "dir: required") {
 		t.Errorf("WithSpool(\"\"): %v; want a *ValidationError naming spool's dir", err)
 	}
+	_, err = sqshook.New(nil, sqshook.WithSpool(t.TempDir(), spool.Options{}), sqshook.WithResumeWait(-time.Second))
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "resume_wait") || !strings.Contains(err.Error(), "WithResumeWait(-1s) is negative") {
+		t.Errorf("WithResumeWait(-1s): %v; want a *ValidationError naming resume_wait and the option", err)
+	}
 	dir := t.TempDir()
 	d, _ := spoolDispatcher(t, newFake(), dir, nil)
 	defer d.Close(context.Background())
@@ -815,4 +819,207 @@ func TestSpoolHoldsCopiesPastRetryBudget(t *testing.T) {
 			last[i%groups] = i
 		}
 	})
+}
+
+// seedTenantSpool leaves n events of each tenant in the spool in dir: it
+// publishes them through the tenant's hooks while SQS does not answer and
+// closes at once. It returns the event ids per tenant.
+func seedTenantSpool(t *testing.T, dir string, tenants map[string][]sqshook.Hook, n int) map[string][]string {
+	t.Helper()
+	d, dls := spoolDispatcher(t, stuckFake(), dir, nil, sqshook.WithResourceAuthForTenants())
+	ids := map[string][]string{}
+	for tn, hooks := range tenants {
+		if err := d.Tenant(tn).SetHooks(hooks); err != nil {
+			t.Fatalf("tenant %q: SetHooks: %v", tn, err)
+		}
+		for i := range n {
+			ev := event(t, "message.new", i)
+			ev.ID = fmt.Sprintf("%s#%d", tn, i)
+			if err := d.Tenant(tn).Publish(context.Background(), ev); err != nil {
+				t.Fatalf("tenant %q: Publish: %v", tn, err)
+			}
+			ids[tn] = append(ids[tn], ev.ID)
+		}
+	}
+	d.Close(expired())
+	if n := len(dls.list()); n != 0 {
+		t.Fatalf("seeding the spool: %d dead letters %v", n, dls.byReason())
+	}
+	return ids
+}
+
+// TestSpoolSetHooksDropsUnconfiguredParkedCopies: after a restart, the
+// tenant's first SetHooks delivers the parked copies of the hooks it
+// configures and dead-letters, as hook_removed with the event and a
+// message saying why, those of a hook it disables and of a hook it leaves
+// out; nothing stays parked or pending.
+func TestSpoolSetHooksDropsUnconfiguredParkedCopies(t *testing.T) {
+	dir := t.TempDir()
+	hooks := []sqshook.Hook{hookFor("keep", "acme-keep"), hookFor("off", "acme-off"), hookFor("gone", "acme-gone")}
+	ids := seedTenantSpool(t, dir, map[string][]sqshook.Hook{"acme": hooks}, 4)
+
+	good := newFake()
+	d, dls := spoolDispatcher(t, good, dir, nil, sqshook.WithResourceAuthForTenants())
+	if s := d.Stats().Spool; s.Parked != 12 || s.Pending != 12 || s.Resumed != 12 {
+		t.Fatalf("spool %+v after New, want 12 parked (3 hooks × 4 events), pending and resumed", s)
+	}
+	off := hooks[1]
+	off.Enabled = false
+	if err := d.Tenant("acme").SetHooks([]sqshook.Hook{hooks[0], off}); err != nil {
+		t.Fatal(err)
+	}
+	// Reported before SetHooks returns.
+	got := dls.list()
+	if len(got) != 8 {
+		t.Fatalf("%d dead letters after SetHooks (%v), want 8: the disabled and the left-out hook's", len(got), dls.byReason())
+	}
+	byHook := map[string][]string{}
+	for _, dl := range got {
+		if dl.Tenant != "acme" || dl.Reason != sqshook.ReasonHookRemoved || len(dl.Event.Body) == 0 {
+			t.Errorf("dead letter %+v: want tenant acme, reason hook_removed, with the event", dl)
+		}
+		var de *sqshook.DeliveryError
+		if !errors.As(dl.Err, &de) || de.Tenant != "acme" || de.HookID != dl.HookID {
+			t.Errorf("dead letter %s: Err %v, want a *DeliveryError naming tenant and hook", dl.HookID, dl.Err)
+		}
+		want := map[string]string{"off": "not enabled", "gone": "not in"}[dl.HookID]
+		if want == "" || !strings.Contains(dl.Message, want) || !strings.Contains(dl.Message, `"acme"`) {
+			t.Errorf("hook %q: message %q, want it to say %q and name the tenant", dl.HookID, dl.Message, want)
+		}
+		byHook[dl.HookID] = append(byHook[dl.HookID], dl.Event.ID)
+	}
+	for _, h := range []string{"off", "gone"} {
+		if !slices.Equal(byHook[h], ids["acme"]) {
+			t.Errorf("hook %s: dead letters for %v, want %v in order", h, byHook[h], ids["acme"])
+		}
+	}
+	if s := d.Stats().Spool; s.Parked != 0 || s.HookRemoved != 8 {
+		t.Errorf("spool %+v, want nothing parked, 8 hook_removed", s)
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if acked := good.ackedIDs(hooks[0].SQSQueueURL); !slices.Equal(acked, ids["acme"]) {
+		t.Errorf("hook keep delivered %v, want %v", acked, ids["acme"])
+	}
+	if s := d.Stats().Spool; s.Pending != 0 {
+		t.Errorf("spool %+v after Close, want nothing pending: the dead letters are settled", s)
+	}
+	spoolAccounting(t, d.Tenant("acme").Stats())
+}
+
+// TestSpoolRemoveTenantDropsParkedCopies: RemoveTenant of a tenant that
+// has not come back since New dead-letters its parked copies, and only
+// its own; another tenant's still wait and are delivered at its SetHooks.
+func TestSpoolRemoveTenantDropsParkedCopies(t *testing.T) {
+	dir := t.TempDir()
+	tenants := map[string][]sqshook.Hook{
+		"acme":   {hookFor("h", "acme-h")},
+		"globex": {hookFor("h", "globex-h")},
+	}
+	ids := seedTenantSpool(t, dir, tenants, 3)
+
+	good := newFake()
+	d, dls := spoolDispatcher(t, good, dir, nil, sqshook.WithResourceAuthForTenants())
+	if err := d.RemoveTenant("acme"); err != nil {
+		t.Fatal(err)
+	}
+	got := dls.list()
+	if len(got) != 3 {
+		t.Fatalf("%d dead letters after RemoveTenant (%v), want acme's 3", len(got), dls.byReason())
+	}
+	for i, dl := range got {
+		if dl.Tenant != "acme" || dl.HookID != "h" || dl.Reason != sqshook.ReasonHookRemoved ||
+			dl.Event.ID != ids["acme"][i] || !strings.Contains(dl.Message, "removed") {
+			t.Errorf("dead letter %d: %+v; want acme's hook h, hook_removed, event %s, a message saying the tenant was removed", i, dl, ids["acme"][i])
+		}
+	}
+	if s := d.Stats().Spool; s.Parked != 3 || s.HookRemoved != 3 {
+		t.Fatalf("spool %+v, want globex's 3 copies still parked, 3 hook_removed", s)
+	}
+	if err := d.Tenant("globex").SetHooks(tenants["globex"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if acked := good.ackedIDs(tenants["globex"][0].SQSQueueURL); !slices.Equal(acked, ids["globex"]) {
+		t.Errorf("globex delivered %v, want %v", acked, ids["globex"])
+	}
+	if n := len(good.ackedIDs(tenants["acme"][0].SQSQueueURL)); n != 0 || len(dls.list()) != 3 {
+		t.Errorf("acme: %d delivered, %d dead letters in all; want 0 and 3", n, len(dls.list()))
+	}
+	if s := d.Stats().Spool; s.Pending != 0 || s.Parked != 0 {
+		t.Errorf("spool %+v after Close, want nothing pending or parked", s)
+	}
+}
+
+// TestSpoolCloseKeepsParkedCopies: Close leaves copies still waiting for
+// their tenant in the spool, for the next New.
+func TestSpoolCloseKeepsParkedCopies(t *testing.T) {
+	dir := t.TempDir()
+	tenants := map[string][]sqshook.Hook{"acme": {hookFor("h", "acme-h")}}
+	ids := seedTenantSpool(t, dir, tenants, 3)
+	d, dls := spoolDispatcher(t, newFake(), dir, nil, sqshook.WithResourceAuthForTenants())
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(dls.list()); n != 0 {
+		t.Fatalf("Close: %d dead letters %v, want none", n, dls.byReason())
+	}
+	if s := d.Stats().Spool; s.Parked != 3 || s.Pending != 3 {
+		t.Fatalf("spool %+v after Close, want the 3 copies parked and pending", s)
+	}
+	good := newFake()
+	d2, _ := spoolDispatcher(t, good, dir, nil, sqshook.WithResourceAuthForTenants())
+	if err := d2.Tenant("acme").SetHooks(tenants["acme"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if acked := good.ackedIDs(tenants["acme"][0].SQSQueueURL); !slices.Equal(acked, ids["acme"]) {
+		t.Errorf("the next New delivered %v, want %v", acked, ids["acme"])
+	}
+}
+
+// TestSpoolParkedDeadLetterCallbackMaySetHooks: the dead letters of parked
+// copies are reported after SetHooks has released the tenant, so the
+// callback may read and set that tenant's hooks.
+func TestSpoolParkedDeadLetterCallbackMaySetHooks(t *testing.T) {
+	dir := t.TempDir()
+	hooks := []sqshook.Hook{hookFor("a", "acme-a"), hookFor("b", "acme-b")}
+	seedTenantSpool(t, dir, map[string][]sqshook.Hook{"acme": hooks}, 2)
+	var d *sqshook.Dispatcher
+	var calls atomic.Int32
+	d, err := sqshook.New(nil, sqshook.WithResourceAuthForTenants(), sqshook.WithSpool(dir, spool.Options{}),
+		sqshook.WithClientFunc(func(context.Context, sqshook.Hook) (sqshook.SQSAPI, error) { return newFake(), nil }),
+		sqshook.WithDeadLetter(func(dl sqshook.DeadLetter) {
+			if calls.Add(1) == 1 {
+				if err := d.Tenant("acme").SetHooks(append(d.Tenant("acme").Hooks(), hooks[1])); err != nil {
+					t.Errorf("SetHooks from the callback: %v", err)
+				}
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Tenant("acme").SetHooks(hooks[:1]) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(30 * time.Second):
+		// Not closed: Close would wait for the blocked SetHooks too.
+		t.Fatal("SetHooks still runs after 30 s: the callback is blocked on it")
+	}
+	defer d.Close(context.Background())
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d dead letters, want hook b's 2 (dropped before the callback set it again)", n)
+	}
+	if got := len(d.Tenant("acme").Hooks()); got != 2 {
+		t.Errorf("tenant acme has %d hooks, want 2", got)
+	}
 }

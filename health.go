@@ -1,10 +1,12 @@
 // health.go serves the dispatcher's state as JSON over HTTP, for a
-// server's admin mux: hooks, counters, delivery rates, the last error.
+// server's admin mux: hooks, counters, delivery rates, the last error, the
+// spool.
 
 package sqshook
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -15,11 +17,19 @@ import (
 const minRateWindow = time.Second
 
 // HealthHandler returns an http.Handler that serves the dispatcher's state
-// as JSON: each hook's counters (as in Stats), its queue's name, its
-// in-flight limit, its last error (scrubbed of credentials, as in Stats)
-// and its delivered and dead-lettered rates per second, measured between
-// requests at least a second apart (absent on the first request). It
-// never shows a hook's credentials, its queue's account or an event.
+// as JSON: each hook's counters (as in Stats, Spooled included), its
+// queue's name, its in-flight limit, its last error (scrubbed of
+// credentials, as in Stats) and its delivered and dead-lettered rates per
+// second, measured between requests at least a second apart (absent on the
+// first request); with a spool (WithSpool), the spool's state as in
+// SpoolStats. It never shows a hook's credentials, its queue's account, an
+// event or the spool's directory.
+//
+// The report's "status" is the dispatcher's own health, not the worst of
+// its hooks' (one customer's failing queue is that customer's, shown in
+// its hook's "health"): HealthDegraded when the spool holds at least 90%
+// of its quota, since past the quota every tenant's Publish waits or
+// dead-letters buffer_full; HealthOK otherwise.
 //
 // Like expvar and net/http/pprof, it is meant for the server's own admin
 // mux or a loopback listener, not for the public internet: it names every
@@ -36,10 +46,54 @@ func (d *Dispatcher) HealthHandler() http.Handler {
 // healthReport is the JSON document HealthHandler serves.
 type healthReport struct {
 	Time           time.Time    `json:"time"`
+	Status         Health       `json:"status"` // the dispatcher's own health; see HealthHandler
+	StatusCause    string       `json:"status_cause,omitempty"`
 	Closed         bool         `json:"closed"`
 	CallbackPanics uint64       `json:"callback_panics"`
 	RateWindow     float64      `json:"rate_window_seconds,omitempty"` // the interval of the rates
+	Spool          *spoolHealth `json:"spool,omitempty"`               // absent without a spool
 	Hooks          []hookHealth `json:"hooks"`
+}
+
+// spoolQuotaWarn is the share of its quota a spool may hold before the
+// report's status is degraded.
+const spoolQuotaWarn = 0.9
+
+// spoolHealth is the spool in the report: SpoolStats, and how full it is.
+type spoolHealth struct {
+	Health       Health   `json:"health"`
+	HealthCause  string   `json:"health_cause,omitempty"`
+	Bytes        int64    `json:"bytes"`
+	Quota        int64    `json:"quota"`                // 0: no quota
+	QuotaUsed    *float64 `json:"quota_used,omitempty"` // bytes / quota; absent without a quota
+	Records      int      `json:"records"`
+	Pending      int      `json:"pending"`
+	Parked       int      `json:"parked"`
+	Resumed      uint64   `json:"resumed"`
+	HookRemoved  uint64   `json:"hook_removed"`
+	Corrupt      uint64   `json:"corrupt"`
+	SettleErrors uint64   `json:"settle_errors"`
+}
+
+// spoolHealthOf builds the report's spool entry; nil without a spool.
+func spoolHealthOf(s *SpoolStats) *spoolHealth {
+	if s == nil {
+		return nil
+	}
+	out := &spoolHealth{
+		Health: HealthOK, Bytes: s.Bytes, Quota: s.Quota, Records: s.Records, Pending: s.Pending, Parked: s.Parked,
+		Resumed: s.Resumed, HookRemoved: s.HookRemoved, Corrupt: s.Corrupt, SettleErrors: s.SettleErrors,
+	}
+	if s.Quota > 0 {
+		used := float64(s.Bytes) / float64(s.Quota)
+		out.QuotaUsed = &used
+		if used >= spoolQuotaWarn {
+			out.Health = HealthDegraded
+			out.HealthCause = fmt.Sprintf("spool holds %d bytes, %.0f%% of its %d-byte quota: past it, Publish waits or dead-letters buffer_full",
+				s.Bytes, 100*used, s.Quota)
+		}
+	}
+	return out
 }
 
 // hookHealth is one hook pipeline in the report.
@@ -57,6 +111,7 @@ type hookHealth struct {
 	DeadLettered   uint64            `json:"dead_lettered"`
 	DeadLetteredBy map[Reason]uint64 `json:"dead_lettered_by,omitempty"`
 	Pending        uint64            `json:"pending"`
+	Spooled        uint64            `json:"spooled"` // on disk only (WithSpool)
 	Queued         int               `json:"queued"`
 	InFlight       int               `json:"in_flight"`
 	InFlightLimit  int               `json:"in_flight_limit"`
@@ -84,7 +139,7 @@ func hookHealthOf(h HookStats, queue string) hookHealth {
 		Tenant: h.Tenant, ID: h.HookID, Queue: queue, Draining: h.Draining,
 		Health: h.Health, HealthCause: h.HealthCause,
 		Matched: h.Matched, Delivered: h.Delivered, DeadLettered: h.DeadLettered, DeadLetteredBy: h.DeadLetteredBy,
-		Pending: h.Pending, Queued: h.Queued, InFlight: h.InFlight, InFlightLimit: h.InFlightLimit,
+		Pending: h.Pending, Spooled: h.Spooled, Queued: h.Queued, InFlight: h.InFlight, InFlightLimit: h.InFlightLimit,
 		Retrying: h.Retrying, BufferedBytes: h.BufferedBytes, Batches: h.Batches, Retries: h.Retries,
 	}
 	if h.LastErrorMessage != "" || h.LastErrorCode != "" {
@@ -138,7 +193,11 @@ func (h *healthHandler) report() healthReport {
 	now := d.cfg.clock.Now()
 	st := d.Stats()
 	queues := d.queueNames()
-	rep := healthReport{Time: now.UTC(), Closed: d.closed.Load(), CallbackPanics: st.CallbackPanics, Hooks: []hookHealth{}}
+	rep := healthReport{Time: now.UTC(), Status: HealthOK, Closed: d.closed.Load(), CallbackPanics: st.CallbackPanics,
+		Spool: spoolHealthOf(st.Spool), Hooks: []hookHealth{}}
+	if rep.Spool != nil && rep.Spool.Health != HealthOK {
+		rep.Status, rep.StatusCause = rep.Spool.Health, rep.Spool.HealthCause
+	}
 
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -1,11 +1,14 @@
-// health_test.go tests HealthHandler: its JSON agrees with Stats, rates come
-// from the dispatcher's clock, and no credential shows.
+// health_test.go tests HealthHandler: its JSON agrees with Stats (the
+// spool's state included), rates come from the dispatcher's clock, the
+// status follows the spool's quota, and no credential shows.
 
 package sqshook
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +17,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
+
+	"github.com/sqshook/sqshook/spool"
 )
 
 const (
@@ -187,5 +192,144 @@ func TestHealthHandlerTenants(t *testing.T) {
 	}
 	if len(got) != 2 || got["acme"] != "q-acme" || got["globex"] != "q-globex" {
 		t.Errorf("tenants and queues %v, want acme on q-acme and globex on q-globex", got)
+	}
+}
+
+// TestHealthHandlerSpool: with a spool the report has the spool's state
+// (agreeing with Stats.Spool) and each hook's spooled copies; the status
+// is ok below 90% of the spool's quota and degraded from there, saying
+// why; neither the spool's directory nor a credential shows.
+func TestHealthHandlerSpool(t *testing.T) {
+	dir := t.TempDir()
+	stuck := &gateSQS{open: make(chan struct{})}
+	hook := Hook{ID: "h", Enabled: true, HookType: "sqs", SQSQueueURL: "https://sqs.us-east-1.amazonaws.com/210987654321/orders",
+		SQSRegion: "us-east-1", SQSAuthType: AuthKeys, SQSKey: healthKeyID, SQSSecret: healthSecret}
+	const quota = 48 << 10
+	d, err := New([]Hook{hook}, WithDeadLetter(func(DeadLetter) {}), WithMaxBuffered(2, 1<<20),
+		WithClientFunc(func(context.Context, Hook) (SQSAPI, error) { return stuck, nil }),
+		WithSpool(dir, spool.Options{Quota: quota, SegmentSize: 8 << 10}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		close(stuck.open)
+		d.Close(context.Background())
+	}()
+	handler := d.HealthHandler()
+	publish := func(i int) error {
+		return d.TryPublish(Event{ID: fmt.Sprintf("ev-%04d", i), Type: "message.new", Body: []byte(`{"cid":"c","text":"hello"}`)})
+	}
+	for i := range 10 {
+		if err := publish(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(rep healthReport) {
+		t.Helper()
+		st := d.Stats()
+		s, hs := st.Spool, st.Hooks[0]
+		sp := rep.Spool
+		if sp == nil {
+			t.Fatal("the report has no spool")
+		}
+		if sp.Bytes != s.Bytes || sp.Quota != quota || sp.Records != s.Records || sp.Pending != s.Pending || sp.Parked != s.Parked ||
+			sp.Resumed != s.Resumed || sp.HookRemoved != s.HookRemoved || sp.Corrupt != s.Corrupt || sp.SettleErrors != s.SettleErrors {
+			t.Errorf("spool %+v disagrees with Stats.Spool %+v", *sp, *s)
+		}
+		if sp.QuotaUsed == nil || *sp.QuotaUsed != float64(s.Bytes)/quota {
+			t.Errorf("quota_used %v, want %v", sp.QuotaUsed, float64(s.Bytes)/quota)
+		}
+		if h := rep.Hooks[0]; h.Spooled != hs.Spooled || h.Pending != hs.Pending || h.Matched != hs.Matched {
+			t.Errorf("hook %+v disagrees with Stats %+v", h, hs)
+		}
+	}
+	rep, body := getHealth(t, handler)
+	check(rep)
+	if rep.Hooks[0].Spooled != 8 || rep.Spool.Pending != 10 {
+		t.Errorf("hook spooled %d, spool pending %d; want 8 on disk only (2 in memory), 10 pending", rep.Hooks[0].Spooled, rep.Spool.Pending)
+	}
+	if rep.Status != HealthOK || rep.StatusCause != "" || rep.Spool.Health != HealthOK || *rep.Spool.QuotaUsed >= 0.9 {
+		t.Errorf("below the quota: status %q (%q), spool %q at %v; want ok", rep.Status, rep.StatusCause, rep.Spool.Health, *rep.Spool.QuotaUsed)
+	}
+	for _, key := range []string{`"spooled": 8`, `"spool": {`, `"parked": 0`, `"settle_errors": 0`, `"status": "ok"`} {
+		if !strings.Contains(body, key) {
+			t.Errorf("the report has no %s:\n%s", key, body)
+		}
+	}
+
+	// Fill the spool up to its quota.
+	for i := 10; ; i++ {
+		if err := publish(i); err != nil {
+			if !errors.Is(err, spool.ErrQuota) {
+				t.Fatalf("TryPublish %d: %v, want spool.ErrQuota", i, err)
+			}
+			break
+		}
+		if i > 10_000 {
+			t.Fatal("the quota never refused an event")
+		}
+	}
+	if s := d.Stats().Spool; float64(s.Bytes) < 0.9*quota {
+		t.Fatalf("spool %+v refused an event below 90%% of its quota", s)
+	}
+	rep, body = getHealth(t, handler)
+	check(rep)
+	if rep.Status != HealthDegraded || rep.Spool.Health != HealthDegraded || !strings.Contains(rep.StatusCause, "quota") ||
+		rep.StatusCause != rep.Spool.HealthCause {
+		t.Errorf("at the quota: status %q (%q), spool %q (%q); want degraded, naming the quota", rep.Status, rep.StatusCause, rep.Spool.Health, rep.Spool.HealthCause)
+	}
+	for _, secret := range []string{healthSecret, healthKeyID, "210987654321", dir} {
+		if strings.Contains(body, secret) {
+			t.Errorf("the report shows %q:\n%s", secret, body)
+		}
+	}
+}
+
+// TestHealthHandlerWithoutSpool: without a spool the report has no spool
+// and its status is ok whatever the hooks' health.
+func TestHealthHandlerWithoutSpool(t *testing.T) {
+	bad := Hook{ID: "h-bad", Enabled: true, HookType: "sqs", SQSQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/denied",
+		SQSRegion: "us-east-1", SQSAuthType: "resource"}
+	d, err := New([]Hook{bad}, WithDeadLetter(func(DeadLetter) {}),
+		WithClientFunc(func(context.Context, Hook) (SQSAPI, error) { return deniedSQS{}, nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	for range 10 {
+		_ = d.Publish(context.Background(), Event{Type: "message.new", Body: []byte(`{"i":1}`)})
+	}
+	waitFor(t, func() bool { return d.Stats().Hooks[0].DeadLettered == 10 })
+	rep, body := getHealth(t, d.HealthHandler())
+	if rep.Spool != nil || strings.Contains(body, `"spool"`) {
+		t.Errorf("a report without a spool shows one:\n%s", body)
+	}
+	if rep.Status != HealthOK || rep.Hooks[0].Health == HealthOK || !strings.Contains(body, `"spooled": 0`) {
+		t.Errorf("status %q, hook health %q; want the dispatcher ok, the hook not, and spooled 0:\n%s", rep.Status, rep.Hooks[0].Health, body)
+	}
+}
+
+// TestHealthHandlerParked: copies resumed for a tenant that has not set
+// its hooks yet show as parked, and are gone once its SetHooks adopts them.
+func TestHealthHandlerParked(t *testing.T) {
+	dir := t.TempDir()
+	seedParked(t, dir, "acme")
+	d, err := New(nil, WithResourceAuthForTenants(), WithDeadLetter(func(DeadLetter) {}),
+		WithClientFunc(func(context.Context, Hook) (SQSAPI, error) { return &countingSQS{}, nil }),
+		WithSpool(dir, spool.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	handler := d.HealthHandler()
+	rep, _ := getHealth(t, handler)
+	if rep.Spool == nil || rep.Spool.Parked != 3 || rep.Spool.Resumed != 3 || rep.Spool.Quota != 0 || rep.Spool.QuotaUsed != nil || rep.Status != HealthOK {
+		t.Fatalf("spool %+v, status %q; want 3 parked and resumed, no quota, ok", rep.Spool, rep.Status)
+	}
+	if err := d.Tenant("acme").SetHooks([]Hook{parkHook("acme")}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, _ := getHealth(t, handler); rep.Spool.Parked != 0 || len(rep.Hooks) != 1 || rep.Hooks[0].Matched != 3 {
+		t.Errorf("after SetHooks: spool %+v, hooks %+v; want nothing parked, the hook holding the 3 copies", rep.Spool, rep.Hooks)
 	}
 }

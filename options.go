@@ -149,6 +149,7 @@ type settings struct {
 	failingAfter       time.Duration
 	probeInterval      time.Duration
 	spool              *spoolConfig // WithSpool; nil: none
+	resumeWait         time.Duration
 	telemetrySettings
 }
 
@@ -172,6 +173,7 @@ func defaultConfig() settings {
 		failingCalls:      DefaultFailingCalls,
 		failingAfter:      DefaultFailingAfter,
 		probeInterval:     DefaultProbeInterval,
+		resumeWait:        DefaultResumeWait,
 	}
 }
 

@@ -95,6 +95,10 @@ func (t *Tenant) snapshot() *snapshot {
 // (errors name the tenant, the hook and the field). Hook ids are unique
 // within a tenant; two tenants may use the same id. An empty list removes
 // the tenant: its hooks drain like removed hooks and its state is freed.
+// With a spool, copies New resumed for this tenant wait for the SetHooks
+// that configures their hook; each SetHooks that succeeds dead-letters,
+// with ReasonHookRemoved, those whose hook its list leaves out or
+// disables (see WithSpool).
 func (t *Tenant) SetHooks(hooks []Hook) error { return t.d.setHooks(t.id, hooks) }
 
 // Hooks returns a copy of this tenant's hook list.
@@ -171,8 +175,10 @@ func (t *Tenant) CheckHook(ctx context.Context, h Hook, opts CheckOptions) Check
 
 // RemoveTenant removes the tenant with the given id, as
 // d.Tenant(id).SetHooks(nil) does: its hooks stop taking events and drain
-// in the background, and its state is freed. Removing the default tenant
-// "" removes its hooks.
+// in the background, and its state is freed. With a spool, the copies New
+// resumed for the tenant and that still wait for its SetHooks are
+// dead-lettered with ReasonHookRemoved. Removing the default tenant ""
+// removes its hooks.
 func (d *Dispatcher) RemoveTenant(id string) error { return d.setHooks(id, nil) }
 
 // externalIDOf returns the ExternalId the server assigned to the tenant.
@@ -260,7 +266,10 @@ func (d *Dispatcher) setHooks(id string, hooks []Hook) error {
 		t := d.lookupTenant(id)
 		if t == nil {
 			if len(valid) == 0 {
-				return nil // nothing to remove
+				// Nothing to remove but, for a tenant that has not come
+				// back since New, the copies the spool parked for it.
+				d.dropParked(d.takeParked(id), parkedWhy(id, nil))
+				return nil
 			}
 			v, loaded := d.tenants.LoadOrStore(id, d.newTenant(id))
 			t = v.(*tenant)
@@ -274,6 +283,12 @@ func (d *Dispatcher) setHooks(id string, hooks []Hook) error {
 			continue
 		}
 		err := d.setTenantHooksLocked(t, valid)
+		var dropped []parkedCopy
+		if err == nil && id != "" {
+			// Copies the spool parked for hooks the new list does not
+			// configure (its enabled hooks adopted theirs).
+			dropped = d.takeParked(id)
+		}
 		if err != nil && id != "" {
 			d.mu.Lock()
 			if len(t.hooks) == 0 { // a new tenant whose first list failed holds nothing
@@ -282,6 +297,7 @@ func (d *Dispatcher) setHooks(id string, hooks []Hook) error {
 			d.mu.Unlock()
 		}
 		t.setMu.Unlock()
+		d.dropParked(dropped, parkedWhy(id, valid)) // the callback may call SetHooks
 		return err
 	}
 }
