@@ -111,7 +111,8 @@ type hookHealth struct {
 	DeadLettered   uint64            `json:"dead_lettered"`
 	DeadLetteredBy map[Reason]uint64 `json:"dead_lettered_by,omitempty"`
 	Pending        uint64            `json:"pending"`
-	Spooled        uint64            `json:"spooled"` // on disk only (WithSpool)
+	Spooled        uint64            `json:"spooled"`        // on disk only (WithSpool)
+	Held           uint64            `json:"held,omitempty"` // back on disk after their retry budget (WithSpool)
 	Queued         int               `json:"queued"`
 	InFlight       int               `json:"in_flight"`
 	InFlightLimit  int               `json:"in_flight_limit"`
@@ -139,7 +140,7 @@ func hookHealthOf(h HookStats, queue string) hookHealth {
 		Tenant: h.Tenant, ID: h.HookID, Queue: queue, Draining: h.Draining,
 		Health: h.Health, HealthCause: h.HealthCause,
 		Matched: h.Matched, Delivered: h.Delivered, DeadLettered: h.DeadLettered, DeadLetteredBy: h.DeadLetteredBy,
-		Pending: h.Pending, Spooled: h.Spooled, Queued: h.Queued, InFlight: h.InFlight, InFlightLimit: h.InFlightLimit,
+		Pending: h.Pending, Spooled: h.Spooled, Held: h.Held, Queued: h.Queued, InFlight: h.InFlight, InFlightLimit: h.InFlightLimit,
 		Retrying: h.Retrying, BufferedBytes: h.BufferedBytes, Batches: h.Batches, Retries: h.Retries,
 	}
 	if h.LastErrorMessage != "" || h.LastErrorCode != "" {

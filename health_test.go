@@ -333,3 +333,19 @@ func TestHealthHandlerParked(t *testing.T) {
 		t.Errorf("after SetHooks: spool %+v, hooks %+v; want nothing parked, the hook holding the 3 copies", rep.Spool, rep.Hooks)
 	}
 }
+
+// TestHealthHookReportsHeld: a hook's copies held back on disk after their
+// retry budget are in its entry of the report, and left out when none are.
+func TestHealthHookReportsHeld(t *testing.T) {
+	b, err := json.Marshal(hookHealthOf(HookStats{HookID: "h", Spooled: 5, Held: 3}, "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"held":3`) || !strings.Contains(string(b), `"spooled":5`) {
+		t.Errorf("hook entry %s: want held 3 and spooled 5", b)
+	}
+	b, _ = json.Marshal(hookHealthOf(HookStats{HookID: "h"}, "q"))
+	if strings.Contains(string(b), `"held"`) {
+		t.Errorf("hook entry %s shows held without any", b)
+	}
+}
