@@ -550,8 +550,7 @@ func (dur *durable) record(ctx context.Context, d *Dispatcher, snap *snapshot, e
 	case errors.Is(err, spool.ErrClosed):
 		return ErrClosed
 	case errors.Is(err, spool.ErrQuota):
-		// As with a full memory share: TryPublish, or Publish whose ctx
-		// ended, dead-letters the copies.
+		// As with a full memory share: the copies are dead-lettered.
 		var errs []error
 		msg := fmt.Sprintf("spool quota reached (%d bytes)", d.cfg.spool.opts.Quota)
 		for _, p := range snap.pipes {
