@@ -329,6 +329,7 @@ func TestSpoolLongOutage(t *testing.T) {
 				hs.HookID, hs.Matched, hs.Delivered, hs.Pending, hs.Spooled, h.want)
 		}
 	}
+	t.Logf("held: %d and %d copies went back to disk after their retry budget (standard, FIFO)", all.Held, ordered.Held)
 	if all.Held == 0 || ordered.Held == 0 {
 		t.Errorf("held copies: %d and %d, want some on each hook: the outage is twice the retry budget", all.Held, ordered.Held)
 	}
