@@ -147,9 +147,9 @@ type Spool struct {
 	bytes    int64
 	records  int
 	pending  int
-	buf      []byte
 	ackBuf   []byte
 	interned map[string]*[]string
+	keyBuf   []byte // intern's lookup key
 	recovery Recovery
 
 	// group commit (SyncGroup)
@@ -348,16 +348,35 @@ func (s *Spool) truncateFile(path string, size int64) error {
 
 // intern shares the hook lists of records that have the same hooks.
 func (s *Spool) intern(hooks []string) *[]string {
-	key := strings.Join(hooks, "\x00")
-	if h, ok := s.interned[key]; ok {
+	key := s.keyBuf[:0]
+	for i, h := range hooks {
+		if i > 0 {
+			key = append(key, 0)
+		}
+		key = append(key, h...)
+	}
+	s.keyBuf = key
+	if h, ok := s.interned[string(key)]; ok {
 		return h
 	}
 	if len(s.interned) >= 4096 {
 		clear(s.interned)
 	}
 	h := slices.Clone(hooks)
-	s.interned[key] = &h
+	s.interned[string(key)] = &h
 	return &h
+}
+
+// framePool holds the buffers Append encodes records into.
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// putFrame returns a buffer to framePool unless it grew large.
+func putFrame(bp *[]byte, frame []byte) {
+	if cap(frame) > 64<<10 {
+		return
+	}
+	*bp = frame[:0]
+	framePool.Put(bp)
 }
 
 // Recovery returns what Open found.
@@ -371,6 +390,10 @@ func (s *Spool) Append(rec Record) (Seq, error) {
 	if err := rec.validate(s.opts.MaxRecordSize); err != nil {
 		return 0, err
 	}
+	// Encoded before taking the lock; only the seq is set under it.
+	bp := framePool.Get().(*[]byte)
+	frame := appendFrame((*bp)[:0], 0, &rec)
+	defer putFrame(bp, frame)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -382,8 +405,8 @@ func (s *Spool) Append(rec Record) (Seq, error) {
 		return 0, err
 	}
 	seq := s.next
-	s.buf = appendFrame(s.buf[:0], seq, &rec)
-	n := int64(len(s.buf))
+	setFrameSeq(frame, seq)
+	n := int64(len(frame))
 	roll := s.active == nil || (s.active.size > int64(segHeader) && s.active.size+n > s.opts.SegmentSize)
 	need := n
 	if roll {
@@ -400,7 +423,7 @@ func (s *Spool) Append(rec Record) (Seq, error) {
 		}
 	}
 	g := s.active
-	if err := s.write(g, s.buf); err != nil {
+	if err := s.write(g, frame); err != nil {
 		s.mu.Unlock()
 		return 0, err
 	}
