@@ -7,7 +7,9 @@
 // (all hooks) and [Spool.PendingFor] (one hook) read the pending copies back
 // in append order, which keeps the order of every FIFO group across a
 // restart; [Spool.Get] reads one record. A segment file is deleted when every
-// copy in it is settled, so disk use follows the backlog, not the history.
+// copy in it is settled, so disk use follows the backlog, not the history;
+// one such file at a time is kept instead, to be written over by the next
+// segment (see Options.SegmentSize).
 //
 // # Durability
 //
@@ -100,8 +102,12 @@ type Options struct {
 	// at the cost of up to that much latency. Defaults to 0: no extra wait.
 	GroupWindow time.Duration
 	// SegmentSize is the size at which Append starts a new segment file.
-	// Space is reclaimed a segment at a time. Defaults to DefaultSegmentSize;
-	// at most 1 GiB.
+	// Space is reclaimed a segment at a time, except that the file of one
+	// settled segment of at least half this size is kept (across Close and
+	// Open too) and written over by the next segment: fsyncs of writes
+	// over allocated blocks commit no metadata, which makes them cheaper.
+	// Stats.Bytes and Quota count that file; an Append that needs its room
+	// deletes it. Defaults to DefaultSegmentSize; at most 1 GiB.
 	SegmentSize int64
 	// Quota bounds the bytes on disk (segments and settlement files); an
 	// Append past it returns ErrQuota. 0 means no limit.
@@ -118,7 +124,8 @@ type Options struct {
 
 // Stats is a snapshot of a spool's size.
 type Stats struct {
-	// Bytes is the size of the segment and settlement files.
+	// Bytes is the size of the segment and settlement files, and of the
+	// settled segment file kept to be written over, if any.
 	Bytes int64
 	// Quota is Options.Quota (0: none).
 	Quota int64
