@@ -279,6 +279,14 @@ func scanSegment(name string, b []byte, first, limit Seq, last bool, intern func
 				res.stale = int64(off)
 				return res // the end: older records follow
 			}
+			// An older record where one of this segment should be (a
+			// record written after it reached the disk, this one did not):
+			// damage, whose content is not this segment's to report.
+			res.damaged = append(res.damaged, Damage{Segment: name, Offset: int64(off), Size: int64(n),
+				Err: fmt.Errorf("spool: segment %s offset %d: a record of an older segment, seq %d", name, off, staleSeq(payload))})
+			off += n
+			res.end = int64(off)
+			continue
 		}
 		if st == frameOK {
 			seq, hooks, err := decodeIndex(payload)
@@ -304,8 +312,8 @@ func scanSegment(name string, b []byte, first, limit Seq, last bool, intern func
 			next = len(b)
 		}
 		var rest []byte
-		if off+frameHeader <= next {
-			rest = b[off+frameHeader : next]
+		if off+frameHeader <= next && stale < 0 {
+			rest = b[off+frameHeader : next] // not an older segment's: worth decoding
 		}
 		res.damaged = append(res.damaged, damageOf(name, off, next-off, rest, plausible,
 			fmt.Errorf("spool: segment %s offset %d: frame fails its checks", name, off)))
@@ -360,5 +368,7 @@ func isStale(payload []byte, first Seq) bool {
 	if len(payload) < 9 || payload[0] != payloadVersion {
 		return false
 	}
-	return Seq(binary.LittleEndian.Uint64(payload[1:])) < first
+	return staleSeq(payload) < first
 }
+
+func staleSeq(payload []byte) Seq { return Seq(binary.LittleEndian.Uint64(payload[1:])) }

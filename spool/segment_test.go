@@ -483,4 +483,37 @@ func TestReusedSegmentNotLast(t *testing.T) {
 	}
 }
 
+// TestReusedSegmentHole puts an older segment's record where the middle
+// one of the reused segment was, as a power loss can leave it when a later
+// record reached the disk and that one did not: it is damage, reported
+// without the older record's content, and the record after it is kept.
+func TestReusedSegmentHole(t *testing.T) {
+	_, dir, want, reused := reusedSpool(t)
+	_, res := scanReused(t, reused, want[len(want)-3])
+	mid := res.recs[1]
+	older := appendFrame(nil, 2, ptr(testRecord("z999", 1000, "t/x")))
+	if len(older) != int(mid.size) {
+		t.Fatalf("older frame is %d bytes, want %d like the one it replaces", len(older), mid.size)
+	}
+	s, got := openCopy(t, dir, func(d string) {
+		p := filepath.Join(d, filepath.Base(reused))
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(b[mid.off:], older)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	r := s.Recovery()
+	if len(r.Damaged) != 1 || r.Damaged[0].Offset != int64(mid.off) || r.Damaged[0].Seq != 0 ||
+		r.Damaged[0].Partial.EventID != "" || len(r.Damaged[0].Partial.Hooks) != 0 || r.TornBytes != 0 {
+		t.Fatalf("Recovery %+v; want one damage at %d with nothing of the older record, nothing torn", r, mid.off)
+	}
+	if w := slices.DeleteFunc(slices.Clone(want), func(q Seq) bool { return q == mid.seq }); !slices.Equal(got, w) {
+		t.Fatalf("pending %v, want %v", got, w)
+	}
+}
+
 func ptr[T any](v T) *T { return &v }
