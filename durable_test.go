@@ -474,14 +474,11 @@ func (e *benchEnv) newSpooledRun(b *testing.B, dir string, mode spool.SyncMode) 
 	return r
 }
 
-// finish flushes, checks that all n events arrived and none was
-// dead-lettered, and closes the dispatcher.
-func (r *spooledRun) finish(b *testing.B, e *benchEnv, ctx context.Context, err error, n int) {
+// finish checks that publishing and flushing went well (err), that all n
+// events arrived and none was dead-lettered, and closes the dispatcher.
+func (r *spooledRun) finish(b *testing.B, e *benchEnv, err error, n int) {
 	b.Helper()
 	defer benchClose(b, r.d)
-	if err == nil {
-		err = r.d.Flush(ctx)
-	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -512,7 +509,7 @@ func (e *benchEnv) runSpooled(b *testing.B, n, publishers int, dir string, mode 
 		err = r.d.Flush(ctx)
 	}
 	elapsed := time.Since(start)
-	r.finish(b, e, ctx, err, n)
+	r.finish(b, e, err, n)
 	return elapsed, lat
 }
 
@@ -549,7 +546,10 @@ func (e *benchEnv) runOpen(b *testing.B, n int, rate float64, dir string, mode s
 		lat[i] = time.Since(due)
 		return err
 	})
-	r.finish(b, e, ctx, err, n)
+	if err == nil {
+		err = r.d.Flush(ctx)
+	}
+	r.finish(b, e, err, n)
 	return lat
 }
 
