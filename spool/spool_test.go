@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -723,5 +724,44 @@ func TestSpareAcrossReopen(t *testing.T) {
 	}
 	if st := s3.Stats(); st.Bytes > info.Size()+1000 {
 		t.Fatalf("Stats %+v exceed the quota %d", st, info.Size()+1000)
+	}
+}
+
+// TestGroupCommitPaths appends from several goroutines in SyncGroup mode
+// without a window (an Append finding no fsync running runs it itself) and
+// with one (the committer runs every fsync): every Append returns, and a
+// copy of the directory taken at once, as after a crash, holds every
+// acknowledged record.
+func TestGroupCommitPaths(t *testing.T) {
+	for _, window := range []time.Duration{0, time.Millisecond} {
+		t.Run(fmt.Sprintf("window=%v", window), func(t *testing.T) {
+			dir := t.TempDir()
+			s := mustOpen(t, dir, Options{GroupWindow: window})
+			var mu sync.Mutex
+			var acked []Seq
+			var wg sync.WaitGroup
+			for w := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 25 {
+						seq, err := s.Append(testRecord(fmt.Sprintf("w%d-%02d", w, i), 200, "t/a"))
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						acked = append(acked, seq)
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			slices.Sort(acked)
+			c, got := openCopy(t, dir, nil)
+			if r := c.Recovery(); len(r.Damaged) != 0 || !slices.Equal(got, acked) || len(acked) != 200 {
+				t.Fatalf("crash copy: Recovery %+v, %d pending; want the %d acknowledged records", r, len(got), len(acked))
+			}
+		})
 	}
 }
