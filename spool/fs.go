@@ -16,12 +16,17 @@ import (
 type fileSystem interface {
 	OpenFile(name string, flag int, perm os.FileMode) (writeFile, error)
 	Remove(name string) error
+	Rename(oldpath, newpath string) error
 	SyncDir(dir string) error
 }
 
-// writeFile is an open file the spool appends to.
+// writeFile is an open file the spool writes to: settlement files by
+// appending (Write on a file opened with O_APPEND), segments at the offset
+// where their data ends (WriteAt), which lets a reused segment file be
+// written over in place.
 type writeFile interface {
 	Write(p []byte) (int, error)
+	WriteAt(p []byte, off int64) (int, error)
 	Sync() error
 	Truncate(size int64) error
 	Close() error
@@ -37,13 +42,17 @@ func (osFS) OpenFile(name string, flag int, perm os.FileMode) (writeFile, error)
 	return osFile{f}, nil
 }
 
-// osFile syncs with fdatasync where the system has it: the spool only
-// appends, and fdatasync still flushes the file size the data needs.
+// osFile syncs with fdatasync where the system has it: fdatasync still
+// flushes the file size the data needs, and over a reused segment file,
+// whose blocks are already allocated and written, it has no metadata to
+// commit at all.
 type osFile struct{ *os.File }
 
 func (f osFile) Sync() error { return datasync(f.File) }
 
 func (osFS) Remove(name string) error { return os.Remove(name) }
+
+func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
 
 func (osFS) SyncDir(dir string) error {
 	d, err := os.Open(dir)

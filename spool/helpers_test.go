@@ -125,6 +125,16 @@ func (f *faultFS) Remove(name string) error {
 	return os.Remove(name)
 }
 
+func (f *faultFS) Rename(oldpath, newpath string) error {
+	f.mu.Lock()
+	ro := f.readOnly
+	f.mu.Unlock()
+	if ro {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: syscall.EROFS}
+	}
+	return os.Rename(oldpath, newpath)
+}
+
 func (f *faultFS) SyncDir(dir string) error { return osFS{}.SyncDir(dir) }
 
 type faultFile struct {
@@ -133,6 +143,15 @@ type faultFile struct {
 }
 
 func (w *faultFile) Write(p []byte) (int, error) {
+	return w.write(p, func(b []byte) (int, error) { return w.f.Write(b) })
+}
+
+func (w *faultFile) WriteAt(p []byte, off int64) (int, error) {
+	return w.write(p, func(b []byte) (int, error) { return w.f.WriteAt(b, off) })
+}
+
+// write applies the faults set to a write of p done by do.
+func (w *faultFile) write(p []byte, do func([]byte) (int, error)) (int, error) {
 	w.fs.mu.Lock()
 	defer w.fs.mu.Unlock()
 	if w.fs.readOnly {
@@ -140,14 +159,14 @@ func (w *faultFile) Write(p []byte) (int, error) {
 	}
 	if w.fs.space >= 0 && int64(len(p)) > w.fs.space {
 		// A full disk takes what fits, then fails: a partial write.
-		n, _ := w.f.Write(p[:w.fs.space])
+		n, _ := do(p[:w.fs.space])
 		w.fs.space = 0
 		return n, &os.PathError{Op: "write", Path: w.f.Name(), Err: syscall.ENOSPC}
 	}
 	if w.fs.space >= 0 {
 		w.fs.space -= int64(len(p))
 	}
-	return w.f.Write(p)
+	return do(p)
 }
 
 func (w *faultFile) Sync() error {

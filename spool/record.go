@@ -75,15 +75,24 @@ func (r *Record) validate(maxSize int) error {
 	if len(r.Hooks) > maxHooks {
 		return fmt.Errorf("%w: Record.Hooks has %d ids; the most is %d", ErrInvalidRecord, len(r.Hooks), maxHooks)
 	}
-	seen := make(map[string]struct{}, len(r.Hooks))
+	var seen map[string]struct{} // only for many hooks; few are compared pairwise
+	if len(r.Hooks) > 16 {
+		seen = make(map[string]struct{}, len(r.Hooks))
+	}
 	for i, h := range r.Hooks {
 		if h == "" {
 			return fmt.Errorf("%w: Record.Hooks[%d] is empty", ErrInvalidRecord, i)
 		}
-		if _, dup := seen[h]; dup {
+		dup := false
+		if seen != nil {
+			_, dup = seen[h]
+			seen[h] = struct{}{}
+		} else {
+			dup = slices.Contains(r.Hooks[:i], h)
+		}
+		if dup {
 			return fmt.Errorf("%w: Record.Hooks[%d] %q is repeated", ErrInvalidRecord, i, h)
 		}
-		seen[h] = struct{}{}
 	}
 	if n := r.payloadSize(); n > maxSize {
 		return fmt.Errorf("%w: record of %d bytes exceeds Options.MaxRecordSize %d", ErrInvalidRecord, n, maxSize)
@@ -158,6 +167,17 @@ func appendFrame(dst []byte, seq Seq, r *Record) []byte {
 	binary.LittleEndian.PutUint32(dst[start+4:], uint32(len(dst)-p))
 	binary.LittleEndian.PutUint32(dst[start+8:], frameCRC(dst[start+4:start+8], dst[p:]))
 	return dst
+}
+
+// frameSeqOffset is where a frame holds its record's seq: after the frame
+// header and the payload's version byte.
+const frameSeqOffset = frameHeader + 1
+
+// setFrameSeq sets the seq of a frame made by appendFrame and updates its
+// CRC, so a record can be encoded before its seq is known.
+func setFrameSeq(frame []byte, seq Seq) {
+	binary.LittleEndian.PutUint64(frame[frameSeqOffset:], uint64(seq))
+	binary.LittleEndian.PutUint32(frame[8:], frameCRC(frame[4:8], frame[frameHeader:]))
 }
 
 func frameCRC(length, payload []byte) uint32 {

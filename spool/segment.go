@@ -26,6 +26,11 @@ import (
 const (
 	segExt = ".seg"
 	ackExt = ".ack"
+	// spareExt names a settled segment file kept to be written over by the
+	// next segment (at most one). Its name is a seq that every record still
+	// in it is below, so the segment it becomes (whose first seq is at least
+	// that) tells its own records from those left over.
+	spareExt = ".spare"
 	// segMagic opens every segment file (format version 1).
 	segMagic  = "SQSPOOL\x01"
 	segHeader = len(segMagic)
@@ -95,7 +100,8 @@ type segment struct {
 	first   Seq
 	path    string
 	ackPath string
-	size    int64 // bytes in the segment file
+	size    int64 // bytes of the segment's data: where the next record goes
+	alloc   int64 // the file's size when it is a reused file longer than size; else 0
 	durable int64 // bytes known to be synced (group commit rolls back to it)
 	ackSize int64
 	w       writeFile // open while the segment is the one appended to
@@ -235,8 +241,11 @@ type scanResult struct {
 	damaged []Damage
 	maxSeq  Seq
 	// end is where the valid data ends; bytes after it in the last segment
-	// are a torn write.
+	// are a torn write, up to stale.
 	end int64
+	// stale is where the records left over from the file's previous use as
+	// another segment begin (see spareExt); -1 when there are none.
+	stale int64
 }
 
 // scanSegment indexes the records of a segment's bytes. A frame that fails
@@ -244,8 +253,14 @@ type scanResult struct {
 // there) and the end of the data otherwise. last says whether this is the
 // newest segment, whose unfinished tail is a torn write rather than damage.
 // limit is the first seq of the next segment (0 for none).
+//
+// A segment file may be a reused one (see spareExt) whose data is followed
+// by the records of its previous use: valid frames whose seq is below first.
+// The first such frame after which no valid frame of this segment follows
+// is where the data ends, in any segment, and what lies between the end and
+// it (part of an older frame, written over) is not damage.
 func scanSegment(name string, b []byte, first, limit Seq, last bool, intern func([]string) *[]string) scanResult {
-	var res scanResult
+	res := scanResult{stale: -1}
 	if len(b) < segHeader || string(b[:segHeader]) != segMagic {
 		if last && len(b) < segHeader && strings.HasPrefix(segMagic, string(b)) {
 			return res // created, header never completed
@@ -259,6 +274,20 @@ func scanSegment(name string, b []byte, first, limit Seq, last bool, intern func
 	res.end = int64(off)
 	for off < len(b) {
 		payload, n, st := parseFrame(b[off:])
+		if st == frameOK && isStale(payload, first) {
+			if next, _ := resync(b, off+n, first); next < 0 {
+				res.stale = int64(off)
+				return res // the end: older records follow
+			}
+			// An older record where one of this segment should be (a
+			// record written after it reached the disk, this one did not):
+			// damage, whose content is not this segment's to report.
+			res.damaged = append(res.damaged, Damage{Segment: name, Offset: int64(off), Size: int64(n),
+				Err: fmt.Errorf("spool: segment %s offset %d: a record of an older segment, seq %d", name, off, staleSeq(payload))})
+			off += n
+			res.end = int64(off)
+			continue
+		}
 		if st == frameOK {
 			seq, hooks, err := decodeIndex(payload)
 			if err == nil && plausible(seq) && seq > res.maxSeq && len(hooks) > 0 {
@@ -274,16 +303,17 @@ func scanSegment(name string, b []byte, first, limit Seq, last bool, intern func
 			res.end = int64(off)
 			continue
 		}
-		next := resync(b, off+1)
+		next, stale := resync(b, off+1, first)
 		if next < 0 {
-			if last {
-				return res // torn tail: cut at res.end
+			if last || stale >= 0 {
+				res.stale = int64(stale)
+				return res // torn tail, or older records: cut at res.end
 			}
 			next = len(b)
 		}
 		var rest []byte
-		if off+frameHeader <= next {
-			rest = b[off+frameHeader : next]
+		if off+frameHeader <= next && stale < 0 {
+			rest = b[off+frameHeader : next] // not an older segment's: worth decoding
 		}
 		res.damaged = append(res.damaged, damageOf(name, off, next-off, rest, plausible,
 			fmt.Errorf("spool: segment %s offset %d: frame fails its checks", name, off)))
@@ -305,19 +335,40 @@ func damageOf(name string, off, n int, payload []byte, plausible func(Seq) bool,
 	return d
 }
 
-// resync returns the offset of the first valid frame at or after from, or -1.
-func resync(b []byte, from int) int {
+// resync returns the offset of the first valid frame of the segment
+// starting at first found at or after from, or -1, and the offset of the
+// first valid frame of an older segment found before it, or -1.
+func resync(b []byte, from int, first Seq) (next, stale int) {
 	var marker [4]byte
 	binary.LittleEndian.PutUint32(marker[:], frameMarker)
+	stale = -1
 	for from < len(b) {
 		i := bytes.Index(b[from:], marker[:])
 		if i < 0 {
-			return -1
+			return -1, stale
 		}
-		if _, _, st := parseFrame(b[from+i:]); st == frameOK {
-			return from + i
+		if payload, n, st := parseFrame(b[from+i:]); st == frameOK {
+			if !isStale(payload, first) {
+				return from + i, stale
+			}
+			if stale < 0 {
+				stale = from + i
+			}
+			from += i + n
+			continue
 		}
 		from += i + 1
 	}
-	return -1
+	return -1, stale
 }
+
+// isStale reports whether a valid frame's payload is a record of an older
+// segment (its seq below first): data left over in a reused file.
+func isStale(payload []byte, first Seq) bool {
+	if len(payload) < 9 || payload[0] != payloadVersion {
+		return false
+	}
+	return staleSeq(payload) < first
+}
+
+func staleSeq(payload []byte) Seq { return Seq(binary.LittleEndian.Uint64(payload[1:])) }

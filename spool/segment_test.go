@@ -302,3 +302,218 @@ func FuzzScanSegment(f *testing.F) {
 		}
 	})
 }
+
+// reusedSpool builds, in SyncOS mode with 16 KiB segments, a spool whose
+// active segment is a reused file: a first segment is filled and settled
+// (its file becomes the spare), then the next roll writes three records over
+// it, which leaves the older records after them. It returns the open spool,
+// its directory, the pending seqs in order and the reused segment's path.
+func reusedSpool(t *testing.T) (*Spool, string, []Seq, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{Sync: SyncOS, SegmentSize: 16 << 10})
+	appendUntilRoll := func(prefix string) []Seq {
+		var seqs []Seq
+		n := 0
+		for i := 0; ; i++ {
+			seq, err := s.Append(testRecord(fmt.Sprintf("%s%03d", prefix, i), 1000, "t/a"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			seqs = append(seqs, seq)
+			if i == 0 {
+				n = s.Stats().Segments
+			} else if s.Stats().Segments > n {
+				return seqs
+			}
+		}
+	}
+	old := appendUntilRoll("a") // the last one starts the second segment
+	for _, q := range old {
+		if err := s.Settle(q, "t/a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spares, _ := filepath.Glob(filepath.Join(dir, "*"+spareExt))
+	if len(spares) != 1 {
+		t.Fatalf("after settling the first segment: spare files %v, want one", spares)
+	}
+	pending := appendUntilRoll("b") // fills the second segment, starts the third in the spare
+	for i := range 2 {
+		seq, err := s.Append(testRecord(fmt.Sprintf("c%03d", i), 1000, "t/a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending = append(pending, seq)
+	}
+	if spares, _ := filepath.Glob(filepath.Join(dir, "*"+spareExt)); len(spares) != 0 {
+		t.Fatalf("after the roll: spare files %v, want none (reused)", spares)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "*"+segExt))
+	slices.Sort(segs)
+	reused := segs[len(segs)-1]
+	if want := filepath.Join(dir, segName(pending[len(pending)-3])+segExt); reused != want {
+		t.Fatalf("newest segment %s, want %s", reused, want)
+	}
+	info, err := os.Stat(reused)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data := int64(segHeader) + 3*1100; info.Size() < 2*data {
+		t.Fatalf("reused segment is %d bytes, want the older records after its ~%d bytes of data", info.Size(), data)
+	}
+	return s, dir, pending, reused
+}
+
+// scanReused scans a reused segment file whose first seq is first.
+func scanReused(t *testing.T, path string, first Seq) ([]byte, scanResult) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := scanSegment("x", b, first, 0, true, func(h []string) *[]string { return &h })
+	if len(res.damaged) != 0 || res.stale < res.end {
+		t.Fatalf("%s: scan found damage %v, data ending at %d, older records at %d; want no damage, older records after the data",
+			path, len(res.damaged), res.end, res.stale)
+	}
+	return b, res
+}
+
+// openCopy opens a copy of dir, as after a crash, and returns the spool and
+// its pending seqs.
+func openCopy(t *testing.T, dir string, edit func(d string)) (*Spool, []Seq) {
+	t.Helper()
+	d := copyDir(t, dir)
+	if edit != nil {
+		edit(d)
+	}
+	s := mustOpen(t, d, Options{Sync: SyncOS, SegmentSize: 16 << 10})
+	_, order := pendingMap(t, s)
+	return s, order
+}
+
+// TestReusedSegmentRecovery recovers a spool whose newest segment was
+// written over an older one's file: the older records after the data are
+// neither records nor damage, and they are cut.
+func TestReusedSegmentRecovery(t *testing.T) {
+	_, dir, want, reused := reusedSpool(t)
+	s, got := openCopy(t, dir, nil)
+	if r := s.Recovery(); r.TornBytes != 0 || len(r.Damaged) != 0 || !slices.Equal(got, want) {
+		t.Fatalf("Recovery %+v, pending %v; want clean, pending %v", r, got, want)
+	}
+	info, err := os.Stat(filepath.Join(s.dir, filepath.Base(reused)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := s.segs[len(s.segs)-1]; len(g.recs) != 3 || info.Size() != g.size {
+		t.Fatalf("reused segment after recovery: %d records, %d bytes of %d; want 3 records and the older ones cut", len(g.recs), g.size, info.Size())
+	}
+	seq, err := s.Append(testRecord("after", 100, "t/a"))
+	if err != nil || seq <= want[len(want)-1] {
+		t.Fatalf("Append after recovery: seq %d, %v; want a seq after %d", seq, err, want[len(want)-1])
+	}
+}
+
+// TestReusedSegmentTornWrite tears the last record written over older data:
+// it is cut as a torn write, the records before it are kept, and no record
+// of the file's previous use comes back.
+func TestReusedSegmentTornWrite(t *testing.T) {
+	_, dir, want, reused := reusedSpool(t)
+	b, res := scanReused(t, reused, want[len(want)-3])
+	lastOff, end := int64(res.recs[len(res.recs)-1].off), res.end
+	for _, at := range []int64{lastOff, lastOff + 5, lastOff + 11, lastOff + 100, end - 1} {
+		s, got := openCopy(t, dir, func(d string) {
+			p := filepath.Join(d, filepath.Base(reused))
+			c := slices.Clone(b)
+			c[at] ^= 0x5a
+			if err := os.WriteFile(p, c, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		})
+		r := s.Recovery()
+		if r.TornBytes != res.stale-lastOff || len(r.Damaged) != 0 || !slices.Equal(got, want[:len(want)-1]) {
+			t.Fatalf("byte %d flipped: Recovery torn %d, damaged %v, pending %v; want torn %d, no damage, pending %v",
+				at, r.TornBytes, r.Damaged, got, res.stale-lastOff, want[:len(want)-1])
+		}
+	}
+}
+
+// TestReusedSegmentDamage flips a byte of the middle record of the reused
+// segment: it is reported as damage, and the record after it is kept.
+func TestReusedSegmentDamage(t *testing.T) {
+	_, dir, want, reused := reusedSpool(t)
+	_, res := scanReused(t, reused, want[len(want)-3])
+	s, got := openCopy(t, dir, func(d string) {
+		p := filepath.Join(d, filepath.Base(reused))
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[res.recs[1].off+200] ^= 0xff
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	mid := want[len(want)-2]
+	r := s.Recovery()
+	if len(r.Damaged) != 1 || r.Damaged[0].Seq != mid || r.TornBytes != 0 {
+		t.Fatalf("Recovery %+v; want one damaged record, seq %d, nothing torn", r, mid)
+	}
+	if w := slices.DeleteFunc(slices.Clone(want), func(q Seq) bool { return q == mid }); !slices.Equal(got, w) {
+		t.Fatalf("pending %v, want %v", got, w)
+	}
+}
+
+// TestReusedSegmentNotLast recovers a reused segment that a newer one
+// follows, as a crash just after a roll leaves it (before the older records
+// after its data are cut): they are not damage, and the newer segment's
+// record is found.
+func TestReusedSegmentNotLast(t *testing.T) {
+	_, dir, want, _ := reusedSpool(t)
+	next := want[len(want)-1] + 1
+	s, got := openCopy(t, dir, func(d string) {
+		seg := append([]byte(segMagic), appendFrame(nil, next, ptr(testRecord("d000", 300, "t/a")))...)
+		if err := os.WriteFile(filepath.Join(d, segName(next)+segExt), seg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if r := s.Recovery(); r.TornBytes != 0 || len(r.Damaged) != 0 || !slices.Equal(got, append(slices.Clone(want), next)) {
+		t.Fatalf("Recovery %+v, pending %v; want clean, pending %v and %d", r, got, want, next)
+	}
+}
+
+// TestReusedSegmentHole puts an older segment's record where the middle
+// one of the reused segment was, as a power loss can leave it when a later
+// record reached the disk and that one did not: it is damage, reported
+// without the older record's content, and the record after it is kept.
+func TestReusedSegmentHole(t *testing.T) {
+	_, dir, want, reused := reusedSpool(t)
+	_, res := scanReused(t, reused, want[len(want)-3])
+	mid := res.recs[1]
+	older := appendFrame(nil, 2, ptr(testRecord("z999", 1000, "t/x")))
+	if len(older) != int(mid.size) {
+		t.Fatalf("older frame is %d bytes, want %d like the one it replaces", len(older), mid.size)
+	}
+	s, got := openCopy(t, dir, func(d string) {
+		p := filepath.Join(d, filepath.Base(reused))
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(b[mid.off:], older)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	r := s.Recovery()
+	if len(r.Damaged) != 1 || r.Damaged[0].Offset != int64(mid.off) || r.Damaged[0].Seq != 0 ||
+		r.Damaged[0].Partial.EventID != "" || len(r.Damaged[0].Partial.Hooks) != 0 || r.TornBytes != 0 {
+		t.Fatalf("Recovery %+v; want one damage at %d with nothing of the older record, nothing torn", r, mid.off)
+	}
+	if w := slices.DeleteFunc(slices.Clone(want), func(q Seq) bool { return q == mid.seq }); !slices.Equal(got, w) {
+		t.Fatalf("pending %v, want %v", got, w)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -7,7 +7,9 @@
 // (all hooks) and [Spool.PendingFor] (one hook) read the pending copies back
 // in append order, which keeps the order of every FIFO group across a
 // restart; [Spool.Get] reads one record. A segment file is deleted when every
-// copy in it is settled, so disk use follows the backlog, not the history.
+// copy in it is settled, so disk use follows the backlog, not the history;
+// one such file at a time is kept instead, to be written over by the next
+// segment (see Options.SegmentSize).
 //
 // # Durability
 //
@@ -46,6 +48,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -99,8 +102,12 @@ type Options struct {
 	// at the cost of up to that much latency. Defaults to 0: no extra wait.
 	GroupWindow time.Duration
 	// SegmentSize is the size at which Append starts a new segment file.
-	// Space is reclaimed a segment at a time. Defaults to DefaultSegmentSize;
-	// at most 1 GiB.
+	// Space is reclaimed a segment at a time, except that the file of one
+	// settled segment of at least half this size is kept (across Close and
+	// Open too) and written over by the next segment: fsyncs of writes
+	// over allocated blocks commit no metadata, which makes them cheaper.
+	// Stats.Bytes and Quota count that file; an Append that needs its room
+	// deletes it. Defaults to DefaultSegmentSize; at most 1 GiB.
 	SegmentSize int64
 	// Quota bounds the bytes on disk (segments and settlement files); an
 	// Append past it returns ErrQuota. 0 means no limit.
@@ -117,7 +124,8 @@ type Options struct {
 
 // Stats is a snapshot of a spool's size.
 type Stats struct {
-	// Bytes is the size of the segment and settlement files.
+	// Bytes is the size of the segment and settlement files, and of the
+	// settled segment file kept to be written over, if any.
 	Bytes int64
 	// Quota is Options.Quota (0: none).
 	Quota int64
@@ -144,15 +152,18 @@ type Spool struct {
 	durable  Seq // highest seq whose Append may have returned nil
 	segs     []*segment
 	active   *segment
+	spare    string // path of the settled segment file kept for reuse; "" for none
+	spareLen int64  // its size
 	bytes    int64
 	records  int
 	pending  int
-	buf      []byte
 	ackBuf   []byte
 	interned map[string]*[]string
+	keyBuf   []byte // intern's lookup key
 	recovery Recovery
 
 	// group commit (SyncGroup)
+	commitMu sync.Mutex // held by whoever runs commit: one fsync at a time
 	group    *syncGroup
 	unsynced []syncFile
 	kick     chan struct{}
@@ -248,8 +259,15 @@ func (s *Spool) recover() error {
 		res := scanSegment(sf.name, b, sf.first, limit, last, s.intern)
 		g := &segment{first: sf.first, path: path, ackPath: strings.TrimSuffix(path, segExt) + ackExt,
 			size: int64(len(b)), recs: res.recs}
-		if last && res.end < int64(len(b)) {
-			s.recovery.TornBytes = int64(len(b)) - res.end
+		if (last || res.stale >= 0) && res.end < int64(len(b)) {
+			// A torn write, or records of the file's previous use: cut.
+			if last {
+				torn := int64(len(b))
+				if res.stale >= 0 {
+					torn = res.stale
+				}
+				s.recovery.TornBytes = torn - res.end
+			}
 			if err := s.truncateFile(path, res.end); err != nil {
 				return err
 			}
@@ -306,6 +324,9 @@ func (s *Spool) recover() error {
 		s.records += g.live
 		s.pending += g.pending
 	}
+	if err := s.recoverSpare(); err != nil {
+		return err
+	}
 	s.durable = s.next - 1
 	for _, d := range s.recovery.Damaged {
 		if s.opts.OnDamage != nil {
@@ -325,6 +346,47 @@ func (s *Spool) recover() error {
 	s.recovery.Segments = len(s.segs)
 	s.recovery.Records = s.records
 	s.recovery.Pending = s.pending
+	return nil
+}
+
+// recoverSpare adopts the spare file left by the last run, if any (removing
+// others, which only a crash between two renames could leave), and makes the
+// numbering continue above the records it holds.
+func (s *Spool) recoverSpare() error {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("spool: read directory %s: %w", s.dir, err)
+	}
+	var best Seq
+	var bestName string
+	var size int64
+	for _, e := range ents {
+		base, ok := strings.CutSuffix(e.Name(), spareExt)
+		if !ok || len(base) != nameDigits {
+			continue
+		}
+		n, err := strconv.ParseUint(base, 10, 64)
+		info, ierr := e.Info()
+		if err != nil || ierr != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		if bestName != "" {
+			if Seq(n) < best {
+				s.fs.Remove(filepath.Join(s.dir, e.Name()))
+				continue
+			}
+			s.fs.Remove(filepath.Join(s.dir, bestName))
+		}
+		best, bestName, size = Seq(n), e.Name(), info.Size()
+	}
+	if bestName == "" {
+		return nil
+	}
+	s.spare, s.spareLen = filepath.Join(s.dir, bestName), size
+	s.bytes += size
+	if best > s.next {
+		s.next = best
+	}
 	return nil
 }
 
@@ -348,16 +410,35 @@ func (s *Spool) truncateFile(path string, size int64) error {
 
 // intern shares the hook lists of records that have the same hooks.
 func (s *Spool) intern(hooks []string) *[]string {
-	key := strings.Join(hooks, "\x00")
-	if h, ok := s.interned[key]; ok {
+	key := s.keyBuf[:0]
+	for i, h := range hooks {
+		if i > 0 {
+			key = append(key, 0)
+		}
+		key = append(key, h...)
+	}
+	s.keyBuf = key
+	if h, ok := s.interned[string(key)]; ok {
 		return h
 	}
 	if len(s.interned) >= 4096 {
 		clear(s.interned)
 	}
 	h := slices.Clone(hooks)
-	s.interned[key] = &h
+	s.interned[string(key)] = &h
 	return &h
+}
+
+// framePool holds the buffers Append encodes records into.
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// putFrame returns a buffer to framePool unless it grew large.
+func putFrame(bp *[]byte, frame []byte) {
+	if cap(frame) > 64<<10 {
+		return
+	}
+	*bp = frame[:0]
+	framePool.Put(bp)
 }
 
 // Recovery returns what Open found.
@@ -371,6 +452,10 @@ func (s *Spool) Append(rec Record) (Seq, error) {
 	if err := rec.validate(s.opts.MaxRecordSize); err != nil {
 		return 0, err
 	}
+	// Encoded before taking the lock; only the seq is set under it.
+	bp := framePool.Get().(*[]byte)
+	frame := appendFrame((*bp)[:0], 0, &rec)
+	defer putFrame(bp, frame)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -382,12 +467,15 @@ func (s *Spool) Append(rec Record) (Seq, error) {
 		return 0, err
 	}
 	seq := s.next
-	s.buf = appendFrame(s.buf[:0], seq, &rec)
-	n := int64(len(s.buf))
+	setFrameSeq(frame, seq)
+	n := int64(len(frame))
 	roll := s.active == nil || (s.active.size > int64(segHeader) && s.active.size+n > s.opts.SegmentSize)
 	need := n
 	if roll {
 		need += int64(segHeader)
+	}
+	if s.opts.Quota > 0 && s.bytes+need > s.opts.Quota && s.spare != "" {
+		s.dropSpare() // the quota counts it: give its room to records
 	}
 	if used := s.bytes; s.opts.Quota > 0 && used+need > s.opts.Quota {
 		s.mu.Unlock()
@@ -400,7 +488,7 @@ func (s *Spool) Append(rec Record) (Seq, error) {
 		}
 	}
 	g := s.active
-	if err := s.write(g, s.buf); err != nil {
+	if err := s.write(g, frame); err != nil {
 		s.mu.Unlock()
 		return 0, err
 	}
@@ -437,9 +525,27 @@ func (s *Spool) Append(rec Record) (Seq, error) {
 			s.unsynced = append(s.unsynced, syncFile{seg: g, w: g.w})
 		}
 		s.mu.Unlock()
-		select {
-		case s.kick <- struct{}{}:
-		default:
+		// With no window to wait for and no fsync running, the Append
+		// runs its group's fsync itself: no hand-off to the committer and
+		// back, two goroutine wake-ups fewer. Otherwise the committer runs
+		// it after the one under way.
+		kick := true
+		if s.opts.GroupWindow == 0 && s.commitMu.TryLock() {
+			select {
+			case <-grp.done: // committed meanwhile
+			default:
+				s.commit()
+			}
+			s.commitMu.Unlock()
+			s.mu.Lock()
+			kick = s.group != nil // written during the fsync: the committer's
+			s.mu.Unlock()
+		}
+		if kick {
+			select {
+			case s.kick <- struct{}{}:
+			default:
+			}
 		}
 		<-grp.done
 		if grp.err != nil {
@@ -451,10 +557,12 @@ func (s *Spool) Append(rec Record) (Seq, error) {
 	return seq, nil
 }
 
-// write appends b to the active segment; a failed write is cut back.
+// write writes b at the end of the active segment's data; a failed write
+// is cut back.
 func (s *Spool) write(g *segment, b []byte) error {
-	if _, err := g.w.Write(b); err != nil {
+	if _, err := g.w.WriteAt(b, g.size); err != nil {
 		err = classify(fmt.Sprintf("spool: append seq %d to %s", s.next, g.path), err)
+		g.alloc = 0
 		if terr := g.w.Truncate(g.size); terr != nil {
 			s.broken = fmt.Errorf("spool: unusable until reopened: a failed write could not be cut back (%v): %w", terr, err)
 		}
@@ -463,20 +571,25 @@ func (s *Spool) write(g *segment, b []byte) error {
 	return nil
 }
 
-// roll starts a new segment whose first record is seq. Called with s.mu held.
+// roll starts a new segment whose first record is seq, in the spare file
+// when there is one. Called with s.mu held.
 func (s *Spool) roll(seq Seq) error {
 	name := segName(seq)
 	path := filepath.Join(s.dir, name+segExt)
-	w, err := s.fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
-	if err != nil {
-		return classify("spool: create segment "+path, err)
+	w, alloc := s.reuseSpare(path)
+	if w == nil {
+		var err error
+		w, err = s.fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return classify("spool: create segment "+path, err)
+		}
 	}
 	fail := func(what string, err error) error {
 		w.Close()
 		s.fs.Remove(path)
 		return classify(what+" "+path, err)
 	}
-	if _, err := w.Write([]byte(segMagic)); err != nil {
+	if _, err := w.WriteAt([]byte(segMagic), 0); err != nil {
 		return fail("spool: write header of segment", err)
 	}
 	if s.opts.Sync != SyncOS {
@@ -488,6 +601,13 @@ func (s *Spool) roll(seq Seq) error {
 		}
 	}
 	if old := s.active; old != nil {
+		if old.alloc > old.size {
+			// Cut the records of the file's previous use, so that only a
+			// crash just now can leave them after this segment's data.
+			if old.w.Truncate(old.size) == nil {
+				old.alloc = 0
+			}
+		}
 		switch {
 		case s.opts.Sync != SyncGroup:
 			old.w.Close()
@@ -504,10 +624,72 @@ func (s *Spool) roll(seq Seq) error {
 	}
 	g := &segment{first: seq, path: path, ackPath: filepath.Join(s.dir, name+ackExt),
 		size: int64(segHeader), durable: int64(segHeader), w: w}
+	if alloc > g.size {
+		g.alloc = alloc
+	}
 	s.segs = append(s.segs, g)
 	s.active = g
 	s.bytes += g.size
 	return nil
+}
+
+// reuseSpare renames the spare file, if any, to path and opens it for
+// writing over; it returns nil when there is none or that fails. Called with
+// s.mu held.
+//
+// Writing over a file whose blocks are allocated and already written, and
+// not past its size, leaves fdatasync(2) no metadata to commit: on ext4 it
+// then skips the journal commit that appending needs, which is cheaper and
+// does not wait for other files' metadata.
+func (s *Spool) reuseSpare(path string) (writeFile, int64) {
+	if s.spare == "" {
+		return nil, 0
+	}
+	spare, size := s.spare, s.spareLen
+	s.spare, s.spareLen = "", 0
+	s.bytes -= size
+	if err := s.fs.Rename(spare, path); err != nil {
+		s.fs.Remove(spare)
+		return nil, 0
+	}
+	w, err := s.fs.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		s.fs.Remove(path)
+		return nil, 0
+	}
+	return w, size
+}
+
+// keepSpare makes the file of segment g, all of whose copies are settled,
+// the spare: renamed to a name below which every seq it holds is, to be
+// written over by the next segment. It keeps one at most, of at least half
+// a segment, and none that would not fit the quota. Called with s.mu held,
+// g's files closed or no longer written.
+func (s *Spool) keepSpare(g *segment) bool {
+	size := max(g.size, g.alloc)
+	if s.spare != "" || size < s.opts.SegmentSize/2 {
+		return false
+	}
+	if s.opts.Quota > 0 && s.bytes-g.size-g.ackSize+size > s.opts.Quota {
+		return false
+	}
+	path := filepath.Join(s.dir, segName(s.next)+spareExt)
+	if err := s.fs.Rename(g.path, path); err != nil {
+		return false
+	}
+	s.spare, s.spareLen = path, size
+	s.bytes += size
+	return true
+}
+
+// dropSpare deletes the spare file. Called with s.mu held.
+func (s *Spool) dropSpare() {
+	if s.spare == "" {
+		return
+	}
+	s.fs.Remove(s.spare)
+	s.bytes -= s.spareLen
+	s.spare, s.spareLen = "", 0
 }
 
 // committer runs the group fsyncs of SyncGroup mode.
@@ -520,7 +702,7 @@ func (s *Spool) committer() {
 		select {
 		case <-s.kick:
 		case <-s.stop:
-			s.commit()
+			s.commitOne()
 			return
 		}
 		if wait := s.opts.GroupWindow - time.Since(last); wait > 0 {
@@ -529,13 +711,20 @@ func (s *Spool) committer() {
 			case <-timer.C:
 			case <-s.stop:
 				timer.Stop()
-				s.commit()
+				s.commitOne()
 				return
 			}
 		}
 		last = time.Now()
-		s.commit()
+		s.commitOne()
 	}
+}
+
+// commitOne runs commit, one at a time.
+func (s *Spool) commitOne() {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	s.commit()
 }
 
 // commit fsyncs every segment written since the last commit and releases the
@@ -613,6 +802,7 @@ func (s *Spool) cutBack(g *segment, w writeFile, cause error) {
 	if g.size == g.durable {
 		return
 	}
+	g.alloc = 0
 	if err := w.Truncate(g.durable); err != nil {
 		s.broken = fmt.Errorf("spool: unusable until reopened: records after a failed fsync could not be cut back (%v): %w", err, cause)
 	}
@@ -716,7 +906,9 @@ func (s *Spool) removeSegment(g *segment) {
 		g.ack.Close()
 		g.ack = nil
 	}
-	if err := s.fs.Remove(g.path); err == nil || errors.Is(err, fs.ErrNotExist) {
+	if s.keepSpare(g) {
+		s.fs.Remove(g.ackPath)
+	} else if err := s.fs.Remove(g.path); err == nil || errors.Is(err, fs.ErrNotExist) {
 		s.fs.Remove(g.ackPath)
 	}
 	s.bytes -= g.size + g.ackSize
@@ -968,6 +1160,13 @@ func (s *Spool) Close() error {
 		g.w = nil
 		s.dropSegment(g)
 		s.active = nil
+	} else if g != nil && g.alloc > g.size {
+		// Cut the records of the file's previous use after the data, so
+		// that the next Open finds none (it would cut them all the same).
+		if e := g.w.Truncate(g.size); e == nil && s.opts.Sync != SyncOS {
+			g.w.Sync()
+		}
+		g.alloc = 0
 	}
 	s.closeFiles()
 	if e := s.lock.unlock(); e != nil && err == nil {

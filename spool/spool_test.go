@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -663,5 +664,104 @@ func TestManyHooks(t *testing.T) {
 	}
 	if st := s2.Stats(); st.Pending != len(want) {
 		t.Errorf("Stats.Pending: got %d, want %d", st.Pending, len(want))
+	}
+}
+
+// TestSpareAcrossReopen keeps the settled segment's file across Close and
+// Open: the numbering goes on above the records it holds, the next segment
+// is written over it, and a quota that needs its room deletes it.
+func TestSpareAcrossReopen(t *testing.T) {
+	s, dir, pending, _ := reusedSpool(t)
+	for _, q := range pending {
+		if err := s.Settle(q, "t/a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	spares, _ := filepath.Glob(filepath.Join(dir, "*"+spareExt))
+	segs, _ := filepath.Glob(filepath.Join(dir, "*"+segExt))
+	if len(spares) != 1 || len(segs) != 0 {
+		t.Fatalf("after Close: spares %v, segments %v; want one spare, no segment", spares, segs)
+	}
+	info, err := os.Stat(spares[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := mustOpen(t, dir, Options{Sync: SyncGroup, SegmentSize: 16 << 10})
+	if st := s2.Stats(); st.Bytes != info.Size() || st.Segments != 0 {
+		t.Fatalf("Stats after Open: %+v; want the spare's %d bytes, no segment", st, info.Size())
+	}
+	seq, err := s2.Append(testRecord("e000", 500, "t/a"))
+	if err != nil || seq <= pending[len(pending)-1] {
+		t.Fatalf("Append: seq %d, %v; want a seq after %d", seq, err, pending[len(pending)-1])
+	}
+	if spares, _ := filepath.Glob(filepath.Join(dir, "*"+spareExt)); len(spares) != 0 {
+		t.Fatalf("after Append: spares %v, want the spare reused", spares)
+	}
+	// What the record did not write over of an older one ends the data like
+	// a torn write; the older records after it are not found.
+	c, got := openCopy(t, dir, nil)
+	if r := c.Recovery(); r.TornBytes >= 1200 || len(r.Damaged) != 0 || !slices.Equal(got, []Seq{seq}) {
+		t.Fatalf("crash copy: Recovery %+v, pending %v; want no damage, less than an older record torn, only %d pending", r, got, seq)
+	}
+	if err := s2.Settle(seq, "t/a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A quota that leaves no room beside the spare: Append deletes it.
+	s3 := mustOpen(t, dir, Options{SegmentSize: 16 << 10, Quota: info.Size() + 1000})
+	if _, err := s3.Append(testRecord("f000", 1500, "t/a")); err != nil {
+		t.Fatalf("Append needing the spare's room: %v", err)
+	}
+	if spares, _ := filepath.Glob(filepath.Join(dir, "*"+spareExt)); len(spares) != 0 {
+		t.Fatalf("spares %v after an Append that needed their room; want none", spares)
+	}
+	if st := s3.Stats(); st.Bytes > info.Size()+1000 {
+		t.Fatalf("Stats %+v exceed the quota %d", st, info.Size()+1000)
+	}
+}
+
+// TestGroupCommitPaths appends from several goroutines in SyncGroup mode
+// without a window (an Append finding no fsync running runs it itself) and
+// with one (the committer runs every fsync): every Append returns, and a
+// copy of the directory taken at once, as after a crash, holds every
+// acknowledged record.
+func TestGroupCommitPaths(t *testing.T) {
+	for _, window := range []time.Duration{0, time.Millisecond} {
+		t.Run(fmt.Sprintf("window=%v", window), func(t *testing.T) {
+			dir := t.TempDir()
+			s := mustOpen(t, dir, Options{GroupWindow: window})
+			var mu sync.Mutex
+			var acked []Seq
+			var wg sync.WaitGroup
+			for w := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 25 {
+						seq, err := s.Append(testRecord(fmt.Sprintf("w%d-%02d", w, i), 200, "t/a"))
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						acked = append(acked, seq)
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			slices.Sort(acked)
+			c, got := openCopy(t, dir, nil)
+			if r := c.Recovery(); len(r.Damaged) != 0 || !slices.Equal(got, acked) || len(acked) != 200 {
+				t.Fatalf("crash copy: Recovery %+v, %d pending; want the %d acknowledged records", r, len(got), len(acked))
+			}
+		})
 	}
 }
