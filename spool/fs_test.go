@@ -7,8 +7,6 @@ package spool
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"syscall"
@@ -162,51 +160,4 @@ func TestReadOnlyDirectory(t *testing.T) {
 		t.Errorf("Append into a read-only directory: got %v, want ErrReadOnly", err)
 	}
 	checkPending(t, dir, acked) // acked[1]'s settlement was refused: still pending
-}
-
-// TestTmpfsFull fills a real 256 KiB tmpfs, then remounts it read-only. It
-// mounts, so it needs root (CI runs as root); TestDiskFull and
-// TestReadOnlyDirectory cover the same paths without.
-func TestTmpfsFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("TestTmpfsFull mounts a tmpfs and needs root; TestDiskFull covers the same path")
-	}
-	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=256k"); err != nil {
-		t.Skipf("mount tmpfs: %v (no mount permission here); TestDiskFull covers the same path", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(mnt, 0); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
-		}
-	})
-	dir := filepath.Join(mnt, "spool")
-	s, err := Open(dir, Options{Sync: SyncGroup, SegmentSize: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var acked []Seq
-	for i := 0; i < 1000; i++ {
-		var seq Seq
-		seq, err = s.Append(testRecord(fmt.Sprintf("m%d", i), 1000, "t/a"))
-		if err != nil {
-			break
-		}
-		acked = append(acked, seq)
-	}
-	if !errors.Is(err, ErrDiskFull) {
-		t.Fatalf("Append on a full tmpfs: got %v, want ErrDiskFull", err)
-	}
-	t.Logf("tmpfs full after %d records: %v", len(acked), err)
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close on a full disk: %v", err)
-	}
-	checkPending(t, dir, acked)
-
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", syscall.MS_REMOUNT|syscall.MS_RDONLY, "size=256k"); err != nil {
-		t.Fatalf("remount read-only: %v", err)
-	}
-	if _, err := Open(dir, Options{}); !errors.Is(err, ErrReadOnly) {
-		t.Fatalf("Open on a read-only file system: got %v, want ErrReadOnly", err)
-	}
 }
