@@ -21,6 +21,7 @@ import (
 	"unsafe"
 
 	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/internal/tmpfs"
 	"github.com/sqshook/sqshook/spool"
 	"github.com/sqshook/sqshook/sqstest"
 )
@@ -29,18 +30,7 @@ import (
 // wraps spool.ErrDiskFull and names the event; once space is back, the next
 // New delivers every event Publish accepted, and none it refused.
 func TestSpoolDiskFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("TestSpoolDiskFull mounts a tmpfs and needs root (CI runs as root)")
-	}
-	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=256k"); err != nil {
-		t.Skipf("mount tmpfs: %v (no mount permission here)", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(mnt, 0); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
-		}
-	})
+	mnt := tmpfs.Mount(t, "256k", "spool's TestDiskFull (an injected full disk)")
 	dir := mnt + "/spool"
 	hooks := []sqshook.Hook{hookFor("a", "qa")}
 	d, _ := spoolDispatcher(t, stuckFake(), dir, hooks)
@@ -61,9 +51,7 @@ func TestSpoolDiskFull(t *testing.T) {
 	t.Logf("disk full after %d events: %v", len(accepted), err)
 	d.Close(expired())
 
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", syscall.MS_REMOUNT, "size=4m"); err != nil {
-		t.Fatalf("remount larger: %v", err)
-	}
+	tmpfs.Remount(t, mnt, "4m", false)
 	good := newFake()
 	d2, dls := spoolDispatcher(t, good, dir, hooks)
 	if err := d2.Close(context.Background()); err != nil {

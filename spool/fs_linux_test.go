@@ -6,28 +6,17 @@ package spool
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
+
+	"github.com/sqshook/sqshook/internal/tmpfs"
 )
 
 // TestTmpfsFull fills a real 256 KiB tmpfs, then remounts it read-only. It
 // mounts, so it needs root (CI runs as root); TestDiskFull and
 // TestReadOnlyDirectory cover the same paths without.
 func TestTmpfsFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("TestTmpfsFull mounts a tmpfs and needs root; TestDiskFull covers the same path")
-	}
-	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=256k"); err != nil {
-		t.Skipf("mount tmpfs: %v (no mount permission here); TestDiskFull covers the same path", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(mnt, 0); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
-		}
-	})
+	mnt := tmpfs.Mount(t, "256k", "TestDiskFull")
 	dir := filepath.Join(mnt, "spool")
 	s, err := Open(dir, Options{Sync: SyncGroup, SegmentSize: 64 << 10})
 	if err != nil {
@@ -51,9 +40,7 @@ func TestTmpfsFull(t *testing.T) {
 	}
 	checkPending(t, dir, acked)
 
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", syscall.MS_REMOUNT|syscall.MS_RDONLY, "size=256k"); err != nil {
-		t.Fatalf("remount read-only: %v", err)
-	}
+	tmpfs.Remount(t, mnt, "256k", true)
 	if _, err := Open(dir, Options{}); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("Open on a read-only file system: got %v, want ErrReadOnly", err)
 	}
