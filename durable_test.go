@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
 	"github.com/sqshook/sqshook"
 	"github.com/sqshook/sqshook/spool"
 )
@@ -818,4 +821,133 @@ func TestSpoolParkedDeadLetterCallbackMaySetHooks(t *testing.T) {
 	if got := len(d.Tenant("acme").Hooks()); got != 2 {
 		t.Errorf("tenant acme has %d hooks, want 2", got)
 	}
+}
+
+// heldOpts are the options of the held-copies tests: a budget of two quick
+// attempts, so copies are held often, and a small memory share.
+func heldOpts(share int) []sqshook.Option {
+	return []sqshook.Option{
+		sqshook.WithLogger(slog.New(slog.DiscardHandler)),
+		sqshook.WithRetryPolicy(sqshook.RetryPolicy{InitialInterval: time.Millisecond, MaxInterval: time.Millisecond, RandomizationFactor: -1, MaxAttempts: 2}),
+		sqshook.WithFailingRule(3, -1, time.Millisecond),
+		sqshook.WithMaxBuffered(share, 1<<20),
+		sqshook.WithOverflowWait(time.Minute),
+	}
+}
+
+// heldHook sums the Held counters of every hook.
+func heldTotal(d *sqshook.Dispatcher) uint64 {
+	var n uint64
+	for _, h := range d.Stats().Hooks {
+		n += h.Held
+	}
+	return n
+}
+
+// checkGroups checks that got holds every id of want exactly once and that
+// each group (groupOf) keeps the order of want.
+func checkGroups(t *testing.T, queue string, got, want []string, groupOf func(id string) string) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, id := range got {
+		seen[id]++
+	}
+	for _, id := range want {
+		if seen[id] != 1 {
+			t.Errorf("%s: event %s delivered %d times, want once", queue, id, seen[id])
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%s: %d messages, want %d", queue, len(got), len(want))
+	}
+	pos := map[string]int{}
+	for i, id := range want {
+		pos[id] = i
+	}
+	last := map[string]int{}
+	for _, id := range got {
+		g := groupOf(id)
+		if prev, ok := last[g]; ok && pos[id] < prev {
+			t.Fatalf("%s: group %s out of order: %s after %s", queue, g, id, want[prev])
+		}
+		last[g] = pos[id]
+	}
+}
+
+// TestSpoolHeldPartialBatchFailuresKeepGroupOrder fails some entries of
+// FIFO batches (transient, not the sender's fault) while the others
+// succeed, with a budget of two attempts, so copies and their groups are
+// held again and again while read-backs run and publishers keep adding:
+// every copy arrives once, each group in order, none dead-lettered.
+func TestSpoolHeldPartialBatchFailuresKeepGroupOrder(t *testing.T) {
+	const publishers, perPublisher, groups = 4, 150, 7
+	var failing atomic.Bool
+	failing.Store(true)
+	f := newFake()
+	var tick atomic.Uint64
+	f.respond = func(_ int, in *sqsInput) (*sqsOutput, error) {
+		out := &sqsOutput{}
+		failed := map[string]bool{} // a group whose entry failed fails its later ones too
+		for _, e := range in.Entries {
+			g := aws.ToString(e.MessageGroupId)
+			if failing.Load() && (failed[g] || tick.Add(1)%3 == 0) {
+				failed[g] = true
+				out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("try again"), SenderFault: false})
+				continue
+			}
+			out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id, MessageId: aws.String("m")})
+		}
+		return out, nil
+	}
+	hooks := []sqshook.Hook{hookFor("fifo", "held.fifo")}
+	d, dls := spoolDispatcher(t, f, t.TempDir(), hooks, heldOpts(8)...)
+	t.Cleanup(func() { d.Close(context.Background()) })
+
+	groupOf := func(id string) string {
+		var p, i int
+		fmt.Sscanf(id, "p%d-%d", &p, &i)
+		return fmt.Sprintf("p%d-g%d", p, i%groups)
+	}
+	ids := make([][]string, publishers)
+	errs := make(chan error, publishers)
+	for p := range publishers {
+		go func() {
+			for i := range perPublisher {
+				ev := event(t, "message.new", i)
+				ev.ID = fmt.Sprintf("p%d-%03d", p, i)
+				ev.GroupID = groupOf(ev.ID)
+				if err := d.Publish(context.Background(), ev); err != nil {
+					errs <- fmt.Errorf("publisher %d, event %d: %w", p, i, err)
+					return
+				}
+				ids[p] = append(ids[p], ev.ID)
+			}
+			errs <- nil
+		}()
+	}
+	for range publishers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitLong(t, func() bool { return heldTotal(d) >= 50 })
+	failing.Store(false)
+	flush(t, d)
+	if got := dls.byReason(); len(got) != 0 {
+		t.Fatalf("dead letters %v, want none", got)
+	}
+	s := d.Stats()
+	spoolAccounting(t, s)
+	h := s.Hooks[0]
+	if h.Delivered != publishers*perPublisher || h.Pending != 0 || h.Spooled != 0 {
+		t.Errorf("delivered %d, pending %d, spooled %d; want %d, 0, 0", h.Delivered, h.Pending, h.Spooled, publishers*perPublisher)
+	}
+	if s.Spool.Pending != 0 {
+		t.Errorf("spool still holds %d pending copies", s.Spool.Pending)
+	}
+	var want []string
+	for _, p := range ids {
+		want = append(want, p...)
+	}
+	checkGroups(t, "FIFO queue", f.ackedIDs(hooks[0].SQSQueueURL), want, groupOf)
 }
