@@ -951,3 +951,158 @@ func TestSpoolHeldPartialBatchFailuresKeepGroupOrder(t *testing.T) {
 	}
 	checkGroups(t, "FIFO queue", f.ackedIDs(hooks[0].SQSQueueURL), want, groupOf)
 }
+
+// TestSpoolHeldCloseKeepsThemForNextNew closes out of time while copies are
+// held: none is dead-lettered, Spooled counts them all, and the next New on
+// the same directory delivers each once, FIFO groups in order.
+func TestSpoolHeldCloseKeepsThemForNextNew(t *testing.T) {
+	const n, groups = 120, 5
+	dir := t.TempDir()
+	down := newFake()
+	down.respond = func(int, *sqsInput) (*sqsOutput, error) { return nil, apiError("ServiceUnavailable", 503) }
+	hooks := []sqshook.Hook{hookFor("std", "held-std"), hookFor("fifo", "held.fifo")}
+	d, dls := spoolDispatcher(t, down, dir, hooks, heldOpts(8)...)
+	var ids []string
+	for i := range n {
+		ev := event(t, "message.new", i)
+		ev.ID = fmt.Sprintf("ev-%03d", i)
+		ev.GroupID = fmt.Sprintf("g%d", i%groups)
+		if err := d.Publish(context.Background(), ev); err != nil {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+		ids = append(ids, ev.ID)
+	}
+	waitLong(t, func() bool {
+		for _, h := range d.Stats().Hooks {
+			if h.Held < 16 {
+				return false
+			}
+		}
+		return true
+	})
+	if err := d.Close(expired()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close: %v, want context.Canceled", err)
+	}
+	if got := dls.byReason(); len(got) != 0 {
+		t.Fatalf("dead letters %v, want none: Close keeps held copies in the spool", got)
+	}
+	s := d.Stats()
+	spoolAccounting(t, s)
+	for _, h := range s.Hooks {
+		if h.Spooled != n || h.Delivered != 0 || h.Pending != 0 {
+			t.Errorf("hook %s: spooled %d, delivered %d, pending %d; want %d, 0, 0", h.HookID, h.Spooled, h.Delivered, h.Pending, n)
+		}
+	}
+	if s.Spool.Pending != 2*n {
+		t.Errorf("spool holds %d pending copies, want %d", s.Spool.Pending, 2*n)
+	}
+
+	good := newFake()
+	d2, dls2 := spoolDispatcher(t, good, dir, hooks, heldOpts(8)...)
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := dls2.byReason(); len(got) != 0 {
+		t.Fatalf("dead letters after resume %v, want none", got)
+	}
+	s2 := d2.Stats()
+	spoolAccounting(t, s2)
+	if s2.Spool.Resumed != 2*n || s2.Spool.Pending != 0 {
+		t.Errorf("Stats.Spool = %+v, want %d resumed, 0 pending", s2.Spool, 2*n)
+	}
+	groupOf := func(id string) string {
+		var i int
+		fmt.Sscanf(id, "ev-%d", &i)
+		return strconv.Itoa(i % groups)
+	}
+	checkGroups(t, "FIFO queue", good.ackedIDs(hooks[1].SQSQueueURL), ids, groupOf)
+	std := good.ackedIDs(hooks[0].SQSQueueURL)
+	checkGroups(t, "standard queue", std, ids, func(id string) string { return id })
+}
+
+// TestSpoolHeldHookChangedOrRemoved changes a hook's queue, removes a hook
+// and removes a tenant while each holds copies: the old pipelines drain to
+// their old queues once these answer, every copy is delivered once there
+// (FIFO groups in order), and nothing stays in the spool.
+func TestSpoolHeldHookChangedOrRemoved(t *testing.T) {
+	const n, groups = 60, 3
+	var down atomic.Bool
+	down.Store(true)
+	f := newFake()
+	f.respond = func(_ int, in *sqsInput) (*sqsOutput, error) {
+		if down.Load() {
+			return nil, apiError("InternalError", 500)
+		}
+		return okAll(in), nil
+	}
+	changed := hookFor("changed", "old.fifo")
+	removed := hookFor("removed", "removed.fifo")
+	tenantHook := hookFor("th", "tenant.fifo")
+	d, dls := spoolDispatcher(t, f, t.TempDir(), []sqshook.Hook{changed, removed}, append(heldOpts(8), sqshook.WithResourceAuthForTenants())...)
+	t.Cleanup(func() { d.Close(context.Background()) })
+	tn := d.Tenant("acme")
+	if err := tn.SetHooks([]sqshook.Hook{tenantHook}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range n {
+		ev := event(t, "message.new", i)
+		ev.ID = fmt.Sprintf("ev-%03d", i)
+		ev.GroupID = fmt.Sprintf("g%d", i%groups)
+		if err := d.Publish(context.Background(), ev); err != nil {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+		if err := tn.Publish(context.Background(), ev); err != nil {
+			t.Fatalf("tenant Publish %d: %v", i, err)
+		}
+		ids = append(ids, ev.ID)
+	}
+	waitLong(t, func() bool {
+		s := d.Stats()
+		if len(s.Hooks) != 3 {
+			return false
+		}
+		for _, h := range s.Hooks {
+			if h.Held < 16 {
+				return false
+			}
+		}
+		return true
+	})
+	moved := changed
+	moved.SQSQueueURL = fakeQueuePrefix + "new.fifo"
+	if err := d.SetHooks([]sqshook.Hook{moved}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RemoveTenant("acme"); err != nil {
+		t.Fatal(err)
+	}
+	// Still down: the old pipelines keep their held copies.
+	waitLong(t, func() bool { return heldTotal(d) >= 200 })
+	down.Store(false)
+	flush(t, d)
+	if got := dls.byReason(); len(got) != 0 {
+		t.Fatalf("dead letters %v, want none", got)
+	}
+	s := d.Stats()
+	spoolAccounting(t, s)
+	for _, h := range s.Hooks {
+		if h.Pending != 0 || h.Spooled != 0 {
+			t.Errorf("hook %s/%s: pending %d, spooled %d; want 0, 0", h.Tenant, h.HookID, h.Pending, h.Spooled)
+		}
+	}
+	if s.Spool.Pending != 0 {
+		t.Errorf("spool still holds %d pending copies", s.Spool.Pending)
+	}
+	groupOf := func(id string) string {
+		var i int
+		fmt.Sscanf(id, "ev-%d", &i)
+		return strconv.Itoa(i % groups)
+	}
+	for _, q := range []string{"old.fifo", "removed.fifo", "tenant.fifo"} {
+		checkGroups(t, q, ackedOrder(f, q), ids, groupOf)
+	}
+	if got := ackedOrder(f, "new.fifo"); len(got) != 0 {
+		t.Errorf("new queue got %v, want nothing: every event went before the change", got)
+	}
+}
