@@ -1106,3 +1106,155 @@ func TestSpoolHeldHookChangedOrRemoved(t *testing.T) {
 		t.Errorf("new queue got %v, want nothing: every event went before the change", got)
 	}
 }
+
+// TestSpoolHeldOutageToggles switches an outage on and off several times
+// while publishers add events to many groups and a share of 8 copies makes
+// read-backs and holds interleave: every copy arrives once, each FIFO group
+// in order, none dead-lettered, nothing left in the spool.
+func TestSpoolHeldOutageToggles(t *testing.T) {
+	const publishers, perPublisher, groups, toggles = 3, 400, 16, 4
+	var down atomic.Bool
+	down.Store(true)
+	f := newFake()
+	f.respond = func(call int, in *sqsInput) (*sqsOutput, error) {
+		if down.Load() {
+			if call%2 == 0 {
+				return nil, apiError("ThrottlingException", 400)
+			}
+			return nil, apiError("InternalError", 500)
+		}
+		return okAll(in), nil
+	}
+	hooks := []sqshook.Hook{hookFor("std", "t-std"), hookFor("fifo", "t.fifo")}
+	d, dls := spoolDispatcher(t, f, t.TempDir(), hooks, heldOpts(8)...)
+	t.Cleanup(func() { d.Close(context.Background()) })
+
+	groupOf := func(id string) string {
+		var p, i int
+		fmt.Sscanf(id, "p%d-%d", &p, &i)
+		return fmt.Sprintf("%d-%d", p, i%groups) // a group has one publisher, so one order
+	}
+	ids := make([][]string, publishers)
+	errs := make(chan error, publishers)
+	for p := range publishers {
+		go func() {
+			for i := range perPublisher {
+				ev := event(t, "message.new", i)
+				ev.ID = fmt.Sprintf("p%d-%03d", p, i)
+				ev.GroupID = "g" + groupOf(ev.ID)
+				if err := d.Publish(context.Background(), ev); err != nil {
+					errs <- fmt.Errorf("publisher %d, event %d: %w", p, i, err)
+					return
+				}
+				ids[p] = append(ids[p], ev.ID)
+			}
+			errs <- nil
+		}()
+	}
+	delivered := func() uint64 {
+		var n uint64
+		for _, h := range d.Stats().Hooks {
+			n += h.Delivered
+		}
+		return n
+	}
+	for range toggles {
+		held := heldTotal(d)
+		waitLong(t, func() bool { return heldTotal(d) >= held+8 })
+		down.Store(false)
+		got := delivered()
+		waitLong(t, func() bool { return delivered() >= got+8 || delivered() == 2*publishers*perPublisher })
+		down.Store(true)
+	}
+	for range publishers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	down.Store(false)
+	flush(t, d)
+	if got := dls.byReason(); len(got) != 0 {
+		t.Fatalf("dead letters %v, want none", got)
+	}
+	s := d.Stats()
+	spoolAccounting(t, s)
+	for _, h := range s.Hooks {
+		if h.Delivered != publishers*perPublisher || h.Pending != 0 || h.Spooled != 0 {
+			t.Errorf("hook %s: delivered %d, pending %d, spooled %d; want %d, 0, 0", h.HookID, h.Delivered, h.Pending, h.Spooled, publishers*perPublisher)
+		}
+	}
+	if s.Spool.Pending != 0 {
+		t.Errorf("spool still holds %d pending copies", s.Spool.Pending)
+	}
+	var want []string
+	for _, p := range ids {
+		want = append(want, p...)
+	}
+	checkGroups(t, "FIFO queue", ackedOrder(f, "t.fifo"), want, groupOf)
+	checkGroups(t, "standard queue", ackedOrder(f, "t-std"), want, func(id string) string { return id })
+}
+
+// TestSpoolHeldHookRemovedWhileDown removes a hook that holds copies while
+// its queue stays down, then closes out of time: its copies stay in the
+// spool, and the next New, where the hook is gone, dead-letters each once
+// as hook_removed.
+func TestSpoolHeldHookRemovedWhileDown(t *testing.T) {
+	const n = 40
+	dir := t.TempDir()
+	down := newFake()
+	down.respond = func(int, *sqsInput) (*sqsOutput, error) { return nil, apiError("InternalError", 500) }
+	keep, gone := hookFor("keep", "keep.fifo"), hookFor("gone", "gone.fifo")
+	d, dls := spoolDispatcher(t, down, dir, []sqshook.Hook{keep, gone}, heldOpts(8)...)
+	for i := range n {
+		ev := event(t, "message.new", i)
+		ev.ID = fmt.Sprintf("ev-%03d", i)
+		ev.GroupID = fmt.Sprintf("g%d", i%3)
+		if err := d.Publish(context.Background(), ev); err != nil {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+	}
+	waitLong(t, func() bool { return heldTotal(d) >= 32 })
+	if err := d.SetHooks([]sqshook.Hook{keep}); err != nil {
+		t.Fatal(err)
+	}
+	held := heldTotal(d)
+	waitLong(t, func() bool { return heldTotal(d) >= held+16 })
+	if err := d.Close(expired()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close: %v, want context.Canceled", err)
+	}
+	if got := dls.byReason(); len(got) != 0 {
+		t.Fatalf("dead letters %v, want none", got)
+	}
+	s := d.Stats()
+	spoolAccounting(t, s)
+	if s.Spool.Pending != 2*n {
+		t.Fatalf("spool holds %d pending copies, want %d", s.Spool.Pending, 2*n)
+	}
+
+	good := newFake()
+	d2, dls2 := spoolDispatcher(t, good, dir, []sqshook.Hook{keep}, heldOpts(8)...)
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	byID := map[string]int{}
+	for _, dl := range dls2.list() {
+		if dl.Reason != sqshook.ReasonHookRemoved || dl.HookID != "gone" {
+			t.Errorf("dead letter %s/%s: %s, want hook gone, hook_removed", dl.HookID, dl.Event.ID, dl.Reason)
+		}
+		byID[dl.Event.ID]++
+	}
+	if len(byID) != n {
+		t.Errorf("%d distinct copies dead-lettered, want %d", len(byID), n)
+	}
+	for id, c := range byID {
+		if c != 1 {
+			t.Errorf("%s dead-lettered %d times", id, c)
+		}
+	}
+	if got := len(good.ackedIDs(keep.SQSQueueURL)); got != n {
+		t.Errorf("kept hook got %d messages, want %d", got, n)
+	}
+	if s2 := d2.Stats(); s2.Spool.Pending != 0 {
+		t.Errorf("spool still holds %d pending copies", s2.Spool.Pending)
+	}
+}
