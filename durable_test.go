@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
 	"github.com/sqshook/sqshook"
 	"github.com/sqshook/sqshook/spool"
 )
@@ -817,5 +820,441 @@ func TestSpoolParkedDeadLetterCallbackMaySetHooks(t *testing.T) {
 	}
 	if got := len(d.Tenant("acme").Hooks()); got != 2 {
 		t.Errorf("tenant acme has %d hooks, want 2", got)
+	}
+}
+
+// heldOpts are the options of the held-copies tests: a budget of two quick
+// attempts, so copies are held often, and a small memory share.
+func heldOpts(share int) []sqshook.Option {
+	return []sqshook.Option{
+		sqshook.WithLogger(slog.New(slog.DiscardHandler)),
+		sqshook.WithRetryPolicy(sqshook.RetryPolicy{InitialInterval: time.Millisecond, MaxInterval: time.Millisecond, RandomizationFactor: -1, MaxAttempts: 2}),
+		sqshook.WithFailingRule(3, -1, time.Millisecond),
+		sqshook.WithMaxBuffered(share, 1<<20),
+		sqshook.WithOverflowWait(time.Minute),
+	}
+}
+
+// heldHook sums the Held counters of every hook.
+func heldTotal(d *sqshook.Dispatcher) uint64 {
+	var n uint64
+	for _, h := range d.Stats().Hooks {
+		n += h.Held
+	}
+	return n
+}
+
+// checkGroups checks that got holds every id of want exactly once and that
+// each group (groupOf) keeps the order of want.
+func checkGroups(t *testing.T, queue string, got, want []string, groupOf func(id string) string) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, id := range got {
+		seen[id]++
+	}
+	for _, id := range want {
+		if seen[id] != 1 {
+			t.Errorf("%s: event %s delivered %d times, want once", queue, id, seen[id])
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%s: %d messages, want %d", queue, len(got), len(want))
+	}
+	pos := map[string]int{}
+	for i, id := range want {
+		pos[id] = i
+	}
+	last := map[string]int{}
+	for _, id := range got {
+		g := groupOf(id)
+		if prev, ok := last[g]; ok && pos[id] < prev {
+			t.Fatalf("%s: group %s out of order: %s after %s", queue, g, id, want[prev])
+		}
+		last[g] = pos[id]
+	}
+}
+
+// TestSpoolHeldPartialBatchFailuresKeepGroupOrder fails some entries of
+// FIFO batches (transient, not the sender's fault) while the others
+// succeed, with a budget of two attempts, so copies and their groups are
+// held again and again while read-backs run and publishers keep adding:
+// every copy arrives once, each group in order, none dead-lettered.
+func TestSpoolHeldPartialBatchFailuresKeepGroupOrder(t *testing.T) {
+	const publishers, perPublisher, groups = 4, 150, 7
+	var failing atomic.Bool
+	failing.Store(true)
+	f := newFake()
+	var tick atomic.Uint64
+	f.respond = func(_ int, in *sqsInput) (*sqsOutput, error) {
+		out := &sqsOutput{}
+		failed := map[string]bool{} // a group whose entry failed fails its later ones too
+		for _, e := range in.Entries {
+			g := aws.ToString(e.MessageGroupId)
+			if failing.Load() && (failed[g] || tick.Add(1)%3 == 0) {
+				failed[g] = true
+				out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("try again"), SenderFault: false})
+				continue
+			}
+			out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id, MessageId: aws.String("m")})
+		}
+		return out, nil
+	}
+	hooks := []sqshook.Hook{hookFor("fifo", "held.fifo")}
+	d, dls := spoolDispatcher(t, f, t.TempDir(), hooks, heldOpts(8)...)
+	t.Cleanup(func() { d.Close(context.Background()) })
+
+	groupOf := func(id string) string {
+		var p, i int
+		fmt.Sscanf(id, "p%d-%d", &p, &i)
+		return fmt.Sprintf("p%d-g%d", p, i%groups)
+	}
+	ids := make([][]string, publishers)
+	errs := make(chan error, publishers)
+	for p := range publishers {
+		go func() {
+			for i := range perPublisher {
+				ev := event(t, "message.new", i)
+				ev.ID = fmt.Sprintf("p%d-%03d", p, i)
+				ev.GroupID = groupOf(ev.ID)
+				if err := d.Publish(context.Background(), ev); err != nil {
+					errs <- fmt.Errorf("publisher %d, event %d: %w", p, i, err)
+					return
+				}
+				ids[p] = append(ids[p], ev.ID)
+			}
+			errs <- nil
+		}()
+	}
+	for range publishers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitLong(t, func() bool { return heldTotal(d) >= 50 })
+	failing.Store(false)
+	flush(t, d)
+	if got := dls.byReason(); len(got) != 0 {
+		t.Fatalf("dead letters %v, want none", got)
+	}
+	s := d.Stats()
+	spoolAccounting(t, s)
+	h := s.Hooks[0]
+	if h.Delivered != publishers*perPublisher || h.Pending != 0 || h.Spooled != 0 {
+		t.Errorf("delivered %d, pending %d, spooled %d; want %d, 0, 0", h.Delivered, h.Pending, h.Spooled, publishers*perPublisher)
+	}
+	if s.Spool.Pending != 0 {
+		t.Errorf("spool still holds %d pending copies", s.Spool.Pending)
+	}
+	var want []string
+	for _, p := range ids {
+		want = append(want, p...)
+	}
+	checkGroups(t, "FIFO queue", f.ackedIDs(hooks[0].SQSQueueURL), want, groupOf)
+}
+
+// TestSpoolHeldCloseKeepsThemForNextNew closes out of time while copies are
+// held: none is dead-lettered, Spooled counts them all, and the next New on
+// the same directory delivers each once, FIFO groups in order.
+func TestSpoolHeldCloseKeepsThemForNextNew(t *testing.T) {
+	const n, groups = 120, 5
+	dir := t.TempDir()
+	down := newFake()
+	down.respond = func(int, *sqsInput) (*sqsOutput, error) { return nil, apiError("ServiceUnavailable", 503) }
+	hooks := []sqshook.Hook{hookFor("std", "held-std"), hookFor("fifo", "held.fifo")}
+	d, dls := spoolDispatcher(t, down, dir, hooks, heldOpts(8)...)
+	var ids []string
+	for i := range n {
+		ev := event(t, "message.new", i)
+		ev.ID = fmt.Sprintf("ev-%03d", i)
+		ev.GroupID = fmt.Sprintf("g%d", i%groups)
+		if err := d.Publish(context.Background(), ev); err != nil {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+		ids = append(ids, ev.ID)
+	}
+	waitLong(t, func() bool {
+		for _, h := range d.Stats().Hooks {
+			if h.Held < 16 {
+				return false
+			}
+		}
+		return true
+	})
+	if err := d.Close(expired()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close: %v, want context.Canceled", err)
+	}
+	if got := dls.byReason(); len(got) != 0 {
+		t.Fatalf("dead letters %v, want none: Close keeps held copies in the spool", got)
+	}
+	s := d.Stats()
+	spoolAccounting(t, s)
+	for _, h := range s.Hooks {
+		if h.Spooled != n || h.Delivered != 0 || h.Pending != 0 {
+			t.Errorf("hook %s: spooled %d, delivered %d, pending %d; want %d, 0, 0", h.HookID, h.Spooled, h.Delivered, h.Pending, n)
+		}
+	}
+	if s.Spool.Pending != 2*n {
+		t.Errorf("spool holds %d pending copies, want %d", s.Spool.Pending, 2*n)
+	}
+
+	good := newFake()
+	d2, dls2 := spoolDispatcher(t, good, dir, hooks, heldOpts(8)...)
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := dls2.byReason(); len(got) != 0 {
+		t.Fatalf("dead letters after resume %v, want none", got)
+	}
+	s2 := d2.Stats()
+	spoolAccounting(t, s2)
+	if s2.Spool.Resumed != 2*n || s2.Spool.Pending != 0 {
+		t.Errorf("Stats.Spool = %+v, want %d resumed, 0 pending", s2.Spool, 2*n)
+	}
+	groupOf := func(id string) string {
+		var i int
+		fmt.Sscanf(id, "ev-%d", &i)
+		return strconv.Itoa(i % groups)
+	}
+	checkGroups(t, "FIFO queue", good.ackedIDs(hooks[1].SQSQueueURL), ids, groupOf)
+	std := good.ackedIDs(hooks[0].SQSQueueURL)
+	checkGroups(t, "standard queue", std, ids, func(id string) string { return id })
+}
+
+// TestSpoolHeldHookChangedOrRemoved changes a hook's queue, removes a hook
+// and removes a tenant while each holds copies: the old pipelines drain to
+// their old queues once these answer, every copy is delivered once there
+// (FIFO groups in order), and nothing stays in the spool.
+func TestSpoolHeldHookChangedOrRemoved(t *testing.T) {
+	const n, groups = 60, 3
+	var down atomic.Bool
+	down.Store(true)
+	f := newFake()
+	f.respond = func(_ int, in *sqsInput) (*sqsOutput, error) {
+		if down.Load() {
+			return nil, apiError("InternalError", 500)
+		}
+		return okAll(in), nil
+	}
+	changed := hookFor("changed", "old.fifo")
+	removed := hookFor("removed", "removed.fifo")
+	tenantHook := hookFor("th", "tenant.fifo")
+	d, dls := spoolDispatcher(t, f, t.TempDir(), []sqshook.Hook{changed, removed}, append(heldOpts(8), sqshook.WithResourceAuthForTenants())...)
+	t.Cleanup(func() { d.Close(context.Background()) })
+	tn := d.Tenant("acme")
+	if err := tn.SetHooks([]sqshook.Hook{tenantHook}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range n {
+		ev := event(t, "message.new", i)
+		ev.ID = fmt.Sprintf("ev-%03d", i)
+		ev.GroupID = fmt.Sprintf("g%d", i%groups)
+		if err := d.Publish(context.Background(), ev); err != nil {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+		if err := tn.Publish(context.Background(), ev); err != nil {
+			t.Fatalf("tenant Publish %d: %v", i, err)
+		}
+		ids = append(ids, ev.ID)
+	}
+	waitLong(t, func() bool {
+		s := d.Stats()
+		if len(s.Hooks) != 3 {
+			return false
+		}
+		for _, h := range s.Hooks {
+			if h.Held < 16 {
+				return false
+			}
+		}
+		return true
+	})
+	moved := changed
+	moved.SQSQueueURL = fakeQueuePrefix + "new.fifo"
+	if err := d.SetHooks([]sqshook.Hook{moved}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RemoveTenant("acme"); err != nil {
+		t.Fatal(err)
+	}
+	// Still down: the old pipelines keep their held copies.
+	waitLong(t, func() bool { return heldTotal(d) >= 200 })
+	down.Store(false)
+	flush(t, d)
+	if got := dls.byReason(); len(got) != 0 {
+		t.Fatalf("dead letters %v, want none", got)
+	}
+	s := d.Stats()
+	spoolAccounting(t, s)
+	for _, h := range s.Hooks {
+		if h.Pending != 0 || h.Spooled != 0 {
+			t.Errorf("hook %s/%s: pending %d, spooled %d; want 0, 0", h.Tenant, h.HookID, h.Pending, h.Spooled)
+		}
+	}
+	if s.Spool.Pending != 0 {
+		t.Errorf("spool still holds %d pending copies", s.Spool.Pending)
+	}
+	groupOf := func(id string) string {
+		var i int
+		fmt.Sscanf(id, "ev-%d", &i)
+		return strconv.Itoa(i % groups)
+	}
+	for _, q := range []string{"old.fifo", "removed.fifo", "tenant.fifo"} {
+		checkGroups(t, q, ackedOrder(f, q), ids, groupOf)
+	}
+	if got := ackedOrder(f, "new.fifo"); len(got) != 0 {
+		t.Errorf("new queue got %v, want nothing: every event went before the change", got)
+	}
+}
+
+// TestSpoolHeldOutageToggles switches an outage on and off several times
+// while publishers add events to many groups and a share of 8 copies makes
+// read-backs and holds interleave: every copy arrives once, each FIFO group
+// in order, none dead-lettered, nothing left in the spool.
+func TestSpoolHeldOutageToggles(t *testing.T) {
+	const publishers, perPublisher, groups, toggles = 3, 400, 16, 4
+	var down atomic.Bool
+	down.Store(true)
+	f := newFake()
+	f.respond = func(call int, in *sqsInput) (*sqsOutput, error) {
+		if down.Load() {
+			if call%2 == 0 {
+				return nil, apiError("ThrottlingException", 400)
+			}
+			return nil, apiError("InternalError", 500)
+		}
+		return okAll(in), nil
+	}
+	hooks := []sqshook.Hook{hookFor("std", "t-std"), hookFor("fifo", "t.fifo")}
+	d, dls := spoolDispatcher(t, f, t.TempDir(), hooks, heldOpts(8)...)
+	t.Cleanup(func() { d.Close(context.Background()) })
+
+	groupOf := func(id string) string {
+		var p, i int
+		fmt.Sscanf(id, "p%d-%d", &p, &i)
+		return fmt.Sprintf("%d-%d", p, i%groups) // a group has one publisher, so one order
+	}
+	ids := make([][]string, publishers)
+	errs := make(chan error, publishers)
+	for p := range publishers {
+		go func() {
+			for i := range perPublisher {
+				ev := event(t, "message.new", i)
+				ev.ID = fmt.Sprintf("p%d-%03d", p, i)
+				ev.GroupID = "g" + groupOf(ev.ID)
+				if err := d.Publish(context.Background(), ev); err != nil {
+					errs <- fmt.Errorf("publisher %d, event %d: %w", p, i, err)
+					return
+				}
+				ids[p] = append(ids[p], ev.ID)
+			}
+			errs <- nil
+		}()
+	}
+	delivered := func() uint64 {
+		var n uint64
+		for _, h := range d.Stats().Hooks {
+			n += h.Delivered
+		}
+		return n
+	}
+	for range toggles {
+		held := heldTotal(d)
+		waitLong(t, func() bool { return heldTotal(d) >= held+8 })
+		down.Store(false)
+		got := delivered()
+		waitLong(t, func() bool { return delivered() >= got+8 || delivered() == 2*publishers*perPublisher })
+		down.Store(true)
+	}
+	for range publishers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	down.Store(false)
+	flush(t, d)
+	if got := dls.byReason(); len(got) != 0 {
+		t.Fatalf("dead letters %v, want none", got)
+	}
+	s := d.Stats()
+	spoolAccounting(t, s)
+	for _, h := range s.Hooks {
+		if h.Delivered != publishers*perPublisher || h.Pending != 0 || h.Spooled != 0 {
+			t.Errorf("hook %s: delivered %d, pending %d, spooled %d; want %d, 0, 0", h.HookID, h.Delivered, h.Pending, h.Spooled, publishers*perPublisher)
+		}
+	}
+	if s.Spool.Pending != 0 {
+		t.Errorf("spool still holds %d pending copies", s.Spool.Pending)
+	}
+	var want []string
+	for _, p := range ids {
+		want = append(want, p...)
+	}
+	checkGroups(t, "FIFO queue", ackedOrder(f, "t.fifo"), want, groupOf)
+	checkGroups(t, "standard queue", ackedOrder(f, "t-std"), want, func(id string) string { return id })
+}
+
+// TestSpoolHeldHookRemovedWhileDown removes a hook that holds copies while
+// its queue stays down, then closes out of time: its copies stay in the
+// spool, and the next New, where the hook is gone, dead-letters each once
+// as hook_removed.
+func TestSpoolHeldHookRemovedWhileDown(t *testing.T) {
+	const n = 40
+	dir := t.TempDir()
+	down := newFake()
+	down.respond = func(int, *sqsInput) (*sqsOutput, error) { return nil, apiError("InternalError", 500) }
+	keep, gone := hookFor("keep", "keep.fifo"), hookFor("gone", "gone.fifo")
+	d, dls := spoolDispatcher(t, down, dir, []sqshook.Hook{keep, gone}, heldOpts(8)...)
+	for i := range n {
+		ev := event(t, "message.new", i)
+		ev.ID = fmt.Sprintf("ev-%03d", i)
+		ev.GroupID = fmt.Sprintf("g%d", i%3)
+		if err := d.Publish(context.Background(), ev); err != nil {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+	}
+	waitLong(t, func() bool { return heldTotal(d) >= 32 })
+	if err := d.SetHooks([]sqshook.Hook{keep}); err != nil {
+		t.Fatal(err)
+	}
+	held := heldTotal(d)
+	waitLong(t, func() bool { return heldTotal(d) >= held+16 })
+	if err := d.Close(expired()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close: %v, want context.Canceled", err)
+	}
+	if got := dls.byReason(); len(got) != 0 {
+		t.Fatalf("dead letters %v, want none", got)
+	}
+	s := d.Stats()
+	spoolAccounting(t, s)
+	if s.Spool.Pending != 2*n {
+		t.Fatalf("spool holds %d pending copies, want %d", s.Spool.Pending, 2*n)
+	}
+
+	good := newFake()
+	d2, dls2 := spoolDispatcher(t, good, dir, []sqshook.Hook{keep}, heldOpts(8)...)
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	byID := map[string]int{}
+	for _, dl := range dls2.list() {
+		if dl.Reason != sqshook.ReasonHookRemoved || dl.HookID != "gone" {
+			t.Errorf("dead letter %s/%s: %s, want hook gone, hook_removed", dl.HookID, dl.Event.ID, dl.Reason)
+		}
+		byID[dl.Event.ID]++
+	}
+	if len(byID) != n {
+		t.Errorf("%d distinct copies dead-lettered, want %d", len(byID), n)
+	}
+	for id, c := range byID {
+		if c != 1 {
+			t.Errorf("%s dead-lettered %d times", id, c)
+		}
+	}
+	if got := len(good.ackedIDs(keep.SQSQueueURL)); got != n {
+		t.Errorf("kept hook got %d messages, want %d", got, n)
+	}
+	if s2 := d2.Stats(); s2.Spool.Pending != 0 {
+		t.Errorf("spool still holds %d pending copies", s2.Spool.Pending)
 	}
 }

@@ -285,3 +285,15 @@ func waitForCond(t *testing.T, cond func() bool) {
 }
 
 func strPtr(s string) *string { return &s }
+
+// waitLong is waitForCond with a bound for slow, many-step conditions.
+func waitLong(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 60s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
