@@ -470,7 +470,7 @@ func WithClientFunc(fn func(ctx context.Context, h Hook) (SQSAPI, error)) Option
 }
 
 // WithMeterProvider sets the provider of the dispatcher's metrics (see
-// the README's "Metrics" section), such as otel.GetMeterProvider() or an
+// docs/observability.md), such as otel.GetMeterProvider() or an
 // SDK provider. Default nil: no metrics, at the cost of a nil check.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(c *settings) { c.meterProvider = mp }

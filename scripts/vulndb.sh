@@ -11,7 +11,7 @@
 #                               scan cannot run).
 #   scripts/vulndb.sh refresh   pin the newest golang.org/x/vulndb version the
 #                               module proxy serves (rewrites the pin below and
-#                               the README's Security section), then scan.
+#                               the Database line of docs/security.md), then scan.
 #
 # The database's date is the commit time in the pinned pseudo-version; the scan
 # prints it and writes it into the database index, so govulncheck reports it too.
@@ -45,7 +45,7 @@ if [ "${1:-}" = refresh ]; then
     old_date=$(db_date "$VULNDB_VERSION")
     new_date=$(db_date "$latest")
     sed -i "s/^VULNDB_VERSION=.*/VULNDB_VERSION=$latest/" scripts/vulndb.sh
-    sed -i "/$VULNDB_VERSION/ s/${old_date%%T*}/${new_date%%T*}/g; s/$VULNDB_VERSION/$latest/g" README.md
+    sed -i "/$VULNDB_VERSION/ s/${old_date%%T*}/${new_date%%T*}/g; s/$VULNDB_VERSION/$latest/g" docs/security.md
     echo "pinned golang.org/x/vulndb $latest (was $VULNDB_VERSION); scanning with it:"
   fi
   rm -rf "$tmp"
