@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -156,6 +157,13 @@ func resolveEndpoint(endpoint string) string {
 // them. Every client has the SDK's own retries turned off (one attempt):
 // sqshook's retry layer is the only one, so retries never multiply.
 //
+// A Dispatcher's pool holds a client, and the assumed-role credentials it
+// signs with, only while a pipeline uses it: the pipelines of a removed
+// hook or tenant, and of a hook whose credentials changed, give theirs
+// back once they have drained, and a client nobody uses is dropped at
+// once, with the secret it holds. Clients returned by Client, and
+// credentials returned by RoleCredentials, are kept for the pool's life.
+//
 // A ClientPool is safe for concurrent use. Its zero value is not usable; call
 // NewClientPool.
 //
@@ -172,9 +180,11 @@ type ClientPool struct {
 	transport   *http.Transport // the pool's own; nil when ClientOptions.HTTPClient is used
 	loadConfig  func(ctx context.Context) (aws.Config, error)
 
-	mu      sync.Mutex
-	clients map[clientKey]*sqs.Client
-	roles   map[roleKey]*aws.CredentialsCache
+	mu          sync.Mutex
+	clients     map[clientKey]*clientEntry
+	roles       map[roleKey]*roleEntry
+	clientsPeak int // the most clients held since the map was last made
+	rolesPeak   int
 
 	cfgMu      sync.Mutex // serialises loading the default configuration; not singleflight, which would fail every waiter with the first caller's canceled context
 	defaultCfg *aws.Config
@@ -190,6 +200,32 @@ type clientKey struct {
 	role                roleKey
 	endpoint            queueEndpoint
 }
+
+// clientEntry is a client the pool holds, and who uses it. An entry that
+// is neither used nor pinned leaves the pool (see release).
+type clientEntry struct {
+	c      *sqs.Client
+	users  int        // pipelines that acquired it and have not released it
+	pinned bool       // returned by Client: kept for the pool's life
+	role   *roleEntry // the credentials of a "role" client, which it uses; nil for the others
+}
+
+// roleEntry is an assumed role's credentials the pool holds, and who uses
+// them: the pool's clients for that role, each counted once.
+type roleEntry struct {
+	creds  *aws.CredentialsCache
+	users  int  // client entries that sign with them
+	pinned bool // returned by RoleCredentials: kept for the pool's life
+}
+
+// use says how long the pool keeps what a caller asks for.
+type use int
+
+const (
+	useOnce    use = iota // share what the pool holds, else build one it does not keep (checks)
+	useAcquire            // hold it until the caller releases it (a pipeline)
+	usePin                // hold it for the pool's life (Client, RoleCredentials)
+)
 
 // queueEndpoint is where a queue URL says its requests go, when that is not
 // the region's standard endpoint: AWS's FIPS or dual-stack endpoints (the
@@ -242,8 +278,8 @@ func NewClientPool(opts ClientOptions) *ClientPool {
 		window:      opts.RoleExpiryWindow,
 		httpClient:  opts.HTTPClient,
 		loadConfig:  opts.LoadDefaultConfig,
-		clients:     make(map[clientKey]*sqs.Client),
-		roles:       make(map[roleKey]*aws.CredentialsCache),
+		clients:     make(map[clientKey]*clientEntry),
+		roles:       make(map[roleKey]*roleEntry),
 	}
 	if p.window <= 0 {
 		p.window = DefaultRoleExpiryWindow
@@ -299,8 +335,11 @@ func (p *ClientPool) Endpoint() string { return p.endpoint }
 // (environment, shared config, web identity, container or instance role);
 // "role" hooks get the credentials of their role, assumed by the server's
 // own identity (see RoleCredentials). Errors never contain the secret.
+// The pool keeps the client for its life (a Dispatcher's pipelines acquire
+// and release theirs instead).
 func (p *ClientPool) Client(ctx context.Context, h Hook) (*sqs.Client, error) {
-	return p.client(ctx, h, p.hookExternalID(h))
+	c, _, err := p.get(ctx, h, p.hookExternalID(h), usePin)
+	return c, err
 }
 
 // hookExternalID is ClientOptions.ExternalID's answer for h, or "".
@@ -311,11 +350,28 @@ func (p *ClientPool) hookExternalID(h Hook) string {
 	return p.externalID(h)
 }
 
-// client is Client with the ExternalId of a "role" hook given: the one the
-// server assigned to the hook's tenant.
+// client is Client with the ExternalId of a "role" hook given (the one the
+// server assigned to the hook's tenant), for a one-off use such as a
+// check: it shares the client a pipeline holds, else builds one that the
+// pool does not keep.
 func (p *ClientPool) client(ctx context.Context, h Hook, externalID string) (*sqs.Client, error) {
+	c, _, err := p.get(ctx, h, externalID, useOnce)
+	return c, err
+}
+
+// acquire is client for a pipeline: the pool holds the client until
+// release is called (once or more; the first call counts). When the last
+// user of a client releases it, the pool drops the client, and the
+// assumed-role credentials no other client of the pool uses.
+func (p *ClientPool) acquire(ctx context.Context, h Hook, externalID string) (c *sqs.Client, release func(), err error) {
+	return p.get(ctx, h, externalID, useAcquire)
+}
+
+// get returns the client for h, held as u says; release is non-nil for
+// useAcquire only.
+func (p *ClientPool) get(ctx context.Context, h Hook, externalID string, u use) (*sqs.Client, func(), error) {
 	if p.endpointErr != nil {
-		return nil, p.endpointErr
+		return nil, nil, p.endpointErr
 	}
 	key := clientKey{region: h.SQSRegion, auth: h.SQSAuthType}
 	if p.endpoint == "" {
@@ -333,36 +389,42 @@ func (p *ClientPool) client(ctx context.Context, h Hook, externalID string) (*sq
 	case AuthRole:
 		var err error
 		if key.role, err = p.roleKeyOf(h, externalID); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	default:
-		return nil, fmt.Errorf("%w: hook %q: sqs_auth_type: unknown auth type %q", ErrInvalidHook, h.ID, h.SQSAuthType)
+		return nil, nil, fmt.Errorf("%w: hook %q: sqs_auth_type: unknown auth type %q", ErrInvalidHook, h.ID, h.SQSAuthType)
 	}
 	if h.SQSRegion == "" {
-		return nil, fmt.Errorf("%w: hook %q: sqs_region: required", ErrInvalidHook, h.ID)
+		return nil, nil, fmt.Errorf("%w: hook %q: sqs_region: required", ErrInvalidHook, h.ID)
 	}
 
 	p.mu.Lock()
-	c, ok := p.clients[key]
-	p.mu.Unlock()
-	if ok {
-		return c, nil
+	if e, ok := p.clients[key]; ok {
+		release := p.holdLocked(key, e, u)
+		p.mu.Unlock()
+		return e.c, release, nil
 	}
+	p.mu.Unlock()
 
 	var cfg aws.Config
+	var role *roleEntry // held for the new entry (nil for useOnce)
 	switch h.SQSAuthType {
 	case AuthResource:
 		base, err := p.defaultConfig(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cfg = base.Copy()
 	case AuthRole:
-		creds, err := p.roleCredentials(ctx, h.SQSRegion, key.role)
-		if err != nil {
-			return nil, err
+		ru := useAcquire // one user: the client entry made below
+		if u == useOnce {
+			ru = useOnce
 		}
-		cfg = aws.Config{Credentials: creds}
+		creds, r, err := p.roleCreds(ctx, h.SQSRegion, key.role, ru)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg, role = aws.Config{Credentials: creds}, r
 	default:
 		cfg = aws.Config{
 			Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(h.SQSKey, h.SQSSecret, "")),
@@ -373,7 +435,7 @@ func (p *ClientPool) client(ctx context.Context, h Hook, externalID string) (*sq
 	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
 	cfg.RetryMaxAttempts = 1
 	endpoint, queueEndpoint := p.endpoint, key.endpoint
-	c = sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+	c := sqs.NewFromConfig(cfg, func(o *sqs.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 			return
@@ -383,11 +445,92 @@ func (p *ClientPool) client(ctx context.Context, h Hook, externalID string) (*sq
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if existing, ok := p.clients[key]; ok {
-		return existing, nil
+	e, ok := p.clients[key]
+	switch {
+	case ok: // built meanwhile by another caller: share it
+		if role != nil {
+			p.dropRoleUserLocked(key.role, role)
+		}
+	case u == useOnce:
+		return c, nil, nil
+	default:
+		e = &clientEntry{c: c, role: role}
+		p.clients[key] = e
+		p.clientsPeak = max(p.clientsPeak, len(p.clients))
 	}
-	p.clients[key] = c
-	return c, nil
+	return e.c, p.holdLocked(key, e, u), nil
+}
+
+// holdLocked records a use of e; p.mu is held. For useAcquire it returns
+// the release function, which gives the use back once however often it is
+// called.
+func (p *ClientPool) holdLocked(key clientKey, e *clientEntry, u use) func() {
+	switch u {
+	case usePin:
+		e.pinned = true
+	case useAcquire:
+		e.users++
+		var once sync.Once
+		return func() { once.Do(func() { p.release(key, e) }) }
+	}
+	return nil
+}
+
+// release gives back a use of e: an entry that nobody uses any more leaves
+// the pool, and so do its role's credentials when no other client uses
+// them.
+func (p *ClientPool) release(key clientKey, e *clientEntry) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e.users--
+	if e.users > 0 || e.pinned {
+		return
+	}
+	if p.clients[key] == e {
+		delete(p.clients, key)
+		p.clients = shrink(p.clients, &p.clientsPeak)
+	}
+	if e.role != nil {
+		p.dropRoleUserLocked(key.role, e.role)
+		e.role = nil
+	}
+}
+
+// dropRoleUserLocked gives back a client's use of a role's credentials;
+// p.mu is held.
+func (p *ClientPool) dropRoleUserLocked(key roleKey, r *roleEntry) {
+	r.users--
+	if r.users <= 0 && !r.pinned && p.roles[key] == r {
+		delete(p.roles, key)
+		p.roles = shrink(p.roles, &p.rolesPeak)
+	}
+}
+
+// shrinkMin is the smallest peak of entries after which shrink copies a
+// map.
+const shrinkMin = 64
+
+// shrink returns m, or a copy of it when removals have left it at a
+// quarter of the most it held since it was made (*peak, which it then
+// resets): a Go map keeps the room of removed entries, and the pool's
+// would otherwise stay as large as they ever were. Each copy follows at
+// least three times as many removals as it copies entries.
+func shrink[K comparable, V any](m map[K]V, peak *int) map[K]V {
+	if *peak < shrinkMin || len(m)*4 > *peak {
+		return m
+	}
+	n := make(map[K]V, len(m))
+	maps.Copy(n, m)
+	*peak = len(n)
+	return n
+}
+
+// entries returns the number of clients and of assumed roles the pool
+// holds.
+func (p *ClientPool) entries() (clients, roles int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.clients), len(p.roles)
 }
 
 // roleKeyOf returns the role and ExternalId a "role" hook assumes.
@@ -407,40 +550,72 @@ func (p *ClientPool) roleKeyOf(h Hook, externalID string) (roleKey, error) {
 // with the ExternalId of ClientOptions.ExternalID and the session name
 // RoleSessionName(externalID), cached and renewed RoleExpiryWindow before
 // they expire, one renewal at a time. Every hook with the same role and
-// ExternalId shares them. Nothing is called until the credentials are first
-// retrieved; an AssumeRole failure then fails that call (the SDK's signing
-// step) with the STS error.
+// ExternalId shares them, and the pool keeps them for its life. Nothing is
+// called until the credentials are first retrieved; an AssumeRole failure
+// then fails that call (the SDK's signing step) with the STS error.
 func (p *ClientPool) RoleCredentials(ctx context.Context, h Hook) (*aws.CredentialsCache, error) {
 	key, err := p.roleKeyOf(h, p.hookExternalID(h))
 	if err != nil {
 		return nil, err
 	}
-	return p.roleCredentials(ctx, h.SQSRegion, key)
+	c, _, err := p.roleCreds(ctx, h.SQSRegion, key, usePin)
+	return c, err
 }
 
+// roleCredentials returns the credentials of a role for a one-off use such
+// as a check: those a client of the pool holds, else new ones the pool
+// does not keep.
 func (p *ClientPool) roleCredentials(ctx context.Context, region string, key roleKey) (*aws.CredentialsCache, error) {
-	p.mu.Lock()
-	c, ok := p.roles[key]
-	p.mu.Unlock()
-	if ok {
-		return c, nil
+	c, _, err := p.roleCreds(ctx, region, key, useOnce)
+	return c, err
+}
+
+// roleCreds returns a role's credentials, held as u says: useAcquire
+// counts one user in the returned entry (which dropRoleUserLocked gives
+// back); the entry is nil for useOnce.
+func (p *ClientPool) roleCreds(ctx context.Context, region string, key roleKey, u use) (*aws.CredentialsCache, *roleEntry, error) {
+	hold := func(r *roleEntry) {
+		switch u {
+		case usePin:
+			r.pinned = true
+		case useAcquire:
+			r.users++
+		}
 	}
+	p.mu.Lock()
+	if r, ok := p.roles[key]; ok {
+		hold(r)
+		p.mu.Unlock()
+		if u == useOnce {
+			return r.creds, nil, nil
+		}
+		return r.creds, r, nil
+	}
+	p.mu.Unlock()
 	client, err := p.stsClient(ctx, region)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	provider := stscreds.NewAssumeRoleProvider(client, key.arn, func(o *stscreds.AssumeRoleOptions) {
 		o.ExternalID = aws.String(key.externalID)
 		o.RoleSessionName = RoleSessionName(key.externalID)
 	})
-	c = aws.NewCredentialsCache(provider, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = p.window })
+	c := aws.NewCredentialsCache(provider, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = p.window })
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if existing, ok := p.roles[key]; ok {
-		return existing, nil
+	r, ok := p.roles[key]
+	switch {
+	case u == useOnce && ok:
+		return r.creds, nil, nil
+	case u == useOnce:
+		return c, nil, nil
+	case !ok:
+		r = &roleEntry{creds: c}
+		p.roles[key] = r
+		p.rolesPeak = max(p.rolesPeak, len(p.roles))
 	}
-	p.roles[key] = c
-	return c, nil
+	hold(r)
+	return r.creds, r, nil
 }
 
 // trustHint says what a refused AssumeRole needs from the customer's role.
@@ -538,7 +713,8 @@ func (p *ClientPool) Format(f fmt.State, verb rune) {
 // LogValue implements slog.LogValuer: the pool is logged as String shows it.
 func (p *ClientPool) LogValue() slog.Value { return slog.StringValue(p.String()) }
 
-// Len returns the number of distinct clients built so far.
+// Len returns the number of clients the pool holds: those in use by a
+// pipeline, and those Client returned.
 func (p *ClientPool) Len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()

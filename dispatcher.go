@@ -159,6 +159,7 @@ func hooksEqual(a, b Hook) bool {
 // pipeDone is called by a pipe (without its lock) once it has drained after
 // being retired or closed.
 func (d *Dispatcher) pipeDone(p *pipe) {
+	p.releaseClient()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.pipes, p)

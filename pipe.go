@@ -48,6 +48,7 @@ type pipe struct {
 	hook       Hook
 	filter     Filter
 	client     SQSAPI
+	release    func() // gives client back to the pool; nil with WithClientFunc
 	queueURL   *string
 	fifo       bool
 
@@ -100,10 +101,14 @@ func (d *Dispatcher) newPipe(t *tenant, h Hook) (*pipe, error) {
 	}
 	ext := d.externalIDOf(t.id)
 	var client SQSAPI
+	var release func()
 	if d.cfg.clientFor != nil {
 		client, err = d.cfg.clientFor(context.Background(), h)
 	} else {
-		client, err = d.pool.client(context.Background(), h, ext)
+		var c SQSAPI
+		if c, release, err = d.pool.acquire(context.Background(), h, ext); err == nil {
+			client = c
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqshook: hook %q: client: %w", h.ID, err)
@@ -115,6 +120,7 @@ func (d *Dispatcher) newPipe(t *tenant, h Hook) (*pipe, error) {
 		hook:         h,
 		filter:       f,
 		client:       client,
+		release:      release,
 		queueURL:     aws.String(h.SQSQueueURL),
 		fifo:         strings.HasSuffix(h.SQSQueueURL, ".fifo"),
 		maxBatch:     d.rules.maxBytes,
@@ -124,6 +130,14 @@ func (d *Dispatcher) newPipe(t *tenant, h Hook) (*pipe, error) {
 		shares:       shares{t.share, d.share},
 		tel:          d.tel.forHook(t.id, h),
 	}, nil
+}
+
+// releaseClient gives the pipe's client back to the pool once the pipe is
+// done, or was never used: the pool drops a client no pipeline uses.
+func (p *pipe) releaseClient() {
+	if p.release != nil {
+		p.release()
+	}
 }
 
 // logArgs are the attributes that name the hook in a log record, then args.

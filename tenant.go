@@ -348,14 +348,20 @@ func (d *Dispatcher) setTenantHooksLocked(t *tenant, valid []Hook) error {
 		g.Wait()
 	}
 	built := make([]*pipe, 0, len(build))
+	var failed error
 	for _, i := range build {
-		if errs[i] != nil {
-			if t.id != "" {
-				return fmt.Errorf("sqshook: tenant %q: %w", t.id, errs[i])
-			}
-			return errs[i]
+		if errs[i] == nil {
+			built = append(built, next.pipes[i])
+		} else if failed == nil {
+			failed = errs[i]
 		}
-		built = append(built, next.pipes[i])
+	}
+	if failed != nil {
+		releaseClients(built)
+		if t.id != "" {
+			return fmt.Errorf("sqshook: tenant %q: %w", t.id, failed)
+		}
+		return failed
 	}
 	if len(next.pipes) == 0 {
 		next = emptySnapshot
@@ -363,6 +369,7 @@ func (d *Dispatcher) setTenantHooksLocked(t *tenant, valid []Hook) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed.Load() {
+		releaseClients(built)
 		return ErrClosed // the new pipelines hold nothing and start nothing
 	}
 	for _, p := range built {
@@ -378,6 +385,14 @@ func (d *Dispatcher) setTenantHooksLocked(t *tenant, valid []Hook) error {
 		p.retire()
 	}
 	return nil
+}
+
+// releaseClients gives back the clients of pipelines that were built but
+// will never run.
+func releaseClients(pipes []*pipe) {
+	for _, p := range pipes {
+		p.releaseClient()
+	}
 }
 
 // dropTenantLocked forgets a named tenant without hooks; t.setMu and d.mu
