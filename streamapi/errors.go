@@ -24,6 +24,7 @@ const (
 	CodeRateLimit     = 9  // too many requests (HTTP 429): check_sqs over its rate
 	CodeNotFound      = 16 // no such endpoint
 	CodePayloadTooBig = 22 // too large (HTTP 413): a body, a hook or an app's settings
+	CodeTimeout       = 23 // the request body did not arrive in time (HTTP 408)
 )
 
 // moreInfo is where Stream documents its error responses.
@@ -71,6 +72,12 @@ func errInput(format string, args ...any) *APIError {
 // Big"): a request body, a hook, an app's settings.
 func errTooBig(format string, args ...any) *APIError {
 	return &APIError{Code: CodePayloadTooBig, StatusCode: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf(format, args...), MoreInfo: moreInfo}
+}
+
+// errTimeout reports a request that did not arrive in time (Stream's
+// "Request Timeout").
+func errTimeout(format string, args ...any) *APIError {
+	return &APIError{Code: CodeTimeout, StatusCode: http.StatusRequestTimeout, Message: fmt.Sprintf(format, args...), MoreInfo: moreInfo}
 }
 
 // errRateLimited reports a request refused by a Limiter; retry is how long

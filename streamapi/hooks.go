@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -208,11 +209,18 @@ func (h *Handler) readBody(rq *request, op string) ([]byte, bool) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(rq.w, rq.r.Body, limit))
 	if err != nil {
+		// The read error names the server's address: it is logged, never
+		// answered.
+		h.opts.Logger.Info("streamapi: reading a request body failed", "tenant", rq.app.Tenant, "remote", rq.r.RemoteAddr, "err", err)
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var ne net.Error
+		switch {
+		case errors.As(err, &mbe):
 			rq.fail(errTooLarge(op, limit))
-		} else {
-			rq.fail(errInput("%s failed: reading the request body: %v", op, err))
+		case errors.As(err, &ne) && ne.Timeout():
+			rq.fail(errTimeout("%s failed: the request body did not arrive in time; nothing was changed", op))
+		default:
+			rq.fail(errInput("%s failed: the request body could not be read (cut short or malformed); nothing was changed", op))
 		}
 		return nil, false
 	}

@@ -1,11 +1,14 @@
 package streamapi_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,6 +160,9 @@ func TestStoredSettingsOverTheBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.asA(t, "GET", "/app", nil)
+	if r.status == http.StatusOK {
+		t.Fatalf("GET /app over the bound answered 200 with %d bytes, want 413", len(r.raw))
+	}
 	msg := wantError(t, "GET /app over the bound", r, http.StatusRequestEntityTooLarge, streamapi.CodePayloadTooBig)
 	if !strings.Contains(msg, fmt.Sprintf("limit of %d bytes", bound)) || len(r.raw) > 2048 {
 		t.Errorf("GET /app over the bound: %d bytes, message %q; want a short answer naming the limit", len(r.raw), msg)
@@ -345,4 +351,37 @@ func TestRefusedAuthenticationLogIsBounded(t *testing.T) {
 			t.Errorf("AuthLogInterval < 0: %d lines for 5 refusals, want 5", got)
 		}
 	})
+}
+
+// A body that does not arrive before the server's ReadTimeout is answered
+// with Stream's request timeout, which names no address.
+func TestBodyTimeout(t *testing.T) {
+	e := newEnv(t, nil)
+	srv := httptest.NewUnstartedServer(e.h)
+	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "PATCH /app?api_key=%s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nStream-Auth-Type: jwt\r\n"+
+		"Content-Length: 1000\r\n\r\n{\"event_hooks\": [", keyA, addr, serverToken(t, secretA))
+	if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a body that never came: %v", err)
+	}
+	r := decode(t, res)
+	wantError(t, "a body that never came", r, http.StatusRequestTimeout, streamapi.CodeTimeout)
+	for _, a := range []string{addr, c.LocalAddr().String()} {
+		host, port, _ := net.SplitHostPort(a)
+		if strings.Contains(r.raw, host) || strings.Contains(r.raw, ":"+port) {
+			t.Errorf("the answer names the address %s: %s", a, r.raw)
+		}
+	}
 }

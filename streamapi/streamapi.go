@@ -65,7 +65,7 @@
 //
 // # Limits
 //
-// What a customer sends is bounded, each bound an Options field with a
+// What a customer sends is bounded, each bound an [Options] field with a
 // Default… constant: a request body (MaxBodyBytes), the hooks of an app
 // (MaxHooks), one hook as stored (MaxHookBytes) and everything an app
 // stores (MaxAppSettingsBytes: the whole event_hooks array, hooks of every
@@ -73,19 +73,21 @@
 // explicit_event_hooks_deletion each update keeps the stored hooks, so
 // MaxAppSettingsBytes, not the body limit, is what bounds what an app
 // stores and what GET /app returns. A refused update stores nothing; a
-// refusal for size has Stream's code 22 (CodePayloadTooBig) and HTTP 413.
-// POST /check_sqs, which makes AWS calls for each hook it checks, is rate
-// limited per app (CheckLimiter: HTTP 429, code 9, with Retry-After), and
-// refused authentications, which anyone can cause, are logged at most once
-// per AuthLogInterval.
+// refusal for size has Stream's code 22 ([CodePayloadTooBig]) and HTTP
+// 413. POST /check_sqs, which makes AWS calls for each hook it checks, is
+// rate limited per app ([Options.CheckLimiter], by default an
+// [AppLimiter]: HTTP 429, code 9, with Retry-After), and refused
+// authentications, which anyone can cause, are logged at most once per
+// [Options.AuthLogInterval].
 //
 // # Serving
 //
 // The Handler bounds what a request may hold, not how long a client may
-// take to send it. Serve it with an http.Server that sets
+// take to send it. Serve it with an [net/http.Server] that sets
 // ReadHeaderTimeout and ReadTimeout (without them a client that announces
-// a body and never sends it keeps its connection and a goroutine for
-// ever), WriteTimeout (a client that reads its answer slowly; longer than
+// a body and never sends it keeps its connection and a goroutine for ever;
+// a body cut short by ReadTimeout is answered with Stream's code 23, HTTP
+// 408), WriteTimeout (a client that reads its answer slowly; longer than
 // the slowest check_sqs, which checks up to MaxHooks hooks one after the
 // other, each bounded by its Checker's timeout), IdleTimeout (idle
 // keep-alive connections) and MaxHeaderBytes (Stream's SDKs send a few
