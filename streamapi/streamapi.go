@@ -233,8 +233,9 @@ type Options struct {
 	// DefaultLimiterApps, Now). Unlimited() turns the limit off.
 	CheckLimiter Limiter
 	// AuthLogInterval is how often a refused authentication is logged at
-	// most: each line counts the refusals not logged since the previous
-	// one. Default DefaultAuthLogInterval; negative logs every refusal.
+	// most: each line's unlogged_refusals counts the refusals not logged
+	// since the previous line. Default DefaultAuthLogInterval; negative
+	// logs every refusal.
 	AuthLogInterval time.Duration
 	// Leeway is the clock skew allowed for exp, nbf and iat. Default
 	// DefaultLeeway; negative means none.
