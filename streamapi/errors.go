@@ -18,10 +18,13 @@ import (
 
 // Stream's API error codes used by the handler.
 const (
-	CodeInternal = -1 // the server failed (storage, applying the hooks)
-	CodeInput    = 4  // the request is malformed or its settings invalid
-	CodeAuth     = 5  // authentication failed; one code for every reason
-	CodeNotFound = 16 // no such endpoint
+	CodeInternal      = -1 // the server failed (storage, applying the hooks)
+	CodeInput         = 4  // the request is malformed or its settings invalid
+	CodeAuth          = 5  // authentication failed; one code for every reason
+	CodeRateLimit     = 9  // too many requests (HTTP 429): check_sqs over its rate
+	CodeNotFound      = 16 // no such endpoint
+	CodePayloadTooBig = 22 // too large (HTTP 413): a body, a hook or an app's settings
+	CodeTimeout       = 23 // the request body did not arrive in time (HTTP 408)
 )
 
 // moreInfo is where Stream documents its error responses.
@@ -63,6 +66,32 @@ func errMethod(method, path, allowed string) *APIError {
 
 func errInput(format string, args ...any) *APIError {
 	return &APIError{Code: CodeInput, StatusCode: http.StatusBadRequest, Message: fmt.Sprintf(format, args...), MoreInfo: moreInfo}
+}
+
+// errTooBig reports something larger than its limit (Stream's "Payload Too
+// Big"): a request body, a hook, an app's settings.
+func errTooBig(format string, args ...any) *APIError {
+	return &APIError{Code: CodePayloadTooBig, StatusCode: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf(format, args...), MoreInfo: moreInfo}
+}
+
+// errTimeout reports a request that did not arrive in time (Stream's
+// "Request Timeout").
+func errTimeout(format string, args ...any) *APIError {
+	return &APIError{Code: CodeTimeout, StatusCode: http.StatusRequestTimeout, Message: fmt.Sprintf(format, args...), MoreInfo: moreInfo}
+}
+
+// errRateLimited reports a request refused by a Limiter; retry is how long
+// until the next one may run.
+func errRateLimited(op string, retry time.Duration) *APIError {
+	return &APIError{Code: CodeRateLimit, StatusCode: http.StatusTooManyRequests, MoreInfo: moreInfo,
+		Message: fmt.Sprintf("%s failed: too many requests for this app; try again in %s", op, retrySeconds(retry).String())}
+}
+
+// retrySeconds rounds a wait up to whole seconds, at least one, as the
+// Retry-After header counts it.
+func retrySeconds(d time.Duration) time.Duration {
+	s := (d + time.Second - 1) / time.Second
+	return max(s, 1) * time.Second
 }
 
 func errInternal(what string) *APIError {

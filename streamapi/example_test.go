@@ -4,6 +4,7 @@ import (
 	"context"
 	"log"
 	"net/http"
+	"time"
 
 	"github.com/sqshook/sqshook"
 	"github.com/sqshook/sqshook/streamapi"
@@ -29,7 +30,12 @@ func ExampleNew() {
 	if err := h.Restore(context.Background(), "app-1"); err != nil {
 		log.Fatal(err)
 	}
-	http.Handle("/", h)
+	// Serve it with timeouts, so that no client holds a connection for
+	// ever (see "Serving" in the package documentation).
+	srv := &http.Server{Addr: ":3030", Handler: h,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
+	go func() { log.Fatal(srv.ListenAndServe()) }()
 
 	// Later, for each event of app-1:
 	ev, _ := sqshook.NewEvent("message.new", map[string]any{"type": "message.new", "cid": "messaging:general"})

@@ -123,6 +123,7 @@ func signToken(t *testing.T, secret string, claims jwt.MapClaims) string {
 // response is a decoded answer with its raw body.
 type response struct {
 	status int
+	header http.Header
 	raw    string
 	body   map[string]any
 }
@@ -160,7 +161,7 @@ func (e *env) call(t *testing.T, method, path, key, token string, body any) resp
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := response{status: res.StatusCode, raw: string(data)}
+	r := response{status: res.StatusCode, header: res.Header, raw: string(data)}
 	if err := json.Unmarshal(data, &r.body); err != nil {
 		t.Fatalf("%s %s: response is not a JSON object: %v: %s", method, path, err, data)
 	}
@@ -323,7 +324,7 @@ func decode(t *testing.T, res *http.Response) response {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := response{status: res.StatusCode, raw: string(data)}
+	r := response{status: res.StatusCode, header: res.Header, raw: string(data)}
 	if err := json.Unmarshal(data, &r.body); err != nil {
 		t.Fatalf("response is not a JSON object: %v: %s", err, data)
 	}
@@ -332,4 +333,68 @@ func decode(t *testing.T, res *http.Response) response {
 
 func slogTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// fakeClock is a clock the test moves (Options.Now).
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// recordHandler is a slog.Handler that keeps every record.
+type recordHandler struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.records = append(h.records, r.Clone())
+	return nil
+}
+
+func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
+
+// withMessage returns the records whose message is msg.
+func (h *recordHandler) withMessage(msg string) []slog.Record {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []slog.Record
+	for _, r := range h.records {
+		if r.Message == msg {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// attr returns the value of r's attribute key, or nil.
+func attr(r slog.Record, key string) any {
+	var v any
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == key {
+			v = a.Value.Any()
+			return false
+		}
+		return true
+	})
+	return v
 }

@@ -1,7 +1,7 @@
 // This file owns GET /app and PATCH /app: how the event_hooks array is
 // shown (credentials hidden), how an update is read, checked and merged with
-// the stored list (the credential write-back rule), and how it is saved and
-// applied atomically.
+// the stored list (the credential write-back rule), bounded in size (per
+// hook and per app), and how it is saved and applied atomically.
 
 package streamapi
 
@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -178,6 +179,14 @@ func (h *Handler) getApp(rq *request) {
 		rq.fail(errInternal("GetApp failed: the app's settings could not be loaded"))
 		return
 	}
+	// Settings stored before the bound was lowered are not decoded and
+	// shown (twice) at any size.
+	if n := listBytes(stored); n > h.opts.MaxAppSettingsBytes {
+		h.opts.Logger.Warn("streamapi: stored hooks over MaxAppSettingsBytes", "tenant", rq.app.Tenant, "bytes", n, "limit", h.opts.MaxAppSettingsBytes)
+		rq.fail(errTooBig("GetApp failed: the app's stored event_hooks take %d bytes, more than the limit of %d bytes per app; "+
+			"replace them with PATCH /app (without explicit_event_hooks_deletion)", n, h.opts.MaxAppSettingsBytes))
+		return
+	}
 	objs, err := decodeStored(stored)
 	if err != nil {
 		rq.fail(errInternal("GetApp failed: the app's stored settings are damaged"))
@@ -200,11 +209,18 @@ func (h *Handler) readBody(rq *request, op string) ([]byte, bool) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(rq.w, rq.r.Body, limit))
 	if err != nil {
+		// The read error names the server's address: it is logged, never
+		// answered.
+		h.opts.Logger.Info("streamapi: reading a request body failed", "tenant", rq.app.Tenant, "remote", rq.r.RemoteAddr, "err", err)
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var ne net.Error
+		switch {
+		case errors.As(err, &mbe):
 			rq.fail(errTooLarge(op, limit))
-		} else {
-			rq.fail(errInput("%s failed: reading the request body: %v", op, err))
+		case errors.As(err, &ne) && ne.Timeout():
+			rq.fail(errTimeout("%s failed: the request body did not arrive in time; nothing was changed", op))
+		default:
+			rq.fail(errInput("%s failed: the request body could not be read (cut short or malformed); nothing was changed", op))
 		}
 		return nil, false
 	}
@@ -212,9 +228,41 @@ func (h *Handler) readBody(rq *request, op string) ([]byte, bool) {
 }
 
 func errTooLarge(op string, limit int64) *APIError {
-	e := errInput("%s failed: the request body is larger than the limit of %d bytes", op, limit)
-	e.StatusCode = http.StatusRequestEntityTooLarge
-	return e
+	return errTooBig("%s failed: the request body is larger than the limit of %d bytes", op, limit)
+}
+
+// listBytes is the size of a hook list as one JSON array: what the app
+// stores.
+func listBytes(l []json.RawMessage) int {
+	n := 2 + max(len(l)-1, 0) // brackets and commas
+	for _, r := range l {
+		n += len(r)
+	}
+	return n
+}
+
+// sizeProblems reports each hook of newRaw larger than MaxHookBytes, then
+// a list larger than MaxAppSettingsBytes.
+func (h *Handler) sizeProblems(newObjs []hookObject, newRaw []json.RawMessage) *APIError {
+	var ps []problem
+	for i, raw := range newRaw {
+		if len(raw) > h.opts.MaxHookBytes {
+			id, _ := newObjs[i].str("id")
+			ps = append(ps, problem{field: fmt.Sprintf("event_hooks[%d]", i), index: i, hookID: id,
+				rule: fmt.Sprintf("takes %d bytes, more than the limit of %d bytes per hook (unknown fields included)", len(raw), h.opts.MaxHookBytes)})
+		}
+	}
+	if len(ps) > 0 {
+		e := errProblems("UpdateApp", ps)
+		e.Code, e.StatusCode = CodePayloadTooBig, http.StatusRequestEntityTooLarge
+		return e
+	}
+	if n := listBytes(newRaw); n > h.opts.MaxAppSettingsBytes {
+		return errTooBig("UpdateApp failed: event_hooks: the app's hooks would take %d bytes, more than the limit of %d bytes per app "+
+			"(hooks of every kind and their unknown fields included; with explicit_event_hooks_deletion the stored hooks count too); "+
+			"nothing was changed", n, h.opts.MaxAppSettingsBytes)
+	}
+	return nil
 }
 
 // updateRequest is the part of Stream's UpdateAppRequest this server serves.
@@ -322,6 +370,10 @@ func (h *Handler) updateApp(rq *request) {
 	newRaw := make([]json.RawMessage, len(newObjs))
 	for i, o := range newObjs {
 		newRaw[i], _ = json.Marshal(o)
+	}
+	if apiErr := h.sizeProblems(newObjs, newRaw); apiErr != nil {
+		rq.fail(apiErr)
+		return
 	}
 
 	// Save, then apply; when applying fails, save the old list back.

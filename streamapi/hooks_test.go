@@ -216,7 +216,11 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 	for _, c := range cases {
 		r := e.asA(t, "PATCH", "/app", c.body)
-		msg := wantError(t, c.name, r, c.status, streamapi.CodeInput)
+		code := streamapi.CodeInput
+		if c.status == http.StatusRequestEntityTooLarge {
+			code = streamapi.CodePayloadTooBig
+		}
+		msg := wantError(t, c.name, r, c.status, code)
 		for _, w := range c.want {
 			if !strings.Contains(msg, w) {
 				t.Errorf("%s: message %q does not say %q", c.name, msg, w)

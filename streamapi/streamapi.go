@@ -62,6 +62,37 @@
 // validated first, then saved, then applied; when applying fails the
 // previous list is saved back, so the store and the dispatcher never
 // disagree: if saving fails the dispatcher is untouched.
+//
+// # Limits
+//
+// What a customer sends is bounded, each bound an [Options] field with a
+// Default… constant: a request body (MaxBodyBytes), the hooks of an app
+// (MaxHooks), one hook as stored (MaxHookBytes) and everything an app
+// stores (MaxAppSettingsBytes: the whole event_hooks array, hooks of every
+// kind and their unknown fields included). With
+// explicit_event_hooks_deletion each update keeps the stored hooks, so
+// MaxAppSettingsBytes, not the body limit, is what bounds what an app
+// stores and what GET /app returns. A refused update stores nothing; a
+// refusal for size has Stream's code 22 ([CodePayloadTooBig]) and HTTP
+// 413. POST /check_sqs, which makes AWS calls for each hook it checks, is
+// rate limited per app ([Options.CheckLimiter], by default an
+// [AppLimiter]: HTTP 429, code 9, with Retry-After), and refused
+// authentications, which anyone can cause, are logged at most once per
+// [Options.AuthLogInterval].
+//
+// # Serving
+//
+// The Handler bounds what a request may hold, not how long a client may
+// take to send it. Serve it with an [net/http.Server] that sets
+// ReadHeaderTimeout and ReadTimeout (without them a client that announces
+// a body and never sends it keeps its connection and a goroutine for ever;
+// a body cut short by ReadTimeout is answered with Stream's code 23, HTTP
+// 408), WriteTimeout (a client that reads its answer slowly; longer than
+// the slowest check_sqs, which checks up to MaxHooks hooks one after the
+// other, each bounded by its Checker's timeout), IdleTimeout (idle
+// keep-alive connections) and MaxHeaderBytes (Stream's SDKs send a few
+// kilobytes; the default allows a megabyte). A proxy in front that sets
+// the same bounds does as well.
 package streamapi
 
 import (
@@ -87,6 +118,19 @@ const (
 	// DefaultLeeway is the clock skew allowed when a token has exp, nbf or
 	// iat claims.
 	DefaultLeeway = 30 * time.Second
+	// DefaultMaxHookBytes is the largest one hook may be as stored (its
+	// compact JSON, unknown fields included): 16 KiB. An sqs hook with
+	// every field sqshook reads and a list of a hundred event types takes
+	// under 4 KiB.
+	DefaultMaxHookBytes = 16 << 10
+	// DefaultMaxAppSettingsBytes is the most one app may store: 256 KiB of
+	// event_hooks JSON, hooks of every kind and their unknown fields
+	// included. That is DefaultMaxHooks hooks of about 5 KiB each (more
+	// than any hook needs, see DefaultMaxHookBytes); a quarter of
+	// DefaultMaxBodyBytes, so that the whole list read with GET /app and
+	// written back in one PATCH /app fits the body limit; and GET /app,
+	// which shows the list twice, answers at most about 512 KiB.
+	DefaultMaxAppSettingsBytes = 256 << 10
 )
 
 // App is what the chat server knows about an app (a tenant): its id, which
@@ -173,24 +217,49 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxHooks bounds the hooks of one app. Default DefaultMaxHooks.
 	MaxHooks int
+	// MaxHookBytes bounds one hook as stored (compact JSON, unknown fields
+	// included). Default DefaultMaxHookBytes.
+	MaxHookBytes int
+	// MaxAppSettingsBytes bounds what one app stores: its event_hooks array
+	// as stored (compact JSON, hooks of every kind and unknown fields
+	// included). An update that would exceed it is refused; GET /app of an
+	// app that holds more (stored before the bound was lowered) is refused
+	// too, until an update without explicit_event_hooks_deletion replaces
+	// the list. Keep it below MaxBodyBytes, so that the list read can be
+	// written back. Default DefaultMaxAppSettingsBytes.
+	MaxAppSettingsBytes int
+	// CheckLimiter limits how often an app may call POST /check_sqs.
+	// Default: NewAppLimiter(Rate{DefaultCheckEvery, DefaultCheckBurst},
+	// DefaultLimiterApps, Now). Unlimited() turns the limit off.
+	CheckLimiter Limiter
+	// AuthLogInterval is how often a refused authentication is logged at
+	// most: each line's unlogged_refusals counts the refusals not logged
+	// since the previous line. Default DefaultAuthLogInterval; negative
+	// logs every refusal.
+	AuthLogInterval time.Duration
 	// Leeway is the clock skew allowed for exp, nbf and iat. Default
 	// DefaultLeeway; negative means none.
 	Leeway time.Duration
-	// Logger receives one line per refused or failed request and per
-	// applied update; never a body, a token or a secret. Default
-	// slog.Default().
+	// Logger receives one line per refused or failed request (refused
+	// authentications: see AuthLogInterval) and per applied update; never
+	// a body, a token or a secret. Default slog.Default().
 	Logger *slog.Logger
-	// Now is the clock for token expiry. Default time.Now.
+	// Now is the clock for token expiry, the default CheckLimiter and
+	// AuthLogInterval. Default time.Now.
 	Now func() time.Time
 }
 
 // Handler serves the settings API; see the package documentation. It is
-// safe for concurrent use; updates of one app are serialised.
+// safe for concurrent use; updates of one app are serialised. It bounds
+// what requests hold, not how long clients take: serve it with an
+// http.Server whose timeouts are set (see "Serving" in the package
+// documentation).
 type Handler struct {
 	opts Options
 	// dummySecret verifies tokens of unknown api keys, so that an unknown
 	// key costs what a wrong signature costs.
 	dummySecret []byte
+	refusals    *refusalLog
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // per tenant: PATCH is read-modify-write
@@ -239,7 +308,23 @@ func New(opts Options) (*Handler, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	h := &Handler{opts: opts, dummySecret: make([]byte, 32), locks: make(map[string]*sync.Mutex)}
+	if opts.MaxHookBytes <= 0 {
+		opts.MaxHookBytes = DefaultMaxHookBytes
+	}
+	if opts.MaxAppSettingsBytes <= 0 {
+		opts.MaxAppSettingsBytes = DefaultMaxAppSettingsBytes
+	}
+	if opts.CheckLimiter == nil {
+		opts.CheckLimiter = NewAppLimiter(Rate{}, DefaultLimiterApps, opts.Now)
+	}
+	switch {
+	case opts.AuthLogInterval == 0:
+		opts.AuthLogInterval = DefaultAuthLogInterval
+	case opts.AuthLogInterval < 0:
+		opts.AuthLogInterval = 0
+	}
+	h := &Handler{opts: opts, dummySecret: make([]byte, 32), locks: make(map[string]*sync.Mutex),
+		refusals: &refusalLog{interval: opts.AuthLogInterval}}
 	if _, err := rand.Read(h.dummySecret); err != nil {
 		return nil, err
 	}
@@ -268,7 +353,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	app, ok := h.authenticate(r)
 	if !ok {
-		h.opts.Logger.Info("streamapi: authentication refused", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		h.logRefusal(r)
 		rq.fail(errAuth())
 		return
 	}
@@ -280,7 +365,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/app" && r.Method == http.MethodPatch:
 		h.updateApp(rq)
 	case path == "/check_sqs" && r.Method == http.MethodPost:
-		h.checkSQS(rq)
+		if h.allowCheck(rq) {
+			h.checkSQS(rq)
+		}
 	default:
 		w.Header().Set("Allow", allowed)
 		rq.fail(errMethod(r.Method, r.URL.Path, allowed))

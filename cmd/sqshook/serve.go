@@ -1,6 +1,7 @@
 // This file owns "sqshook serve": the Stream-compatible settings API
 // (package streamapi) for one demo app, over an in-process SQS endpoint or
-// a given one, with simulated chat traffic for the app's hooks.
+// a given one, with simulated chat traffic for the app's hooks, behind an
+// HTTP server that bounds how long a client may hold a connection.
 
 package main
 
@@ -36,11 +37,32 @@ const serveQueue = "sqshook-serve-demo"
 // test (use "sqshook demo" or "sqshook bench" for that).
 const maxServeRate = 100000
 
+// Bounds of serve's HTTP server, so that no client holds a connection (and
+// its goroutine) for ever; the -…-timeout flags change the timeouts.
+const (
+	// defaultReadHeaderTimeout bounds reading a request's headers.
+	defaultReadHeaderTimeout = 10 * time.Second
+	// defaultReadTimeout bounds reading a whole request, body included:
+	// the API's largest body (1 MiB) at 35 KB/s.
+	defaultReadTimeout = 30 * time.Second
+	// defaultWriteTimeout bounds a request from the end of its headers to
+	// the end of its answer: a check_sqs of every hook of the app against
+	// serve's endpoint, or a slow reader of GET /app.
+	defaultWriteTimeout = 2 * time.Minute
+	// defaultIdleTimeout closes keep-alive connections idle this long.
+	defaultIdleTimeout = time.Minute
+	// serveMaxHeaderBytes bounds a request's headers; Stream's SDKs send a
+	// few kilobytes (net/http's default is 1 MB).
+	serveMaxHeaderBytes = 64 << 10
+)
+
 type serveConfig struct {
 	addr, endpoint, store, apiKey, apiSecret string
 	rate                                     int
 	seed                                     int64
 	progress                                 time.Duration
+	// The HTTP server's timeouts (http.Server's fields of the same names).
+	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,7 +75,9 @@ the API receives it.
 
 SQS is an in-process endpoint (package sqstest, any credentials) unless
 -endpoint names another one (an emulator such as local-aws-sqs). Hooks are
-kept in memory unless -store names a JSON file. Stop with Ctrl-C.`, stderr)
+kept in memory unless -store names a JSON file. The server closes
+connections whose client is slow to send or read, or idle (the -…-timeout
+flags). Stop with Ctrl-C.`, stderr)
 	var c serveConfig
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:3030", "address to listen on")
 	fs.StringVar(&c.endpoint, "endpoint", "", "SQS endpoint URL (default: an in-process endpoint)")
@@ -63,6 +87,10 @@ kept in memory unless -store names a JSON file. Stop with Ctrl-C.`, stderr)
 	fs.IntVar(&c.rate, "rate", 5, "simulated chat events per second for the demo app (0: none; at most 100000)")
 	fs.Int64Var(&c.seed, "seed", 1, "seed of the simulated traffic")
 	fs.DurationVar(&c.progress, "progress", 10*time.Second, "how often to print delivery totals (0: never)")
+	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "time a client has to send a request's headers")
+	fs.DurationVar(&c.readTimeout, "read-timeout", defaultReadTimeout, "time a client has to send a whole request, body included")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", defaultWriteTimeout, "time from a request's headers to the end of its answer")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", defaultIdleTimeout, "time an idle keep-alive connection stays open")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -71,6 +99,14 @@ kept in memory unless -store names a JSON file. Stop with Ctrl-C.`, stderr)
 		return usagef("-rate must be between 0 and %d events per second, not %d", maxServeRate, c.rate)
 	case c.progress < 0:
 		return usagef("-progress must not be negative (0: never), not %v", c.progress)
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"read-header-timeout", c.readHeaderTimeout}, {"read-timeout", c.readTimeout}, {"write-timeout", c.writeTimeout}, {"idle-timeout", c.idleTimeout}} {
+		if f.d <= 0 {
+			return usagef("-%s must be positive, not %v", f.name, f.d)
+		}
 	}
 	return serve(ctx, c, stdout, stderr)
 }
@@ -149,7 +185,8 @@ func serve(ctx context.Context, c serveConfig, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	httpSrv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: h, ReadHeaderTimeout: c.readHeaderTimeout, ReadTimeout: c.readTimeout,
+		WriteTimeout: c.writeTimeout, IdleTimeout: c.idleTimeout, MaxHeaderBytes: serveMaxHeaderBytes}
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
 

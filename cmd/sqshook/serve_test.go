@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -53,14 +56,14 @@ func TestServeCommand(t *testing.T) {
 	}
 }
 
-func testServe(t *testing.T, extra ...string) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out := &announceWriter{ready: make(chan struct{})}
-	var errOut bytes.Buffer
-	done := make(chan int, 1)
-	args := append([]string{"serve", "-addr", "127.0.0.1:0", "-rate", "200", "-progress", "0"}, extra...)
-	go func() { done <- run(ctx, args, out, &errOut) }()
+// startServe runs "sqshook serve" with args until ctx ends and returns the
+// named fields of its banner, and the channel of its exit code.
+func startServe(ctx context.Context, t *testing.T, args []string) (out *announceWriter, errOut *bytes.Buffer, done chan int, field func(string) string) {
+	t.Helper()
+	out = &announceWriter{ready: make(chan struct{})}
+	errOut = &bytes.Buffer{}
+	done = make(chan int, 1)
+	go func() { done <- run(ctx, append([]string{"serve"}, args...), out, errOut) }()
 	select {
 	case <-out.ready:
 	case code := <-done:
@@ -69,13 +72,21 @@ func testServe(t *testing.T, extra ...string) {
 		t.Fatalf("serve did not print its banner:\n%s", out.String())
 	}
 	banner := out.String()
-	field := func(name string) string {
+	field = func(name string) string {
+		t.Helper()
 		m := regexp.MustCompile(`(?m)^  ` + name + ` +(\S+)`).FindStringSubmatch(banner)
 		if m == nil {
 			t.Fatalf("banner has no %q:\n%s", name, banner)
 		}
 		return strings.TrimSuffix(m[1], ",")
 	}
+	return out, errOut, done, field
+}
+
+func testServe(t *testing.T, extra ...string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, errOut, done, field := startServe(ctx, t, append([]string{"-addr", "127.0.0.1:0", "-rate", "200", "-progress", "0"}, extra...))
 	base, key, secret, endpoint, queue := field("base URL"), field("api key"), field("api secret"), field("SQS"), field("demo queue")
 	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"server": true}).SignedString([]byte(secret))
 	if err != nil {
@@ -146,5 +157,95 @@ func testServe(t *testing.T, extra ...string) {
 	}
 	if strings.Contains(out.String()+errOut.String(), "serve-test-secret") {
 		t.Errorf("serve printed a hook's secret")
+	}
+}
+
+// TestServeClosesSlowAndIdleConnections: a client that announces a body and
+// never sends it, one that never finishes its headers, and an idle
+// keep-alive connection are each closed once serve's timeouts (set with
+// its flags) have passed.
+func TestServeClosesSlowAndIdleConnections(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, errOut, done, field := startServe(ctx, t, []string{"-addr", "127.0.0.1:0", "-rate", "0", "-progress", "0",
+		"-read-header-timeout", "200ms", "-read-timeout", "300ms", "-idle-timeout", "300ms"})
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited with %d:\n%s\n%s", code, out.String(), errOut.String())
+		}
+	}()
+	addr := strings.TrimPrefix(field("base URL"), "http://")
+	key := field("api key")
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"server": true}).SignedString([]byte(field("api secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A generous bound, far above the timeouts: a busy machine may be slow
+	// to close, but a server without timeouts never closes.
+	const bound = 30 * time.Second
+	dial := func(t *testing.T) net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	wantClosed := func(t *testing.T, c net.Conn, r io.Reader) {
+		t.Helper()
+		if err := c.SetReadDeadline(time.Now().Add(bound)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := io.Copy(io.Discard, r)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("the server kept the connection open for %v", bound)
+		}
+	}
+
+	t.Run("body never sent", func(t *testing.T) {
+		c := dial(t)
+		fmt.Fprintf(c, "PATCH /app?api_key=%s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nStream-Auth-Type: jwt\r\n"+
+			"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"event_hooks\": [", key, addr, token)
+		wantClosed(t, c, c)
+	})
+	t.Run("headers never finished", func(t *testing.T) {
+		c := dial(t)
+		fmt.Fprintf(c, "GET /app?api_key=%s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\n", key, addr, token)
+		wantClosed(t, c, c)
+	})
+	t.Run("idle keep-alive connection", func(t *testing.T) {
+		c := dial(t)
+		fmt.Fprintf(c, "GET /app?api_key=%s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nStream-Auth-Type: jwt\r\n\r\n", key, addr, token)
+		br := bufio.NewReader(c)
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || res.Close {
+			t.Fatalf("GET /app: %d (close %v) %s, want 200 on a kept-alive connection", res.StatusCode, res.Close, body)
+		}
+		wantClosed(t, c, br)
+	})
+}
+
+func TestServeTimeoutFlags(t *testing.T) {
+	for _, flag := range []string{"-read-header-timeout", "-read-timeout", "-write-timeout", "-idle-timeout"} {
+		for _, v := range []string{"0", "-1s"} {
+			code, _, errOut := runCmd(t, "serve", flag, v)
+			if want := flag + " must be positive"; code != 2 || !strings.Contains(errOut, want) {
+				t.Errorf("serve %s %s: exit %d, stderr %q; want exit 2 and %q", flag, v, code, errOut, want)
+			}
+		}
+	}
+	code, _, errOut := runCmd(t, "serve", "-h")
+	for _, flag := range []string{"-read-header-timeout", "-read-timeout", "-write-timeout", "-idle-timeout"} {
+		if code != 0 || !strings.Contains(errOut, flag) {
+			t.Errorf("serve -h: exit %d, does not name %s:\n%s", code, flag, errOut)
+		}
 	}
 }
