@@ -192,7 +192,7 @@ func TestNarrowExistingFiles(t *testing.T) {
 // the mode, and nothing created in it. Directories others may only read
 // are accepted, their mode unchanged.
 func TestUnsafeDirMode(t *testing.T) {
-	for _, mode := range []fs.FileMode{0o777, 0o770, 0o722, 0o702, 0o1777 | fs.ModeSticky} {
+	for _, mode := range []fs.FileMode{0o777, 0o770, 0o722, 0o702, fs.ModeSticky | 0o777} {
 		dir := t.TempDir()
 		if err := os.Chmod(dir, mode); err != nil {
 			t.Fatal(err)
