@@ -7,12 +7,13 @@ package spool
 
 import (
 	"fmt"
+	"io/fs"
 	"runtime"
 )
 
 type dirLock struct{}
 
-func lockDir(dir string) (*dirLock, error) {
+func lockDir(dir string, perm fs.FileMode) (*dirLock, error) {
 	return nil, fmt.Errorf("spool: directory locking is not implemented on %s", runtime.GOOS)
 }
 

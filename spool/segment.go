@@ -5,11 +5,13 @@
 package spool
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -36,8 +38,8 @@ const (
 	segHeader = len(segMagic)
 	ackEntry  = 16 // seq (8), hook index (4), CRC32C of the first 12 bytes (4)
 	// maxSegmentSize bounds Options.SegmentSize, and maxSegmentFile a
-	// segment file (one record may cross SegmentSize), so offsets fit the
-	// index's 32 bits.
+	// segment file (the first record may be larger than SegmentSize), so
+	// offsets fit the index's 32 bits.
 	maxSegmentSize = 1 << 30
 	maxSegmentFile = 1<<32 - 1
 	nameDigits     = 20
@@ -130,8 +132,17 @@ func (g *segment) find(seq Seq) *recIndex {
 
 // Damage describes a damaged record found by Open: its place and whatever
 // of it still decodes. Hooks in Partial holds only copies not settled.
+//
+// A whole file is damage too, with Seq 0 and nothing in Partial: a segment
+// or settlement file that is not a regular file (a symbolic link, which is
+// not followed, a directory, a named pipe) or larger than the Options allow
+// a segment to be (see Options.SegmentSize), which is not read. Open
+// removes it (a link, never what it points at); a segment's records are
+// lost with it, a settlement file's copies stay pending (to be delivered
+// again).
 type Damage struct {
-	// Segment is the segment file's name.
+	// Segment is the name of the file the damage is in: a segment, or the
+	// settlement file (.ack) of one.
 	Segment string
 	// Offset and Size locate the damaged bytes in the segment.
 	Offset, Size int64
@@ -161,10 +172,12 @@ type Recovery struct {
 type segFile struct {
 	first Seq
 	name  string
+	mode  fs.FileMode // from Lstat: a link is not followed
+	size  int64
 }
 
-// listSegments returns the directory's segments in order and removes
-// settlement files whose segment is gone.
+// listSegments returns the directory's segments in order, as Lstat sees
+// them, and removes settlement files whose segment is gone.
 func listSegments(dir string, fsys fileSystem) ([]segFile, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -182,7 +195,14 @@ func listSegments(dir string, fsys fileSystem) ([]segFile, error) {
 		if err != nil {
 			continue
 		}
-		segs = append(segs, segFile{first: Seq(n), name: name})
+		info, err := e.Info() // Lstat
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+		segs = append(segs, segFile{first: Seq(n), name: name, mode: info.Mode(), size: info.Size()})
 		have[base] = true
 	}
 	for _, e := range ents {
@@ -204,28 +224,61 @@ func listSegments(dir string, fsys fileSystem) ([]segFile, error) {
 	return segs, nil
 }
 
+// minCopyBytes is the least a hook copy takes of its segment: each copy is
+// a hook id in its record, a length byte and at least one byte.
+const minCopyBytes = 2
+
+// ackLimit is the largest the settlement file of a segment file of size
+// bytes can legitimately be: one entry per copy it can hold (far more than
+// real records, of a hundred bytes and more a copy, ever reach).
+func ackLimit(size int64) int64 { return (size/minCopyBytes + 1) * ackEntry }
+
 // readAcks reads a settlement file: the settled hook indexes per seq, the
-// length of its whole entries and the file's length. Entries failing their CRC are skipped (the
-// copy stays pending: at worst a duplicate).
-func readAcks(path string) (map[Seq][]uint32, int64, int64, error) {
-	b, err := os.ReadFile(path)
+// length of its whole entries and the file's length. Entries failing their
+// CRC are skipped (the copy stays pending: at worst a duplicate). A file
+// larger than limit is not read (errOversized), nor one that is not a
+// regular file (errNotRegular); a wider mode than perm is narrowed. The
+// file is read in pieces: memory holds the entries, never the file.
+func readAcks(path string, limit int64, perm fs.FileMode) (map[Seq][]uint32, int64, int64, error) {
+	f, fi, err := openRead(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, 0, nil
+	}
+	if errors.Is(err, errNotRegular) {
+		return nil, 0, 0, fmt.Errorf("spool: settlement file %w", err)
 	}
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("spool: read settlements %s: %w", path, err)
 	}
+	defer f.Close()
+	if fi.Size() > limit {
+		return nil, 0, fi.Size(), fmt.Errorf("spool: settlement file %s is %d bytes, more than its segment's copies can take (%d): %w",
+			filepath.Base(path), fi.Size(), limit, errOversized)
+	}
+	if err := narrow(f, fi, perm); err != nil {
+		return nil, 0, 0, err
+	}
 	acks := map[Seq][]uint32{}
-	n := len(b) / ackEntry * ackEntry
-	for off := 0; off < n; off += ackEntry {
-		e := b[off : off+ackEntry]
+	r := bufio.NewReaderSize(io.LimitReader(f, fi.Size()), 64<<10)
+	var e [ackEntry]byte
+	var n, length int64
+	for {
+		k, err := io.ReadFull(r, e[:])
+		length += int64(k)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, 0, 0, fmt.Errorf("spool: read settlements %s: %w", path, err)
+		}
+		n += ackEntry
 		if crc32.Checksum(e[:12], castagnoli) != binary.LittleEndian.Uint32(e[12:]) {
 			continue
 		}
-		seq := Seq(binary.LittleEndian.Uint64(e))
+		seq := Seq(binary.LittleEndian.Uint64(e[:]))
 		acks[seq] = append(acks[seq], binary.LittleEndian.Uint32(e[8:]))
 	}
-	return acks, int64(n), int64(len(b)), nil
+	return acks, n, length, nil
 }
 
 func appendAck(dst []byte, seq Seq, idx int) []byte {

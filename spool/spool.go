@@ -38,11 +38,26 @@
 // accepted before stay intact and readable. Past Options.Quota, Append returns
 // [ErrQuota] without writing. A second Open of a directory (by this or another
 // process) fails with [ErrLocked].
+//
+// # The directory
+//
+// The directory holds every pending event in clear, bodies included. It
+// must be owned by the server's user and writable by nobody else: Open
+// refuses one owned by another user or writable by its group or others
+// ([ErrUnsafeDir]), since whoever can write it can replace the spool's files
+// with links that aim its writes at other files. Open creates a missing
+// directory 0700 and the spool's files are 0600 (Options.Perm widens them to
+// a group's or everyone's read). Open does not follow a symbolic link in the
+// directory, and reads no file larger than a spool of its Options writes: a
+// segment or settlement file that is a link, not a regular file or
+// oversized is reported as damage and removed; a linked lock file fails
+// Open.
 package spool
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"iter"
 	"os"
@@ -88,6 +103,9 @@ const (
 	DefaultSegmentSize = 16 << 20
 	// DefaultMaxRecordSize is the largest encoded record Append accepts.
 	DefaultMaxRecordSize = 4 << 20
+	// DefaultPerm is the mode of the spool's files: the server's user only
+	// (and 0700 for a directory Open creates).
+	DefaultPerm fs.FileMode = 0o600
 )
 
 // Options configures a Spool. The zero value is valid.
@@ -108,13 +126,34 @@ type Options struct {
 	// over allocated blocks commit no metadata, which makes them cheaper.
 	// Stats.Bytes and Quota count that file; an Append that needs its room
 	// deletes it. Defaults to DefaultSegmentSize; at most 1 GiB.
+	//
+	// Open reads each segment file whole, so it refuses to read one larger
+	// than SegmentSize + MaxRecordSize (and a few header bytes): such a
+	// file, which a spool of these Options cannot have written, is reported
+	// as damage and removed with its records. Lower SegmentSize or
+	// MaxRecordSize only once the segments written with the larger values
+	// are settled.
 	SegmentSize int64
 	// Quota bounds the bytes on disk (segments and settlement files); an
 	// Append past it returns ErrQuota. 0 means no limit.
 	Quota int64
 	// MaxRecordSize bounds one encoded record. Defaults to
-	// DefaultMaxRecordSize; at most 256 MiB.
+	// DefaultMaxRecordSize; at most 256 MiB. See SegmentSize for what
+	// lowering it means to the segments on disk.
 	MaxRecordSize int
+	// Perm is the mode of the files the spool creates (segments,
+	// settlement files, the lock file); a directory Open creates gets the
+	// same with search permission added wherever read is given (0600 makes
+	// it 0700, 0640 makes it 0750). Defaults to DefaultPerm, 0600: the
+	// files hold event bodies in clear, and nobody but the server's user
+	// reads them. Read for the group or others (0640, 0604, 0644) lets
+	// another account read the spool, a backup agent say, at the price of
+	// every event body in it; anything else is refused: the owner needs read
+	// and write, nobody else may write, nobody executes. The process's umask
+	// still applies, and only narrows. Open narrows a wider mode of the
+	// files it finds (an earlier version made them 0644); it never changes
+	// an existing directory's mode, which it checks instead (see Open).
+	Perm fs.FileMode
 	// OnDamage, if set, is called by Open for every damaged record found,
 	// before Open returns. The same damage is also in Spool.Recovery.
 	OnDamage func(Damage)
@@ -144,6 +183,9 @@ type Spool struct {
 	opts Options
 	fs   fileSystem
 	lock *dirLock
+	// segLimit is the largest a segment file of these Options can be; Open
+	// does not read a larger one.
+	segLimit int64
 
 	mu       sync.Mutex
 	closed   bool
@@ -185,9 +227,19 @@ type syncFile struct {
 	close bool // the segment was rolled: close w after the fsync
 }
 
-// Open opens the spool in dir, creating the directory if needed, locks it
+// Open opens the spool in dir, creating the directory if needed (dir with
+// the mode Options.Perm gives it, the directories above it 0755), locks it
 // and recovers its records. A directory locked by another Spool, in this
 // process or another, is refused with an error wrapping ErrLocked.
+//
+// The directory, found or created, must be owned by the process's
+// effective user and not writable by its group or others; a lock file in
+// it must be a regular file, not a link. Otherwise Open fails with an error
+// wrapping ErrUnsafeDir that says why, and changes nothing. The directories
+// above it are not checked: keep them writable only by their owner (or
+// sticky, as /tmp), or another user could move the spool's directory away.
+// On systems without POSIX owners and modes (Windows, whose access rules
+// are ACLs) the owner and mode are not checked.
 func Open(dir string, opts Options) (*Spool, error) {
 	if opts.GroupWindow < 0 {
 		return nil, fmt.Errorf("spool: Options.GroupWindow %v is negative; 0 means no wait", opts.GroupWindow)
@@ -210,18 +262,28 @@ func Open(dir string, opts Options) (*Spool, error) {
 	if opts.Sync < SyncGroup || opts.Sync > SyncOS {
 		return nil, fmt.Errorf("spool: Options.Sync %d is not a SyncMode", int(opts.Sync))
 	}
+	if opts.Perm == 0 {
+		opts.Perm = DefaultPerm
+	}
+	if opts.Perm&^0o644 != 0 || opts.Perm&0o600 != 0o600 {
+		return nil, fmt.Errorf("spool: Options.Perm %04o: the owner needs read and write (0600), group and others may get read only (at most 0644)", uint32(opts.Perm))
+	}
 	fsys := opts.fs
 	if fsys == nil {
 		fsys = osFS{}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, classify("spool: create directory "+dir, err)
+	if err := makeDir(dir, dirPerm(opts.Perm)); err != nil {
+		return nil, err
 	}
-	lock, err := lockDir(dir)
+	if err := checkDir(dir); err != nil {
+		return nil, err
+	}
+	lock, err := lockDir(dir, opts.Perm)
 	if err != nil {
 		return nil, err
 	}
-	s := &Spool{dir: dir, opts: opts, fs: fsys, lock: lock, next: 1, interned: map[string]*[]string{}}
+	s := &Spool{dir: dir, opts: opts, fs: fsys, lock: lock, next: 1, interned: map[string]*[]string{},
+		segLimit: min(opts.SegmentSize+int64(opts.MaxRecordSize)+frameHeader+int64(segHeader), maxSegmentFile)}
 	if err := s.recover(); err != nil {
 		s.closeFiles()
 		lock.unlock()
@@ -236,20 +298,57 @@ func Open(dir string, opts Options) (*Spool, error) {
 	return s, nil
 }
 
+// makeDir creates dir with mode perm, and the directories above it 0755,
+// unless it exists.
+func makeDir(dir string, perm fs.FileMode) error {
+	clean := filepath.Clean(dir)
+	if err := os.MkdirAll(filepath.Dir(clean), 0o755); err != nil {
+		return classify("spool: create directory "+dir, err)
+	}
+	if err := os.Mkdir(clean, perm); err != nil && !errors.Is(err, fs.ErrExist) {
+		return classify("spool: create directory "+dir, err)
+	}
+	return nil
+}
+
+// dirPerm is the mode of a directory whose files have mode perm: search
+// permission wherever read is given.
+func dirPerm(perm fs.FileMode) fs.FileMode {
+	return perm | (perm&0o444)>>2
+}
+
 // recover rebuilds the index from the directory.
 func (s *Spool) recover() error {
 	files, err := listSegments(s.dir, s.fs)
 	if err != nil {
 		return err
 	}
+	// A file with a segment's name that cannot be one, by its type or its
+	// size, is damage: not read, not followed, removed.
+	good := files[:0]
+	for _, sf := range files {
+		switch path := filepath.Join(s.dir, sf.name); {
+		case !sf.mode.IsRegular():
+			s.dropBadSegment(sf, 0, fmt.Errorf("spool: segment file %w", notRegular(path, sf.mode)))
+		case sf.size > s.segLimit:
+			s.dropBadSegment(sf, sf.size, s.oversized(path, sf.size))
+		default:
+			good = append(good, sf)
+		}
+	}
+	files = good
 	for i, sf := range files {
 		path := filepath.Join(s.dir, sf.name)
-		b, err := os.ReadFile(path)
+		b, size, err := s.readSegment(path)
+		if errors.Is(err, errNotRegular) {
+			err = fmt.Errorf("spool: segment file %w", err)
+		}
+		if errors.Is(err, errNotRegular) || errors.Is(err, errOversized) {
+			s.dropBadSegment(sf, size, err) // changed since it was listed
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("spool: read segment %s: %w", path, err)
-		}
-		if int64(len(b)) > maxSegmentFile {
-			return fmt.Errorf("spool: segment %s is %d bytes, more than a segment can be (%d)", path, len(b), int64(maxSegmentFile))
 		}
 		last := i == len(files)-1
 		var limit Seq
@@ -274,7 +373,15 @@ func (s *Spool) recover() error {
 			g.size = res.end
 		}
 		g.durable = g.size
-		acks, ackSize, ackLen, err := readAcks(g.ackPath)
+		acks, ackSize, ackLen, err := readAcks(g.ackPath, ackLimit(int64(len(b))), s.opts.Perm)
+		if errors.Is(err, errNotRegular) || errors.Is(err, errOversized) {
+			// Not settlements the spool wrote: ignored and removed, the
+			// copies stay pending (delivered again rather than lost).
+			s.recovery.Damaged = append(s.recovery.Damaged, Damage{Segment: filepath.Base(g.ackPath), Size: ackLen,
+				Err: fmt.Errorf("%w; ignored and removed, the segment's copies stay pending", err)})
+			s.fs.Remove(g.ackPath)
+			acks, ackSize, ackLen, err = nil, 0, 0, nil
+		}
 		if err != nil {
 			return err
 		}
@@ -349,9 +456,61 @@ func (s *Spool) recover() error {
 	return nil
 }
 
+// readSegment reads a segment file whole; one larger than a segment of
+// these Options can be is not read (errOversized), nor one that is not a
+// regular file (errNotRegular). It returns the bytes and the file's size.
+// A wider mode than Options.Perm is narrowed.
+func (s *Spool) readSegment(path string) ([]byte, int64, error) {
+	f, fi, err := openRead(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	size := fi.Size()
+	if size > s.segLimit {
+		return nil, size, s.oversized(path, size)
+	}
+	if err := narrow(f, fi, s.opts.Perm); err != nil {
+		return nil, size, err
+	}
+	b := make([]byte, size)
+	n, err := io.ReadFull(f, b)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		err = nil // shorter than when it was looked at: what is there is the segment
+	}
+	return b[:n], size, err
+}
+
+// oversized is the error for a segment file of size bytes at path, larger
+// than s.segLimit.
+func (s *Spool) oversized(path string, size int64) error {
+	return fmt.Errorf("spool: segment %s is %d bytes, more than a segment of these Options can be (%d: SegmentSize, MaxRecordSize and headers), not read: %w",
+		filepath.Base(path), size, s.segLimit, errOversized)
+}
+
+// dropBadSegment reports a file with a segment's name that is not one (not
+// a regular file, or larger than a segment can be) as damage and removes
+// it, with its settlement file, so that the next Open does not find it
+// again. A link is removed, not what it points at. Numbering goes on above
+// its name, which a directory (not removed if it holds files) keeps.
+func (s *Spool) dropBadSegment(sf segFile, size int64, err error) {
+	s.recovery.Damaged = append(s.recovery.Damaged, Damage{Segment: sf.name, Size: size,
+		Err: fmt.Errorf("%w; removed", err)})
+	if sf.first >= s.next {
+		s.next = sf.first + 1
+	}
+	path := filepath.Join(s.dir, sf.name)
+	if rerr := s.fs.Remove(path); rerr == nil || errors.Is(rerr, fs.ErrNotExist) {
+		s.fs.Remove(strings.TrimSuffix(path, segExt) + ackExt)
+	}
+}
+
 // recoverSpare adopts the spare file left by the last run, if any (removing
 // others, which only a crash between two renames could leave), and makes the
-// numbering continue above the records it holds.
+// numbering continue above the records it holds. A spare larger than a
+// segment of these Options can be, or with a wider mode than Options.Perm
+// (an earlier version's), is removed instead: written over, it would make
+// such a segment.
 func (s *Spool) recoverSpare() error {
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -368,6 +527,10 @@ func (s *Spool) recoverSpare() error {
 		n, err := strconv.ParseUint(base, 10, 64)
 		info, ierr := e.Info()
 		if err != nil || ierr != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		if info.Size() > s.segLimit || info.Mode().Perm()&^s.opts.Perm != 0 {
+			s.fs.Remove(filepath.Join(s.dir, e.Name()))
 			continue
 		}
 		if bestName != "" {
@@ -391,7 +554,7 @@ func (s *Spool) recoverSpare() error {
 }
 
 func (s *Spool) truncateFile(path string, size int64) error {
-	f, err := s.fs.OpenFile(path, os.O_WRONLY, 0)
+	f, err := s.fs.OpenFile(path, os.O_WRONLY|oNoFollow, 0)
 	if err != nil {
 		return classify("spool: open "+path+" to cut a torn write", err)
 	}
@@ -579,7 +742,7 @@ func (s *Spool) roll(seq Seq) error {
 	w, alloc := s.reuseSpare(path)
 	if w == nil {
 		var err error
-		w, err = s.fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		w, err = s.fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|oNoFollow, s.opts.Perm)
 		if err != nil {
 			return classify("spool: create segment "+path, err)
 		}
@@ -652,7 +815,7 @@ func (s *Spool) reuseSpare(path string) (writeFile, int64) {
 		s.fs.Remove(spare)
 		return nil, 0
 	}
-	w, err := s.fs.OpenFile(path, os.O_WRONLY, 0)
+	w, err := s.fs.OpenFile(path, os.O_WRONLY|oNoFollow, 0)
 	if err != nil {
 		s.fs.Remove(path)
 		return nil, 0
@@ -667,7 +830,7 @@ func (s *Spool) reuseSpare(path string) (writeFile, int64) {
 // g's files closed or no longer written.
 func (s *Spool) keepSpare(g *segment) bool {
 	size := max(g.size, g.alloc)
-	if s.spare != "" || size < s.opts.SegmentSize/2 {
+	if s.spare != "" || size < s.opts.SegmentSize/2 || size > s.segLimit {
 		return false
 	}
 	if s.opts.Quota > 0 && s.bytes-g.size-g.ackSize+size > s.opts.Quota {
@@ -872,7 +1035,7 @@ func (s *Spool) Settle(seq Seq, hookID string) error {
 		return nil
 	}
 	if g.ack == nil {
-		g.ack, err = s.fs.OpenFile(g.ackPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		g.ack, err = s.fs.OpenFile(g.ackPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND|oNoFollow, s.opts.Perm)
 		if err != nil {
 			g.ack = nil
 			return classify(fmt.Sprintf("spool: settle seq %d: open %s", seq, g.ackPath), err)
@@ -1015,7 +1178,7 @@ func (s *Spool) iterate(from Seq, hookID string) iter.Seq2[Entry, error] {
 
 // readSpan reads len(b) bytes of the file at path from off.
 func readSpan(path string, b []byte, off int64) error {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow, 0)
 	if err != nil {
 		return err
 	}
