@@ -101,6 +101,7 @@ func (h *Handler) checkSQS(rq *request) {
 	var errs []string
 	for _, hk := range targets {
 		res := h.opts.Check(ctx, tenant, hk)
+		res.Error = publicCheckError(res, hk)
 		id := hk.ID
 		if !req.empty() {
 			id = ""
@@ -121,6 +122,19 @@ func (h *Handler) checkSQS(rq *request) {
 	resp.Error = strings.Join(errs, "; ")
 	resp.Duration = rq.duration()
 	rq.ok(resp)
+}
+
+// publicCheckError is res.Error as the customer sees it. sqshook's checks
+// already describe failures by category (see sqshook.CheckResult); any
+// Checker's text still passes through sqshook.RedactPublic, keeping what
+// the result shows on purpose (the server's principal, the queue's ARN,
+// the queue URL and role the hook names) and validation problems, which
+// quote what the customer typed.
+func publicCheckError(res sqshook.CheckResult, h sqshook.Hook) string {
+	if res.Error == "" || res.Step == sqshook.StepValidate {
+		return res.Error
+	}
+	return sqshook.RedactPublic(res.Error, res.Principal, res.Queue.ARN, h.SQSQueueURL, h.SQSRoleARN)
 }
 
 // requestHook builds the hook a check_sqs request describes. The secret
