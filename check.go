@@ -446,7 +446,7 @@ func (env *checkEnv) check(ctx context.Context, r *checkRun) {
 	client, err := env.sqsClient(ctx, h)
 	if err != nil {
 		r.logFailure("build_client", err)
-		r.fail("cannot build the SQS client: %s", checkCause(ctx, err))
+		r.fail("cannot build the SQS client: %s", checkCause(ctx, h.scrubError(err)))
 		return
 	}
 
@@ -510,6 +510,7 @@ func (env *checkEnv) assumeRole(ctx context.Context, r *checkRun) bool {
 	r.res.Step = StepAssumeRole
 	r.res.Status = CheckError
 	r.logFailure(StepAssumeRole, err)
+	err = r.h.scrubError(err)
 	d := describe(err)
 	var apiErr smithy.APIError
 	if isContextErr(ctx, err) || d.class == classServerCredentials || !errors.As(err, &apiErr) {
@@ -619,7 +620,7 @@ func (env *checkEnv) principal(ctx context.Context, r *checkRun) string {
 		}
 		if err != nil {
 			r.logFailure("discover_principal", err)
-			r.warn("cannot discover the server's AWS principal (%s); set CheckOptions.Principal to have the queue policy checked", checkCause(ctx, err))
+			r.warn("cannot discover the server's AWS principal (%s); set CheckOptions.Principal to have the queue policy checked", checkCause(ctx, r.h.scrubError(err)))
 			return ""
 		}
 	}
@@ -798,6 +799,7 @@ func isKMSCode(code string) bool {
 func (r *checkRun) classify(ctx context.Context, err error, action string) (denied bool) {
 	r.res.Status = CheckError
 	r.logFailure(action, err)
+	err = r.h.scrubError(err) // before redaction, which could cut a secret in pieces
 	d := describe(err)
 	var apiErr smithy.APIError
 	if !isContextErr(ctx, err) && d.class != classServerCredentials && errors.As(err, &apiErr) {

@@ -74,7 +74,7 @@ var classText = map[errClass]string{
 	classServerCredentials:  "the server's own AWS credentials are not available",
 	classEndpoint:           "no SQS endpoint could be resolved for the hook's region",
 	classNameNotFound:       "network: name not resolved",
-	classNameLookup:         "network: name lookup failed",
+	classNameLookup:         "network: name resolution failed",
 	classRefused:            "network: connection refused",
 	classReset:              "network: connection reset",
 	classUnreachable:        "network: network unreachable",
@@ -134,10 +134,10 @@ type described struct {
 //     container credentials, SSO, web identity) failed: "the server's own
 //     AWS credentials are not available";
 //   - network failures: "network: name not resolved", "network: name
-//     lookup failed", "network: connection refused", "network: connection
-//     reset", "network: network unreachable", "network: connection closed
-//     before the answer", "network: TLS handshake failed", "network: the
-//     connection failed";
+//     resolution failed", "network: connection refused", "network:
+//     connection reset", "network: network unreachable", "network:
+//     connection closed before the answer", "network: TLS handshake
+//     failed", "network: the connection failed";
 //   - "timed out", "canceled", "no SQS endpoint could be resolved for the
 //     hook's region", and "HTTP <status>" for an answer without an error
 //     code.
@@ -350,14 +350,16 @@ var (
 	// redactHostPort: a host name (or an IPv6 address in brackets, which
 	// redactIPv6 leaves as "[address]") with a port.
 	redactHostPort = regexp.MustCompile(`\b[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*:\d{1,5}\b`)
-	// redactHost: a host name of three labels or more, the last a word.
+	// redactHost: a host name of three labels or more, the last a word;
+	// redactLookup: the name of a failed lookup, as Go writes it.
 	redactHost    = regexp.MustCompile(`\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.){2,}[a-z]{2,63}\b`)
+	redactLookup  = regexp.MustCompile(`\blookup [^\s:\[]+`)
 	redactAccount = regexp.MustCompile(`\b\d{12}\b`)
 	// redactKeyID: access key ids and the unique ids of IAM users, roles,
 	// groups and instance profiles (AIDA…, AROA…, …).
 	redactKeyID    = regexp.MustCompile(`\b(?:AKIA|ASIA|AIDA|AROA|AGPA|AIPA|ANPA|ANVA|APKA|ABIA|ACCA)[A-Z0-9]{12,124}\b`)
 	redactInstance = regexp.MustCompile(`\bi-[0-9a-f]{8,17}\b`)
-	redactPath     = regexp.MustCompile(`(?:^|[\s"'(=])((?:~|\.{1,2})?/[^\s"'<>:;,()]+/[^\s"'<>:;,()]*|[A-Za-z]:\\[^\s"'<>;,()]+)`)
+	redactPath     = regexp.MustCompile(`(?:^|[\s"'(=])((?:~|\.{1,2})?/[^\s"'<>:;,()]+/[^\s"'<>:;,()]*|[A-Za-z]:\\[^\s"'<>:;,()]+)`)
 	// redactCredChain: the wording of the AWS SDK's credential chain and
 	// shared configuration, for an error whose type did not say it.
 	redactCredChain = regexp.MustCompile(`(?i)get identity|get credentials|cached credentials|EC2 IMDS|ec2imds|SharedConfig|shared config|credential process|web identity|SSO token|AWS_PROFILE|AWS_ACCESS_KEY_ID|AWS_CONTAINER_CREDENTIALS`)
@@ -395,8 +397,15 @@ func RedactPublic(s string, keep ...string) string {
 	s = redactARN.ReplaceAllStringFunc(s, keepTrailing("[arn]"))
 	s = redactIPv4.ReplaceAllString(s, "[address]")
 	s = redactIPv6(s)
-	s = redactHostPort.ReplaceAllString(s, "[address]")
+	s = redactHostPort.ReplaceAllStringFunc(s, func(m string) string {
+		host := m[:strings.LastIndexByte(m, ':')]
+		if !strings.ContainsAny(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+			return m // a time of day, a ratio: no host
+		}
+		return "[address]"
+	})
 	s = redactHost.ReplaceAllString(s, "[host]")
+	s = redactLookup.ReplaceAllString(s, "lookup [host]")
 	s = redactAccount.ReplaceAllString(s, "[account]")
 	s = redactKeyID.ReplaceAllString(s, "[key id]")
 	s = redactInstance.ReplaceAllString(s, "[instance]")
@@ -489,6 +498,7 @@ func (p *pipe) publicCause(kind failureKind, err error) string {
 	if kind == failShutdown {
 		return "the dispatcher closed before the call ended"
 	}
+	err = p.hook.scrubError(err) // before redaction, which could cut a secret in pieces
 	d := describe(err)
 	text := d.text
 	switch {
@@ -511,17 +521,17 @@ func (p *pipe) publicCause(kind failureKind, err error) string {
 	case d.class == classAccessDenied:
 		text = accessDeniedHint(p.hook, "sqs:SendMessage")
 	}
-	return p.hook.scrub(text)
+	return text
 }
 
 // publicEntryCause is publicCause for one failed entry of a batch: its
 // code and message as SQS reported them.
 func (p *pipe) publicEntryCause(code, msg string) string {
-	d := describeCode(code, msg)
+	d := describeCode(code, p.hook.scrub(msg))
 	if d.class == classAccessDenied {
 		d.text = accessDeniedHint(p.hook, "sqs:SendMessage")
 	}
-	return p.hook.scrub(d.text)
+	return d.text
 }
 
 // accessDeniedHint says, for a hook's auth type, whose policy must allow
