@@ -179,6 +179,8 @@ func describe(err error) described {
 	if isTimeout(err) {
 		return classed(classTimeout, "")
 	}
+	// No type tells these apart: the SDK's own wording ("get identity: ",
+	// "failed to resolve service endpoint"), as configErrorCode reads it.
 	switch code := configErrorCode(err); {
 	case code == CodeCredentials:
 		return classed(classServerCredentials, "")
