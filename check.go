@@ -11,8 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // CheckStatus is the outcome of a hook check: CheckOK or CheckError.
@@ -75,12 +73,24 @@ type QueueInfo struct {
 
 // CheckResult is the report of a hook check. It never holds the hook's
 // secret, so it can be shown to the customer or logged as JSON as it is.
+//
+// What it shows is what the customer needs: what the customer gave (the
+// queue URL, the role ARN, the last four characters of the access key id),
+// what the queue reported (Queue), the server's principal that the queue
+// policy must allow ("resource" auth), and the category of each failure
+// (see PublicError) with its SQS error code. It does not show what AWS or
+// the network said: AWS's message (which names the caller's IAM identity
+// and account), the server's network (resolver, proxy, addresses) or how
+// the server gets its own credentials. That detail goes to the server's
+// log (CheckOptions.Logger).
 type CheckResult struct {
 	// Status is CheckOK or CheckError.
 	Status CheckStatus `json:"status"`
 	// Error says, for people, why the check failed: the hook is invalid, the
 	// access key or secret is wrong, the queue does not exist, access is
-	// denied for a named action, the network failed, or the check timed out.
+	// denied for a named action, the network failed (its category, such as
+	// "network: connection refused"), the server's own credentials are not
+	// available, or the check timed out.
 	Error string `json:"error,omitempty"`
 	// Code is the SQS error code behind Error, when there is one (such as
 	// "AccessDenied" or "AWS.SimpleQueueService.NonExistentQueue").
@@ -180,6 +190,13 @@ type CheckOptions struct {
 	// dispatchers configured with WithMultiTenant or serving several
 	// tenants.
 	MultiTenant bool
+
+	// Logger receives the detail of each failure that the result
+	// describes by its category only (what AWS or the network said,
+	// without the hook's secret), one Info record per failed step. Nil
+	// means slog.Default(); Dispatcher.Check and Tenant.CheckHook use the
+	// dispatcher's logger (WithLogger).
+	Logger *slog.Logger
 }
 
 // CheckHook checks that the hook h can deliver, as Stream's check_sqs does,
@@ -200,9 +217,11 @@ type CheckOptions struct {
 //
 // Failures are classified: "bad access key or secret" (InvalidClientTokenId,
 // SignatureDoesNotMatch, UnrecognizedClientException), "access denied for
-// <action>", "no such queue", "network: …" (the connection failed),
-// "timed out" (ctx or opts.Timeout ended first). The check makes at most
-// three calls (STS, GetQueueAttributes, SendMessage) and no retries.
+// <action>", "no such queue", "network: …" (the category of the network
+// failure, see PublicError), "timed out" (ctx or opts.Timeout ended
+// first). AWS's messages and the network's detail are logged
+// (opts.Logger), not shown. The check makes at most three calls (STS,
+// GetQueueAttributes, SendMessage) and no retries.
 // Cancelling ctx stops it. CheckHook is safe for concurrent use.
 func CheckHook(ctx context.Context, h Hook, opts CheckOptions) CheckResult {
 	start := time.Now()
@@ -218,8 +237,12 @@ func CheckHook(ctx context.Context, h Hook, opts CheckOptions) CheckResult {
 		maxBytes: DefaultMaxMessageBytes,
 		client:   opts.Client,
 		pool:     pool,
+		logger:   opts.Logger,
 
 		externalID: opts.ExternalID,
+	}
+	if env.logger == nil {
+		env.logger = slog.Default()
 	}
 	res := env.run(ctx, h, opts)
 	res.Duration = time.Since(start)
@@ -296,8 +319,13 @@ func (d *Dispatcher) checkHook(ctx context.Context, tenant string, h Hook, clien
 		client:    client,
 		clientFor: d.cfg.clientFor,
 		pool:      pool,
+		logger:    opts.Logger,
+		tenant:    tenant,
 
 		externalID: opts.ExternalID,
+	}
+	if env.logger == nil {
+		env.logger = d.cfg.logger
 	}
 	res := env.run(ctx, h, opts)
 	if d.pool != nil && d.closed.Load() {
@@ -318,6 +346,8 @@ type checkEnv struct {
 	// externalID is the ExternalId "role" hooks are checked with: the one
 	// of the hook's tenant.
 	externalID string
+	logger     *slog.Logger // gets the detail of failures
+	tenant     string       // the hook's tenant, for the log
 }
 
 // checkRun holds the state of one check.
@@ -325,6 +355,27 @@ type checkRun struct {
 	h    Hook
 	opts CheckOptions
 	res  CheckResult
+	env  *checkEnv
+}
+
+// logFailure logs the detail of a failure at step that the result
+// describes by its category only: what AWS or the network said, without
+// the hook's secret.
+func (r *checkRun) logFailure(step string, err error) {
+	l := r.env.logger
+	if l == nil || err == nil || !l.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 5)
+	if r.env.tenant != "" {
+		attrs = append(attrs, tenantAttr(r.env.tenant))
+	}
+	attrs = append(attrs, slog.String("hook_id", r.h.scrub(r.h.ID)), slog.String("step", step))
+	if code, _ := PublicError(err); code != "" {
+		attrs = append(attrs, slog.String("code", code))
+	}
+	attrs = append(attrs, slog.String("error", r.h.scrub(err.Error())))
+	l.LogAttrs(context.Background(), slog.LevelInfo, "sqshook: hook check failed", attrs...)
 }
 
 func (r *checkRun) warn(format string, args ...any) {
@@ -339,7 +390,7 @@ func (r *checkRun) fail(format string, args ...any) {
 }
 
 func (env *checkEnv) run(ctx context.Context, h Hook, opts CheckOptions) CheckResult {
-	r := &checkRun{h: h, opts: opts, res: CheckResult{Status: CheckOK}}
+	r := &checkRun{h: h, opts: opts, res: CheckResult{Status: CheckOK}, env: env}
 	env.check(ctx, r)
 	r.scrub()
 	return r.res
@@ -394,7 +445,8 @@ func (env *checkEnv) check(ctx context.Context, r *checkRun) {
 
 	client, err := env.sqsClient(ctx, h)
 	if err != nil {
-		r.fail("cannot build the SQS client: %s", checkCause(ctx, err))
+		r.logFailure("build_client", err)
+		r.fail("cannot build the SQS client: %s", checkCause(ctx, h.scrubError(err)))
 		return
 	}
 
@@ -457,23 +509,26 @@ func (env *checkEnv) assumeRole(ctx context.Context, r *checkRun) bool {
 	}
 	r.res.Step = StepAssumeRole
 	r.res.Status = CheckError
+	r.logFailure(StepAssumeRole, err)
+	err = r.h.scrubError(err)
+	d := describe(err)
 	var apiErr smithy.APIError
-	if isContextErr(ctx, err) || !errors.As(err, &apiErr) {
+	if isContextErr(ctx, err) || d.class == classServerCredentials || !errors.As(err, &apiErr) {
 		r.fail("cannot assume role %s: %s", r.h.SQSRoleARN, checkCause(ctx, err))
 		r.res.Step = StepAssumeRole
 		return false
 	}
-	code, msg := apiErr.ErrorCode(), strings.TrimSpace(apiErr.ErrorMessage())
+	code := apiErr.ErrorCode()
 	r.res.Code = code
 	switch {
 	case isAccessDenied(code):
-		r.res.Error = fmt.Sprintf("cannot assume role %s (%s: %s): %s", r.h.SQSRoleARN, code, msg, trustHint(r.opts.ExternalID))
+		r.res.Error = fmt.Sprintf("cannot assume role %s (%s): %s", r.h.SQSRoleARN, code, trustHint(r.opts.ExternalID))
 	case checkAuthCodes[code]:
 		r.res.Error = fmt.Sprintf("bad credentials: STS does not accept the server's own credentials (%s)", code)
 	case transientCodes[code]:
 		r.res.Error = fmt.Sprintf("STS is unavailable or throttling (%s); try again later", code)
 	default:
-		r.res.Error = fmt.Sprintf("cannot assume role %s (%s: %s)", r.h.SQSRoleARN, code, msg)
+		r.res.Error = fmt.Sprintf("cannot assume role %s (%s: %s)", r.h.SQSRoleARN, code, d.text)
 	}
 	return false
 }
@@ -564,7 +619,8 @@ func (env *checkEnv) principal(ctx context.Context, r *checkRun) string {
 			principal, err = DiscoverPrincipal(ctx, client)
 		}
 		if err != nil {
-			r.warn("cannot discover the server's AWS principal (%s); set CheckOptions.Principal to have the queue policy checked", checkCause(ctx, err))
+			r.logFailure("discover_principal", err)
+			r.warn("cannot discover the server's AWS principal (%s); set CheckOptions.Principal to have the queue policy checked", checkCause(ctx, r.h.scrubError(err)))
 			return ""
 		}
 	}
@@ -737,17 +793,17 @@ func isKMSCode(code string) bool {
 }
 
 // classify records a failed call in the result: the status, the SQS code and
-// a message for people. It reports whether access to action was denied.
+// a message for people, which names the category of the failure and not
+// what AWS or the network said (that is logged). It reports whether access
+// to action was denied.
 func (r *checkRun) classify(ctx context.Context, err error, action string) (denied bool) {
 	r.res.Status = CheckError
+	r.logFailure(action, err)
+	err = r.h.scrubError(err) // before redaction, which could cut a secret in pieces
+	d := describe(err)
 	var apiErr smithy.APIError
-	if !isContextErr(ctx, err) && errors.As(err, &apiErr) {
+	if !isContextErr(ctx, err) && d.class != classServerCredentials && errors.As(err, &apiErr) {
 		code := apiErr.ErrorCode()
-		msg := strings.TrimSpace(apiErr.ErrorMessage())
-		detail := ""
-		if msg != "" {
-			detail = ": " + msg
-		}
 		switch {
 		case checkAuthCodes[code]:
 			if r.h.SQSAuthType == AuthKeys {
@@ -756,18 +812,24 @@ func (r *checkRun) classify(ctx context.Context, err error, action string) (deni
 				r.res.Error = fmt.Sprintf("bad credentials: AWS does not accept the server's own credentials (%s)", code)
 			}
 		case checkExpiredCodes[code]:
-			r.res.Error = fmt.Sprintf("expired credentials: AWS refused %s (%s)%s", action, code, detail)
+			r.res.Error = fmt.Sprintf("expired credentials: AWS refused %s (%s)", action, code)
 		case isAccessDenied(code):
-			r.res.Error = fmt.Sprintf("access denied for %s on %s%s", action, r.queueName(), detail)
+			r.res.Error = fmt.Sprintf("access denied for %s on %s (%s)", action, r.queueName(), code)
+			switch r.h.SQSAuthType {
+			case AuthKeys:
+				r.res.Error += fmt.Sprintf(": the IAM policy of access key %s and the queue policy must allow it", maskKey(r.h.SQSKey))
+			case AuthRole:
+				r.res.Error += ": the role's permission policy and the queue policy must allow it"
+			}
 			denied = true
 		case checkNoQueueCodes[code]:
 			r.res.Error = fmt.Sprintf("no such queue: %s does not exist in region %s (check the URL, the region and the account)", r.h.SQSQueueURL, r.h.SQSRegion)
 		case transientCodes[code]:
-			r.res.Error = fmt.Sprintf("SQS is unavailable or throttling (%s) for %s%s; try again later", code, action, detail)
+			r.res.Error = fmt.Sprintf("SQS is unavailable or throttling (%s) for %s; try again later", code, action)
 		case isKMSCode(code):
-			r.res.Error = fmt.Sprintf("the queue's KMS key refused %s (%s)%s; the key policy must allow the sender kms:GenerateDataKey and kms:Decrypt", action, code, detail)
+			r.res.Error = fmt.Sprintf("the queue's KMS key refused %s (%s); the key policy must allow the sender kms:GenerateDataKey and kms:Decrypt", action, code)
 		default:
-			r.res.Error = fmt.Sprintf("%s failed: %s%s", action, code, detail)
+			r.res.Error = fmt.Sprintf("%s failed: %s: %s", action, code, d.text)
 		}
 		r.res.Code = code
 		return denied
@@ -788,8 +850,10 @@ func isContextErr(ctx context.Context, err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || ctx.Err() != nil
 }
 
-// checkCause describes an error that has no SQS error code: a timeout, a
-// cancellation, a network failure, or anything else as it is.
+// checkCause describes an error that has no SQS error code, by its
+// category (see PublicError): a timeout or cancellation of the check, the
+// server's own credentials, a network failure. AWS's message and the
+// network's detail are not in it; the caller logs them (logFailure).
 func checkCause(ctx context.Context, err error) string {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -797,27 +861,11 @@ func checkCause(ctx context.Context, err error) string {
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
 		return "canceled: the check's context was canceled"
 	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) {
-		return "network: " + opErr.Error()
+	d := describe(err)
+	if d.code != "" {
+		return d.text + " (" + d.code + ")"
 	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return "network: " + dnsErr.Error()
-	}
-	var sendErr *smithyhttp.RequestSendError
-	if errors.As(err, &sendErr) {
-		var urlErr *url.Error
-		if errors.As(err, &urlErr) {
-			return "network: " + urlErr.Err.Error()
-		}
-		return "network: " + sendErr.Err.Error()
-	}
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorCode() + ": " + apiErr.ErrorMessage()
-	}
-	return strings.TrimPrefix(err.Error(), "sqshook: ")
+	return d.text
 }
 
 // scrub removes the hook's secret from everything the result says, and

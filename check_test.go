@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/internal/faultnet"
 	"github.com/sqshook/sqshook/sqstest"
 )
 
@@ -651,7 +655,7 @@ func TestCheckHookDiscoversPrincipal(t *testing.T) {
 		{name: "another role", sts: fakeSTS{arn: "arn:aws:sts::111122223333:assumed-role/Batch/pod-7"},
 			wantPrincipal: "arn:aws:iam::111122223333:role/Batch", wantWarning: []string{"implicit deny"}, wantCalls: 1},
 		{name: "discovery fails", sts: fakeSTS{err: errors.New("no EC2 IMDS role found")},
-			wantWarning: []string{"cannot discover", "no EC2 IMDS role found", "CheckOptions.Principal"}, wantCalls: 1},
+			wantWarning: []string{"cannot discover", "the server's own AWS credentials are not available", "CheckOptions.Principal"}, wantCalls: 1},
 		{name: "federated user", sts: fakeSTS{arn: "arn:aws:sts::111122223333:federated-user/bob"},
 			wantPrincipal: "arn:aws:sts::111122223333:federated-user/bob", wantWarning: []string{"federated user", "test message"}, wantCalls: 1},
 		{name: "principal given", sts: fakeSTS{arn: "arn:aws:sts::111122223333:assumed-role/Batch/pod-7"},
@@ -706,10 +710,14 @@ func TestCheckHookNeverShowsTheSecret(t *testing.T) {
 		name string
 		err  error
 		want string // in Error
+		// shown: Error repeats the message (a code without a category, or
+		// an error of no known kind), so the secret shows as [REDACTED];
+		// else the message is not shown at all.
+		shown bool
 	}{
-		{"API error message", checkAPIError("AccessDenied", "credential "+checkSecret+" refused"), "access denied"},
-		{"unknown API error", checkAPIError("Weird", "secret="+checkSecret), "Weird"},
-		{"other error", fmt.Errorf("signing with %s: broken", checkSecret), "broken"},
+		{"API error message", checkAPIError("AccessDenied", "credential "+checkSecret+" refused"), "access denied", false},
+		{"unknown API error", checkAPIError("Weird", "secret="+checkSecret), "Weird", true},
+		{"other error", fmt.Errorf("signing with %s: broken", checkSecret), "broken", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -717,8 +725,8 @@ func TestCheckHookNeverShowsTheSecret(t *testing.T) {
 			if res.Status != sqshook.CheckError || !strings.Contains(res.Error, tt.want) {
 				t.Errorf("got status %q, error %q; want error containing %q", res.Status, res.Error, tt.want)
 			}
-			if !strings.Contains(res.Error, "[REDACTED]") {
-				t.Errorf("error: got %q, want the secret replaced by [REDACTED]", res.Error)
+			if shown := strings.Contains(res.Error, "[REDACTED]"); shown != tt.shown {
+				t.Errorf("error: got %q; want the message shown with the secret replaced by [REDACTED]: %v", res.Error, tt.shown)
 			}
 		})
 	}
@@ -746,8 +754,9 @@ func TestCheckHookNetworkError(t *testing.T) {
 	if res.Status != sqshook.CheckError {
 		t.Fatalf("status: got %q, want %q", res.Status, sqshook.CheckError)
 	}
-	if !strings.HasPrefix(res.Error, "network: ") || !strings.Contains(res.Error, addr) {
-		t.Errorf("error: got %q, want %q naming %s", res.Error, "network: …", addr)
+	// The category, not the address the server dialled.
+	if !strings.HasPrefix(res.Error, "network: connection refused") || strings.Contains(res.Error, addr) {
+		t.Errorf("error: got %q, want %q without %s", res.Error, "network: connection refused …", addr)
 	}
 	if res.Code != "" {
 		t.Errorf("code: got %q, want none for a network error", res.Code)
@@ -1005,5 +1014,188 @@ func TestDiscoverPrincipal(t *testing.T) {
 				t.Errorf("got %q, %v; want an error containing %q (and wrapping %v)", got, err, tt.wantMsg, tt.wantErr)
 			}
 		})
+	}
+}
+
+// checkLog is a check's log as text, written by any goroutine.
+type checkLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *checkLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *checkLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *checkLog) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+// unresolvedClient is an SQS client for an endpoint whose name does not
+// resolve (a DNS server of the test's own answers NXDOMAIN); with proxy
+// set it sends through that HTTP proxy instead.
+func unresolvedClient(t *testing.T, proxy string) *sqs.Client {
+	return sqs.New(sqs.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String("https://nosuchhost.invalid"), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(checkKeyID, checkSecret, ""),
+		HTTPClient:  faultnet.HTTPClient(t, proxy),
+	})
+}
+
+// TestCheckHookHidesAWSDetail: what AWS or the network says about a failed
+// check (the caller's IAM identity and the queue's ARN with their account
+// ids, the server's proxy and resolver, its credential setup) is logged,
+// not shown: the result names the category and the SQS code, and what the
+// customer must fix.
+func TestCheckHookHidesAWSDetail(t *testing.T) {
+	const awsQueue = "https://sqs.us-east-1.amazonaws.com/123456789012/events"
+	// forbidden never shows in a result; the queue's own ARN and the
+	// principal the policy must allow are shown on purpose.
+	forbidden := []string{"111122223333", "444455556666", "185583345998", "assumed-role", "chat-server", "i-0abc", "customer-queue",
+		"nosuchhost", "lookup", "proxyconnect", "dial tcp", "no such host", ":53", "IMDS", "EC2", "get identity",
+		"cached credentials", "AWS_", "profile", "sqshook-missing-profile"}
+	resultShows := func(t *testing.T, res sqshook.CheckResult, more ...string) {
+		t.Helper()
+		js, err := json.Marshal(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range append(forbidden, more...) {
+			if strings.Contains(string(js), f) {
+				t.Errorf("the result shows %q: %s", f, js)
+			}
+		}
+	}
+	logShows := func(t *testing.T, log *checkLog, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(log.String(), w) {
+				t.Errorf("the log does not show %q:\n%s", w, log)
+			}
+		}
+		if strings.Contains(log.String(), checkSecret) {
+			t.Errorf("the log shows the hook's secret:\n%s", log)
+		}
+	}
+
+	t.Run("access denied", func(t *testing.T) {
+		srv := newCheckServer(t)
+		url := srv.CreateQueue("events", nil)
+		srv.AddFault(sqstest.Fault{Op: "GetQueueAttributes", Code: "AccessDenied", Message: strings.ReplaceAll(deniedMessage, "sendmessage", "getqueueattributes")})
+		srv.AddFault(sqstest.Fault{Op: "SendMessage", Code: "AccessDenied", Message: deniedMessage})
+		for _, send := range []bool{false, true} {
+			var log checkLog
+			res := runCheck(t, srv, checkKeysHook(url), sqshook.CheckOptions{SendTestMessage: send, Logger: log.logger()})
+			action := "sqs:GetQueueAttributes"
+			if send {
+				action = "sqs:SendMessage" // the attributes are not needed when the message is accepted
+			}
+			want := "access denied for " + action + " on " + url + " (AccessDenied): the IAM policy of access key …0001 and the queue policy must allow it"
+			if res.Status != sqshook.CheckError || res.Code != "AccessDenied" || res.Error != want {
+				t.Errorf("send %v: status %q, code %q, error %q; want error, AccessDenied, %q", send, res.Status, res.Code, res.Error, want)
+			}
+			resultShows(t, res, "arn:")
+			logShows(t, &log, "arn:aws:sts::111122223333:assumed-role/chat-server/i-0abc", "arn:aws:sqs:us-east-1:444455556666:customer-queue")
+		}
+
+		// "resource" auth: the server's principal is what the queue policy
+		// must name, so it is shown; the identity in AWS's message is not.
+		var log checkLog
+		const principal = "arn:aws:iam::999988887777:role/ChatServer"
+		res := runCheck(t, srv, checkResourceHook(url), sqshook.CheckOptions{Client: srv.Client(), Principal: principal, Logger: log.logger()})
+		if res.Code != "AccessDenied" || !strings.Contains(res.Error, "the queue policy must allow "+principal) {
+			t.Errorf("resource auth: code %q, error %q; want AccessDenied naming the principal the policy must allow", res.Code, res.Error)
+		}
+		resultShows(t, res)
+		logShows(t, &log, "arn:aws:sts::111122223333:assumed-role/chat-server/i-0abc")
+	})
+
+	t.Run("proxy refuses", func(t *testing.T) {
+		proxy := faultnet.RefusedAddr(t)
+		var log checkLog
+		res := sqshook.CheckHook(context.Background(), checkKeysHook(awsQueue), sqshook.CheckOptions{
+			Endpoint: "https://nosuchhost.invalid", Client: unresolvedClient(t, proxy), Logger: log.logger(), Timeout: 10 * time.Second,
+		})
+		if want := "network: connection refused (calling sqs:GetQueueAttributes)"; res.Error != want || res.Code != "" {
+			t.Errorf("error %q, code %q; want %q", res.Error, res.Code, want)
+		}
+		resultShows(t, res, proxy, "127.0.0.1")
+		logShows(t, &log, "proxyconnect", proxy)
+	})
+
+	t.Run("name not resolved", func(t *testing.T) {
+		var log checkLog
+		res := sqshook.CheckHook(context.Background(), checkKeysHook(awsQueue), sqshook.CheckOptions{
+			Endpoint: "https://nosuchhost.invalid", Client: unresolvedClient(t, ""), Logger: log.logger(), Timeout: 10 * time.Second,
+		})
+		if want := "network: name not resolved (calling sqs:GetQueueAttributes)"; res.Error != want || res.Code != "" {
+			t.Errorf("error %q, code %q; want %q", res.Error, res.Code, want)
+		}
+		resultShows(t, res)
+		logShows(t, &log, "lookup nosuchhost.invalid", "no such host")
+	})
+
+	// The server's own credentials, for "resource" hooks: what the SDK's
+	// chain says about the server's setup is logged only.
+	serverEnv := func(t *testing.T) {
+		dir := t.TempDir()
+		for k, v := range map[string]string{
+			"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_DEFAULT_PROFILE": "",
+			"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+			"AWS_WEB_IDENTITY_TOKEN_FILE": "", "AWS_ROLE_ARN": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "",
+			"AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": "us-east-1",
+		} {
+			t.Setenv(k, v)
+		}
+	}
+	t.Run("no credentials for the server", func(t *testing.T) {
+		serverEnv(t)
+		srv := newCheckServer(t)
+		var log checkLog
+		res := runCheck(t, srv, checkResourceHook(srv.CreateQueue("events", nil)), sqshook.CheckOptions{Principal: checkServerRole, Logger: log.logger()})
+		if want := "the server's own AWS credentials are not available (calling sqs:GetQueueAttributes)"; res.Error != want {
+			t.Errorf("error %q; want %q", res.Error, want)
+		}
+		resultShows(t, res)
+		logShows(t, &log, "EC2 IMDS")
+	})
+	t.Run("the server's profile does not exist", func(t *testing.T) {
+		serverEnv(t)
+		t.Setenv("AWS_PROFILE", "sqshook-missing-profile")
+		srv := newCheckServer(t)
+		var log checkLog
+		res := runCheck(t, srv, checkResourceHook(srv.CreateQueue("events", nil)), sqshook.CheckOptions{Principal: checkServerRole, Logger: log.logger()})
+		if want := "cannot build the SQS client: the server's own AWS credentials are not available"; res.Error != want {
+			t.Errorf("error %q; want %q", res.Error, want)
+		}
+		resultShows(t, res)
+		logShows(t, &log, "sqshook-missing-profile")
+	})
+}
+
+// TestDispatcherCheckHidesSTSDetail: a refused AssumeRole names the
+// server's identity in STS's message; the result says what the role's
+// trust policy must allow, and the dispatcher's log gets the message.
+func TestDispatcherCheckHidesSTSDetail(t *testing.T) {
+	e := newRoleEnv(t)
+	var log checkLog
+	d := e.dispatcher(t, []sqshook.Hook{e.roleHook("a", "checked")}, sqshook.WithExternalID("tenant-b-0000"), sqshook.WithLogger(log.logger()))
+	res, err := d.Check(context.Background(), "a", sqshook.CheckOptions{Timeout: 10 * time.Second})
+	if err != nil || res.Code != "AccessDenied" || res.Step != sqshook.StepAssumeRole || !strings.Contains(res.Error, "trust policy must allow") {
+		t.Fatalf("check with a wrong ExternalId: %v %+v", err, res)
+	}
+	for _, f := range []string{"185583345998", "chat-server", "is not authorized"} {
+		if strings.Contains(res.Error, f) {
+			t.Errorf("error shows %q: %s", f, res.Error)
+		}
+	}
+	if !strings.Contains(log.String(), serverPrincipal) || !strings.Contains(log.String(), "hook check failed") {
+		t.Errorf("the dispatcher's log does not show STS's message:\n%s", log.String())
 	}
 }

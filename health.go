@@ -18,12 +18,21 @@ const minRateWindow = time.Second
 
 // HealthHandler returns an http.Handler that serves the dispatcher's state
 // as JSON: each hook's counters (as in Stats, Spooled included), its
-// queue's name, its in-flight limit, its last error (scrubbed of
-// credentials, as in Stats) and its delivered and dead-lettered rates per
-// second, measured between requests at least a second apart (absent on the
-// first request); with a spool (WithSpool), the spool's state as in
-// SpoolStats. It never shows a hook's credentials, its queue's account, an
-// event or the spool's directory.
+// queue's name, its in-flight limit, its last error and health cause and
+// its delivered and dead-lettered rates per second, measured between
+// requests at least a second apart (absent on the first request); with a
+// spool (WithSpool), the spool's state as in SpoolStats. It never shows a
+// hook's credentials, its queue's account, an event or the spool's
+// directory.
+//
+// A hook's "last_error" and "health_cause" show the SQS error code and
+// the category of the failure (see PublicError and
+// HookStats.LastErrorMessage), such as "AccessDenied: access denied by
+// the queue policy: …" or "network: connection refused", never AWS's
+// message or the network's detail: no ARN, account id or IAM identity, no
+// address of the server's resolver or proxy, no host name, no word about
+// the server's own credential setup. The detail is in the server's log
+// (WithLogger).
 //
 // The report's "status" is the dispatcher's own health, not the worst of
 // its hooks' (one customer's failing queue is that customer's, shown in

@@ -1,6 +1,7 @@
 // health_test.go tests HealthHandler: its JSON agrees with Stats (the
 // spool's state included), rates come from the dispatcher's clock, the
-// status follows the spool's quota, and no credential shows.
+// status follows the spool's quota, no credential shows, and errors show
+// their code and category, never AWS's message or the network's detail.
 
 package sqshook
 
@@ -9,16 +10,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
 
+	"github.com/sqshook/sqshook/internal/faultnet"
 	"github.com/sqshook/sqshook/spool"
+	"github.com/sqshook/sqshook/sqstest"
 )
 
 const (
@@ -108,8 +115,8 @@ func TestHealthHandler(t *testing.T) {
 	if got := rate(rep.Hooks[1].DeadLetteredRate); got != 5 {
 		t.Errorf("h-bad dead_lettered_per_second = %v, want 5", got)
 	}
-	if le := rep.Hooks[1].LastError; le == nil || le.Code != "AccessDenied" || !strings.Contains(le.Message, "denied for") {
-		t.Errorf("h-bad last_error = %+v, want AccessDenied", le)
+	if le := rep.Hooks[1].LastError; le == nil || le.Code != "AccessDenied" || !strings.Contains(le.Message, "access denied") || strings.Contains(le.Message, "denied for") {
+		t.Errorf("h-bad last_error = %+v, want AccessDenied with its category, not AWS's message", le)
 	}
 	if rep.Hooks[0].LastError != nil {
 		t.Errorf("h-ok last_error = %+v, want none", rep.Hooks[0].LastError)
@@ -348,4 +355,175 @@ func TestHealthHookReportsHeld(t *testing.T) {
 	if strings.Contains(string(b), `"held"`) {
 		t.Errorf("hook entry %s shows held without any", b)
 	}
+}
+
+// healthDeniedMessage is AWS's message for a refused call: the caller's
+// IAM identity and the queue's ARN, each with its account id.
+const healthDeniedMessage = "User: arn:aws:sts::111122223333:assumed-role/chat-server/i-0abc is not authorized to perform: sqs:sendmessage on resource: arn:aws:sqs:us-east-1:444455556666:customer-queue because no resource-based policy allows the sqs:sendmessage action"
+
+// syncLog is a log's text, written by any goroutine.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// healthOf returns the report's entry for the hook id; it fails the test
+// if there is none.
+func healthOf(t *testing.T, rep healthReport, id string) hookHealth {
+	t.Helper()
+	for _, h := range rep.Hooks {
+		if h.ID == id && !h.Draining {
+			return h
+		}
+	}
+	t.Fatalf("no hook %q in the report %+v", id, rep.Hooks)
+	return hookHealth{}
+}
+
+// wantCause checks a hook's last error and health cause: the code, and
+// the category as the message.
+func wantCause(t *testing.T, h hookHealth, code, message string) {
+	t.Helper()
+	if le := h.LastError; le == nil || le.Code != code || le.Message != message {
+		t.Errorf("hook %s: last_error %+v, want code %q, message %q", h.ID, le, code, message)
+	}
+	cause := message
+	if code != "" {
+		cause = code + ": " + message
+	}
+	if h.Health == HealthOK || h.HealthCause != cause {
+		t.Errorf("hook %s: health %q, cause %q; want not ok, caused by %q", h.ID, h.Health, h.HealthCause, cause)
+	}
+}
+
+// TestHealthHandlerHidesAWSDetail: AWS's messages name IAM identities and
+// ARNs with their account ids, the network's name the server's proxy. The
+// health view and Stats show the error code and its category only; the
+// server's log gets the detail.
+func TestHealthHandlerHidesAWSDetail(t *testing.T) {
+	forbidden := []string{"111122223333", "444455556666", "185583345998", "arn:", "assumed-role", "chat-server", "i-0abc",
+		"customer-queue", "sqshook-sender", "proxyconnect", "dial tcp", "127.0.0.1", "wrong-external-id"}
+	check := func(t *testing.T, what, s string) {
+		t.Helper()
+		for _, f := range forbidden {
+			if strings.Contains(s, f) {
+				t.Errorf("%s shows %q:\n%s", what, f, s)
+			}
+		}
+	}
+	retries := RetryPolicy{InitialInterval: time.Millisecond, MaxInterval: 2 * time.Millisecond, MaxAttempts: 2, MaxElapsedTime: 20 * time.Second}
+
+	t.Run("sqs", func(t *testing.T) {
+		srv := sqstest.NewServer()
+		defer srv.Close()
+		proxy := faultnet.RefusedAddr(t)
+		var logs syncLog
+		keys := func(id, url string) Hook {
+			return Hook{ID: id, Enabled: true, HookType: HookTypeSQS, SQSQueueURL: url, SQSRegion: "us-east-1",
+				SQSAuthType: AuthKeys, SQSKey: healthKeyID, SQSSecret: healthSecret}
+		}
+		hooks := []Hook{
+			keys("denied", srv.CreateQueue("denied", nil)),
+			keys("kms", srv.CreateQueue("kms", nil)),
+			keys("proxied", "https://sqs.us-east-1.amazonaws.com/123456789012/proxied"),
+		}
+		srv.AddFault(sqstest.Fault{Op: "SendMessageBatch", Queue: "denied", Code: "AccessDenied", Message: healthDeniedMessage})
+		srv.AddFault(sqstest.Fault{Op: "SendMessageBatch", Queue: "kms", FailEntries: func(int, string) *sqstest.EntryFailure {
+			return &sqstest.EntryFailure{Code: "KMS.AccessDeniedException",
+				Message: "User: arn:aws:sts::111122223333:assumed-role/chat-server/i-0abc is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:us-east-1:444455556666:key/1234abcd"}
+		}})
+		proxied := sqs.New(sqs.Options{
+			Region: "us-east-1", BaseEndpoint: aws.String("https://nosuchhost.invalid"), RetryMaxAttempts: 1,
+			Credentials: credentials.NewStaticCredentialsProvider(healthKeyID, healthSecret, ""),
+			HTTPClient:  faultnet.HTTPClient(t, proxy),
+		})
+		d, err := New(hooks, WithEndpoint(srv.URL()), WithLinger(0), WithRetryPolicy(retries), WithDeadLetter(func(DeadLetter) {}),
+			WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+			WithClientFunc(func(_ context.Context, h Hook) (SQSAPI, error) {
+				if h.ID == "proxied" {
+					return proxied, nil
+				}
+				return srv.Client(), nil
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close(context.Background())
+		if err := d.Publish(context.Background(), Event{Type: "message.new", Body: []byte(`{"i":1}`)}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := d.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		rep, body := getHealth(t, d.HealthHandler())
+		wantCause(t, healthOf(t, rep, "denied"), "AccessDenied",
+			"access denied: the IAM policy of the hook's access key and the queue policy must allow sqs:SendMessage")
+		wantCause(t, healthOf(t, rep, "kms"), "KMS.AccessDeniedException", "the queue's KMS key refused the call")
+		wantCause(t, healthOf(t, rep, "proxied"), "", "network: connection refused")
+		check(t, "the health report", body)
+		check(t, "Stats", fmt.Sprintf("%+v", d.Stats()))
+
+		// The detail is in the server's log.
+		log := logs.String()
+		for _, want := range []string{"arn:aws:sts::111122223333:assumed-role/chat-server/i-0abc", "arn:aws:kms:us-east-1:444455556666:key/1234abcd", "proxyconnect", proxy} {
+			if !strings.Contains(log, want) {
+				t.Errorf("the log does not show %q:\n%s", want, log)
+			}
+		}
+		if strings.Contains(log, healthSecret) {
+			t.Errorf("the log shows the hook's secret:\n%s", log)
+		}
+	})
+
+	t.Run("role", func(t *testing.T) {
+		srv := sqstest.NewServer()
+		defer srv.Close()
+		const server, role = "arn:aws:iam::185583345998:role/chat-server", "arn:aws:iam::444455556666:role/sqshook-sender"
+		srv.AddIdentity("AKIASERVERIDENTITY01", server)
+		srv.AddRole(sqstest.Role{ARN: role, TrustedPrincipals: []string{server}, ExternalID: "tenant-a"})
+		var logs syncLog
+		h := Hook{ID: "role", Enabled: true, HookType: HookTypeSQS, SQSQueueURL: srv.CreateQueue("role", nil), SQSRegion: "us-east-1",
+			SQSAuthType: AuthRole, SQSRoleARN: role}
+		d, err := New([]Hook{h}, WithEndpoint(srv.URL()), WithLinger(0), WithRetryPolicy(retries), WithDeadLetter(func(DeadLetter) {}),
+			WithExternalID("wrong-external-id"),
+			WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+			WithClientOptions(ClientOptions{STSEndpoint: srv.URL(), LoadDefaultConfig: func(context.Context) (aws.Config, error) {
+				return aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIASERVERIDENTITY01", "server-secret", "")}, nil
+			}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close(context.Background())
+		if err := d.Publish(context.Background(), Event{Type: "message.new", Body: []byte(`{"i":1}`)}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := d.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rep, body := getHealth(t, d.HealthHandler())
+		wantCause(t, healthOf(t, rep, "role"), "AccessDenied",
+			"assuming the hook's role failed: the role's trust policy must allow this server's principal sts:AssumeRole with the customer's ExternalId")
+		check(t, "the health report", body)
+		check(t, "Stats", fmt.Sprintf("%+v", d.Stats()))
+		if log := logs.String(); !strings.Contains(log, server) || !strings.Contains(log, "wrong-external-id") {
+			t.Errorf("the log does not show STS's message and the ExternalId:\n%s", log)
+		}
+	})
 }

@@ -98,8 +98,8 @@ func TestFailingHookProbesOneCallPerInterval(t *testing.T) {
 		clk.advance(100 * time.Millisecond)
 		waitFor(t, func() bool { return stats().InFlight == 0 })
 	}
-	if h := stats(); h.HealthCause != "ServiceUnavailable: down" {
-		t.Errorf("cause %q, want ServiceUnavailable: down", h.HealthCause)
+	if h := stats(); h.HealthCause != "ServiceUnavailable: SQS unavailable" {
+		t.Errorf("cause %q, want ServiceUnavailable: SQS unavailable (the code and its category, not AWS's message)", h.HealthCause)
 	}
 	// No call starts before the probe interval has passed.
 	calls := fake.calls.Load()

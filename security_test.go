@@ -661,7 +661,8 @@ type leakCheckCase struct {
 	send   bool           // SendTestMessage
 	status sqshook.CheckStatus
 	want   string // in CheckResult.Error
-	// scrubbed: Error repeats the server's message, which held the
+	// scrubbed: Error repeats the server's message (an error code
+	// without a category; the others show none), which held the
 	// credentials, so "[REDACTED]" must show where they were (proof that
 	// the echoed message reached the result and was scrubbed).
 	scrubbed bool
@@ -677,11 +678,11 @@ func TestSecretNotInCheckResults(t *testing.T) {
 		{name: "InvalidClientTokenId", fault: &sqstest.Fault{Code: "InvalidClientTokenId"}, status: sqshook.CheckError, want: "bad access key or secret"},
 		{name: "InvalidClientTokenId echoed", fault: &sqstest.Fault{Code: "InvalidClientTokenId", Message: leakEcho}, status: sqshook.CheckError, want: "bad access key or secret"},
 		{name: "SignatureDoesNotMatch echoed", fault: &sqstest.Fault{Code: "SignatureDoesNotMatch", Message: leakEcho}, status: sqshook.CheckError, want: "bad access key or secret"},
-		{name: "AccessDenied echoed", fault: &sqstest.Fault{Code: "AccessDenied", Message: leakEcho}, status: sqshook.CheckError, want: "access denied", scrubbed: true},
-		{name: "AccessDenied echoed with test message", fault: &sqstest.Fault{Code: "AccessDenied", Message: leakEcho}, send: true, status: sqshook.CheckError, want: "access denied", scrubbed: true},
-		{name: "RequestThrottled echoed", fault: &sqstest.Fault{Code: "RequestThrottled", Message: leakEcho}, status: sqshook.CheckError, want: "throttling", scrubbed: true},
-		{name: "ExpiredToken echoed", fault: &sqstest.Fault{Code: "ExpiredToken", Message: leakEcho}, status: sqshook.CheckError, want: "expired credentials", scrubbed: true},
-		{name: "KMS echoed", fault: &sqstest.Fault{Code: "KmsAccessDenied", Message: leakEcho}, status: sqshook.CheckError, want: "KMS", scrubbed: true},
+		{name: "AccessDenied echoed", fault: &sqstest.Fault{Code: "AccessDenied", Message: leakEcho}, status: sqshook.CheckError, want: "access denied"},
+		{name: "AccessDenied echoed with test message", fault: &sqstest.Fault{Code: "AccessDenied", Message: leakEcho}, send: true, status: sqshook.CheckError, want: "access denied"},
+		{name: "RequestThrottled echoed", fault: &sqstest.Fault{Code: "RequestThrottled", Message: leakEcho}, status: sqshook.CheckError, want: "throttling"},
+		{name: "ExpiredToken echoed", fault: &sqstest.Fault{Code: "ExpiredToken", Message: leakEcho}, status: sqshook.CheckError, want: "expired credentials"},
+		{name: "KMS echoed", fault: &sqstest.Fault{Code: "KmsAccessDenied", Message: leakEcho}, status: sqshook.CheckError, want: "KMS"},
 		{name: "unknown code echoed", fault: &sqstest.Fault{Code: "WeirdFailure", Message: leakEcho}, status: sqshook.CheckError, want: "WeirdFailure", scrubbed: true},
 		{name: "QueueDoesNotExist", fault: &sqstest.Fault{Code: "QueueDoesNotExist"}, status: sqshook.CheckError, want: "no such queue"},
 		{name: "dropped connection", fault: &sqstest.Fault{Drop: sqstest.DropBeforeProcessing}, status: sqshook.CheckError, want: "network"},

@@ -258,12 +258,14 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 	if err != nil {
 		kind, code, msg := p.classify(err)
 		msg, err = p.hook.scrub(msg), p.hook.scrubError(err)
-		p.counters.lastError = &lastError{Code: code, Message: msg, Time: time.Now()}
+		// Stats and the health view get the category; the log the detail.
+		public := p.publicCause(kind, err)
+		p.counters.lastError = &lastError{Code: code, Message: public, Time: time.Now()}
 		if kind == failPermanent || kind == failTransient {
 			p.logFailureLocked(kind, code, msg, len(batch))
 		}
 		if kind != failShutdown && kind != failTooLong {
-			p.callFailedLocked(code, msg)
+			p.callFailedLocked(code, public)
 		}
 		for _, e := range batch {
 			e.code, e.message = code, msg // this attempt's error, for the dead letter
@@ -295,7 +297,7 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 		if len(out.Successful) > 0 || len(out.Failed) == 0 {
 			p.callSucceededLocked(throttled)
 		} else if f := out.Failed[0]; !f.SenderFault {
-			p.callFailedLocked(aws.ToString(f.Code), p.hook.scrub(aws.ToString(f.Message)))
+			p.callFailedLocked(aws.ToString(f.Code), p.publicEntryCause(aws.ToString(f.Code), aws.ToString(f.Message)))
 		}
 		dls = p.settleEntriesLocked(batch, out)
 	}
@@ -356,7 +358,7 @@ func (p *pipe) settleEntriesLocked(batch []*entry, out *sqs.SendMessageBatchOutp
 		settled[i] = true
 		e := batch[i]
 		code, msg := aws.ToString(f.Code), p.hook.scrub(aws.ToString(f.Message))
-		p.counters.lastError = &lastError{Code: code, Message: msg, Time: time.Now()}
+		p.counters.lastError = &lastError{Code: code, Message: p.publicEntryCause(code, aws.ToString(f.Message)), Time: time.Now()}
 		e.code, e.message = code, msg
 		if f.SenderFault {
 			p.logFailureLocked(failPermanent, code, msg, 1)

@@ -54,7 +54,8 @@ type HookStats struct {
 	Draining bool // removed or changed by SetHooks, or closing
 
 	// Health is the hook's delivery health; HealthCause says why it is not
-	// HealthOK (the last error code and message, or what it waits for).
+	// HealthOK: the last error code and the category of the failure (see
+	// PublicError), or what it waits for.
 	Health      Health
 	HealthCause string
 
@@ -94,7 +95,18 @@ type HookStats struct {
 	// (counted in Spooled while it waits there).
 	Held uint64
 
-	LastErrorCode    string
+	// LastErrorCode is the SQS error code of the hook's last failure (or
+	// CodeCredentials, CodeEndpoint; "" for a network failure or timeout).
+	LastErrorCode string
+	// LastErrorMessage is the category of the last failure (see
+	// PublicError), with what the customer must change for a denied call
+	// ("access denied by the queue policy: the policy must allow
+	// sqs:SendMessage for the server's principal"); an error code without
+	// a category keeps its message, redacted (RedactPublic). Like the
+	// health handler that shows it, it never holds AWS's message (which
+	// names IAM identities, ARNs and account ids), the server's network
+	// details or credential setup: those go to the log (WithLogger), and
+	// DeadLetter.Message keeps them for the dead-letter callback.
 	LastErrorMessage string
 	LastErrorTime    time.Time
 }

@@ -101,6 +101,7 @@ func (h *Handler) checkSQS(rq *request) {
 	var errs []string
 	for _, hk := range targets {
 		res := h.opts.Check(ctx, tenant, hk)
+		res.Error = publicCheckError(res, hk, rq.secrets)
 		id := hk.ID
 		if !req.empty() {
 			id = ""
@@ -121,6 +122,26 @@ func (h *Handler) checkSQS(rq *request) {
 	resp.Error = strings.Join(errs, "; ")
 	resp.Duration = rq.duration()
 	rq.ok(resp)
+}
+
+// publicCheckError is res.Error as the customer sees it. sqshook's checks
+// already describe failures by category (see sqshook.CheckResult); any
+// Checker's text still passes through sqshook.RedactPublic, keeping what
+// the result shows on purpose (the server's principal, the queue's ARN,
+// the queue URL and role the hook names) and validation problems, which
+// quote what the customer typed. The secrets go first, whole, so that no
+// redaction cuts one into pieces that the response's scrub would miss.
+func publicCheckError(res sqshook.CheckResult, h sqshook.Hook, secrets []string) string {
+	if res.Error == "" || res.Step == sqshook.StepValidate {
+		return res.Error
+	}
+	text := res.Error
+	for _, s := range secrets {
+		for _, form := range secretForms(s) {
+			text = strings.ReplaceAll(text, form, SecretPlaceholder)
+		}
+	}
+	return sqshook.RedactPublic(text, res.Principal, res.Queue.ARN, h.SQSQueueURL, h.SQSRoleARN, SecretPlaceholder)
 }
 
 // requestHook builds the hook a check_sqs request describes. The secret

@@ -2,12 +2,21 @@ package streamapi_test
 
 import (
 	"context"
+	"io"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/internal/faultnet"
+	"github.com/sqshook/sqshook/sqstest"
 	"github.com/sqshook/sqshook/streamapi"
 )
 
@@ -115,5 +124,111 @@ func TestCheckSQSHidesEncodedSecrets(t *testing.T) {
 	}
 	if !strings.Contains(r.raw, "SignatureDoesNotMatch: "+streamapi.SecretPlaceholder) {
 		t.Errorf("the error lost its text, want the cause with the placeholder: %s", r.raw)
+	}
+}
+
+// checkDenied is AWS's message for a refused call: the caller's IAM
+// identity and the queue's ARN, each with its account id.
+const checkDenied = "User: arn:aws:sts::111122223333:assumed-role/chat-server/i-0abc is not authorized to perform: sqs:getqueueattributes on resource: arn:aws:sqs:us-east-1:444455556666:customer-queue because no resource-based policy allows the sqs:getqueueattributes action"
+
+// checkForbidden never shows in a check_sqs answer: AWS's identities and
+// account ids, the server's network and its credential setup.
+var checkForbidden = []string{"111122223333", "444455556666", "assumed-role", "chat-server", "i-0abc", "customer-queue",
+	"10.1.2.3", "nosuchhost", "lookup", "proxyconnect", "dial tcp", "no such host", ":53", "IMDS", "get identity"}
+
+// checkAnswer checks a check_sqs answer: status error, the error holding
+// want, the one result's code, and nothing of checkForbidden or more.
+func checkAnswer(t *testing.T, r response, want, code string, more ...string) {
+	t.Helper()
+	wantOK(t, "check_sqs", r)
+	msg, _ := r.body["error"].(string)
+	if r.body["status"] != "error" || !strings.Contains(msg, want) {
+		t.Errorf("answer: status %v, error %q; want error containing %q", r.body["status"], msg, want)
+	}
+	results, _ := r.body["results"].([]any)
+	if len(results) != 1 {
+		t.Fatalf("answer has %d results, want 1: %s", len(results), r.raw)
+	}
+	res, _ := results[0].(map[string]any)["result"].(map[string]any)
+	if got, _ := res["code"].(string); got != code || res["error"] != msg {
+		t.Errorf("result: code %q, error %q; want code %q and the answer's error", got, res["error"], code)
+	}
+	for _, f := range append(checkForbidden, more...) {
+		if strings.Contains(r.raw, f) {
+			t.Errorf("the answer shows %q: %s", f, r.raw)
+		}
+	}
+}
+
+// TestCheckSQSHidesAWSDetail: check_sqs answers name the category of a
+// failure and its SQS code, never AWS's message (identities, ARNs, account
+// ids), the server's proxy or resolver, or its credential setup.
+func TestCheckSQSHidesAWSDetail(t *testing.T) {
+	const awsQueue = "https://sqs.us-east-1.amazonaws.com/123456789012/events"
+	t.Run("access denied", func(t *testing.T) {
+		e := newEnv(t, nil)
+		url := e.sqs.CreateQueue("events", nil)
+		e.sqs.AddFault(sqstest.Fault{Op: "GetQueueAttributes", Code: "AccessDenied", Message: checkDenied})
+		r := e.asA(t, "POST", "/check_sqs", map[string]any{"sqs_url": url, "sqs_key": hookKey, "sqs_secret": hookSecret})
+		checkAnswer(t, r, "access denied for sqs:GetQueueAttributes", "AccessDenied", "arn:")
+	})
+
+	t.Run("name not resolved", func(t *testing.T) {
+		client := sqs.New(sqs.Options{
+			Region: "us-east-1", BaseEndpoint: aws.String("https://nosuchhost.invalid"), RetryMaxAttempts: 1,
+			Credentials: credentials.NewStaticCredentialsProvider(hookKey, hookSecret, ""),
+			HTTPClient:  faultnet.HTTPClient(t, ""),
+		})
+		e := newEnv(t, func(o *streamapi.Options) {
+			o.Check = func(ctx context.Context, _ string, h sqshook.Hook) sqshook.CheckResult {
+				return sqshook.CheckHook(ctx, h, sqshook.CheckOptions{Endpoint: "https://nosuchhost.invalid", Client: client, Logger: slogTo(io.Discard)})
+			}
+		})
+		r := e.asA(t, "POST", "/check_sqs", map[string]any{"sqs_url": awsQueue, "sqs_key": hookKey, "sqs_secret": hookSecret})
+		checkAnswer(t, r, "network: name not resolved", "")
+	})
+
+	// A Checker of the server's own that passes on what it was told: the
+	// answer still shows neither identities nor addresses, and keeps the
+	// principal the queue policy must name.
+	t.Run("a checker's own text", func(t *testing.T) {
+		const principal = "arn:aws:iam::999988887777:role/ChatServer"
+		e := newEnv(t, func(o *streamapi.Options) {
+			o.Check = func(context.Context, string, sqshook.Hook) sqshook.CheckResult {
+				return sqshook.CheckResult{Status: sqshook.CheckError, Code: "AccessDenied", Principal: principal,
+					Error: "AccessDenied: " + checkDenied + "; the queue policy must allow " + principal + "; via proxy 10.1.2.3:3128"}
+			}
+		})
+		r := e.asA(t, "POST", "/check_sqs", map[string]any{"sqs_url": awsQueue, "sqs_key": hookKey, "sqs_secret": hookSecret})
+		checkAnswer(t, r, "the queue policy must allow "+principal, "AccessDenied")
+	})
+}
+
+// TestCheckSQSProxyFromEnvironment: a server that sends through an HTTP
+// proxy (HTTPS_PROXY) does not tell customers its address. The proxy
+// setting is read once per process, so the check runs in a process of its
+// own, started with the proxy set to a loopback port where nothing listens.
+func TestCheckSQSProxyFromEnvironment(t *testing.T) {
+	const child = "STREAMAPI_TEST_PROXY_CHILD"
+	if proxy := os.Getenv(child); proxy != "" {
+		e := newEnv(t, func(o *streamapi.Options) { o.Endpoint = "https://nosuchhost.invalid" })
+		r := e.asA(t, "POST", "/check_sqs", map[string]any{
+			"sqs_url": "https://sqs.us-east-1.amazonaws.com/123456789012/events", "sqs_key": hookKey, "sqs_secret": hookSecret})
+		checkAnswer(t, r, "network: connection refused", "", proxy, "127.0.0.1")
+		return
+	}
+	proxy := faultnet.RefusedAddr(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCheckSQSProxyFromEnvironment$", "-test.count=1")
+	cmd.Env = append(os.Environ(), child+"="+proxy,
+		"HTTPS_PROXY=http://"+proxy, "https_proxy=http://"+proxy, "HTTP_PROXY=http://"+proxy, "http_proxy=http://"+proxy,
+		"NO_PROXY=", "no_proxy=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the check with HTTPS_PROXY=%s failed: %v\n%s", proxy, err, out)
+	}
+	// The default Checker logs the detail (to slog's default logger, the
+	// process's standard error here).
+	if !strings.Contains(string(out), "proxyconnect") || !strings.Contains(string(out), proxy) {
+		t.Errorf("the log does not show the proxy's failure:\n%s", out)
 	}
 }

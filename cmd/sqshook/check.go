@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -18,8 +19,9 @@ queue size limit below the hook's, a missing dead-letter queue, FIFO group
 ids, and (for "resource" auth) a queue policy that does not let the server's
 principal send. "role" hooks are checked by assuming their role with
 -external-id. Prints one JSON result per hook; the exit code is non-zero
-if any hook's status is "error" or the file holds no hooks. Secrets never
-appear in the output.`, stderr)
+if any hook's status is "error" or the file holds no hooks. A failed hook's
+"error" is what a customer would see; its "cause" is what AWS or the network
+said, for this server's operator. Secrets never appear in the output.`, stderr)
 	hooksFile := fs.String("hooks", "", `JSON file of hooks ({"event_hooks": [...]} or an array) (required)`)
 	endpoint := fs.String("endpoint", "", "SQS endpoint override (an emulator); default AWS or AWS_ENDPOINT_URL_SQS")
 	sendTest := fs.Bool("send-test", false, `also send one message marked as a test event (type "`+sqshook.TestEventType+`")`)
@@ -50,9 +52,10 @@ appear in the output.`, stderr)
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	for _, h := range hooks {
+		details := &detailLog{}
 		res := sqshook.CheckHook(ctx, h, sqshook.CheckOptions{
 			Endpoint: *endpoint, STSEndpoint: *stsEndpoint, SendTestMessage: *sendTest, Principal: *principal,
-			ExternalID: *externalID, MultiTenant: *multiTenant,
+			ExternalID: *externalID, MultiTenant: *multiTenant, Logger: slog.New(details),
 		})
 		out := struct {
 			Hook string `json:"hook"`
@@ -62,7 +65,7 @@ appear in the output.`, stderr)
 			Cause    string `json:"cause,omitempty"`
 			Duration string `json:"duration"`
 		}{Hook: h.Redacted().ID, CheckResult: res, Duration: roundDuration(res.Duration).String()}
-		out.Error, out.Cause = humanCheckError(res.Error)
+		out.Error, out.Cause = humanCheckError(res.Error, strings.Join(details.errors, "; "))
 		if out.Hook == "" {
 			out.Hook = sqshook.GenerateHookID(h)
 		}
@@ -79,17 +82,45 @@ appear in the output.`, stderr)
 	return nil
 }
 
-// humanCheckError rewrites the errors that only say what the AWS SDK saw
-// into what to do about them; cause keeps the original text.
-func humanCheckError(msg string) (text, cause string) {
+// serverCredentialsText is how a check says that the server's own
+// credential chain failed (see sqshook.PublicError).
+const serverCredentialsText = "the server's own AWS credentials are not available"
+
+// humanCheckError returns a failed check's error for the operator: the
+// result's msg, with the server's missing credentials said as what to do
+// about them, and the cause: detail (what AWS or the network said, as the
+// check logged it), or msg where the text was rewritten and nothing was
+// logged.
+func humanCheckError(msg, detail string) (text, cause string) {
 	switch {
 	case msg == "":
 		return "", ""
-	case strings.Contains(msg, "get credentials") || strings.Contains(msg, "failed to refresh cached credentials") ||
-		strings.Contains(msg, "no EC2 IMDS role found"):
+	case strings.Contains(msg, serverCredentialsText):
+		if detail == "" {
+			detail = msg
+		}
 		return "no AWS credentials found for this server: resource and role hooks send with the server's own " +
 			"credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or run where an " +
-			"instance or task role is available", msg
+			"instance or task role is available", detail
 	}
-	return msg, ""
+	return msg, detail
 }
+
+// detailLog is the slog handler of one check: it keeps the detail of each
+// failure the check logs (its "error" attribute) for the output's cause.
+type detailLog struct{ errors []string }
+
+func (l *detailLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (l *detailLog) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "error" {
+			l.errors = append(l.errors, a.Value.String())
+		}
+		return true
+	})
+	return nil
+}
+
+func (l *detailLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *detailLog) WithGroup(string) slog.Handler      { return l }

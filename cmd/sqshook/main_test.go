@@ -280,13 +280,17 @@ func TestErrorsNotDoubled(t *testing.T) {
 }
 
 func TestHumanCheckError(t *testing.T) {
+	msg := "the server's own AWS credentials are not available (calling sqs:GetQueueAttributes)"
 	raw := "operation error SQS: GetQueueAttributes, get identity: get credentials: failed to refresh cached credentials, no EC2 IMDS role found"
-	text, cause := humanCheckError(raw)
+	text, cause := humanCheckError(msg, raw)
 	if !strings.Contains(text, "no AWS credentials found") || !strings.Contains(text, "AWS_ACCESS_KEY_ID") || cause != raw {
-		t.Errorf("humanCheckError(%q) = %q, %q", raw, text, cause)
+		t.Errorf("humanCheckError(%q, %q) = %q, %q", msg, raw, text, cause)
 	}
-	if text, cause := humanCheckError("the queue does not exist"); text != "the queue does not exist" || cause != "" {
-		t.Errorf("other errors are kept as they are: %q, %q", text, cause)
+	if _, cause := humanCheckError(msg, ""); cause != msg {
+		t.Errorf("rewritten without a logged detail: cause %q, want the result's text %q", cause, msg)
+	}
+	if text, cause := humanCheckError("the queue does not exist", "detail"); text != "the queue does not exist" || cause != "detail" {
+		t.Errorf("other errors are kept as they are, with the detail as the cause: %q, %q", text, cause)
 	}
 }
 
@@ -332,6 +336,13 @@ func TestCheckCommand(t *testing.T) {
 	}
 	if got["missing"]["status"] != "error" {
 		t.Errorf("missing queue: %v", got["missing"])
+	}
+	// The error is what a customer would see; the cause, for the operator,
+	// is what SQS said.
+	e, _ := got["missing"]["error"].(string)
+	c, _ := got["missing"]["cause"].(string)
+	if !strings.Contains(e, "no such queue") || !strings.Contains(c, "The specified queue does not exist") {
+		t.Errorf("missing queue: error %q, cause %q; want \"no such queue\" and SQS's message", e, c)
 	}
 	for id, r := range got {
 		d, ok := r["duration"].(string)
