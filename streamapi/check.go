@@ -11,11 +11,16 @@ import (
 	"strings"
 
 	"github.com/sqshook/sqshook"
+	"golang.org/x/sync/errgroup"
 )
 
 // DefaultCheckRegion is the region a check_sqs request's queue gets when it
 // names none and its URL names none (an emulator's URL).
 const DefaultCheckRegion = "us-east-1"
+
+// CheckConcurrency is how many of an app's hooks one check_sqs request
+// checks at a time; its answer lists them in the app's order.
+const CheckConcurrency = 8
 
 // checkRequest is Stream's CheckSQSRequest (sqs_url, sqs_key, sqs_secret)
 // with the other settings of an sqs hook.
@@ -97,10 +102,22 @@ func (h *Handler) checkSQS(rq *request) {
 		targets = []sqshook.Hook{hk}
 	}
 
+	// The hooks are checked a few at a time: one after the other, an app's
+	// 50 hooks could take longer than the server's write timeout.
+	results := make([]sqshook.CheckResult, len(targets))
+	var g errgroup.Group
+	g.SetLimit(CheckConcurrency)
+	for i, hk := range targets {
+		g.Go(func() error {
+			results[i] = h.opts.Check(ctx, tenant, hk)
+			return nil
+		})
+	}
+	_ = g.Wait() // the closures return nil
 	resp := CheckResponse{Status: string(sqshook.CheckOK), Results: make([]CheckedHook, 0, len(targets))}
 	var errs []string
-	for _, hk := range targets {
-		res := h.opts.Check(ctx, tenant, hk)
+	for i, hk := range targets {
+		res := results[i]
 		res.Error = publicCheckError(res, hk, rq.secrets)
 		id := hk.ID
 		if !req.empty() {

@@ -2,6 +2,7 @@ package streamapi_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/url"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -215,6 +217,7 @@ func TestCheckSQSProxyFromEnvironment(t *testing.T) {
 		r := e.asA(t, "POST", "/check_sqs", map[string]any{
 			"sqs_url": "https://sqs.us-east-1.amazonaws.com/123456789012/events", "sqs_key": hookKey, "sqs_secret": hookSecret})
 		checkAnswer(t, r, "network: connection refused", "", proxy, "127.0.0.1")
+		fmt.Fprint(os.Stderr, e.logs.String()) // for the parent to read
 		return
 	}
 	proxy := faultnet.RefusedAddr(t)
@@ -226,9 +229,66 @@ func TestCheckSQSProxyFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the check with HTTPS_PROXY=%s failed: %v\n%s", proxy, err, out)
 	}
-	// The default Checker logs the detail (to slog's default logger, the
-	// process's standard error here).
+	// The default Checker logs the detail to the handler's Logger, which
+	// the child prints.
 	if !strings.Contains(string(out), "proxyconnect") || !strings.Contains(string(out), proxy) {
 		t.Errorf("the log does not show the proxy's failure:\n%s", out)
+	}
+}
+
+// TestCheckSQSChecksHooksConcurrently: an app's hooks are checked
+// CheckConcurrency at a time, never more, and the answer lists them in the
+// app's order. Checked one after the other, the Checker below would never
+// see a second call while the first waits, and would time out.
+func TestCheckSQSChecksHooksConcurrently(t *testing.T) {
+	const hooks = 2*streamapi.CheckConcurrency + 3
+	var mu sync.Mutex
+	active, most := 0, 0
+	full := make(chan struct{})
+	e := newEnv(t, func(o *streamapi.Options) {
+		o.Check = func(ctx context.Context, _ string, h sqshook.Hook) sqshook.CheckResult {
+			mu.Lock()
+			active++
+			most = max(most, active)
+			if active == streamapi.CheckConcurrency {
+				select {
+				case <-full:
+				default:
+					close(full)
+				}
+			}
+			mu.Unlock()
+			defer func() { mu.Lock(); active--; mu.Unlock() }()
+			select {
+			case <-full: // the first round filled every slot
+			case <-time.After(10 * time.Second):
+				return sqshook.CheckResult{Status: sqshook.CheckError, Error: "checked alone"}
+			}
+			return sqshook.CheckResult{Status: sqshook.CheckOK}
+		}
+	})
+	var list []any
+	for i := range hooks {
+		hk := e.sqsHook(t, fmt.Sprintf("q%d", i))
+		hk["id"] = fmt.Sprintf("h%02d", i)
+		list = append(list, hk)
+	}
+	wantOK(t, "setup", e.asA(t, "PATCH", "/app", map[string]any{"event_hooks": list}))
+	r := e.asA(t, "POST", "/check_sqs", nil)
+	wantOK(t, "check", r)
+	if r.body["status"] != "ok" {
+		t.Errorf("status %v (%v), want ok: the hooks were not checked concurrently", r.body["status"], r.body["error"])
+	}
+	if most != streamapi.CheckConcurrency {
+		t.Errorf("at most %d checks at once, want %d", most, streamapi.CheckConcurrency)
+	}
+	results := r.body["results"].([]any)
+	if len(results) != hooks {
+		t.Fatalf("%d results, want %d", len(results), hooks)
+	}
+	for i, res := range results {
+		if id := res.(map[string]any)["hook_id"]; id != fmt.Sprintf("h%02d", i) {
+			t.Errorf("results[%d] is hook %v, want h%02d", i, id, i)
+		}
 	}
 }

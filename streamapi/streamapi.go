@@ -88,8 +88,9 @@
 // a body and never sends it keeps its connection and a goroutine for ever;
 // a body cut short by ReadTimeout is answered with Stream's code 23, HTTP
 // 408), WriteTimeout (a client that reads its answer slowly; longer than
-// the slowest check_sqs, which checks up to MaxHooks hooks one after the
-// other, each bounded by its Checker's timeout), IdleTimeout (idle
+// the slowest check_sqs, which checks up to MaxHooks hooks,
+// [CheckConcurrency] at a time, each bounded by its Checker's timeout: 50
+// hooks and the default 10 s take at most about 70 s), IdleTimeout (idle
 // keep-alive connections) and MaxHeaderBytes (Stream's SDKs send a few
 // kilobytes; the default allows a megabyte). A proxy in front that sets
 // the same bounds does as well.
@@ -211,7 +212,8 @@ type Options struct {
 	// should agree with what the Applier accepts.
 	Validation func(tenant string) sqshook.ValidateOptions
 	// Check checks a hook for POST /check_sqs. Default: sqshook.CheckHook
-	// with CheckOptions{Endpoint: Endpoint, MultiTenant: true}.
+	// with CheckOptions{Endpoint: Endpoint, MultiTenant: true, Logger: Logger}.
+	// It is called for up to CheckConcurrency hooks of one request at once.
 	Check Checker
 	// MaxBodyBytes bounds request bodies. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -284,10 +286,13 @@ func New(opts Options) (*Handler, error) {
 		endpoint := opts.Endpoint
 		opts.Validation = func(string) sqshook.ValidateOptions { return sqshook.ValidateOptions{Endpoint: endpoint} }
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
 	if opts.Check == nil {
-		endpoint := opts.Endpoint
+		endpoint, logger := opts.Endpoint, opts.Logger
 		opts.Check = func(ctx context.Context, _ string, h sqshook.Hook) sqshook.CheckResult {
-			return sqshook.CheckHook(ctx, h, sqshook.CheckOptions{Endpoint: endpoint, MultiTenant: true})
+			return sqshook.CheckHook(ctx, h, sqshook.CheckOptions{Endpoint: endpoint, MultiTenant: true, Logger: logger})
 		}
 	}
 	if opts.MaxBodyBytes <= 0 {
@@ -301,9 +306,6 @@ func New(opts Options) (*Handler, error) {
 		opts.Leeway = DefaultLeeway
 	case opts.Leeway < 0:
 		opts.Leeway = 0
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
