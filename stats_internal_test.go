@@ -6,6 +6,8 @@ package sqshook
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -43,7 +45,7 @@ func statsHook(id, queue string) Hook {
 }
 
 // within runs fn in a goroutine and reports whether it returned within a
-// generous bound; when it did not, wait (if given) releases it and the
+// generous bound; when it did not, release lets it go on and the
 // goroutine is waited for, so that none is left behind.
 func within(t *testing.T, what string, fn func(), release func()) {
 	t.Helper()
@@ -61,8 +63,9 @@ func within(t *testing.T, what string, fn func(), release func()) {
 	}
 }
 
-// TestStatsAndMetricsWithoutDispatcherLock: Tenant.Stats, Dispatcher.Stats
-// and a metrics collection complete while the dispatcher's lock is held
+// TestStatsAndMetricsWithoutDispatcherLock: Tenant.Stats, Dispatcher.Stats,
+// a metrics collection and the health handler complete while the
+// dispatcher's lock is held
 // (as every tenant's SetHooks holds it to swap its hooks), and report the
 // tenant's draining hook; and while they are stuck on one tenant's hook,
 // another tenant's SetHooks and Publish complete.
@@ -108,7 +111,12 @@ func TestStatsAndMetricsWithoutDispatcherLock(t *testing.T) {
 	within(t, "Tenant.Stats", func() { ts = d.Tenant("a").Stats() }, d.mu.Unlock)
 	within(t, "Dispatcher.Stats", func() { ds = d.Stats() }, d.mu.Unlock)
 	within(t, "a metrics collection", func() { _ = reader.Collect(context.Background(), &rm) }, d.mu.Unlock)
+	health := httptest.NewRecorder()
+	within(t, "the health handler", func() { d.HealthHandler().ServeHTTP(health, httptest.NewRequest(http.MethodGet, "/", nil)) }, d.mu.Unlock)
 	d.mu.Unlock()
+	if health.Code != http.StatusOK {
+		t.Errorf("health handler: %d", health.Code)
+	}
 	if h, ok := ts.TenantHook("a", "h2"); len(ts.Hooks) != 2 || !ok || !h.Draining || h.Pending != 1 {
 		t.Errorf("Tenant(a).Stats: %+v; want h1 active and h2 draining with its copy", ts.Hooks)
 	}
