@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -365,12 +364,6 @@ func (d *Dispatcher) eachTenant(fn func(t *tenant)) {
 		fn(v.(*tenant))
 		return true
 	})
-}
-
-// tenantOrder sorts pipes by tenant id, keeping their order within a
-// tenant.
-func tenantOrder(pipes []*pipe) {
-	slices.SortStableFunc(pipes, func(a, b *pipe) int { return strings.Compare(a.tenant.id, b.tenant.id) })
 }
 
 // tenantAttr is the log attribute of a named tenant.
