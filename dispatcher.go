@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +32,9 @@ type Dispatcher struct {
 	def     *tenant  // the default tenant ""
 	tenants sync.Map // tenant id → *tenant: the named tenants with hooks
 	named   atomic.Int64
+	// draining is tenant id → *pipeSet: the pipelines SetHooks retired,
+	// until done (stats.go), for Stats and metrics without d.mu.
+	draining sync.Map
 
 	mu    sync.Mutex         // guards tenants' hooks, pipes, and SetHooks/Close transitions
 	pipes map[*pipe]struct{} // active and draining, all tenants
@@ -163,6 +165,7 @@ func (d *Dispatcher) pipeDone(p *pipe) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.pipes, p)
+	d.untrackDraining(p)
 	d.closeIdleLocked()
 }
 
@@ -393,54 +396,16 @@ func (d *Dispatcher) abort() {
 // hooks of the default tenant in configuration order, then those of the
 // other tenants by tenant id, then hooks still draining after removal.
 // After Close it keeps reporting the hooks as they were at the end (all
-// Draining).
+// Draining). It reads each hook on its own and makes no SetHooks or
+// Publish wait for the whole list.
 func (d *Dispatcher) Stats() Stats {
-	d.mu.Lock()
-	pipes := d.statsOrderLocked()
-	if d.closed.Load() {
-		pipes = d.final
-	}
-	d.mu.Unlock()
-	s := Stats{CallbackPanics: d.panics.Load(), Spool: d.spoolStats()}
-	for _, p := range pipes {
-		s.Hooks = append(s.Hooks, p.stats())
-	}
+	s := d.stats(d.statsPipes())
+	s.Spool = d.spoolStats()
 	return s
 }
 
-// statsOrderLocked lists active pipes, the default tenant's first and then
-// by tenant id, each tenant's in configuration order; then the draining
-// ones by tenant and hook id.
-func (d *Dispatcher) statsOrderLocked() []*pipe {
-	var active []*pipe
-	var named []*pipe
-	d.eachTenant(func(t *tenant) {
-		if t == d.def {
-			active = append(active, t.snap.Load().pipes...)
-		} else {
-			named = append(named, t.snap.Load().pipes...)
-		}
-	})
-	tenantOrder(named)
-	active = append(active, named...)
-	inActive := make(map[*pipe]bool, len(active))
-	for _, p := range active {
-		inActive[p] = true
-	}
-	var draining []*pipe
-	for p := range d.pipes {
-		if !inActive[p] {
-			draining = append(draining, p)
-		}
-	}
-	slices.SortFunc(draining, func(a, b *pipe) int {
-		if c := strings.Compare(a.tenant.id, b.tenant.id); c != 0 {
-			return c
-		}
-		return strings.Compare(a.hook.ID, b.hook.ID)
-	})
-	return append(active, draining...)
-}
+// statsOrderLocked is statsOrder; d.mu is held.
+func (d *Dispatcher) statsOrderLocked() []*pipe { return d.statsOrder() }
 
 // dispatchDeadLetters reports dead letters; never called with a lock held.
 func (d *Dispatcher) dispatchDeadLetters(dls []DeadLetter) {

@@ -248,12 +248,7 @@ type hookKey struct{ tenant, id string }
 // queueNames maps hooks to their queues' names (the last segment of the
 // URL: no account, no region), active hooks first.
 func (d *Dispatcher) queueNames() map[hookKey]string {
-	d.mu.Lock()
-	pipes := d.statsOrderLocked()
-	if d.closed.Load() {
-		pipes = d.final
-	}
-	d.mu.Unlock()
+	pipes := d.statsPipes()
 	names := make(map[hookKey]string, len(pipes))
 	for _, p := range pipes {
 		k := hookKey{p.tenant.id, p.hook.ID}

@@ -47,6 +47,10 @@ const (
 	// DefaultCallTimeout bounds one SendMessageBatch call; a call that runs
 	// out is retried as an ambiguous outcome.
 	DefaultCallTimeout = 20 * time.Second
+	// DefaultMetricsDetailLimit is the most hooks that get metric series
+	// of their own under WithMetricsDetail, over a dispatcher's life (see
+	// WithMetricsDetailLimit).
+	DefaultMetricsDetailLimit = 100
 )
 
 // RetryPolicy shapes the exponential back-off between attempts to deliver
@@ -174,6 +178,7 @@ func defaultConfig() settings {
 		failingAfter:      DefaultFailingAfter,
 		probeInterval:     DefaultProbeInterval,
 		resumeWait:        DefaultResumeWait,
+		telemetrySettings: telemetrySettings{metricsDetailLimit: DefaultMetricsDetailLimit},
 	}
 }
 
@@ -228,6 +233,9 @@ func (c *settings) validate() error {
 	}
 	if c.maxTotalBytes < maxMsg {
 		v.add("dispatcher_buffered_bytes", fmt.Sprintf("%d is below the message size limit %d", c.maxTotalBytes, maxMsg))
+	}
+	if c.metricsDetailLimit < 0 {
+		v.add("metrics_detail_limit", "must not be negative")
 	}
 	c.validateSpool(&v)
 	return v.err()
@@ -472,8 +480,43 @@ func WithClientFunc(fn func(ctx context.Context, h Hook) (SQSAPI, error)) Option
 // WithMeterProvider sets the provider of the dispatcher's metrics (see
 // docs/observability.md), such as otel.GetMeterProvider() or an
 // SDK provider. Default nil: no metrics, at the cost of a nil check.
+//
+// Measurements go to the dispatcher's aggregate series, whose attributes
+// are messaging.system and the measurement's outcome, reason or code, never
+// a tenant or a hook: their number does not grow with tenants and hooks (a
+// few dozen), and a hook costs no more memory than without metrics. Only
+// the hooks of the tenants WithMetricsDetail names get series of their own.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(c *settings) { c.meterProvider = mp }
+}
+
+// WithMetricsDetail gives the hooks of the tenants for which detail returns
+// true metric series of their own: their measurements carry the hook's
+// tenant (sqshook.tenant), id (sqshook.hook.id) and queue name
+// (messaging.destination.name) instead of going to the aggregate series
+// (the sum over an instrument's series stays the dispatcher's total). A
+// hook's gauges have series only while it holds something, so they end
+// when its tenant is removed; its counters' and histograms' series stay in
+// the SDK (cumulative temporality) for the provider's life. detail is
+// called, from any goroutine, when New or SetHooks builds a hook's
+// pipeline (a new or changed hook); "" is the default tenant; a panic in it
+// means false. WithMetricsDetailLimit bounds the hooks that get series of
+// their own. Default nil: no hook has series of its own.
+func WithMetricsDetail(detail func(tenant string) bool) Option {
+	return func(c *settings) { c.metricsDetail = detail }
+}
+
+// WithMetricsDetailLimit bounds the hooks that get metric series of their
+// own under WithMetricsDetail, over the dispatcher's life: a hook is its
+// tenant, id and queue name; once n hooks have had series of their own,
+// the measurements of any further hook go to the aggregate series, and a
+// warning is logged once. A hook keeps its place while the dispatcher
+// lives, since the SDK keeps its counters' series: hook ids that a tenant
+// keeps changing use up places but never make the SDK's series
+// unbounded. 0 gives no hook series of its own. Default
+// DefaultMetricsDetailLimit (100).
+func WithMetricsDetailLimit(n int) Option {
+	return func(c *settings) { c.metricsDetailLimit = n }
 }
 
 // WithTracerProvider sets the provider of the dispatcher's spans: one per
@@ -495,9 +538,11 @@ func WithTracePropagation() Option {
 
 // telemetrySettings are the options of telemetry.go.
 type telemetrySettings struct {
-	meterProvider    metric.MeterProvider
-	tracerProvider   trace.TracerProvider
-	tracePropagation bool
+	meterProvider      metric.MeterProvider
+	tracerProvider     trace.TracerProvider
+	tracePropagation   bool
+	metricsDetail      func(tenant string) bool
+	metricsDetailLimit int
 }
 
 // clock is the time source of linger and retry timers; tests replace it.

@@ -1,9 +1,15 @@
-// stats.go is the dispatcher's counters: Stats and HookStats.
+// stats.go is the dispatcher's counters: Stats and HookStats, and how they
+// (and the metrics' gauges) find the pipelines to read without the
+// dispatcher's lock: active pipelines from the tenants' snapshots,
+// draining ones from an index per tenant.
 
 package sqshook
 
 import (
 	"maps"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -151,4 +157,191 @@ func (p *pipe) stats() HookStats {
 		s.LastErrorCode, s.LastErrorMessage, s.LastErrorTime = le.Code, le.Message, le.Time
 	}
 	return s
+}
+
+// pipeSet is one tenant's pipelines that SetHooks retired (removed or
+// changed hooks) and that still drain.
+type pipeSet struct {
+	mu    sync.Mutex
+	pipes map[*pipe]struct{}
+}
+
+// trackDraining records p, just retired by its tenant's SetHooks, until it
+// is done; d.mu is held (so that trackDraining and untrackDraining of a
+// tenant never run at once).
+func (d *Dispatcher) trackDraining(p *pipe) {
+	v, ok := d.draining.Load(p.tenant.id)
+	if !ok {
+		v = &pipeSet{pipes: make(map[*pipe]struct{})}
+		d.draining.Store(p.tenant.id, v)
+	}
+	set := v.(*pipeSet)
+	set.mu.Lock()
+	set.pipes[p] = struct{}{}
+	set.mu.Unlock()
+}
+
+// untrackDraining forgets p, done; d.mu is held.
+func (d *Dispatcher) untrackDraining(p *pipe) {
+	v, ok := d.draining.Load(p.tenant.id)
+	if !ok {
+		return
+	}
+	set := v.(*pipeSet)
+	set.mu.Lock()
+	delete(set.pipes, p)
+	empty := len(set.pipes) == 0
+	set.mu.Unlock()
+	if empty {
+		d.draining.CompareAndDelete(p.tenant.id, set)
+	}
+}
+
+// drainingOf lists a tenant's draining pipelines by hook id.
+func (d *Dispatcher) drainingOf(tenant string) []*pipe {
+	v, ok := d.draining.Load(tenant)
+	if !ok {
+		return nil
+	}
+	set := v.(*pipeSet)
+	set.mu.Lock()
+	pipes := make([]*pipe, 0, len(set.pipes))
+	for p := range set.pipes {
+		pipes = append(pipes, p)
+	}
+	set.mu.Unlock()
+	slices.SortFunc(pipes, func(a, b *pipe) int { return strings.Compare(a.hook.ID, b.hook.ID) })
+	return pipes
+}
+
+// allDraining lists every tenant's draining pipelines, by tenant and hook
+// id.
+func (d *Dispatcher) allDraining() []*pipe {
+	var pipes []*pipe
+	d.draining.Range(func(_, v any) bool {
+		set := v.(*pipeSet)
+		set.mu.Lock()
+		for p := range set.pipes {
+			pipes = append(pipes, p)
+		}
+		set.mu.Unlock()
+		return true
+	})
+	slices.SortFunc(pipes, func(a, b *pipe) int {
+		if c := strings.Compare(a.tenant.id, b.tenant.id); c != 0 {
+			return c
+		}
+		return strings.Compare(a.hook.ID, b.hook.ID)
+	})
+	return pipes
+}
+
+// withoutDraining returns the pipelines of an active list that are not in
+// draining (a pipeline retired while the lists were read is listed as
+// draining only). It returns active itself when nothing drains.
+func withoutDraining(active []*pipe, draining map[*pipe]bool) []*pipe {
+	if len(draining) == 0 {
+		return active
+	}
+	out := make([]*pipe, 0, len(active))
+	for _, p := range active {
+		if !draining[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// setOf returns pipes as a set; nil for none.
+func setOf(pipes []*pipe) map[*pipe]bool {
+	if len(pipes) == 0 {
+		return nil
+	}
+	set := make(map[*pipe]bool, len(pipes))
+	for _, p := range pipes {
+		set[p] = true
+	}
+	return set
+}
+
+// statsOrder lists active pipelines, the default tenant's first and then by
+// tenant id, each tenant's in configuration order; then the draining ones
+// by tenant and hook id. It takes no lock of the dispatcher's: each
+// tenant's list is its snapshot, read atomically, and the draining ones are
+// read one tenant at a time.
+func (d *Dispatcher) statsOrder() []*pipe {
+	draining := d.allDraining()
+	var named []*tenant
+	d.tenants.Range(func(_, v any) bool {
+		named = append(named, v.(*tenant))
+		return true
+	})
+	slices.SortFunc(named, func(a, b *tenant) int { return strings.Compare(a.id, b.id) })
+	skip := setOf(draining)
+	pipes := slices.Clone(withoutDraining(d.def.snap.Load().pipes, skip))
+	for _, t := range named {
+		pipes = append(pipes, withoutDraining(t.snap.Load().pipes, skip)...)
+	}
+	return append(pipes, draining...)
+}
+
+// statsPipes lists the pipelines Stats reports: those of statsOrder, or
+// after Close those it left.
+func (d *Dispatcher) statsPipes() []*pipe {
+	if d.closed.Load() {
+		return d.final // set before closed, never changed after
+	}
+	return d.statsOrder()
+}
+
+// eachPipe calls fn for every pipeline, active and draining (after Close,
+// those Close left), without the dispatcher's lock.
+func (d *Dispatcher) eachPipe(fn func(p *pipe)) {
+	if d.closed.Load() {
+		for _, p := range d.final {
+			fn(p)
+		}
+		return
+	}
+	draining := d.allDraining()
+	skip := setOf(draining)
+	d.eachTenant(func(t *tenant) {
+		for _, p := range withoutDraining(t.snap.Load().pipes, skip) {
+			fn(p)
+		}
+	})
+	for _, p := range draining {
+		fn(p)
+	}
+}
+
+// stats reads the counters of pipes.
+func (d *Dispatcher) stats(pipes []*pipe) Stats {
+	s := Stats{CallbackPanics: d.panics.Load()}
+	if len(pipes) > 0 {
+		s.Hooks = make([]HookStats, 0, len(pipes))
+	}
+	for _, p := range pipes {
+		s.Hooks = append(s.Hooks, p.stats())
+	}
+	return s
+}
+
+// tenantStats is Tenant.Stats: it reads the tenant's own snapshot and
+// draining pipelines, and waits on no other tenant.
+func (d *Dispatcher) tenantStats(id string) Stats {
+	var pipes []*pipe
+	if d.closed.Load() {
+		for _, p := range d.final {
+			if p.tenant.id == id {
+				pipes = append(pipes, p)
+			}
+		}
+		return d.stats(pipes)
+	}
+	draining := d.drainingOf(id)
+	if t := d.lookupTenant(id); t != nil {
+		pipes = slices.Clone(withoutDraining(t.snap.Load().pipes, setOf(draining)))
+	}
+	return d.stats(append(pipes, draining...))
 }

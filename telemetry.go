@@ -1,9 +1,11 @@
 // telemetry.go is the dispatcher's OpenTelemetry instrumentation: the
-// metrics (counters, histograms and observable gauges per hook) and the
-// span of each SendMessageBatch call, linked to the spans of the Publish
-// calls whose events it carries. It uses only the OpenTelemetry APIs; the
-// embedding server brings the SDK and its exporters. With no provider set
-// every hook point is a nil check.
+// metrics (counters, histograms and observable gauges, in the dispatcher's
+// aggregate series and, for the hooks of the tenants WithMetricsDetail
+// names, up to a bound, in series of each hook's own) and the span of each
+// SendMessageBatch call, linked to the spans of the Publish calls whose
+// events it carries. It uses only the OpenTelemetry APIs; the embedding
+// server brings the SDK and its exporters. With no provider set every hook
+// point is a nil check.
 
 package sqshook
 
@@ -15,6 +17,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -43,6 +46,7 @@ const (
 	attrReason               = attribute.Key("sqshook.reason")
 	attrCode                 = attribute.Key("sqshook.code")
 	attrOutcome              = attribute.Key("sqshook.call.outcome")
+	attrHealth               = attribute.Key("sqshook.health")
 	messagingSystemSQS       = "aws_sqs"
 	operationSend            = "send"
 	maxTelemetryCodeLen      = 64
@@ -66,6 +70,7 @@ var outcomeOf = [...]string{failTransient: outcomeTransient, failPermanent: outc
 // telemetry holds the dispatcher's instruments; nil when neither a meter
 // provider nor a tracer provider was given.
 type telemetry struct {
+	d         *Dispatcher
 	tracer    trace.Tracer // nil: no traces
 	propagate bool         // WithTracePropagation
 	maxSize   int          // the message size limit
@@ -83,20 +88,44 @@ type telemetry struct {
 	registration metric.Registration
 
 	publishedOpt metric.MeasurementOption
+	healthOpts   [len(gaugeHealths)]metric.MeasurementOption
+
+	// agg is the view of every hook that has no series of its own and no
+	// spans: one for all of them.
+	agg *hookTelemetry
+
+	detailMu   sync.Mutex
+	detail     map[hookIdentity]*series // the hooks given series of their own, never more than the limit
+	detailFull bool                     // the limit was reached (logged once)
 }
 
-// hookTelemetry is a pipeline's view of the instruments, with its hook's
-// attributes and options computed once; nil when telemetry is off.
-type hookTelemetry struct {
-	t        *telemetry
-	attrs    []attribute.KeyValue
-	set      attribute.Set
-	opt      metric.MeasurementOption // the hook's attribute set
-	okOpt    metric.MeasurementOption // the hook's calls with outcome ok
-	partOpt  metric.MeasurementOption // the hook's calls with outcome partial
-	spanName string
-	spanOpts []trace.SpanStartOption
+// series is where a hook's measurements go: the dispatcher's aggregate
+// series, or series of the hook's own.
+type series struct {
+	attrs   []attribute.KeyValue     // messaging.system; the hook's own add its queue, tenant and id
+	opt     metric.MeasurementOption // attrs
+	okOpt   metric.MeasurementOption // calls with outcome ok
+	partOpt metric.MeasurementOption // calls with outcome partial
+	own     bool                     // a hook's own series
 }
+
+// hookIdentity names a hook's own series: its attributes.
+type hookIdentity struct{ tenant, id, queue string }
+
+// hookTelemetry is a pipeline's view of the instruments; nil when telemetry
+// is off. Pipelines without spans or series of their own share one.
+type hookTelemetry struct {
+	t         *telemetry
+	s         *series
+	spanName  string               // with a tracer
+	spanAttrs []attribute.KeyValue // with a tracer: the hook's attributes
+}
+
+// gaugeHealths are the values of sqshook.health on the sqshook.hooks gauge.
+var gaugeHealths = [...]Health{HealthOK, HealthDegraded, HealthFailing}
+
+// spanOpts are the options of every call's span.
+var spanOpts = []trace.SpanStartOption{trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindProducer)}
 
 // eventTelemetry is what a published event carries for telemetry; nil when
 // telemetry is off.
@@ -122,7 +151,8 @@ func newTelemetry(d *Dispatcher) *telemetry {
 	if mp == nil && tp == nil && !d.cfg.tracePropagation {
 		return nil
 	}
-	t := &telemetry{propagate: d.cfg.tracePropagation, maxSize: d.cfg.guard.Limit()}
+	t := &telemetry{d: d, propagate: d.cfg.tracePropagation, maxSize: d.cfg.guard.Limit()}
+	t.agg = &hookTelemetry{t: t, s: newSeries([]attribute.KeyValue{attrMessagingSystem.String(messagingSystemSQS)}, false)}
 	if _, noop := tp.(tracenoop.TracerProvider); tp != nil && !noop {
 		// The API's no-op provider makes spans that record nothing: it
 		// costs nothing to leave them out.
@@ -140,16 +170,16 @@ func newTelemetry(d *Dispatcher) *telemetry {
 		metric.WithDescription("Events published to at least one hook (refused ones included: their copies are dead-lettered)."), metric.WithUnit("{event}"))
 	errs = append(errs, err)
 	t.delivered, err = m.Int64Counter("sqshook.copies.delivered",
-		metric.WithDescription("Copies of events acknowledged by SQS, per hook."), metric.WithUnit("{message}"))
+		metric.WithDescription("Copies of events acknowledged by SQS."), metric.WithUnit("{message}"))
 	errs = append(errs, err)
 	t.deadLettered, err = m.Int64Counter("sqshook.copies.dead_lettered",
-		metric.WithDescription("Copies of events given up on, per hook, reason and error code."), metric.WithUnit("{message}"))
+		metric.WithDescription("Copies of events given up on, per reason and error code."), metric.WithUnit("{message}"))
 	errs = append(errs, err)
 	t.calls, err = m.Int64Counter("sqshook.calls",
-		metric.WithDescription("SendMessageBatch calls, per hook and outcome."), metric.WithUnit("{call}"))
+		metric.WithDescription("SendMessageBatch calls, per outcome."), metric.WithUnit("{call}"))
 	errs = append(errs, err)
 	t.retries, err = m.Int64Counter("sqshook.retries",
-		metric.WithDescription("Entries scheduled for another attempt, per hook."), metric.WithUnit("{message}"))
+		metric.WithDescription("Entries scheduled for another attempt."), metric.WithUnit("{message}"))
 	errs = append(errs, err)
 	t.latency, err = m.Float64Histogram("sqshook.delivery.latency",
 		metric.WithDescription("Time from Publish to SQS's acknowledgement of a copy."), metric.WithUnit("s"),
@@ -168,30 +198,46 @@ func newTelemetry(d *Dispatcher) *telemetry {
 		metric.WithExplicitBucketBoundaries(1<<10, 4<<10, 16<<10, 64<<10, 128<<10, 256<<10, 512<<10, 1<<20))
 	errs = append(errs, err)
 	buffered, err := m.Int64ObservableGauge("sqshook.buffered.events",
-		metric.WithDescription("Copies a hook holds: queued, in flight and waiting to be retried."), metric.WithUnit("{message}"))
+		metric.WithDescription("Copies held: queued, in flight and waiting to be retried."), metric.WithUnit("{message}"))
 	errs = append(errs, err)
 	bufferedBytes, err := m.Int64ObservableGauge("sqshook.buffered.bytes",
-		metric.WithDescription("Message bytes a hook holds."), metric.WithUnit("By"))
+		metric.WithDescription("Message bytes held."), metric.WithUnit("By"))
 	errs = append(errs, err)
 	inflight, err := m.Int64ObservableGauge("sqshook.inflight.calls",
-		metric.WithDescription("SendMessageBatch calls in flight, per hook."), metric.WithUnit("{call}"))
+		metric.WithDescription("SendMessageBatch calls in flight."), metric.WithUnit("{call}"))
 	errs = append(errs, err)
 	limit, err := m.Int64ObservableGauge("sqshook.inflight.limit",
-		metric.WithDescription("A hook's current limit on concurrent calls."), metric.WithUnit("{call}"))
+		metric.WithDescription("The limits on concurrent calls of the hooks that hold copies."), metric.WithUnit("{call}"))
 	errs = append(errs, err)
 	spooled, err := m.Int64ObservableGauge("sqshook.spooled.events",
-		metric.WithDescription("Copies a hook has on disk only (WithSpool): waiting for room in memory, held after their retry budget, or kept by Close."), metric.WithUnit("{message}"))
+		metric.WithDescription("Copies on disk only (WithSpool): waiting for room in memory, held after their retry budget, or kept by Close."), metric.WithUnit("{message}"))
 	errs = append(errs, err)
+	hooks, err := m.Int64ObservableGauge("sqshook.hooks",
+		metric.WithDescription("Active hooks, per delivery health."), metric.WithUnit("{hook}"))
+	errs = append(errs, err)
+	for i, h := range gaugeHealths {
+		t.healthOpts[i] = metric.WithAttributeSet(attribute.NewSet(attrMessagingSystem.String(messagingSystemSQS), attrHealth.String(string(h))))
+	}
 	t.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		for _, g := range d.gauges() {
-			o.ObserveInt64(buffered, g.pending, g.opt)
-			o.ObserveInt64(bufferedBytes, g.bytes, g.opt)
-			o.ObserveInt64(inflight, g.inflight, g.opt)
-			o.ObserveInt64(limit, g.limit, g.opt)
-			o.ObserveInt64(spooled, g.spooled, g.opt)
+		g := d.gauges()
+		observe := func(s *series, v gaugeValues) {
+			o.ObserveInt64(buffered, v.pending, s.opt)
+			o.ObserveInt64(bufferedBytes, v.bytes, s.opt)
+			o.ObserveInt64(inflight, v.inflight, s.opt)
+			o.ObserveInt64(limit, v.limit, s.opt)
+			o.ObserveInt64(spooled, v.spooled, s.opt)
+		}
+		observe(t.agg.s, g.agg)
+		for s, v := range g.own {
+			if v.busy() { // an idle hook has no series
+				observe(s, *v)
+			}
+		}
+		for i, n := range g.health {
+			o.ObserveInt64(hooks, n, t.healthOpts[i])
 		}
 		return nil
-	}, buffered, bufferedBytes, inflight, limit, spooled)
+	}, buffered, bufferedBytes, inflight, limit, spooled, hooks)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		d.cfg.logger.Warn("sqshook: the meter provider refused instruments; their measurements may be lost", slog.Any("error", err))
@@ -206,28 +252,82 @@ func (t *telemetry) close() {
 	}
 }
 
-// forHook returns the instruments of h's pipeline.
+// forHook returns the instruments of the pipeline of a tenant's hook h: the
+// aggregate series, or the hook's own when WithMetricsDetail names its
+// tenant and the limit allows.
 func (t *telemetry) forHook(tenant string, h Hook) *hookTelemetry {
 	if t == nil {
 		return nil
 	}
-	attrs := hookAttributes(tenant, h)
-	set := attribute.NewSet(attrs...)
+	s := t.agg.s
+	if t.metrics && t.wantDetail(tenant) {
+		s = t.ownSeries(tenant, h)
+	}
+	if t.tracer == nil {
+		if s == t.agg.s {
+			return t.agg
+		}
+		return &hookTelemetry{t: t, s: s}
+	}
+	return &hookTelemetry{t: t, s: s, spanName: operationSend + " " + queueName(h.SQSQueueURL), spanAttrs: hookAttributes(tenant, h)}
+}
+
+// wantDetail asks WithMetricsDetail's function about a tenant; a panic in
+// it is recovered, counted and logged, and means no.
+func (t *telemetry) wantDetail(tenant string) (yes bool) {
+	fn := t.d.cfg.metricsDetail
+	if fn == nil || t.d.cfg.metricsDetailLimit == 0 {
+		return false
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			yes = false
+			t.d.countPanic()
+			t.d.cfg.logger.Error("sqshook: the metrics detail function panicked", tenantAttr(tenant), slog.Any("panic", r))
+		}
+	}()
+	return fn(tenant)
+}
+
+// ownSeries returns the series of a hook's own, shared by its pipelines
+// (the active one and those still draining), or the aggregate series when
+// the limit of hooks with series of their own is reached.
+func (t *telemetry) ownSeries(tenant string, h Hook) *series {
+	id := hookIdentity{tenant: tenant, id: h.ID, queue: queueName(h.SQSQueueURL)}
+	t.detailMu.Lock()
+	defer t.detailMu.Unlock()
+	if s, ok := t.detail[id]; ok {
+		return s
+	}
+	if len(t.detail) >= t.d.cfg.metricsDetailLimit {
+		if !t.detailFull {
+			t.detailFull = true
+			t.d.cfg.logger.Warn("sqshook: metrics: the limit of hooks with series of their own is reached; the measurements of further hooks go to the aggregate series (WithMetricsDetailLimit)",
+				slog.Int("limit", t.d.cfg.metricsDetailLimit))
+		}
+		return t.agg.s
+	}
+	if t.detail == nil {
+		t.detail = make(map[hookIdentity]*series)
+	}
+	s := newSeries(hookAttributes(tenant, h), true)
+	t.detail[id] = s
+	return s
+}
+
+// newSeries computes the attribute sets of a series once.
+func newSeries(attrs []attribute.KeyValue, own bool) *series {
 	outcome := func(o string) metric.MeasurementOption {
 		return metric.WithAttributeSet(attribute.NewSet(append(attrs[:len(attrs):len(attrs)],
 			attrOperationName.String(operationSend), attrOperationType.String(operationSend), attrOutcome.String(o))...))
 	}
-	return &hookTelemetry{
-		t: t, attrs: attrs, set: set, opt: metric.WithAttributeSet(set),
-		okOpt: outcome(outcomeOK), partOpt: outcome(outcomePartial),
-		spanName: operationSend + " " + queueName(h.SQSQueueURL),
-		spanOpts: []trace.SpanStartOption{trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindProducer)},
-	}
+	return &series{attrs: attrs, opt: metric.WithAttributeSet(attribute.NewSet(attrs...)),
+		okOpt: outcome(outcomeOK), partOpt: outcome(outcomePartial), own: own}
 }
 
-// hookAttributes are the attributes of every measurement of a hook: the
-// messaging system, the queue's name, the hook's tenant ("" for the
-// default tenant) and the hook's id. Never the queue's account, the
+// hookAttributes are the attributes of a hook's own series and of its
+// spans: the messaging system, the queue's name, the hook's tenant ("" for
+// the default tenant) and the hook's id. Never the queue's account, the
 // credentials or anything of an event.
 func hookAttributes(tenant string, h Hook) []attribute.KeyValue {
 	return []attribute.KeyValue{
@@ -305,10 +405,10 @@ func (h *hookTelemetry) delivered(e *entry, clk clock) {
 func (h *hookTelemetry) deliveredCopy(e *entry, clk clock) {
 	ctx := context.Background()
 	if h.t.delivered.Enabled(ctx) {
-		h.t.delivered.Add(ctx, 1, h.opt)
+		h.t.delivered.Add(ctx, 1, h.s.opt)
 	}
 	if et := e.ev.tel; et != nil && !et.published.IsZero() {
-		h.t.latency.Record(ctx, clk.Now().Sub(et.published).Seconds(), h.opt)
+		h.t.latency.Record(ctx, clk.Now().Sub(et.published).Seconds(), h.s.opt)
 	}
 }
 
@@ -323,14 +423,14 @@ func (h *hookTelemetry) deadLetteredCopy(reason Reason, code string) {
 	if !h.t.deadLettered.Enabled(context.Background()) {
 		return
 	}
-	attrs := append(h.attrs[:len(h.attrs):len(h.attrs)], attrReason.String(string(reason)), attrCode.String(boundedCode(code)))
+	attrs := append(h.s.attrs[:len(h.s.attrs):len(h.s.attrs)], attrReason.String(string(reason)), attrCode.String(boundedCode(code)))
 	h.t.deadLettered.Add(context.Background(), 1, metric.WithAttributes(attrs...))
 }
 
 // retried records n entries scheduled for another attempt.
 func (h *hookTelemetry) retried(n int) {
 	if h != nil && h.t.metrics {
-		h.t.retries.Add(context.Background(), int64(n), h.opt)
+		h.t.retries.Add(context.Background(), int64(n), h.s.opt)
 	}
 }
 
@@ -362,11 +462,11 @@ func (h *hookTelemetry) startSpan(ctx context.Context, batch []*entry, now time.
 	c := callSpan{start: now}
 	// The call belongs to no Publish in particular: a new trace, linked to
 	// every Publish it carries.
-	ctx, c.span = h.t.tracer.Start(ctx, h.spanName, h.spanOpts...)
+	ctx, c.span = h.t.tracer.Start(ctx, h.spanName, spanOpts...)
 	if !c.span.IsRecording() {
 		return ctx, c
 	}
-	c.span.SetAttributes(h.attrs...)
+	c.span.SetAttributes(h.spanAttrs...)
 	c.span.SetAttributes(attrOperationName.String(operationSend), attrOperationType.String(operationSend),
 		attrBatchMessageCount.Int(len(batch)))
 	var links []trace.SpanContext
@@ -420,57 +520,86 @@ func (p *pipe) recordCall(c callSpan, batch []*entry, out *sqs.SendMessageBatchO
 	for _, e := range batch {
 		bytes += e.size
 	}
-	set := h.okOpt
+	set := h.s.okOpt
 	switch {
 	case outcome == outcomePartial:
-		set = h.partOpt
+		set = h.s.partOpt
 	case outcome != outcomeOK:
-		attrs := append(h.attrs[:len(h.attrs):len(h.attrs)], attrOperationName.String(operationSend),
+		attrs := append(h.s.attrs[:len(h.s.attrs):len(h.s.attrs)], attrOperationName.String(operationSend),
 			attrOperationType.String(operationSend), attrOutcome.String(outcome), attrErrorType.String(boundedCode(code)))
 		set = metric.WithAttributeSet(attribute.NewSet(attrs...))
 	}
 	h.t.calls.Add(ctx, 1, set)
 	h.t.callDuration.Record(ctx, p.d.cfg.clock.Now().Sub(c.start).Seconds(), set)
-	h.t.callEntries.Record(ctx, int64(len(batch)), h.opt)
-	h.t.callBytes.Record(ctx, int64(bytes), h.opt)
+	h.t.callEntries.Record(ctx, int64(len(batch)), h.s.opt)
+	h.t.callBytes.Record(ctx, int64(bytes), h.s.opt)
 }
 
-// hookGauges is one hook's state for the observable gauges.
-type hookGauges struct {
-	opt                                      metric.MeasurementOption
-	pending, bytes, inflight, limit, spooled int64
+// gaugeValues are what the observable gauges report for a series.
+type gaugeValues struct {
+	pending, bytes, inflight, spooled int64
+	limit                             int64 // the in-flight limits of the hooks that hold something
 }
 
-// gauges reads every pipeline's state, summing the pipelines of one hook
-// (its active one and those still draining) that share its attributes.
-func (d *Dispatcher) gauges() []hookGauges {
-	d.mu.Lock()
-	pipes := d.statsOrderLocked()
-	if d.closed.Load() {
-		pipes = d.final
-	}
-	d.mu.Unlock()
-	var gs []hookGauges
-	index := make(map[attribute.Distinct]int, len(pipes))
-	for _, p := range pipes {
+// busy reports whether the values are those of a hook that holds
+// something: an idle hook has no series of its own.
+func (v *gaugeValues) busy() bool {
+	return v.pending != 0 || v.bytes != 0 || v.inflight != 0 || v.spooled != 0
+}
+
+// gaugeReading is one reading of every pipeline for the gauges.
+type gaugeReading struct {
+	agg    gaugeValues
+	own    map[*series]*gaugeValues
+	health [len(gaugeHealths)]int64 // active hooks per health
+}
+
+// gauges reads every pipeline's state without the dispatcher's lock (see
+// eachPipe): the hooks without series of their own summed into the
+// aggregate series, the others summed per series (a hook's active pipeline
+// and those still draining), and the active hooks counted per health.
+func (d *Dispatcher) gauges() gaugeReading {
+	var g gaugeReading
+	d.eachPipe(func(p *pipe) {
 		if p.tel == nil {
-			continue
+			return
 		}
 		p.mu.Lock()
-		g := hookGauges{pending: int64(p.pending), bytes: int64(p.bytes), inflight: int64(p.inflight), limit: int64(p.lim.slots()), spooled: int64(p.spooledLocked())}
-		p.mu.Unlock()
-		i, ok := index[p.tel.set.Equivalent()]
-		if !ok {
-			index[p.tel.set.Equivalent()] = len(gs)
-			g.opt = p.tel.opt
-			gs = append(gs, g)
-			continue
+		v := gaugeValues{pending: int64(p.pending), bytes: int64(p.bytes), inflight: int64(p.inflight),
+			spooled: int64(p.spooledLocked()), limit: int64(p.lim.slots())}
+		active := p.state == pipeActive
+		health := HealthOK
+		if active {
+			health, _ = p.healthLocked()
 		}
-		gs[i].pending += g.pending
-		gs[i].bytes += g.bytes
-		gs[i].inflight += g.inflight
-		gs[i].spooled += g.spooled
-		gs[i].limit = max(gs[i].limit, g.limit)
-	}
-	return gs
+		p.mu.Unlock()
+		if i := slices.Index(gaugeHealths[:], health); active && i >= 0 {
+			g.health[i]++
+		}
+		if !v.busy() {
+			v.limit = 0
+		}
+		if !p.tel.s.own {
+			g.agg.pending += v.pending
+			g.agg.bytes += v.bytes
+			g.agg.inflight += v.inflight
+			g.agg.spooled += v.spooled
+			g.agg.limit += v.limit
+			return
+		}
+		if g.own == nil {
+			g.own = make(map[*series]*gaugeValues)
+		}
+		o, ok := g.own[p.tel.s]
+		if !ok {
+			g.own[p.tel.s] = &v
+			return
+		}
+		o.pending += v.pending
+		o.bytes += v.bytes
+		o.inflight += v.inflight
+		o.spooled += v.spooled
+		o.limit = max(o.limit, v.limit)
+	})
+	return g
 }

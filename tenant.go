@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,42 +117,9 @@ func (t *Tenant) Hooks() []Hook {
 }
 
 // Stats returns the counters of this tenant's hooks: active hooks in
-// configuration order, then hooks still draining.
-func (t *Tenant) Stats() Stats {
-	d := t.d
-	var pipes []*pipe
-	d.mu.Lock()
-	if d.closed.Load() {
-		for _, p := range d.final {
-			if p.tenant.id == t.id {
-				pipes = append(pipes, p)
-			}
-		}
-	} else {
-		var active []*pipe
-		if s := d.lookupTenant(t.id); s != nil {
-			active = s.snap.Load().pipes
-		}
-		inActive := make(map[*pipe]bool, len(active))
-		for _, p := range active {
-			inActive[p] = true
-		}
-		var draining []*pipe
-		for p := range d.pipes {
-			if p.tenant.id == t.id && !inActive[p] {
-				draining = append(draining, p)
-			}
-		}
-		slices.SortFunc(draining, func(a, b *pipe) int { return strings.Compare(a.hook.ID, b.hook.ID) })
-		pipes = append(slices.Clone(active), draining...)
-	}
-	d.mu.Unlock()
-	s := Stats{CallbackPanics: d.panics.Load()}
-	for _, p := range pipes {
-		s.Hooks = append(s.Hooks, p.stats())
-	}
-	return s
-}
+// configuration order, then hooks still draining. It reads only this
+// tenant's hooks and makes no other tenant's calls wait.
+func (t *Tenant) Stats() Stats { return t.d.tenantStats(t.id) }
 
 // Check is Dispatcher.Check for a hook of this tenant, run with this
 // tenant's ExternalId.
@@ -382,6 +348,7 @@ func (d *Dispatcher) setTenantHooksLocked(t *tenant, valid []Hook) error {
 		d.dropTenantLocked(t)
 	}
 	for _, p := range byID { // removed or changed
+		d.trackDraining(p)
 		p.retire()
 	}
 	return nil
@@ -412,12 +379,6 @@ func (d *Dispatcher) eachTenant(fn func(t *tenant)) {
 		fn(v.(*tenant))
 		return true
 	})
-}
-
-// tenantOrder sorts pipes by tenant id, keeping their order within a
-// tenant.
-func tenantOrder(pipes []*pipe) {
-	slices.SortStableFunc(pipes, func(a, b *pipe) int { return strings.Compare(a.tenant.id, b.tenant.id) })
 }
 
 // tenantAttr is the log attribute of a named tenant.

@@ -146,7 +146,7 @@ func demo(ctx context.Context, c demoConfig, out io.Writer) error {
 			return err
 		}
 		defer metrics.stop()
-		opts = append(opts, sqshook.WithMeterProvider(metrics.provider))
+		opts = append(opts, metrics.options()...)
 		fmt.Fprintf(out, "metrics: curl http://%s/metrics   health: curl http://%s/debug/sqshook\n", metrics.addr, metrics.addr)
 	}
 	var deadMu sync.Mutex

@@ -1,7 +1,7 @@
 // This file owns the demo's -metrics listener: the dispatcher's
 // OpenTelemetry metrics in Prometheus format (through the OpenTelemetry
-// Prometheus exporter) at /metrics, and its HealthHandler at
-// /debug/sqshook.
+// Prometheus exporter) at /metrics, with series of each hook's own (the
+// demo has a handful of hooks), and its HealthHandler at /debug/sqshook.
 
 package main
 
@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/sqshook/sqshook"
 )
 
 // metricsServer serves a meter provider's metrics over HTTP.
@@ -50,6 +52,16 @@ func startMetrics(addr string) (*metricsServer, error) {
 	m.srv = &http.Server{Handler: m.mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { m.done <- m.srv.Serve(ln) }()
 	return m, nil
+}
+
+// options are the dispatcher's options for these metrics: the provider,
+// and series of each hook's own, for every tenant (within the dispatcher's
+// default limit of hooks).
+func (m *metricsServer) options() []sqshook.Option {
+	return []sqshook.Option{
+		sqshook.WithMeterProvider(m.provider),
+		sqshook.WithMetricsDetail(func(string) bool { return true }),
+	}
 }
 
 // stop closes the listener and the meter provider.

@@ -113,9 +113,9 @@ func TestMetricsScrapeAgreesWithStats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d, err := sqshook.New(hooks, sqshook.WithEndpoint(srv.URL()), sqshook.WithMeterProvider(m.provider),
+	d, err := sqshook.New(hooks, append(m.options(), sqshook.WithEndpoint(srv.URL()),
 		sqshook.WithRetryPolicy(sqshook.RetryPolicy{InitialInterval: time.Millisecond, MaxInterval: 10 * time.Millisecond}),
-		sqshook.WithDeadLetter(func(sqshook.DeadLetter) {}))
+		sqshook.WithDeadLetter(func(sqshook.DeadLetter) {}))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,8 +153,6 @@ func TestMetricsScrapeAgreesWithStats(t *testing.T) {
 			"sqshook_retries_total":                             h.Retries,
 			"sqshook_delivery_latency_seconds_count":            h.Delivered,
 			"messaging_client_operation_duration_seconds_count": h.Batches,
-			"sqshook_buffered_events":                           h.Pending,
-			"sqshook_inflight_limit":                            uint64(h.InFlightLimit),
 		} {
 			got, found := promSum(samples, name, hook)
 			if !found && want != 0 {
@@ -167,7 +165,21 @@ func TestMetricsScrapeAgreesWithStats(t *testing.T) {
 		if h.Delivered == 0 {
 			t.Errorf("%s: nothing delivered", h.HookID)
 		}
+		// Idle after Flush: a hook's gauges have no series.
+		for _, name := range []string{"sqshook_buffered_events", "sqshook_inflight_limit"} {
+			if _, found := promSum(samples, name, hook); found {
+				t.Errorf("%s: %s has a series while the hook is idle", h.HookID, name)
+			}
+		}
 		retries += h.Retries
+	}
+	for name, want := range map[string]float64{"sqshook_buffered_events": 0, `sqshook_hooks`: float64(len(stats.Hooks))} {
+		if got, found := promSum(samples, name, nil); !found || got != want {
+			t.Errorf("%s = %v (found %t), want %v", name, got, found, want)
+		}
+	}
+	if got, _ := promSum(samples, "sqshook_hooks", map[string]string{"sqshook_health": "ok"}); got != float64(len(stats.Hooks)) {
+		t.Errorf("sqshook_hooks{sqshook_health=ok} = %v, want %d", got, len(stats.Hooks))
 	}
 	if retries == 0 {
 		t.Error("no retries: the throttling fault did not bite")
