@@ -6,6 +6,8 @@ package sqshook
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -16,6 +18,14 @@ import (
 
 	"golang.org/x/sync/errgroup"
 )
+
+// tenantDigest is a short digest of s: the first 10 hex digits of its
+// SHA-256. It tells apart, in a role's session name, ExternalIds that the
+// name's character set and length would make look alike.
+func tenantDigest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:5])
+}
 
 // tenant is one tenant's state: its hooks, the snapshot of its active
 // pipes that its events fan out to, and its share of what the dispatcher

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -528,5 +529,41 @@ func TestTenantFailedFirstListLeavesNothing(t *testing.T) {
 	}
 	if s := d.Tenant("new").Stats(); len(s.Hooks) != 0 {
 		t.Errorf("failed tenant has stats %+v", s.Hooks)
+	}
+}
+
+// TestTenantRoleSessionNames: the role session name tells apart the
+// ExternalIds (by default the tenant ids) that its character set or its
+// length would confuse, keeps a readable prefix, and is always a valid
+// session name (2-64 characters of [\w+=,.@-]).
+func TestTenantRoleSessionNames(t *testing.T) {
+	valid := regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	base := strings.Repeat("t", 99)
+	ids := []string{
+		"tenant:b", "tenant/b", "tenant-b", "tenant_b", "tenant.b",
+		base + "1", base + "2", // 100 characters, differing at the end
+		"Tenant-b", "x", "", strings.Repeat("é", 40), "a\x00b", "a b",
+	}
+	seen := map[string]string{}
+	for _, id := range ids {
+		name := sqshook.RoleSessionName(id)
+		if !valid.MatchString(name) {
+			t.Errorf("RoleSessionName(%q) = %q: not a valid session name", id, name)
+		}
+		if prev, ok := seen[name]; ok {
+			t.Errorf("RoleSessionName(%q) = RoleSessionName(%q) = %q", id, prev, name)
+		}
+		seen[name] = id
+		if sqshook.RoleSessionName(id) != name {
+			t.Errorf("RoleSessionName(%q) is not stable", id)
+		}
+	}
+	for id, prefix := range map[string]string{
+		"tenant:b": "sqshook-tenant-b-", "tenant-b": "sqshook-tenant-b-",
+		base + "1": "sqshook-" + base[:45] + "-",
+	} {
+		if name := sqshook.RoleSessionName(id); !strings.HasPrefix(name, prefix) || len(name) != len(prefix)+10 {
+			t.Errorf("RoleSessionName(%q) = %q, want %q and 10 hex digits", id, name, prefix)
+		}
 	}
 }
