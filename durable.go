@@ -88,8 +88,9 @@ type spoolConfig struct {
 	opts spool.Options
 }
 
-// ReasonCorrupt: the spool's record of the event is damaged; the dead
-// letter carries what could be read of it. Only a spool produces it.
+// ReasonCorrupt is the reason of a dead letter whose spool record is
+// damaged; the dead letter carries what could be read of it. Only a spool
+// produces it.
 const ReasonCorrupt Reason = "corrupt"
 
 // SpoolStats is the state of the dispatcher's spool (see WithSpool).

@@ -306,7 +306,9 @@ func (t *Tenant) CheckHook(ctx context.Context, h Hook, opts CheckOptions) Check
 // background, and a call in flight may still deliver its copies. With a
 // spool, the copies New resumed for the tenant and that still wait for its
 // SetHooks are dead-lettered with ReasonHookRemoved. Removing the default
-// tenant "" removes its hooks. An id that breaks the rule of
+// tenant "" removes its hooks and waits (or purges) the same way, but the
+// default tenant stays: a Publish that raced it finds its hooks gone, as
+// after SetHooks, and returns nil for them. An id that breaks the rule of
 // ValidateTenantID returns an error wrapping ErrInvalidTenantID; after
 // Close, RemoveTenant returns ErrClosed.
 func (d *Dispatcher) RemoveTenant(ctx context.Context, id string, opts ...RemoveOption) error {
