@@ -624,17 +624,24 @@ func trustHint(externalID string) string {
 }
 
 // RoleSessionName is the session name sqshook assumes roles with:
-// "sqshook-" and the ExternalId, with characters a session name may not
-// hold replaced by '-', cut to 64 characters. It shows in the customer's
-// CloudTrail, naming the sender and the tenant.
+// "sqshook-", the ExternalId (by default the tenant id, see
+// WithTenantExternalID) with the characters a session name may not hold
+// replaced by '-' and cut to 45 characters, then '-' and the first 10 hex
+// digits of the SHA-256 of the exact ExternalId. It shows in the
+// customer's CloudTrail, naming the sender and the tenant: the readable
+// part says which tenant, and the digest tells apart the ExternalIds that
+// it would confuse ("tenant:b", "tenant/b" and "tenant-b"; long ids that
+// differ past the cut). The name is at most 64 characters of AWS's set
+// [\w+=,.@-].
 func RoleSessionName(externalID string) string {
-	b := []byte("sqshook-" + externalID)
+	const maxReadable = 64 - len("sqshook-") - 1 - 10
+	b := []byte(externalID[:min(len(externalID), maxReadable)])
 	for i, c := range b {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_+=,.@-", c) >= 0) {
 			b[i] = '-'
 		}
 	}
-	return string(b[:min(len(b), 64)])
+	return "sqshook-" + string(b) + "-" + tenantDigest(externalID)
 }
 
 // stsClient returns an STS client with the server's own identity, in

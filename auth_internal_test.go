@@ -157,7 +157,7 @@ func TestClientPoolForgetsRemovedTenants(t *testing.T) {
 	if err := d.Tenant(tenant(-1)).SetHooks([]Hook{poolRoleHook(-1)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.RemoveTenant(tenant(-1)); err != nil {
+	if err := d.RemoveTenant(context.Background(), tenant(-1)); err != nil {
 		t.Fatal(err)
 	}
 	waitPipes(t, d, 0)
@@ -172,7 +172,7 @@ func TestClientPoolForgetsRemovedTenants(t *testing.T) {
 	}
 	added := liveHeap()
 	for i := range n {
-		if err := d.RemoveTenant(tenant(i)); err != nil {
+		if err := d.RemoveTenant(context.Background(), tenant(i)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -97,10 +97,13 @@ func (p *pipe) offer(ed *eventData) (full *pipe, err error) {
 		// The hook was changed, removed or closed while this Publish was
 		// under way: the copy goes to the hook's current pipeline, if any.
 		p.mu.Unlock()
-		if np := p.successor(ed); np != nil {
+		np, gone := p.successor(ed)
+		switch {
+		case np != nil:
 			return np.offer(ed)
-		}
-		if p.d.closed.Load() {
+		case gone:
+			return nil, p.removedCopy(ed)
+		case p.d.closed.Load():
 			return nil, ErrClosed
 		}
 		return nil, nil
@@ -149,27 +152,48 @@ func (p *pipe) queueLocked(ed *eventData, group string) {
 }
 
 // successor returns the pipe that now serves p's hook, when it takes ed's
-// type; nil when the hook is gone (it never accepted the copy) or closed.
-func (p *pipe) successor(ed *eventData) *pipe {
+// type. It returns nil after Close, and nil when the tenant's new list
+// removed the hook or changed it to a filter that no longer matches ed's
+// type: the hook never accepted the copy, as if Publish had come after
+// SetHooks. gone reports that the tenant itself was removed (RemoveTenant,
+// or SetHooks with no hooks): the caller dead-letters the copy
+// (removedCopy), so that Publish reports it. A tenant removed and
+// configured again is a new tenant: copies routed to the old one do not
+// cross to it.
+func (p *pipe) successor(ed *eventData) (np *pipe, gone bool) {
 	if p.d.closed.Load() {
-		return nil
+		return nil, false
 	}
 	t := p.d.lookupTenant(p.tenant.id)
-	if t == nil {
-		p.d.droppedCopy(ed, p.spoolKey())
-		return nil
+	if t != p.tenant {
+		return nil, true
 	}
 	for _, np := range t.snap.Load().pipes {
 		if np.hook.ID == p.hook.ID && np != p {
 			if !np.filter.Match(ed.ev.Type) {
 				p.d.droppedCopy(ed, p.spoolKey())
-				return nil
+				return nil, false
 			}
-			return np
+			return np, false
 		}
 	}
 	p.d.droppedCopy(ed, p.spoolKey())
-	return nil
+	return nil, false
+}
+
+// removedCopy dead-letters, with ReasonHookRemoved, a copy that Publish
+// routed to p before p's tenant was removed and that reached p after:
+// counted as matched and dead-lettered by p, reported, and settled in the
+// spool. The error is the copy's *DeliveryError, wrapping
+// ErrTenantRemoved.
+func (p *pipe) removedCopy(ed *eventData) error {
+	group, _ := p.copyOf(ed)
+	p.mu.Lock()
+	p.counters.matched++
+	p.seq++
+	dl := p.deadLetterLocked(&entry{ev: ed, seq: p.seq, group: group}, ReasonHookRemoved, "", "tenant removed while the event was published", false, ErrTenantRemoved)
+	p.unlockAndReport([]DeadLetter{dl})
+	return dl.Err
 }
 
 func checkFIFO(group, dedup string) error {
@@ -195,6 +219,9 @@ func (p *pipe) pumpLocked() {
 	if p.state == pipeDone || p.aborted {
 		p.maybeDoneLocked()
 		return
+	}
+	if p.purging {
+		p.purgeLocked() // nothing queued is sent
 	}
 	for p.inflight < p.slotsLocked() {
 		if w := p.probeWaitLocked(); w > 0 {

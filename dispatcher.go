@@ -149,7 +149,10 @@ const buildConcurrency = 8
 // keep running untouched; changed hooks get a new pipeline; the pipelines
 // of removed and changed hooks stop taking events and drain in the
 // background, delivering or dead-lettering everything they hold.
-func (d *Dispatcher) SetHooks(hooks []Hook) error { return d.setHooks("", hooks) }
+func (d *Dispatcher) SetHooks(hooks []Hook) error {
+	_, err := d.setHooks("", hooks)
+	return err
+}
 
 func hooksEqual(a, b Hook) bool {
 	return a.ID == b.ID && a.Enabled == b.Enabled && a.HookType == b.HookType &&

@@ -26,7 +26,11 @@
 // bound where the server authenticated the app: [Tenant.Publish] reaches
 // that tenant's hooks only, [Tenant.SetHooks] replaces only its list, and
 // its "role" hooks assume their roles with its own ExternalId
-// ([WithTenantExternalID]). A server with one app never mentions tenants:
+// ([WithTenantExternalID]). Tenant ids are 1 to [MaxTenantIDLen] bytes of
+// ASCII letters, digits and _+=,.@:/- ([ValidateTenantID]).
+// [Dispatcher.RemoveTenant] returns once every copy the tenant's hooks held
+// is delivered or dead-lettered, or, with [WithPurge], dead-letters those
+// not yet sent. A server with one app never mentions tenants:
 // the Dispatcher's own methods act on the default tenant "". What a hook, a
 // tenant and the dispatcher hold is bounded; a copy that finds no room is
 // dead-lettered at once by default, so one customer's down queue never

@@ -88,17 +88,10 @@ type spoolConfig struct {
 	opts spool.Options
 }
 
-// Reasons of the dead letters that only a spool produces.
-const (
-	// ReasonHookRemoved: a copy found in the spool at New belongs to a hook
-	// that is no longer configured (or no longer enabled); for a named
-	// tenant's hook, one its SetHooks did not configure, whose tenant was
-	// removed, or that was not configured within WithResumeWait.
-	ReasonHookRemoved Reason = "hook_removed"
-	// ReasonCorrupt: the spool's record of the event is damaged; the dead
-	// letter carries what could be read of it.
-	ReasonCorrupt Reason = "corrupt"
-)
+// ReasonCorrupt is the reason of a dead letter whose spool record is
+// damaged; the dead letter carries what could be read of it. Only a spool
+// produces it.
+const ReasonCorrupt Reason = "corrupt"
 
 // SpoolStats is the state of the dispatcher's spool (see WithSpool).
 type SpoolStats struct {

@@ -720,7 +720,7 @@ func TestSpoolRemoveTenantDropsParkedCopies(t *testing.T) {
 
 	good := newFake()
 	d, dls := spoolDispatcher(t, good, dir, nil, sqshook.WithResourceAuthForTenants())
-	if err := d.RemoveTenant("acme"); err != nil {
+	if err := d.RemoveTenant(context.Background(), "acme"); err != nil {
 		t.Fatal(err)
 	}
 	got := dls.list()
@@ -1074,7 +1074,7 @@ func TestSpoolHeldHookChangedOrRemoved(t *testing.T) {
 	if err := d.SetHooks([]sqshook.Hook{moved}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.RemoveTenant("acme"); err != nil {
+	if err := tn.SetHooks(nil); err != nil { // removes the tenant without waiting for its hooks to drain
 		t.Fatal(err)
 	}
 	// Still down: the old pipelines keep their held copies.

@@ -47,6 +47,17 @@ var (
 	// written (not JSON, not base64 of JSON or of gzip, corrupt gzip data), or
 	// the event is larger than the decoding cap.
 	ErrInvalidBody = errors.New("sqshook: invalid message body")
+
+	// ErrInvalidTenantID is wrapped by the errors of the methods of a Tenant
+	// whose id breaks the rule of tenant ids (see ValidateTenantID), of
+	// RemoveTenant for such an id, and of ValidateTenantID.
+	ErrInvalidTenantID = errors.New("sqshook: invalid tenant id")
+
+	// ErrTenantRemoved is wrapped by the *DeliveryError that Publish and
+	// TryPublish return for a copy whose tenant was removed (RemoveTenant,
+	// or SetHooks with no hooks) while the call was under way: the copy is
+	// dead-lettered with ReasonHookRemoved.
+	ErrTenantRemoved = errors.New("sqshook: tenant removed")
 )
 
 // Reason says why an event was not delivered. It appears in dead letters, in
@@ -73,6 +84,16 @@ const (
 	ReasonBufferFull Reason = "buffer_full"
 	// ReasonShutdown: Close's context ended before the event was delivered.
 	ReasonShutdown Reason = "shutdown"
+	// ReasonHookRemoved: the copy's hook was removed before it was
+	// delivered. RemoveTenant with WithPurge dead-letters the copies its
+	// tenant's hooks still held; a Publish that raced the removal of its
+	// tenant dead-letters the copies the removed hooks could no longer
+	// take. With a spool (WithSpool): a copy found in the spool at New
+	// belongs to a hook that is no longer configured (or no longer
+	// enabled); for a named tenant's hook, one its SetHooks did not
+	// configure, whose tenant was removed, or that was not configured
+	// within WithResumeWait.
+	ReasonHookRemoved Reason = "hook_removed"
 )
 
 // Codes of configuration errors that come with no AWS error code. They

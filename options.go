@@ -1,4 +1,5 @@
-// options.go holds every option of New, its default and its validation.
+// options.go holds every option of New, its default and its validation,
+// and the options of RemoveTenant.
 
 package sqshook
 
@@ -560,3 +561,19 @@ func (realClock) AfterFunc(d time.Duration, f func()) stopper { return time.Afte
 
 // withClock is for tests.
 func withClock(c clock) Option { return func(cfg *settings) { cfg.clock = c } }
+
+// RemoveOption is an option of Dispatcher.RemoveTenant.
+type RemoveOption func(*removeConfig)
+
+// removeConfig is RemoveTenant's options.
+type removeConfig struct {
+	purge bool
+}
+
+// WithPurge makes RemoveTenant dead-letter, with ReasonHookRemoved, the
+// copies the tenant's hooks have not sent yet (queued, waiting to be
+// retried, on the spool's disk backlog, and those that come back from a
+// call in flight to be retried) instead of delivering them; RemoveTenant
+// then waits only for the calls in flight. Default off: RemoveTenant waits
+// until the hooks have delivered or dead-lettered everything they hold.
+func WithPurge() RemoveOption { return func(c *removeConfig) { c.purge = true } }

@@ -227,10 +227,13 @@ func (p *pipe) overflow(ctx context.Context, ed *eventData, wait bool) error {
 	for {
 		if p.state != pipeActive {
 			p.mu.Unlock()
-			if np := p.successor(ed); np != nil {
+			np, gone := p.successor(ed)
+			switch {
+			case np != nil:
 				return np.overflow(ctx, ed, wait)
-			}
-			if p.d.closed.Load() {
+			case gone:
+				return p.removedCopy(ed)
+			case p.d.closed.Load():
 				return ErrClosed
 			}
 			return nil

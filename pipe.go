@@ -1,6 +1,7 @@
 // pipe.go is a hook's pipeline and its lifecycle: the pipe that the batcher
 // fills and the sender empties, created per hook, flushed, retired when its
-// hook is removed or changed, and aborted when Close gives up.
+// hook is removed or changed, purged when RemoveTenant says so, and aborted
+// when Close gives up.
 
 package sqshook
 
@@ -55,6 +56,7 @@ type pipe struct {
 	mu         sync.Mutex
 	state      int
 	aborted    bool       // Close gave up: nothing is sent or retried any more
+	purging    bool       // RemoveTenant with WithPurge: nothing more is sent
 	q          entryQueue // standard queues
 	fq         fifoQueue  // FIFO queues
 	seq        uint64     // entries accepted
@@ -306,6 +308,58 @@ func (p *pipe) maybeDoneLocked() {
 			p.d.pipeDone(p)
 		}()
 	}
+}
+
+// purge makes a retired pipe dead-letter, with ReasonHookRemoved, every
+// copy it holds that is not in a call in flight, and from then on every
+// copy that comes back from one to be retried or split, and its disk
+// backlog as it is read back; calls in flight settle as they do.
+func (p *pipe) purge() {
+	p.mu.Lock()
+	p.purging = true
+	p.pumpLocked()
+	p.mu.Unlock()
+}
+
+// purgeLocked dead-letters what a purging pipe holds outside calls in
+// flight: its queue and the copies waiting for a retry. Their report runs
+// in its own goroutine, under a report ticket taken now, so that a Flush
+// (and RemoveTenant, which waits like one) returns only after it.
+func (p *pipe) purgeLocked() {
+	const msg = "tenant removed (RemoveTenant with WithPurge) before delivery"
+	// The ticket comes before any copy is settled: a Flush satisfied by
+	// these copies waits for their report.
+	ticket := p.beginReportLocked()
+	var dls []DeadLetter
+	queued := p.q.drain()
+	if p.fifo {
+		queued = p.fq.drain()
+	}
+	for _, e := range queued {
+		dls = append(dls, p.deadLetterLocked(e, ReasonHookRemoved, "", msg, false, ErrTenantRemoved))
+	}
+	for rw := range p.retryWaits {
+		if rw.timer.Stop() {
+			p.d.wg.Done()
+		}
+		delete(p.retryWaits, rw)
+		p.retrying -= len(rw.entries)
+		for _, e := range rw.entries {
+			dls = append(dls, p.deadLetterLocked(e, ReasonHookRemoved, "", msg, false, ErrTenantRemoved))
+		}
+	}
+	if len(dls) == 0 {
+		p.endReportLocked(ticket)
+		return
+	}
+	p.d.wg.Add(1)
+	go func() {
+		defer p.d.wg.Done()
+		p.d.dispatchDeadLetters(dls)
+		p.mu.Lock()
+		p.endReportLocked(ticket)
+		p.unlockAndRelease()
+	}()
 }
 
 // abort dead-letters everything the pipe holds that is not in flight (calls

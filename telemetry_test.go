@@ -994,7 +994,7 @@ func TestMetricsRemovedTenantSeries(t *testing.T) {
 		t.Errorf("tenant plain has series %v without detail", got)
 	}
 	for _, id := range []string{"detailed", "plain"} {
-		if err := d.RemoveTenant(id); err != nil {
+		if err := d.RemoveTenant(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
 	}

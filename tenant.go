@@ -1,13 +1,17 @@
 // tenant.go owns tenants: the per-tenant hook lists and snapshots that
 // route a tenant's events to its own hooks only, the Tenant handle, the
-// tenant's ExternalId and the rules a tenant's hook list must meet.
+// rule of tenant ids, RemoveTenant, the tenant's ExternalId and the rules a
+// tenant's hook list must meet.
 
 package sqshook
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +19,64 @@ import (
 
 	"golang.org/x/sync/errgroup"
 )
+
+// MaxTenantIDLen is the longest tenant id, in bytes (see ValidateTenantID).
+const MaxTenantIDLen = 128
+
+// tenantIDChars are the characters a tenant id may hold besides ASCII
+// letters and digits: those of an ExternalId (a tenant's ExternalId is its
+// id by default, see WithTenantExternalID).
+const tenantIDChars = "_+=,.@:/-"
+
+// ValidateTenantID reports whether id may name a tenant (Dispatcher.Tenant,
+// RemoveTenant): 1 to MaxTenantIDLen bytes of ASCII letters, digits and
+// the characters _ + = , . @ : / - (those STS allows in an ExternalId, which
+// a tenant's id is by default). Ids are compared byte for byte: "Acme" and
+// "acme" are two tenants; nothing is normalised. The empty id is not a
+// tenant's name: Dispatcher.Tenant("") is the default tenant. The error
+// wraps ErrInvalidTenantID and quotes at most the first 32 bytes of id,
+// escaped.
+func ValidateTenantID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty (the default tenant is Dispatcher.Tenant(\"\"), not a named tenant)", ErrInvalidTenantID)
+	case len(id) > MaxTenantIDLen:
+		return fmt.Errorf("%w %s: %d bytes, over the limit of %d", ErrInvalidTenantID, quotePrefix(id), len(id), MaxTenantIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(tenantIDChars, c) >= 0) {
+			return fmt.Errorf("%w %s: byte %d (%#02x) is not allowed: a tenant id is 1-%d bytes of ASCII letters, digits and %s", ErrInvalidTenantID, quotePrefix(id), i, c, MaxTenantIDLen, tenantIDChars)
+		}
+	}
+	return nil
+}
+
+// quotePrefix quotes at most the first 32 bytes of s, escaped, for an
+// error message: a huge or binary id is not echoed whole.
+func quotePrefix(s string) string {
+	const n = 32
+	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:n]) + "…"
+}
+
+// checkTenantID is ValidateTenantID for an id that enters the API, where ""
+// is the default tenant.
+func checkTenantID(id string) error {
+	if id == "" {
+		return nil
+	}
+	return ValidateTenantID(id)
+}
+
+// tenantDigest is a short digest of s: the first 10 hex digits of its
+// SHA-256. It tells apart, in a role's session name, ExternalIds that the
+// name's character set and length would make look alike.
+func tenantDigest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:5])
+}
 
 // tenant is one tenant's state: its hooks, the snapshot of its active
 // pipes that its events fan out to, and its share of what the dispatcher
@@ -57,27 +119,53 @@ func (d *Dispatcher) lookupTenant(id string) *tenant {
 // no event can reach another tenant's hooks. A Tenant is cheap (no state of
 // its own; make one per call if convenient) and safe for concurrent use.
 type Tenant struct {
-	d  *Dispatcher
-	id string
+	d   *Dispatcher
+	id  string
+	err error // the id breaks the rule of tenant ids
 }
 
 // Tenant returns the handle of the tenant with the given id. The id is the
 // server's own name for the app, never a value from an event or from hook
-// JSON. The id "" is the default tenant, which the Dispatcher's own
-// Publish, SetHooks and Hooks act on. A tenant exists while it has hooks;
-// its state is allocated by its first SetHooks.
-func (d *Dispatcher) Tenant(id string) *Tenant { return &Tenant{d: d, id: id} }
+// JSON; it must follow the rule of ValidateTenantID (1 to MaxTenantIDLen
+// bytes of ASCII letters, digits and _+=,.@:/-). The id "" is the default
+// tenant, which the Dispatcher's own Publish, SetHooks and Hooks act on. A
+// tenant exists while it has hooks; its state is allocated by its first
+// SetHooks.
+//
+// The handle of an invalid id refuses everything: Err, Publish,
+// TryPublish, SetHooks and Check return an error wrapping
+// ErrInvalidTenantID, CheckHook a result with its message; Hooks and Stats
+// report nothing, as for a tenant without hooks.
+func (d *Dispatcher) Tenant(id string) *Tenant {
+	return &Tenant{d: d, id: id, err: checkTenantID(id)}
+}
 
-// ID returns the tenant's id.
+// ID returns the tenant's id, as given to Dispatcher.Tenant.
 func (t *Tenant) ID() string { return t.id }
 
-// Publish is Dispatcher.Publish for this tenant's hooks only.
+// Err returns nil for a valid tenant id, else the error (wrapping
+// ErrInvalidTenantID) that the handle's methods return.
+func (t *Tenant) Err() error { return t.err }
+
+// Publish is Dispatcher.Publish for this tenant's hooks only. A tenant
+// without hooks (never configured, or removed) takes the event nowhere and
+// Publish returns nil. A copy for a hook that the tenant's removal retired
+// while Publish was under way is dead-lettered with ReasonHookRemoved and
+// reported in the error (a *DeliveryError wrapping ErrTenantRemoved): every
+// copy Publish routed is queued or dead-lettered, none is dropped unseen.
 func (t *Tenant) Publish(ctx context.Context, ev Event) error {
+	if t.err != nil {
+		return t.err
+	}
 	return t.d.publish(ctx, t.snapshot(), ev, true)
 }
 
-// TryPublish is Dispatcher.TryPublish for this tenant's hooks only.
+// TryPublish is Dispatcher.TryPublish for this tenant's hooks only; a
+// tenant being removed is treated as by Publish.
 func (t *Tenant) TryPublish(ev Event) error {
+	if t.err != nil {
+		return t.err
+	}
 	return t.d.publish(context.Background(), t.snapshot(), ev, false)
 }
 
@@ -98,10 +186,22 @@ func (t *Tenant) snapshot() *snapshot {
 // that configures their hook; each SetHooks that succeeds dead-letters,
 // with ReasonHookRemoved, those whose hook its list leaves out or
 // disables (see WithSpool).
-func (t *Tenant) SetHooks(hooks []Hook) error { return t.d.setHooks(t.id, hooks) }
+//
+// An empty list does not wait for the tenant's hooks to drain;
+// Dispatcher.RemoveTenant does, or purges them.
+func (t *Tenant) SetHooks(hooks []Hook) error {
+	if t.err != nil {
+		return t.err
+	}
+	_, err := t.d.setHooks(t.id, hooks)
+	return err
+}
 
 // Hooks returns a copy of this tenant's hook list.
 func (t *Tenant) Hooks() []Hook {
+	if t.err != nil {
+		return []Hook{}
+	}
 	d := t.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -119,11 +219,19 @@ func (t *Tenant) Hooks() []Hook {
 // Stats returns the counters of this tenant's hooks: active hooks in
 // configuration order, then hooks still draining. It reads only this
 // tenant's hooks and makes no other tenant's calls wait.
-func (t *Tenant) Stats() Stats { return t.d.tenantStats(t.id) }
+func (t *Tenant) Stats() Stats {
+	if t.err != nil {
+		return Stats{CallbackPanics: t.d.panics.Load()}
+	}
+	return t.d.tenantStats(t.id)
+}
 
 // Check is Dispatcher.Check for a hook of this tenant, run with this
 // tenant's ExternalId.
 func (t *Tenant) Check(ctx context.Context, hookID string, opts CheckOptions) (CheckResult, error) {
+	if t.err != nil {
+		return CheckResult{}, t.err
+	}
 	return t.d.check(ctx, t.id, hookID, opts)
 }
 
@@ -133,19 +241,107 @@ func (t *Tenant) Check(ctx context.Context, hookID string, opts CheckOptions) (C
 // opts.Endpoint are ignored. After Close it returns a result with
 // ErrClosed's message.
 func (t *Tenant) CheckHook(ctx context.Context, h Hook, opts CheckOptions) CheckResult {
+	if t.err != nil {
+		return CheckResult{Status: CheckError, Error: t.err.Error()}
+	}
 	if t.d.closed.Load() {
 		return CheckResult{Status: CheckError, Error: ErrClosed.Error()}
 	}
 	return t.d.checkHook(ctx, t.id, h, nil, opts, time.Now())
 }
 
-// RemoveTenant removes the tenant with the given id, as
-// d.Tenant(id).SetHooks(nil) does: its hooks stop taking events and drain
-// in the background, and its state is freed. With a spool, the copies New
-// resumed for the tenant and that still wait for its SetHooks are
-// dead-lettered with ReasonHookRemoved. Removing the default tenant ""
-// removes its hooks.
-func (d *Dispatcher) RemoveTenant(id string) error { return d.setHooks(id, nil) }
+// RemoveTenant removes the tenant with the given id: its hooks stop taking
+// events at once and its state is freed, as d.Tenant(id).SetHooks(nil)
+// does; then RemoveTenant waits until every copy its hooks held is
+// accounted for. By default they drain: when RemoveTenant returns nil,
+// every copy of the tenant's hooks has been delivered or dead-lettered
+// (and reported to the dead-letter callback), and none is left to be
+// delivered later. With WithPurge, the copies not yet sent (queued,
+// waiting to be retried, on the spool's disk backlog) are dead-lettered
+// with ReasonHookRemoved instead, and RemoveTenant waits only for the
+// calls already in flight: when it returns nil, nothing more of the tenant
+// is delivered. The wait covers the hooks of earlier removals of the same
+// tenant that still drain.
+//
+// A Publish that raced the removal has its copy queued before the hooks
+// stopped (and then drained or purged) or dead-lettered with
+// ReasonHookRemoved (its error wraps ErrTenantRemoved); after RemoveTenant
+// returns, Publish through the tenant's handle finds no hooks, as for any
+// tenant without hooks, until SetHooks gives it some again.
+//
+// If ctx ends first, RemoveTenant returns ctx's error; the tenant is
+// removed all the same and its hooks go on draining (or purging) in the
+// background, and a call in flight may still deliver its copies. With a
+// spool, the copies New resumed for the tenant and that still wait for its
+// SetHooks are dead-lettered with ReasonHookRemoved. Removing the default
+// tenant "" removes its hooks and waits (or purges) the same way, but the
+// default tenant stays: a Publish that raced it finds its hooks gone, as
+// after SetHooks, and returns nil for them. An id that breaks the rule of
+// ValidateTenantID returns an error wrapping ErrInvalidTenantID; after
+// Close, RemoveTenant returns ErrClosed.
+func (d *Dispatcher) RemoveTenant(ctx context.Context, id string, opts ...RemoveOption) error {
+	if err := checkTenantID(id); err != nil {
+		return err
+	}
+	var rc removeConfig
+	for _, o := range opts {
+		o(&rc)
+	}
+	retired, err := d.setHooks(id, nil)
+	if err != nil {
+		return err
+	}
+	if rc.purge {
+		for _, p := range retired {
+			p.purge()
+		}
+	}
+	// A retired pipe takes no copy (a Publish that comes late dead-letters
+	// it), so once what it holds is settled and reported, it is done.
+	waits := make([]*flushWaiter, len(retired))
+	for i, p := range retired {
+		waits[i] = p.flush()
+	}
+	for i, w := range waits {
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			for j := i; j < len(waits); j++ {
+				retired[j].cancelFlush(waits[j])
+			}
+			return ctx.Err()
+		}
+	}
+	// Done: Stats no longer lists them from now on.
+	for _, p := range retired {
+		p.mu.Lock()
+		done := p.state == pipeDone
+		p.mu.Unlock()
+		if done {
+			d.pipeDone(p)
+		}
+	}
+	return nil
+}
+
+// retiredPipesLocked lists the pipes of the tenant with the given id that
+// are retired and not yet done: every pipe of the id that is not in the
+// tenant's current snapshot; d.mu is held.
+func (d *Dispatcher) retiredPipesLocked(id string) []*pipe {
+	active := map[*pipe]bool{}
+	if t := d.lookupTenant(id); t != nil {
+		for _, p := range t.snap.Load().pipes {
+			active[p] = true
+		}
+	}
+	var out []*pipe
+	for p := range d.pipes {
+		if p.tenant.id == id && !active[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
 
 // externalIDOf returns the ExternalId the server assigned to the tenant.
 func (d *Dispatcher) externalIDOf(tenant string) string {
@@ -219,23 +415,29 @@ func tenantField(tenant string, hooks []Hook, field string) string {
 	return name + field
 }
 
-// setHooks replaces one tenant's hook list.
-func (d *Dispatcher) setHooks(id string, hooks []Hook) error {
+// setHooks replaces one tenant's hook list. When the list is empty (the
+// tenant is removed) it returns the tenant's pipes that are retired and
+// not yet done, for RemoveTenant to wait for.
+func (d *Dispatcher) setHooks(id string, hooks []Hook) ([]*pipe, error) {
 	valid, err := d.validateTenant(id, hooks)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for {
 		if d.closed.Load() {
-			return ErrClosed
+			return nil, ErrClosed
 		}
 		t := d.lookupTenant(id)
 		if t == nil {
 			if len(valid) == 0 {
 				// Nothing to remove but, for a tenant that has not come
-				// back since New, the copies the spool parked for it.
+				// back since New, the copies the spool parked for it, and
+				// the hooks of an earlier removal that still drain.
 				d.dropParked(d.takeParked(id), parkedWhy(id, nil))
-				return nil
+				d.mu.Lock()
+				retired := d.retiredPipesLocked(id)
+				d.mu.Unlock()
+				return retired, nil
 			}
 			v, loaded := d.tenants.LoadOrStore(id, d.newTenant(id))
 			t = v.(*tenant)
@@ -248,7 +450,7 @@ func (d *Dispatcher) setHooks(id string, hooks []Hook) error {
 			t.setMu.Unlock()
 			continue
 		}
-		err := d.setTenantHooksLocked(t, valid)
+		retired, err := d.setTenantHooksLocked(t, valid)
 		var dropped []parkedCopy
 		if err == nil && id != "" {
 			// Copies the spool parked for hooks the new list does not
@@ -264,7 +466,7 @@ func (d *Dispatcher) setHooks(id string, hooks []Hook) error {
 		}
 		t.setMu.Unlock()
 		d.dropParked(dropped, parkedWhy(id, valid)) // the callback may call SetHooks
-		return err
+		return retired, err
 	}
 }
 
@@ -272,8 +474,9 @@ func (d *Dispatcher) setHooks(id string, hooks []Hook) error {
 // hooks, then swaps its snapshot; t.setMu is held. The new pipelines (and
 // their SDK clients, which may load the server's AWS configuration) are
 // built outside d.mu, so a slow client does not hold up Stats, Hooks,
-// Check, Close or other tenants.
-func (d *Dispatcher) setTenantHooksLocked(t *tenant, valid []Hook) error {
+// Check, Close or other tenants. When valid is empty it returns the
+// tenant's retired pipes that are not yet done.
+func (d *Dispatcher) setTenantHooksLocked(t *tenant, valid []Hook) ([]*pipe, error) {
 	old := t.snap.Load()
 	byID := make(map[string]*pipe, len(old.pipes))
 	for _, p := range old.pipes {
@@ -325,9 +528,9 @@ func (d *Dispatcher) setTenantHooksLocked(t *tenant, valid []Hook) error {
 	if failed != nil {
 		releaseClients(built)
 		if t.id != "" {
-			return fmt.Errorf("sqshook: tenant %q: %w", t.id, failed)
+			return nil, fmt.Errorf("sqshook: tenant %q: %w", t.id, failed)
 		}
-		return failed
+		return nil, failed
 	}
 	if len(next.pipes) == 0 {
 		next = emptySnapshot
@@ -336,7 +539,7 @@ func (d *Dispatcher) setTenantHooksLocked(t *tenant, valid []Hook) error {
 	defer d.mu.Unlock()
 	if d.closed.Load() {
 		releaseClients(built)
-		return ErrClosed // the new pipelines hold nothing and start nothing
+		return nil, ErrClosed // the new pipelines hold nothing and start nothing
 	}
 	for _, p := range built {
 		d.pipes[p] = struct{}{}
@@ -351,7 +554,10 @@ func (d *Dispatcher) setTenantHooksLocked(t *tenant, valid []Hook) error {
 		d.trackDraining(p)
 		p.retire()
 	}
-	return nil
+	if len(valid) == 0 {
+		return d.retiredPipesLocked(t.id), nil
+	}
+	return nil, nil
 }
 
 // releaseClients gives back the clients of pipelines that were built but

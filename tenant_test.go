@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -175,9 +177,11 @@ func TestTenantSetHooksFailsOnlyItsOwn(t *testing.T) {
 	}
 }
 
-// TestTenantRemoveDrains: removing a tenant drains its hooks like removed
-// hooks (what they hold is delivered), frees its state, and leaves the
-// others alone.
+// TestTenantRemoveDrains: RemoveTenant drains the tenant's hooks (what
+// they hold is delivered) and returns only then: when it returns, every
+// copy is delivered and nothing of the tenant is left to deliver. It frees
+// the tenant's state and leaves the others alone; a ctx that ends first
+// returns its error while the hooks go on draining.
 func TestTenantRemoveDrains(t *testing.T) {
 	noLeaks(t)
 	fake := newFake()
@@ -198,28 +202,47 @@ func TestTenantRemoveDrains(t *testing.T) {
 			}
 		}
 	}
-	if err := d.RemoveTenant("gone"); err != nil {
-		t.Fatal(err)
+	// A ctx that ends first: the error, and the tenant is removed all the same.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := d.RemoveTenant(ctx, "gone"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("RemoveTenant with a canceled ctx while its calls hang = %v, want context.Canceled", err)
 	}
 	if got := d.Tenant("gone").Hooks(); len(got) != 0 {
 		t.Errorf("removed tenant still lists hooks %+v", got)
 	}
-	// Still draining: its hooks hold events in calls that hang.
+	removed := make(chan error, 1)
+	go func() { removed <- d.RemoveTenant(context.Background(), "gone") }()
+	// Still draining: its hooks hold events in calls that hang, and
+	// RemoveTenant waits for them.
 	if s := d.Tenant("gone").Stats(); len(s.Hooks) != 2 || !s.Hooks[0].Draining {
 		t.Fatalf("removed tenant's stats %+v, want two draining hooks", s.Hooks)
 	}
 	if err := d.Tenant("gone").Publish(context.Background(), tenantEvent("gone", "message.new", 99)); err != nil {
 		t.Fatalf("Publish to a removed tenant: %v, want nil (no hook matches)", err)
 	}
+	select {
+	case err := <-removed:
+		t.Fatalf("RemoveTenant returned %v while its hooks' calls hang", err)
+	default:
+	}
 	fake.mu.Lock()
 	fake.block = nil
 	fake.mu.Unlock()
 	close(block)
-	flush(t, d)
-	waitForCond(t, func() bool { return len(d.Tenant("gone").Stats().Hooks) == 0 })
-	if got := len(fake.ackedIDs(fakeQueuePrefix + "gone-all")); got != 5 {
-		t.Errorf("removed tenant's queue received %d, want the 5 it held", got)
+	if err := <-removed; err != nil {
+		t.Fatalf("RemoveTenant: %v", err)
 	}
+	// At its return, everything is delivered and nothing is left.
+	for _, q := range []string{"gone-all", "gone-messages"} {
+		if got := len(fake.ackedIDs(fakeQueuePrefix + q)); got != 5 {
+			t.Errorf("when RemoveTenant returned, removed tenant's queue %s had %d, want the 5 it held", q, got)
+		}
+	}
+	if s := d.Tenant("gone").Stats(); len(s.Hooks) != 0 {
+		t.Errorf("removed tenant's hooks still listed after RemoveTenant returned: %+v", s.Hooks)
+	}
+	flush(t, d)
 	if got := len(fake.ackedIDs(fakeQueuePrefix + "stays-messages")); got != 5 {
 		t.Errorf("other tenant's queue received %d, want 5", got)
 	}
@@ -233,6 +256,219 @@ func TestTenantRemoveDrains(t *testing.T) {
 	if got := d.Tenant("gone").Hooks(); len(got) != 2 {
 		t.Errorf("tenant back with %d hooks, want 2", len(got))
 	}
+}
+
+// TestTenantRemovePurge: RemoveTenant with WithPurge dead-letters, with
+// ReasonHookRemoved, what the tenant's hook holds outside the call in
+// flight, waits for that call, and returns; nothing more reaches the
+// tenant's queue afterwards. A call in flight that fails does not bring
+// its copies back for a retry: they are dead-lettered too. The other
+// tenant is untouched.
+func TestTenantRemovePurge(t *testing.T) {
+	for _, callFails := range []bool{false, true} {
+		name := "call in flight succeeds"
+		if callFails {
+			name = "call in flight fails"
+		}
+		t.Run(name, func(t *testing.T) {
+			noLeaks(t)
+			const n = 25
+			fake := newFake()
+			block := make(chan struct{})
+			fake.block = block
+			var releaseOnce sync.Once
+			release := func() { releaseOnce.Do(func() { close(block) }) }
+			t.Cleanup(release) // before the dispatcher's Close
+			if callFails {
+				fake.respond = func(_ int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+					if strings.HasSuffix(aws.ToString(in.QueueUrl), "/gone-q") {
+						return nil, apiError("ServiceUnavailable", 503)
+					}
+					return okAll(in), nil
+				}
+			}
+			d, dls := newTestDispatcher(t, fake, nil, sqshook.WithLinger(0), sqshook.WithMaxInFlight(1), sqshook.WithResourceAuthForTenants())
+			if err := d.Tenant("gone").SetHooks([]sqshook.Hook{hookFor("h", "gone-q")}); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Tenant("stays").SetHooks([]sqshook.Hook{hookFor("h", "stays-q")}); err != nil {
+				t.Fatal(err)
+			}
+			published := map[string]bool{}
+			for i := 0; i < n; i++ {
+				ev := tenantEvent("gone", "message.new", i)
+				ev.ID = fmt.Sprintf("gone-%02d", i)
+				if err := d.Tenant("gone").Publish(context.Background(), ev); err != nil {
+					t.Fatal(err)
+				}
+				published[ev.ID] = true
+			}
+			var inFlight int
+			waitForCond(t, func() bool {
+				h, _ := d.Tenant("gone").Stats().TenantHook("gone", "h")
+				inFlight = h.InFlight
+				return h.InFlight > 0 && h.Queued == n-h.InFlight
+			})
+			removed := make(chan error, 1)
+			go func() { removed <- d.RemoveTenant(context.Background(), "gone", sqshook.WithPurge()) }()
+			// The queued copies are dead-lettered at once...
+			waitForCond(t, func() bool { return len(dls.list()) == n-inFlight })
+			// ...but RemoveTenant waits for the call in flight.
+			select {
+			case err := <-removed:
+				t.Fatalf("RemoveTenant with WithPurge returned %v while a call was in flight", err)
+			default:
+			}
+			fake.mu.Lock()
+			fake.block = nil
+			fake.mu.Unlock()
+			release()
+			if err := <-removed; err != nil {
+				t.Fatalf("RemoveTenant with WithPurge: %v", err)
+			}
+			// At its return, every copy is accounted: delivered or
+			// dead-lettered hook_removed, once.
+			delivered := fake.ackedIDs(fakeQueuePrefix + "gone-q")
+			wantDelivered := inFlight
+			if callFails {
+				wantDelivered = 0
+			}
+			if len(delivered) != wantDelivered {
+				t.Errorf("%d copies delivered, want the %d of the call in flight", len(delivered), wantDelivered)
+			}
+			seen := map[string]int{}
+			for _, id := range delivered {
+				seen[id]++
+			}
+			got := dls.list()
+			if len(got) != n-wantDelivered {
+				t.Errorf("%d dead letters when RemoveTenant returned, want %d", len(got), n-wantDelivered)
+			}
+			for _, dl := range got {
+				seen[dl.Event.ID]++
+				if dl.Tenant != "gone" || dl.Reason != sqshook.ReasonHookRemoved || !errors.Is(dl.Err, sqshook.ErrTenantRemoved) {
+					t.Errorf("dead letter %s of tenant %q: %s %v, want hook_removed wrapping ErrTenantRemoved", dl.Event.ID, dl.Tenant, dl.Reason, dl.Err)
+				}
+			}
+			for id := range published {
+				if seen[id] != 1 {
+					t.Errorf("event %s accounted %d times, want once", id, seen[id])
+				}
+			}
+			// Nothing more reaches the removed tenant's queue.
+			for i := 0; i < 5; i++ {
+				if err := d.Tenant("stays").Publish(context.Background(), tenantEvent("stays", "message.new", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			flush(t, d)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := d.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if after := fake.ackedIDs(fakeQueuePrefix + "gone-q"); len(after) != len(delivered) {
+				t.Errorf("%d copies reached the removed tenant's queue after RemoveTenant returned", len(after)-len(delivered))
+			}
+			if got := len(fake.ackedIDs(fakeQueuePrefix + "stays-q")); got != 5 {
+				t.Errorf("other tenant's queue received %d, want 5", got)
+			}
+			if got := len(dls.list()); got != n-wantDelivered {
+				t.Errorf("%d dead letters in the end, want %d", got, n-wantDelivered)
+			}
+		})
+	}
+}
+
+// TestTenantRemoveRacingPublish: publishers hammer a tenant with eight
+// hooks while RemoveTenant removes it, round after round. Every event is
+// accounted on every hook or on none: a Publish that returned nil had all
+// its copies delivered (or found no hook), one that raced the removal
+// returned an error wrapping ErrTenantRemoved and had each copy delivered
+// or dead-lettered hook_removed. Nothing reaches the tenant's queues after
+// RemoveTenant returned.
+func TestTenantRemoveRacingPublish(t *testing.T) {
+	noLeaks(t)
+	fake := newFake()
+	d, dls := newTestDispatcher(t, fake, nil, sqshook.WithResourceAuthForTenants())
+	const hooks, rounds, publishers, perRound = 8, 60, 2, 40
+	var list []sqshook.Hook
+	for h := 0; h < hooks; h++ {
+		list = append(list, hookFor(fmt.Sprintf("h%d", h), fmt.Sprintf("race-%d", h)))
+	}
+	acked := func() int {
+		n := 0
+		for h := 0; h < hooks; h++ {
+			n += len(fake.ackedIDs(fakeQueuePrefix + fmt.Sprintf("race-%d", h)))
+		}
+		return n
+	}
+	var mu sync.Mutex
+	results := map[string]error{}
+	acme := d.Tenant("acme")
+	for r := 0; r < rounds; r++ {
+		if err := acme.SetHooks(list); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		started := make(chan struct{}, publishers)
+		for g := 0; g < publishers; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < perRound; i++ {
+					id := fmt.Sprintf("r%d-g%d-%d", r, g, i)
+					err := acme.Publish(context.Background(), sqshook.Event{ID: id, Type: "message.new", Body: []byte(`{}`)})
+					mu.Lock()
+					results[id] = err
+					mu.Unlock()
+					if i == 2 {
+						started <- struct{}{}
+					}
+				}
+			}()
+		}
+		<-started
+		if err := d.RemoveTenant(context.Background(), "acme"); err != nil {
+			t.Fatal(err)
+		}
+		atReturn := acked()
+		wg.Wait()
+		if got := acked(); got != atReturn {
+			t.Fatalf("round %d: %d copies reached the removed tenant's queues after RemoveTenant returned", r, got-atReturn)
+		}
+		checkAccounting(t, d, false)
+	}
+	flush(t, d)
+	outcomes := map[string]int{}
+	for h := 0; h < hooks; h++ {
+		for _, id := range fake.ackedIDs(fakeQueuePrefix + fmt.Sprintf("race-%d", h)) {
+			outcomes[id]++
+		}
+	}
+	for _, dl := range dls.list() {
+		outcomes[dl.Event.ID]++
+		if dl.Reason != sqshook.ReasonHookRemoved || !errors.Is(dl.Err, sqshook.ErrTenantRemoved) {
+			t.Errorf("dead letter %s: %s %v, want hook_removed wrapping ErrTenantRemoved", dl.Event.ID, dl.Reason, dl.Err)
+		}
+	}
+	bad, raced := 0, 0
+	for id, err := range results {
+		n := outcomes[id]
+		ok := err == nil && (n == 0 || n == hooks) || errors.Is(err, sqshook.ErrTenantRemoved) && n == hooks
+		if err != nil {
+			raced++
+		}
+		if !ok {
+			if bad++; bad <= 5 {
+				t.Errorf("event %s: Publish returned %v; %d of %d copies delivered or dead-lettered", id, err, n, hooks)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d events not accounted on every hook or none", bad, len(results))
+	}
+	t.Logf("%d events in %d rounds; %d Publish calls raced the removal and reported ErrTenantRemoved", len(results), rounds, raced)
 }
 
 // TestTenantLimits: every limit's error names the limit, and a tenant's
@@ -528,5 +764,222 @@ func TestTenantFailedFirstListLeavesNothing(t *testing.T) {
 	}
 	if s := d.Tenant("new").Stats(); len(s.Hooks) != 0 {
 		t.Errorf("failed tenant has stats %+v", s.Hooks)
+	}
+}
+
+// TestTenantIDRule: ids that break the rule (1-128 bytes of ASCII letters,
+// digits and _+=,.@:/-) are refused wherever they enter, with an error
+// wrapping ErrInvalidTenantID that quotes a short escaped prefix at most;
+// a refused id configures nothing. Typical ids (names, Stream app ids and
+// API keys, the ids of the demo) are accepted.
+func TestTenantIDRule(t *testing.T) {
+	long := strings.Repeat("a", 1300)
+	refused := map[string]string{
+		"NUL":            "acme\x00evil",
+		"invalid UTF-8":  "acme\xff\xfe",
+		"1,300 bytes":    long,
+		"129 bytes":      strings.Repeat("b", sqshook.MaxTenantIDLen+1),
+		"space":          "acme corp",
+		"newline":        "acme\nINFO forged log line",
+		"non-ASCII":      "café",
+		"lookalike":      "аcme", // Cyrillic а
+		"quote":          `acme"`,
+		"percent":        "acme%00",
+		"backslash":      `acme\x00`,
+		"control at end": "acme\x7f",
+	}
+	accepted := []string{
+		"acme", "tenant-b", "tenant:b", "tenant/b", "t50050", "1234567", "mmhfdzb5evj2",
+		"org:acme/app@eu.west_1", "a+b=c,d", "x", strings.Repeat("z", sqshook.MaxTenantIDLen),
+	}
+	fake := newFake()
+	d, _ := newTestDispatcher(t, fake, nil, sqshook.WithResourceAuthForTenants())
+	ctx := context.Background()
+	for name, id := range refused {
+		t.Run(name, func(t *testing.T) {
+			check := func(what string, err error) {
+				t.Helper()
+				if !errors.Is(err, sqshook.ErrInvalidTenantID) {
+					t.Errorf("%s = %v, want an error wrapping ErrInvalidTenantID", what, err)
+					return
+				}
+				msg := err.Error()
+				if len(msg) > 300 || !utf8.ValidString(msg) || strings.ContainsFunc(msg, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+					t.Errorf("%s: error %q is long (%d bytes) or holds raw control or invalid bytes", what, msg, len(msg))
+				}
+				if len(id) > 64 && strings.Contains(msg, id[:64]) {
+					t.Errorf("%s: error echoes the long id", what)
+				}
+			}
+			check("ValidateTenantID", sqshook.ValidateTenantID(id))
+			tn := d.Tenant(id)
+			check("Tenant.Err", tn.Err())
+			check("SetHooks", tn.SetHooks([]sqshook.Hook{hookFor("h", "refused")}))
+			check("Publish", tn.Publish(ctx, tenantEvent("x", "message.new", 0)))
+			check("TryPublish", tn.TryPublish(tenantEvent("x", "message.new", 0)))
+			_, err := tn.Check(ctx, "h", sqshook.CheckOptions{})
+			check("Check", err)
+			if res := tn.CheckHook(ctx, hookFor("h", "refused"), sqshook.CheckOptions{}); res.Status != sqshook.CheckError || !strings.Contains(res.Error, "invalid tenant id") {
+				t.Errorf("CheckHook = %+v, want an error result naming the invalid tenant id", res)
+			}
+			check("RemoveTenant", d.RemoveTenant(ctx, id))
+			if len(tn.Hooks()) != 0 || len(tn.Stats().Hooks) != 0 {
+				t.Errorf("refused tenant lists hooks %v / stats %v", tn.Hooks(), tn.Stats().Hooks)
+			}
+		})
+	}
+	if len(d.Stats().Hooks) != 0 {
+		t.Fatalf("refused ids configured hooks: %+v", d.Stats().Hooks)
+	}
+	// "" is not a tenant's name, but Dispatcher.Tenant("") is the default tenant.
+	if err := sqshook.ValidateTenantID(""); !errors.Is(err, sqshook.ErrInvalidTenantID) {
+		t.Errorf(`ValidateTenantID("") = %v, want ErrInvalidTenantID`, err)
+	}
+	if err := d.Tenant("").Err(); err != nil {
+		t.Errorf(`Tenant("").Err() = %v, want nil: the default tenant`, err)
+	}
+	if err := sqshook.ValidateTenantID(long); err == nil || !strings.Contains(err.Error(), "1300 bytes") || !strings.Contains(err.Error(), "128") {
+		t.Errorf("error for a 1,300-byte id %v does not give its length and the limit", err)
+	}
+	if err := sqshook.ValidateTenantID("acme\x00evil"); err == nil || !strings.Contains(err.Error(), `"acme\x00evil"`) || !strings.Contains(err.Error(), "byte 4") {
+		t.Errorf("error for an id with NUL %v does not quote it escaped and name the byte", err)
+	}
+	for i, id := range accepted {
+		if err := sqshook.ValidateTenantID(id); err != nil {
+			t.Errorf("ValidateTenantID(%q) = %v, want nil", id, err)
+		}
+		tn := d.Tenant(id)
+		if err := tn.SetHooks([]sqshook.Hook{hookFor("h", fmt.Sprintf("ok-%d", i))}); err != nil {
+			t.Errorf("tenant %q SetHooks: %v", id, err)
+		}
+		if err := tn.Publish(ctx, tenantEvent(id, "message.new", 0)); err != nil {
+			t.Errorf("tenant %q Publish: %v", id, err)
+		}
+	}
+	flush(t, d)
+	if got := len(d.Stats().Hooks); got != len(accepted) {
+		t.Errorf("%d hooks configured, want one per accepted id (%d)", got, len(accepted))
+	}
+	for _, id := range accepted {
+		if err := d.RemoveTenant(ctx, id); err != nil {
+			t.Errorf("RemoveTenant(%q): %v", id, err)
+		}
+	}
+}
+
+// TestTenantRoleSessionNames: the role session name tells apart the
+// ExternalIds (by default the tenant ids) that its character set or its
+// length would confuse, keeps a readable prefix, and is always a valid
+// session name (2-64 characters of [\w+=,.@-]).
+func TestTenantRoleSessionNames(t *testing.T) {
+	valid := regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	base := strings.Repeat("t", 99)
+	ids := []string{
+		"tenant:b", "tenant/b", "tenant-b", "tenant_b", "tenant.b",
+		base + "1", base + "2", // 100 characters, differing at the end
+		"Tenant-b", "x", "", strings.Repeat("é", 40), "a\x00b", "a b",
+	}
+	seen := map[string]string{}
+	for _, id := range ids {
+		name := sqshook.RoleSessionName(id)
+		if !valid.MatchString(name) {
+			t.Errorf("RoleSessionName(%q) = %q: not a valid session name", id, name)
+		}
+		if prev, ok := seen[name]; ok {
+			t.Errorf("RoleSessionName(%q) = RoleSessionName(%q) = %q", id, prev, name)
+		}
+		seen[name] = id
+		if sqshook.RoleSessionName(id) != name {
+			t.Errorf("RoleSessionName(%q) is not stable", id)
+		}
+	}
+	for id, prefix := range map[string]string{
+		"tenant:b": "sqshook-tenant-b-", "tenant-b": "sqshook-tenant-b-",
+		base + "1": "sqshook-" + base[:45] + "-",
+	} {
+		if name := sqshook.RoleSessionName(id); !strings.HasPrefix(name, prefix) || len(name) != len(prefix)+10 {
+			t.Errorf("RoleSessionName(%q) = %q, want %q and 10 hex digits", id, name, prefix)
+		}
+	}
+}
+
+// TestTenantRemovePurgeSpool: with a spool, RemoveTenant with WithPurge
+// dead-letters the copies waiting on the hook's disk backlog too, and
+// settles them: the spool holds nothing of the tenant afterwards, and
+// nothing more reaches its queue.
+func TestTenantRemovePurgeSpool(t *testing.T) {
+	noLeaks(t)
+	const n = 30
+	fake := newFake()
+	block := make(chan struct{})
+	fake.block = block
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(block) }) }
+	d, dls := spoolDispatcher(t, fake, t.TempDir(), nil, sqshook.WithResourceAuthForTenants(),
+		sqshook.WithMaxBuffered(3, 0), sqshook.WithMaxInFlight(1), sqshook.WithLinger(0))
+	t.Cleanup(func() {
+		release()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = d.Close(ctx)
+	})
+	if err := d.Tenant("gone").SetHooks([]sqshook.Hook{hookFor("h", "gone-q")}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		ev := tenantEvent("gone", "message.new", i)
+		ev.ID = fmt.Sprintf("gone-%02d", i)
+		if err := d.Tenant("gone").Publish(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var inFlight int
+	waitForCond(t, func() bool {
+		h, _ := d.Tenant("gone").Stats().TenantHook("gone", "h")
+		inFlight = h.InFlight
+		return h.InFlight > 0
+	})
+	if h, _ := d.Tenant("gone").Stats().TenantHook("gone", "h"); h.Spooled == 0 {
+		t.Fatalf("hook stats %+v, want copies on the disk backlog", h)
+	}
+	removed := make(chan error, 1)
+	go func() { removed <- d.RemoveTenant(context.Background(), "gone", sqshook.WithPurge()) }()
+	waitForCond(t, func() bool { return len(dls.list()) == n-inFlight })
+	fake.mu.Lock()
+	fake.block = nil
+	fake.mu.Unlock()
+	release()
+	if err := <-removed; err != nil {
+		t.Fatalf("RemoveTenant with WithPurge: %v", err)
+	}
+	delivered := fake.ackedIDs(fakeQueuePrefix + "gone-q")
+	if len(delivered) != inFlight {
+		t.Errorf("%d delivered, want the %d of the call in flight", len(delivered), inFlight)
+	}
+	seen := map[string]int{}
+	for _, id := range delivered {
+		seen[id]++
+	}
+	for _, dl := range dls.list() {
+		seen[dl.Event.ID]++
+		if dl.Reason != sqshook.ReasonHookRemoved || len(dl.Event.Body) == 0 {
+			t.Errorf("dead letter %s: %s, body %d bytes; want hook_removed with the event", dl.Event.ID, dl.Reason, len(dl.Event.Body))
+		}
+	}
+	for i := 0; i < n; i++ {
+		if id := fmt.Sprintf("gone-%02d", i); seen[id] != 1 {
+			t.Errorf("event %s accounted %d times, want once", id, seen[id])
+		}
+	}
+	if s := d.Stats().Spool; s.Pending != 0 {
+		t.Errorf("spool %+v after RemoveTenant with WithPurge, want nothing pending", s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after := fake.ackedIDs(fakeQueuePrefix + "gone-q"); len(after) != len(delivered) {
+		t.Errorf("%d copies reached the removed tenant's queue after RemoveTenant returned", len(after)-len(delivered))
 	}
 }
