@@ -454,7 +454,7 @@ func (p *pipe) checkAnswersLocked() {
 	if now.Sub(h.heard) < wait {
 		return
 	}
-	p.hangingLocked(fmt.Sprintf("no answer to %d calls in flight for %v", p.inflight, wait))
+	p.hangingLocked(fmt.Sprintf("no answer for %v; calls in flight: %d", wait, p.inflight))
 }
 
 // hangingLocked makes the hook failing because its endpoint does not

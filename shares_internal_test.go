@@ -167,7 +167,7 @@ func TestHangingHookStopsCalling(t *testing.T) {
 		t.Fatalf("failing before the slow-call bound: %s", h.HealthCause)
 	}
 	clk.advance(time.Millisecond)
-	if h := stats(); h.Health != HealthFailing || !strings.Contains(h.HealthCause, "no answer to 4 calls in flight for 1s") {
+	if h := stats(); h.Health != HealthFailing || !strings.Contains(h.HealthCause, "no answer for 1s; calls in flight: 4") {
 		t.Fatalf("after %v without an answer: health %q (%q), want failing, no answer", DefaultSlowCall, h.Health, h.HealthCause)
 	}
 	// One call answers (503): its slot is not refilled while the others
