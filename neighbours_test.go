@@ -276,9 +276,13 @@ func testNoisyTenant(t *testing.T, fault neighbourFault) {
 	if out.heldAt == 0 {
 		t.Errorf("no noisy call was held when the quiet deliveries completed: the fault was not in effect")
 	}
-	// A generous factor for a busy machine; the target is 1.3x.
-	if limit := 3*base.p99 + 50*time.Millisecond; out.p99 > limit {
-		t.Errorf("quiet tenants' p99 %v with the fault, over 3x the %v without it (+50ms)", out.p99, base.p99)
+	// The target is 1.3x (BenchmarkNoisyTenantConnections measures it);
+	// on a busy machine under the race detector a p99 of a thousand
+	// events swings by several times from run to run, so this bound is
+	// generous: it catches quiet calls waiting for a connection (they
+	// wait up to the call timeout, 20 s), not noise.
+	if limit := 10*base.p99 + time.Second; out.p99 > limit {
+		t.Errorf("quiet tenants' p99 %v with the fault, over 10x the %v without it (+1s)", out.p99, base.p99)
 	}
 }
 

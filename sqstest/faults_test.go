@@ -544,12 +544,18 @@ func TestFaultRelease(t *testing.T) {
 	if _, err := batchOf3Ctx(short, c, url); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("held call past the caller's deadline: %v", err)
 	}
+	deadline := time.Now().Add(30 * time.Second)
+	for s.Held() != 0 { // the server notices that the client went away
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls held after the client gave up", s.Held())
+		}
+		time.Sleep(time.Millisecond) // polling
+	}
 	done := make(chan error, 1)
 	go func() {
 		_, err := batchOf3(c, url)
 		done <- err
 	}()
-	deadline := time.Now().Add(30 * time.Second)
 	for s.Held() != 1 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d calls held, want 1", s.Held())
