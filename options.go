@@ -50,8 +50,10 @@ const (
 	// DefaultTenantMaxInFlight bounds the SendMessageBatch calls all hooks
 	// of one tenant have in flight together: a quarter of
 	// DefaultMaxConnsPerHost, so that no tenant's hanging queues can hold
-	// every connection to an endpoint. When ClientOptions.MaxConnsPerHost
-	// sets another bound, the default is a quarter of that (at least 1).
+	// more than a quarter of the connections to an endpoint. When the
+	// client pool has another bound (ClientOptions.MaxConnsPerHost, or
+	// MaxIdleConnsPerHost or WithMaxInFlight above 256), the default is a
+	// quarter of that (at least 1).
 	DefaultTenantMaxInFlight = DefaultMaxConnsPerHost / 4
 	// DefaultSlowCall is how long a hook's calls in flight may go without
 	// an answer before the hook counts as failing (see WithSlowCall).
@@ -344,8 +346,8 @@ func WithTenantLimits(events, bytes int) Option {
 // never wait for one. A hook past the bound waits for a call of its
 // tenant to end, in turn with the tenant's other waiting hooks. n must be
 // at least 1 and, when the dispatcher builds its own client pool, below
-// its connections per host. Default DefaultTenantMaxInFlight, or a quarter
-// of ClientOptions.MaxConnsPerHost when that is set; 0 keeps the default.
+// its connections per host. Default DefaultTenantMaxInFlight: a quarter of
+// the pool's connections per host; 0 keeps the default.
 func WithTenantMaxInFlight(n int) Option {
 	return func(c *settings) { c.tenantMaxInFlight = n }
 }
@@ -377,7 +379,7 @@ func (c *settings) resolveTenantMaxInFlight(v *validator) {
 	case n < 0:
 		v.add("tenant_max_in_flight", "must be at least 1")
 	case n == 0 && conns > 0:
-		c.tenantMaxInFlight = max(1, min(DefaultTenantMaxInFlight, conns/4))
+		c.tenantMaxInFlight = max(1, conns/4)
 	case n == 0:
 		c.tenantMaxInFlight = DefaultTenantMaxInFlight
 	case conns > 0 && n >= conns:

@@ -174,13 +174,6 @@ func (c *callShare) wake(limit int) {
 	}
 }
 
-// inFlight is the number of calls in flight.
-func (c *callShare) inFlight() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n
-}
-
 func newShare(level string, events, bytes int) *share {
 	return &share{level: level, maxEvents: int64(events), maxBytes: int64(bytes)}
 }
