@@ -392,7 +392,8 @@ func (c *settings) resolveTenantMaxInFlight(v *validator) {
 func WithRoleAuthOnly() Option { return func(c *settings) { c.roleAuthOnly = true } }
 
 // WithMaxInFlight fixes the number of concurrent SendMessageBatch calls per
-// hook at n, turning the adaptive limit off.
+// hook at n, turning the adaptive limit off. A tenant's hooks together
+// stay within WithTenantMaxInFlight.
 func WithMaxInFlight(n int) Option {
 	return func(c *settings) { c.maxInFlight, c.adaptiveInFlight = n, false }
 }

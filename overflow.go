@@ -96,7 +96,7 @@ type share struct {
 	mu    sync.Mutex
 	space chan struct{} // closed when room frees; nil when nobody waits
 
-	calls callShare // the tenant's calls in flight
+	calls callShare // the tenant's calls in flight (unused by the dispatcher's share)
 }
 
 // callShare counts the calls in flight of a tenant's hooks and the pipes
@@ -108,17 +108,21 @@ type callShare struct {
 	n      int     // calls in flight
 	line   []*pipe // pipes waiting for a call, first come first served
 	inLine map[*pipe]bool
-	turn   *pipe // the pipe being woken: it may take a call ahead of the line
+	turn   *pipe // the pipe being woken: it may take one call ahead of the line
 	waking bool  // a waker runs; it goes on while calls are free and pipes wait
 }
 
 // take reserves a call for p if fewer than limit are in flight and no
-// pipe waits ahead of p; otherwise it puts p in line (once) and reports
-// false: p is pumped again when a call ends.
+// pipe waits ahead of p (or it is p's turn, for one call); otherwise it
+// puts p in line (once) and reports false: p is pumped again when a call
+// ends.
 func (c *callShare) take(p *pipe, limit int) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.n < limit && (len(c.line) == 0 || c.turn == p) {
+		if c.turn == p {
+			c.turn = nil // one call per turn: the next in line gets the next
+		}
 		c.n++
 		return true
 	}
@@ -146,10 +150,10 @@ func (c *callShare) give() (wake bool) {
 }
 
 // wake pumps the pipes in line, first come first served, while calls are
-// free: each may take calls ahead of the line during its turn. A pipe that
-// takes none (it has nothing ready any more) leaves the line; one that
-// finds the share taken again goes to its end. It is called with no pipe
-// locked, from a goroutine counted in the dispatcher's wait group.
+// free: each may take one call ahead of the line during its turn, and goes
+// to the end of the line for more. A pipe that takes none (it has nothing
+// ready any more) leaves the line. It is called with no pipe locked, from
+// a goroutine counted in the dispatcher's wait group.
 func (c *callShare) wake(limit int) {
 	for {
 		c.mu.Lock()
