@@ -29,7 +29,7 @@ type inflightLimit struct {
 
 	lastCut time.Time     // calls started before it cause no cut
 	minRTT  time.Duration // smallest round trip seen (re-probed now and then)
-	srtt    time.Duration // smoothed round trip
+	srtt    time.Duration // smoothed round trip (kept for a fixed limit too: see slowCallLocked)
 	samples int
 }
 
@@ -60,10 +60,11 @@ func (l *inflightLimit) slots() int { return max(1, int(l.limit)) }
 // succeeded records a call that SQS answered without a congestion signal,
 // after rtt; limited says that every slot was busy when it started.
 func (l *inflightLimit) succeeded(started time.Time, rtt time.Duration, limited bool) {
+	queueing := l.observe(rtt) // also for a fixed limit: srtt bounds a slow call
 	if !l.adaptive {
 		return
 	}
-	if l.observe(rtt) && started.After(l.lastCut) {
+	if queueing && started.After(l.lastCut) {
 		l.lastCut = started.Add(rtt)
 		l.limit = max(1, l.limit*0.9)
 		l.ssthresh = l.limit

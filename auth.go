@@ -75,7 +75,9 @@ type ClientOptions struct {
 	// endpoint shares them, and a call beyond the bound waits for a free
 	// connection (within its call timeout). 0 means DefaultMaxConnsPerHost
 	// (raised to MaxIdleConnsPerHost when that is larger); negative means
-	// no bound. Ignored when HTTPClient is set.
+	// no bound. Ignored when HTTPClient is set. A Dispatcher keeps each
+	// tenant's calls in flight below it (WithTenantMaxInFlight), so that
+	// one tenant's hanging queues cannot hold every connection.
 	MaxConnsPerHost int
 
 	// HTTPClient, when set, is used by every client as is.
@@ -106,6 +108,26 @@ type ClientOptions struct {
 	// absolute http or https URL with a host, without user info, query or
 	// fragment, and http only on a loopback address.
 	InsecureCleartextEndpoint bool
+}
+
+// connsPerHost is the bound on connections per host of the transport a
+// pool built with o makes: MaxConnsPerHost, or by default
+// DefaultMaxConnsPerHost (raised to MaxIdleConnsPerHost); 0 when there is
+// none (a negative MaxConnsPerHost) or the pool makes no transport
+// (HTTPClient is set). A Dispatcher keeps each tenant's calls in flight
+// below it (WithTenantMaxInFlight).
+func (o ClientOptions) connsPerHost() int {
+	switch m := o.MaxConnsPerHost; {
+	case o.HTTPClient != nil || m < 0:
+		return 0
+	case m > 0:
+		return m
+	}
+	n := o.MaxIdleConnsPerHost
+	if n <= 0 {
+		n = DefaultMaxIdleConnsPerHost
+	}
+	return max(DefaultMaxConnsPerHost, n)
 }
 
 // checkEndpoint checks an endpoint override (SQS or STS). "" (AWS's own
@@ -302,12 +324,7 @@ func NewClientPool(opts ClientOptions) *ClientPool {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = n
 		t.MaxIdleConns = max(t.MaxIdleConns, n)
-		switch m := opts.MaxConnsPerHost; {
-		case m == 0:
-			t.MaxConnsPerHost = max(DefaultMaxConnsPerHost, n)
-		case m > 0:
-			t.MaxConnsPerHost = m
-		}
+		t.MaxConnsPerHost = opts.connsPerHost()
 		p.transport = t
 		p.httpClient = &http.Client{Transport: t}
 	}

@@ -213,8 +213,8 @@ func dedupID(ed *eventData) string {
 // force reports whether partial batches go out without lingering.
 func (p *pipe) forceLocked() bool { return p.state != pipeActive || p.forcing > 0 }
 
-// pumpLocked starts as many calls as the in-flight limit allows and arms the
-// linger timer for a partial batch.
+// pumpLocked starts as many calls as the in-flight limit and the tenant's
+// share of calls allow and arms the linger timer for a partial batch.
 func (p *pipe) pumpLocked() {
 	if p.state == pipeDone || p.aborted {
 		p.maybeDoneLocked()
@@ -248,6 +248,12 @@ func (p *pipe) pumpLocked() {
 			}
 			break
 		}
+		if !p.tenant.share.calls.take(p, p.d.cfg.tenantMaxInFlight) {
+			break // the tenant's share of calls is out: pumped again when one ends
+		}
+		if p.inflight == 0 {
+			p.heardLocked(p.d.cfg.clock.Now())
+		}
 		var batch []*entry
 		if p.fifo {
 			batch = p.fq.pop(n)
@@ -262,9 +268,10 @@ func (p *pipe) pumpLocked() {
 	p.maybeDoneLocked()
 }
 
-// slotsLocked is the in-flight limit: one probe at a time while failing.
+// slotsLocked is the in-flight limit: one probe at a time while failing
+// (calls that went unanswered for the slow-call bound make it failing).
 func (p *pipe) slotsLocked() int {
-	if p.health.failing {
+	if p.failingLocked() {
 		return 1
 	}
 	return p.lim.slots()

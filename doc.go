@@ -35,8 +35,12 @@
 // tenant and the dispatcher hold is bounded; a copy that finds no room is
 // dead-lettered at once by default, so one customer's down queue never
 // stalls Publish ([WithOverflow], [OverflowWait]); with a spool it spills
-// to disk instead. [HookStats] report each
-// hook's [Health]; a failing hook probes at a low rate until it recovers.
+// to disk instead. A tenant's hooks together have at most its share of
+// calls in flight ([WithTenantMaxInFlight], a quarter of the connections
+// per host), so one customer's hanging queues cannot take the connections
+// every tenant shares. [HookStats] report each hook's [Health]; a failing
+// hook (whose calls fail, or go unanswered for [WithSlowCall]) probes at a
+// low rate until it recovers.
 //
 // # Auth
 //

@@ -396,6 +396,43 @@ func TestFaultSlowResponsesAndDrops(t *testing.T) {
 	}
 }
 
+// TestFaultHangingEndpoint: the endpoint accepts calls and never answers
+// them (a black-holed VPC endpoint, a firewall). Once the hook's calls have
+// gone unanswered for its slow-call bound, long before their call timeout,
+// the hook is failing and starts no further call though events keep coming
+// and its in-flight limit has room: each call would hold one more
+// connection until it times out. The hanging calls time out and are
+// retried (nothing was stored: no duplicates), and once the endpoint
+// answers again a probe succeeds and every event arrives.
+func TestFaultHangingEndpoint(t *testing.T) {
+	s := newScenario(t, nil, sqshook.WithSlowCall(20*time.Millisecond), sqshook.WithCallTimeout(3*time.Second),
+		sqshook.WithFailingRule(0, 0, 20*time.Millisecond))
+	stop := s.srv.AddFault(sqstest.Fault{Op: "SendMessageBatch", Hang: true})
+	s.publish(10) // at most 10 calls: the limit (16) has room
+	waitFor(t, "the hook failing", time.Minute, func() bool { return s.hookStats().Health == sqshook.HealthFailing })
+	h := s.hookStats()
+	held := s.srv.Calls().Injected["Hang"]
+	t.Logf("failing with %d calls held (%d entries in flight): %s", held, h.InFlight, h.HealthCause)
+	if !strings.Contains(h.HealthCause, "no answer") {
+		t.Errorf("health cause %q, want the calls without an answer", h.HealthCause)
+	}
+	s.publish(40)
+	if h2 := s.hookStats(); h2.InFlight > h.InFlight {
+		t.Errorf("a hook whose calls hang started more: %d entries in flight, then %d", h.InFlight, h2.InFlight)
+	}
+	stop()
+	arrived, dup := s.settle()
+	if arrived != 50 || dup != 0 || len(s.dls.list()) != 0 {
+		t.Errorf("arrived %d, duplicates %d, dead %d; want 50, 0, 0", arrived, dup, len(s.dls.list()))
+	}
+	if m := s.srv.Calls().MaxHeld; m > held {
+		t.Errorf("%d calls held at once, more than the %d out when the hook became failing", m, held)
+	}
+	if h := s.hookStats(); h.Health != sqshook.HealthOK {
+		t.Errorf("after delivery: health %q, want ok", h.Health)
+	}
+}
+
 func TestFaultSmallerServerBatchLimit(t *testing.T) {
 	s := newScenario(t, []sqstest.Option{sqstest.WithMaxBatchBytes(8 * 1024)}, sqshook.WithMaxBatchBytes(sqshook.MaxBatchBytesLimit), sqshook.WithLinger(20*time.Millisecond))
 	s.publish(200) // ~1.8 KB each: ten per batch is ~18 KB, over the server's 8 KiB

@@ -52,6 +52,17 @@ const (
 	// of their own under WithMetricsDetail, over a dispatcher's life (see
 	// WithMetricsDetailLimit).
 	DefaultMetricsDetailLimit = 100
+	// DefaultTenantMaxInFlight bounds the SendMessageBatch calls all hooks
+	// of one tenant have in flight together: a quarter of
+	// DefaultMaxConnsPerHost, so that no tenant's hanging queues can hold
+	// more than a quarter of the connections to an endpoint. When the
+	// client pool has another bound (ClientOptions.MaxConnsPerHost, or
+	// MaxIdleConnsPerHost or WithMaxInFlight above 256), the default is a
+	// quarter of that (at least 1).
+	DefaultTenantMaxInFlight = DefaultMaxConnsPerHost / 4
+	// DefaultSlowCall is how long a hook's calls in flight may go without
+	// an answer before the hook counts as failing (see WithSlowCall).
+	DefaultSlowCall = time.Second
 )
 
 // RetryPolicy shapes the exponential back-off between attempts to deliver
@@ -153,6 +164,8 @@ type settings struct {
 	failingCalls       int
 	failingAfter       time.Duration
 	probeInterval      time.Duration
+	tenantMaxInFlight  int // 0 until validate resolves the default
+	slowCall           time.Duration
 	spool              *spoolConfig // WithSpool; nil: none
 	resumeWait         time.Duration
 	telemetrySettings
@@ -178,6 +191,7 @@ func defaultConfig() settings {
 		failingCalls:      DefaultFailingCalls,
 		failingAfter:      DefaultFailingAfter,
 		probeInterval:     DefaultProbeInterval,
+		slowCall:          DefaultSlowCall,
 		resumeWait:        DefaultResumeWait,
 		telemetrySettings: telemetrySettings{metricsDetailLimit: DefaultMetricsDetailLimit},
 	}
@@ -222,6 +236,10 @@ func (c *settings) validate() error {
 	if c.probeInterval <= 0 {
 		v.add("probe_interval", "must be positive")
 	}
+	if c.slowCall <= 0 {
+		v.add("slow_call", "must be positive")
+	}
+	c.resolveTenantMaxInFlight(&v)
 	if err := c.guard.Validate(); err != nil {
 		v.add("size_guard", err.Error())
 	}
@@ -327,12 +345,64 @@ func WithTenantLimits(events, bytes int) Option {
 	}
 }
 
+// WithTenantMaxInFlight bounds the SendMessageBatch calls that all hooks
+// of one tenant (the default tenant included) have in flight together.
+// Each call holds an HTTP connection until it is answered or times out,
+// and every tenant's calls to one regional endpoint share the client
+// pool's connections to it (ClientOptions.MaxConnsPerHost): with this
+// bound below that one, a tenant whose queues hang or answer slowly holds
+// at most its share of the connections, and the other tenants' calls
+// never wait for one. A hook past the bound waits for a call of its
+// tenant to end, in turn with the tenant's other waiting hooks. n must be
+// at least 1 and, when the dispatcher builds its own client pool, below
+// its connections per host. Default DefaultTenantMaxInFlight: a quarter of
+// the pool's connections per host; 0 keeps the default.
+func WithTenantMaxInFlight(n int) Option {
+	return func(c *settings) { c.tenantMaxInFlight = n }
+}
+
+// WithSlowCall sets how long a hook's calls in flight may go without any
+// answer before the hook counts as failing (HealthFailing): its endpoint
+// accepts calls and does not answer (a black-holed endpoint, a firewall),
+// and each further call would hold a connection until the call timeout.
+// The hook then starts no call until one of those in flight ends, and
+// probes with one call at a time until a call succeeds. A queue that
+// always answers slowly is given slowCallRTTs (8) of its smoothed round
+// trips when that is longer; the call timeout (WithCallTimeout) caps the
+// bound. Default DefaultSlowCall.
+func WithSlowCall(d time.Duration) Option { return func(c *settings) { c.slowCall = d } }
+
+// resolveTenantMaxInFlight checks WithTenantMaxInFlight against the
+// connections per host of the client pool New builds, and resolves its
+// default.
+func (c *settings) resolveTenantMaxInFlight(v *validator) {
+	conns := 0 // the pool's connections per host; 0: unknown or unbounded
+	if c.clientFor == nil {
+		co := c.clientOptions
+		if co.MaxIdleConnsPerHost == 0 { // as New sizes the pool
+			co.MaxIdleConnsPerHost = max(DefaultMaxIdleConnsPerHost, c.maxInFlight)
+		}
+		conns = co.connsPerHost()
+	}
+	switch n := c.tenantMaxInFlight; {
+	case n < 0:
+		v.add("tenant_max_in_flight", "must be at least 1")
+	case n == 0 && conns > 0:
+		c.tenantMaxInFlight = max(1, conns/4)
+	case n == 0:
+		c.tenantMaxInFlight = DefaultTenantMaxInFlight
+	case conns > 0 && n >= conns:
+		v.add("tenant_max_in_flight", fmt.Sprintf("%d is not below the client pool's %d connections per host: one tenant's hanging queues could hold them all", n, conns))
+	}
+}
+
 // WithRoleAuthOnly refuses "resource" hooks (validation fails), for
 // operators who want only the cross-tenant-safe "role" (and "keys") auth.
 func WithRoleAuthOnly() Option { return func(c *settings) { c.roleAuthOnly = true } }
 
 // WithMaxInFlight fixes the number of concurrent SendMessageBatch calls per
-// hook at n, turning the adaptive limit off.
+// hook at n, turning the adaptive limit off. A tenant's hooks together
+// stay within WithTenantMaxInFlight.
 func WithMaxInFlight(n int) Option {
 	return func(c *settings) { c.maxInFlight, c.adaptiveInFlight = n, false }
 }

@@ -1,8 +1,9 @@
 // overflow.go owns what a hook may hold and what happens when it is full:
 // the share (events and bytes held) that bounds a hook, a tenant and the
-// whole dispatcher, the overflow rule applied to a copy that finds no room,
+// whole dispatcher, a tenant's share of calls in flight (and so of
+// connections), the overflow rule applied to a copy that finds no room,
 // and each hook's health (ok, degraded, failing) that decides whether a
-// full hook may make Publish wait.
+// full hook may make Publish wait and how many calls it may have out.
 
 package sqshook
 
@@ -60,10 +61,12 @@ const (
 	// wait for a retry, but the hook is not failing.
 	HealthDegraded Health = "degraded"
 	// HealthFailing: every call for a while has failed (see
-	// WithFailingRule). The hook sends at most one probe call at a time, at
-	// most one per probe interval, and never makes Publish wait: a copy it
-	// has no room for is dead-lettered at once. The first successful call
-	// returns it to HealthOK.
+	// WithFailingRule), or the hook's calls in flight have had no answer
+	// for its slow-call bound (see WithSlowCall: the endpoint hangs). The
+	// hook sends at most one probe call at a time, at most one per probe
+	// interval, and never makes Publish wait: a copy it has no room for is
+	// dead-lettered at once. The first successful call returns it to
+	// HealthOK.
 	HealthFailing Health = "failing"
 )
 
@@ -72,6 +75,15 @@ const (
 // budget is its pipe's pending and bytes, under the pipe's lock). A copy is
 // admitted only when every level has room; it gives its room back when it
 // is delivered or dead-lettered.
+//
+// A tenant's share also bounds the SendMessageBatch calls its hooks have in
+// flight together (WithTenantMaxInFlight; a hook's own bound is its
+// in-flight limit). Every call holds an HTTP connection until it is
+// answered or times out, and every tenant's calls to one regional endpoint
+// share the transport's per-host connections (ClientOptions.MaxConnsPerHost):
+// a tenant whose queues hang holds at most its share of them, and the
+// other tenants keep the rest. Pipes that find the share taken wait in
+// line and are woken, first come first served, as calls end.
 type share struct {
 	level     string // "tenant" or "dispatcher", for messages
 	maxEvents int64
@@ -83,6 +95,87 @@ type share struct {
 
 	mu    sync.Mutex
 	space chan struct{} // closed when room frees; nil when nobody waits
+
+	calls callShare // the tenant's calls in flight (unused by the dispatcher's share)
+}
+
+// callShare counts the calls in flight of a tenant's hooks and the pipes
+// waiting for one. Its mutex comes after any pipe's: pipes take and give
+// calls under their own lock, and the waker locks a pipe only after
+// letting go of the share.
+type callShare struct {
+	mu     sync.Mutex
+	n      int     // calls in flight
+	line   []*pipe // pipes waiting for a call, first come first served
+	inLine map[*pipe]bool
+	turn   *pipe // the pipe being woken: it may take one call ahead of the line
+	waking bool  // a waker runs; it goes on while calls are free and pipes wait
+}
+
+// take reserves a call for p if fewer than limit are in flight and no
+// pipe waits ahead of p (or it is p's turn, for one call); otherwise it
+// puts p in line (once) and reports false: p is pumped again when a call
+// ends.
+func (c *callShare) take(p *pipe, limit int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n < limit && (len(c.line) == 0 || c.turn == p) {
+		if c.turn == p {
+			c.turn = nil // one call per turn: the next in line gets the next
+		}
+		c.n++
+		return true
+	}
+	if !c.inLine[p] {
+		if c.inLine == nil {
+			c.inLine = make(map[*pipe]bool)
+		}
+		c.inLine[p] = true
+		c.line = append(c.line, p)
+	}
+	return false
+}
+
+// give returns a call. It reports whether the caller must wake the pipes
+// in line (wake), after letting go of its pipe's lock.
+func (c *callShare) give() (wake bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n--
+	if len(c.line) > 0 && !c.waking {
+		c.waking = true
+		return true
+	}
+	return false
+}
+
+// wake pumps the pipes in line, first come first served, while calls are
+// free: each may take one call ahead of the line during its turn, and goes
+// to the end of the line for more. A pipe that takes none (it has nothing
+// ready any more) leaves the line. It is called with no pipe locked, from
+// a goroutine counted in the dispatcher's wait group.
+func (c *callShare) wake(limit int) {
+	for {
+		c.mu.Lock()
+		c.turn = nil
+		if c.n >= limit || len(c.line) == 0 {
+			c.waking = false
+			c.mu.Unlock()
+			return
+		}
+		p := c.line[0]
+		c.line[0] = nil
+		c.line = c.line[1:]
+		if len(c.line) == 0 {
+			c.line = nil
+		}
+		delete(c.inLine, p)
+		c.turn = p
+		c.mu.Unlock()
+		p.mu.Lock()
+		p.pumpLocked()
+		p.unlockAndRelease()
+	}
 }
 
 func newShare(level string, events, bytes int) *share {
@@ -322,7 +415,63 @@ type health struct {
 	throttled bool // the last successful call had throttled entries
 	cause     string
 	probeAt   time.Time // a failing hook's next call may start then
+	// heard is when the hook last heard from its endpoint: the last
+	// answer, or the start of a call made while none was in flight. With
+	// calls in flight and nothing heard for the slow-call bound, the
+	// endpoint hangs and the hook is failing (checkAnswersLocked).
+	heard time.Time
 }
+
+// slowCallRTTs is how many of a hook's smoothed round trips a call may
+// take before it counts as slow, when that is longer than WithSlowCall's
+// bound: a queue that always answers slowly (far away, or behind a slow
+// proxy) is slow, not hanging.
+const slowCallRTTs = 8
+
+// slowCallLocked is how long the hook's calls in flight may go without an
+// answer before the hook is failing: WithSlowCall's bound or slowCallRTTs
+// smoothed round trips, whichever is longer, and never beyond the call
+// timeout.
+func (p *pipe) slowCallLocked() time.Duration {
+	return min(max(p.d.cfg.slowCall, slowCallRTTs*p.lim.srtt), p.d.cfg.callTimeout)
+}
+
+// checkAnswersLocked makes the hook failing when it has calls in flight and
+// has heard nothing from its endpoint for its slow-call bound: the endpoint
+// accepts calls and does not answer (a black-holed endpoint, a firewall),
+// and every further call would hold one more connection until the call
+// timeout. It then makes no call until one of those in flight ends, and
+// probes with one call at a time, as for any failing hook, until a call
+// succeeds. It is checked whenever the hook's calls or health are looked
+// at, so it needs no timer.
+func (p *pipe) checkAnswersLocked() {
+	h := &p.health
+	if h.failing || p.inflight == 0 {
+		return
+	}
+	now := p.d.cfg.clock.Now()
+	wait := p.slowCallLocked()
+	if now.Sub(h.heard) < wait {
+		return
+	}
+	p.hangingLocked(fmt.Sprintf("no answer for %v; calls in flight: %d", wait, p.inflight))
+}
+
+// hangingLocked makes the hook failing because its endpoint does not
+// answer.
+func (p *pipe) hangingLocked(cause string) {
+	h := &p.health
+	if h.failing {
+		return
+	}
+	h.failing, h.cause = true, cause
+	p.d.cfg.logger.Warn("sqshook: hook failing: its endpoint does not answer; one call at a time",
+		p.logArgs("calls_in_flight", p.inflight, "cause", h.cause)...)
+}
+
+// heardLocked records an answer from the endpoint, or a call started
+// while none was in flight.
+func (p *pipe) heardLocked(now time.Time) { p.health.heard = now }
 
 // callFailedLocked records a call that delivered nothing.
 func (p *pipe) callFailedLocked(code, msg string) {
@@ -356,14 +505,18 @@ func (p *pipe) callSucceededLocked(throttled bool) {
 	if h.failing {
 		p.d.cfg.logger.Info("sqshook: hook recovered", p.logArgs()...)
 	}
-	*h = health{throttled: throttled}
+	*h = health{throttled: throttled, heard: h.heard}
 }
 
-func (p *pipe) failingLocked() bool { return p.health.failing }
+func (p *pipe) failingLocked() bool {
+	p.checkAnswersLocked()
+	return p.health.failing
+}
 
 func (p *pipe) healthCauseLocked() string { return p.health.cause }
 
 func (p *pipe) healthLocked() (Health, string) {
+	p.checkAnswersLocked()
 	h := &p.health
 	switch {
 	case h.failing:

@@ -62,9 +62,11 @@ func (p *pipe) send(batch []*entry, limited bool) {
 	started := p.d.cfg.clock.Now()
 	ctx, span := p.tel.startCall(ctx, batch, started)
 	out, err := p.client.SendMessageBatch(ctx, in)
+	// A call that ran out of time was not answered: the endpoint may hang.
+	timedOut := err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && p.d.sendCtx.Err() == nil
 	cancel()
 	p.endCall(span, batch, out, err)
-	p.settle(batch, out, err, call{started: started, limited: limited})
+	p.settle(batch, out, err, call{started: started, limited: limited, timedOut: timedOut})
 }
 
 // batchIDs are the entry ids of a request: unique within it.
@@ -239,8 +241,9 @@ func (p *pipe) logFailureLocked(kind failureKind, code, msg string, entries int)
 
 // call describes a SendMessageBatch call, for the in-flight limit.
 type call struct {
-	started time.Time
-	limited bool // it took the last free slot
+	started  time.Time
+	limited  bool // it took the last free slot
+	timedOut bool // it ran out of its call timeout without an answer
 }
 
 // settle records the outcome of a call.
@@ -254,6 +257,13 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 	p.counters.batches++
 	if err == nil && out == nil {
 		err = errors.New("SendMessageBatch returned neither a result nor an error")
+	}
+	if c.timedOut {
+		// No answer within the call timeout: the endpoint hangs, and
+		// further calls would each hold a connection as long.
+		p.hangingLocked("no answer within the call timeout (" + p.d.cfg.callTimeout.String() + ")")
+	} else {
+		p.heardLocked(p.d.cfg.clock.Now())
 	}
 	if err != nil {
 		kind, code, msg := p.classify(err)
@@ -310,8 +320,14 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 	}
 	p.endReportLocked(ticket)
 	p.inflight--
+	wake := p.tenant.share.calls.give()
 	p.pumpLocked()
 	p.unlockAndRelease()
+	if wake {
+		// The call's place in the tenant's share goes to the hooks that
+		// wait for one, first come first served.
+		p.tenant.share.calls.wake(p.d.cfg.tenantMaxInFlight)
+	}
 }
 
 // throttledEntries reports whether SQS failed entries for throttling or

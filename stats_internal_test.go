@@ -18,14 +18,14 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
-// heldSQS holds every call until release is closed, then acknowledges
+// releasedSQS holds every call until release is closed, then acknowledges
 // every entry.
-type heldSQS struct {
+type releasedSQS struct {
 	SQSAPI
 	release chan struct{}
 }
 
-func (f *heldSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+func (f *releasedSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
 	select {
 	case <-f.release:
 	case <-ctx.Done():
@@ -73,7 +73,7 @@ func TestStatsAndMetricsWithoutDispatcherLock(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	fake := &heldSQS{release: make(chan struct{})}
+	fake := &releasedSQS{release: make(chan struct{})}
 	d, err := New(nil, WithClientFunc(func(context.Context, Hook) (SQSAPI, error) { return fake, nil }),
 		WithResourceAuthForTenants(), WithMeterProvider(mp), WithDeadLetter(func(DeadLetter) {}), WithLinger(0))
 	if err != nil {

@@ -1,6 +1,7 @@
 package sqstest
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math/rand"
@@ -48,7 +49,8 @@ type EntryFailure struct {
 
 // Fault is a rule that injects a failure into the calls it matches. The zero
 // value of each field means "not this kind of failure"; a rule may combine
-// Latency with one of Code, FailEntries or Drop.
+// Release and Latency with one of Code, FailEntries or Drop; Hang stands
+// alone.
 type Fault struct {
 	// Op is the operation the rule applies to, such as "SendMessageBatch"
 	// or the STS operations "AssumeRole" and "GetCallerIdentity"; "" matches
@@ -96,6 +98,23 @@ type Fault struct {
 	// Drop closes the connection instead of answering. When Drop is set,
 	// Code is not used.
 	Drop DropMode
+
+	// Hang holds the call and never answers it, like an endpoint that
+	// accepts the connection and then goes silent (a black-holed VPC
+	// endpoint, a firewall that drops packets): the connection stays open
+	// until the client gives up (its deadline or context ends, or it
+	// closes the connection) or the server closes, and is then closed
+	// without an answer. Nothing is stored. When Hang is set, every other
+	// kind of failure of the rule is unused. Server.Held counts the calls
+	// it holds.
+	Hang bool
+	// Release holds the call until the channel is closed, then handles it
+	// as the rest of the rule says (Latency, Code, FailEntries, Drop; none
+	// of them: an ordinary answer): a queue that answers late, without the
+	// test waiting in real time. A client that gives up first, or the
+	// server closing, ends the call without an answer and nothing is
+	// stored. Server.Held counts the calls it holds.
+	Release <-chan struct{}
 
 	// Probability applies the rule to this share of the calls it matches,
 	// drawn from the server's generator (see WithSeed). 0 and 1 (and
@@ -219,3 +238,38 @@ func (s *Server) reseed() {
 	s.rng = rand.New(rand.NewSource(s.opts.seed))
 	s.fmu.Unlock()
 }
+
+// hold applies a rule's Hang or Release: it holds the call, counted in
+// Held, and reports whether to go on with it (false: the client went away,
+// the server is closing, or the rule hangs; the caller then drops the
+// connection without an answer).
+func (s *Server) hold(ctx context.Context, f *Fault) bool {
+	if !f.Hang && f.Release == nil {
+		return true
+	}
+	kind := "Release"
+	if f.Hang {
+		kind = "Hang"
+	}
+	s.stats.inject(kind)
+	n := s.held.Add(1)
+	defer s.held.Add(-1)
+	s.stats.held(n)
+	if f.Hang {
+		select {
+		case <-ctx.Done():
+		case <-s.done:
+		}
+		return false
+	}
+	select {
+	case <-f.Release:
+		return true
+	case <-ctx.Done():
+	case <-s.done:
+	}
+	return false
+}
+
+// Held returns how many calls Hang and Release rules hold now, unanswered.
+func (s *Server) Held() int { return int(s.held.Load()) }

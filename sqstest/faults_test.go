@@ -466,3 +466,122 @@ func TestAddFaultRefusesWhatCanNeverApply(t *testing.T) {
 		srv.AddFault(sqstest.Fault{Op: op, Code: "InternalError"})()
 	}
 }
+
+// TestFaultHang: a hanging call is never answered and nothing is stored;
+// it holds its connection until the client gives up, and Held and MaxHeld
+// count it meanwhile. Other queues' calls go on.
+func TestFaultHang(t *testing.T) {
+	s, c := newServer(t)
+	url := s.CreateQueue("blackhole", nil)
+	other := s.CreateQueue("fine", nil)
+	s.AddFault(sqstest.Fault{Queue: "blackhole", Hang: true})
+
+	const calls = 3
+	cctx, cancel := context.WithCancel(ctx)
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			_, err := batchOf3Ctx(cctx, c, url)
+			errs <- err
+		}()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for s.Held() < calls {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls held, want %d", s.Held(), calls)
+		}
+		time.Sleep(time.Millisecond) // polling
+	}
+	// Held calls answer nothing while other queues are served.
+	if _, err := batchOf3(c, other); err != nil {
+		t.Fatalf("another queue while calls hang: %v", err)
+	}
+	select {
+	case err := <-errs:
+		t.Fatalf("a hanging call returned %v before the client gave up", err)
+	default:
+	}
+	cancel()
+	for range calls {
+		if err := <-errs; !errors.Is(err, context.Canceled) {
+			t.Errorf("hanging call: %v, want context.Canceled", err)
+		}
+	}
+	for s.Held() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls still held after the client gave up", s.Held())
+		}
+		time.Sleep(time.Millisecond) // polling
+	}
+	if s.Count(url) != 0 {
+		t.Errorf("a hanging call stored %d messages", s.Count(url))
+	}
+	if st := s.Calls(); st.MaxHeld != calls || st.Injected["Hang"] != calls {
+		t.Errorf("MaxHeld %d, Injected[Hang] %d; want %d each", st.MaxHeld, st.Injected["Hang"], calls)
+	}
+	// A hang takes precedence over the rest of its rule: nothing answers.
+	s.ClearFaults()
+	s.AddFault(sqstest.Fault{Queue: "blackhole", Hang: true, Code: "ServiceUnavailable", Times: 1})
+	short, cancel2 := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel2()
+	if _, err := batchOf3Ctx(short, c, url); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Hang with a Code: %v, want the caller's deadline", err)
+	}
+}
+
+// TestFaultRelease: calls held by a Release rule are answered, and their
+// messages stored, only once the channel closes; a client that gives up
+// first gets no answer and stores nothing.
+func TestFaultRelease(t *testing.T) {
+	s, c := newServer(t)
+	url := s.CreateQueue("late", nil)
+	release := make(chan struct{})
+	s.AddFault(sqstest.Fault{Queue: "late", Release: release})
+
+	// A client that gives up before the release: nothing stored.
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := batchOf3Ctx(short, c, url); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("held call past the caller's deadline: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for s.Held() != 0 { // the server notices that the client went away
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls held after the client gave up", s.Held())
+		}
+		time.Sleep(time.Millisecond) // polling
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := batchOf3(c, url)
+		done <- err
+	}()
+	for s.Held() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls held, want 1", s.Held())
+		}
+		time.Sleep(time.Millisecond) // polling
+	}
+	if s.Count(url) != 0 {
+		t.Fatalf("%d messages stored before the release", s.Count(url))
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("released call: %v", err)
+	}
+	if s.Count(url) != 3 || s.Held() != 0 {
+		t.Errorf("after the release: %d stored, %d held; want 3, 0", s.Count(url), s.Held())
+	}
+	// A released rule passes later calls at once; with a Code they fail.
+	if _, err := batchOf3(c, url); err != nil {
+		t.Errorf("after the release: %v", err)
+	}
+	s.ClearFaults()
+	s.AddFault(sqstest.Fault{Queue: "late", Release: release, Code: "InternalError", Times: 1})
+	if _, err := batchOf3(c, url); code(err) != "InternalError" {
+		t.Errorf("Release with a Code: %v, want InternalError", err)
+	}
+	if st := s.Calls(); st.Injected["Release"] != 4 || st.MaxHeld != 1 {
+		t.Errorf("Injected[Release] %d, MaxHeld %d; want 4, 1", st.Injected["Release"], st.MaxHeld)
+	}
+}

@@ -159,6 +159,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // applyFaultBefore applies the parts of a fault that come before handling;
 // it reports whether to go on and handle the call.
 func (s *Server) applyFaultBefore(ctx context.Context, w http.ResponseWriter, f *Fault) bool {
+	if !s.hold(ctx, f) {
+		dropConnection(w)
+		return false
+	}
 	if f.Latency > 0 {
 		s.stats.inject("Latency")
 		if !s.wait(ctx, f.Latency) {

@@ -25,7 +25,9 @@
 // (Server.Calls). Faults are injected on demand with Server.AddFault:
 // latency, whole-call errors (throttling, 5xx, access denied, …), failed
 // batch entries, connections dropped before or after the request was
-// processed; Server.Outage and Server.SetOutage fail every call for a while.
+// processed, calls held unanswered (Fault.Hang) or until the test releases
+// them (Fault.Release); Server.Outage and Server.SetOutage fail every call
+// for a while.
 // Random faults (Fault.Probability) draw from a generator seeded by WithSeed,
 // so a run can be replayed.
 //
@@ -158,6 +160,7 @@ type Server struct {
 	msgSeq    atomic.Uint64
 	reqSeq    atomic.Uint64
 	active    atomic.Int64
+	held      atomic.Int64 // calls Hang and Release rules hold now
 	conns     atomic.Int64 // client connections accepted
 	open      atomic.Int64 // client connections open now
 	peakOpen  atomic.Int64 // the most open at once
@@ -406,7 +409,8 @@ type CallStats struct {
 	Faults int
 	// Injected counts the faults applied, by kind: the error code sent
 	// ("RequestThrottled", …), "Latency", "FailEntries",
-	// "DropBeforeProcessing", "DropAfterProcessing" and "Outage".
+	// "DropBeforeProcessing", "DropAfterProcessing", "Hang", "Release"
+	// and "Outage".
 	Injected map[string]int
 	// Batches counts the SendMessageBatch calls processed: those that
 	// passed the batch checks, not those failed whole.
@@ -427,6 +431,8 @@ type CallStats struct {
 	Deleted int
 	// MaxConcurrency is the most calls the server handled at once.
 	MaxConcurrency int
+	// MaxHeld is the most calls that Hang and Release rules held at once.
+	MaxHeld int
 }
 
 // Calls returns a snapshot of the call statistics.
@@ -447,7 +453,7 @@ type counters struct {
 	otherOps map[string]int
 	injected map[string]int
 
-	faults, batches, entries, entriesFailed, accepted, dedup, delivered, deleted, maxConc atomic.Int64
+	faults, batches, entries, entriesFailed, accepted, dedup, delivered, deleted, maxConc, maxHeld atomic.Int64
 }
 
 func (c *counters) init() {
@@ -477,10 +483,15 @@ func (c *counters) inject(kinds ...string) {
 	c.mu.Unlock()
 }
 
-func (c *counters) concurrency(n int64) {
+func (c *counters) concurrency(n int64) { raise(&c.maxConc, n) }
+
+func (c *counters) held(n int64) { raise(&c.maxHeld, n) }
+
+// raise sets m to n when n is larger.
+func raise(m *atomic.Int64, n int64) {
 	for {
-		m := c.maxConc.Load()
-		if n <= m || c.maxConc.CompareAndSwap(m, n) {
+		v := m.Load()
+		if n <= v || m.CompareAndSwap(v, n) {
 			return
 		}
 	}
@@ -498,6 +509,7 @@ func (c *counters) snapshot() CallStats {
 		Delivered:      int(c.delivered.Load()),
 		Deleted:        int(c.deleted.Load()),
 		MaxConcurrency: int(c.maxConc.Load()),
+		MaxHeld:        int(c.maxHeld.Load()),
 	}
 	for op, n := range c.ops {
 		if v := n.Load(); v != 0 {
@@ -517,7 +529,7 @@ func (c *counters) reset() {
 	for _, n := range c.ops {
 		n.Store(0)
 	}
-	for _, n := range []*atomic.Int64{&c.faults, &c.batches, &c.entries, &c.entriesFailed, &c.accepted, &c.dedup, &c.delivered, &c.deleted, &c.maxConc} {
+	for _, n := range []*atomic.Int64{&c.faults, &c.batches, &c.entries, &c.entriesFailed, &c.accepted, &c.dedup, &c.delivered, &c.deleted, &c.maxConc, &c.maxHeld} {
 		n.Store(0)
 	}
 	c.mu.Lock()

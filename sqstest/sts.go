@@ -302,8 +302,8 @@ func (s *Server) serveForm(w http.ResponseWriter, r *http.Request) {
 // serveSTS answers an STS call. STS calls are not subject to WithLatency,
 // Outage or SetOutage, nor to fault rules whose Op is "": only rules that
 // name the STS operation (Fault.Op "AssumeRole" or "GetCallerIdentity")
-// apply, with their Latency, Code, Status, Message, Drop, Probability and
-// Times (FailEntries and Queue do not apply).
+// apply, with their Hang, Release, Latency, Code, Status, Message, Drop,
+// Probability and Times (FailEntries and Queue do not apply).
 func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request, action string, form url.Values) {
 	s.stats.call(action)
 	key := accessKeyID(r)
@@ -341,6 +341,11 @@ func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request, action string,
 	}
 	if f != nil {
 		s.stats.faults.Add(1)
+		if !s.hold(r.Context(), f) {
+			finish("DropBeforeProcessing")
+			dropConnection(w)
+			return
+		}
 		if f.Latency > 0 {
 			s.stats.inject("Latency")
 			if !s.wait(r.Context(), f.Latency) {
