@@ -993,12 +993,18 @@ func TestMetricsRemovedTenantSeries(t *testing.T) {
 	if got := names(rm, "plain", false); len(got) != 0 {
 		t.Errorf("tenant plain has series %v without detail", got)
 	}
+	// RemoveTenant waits for the removed hooks' copies, which the fake holds
+	// until block is closed.
+	removed := make(chan error, 2)
 	for _, id := range []string{"detailed", "plain"} {
-		if err := d.RemoveTenant(context.Background(), id); err != nil {
+		go func() { removed <- d.RemoveTenant(context.Background(), id) }()
+	}
+	close(fake.block)
+	for range 2 {
+		if err := <-removed; err != nil {
 			t.Fatal(err)
 		}
 	}
-	close(fake.block)
 	flush(t, d)
 	waitForCond(t, func() bool { return len(d.Stats().Hooks) == 2 }) // the removed hooks are done
 	rm = collectAll(t, reader)
