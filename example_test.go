@@ -411,7 +411,7 @@ func Example_roleAuth() {
 		fmt.Println("received", m.Body)
 	}
 	// Output:
-	// AssumeRole arn:aws:iam::123456789012:role/sqshook-sender by arn:aws:iam::185583345998:role/chat-server ExternalId tenant-a-7f3c9e session sqshook-tenant-a-7f3c9e
+	// AssumeRole arn:aws:iam::123456789012:role/sqshook-sender by arn:aws:iam::185583345998:role/chat-server ExternalId tenant-a-7f3c9e session sqshook-tenant-a-7f3c9e-7aa21b397a
 	// received {"text":"hello"}
 }
 
