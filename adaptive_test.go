@@ -192,8 +192,11 @@ func TestAdaptiveInFlightThrottlingStorm(t *testing.T) {
 	if samples == 0 {
 		t.Fatalf("the hook was idle once %d calls had been throttled: nothing sampled", felt)
 	}
-	if peak > DefaultInitialInFlight/2 {
-		t.Errorf("limit reached %d during a 50%% throttling storm, want at most %d", peak, DefaultInitialInFlight/2)
+	// Halved from 16, the limit may grow by one (a round trip's worth of
+	// successes in congestion avoidance) before the next throttled call
+	// halves it again: the sawtooth peaks at 9.
+	if limit := DefaultInitialInFlight/2 + 1; peak > limit {
+		t.Errorf("limit reached %d during a 50%% throttling storm, want at most %d", peak, limit)
 	}
 	// After the storm: the limit grows back while the hook is busy.
 	stop()
