@@ -58,14 +58,14 @@ const (
 
 type serveConfig struct {
 	addr, endpoint, store, apiKey, apiSecret string
-	// postgres is the URL of the PostgreSQL database that a fleet of
-	// servers shares the hooks in (streamapi.PostgresStore).
-	postgres string
 	rate                                     int
 	seed                                     int64
 	progress                                 time.Duration
 	// The HTTP server's timeouts (http.Server's fields of the same names).
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
+	// postgres is the URL of the PostgreSQL database that a fleet of
+	// servers shares the hooks in (streamapi.PostgresStore).
+	postgres string
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
