@@ -106,7 +106,8 @@ func NewFleet(store *PostgresStore, applier Applier, opts FleetOptions) *Fleet {
 }
 
 // Ready is closed once Run listens and has applied every stored app's
-// hooks for the first time.
+// hooks for the first time (apps whose hooks the Applier refused
+// excepted: they are logged and tried again at each reconcile).
 func (f *Fleet) Ready() <-chan struct{} { return f.ready }
 
 func (f *Fleet) tenantLock(tenant string) *sync.Mutex {
@@ -174,10 +175,19 @@ func (f *Fleet) sync(ctx context.Context, tenant string) error {
 
 // Reconcile applies every app whose stored version differs from the one
 // applied here; Run calls it periodically and after each (re)connection.
+// Its error says that the versions could not be read, or how many apps'
+// hooks could not be applied (each is logged).
 func (f *Fleet) Reconcile(ctx context.Context) error {
+	listErr, applyErr := f.reconcile(ctx)
+	return errors.Join(listErr, applyErr)
+}
+
+// reconcile is Reconcile, telling a failure to read the versions from
+// failures to apply some apps.
+func (f *Fleet) reconcile(ctx context.Context) (listErr, applyErr error) {
 	vs, err := f.store.versions(ctx)
 	if err != nil {
-		return err
+		return err, nil
 	}
 	var errs []error
 	for tenant, v := range vs {
@@ -189,16 +199,16 @@ func (f *Fleet) Reconcile(ctx context.Context) error {
 		}
 		if err := f.sync(ctx, tenant); err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return ctx.Err(), nil
 			}
 			f.opts.Logger.Error("streamapi: applying an app's stored hooks failed", "tenant", tenant, "err", scrubbed(err, nil))
 			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("streamapi: %d apps' hooks could not be applied: %w", len(errs), errs[0])
+		return nil, fmt.Errorf("streamapi: %d apps' hooks could not be applied: %w", len(errs), errs[0])
 	}
-	return nil
+	return nil, nil
 }
 
 // Run listens for notifications and reconciles until ctx ends, then
@@ -265,15 +275,17 @@ func (f *Fleet) listen(ctx context.Context, connected func()) error {
 	}
 	f.listenPID.Store(conn.PgConn().PID())
 	// Listening first, reconciling second: a change saved in between is
-	// both reconciled and notified, never neither.
-	if err := f.Reconcile(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		f.opts.Logger.Warn("streamapi: reconciling the apps' hooks failed", "err", scrubbed(err, nil))
-	} else {
-		f.readyOnce.Do(func() { close(f.ready) })
+	// both reconciled and notified, never neither. Apps whose hooks are
+	// refused are logged and tried again at the next reconcile; when the
+	// versions cannot be read, connecting starts again.
+	listErr, _ := f.reconcile(ctx)
+	if ctx.Err() != nil {
+		return nil
 	}
+	if listErr != nil {
+		return listErr
+	}
+	f.readyOnce.Do(func() { close(f.ready) })
 	connected()
 	for {
 		wctx, cancel := context.WithTimeout(ctx, f.opts.ListenPing)
