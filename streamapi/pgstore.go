@@ -264,7 +264,9 @@ func (s *PostgresStore) lockKey(tenant string) int64 {
 // connection of the pool, waiting for the holder in any process, and
 // returns a Store whose Load and Save use that connection: Save stores
 // only if the version is still the one Load read (else
-// ErrConcurrentUpdate). unlock releases the lock and the connection.
+// ErrConcurrentUpdate). unlock releases the lock and the connection; it
+// must be called (once is enough, more calls do nothing) before the pool
+// is closed.
 func (s *PostgresStore) LockTenant(ctx context.Context, tenant string) (Store, func(), error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -278,17 +280,21 @@ func (s *PostgresStore) LockTenant(ctx context.Context, tenant string) (Store, f
 		return nil, nil, fmt.Errorf("streamapi: locking an app's hooks: %w", err)
 	}
 	l := &lockedStore{s: s, conn: conn, tenant: tenant, version: -1}
-	unlock := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		var released bool
-		if err := conn.QueryRow(ctx, "SELECT pg_advisory_unlock($1)", key).Scan(&released); err != nil || !released {
-			closeConn(conn)
-			return
-		}
-		conn.Release()
-	}
+	var once sync.Once
+	unlock := func() { once.Do(func() { s.unlock(conn, key) }) }
 	return l, unlock, nil
+}
+
+// unlock releases the advisory lock key held on conn and gives conn back.
+func (s *PostgresStore) unlock(conn *pgxpool.Conn, key int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var released bool
+	if err := conn.QueryRow(ctx, "SELECT pg_advisory_unlock($1)", key).Scan(&released); err != nil || !released {
+		closeConn(conn)
+		return
+	}
+	conn.Release()
 }
 
 // closeConn closes a connection of the pool (ending its session and the

@@ -462,6 +462,7 @@ func TestPostgresStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(unlock) // when the test fails before unlocking: before the pool closes
 	if _, err := locked.Load(ctx, "t"); err != nil {
 		t.Fatal(err)
 	}
@@ -478,6 +479,7 @@ func TestPostgresStore(t *testing.T) {
 		t.Fatalf("LockTenant of another app: %v", err)
 	}
 	unlockU()
+	unlockU() // a second call does nothing
 	// A writer that ignores the lock makes the locked save fail.
 	if err := s2.Save(ctx, "t", nil); err != nil {
 		t.Fatal(err)
@@ -494,6 +496,7 @@ func TestPostgresStore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LockTenant after unlock: %v", err)
 	}
+	t.Cleanup(unlock2)
 	if _, err := l2.Load(ctx, "t"); err != nil {
 		t.Fatal(err)
 	}
