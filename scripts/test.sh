@@ -9,7 +9,10 @@
 # The per-package timeout is 30 minutes rather than go test's 10, for busy
 # machines; a -timeout among the extra arguments overrides it.
 # Set SQSHOOK_EMULATOR_ENDPOINT to use an emulator you started yourself
-# (./scripts/emulator.sh). SQSHOOK_TEST_FORMAT picks gotestsum's format
+# (./scripts/emulator.sh). The fleet tests need PostgreSQL: the script finds
+# it (SQSHOOK_POSTGRES_URL, DATABASE_URL, 127.0.0.1:5432 or the local
+# cluster, see scripts/postgres-lib.sh); without one they are skipped,
+# loudly, and fail in CI. SQSHOOK_TEST_FORMAT picks gotestsum's format
 # (default: dots-v2 on a terminal, testname otherwise).
 #
 # The last lines are, for CI:
@@ -22,6 +25,7 @@ cd "$(dirname "$0")/.."
 # proxy when the installed Go is older.
 export GOTOOLCHAIN=go1.26.10
 . scripts/emulator-lib.sh
+. scripts/postgres-lib.sh
 
 gotestsum=gotest.tools/gotestsum@v1.13.0
 log_dir=$(mktemp -d "${TMPDIR:-/tmp}/sqshook-test.XXXXXX")
@@ -30,6 +34,12 @@ trap emulator_stop EXIT
 if [ -z "${SQSHOOK_EMULATOR_ENDPOINT:-}" ]; then
   emulator_start 0 || { echo "scripts/test.sh: cannot start the SQS emulator" >&2; exit 1; }
   echo "SQS emulator local-aws-sqs $(emulator_version) listening at $SQSHOOK_EMULATOR_ENDPOINT"
+fi
+
+if postgres_find; then
+  echo "PostgreSQL for the fleet tests: SQSHOOK_POSTGRES_URL is set"
+elif [ -n "${CI:-}" ]; then
+  exit 1
 fi
 
 format=${SQSHOOK_TEST_FORMAT:-}

@@ -337,8 +337,15 @@ func (h *Handler) updateApp(rq *request) {
 	l := h.tenantLock(tenant)
 	l.Lock()
 	defer l.Unlock()
+	store, unlock, err := h.lockStore(ctx, tenant)
+	if err != nil {
+		h.opts.Logger.Error("streamapi: locking hooks failed", "tenant", tenant, "err", scrubbed(err, nil))
+		rq.fail(errInternal("UpdateApp failed: the app's settings could not be loaded; nothing was changed"))
+		return
+	}
+	defer unlock()
 
-	oldRaw, err := h.opts.Store.Load(ctx, tenant)
+	oldRaw, err := store.Load(ctx, tenant)
 	if err != nil {
 		h.opts.Logger.Error("streamapi: loading hooks failed", "tenant", tenant, "err", scrubbed(err, nil))
 		rq.fail(errInternal("UpdateApp failed: the app's settings could not be loaded; nothing was changed"))
@@ -378,7 +385,7 @@ func (h *Handler) updateApp(rq *request) {
 
 	// Save, then apply; when applying fails, save the old list back.
 	secrets := rq.secrets
-	if err := h.opts.Store.Save(ctx, tenant, newRaw); err != nil {
+	if err := store.Save(ctx, tenant, newRaw); err != nil {
 		h.opts.Logger.Error("streamapi: saving hooks failed", "tenant", tenant, "err", scrubbed(err, secrets))
 		rq.fail(errInternal("UpdateApp failed: the settings could not be saved; nothing was changed"))
 		return
@@ -386,7 +393,7 @@ func (h *Handler) updateApp(rq *request) {
 	if err := h.opts.Applier.ApplyHooks(ctx, tenant, sqs); err != nil {
 		// The rollback must happen even when the client has hung up (which
 		// may be why applying failed).
-		rbErr := h.opts.Store.Save(context.WithoutCancel(ctx), tenant, oldRaw)
+		rbErr := store.Save(context.WithoutCancel(ctx), tenant, oldRaw)
 		h.opts.Logger.Error("streamapi: applying hooks failed", "tenant", tenant, "err", scrubbed(err, secrets), "rollback_err", scrubbed(rbErr, secrets))
 		if rbErr != nil {
 			rq.fail(errInternal("UpdateApp failed: the hooks could not be applied, and the previous settings could not be restored in storage: " +

@@ -1,6 +1,7 @@
 // This file owns where hook lists are kept: the Store interface a chat
-// server implements with its own database, and two embedded defaults, in
-// memory and in one JSON file.
+// server implements with its own database (and TenantLocker, for a Store a
+// fleet shares), and two embedded defaults, in memory and in one JSON
+// file.
 
 package streamapi
 
@@ -26,6 +27,15 @@ import (
 type Store interface {
 	Load(ctx context.Context, tenant string) ([]json.RawMessage, error)
 	Save(ctx context.Context, tenant string, hooks []json.RawMessage) error
+}
+
+// TenantLocker is implemented by a Store that several processes share (a
+// fleet of servers). For each update of an app the Handler calls
+// LockTenant, loads and saves through the Store it returns, applies, and
+// calls unlock: the update's read-modify-write is then atomic across every
+// process, not only within this one. PostgresStore implements it.
+type TenantLocker interface {
+	LockTenant(ctx context.Context, tenant string) (locked Store, unlock func(), err error)
 }
 
 // MemoryStore is a Store in memory. Its zero value is not usable; call

@@ -388,6 +388,16 @@ func (h *Handler) tenantLock(tenant string) *sync.Mutex {
 	return m
 }
 
+// lockStore returns the Store through which an update of tenant loads and
+// saves: Options.Store, or the view of it LockTenant returns when it is a
+// TenantLocker (then unlock must be called). The caller holds tenantLock.
+func (h *Handler) lockStore(ctx context.Context, tenant string) (Store, func(), error) {
+	if lk, ok := h.opts.Store.(TenantLocker); ok {
+		return lk.LockTenant(ctx, tenant)
+	}
+	return h.opts.Store, func() {}, nil
+}
+
 // Restore applies tenant's stored SQS hooks through the Applier, as a chat
 // server does for each app when it starts.
 func (h *Handler) Restore(ctx context.Context, tenant string) error {

@@ -63,6 +63,9 @@ type serveConfig struct {
 	progress                                 time.Duration
 	// The HTTP server's timeouts (http.Server's fields of the same names).
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
+	// postgres is the URL of the PostgreSQL database that a fleet of
+	// servers shares the hooks in (streamapi.PostgresStore).
+	postgres string
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -75,13 +78,18 @@ the API receives it.
 
 SQS is an in-process endpoint (package sqstest, any credentials) unless
 -endpoint names another one (an emulator such as local-aws-sqs). Hooks are
-kept in memory unless -store names a JSON file. The server closes
+kept in memory unless -store names a JSON file or -postgres a PostgreSQL
+database (for example -postgres "$DATABASE_URL"), which several servers
+share: a change made through one is applied by all of them, and a server
+that starts applies every stored app's hooks. With -postgres, serve creates
+its table (sqshook_app_settings) at start unless it exists. The server closes
 connections whose client is slow to send or read, or idle (the -…-timeout
 flags). Stop with Ctrl-C.`, stderr)
 	var c serveConfig
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:3030", "address to listen on")
 	fs.StringVar(&c.endpoint, "endpoint", "", "SQS endpoint URL (default: an in-process endpoint)")
 	fs.StringVar(&c.store, "store", "", "JSON file that keeps the hooks (default: in memory)")
+	fs.StringVar(&c.postgres, "postgres", "", "URL of a PostgreSQL database that keeps the hooks, shared by every server given it")
 	fs.StringVar(&c.apiKey, "api-key", "", "the demo app's api key (default: random)")
 	fs.StringVar(&c.apiSecret, "api-secret", "", "the demo app's api secret (default: random)")
 	fs.IntVar(&c.rate, "rate", 5, "simulated chat events per second for the demo app (0: none; at most 100000)")
@@ -95,6 +103,8 @@ flags). Stop with Ctrl-C.`, stderr)
 		return err
 	}
 	switch {
+	case c.store != "" && c.postgres != "":
+		return usagef("-store and -postgres exclude each other")
 	case c.rate < 0 || c.rate > maxServeRate:
 		return usagef("-rate must be between 0 and %d events per second, not %d", maxServeRate, c.rate)
 	case c.progress < 0:
@@ -161,10 +171,20 @@ func serve(ctx context.Context, c serveConfig, out, errOut io.Writer) error {
 	if c.store != "" {
 		store = streamapi.NewFileStore(c.store)
 	}
+	applier := streamapi.TenantApplier(d)
+	var fleet *streamapi.Fleet
+	if c.postgres != "" {
+		pgStore, stop, err := startFleet(ctx, c.postgres, applier, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		store, applier, fleet = pgStore, pgStore.fleet, pgStore.fleet
+	}
 	h, err := streamapi.New(streamapi.Options{
 		Apps:    streamapi.AppMap{c.apiKey: {Tenant: serveTenant, Secret: []byte(c.apiSecret)}},
 		Store:   store,
-		Applier: streamapi.TenantApplier(d),
+		Applier: applier,
 		// The demo's hooks are checked with the dispatcher's clients,
 		// against the endpoint they send to.
 		Check:    streamapi.TenantChecker(d),
@@ -174,7 +194,11 @@ func serve(ctx context.Context, c serveConfig, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Restore(ctx, serveTenant); err != nil {
+	var restoreErr error
+	if fleet == nil { // with -postgres, the Fleet's first reconcile applied every app's hooks
+		restoreErr = h.Restore(ctx, serveTenant)
+	}
+	if err := restoreErr; err != nil {
 		// Stored hooks may name the queue of an earlier in-process endpoint
 		// (its port changes from run to run): say so and serve anyway.
 		fmt.Fprintf(errOut, "warning: the hooks stored in %s were not applied: %v\n"+
