@@ -31,8 +31,9 @@ type pipeSpool struct {
 // diskCopy is a copy of a spooled event that waits on disk.
 type diskCopy struct {
 	seq     spool.Seq
-	epoch   uint64 // the Flush generation it was accepted in
-	hookSeq uint64 // its place in the hook's acceptance order
+	epoch   uint64    // the Flush generation it was accepted in
+	hookSeq uint64    // its place in the hook's acceptance order
+	state   copyState // copySpilled or copyHeld
 }
 
 // adopt puts the parked copies of p's hook on p's disk backlog, in their
@@ -58,9 +59,7 @@ func (p *pipe) adopt() {
 	}
 	p.mu.Lock()
 	for _, seq := range seqs {
-		p.counters.matched++
-		p.seq++
-		p.pushDiskLocked(diskCopy{seq: seq, epoch: p.epoch, hookSeq: p.seq})
+		p.acceptLocked(&entry{ev: &eventData{spoolSeq: seq}}, copySpilled)
 	}
 	p.readBackLocked()
 	p.mu.Unlock()
@@ -69,11 +68,7 @@ func (p *pipe) adopt() {
 // refuse dead-letters a copy that was never queued.
 func (p *pipe) refuse(ed *eventData, reason Reason, msg string, err error) error {
 	p.mu.Lock()
-	p.counters.matched++
-	p.seq++
-	dl := p.deadLetterLocked(&entry{ev: ed, seq: p.seq}, reason, "", msg, false, err)
-	p.unlockAndReport([]DeadLetter{dl})
-	return dl.Err
+	return p.rejectLocked(ed, "", reason, msg, err).Err
 }
 
 // settleSpoolLocked settles a delivered copy in the spool.
@@ -83,30 +78,27 @@ func (p *pipe) settleSpoolLocked(e *entry) {
 	}
 }
 
-// keepLocked keeps a copy that Close gave up on in the spool instead of
-// dead-lettering it: the next New delivers it. It reports whether it did.
-func (p *pipe) keepLocked(e *entry) bool {
-	if p.d.dur == nil || e.ev.spoolSeq == 0 {
-		return false
-	}
-	p.dur.kept++
-	if e.size > 0 {
-		p.releaseLocked(e)
-	}
-	return true
+// keepableLocked reports whether a copy that Close gave up on can stay in
+// the spool instead of being dead-lettered: the next New delivers it.
+func (p *pipe) keepableLocked(e *entry) bool {
+	return p.d.dur != nil && e.ev.spoolSeq != 0
 }
 
 // keepDiskLocked leaves the disk backlog in the spool when Close gives up.
 func (p *pipe) keepDiskLocked() {
 	for _, c := range p.dur.held {
-		p.dur.kept++
-		p.epochDoneLocked(c.epoch)
+		p.settleLocked(c.entry(), copyKept, "")
 	}
 	for _, c := range p.dur.disk {
-		p.dur.kept++
-		p.epochDoneLocked(c.epoch)
+		p.settleLocked(c.entry(), copyKept, "")
 	}
 	p.dur.held, p.dur.disk = nil, nil
+}
+
+// entry is the stored copy c as an entry to settle; its event is known by
+// its record in the store only.
+func (c diskCopy) entry() *entry {
+	return &entry{ev: &eventData{spoolSeq: c.seq}, epoch: c.epoch, seq: c.hookSeq, state: c.state}
 }
 
 // spilling reports whether the hook has a disk backlog: its new copies
@@ -136,7 +128,7 @@ func (p *pipe) holdLocked(es, outFollowers []*entry) {
 	out := append(slices.Clip(es), outFollowers...) // out of the queue: settled in their groups
 	var queued []*entry                             // their groups' queued copies
 	for _, e := range out {
-		back = append(back, diskCopy{seq: e.ev.spoolSeq, epoch: e.epoch, hookSeq: e.seq})
+		back = append(back, diskCopy{seq: e.ev.spoolSeq, epoch: e.epoch, hookSeq: e.seq, state: copyHeld})
 		if g := e.grp; g != nil && g.q.len() > 0 {
 			n := g.q.len()
 			before := len(queued)
@@ -144,24 +136,23 @@ func (p *pipe) holdLocked(es, outFollowers []*entry) {
 			p.fq.n -= n
 			for _, f := range queued[before:] {
 				f.grp = nil // queued, not out: nothing to settle in the group
-				back = append(back, diskCopy{seq: f.ev.spoolSeq, epoch: f.epoch, hookSeq: f.seq})
+				back = append(back, diskCopy{seq: f.ev.spoolSeq, epoch: f.epoch, hookSeq: f.seq, state: copyHeld})
 			}
 		}
 	}
-	// The copies' epochs stay pending: count them on disk before memory
-	// lets them go.
-	for _, c := range back {
-		p.epochPending[c.epoch]++
-	}
+	// The copies stay pending in their Flush generations: they only move
+	// from memory to the store.
 	p.dur.held = mergeCopies(p.dur.held, back)
 	p.dur.holds++
 	before := p.counters.held
 	p.counters.held += uint64(len(es))
 	for _, e := range out {
-		p.releaseLocked(e)
+		e.move(copyHeld)
+		p.freeLocked(e)
 	}
 	for _, f := range queued {
-		p.releaseLocked(f)
+		f.move(copyHeld)
+		p.freeLocked(f)
 	}
 	// Logged at the first held copy and as the count doubles, not per call:
 	// a long outage holds the same copies again and again.
@@ -201,20 +192,13 @@ func (p *pipe) spillLocked(ed *eventData) bool {
 	if p.d.dur == nil || ed.spoolSeq == 0 || p.aborted {
 		return false
 	}
-	p.counters.matched++
-	p.seq++
-	p.pushDiskLocked(diskCopy{seq: ed.spoolSeq, epoch: p.epoch, hookSeq: p.seq})
+	p.acceptLocked(&entry{ev: ed}, copySpilled)
 	return true
 }
 
 // behindBacklogLocked spills a new copy when the hook has a disk backlog.
 func (p *pipe) behindBacklogLocked(ed *eventData) bool {
 	return p.spillingLocked() && p.spillLocked(ed)
-}
-
-func (p *pipe) pushDiskLocked(c diskCopy) {
-	p.dur.disk = append(p.dur.disk, c)
-	p.epochPending[c.epoch]++
 }
 
 // readBackBatch is the most copies one read-back takes from disk at once.
@@ -297,45 +281,27 @@ func (p *pipe) readBack(batch []diskCopy, holds uint64) {
 		ed, err := read[i].ed, read[i].err
 		switch {
 		case p.aborted:
-			p.dur.kept++
-			p.epochDoneLocked(c.epoch)
+			p.settleLocked(c.entry(), copyKept, "")
 			continue
 		case errors.Is(err, spool.ErrNotPending):
-			p.epochDoneLocked(c.epoch) // settled meanwhile
+			p.settleLocked(c.entry(), copyGone, "") // settled meanwhile
 			continue
 		case err != nil:
 			// Unreadable after it was accepted: nothing to send.
-			ed = &eventData{ev: Event{}, spoolSeq: c.seq}
-			dl := p.deadLetterLocked(&entry{ev: ed, seq: c.hookSeq}, ReasonCorrupt, "", "spool record unreadable: "+err.Error(), false, err)
-			p.epochDoneLocked(c.epoch)
-			dls = append(dls, dl)
+			dls = append(dls, p.deadLetterLocked(c.entry(), ReasonCorrupt, "", "spool record unreadable: "+err.Error(), false, err))
 			continue
 		}
-		guard := ed.guard
-		var group string
-		if p.fifo && guard == nil {
-			group, guard = p.groupOf(ed.ev)
-			if guard == nil {
-				guard = checkFIFO(group, dedupID(ed))
-			}
-		}
+		group, guard := p.copyOf(ed)
 		if guard != nil {
-			dl := p.deadLetterLocked(&entry{ev: ed, seq: c.hookSeq, group: group}, reasonOf(guard), "", guard.Error(), false, guard)
-			p.epochDoneLocked(c.epoch)
-			dls = append(dls, dl)
+			e := c.entry()
+			e.ev, e.group = ed, group
+			dls = append(dls, p.deadLetterLocked(e, reasonOf(guard), "", guard.Error(), false, guard))
 			continue
 		}
 		e := ed.newEntry()
-		*e = entry{ev: ed, size: ed.size, at: p.d.cfg.clock.Now(), epoch: c.epoch, seq: c.hookSeq, group: group}
-		p.pending++
-		p.bytes += e.size
+		*e = entry{ev: ed, size: ed.size, at: p.d.cfg.clock.Now(), epoch: c.epoch, seq: c.hookSeq, group: group, state: c.state}
 		p.shares.force(e.size) // memRoomLocked left room for it
-		if p.fifo {
-			e.grp = p.fq.group(group)
-			p.fq.push(e)
-		} else {
-			p.q.pushBack(e)
-		}
+		p.enqueueLocked(e)
 	}
 	p.pumpLocked()
 	p.readBackLocked()

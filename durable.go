@@ -399,9 +399,7 @@ func (d *Dispatcher) resume() error {
 				continue
 			}
 			p.mu.Lock()
-			p.counters.matched++
-			p.seq++
-			p.pushDiskLocked(diskCopy{seq: e.Seq, epoch: p.epoch, hookSeq: p.seq})
+			p.acceptLocked(&entry{ev: &eventData{spoolSeq: e.Seq}}, copySpilled)
 			p.mu.Unlock()
 			d.dur.resumed.Add(1)
 		}

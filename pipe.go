@@ -32,6 +32,7 @@ type entry struct {
 	bo      backoff.BackOff
 	code    string // last failure
 	message string
+	state   copyState // moved only along copyTransitions
 }
 
 // pipe states.
@@ -134,6 +135,93 @@ func (d *Dispatcher) newPipe(t *tenant, h Hook) (*pipe, error) {
 		shares:       shares{t.share, d.share},
 		tel:          d.tel.forHook(t.id, h),
 	}, nil
+}
+
+// The accounting of a hook's copies: every copy the hook is given enters
+// it once, through acceptLocked, and leaves it once, through settleLocked,
+// so that at every moment
+//
+//	Matched = Delivered + DeadLettered + kept + Pending + (in the store only)
+//
+// and every Flush generation counts the copies it still waits for.
+
+// acceptLocked counts a copy the hook takes as matched, gives it its place
+// in the hook's order and the current Flush generation, and puts it where
+// to says: copyQueued (in memory; roomLocked reserved its room),
+// copySpilled (in the store only, read back as room frees) or copyNew
+// (nowhere: the caller dead-letters it at once with deadLetterLocked).
+func (p *pipe) acceptLocked(e *entry, to copyState) {
+	p.counters.matched++
+	p.seq++
+	e.seq, e.epoch = p.seq, p.epoch
+	if to != copyNew {
+		p.epochPending[e.epoch]++ // until settleLocked
+	}
+	switch to {
+	case copyQueued:
+		e.at = p.d.cfg.clock.Now()
+		p.enqueueLocked(e)
+	case copySpilled:
+		p.dur.disk = append(p.dur.disk, diskCopy{seq: e.ev.spoolSeq, epoch: e.epoch, hookSeq: e.seq, state: copySpilled})
+	}
+}
+
+// enqueueLocked puts a copy in memory at the back of its queue (or its
+// FIFO group's): a new copy from acceptLocked, or one read back from the
+// store. Its room in the shares is already taken.
+func (p *pipe) enqueueLocked(e *entry) {
+	e.move(copyQueued)
+	p.pending++
+	p.bytes += e.size
+	if p.fifo {
+		e.grp = p.fq.group(e.group)
+		p.fq.push(e)
+	} else {
+		p.q.pushBack(e)
+	}
+}
+
+// settleLocked ends a copy's life in the hook: delivered (settled in the
+// store), dead-lettered with reason (settled in the store once reported),
+// kept in the store by Close, or gone (settled in the store meanwhile). It
+// counts the outcome and gives back what the copy held: its room in
+// memory, and its place in its Flush generation.
+func (p *pipe) settleLocked(e *entry, to copyState, reason Reason) {
+	from := e.state
+	e.move(to)
+	switch to {
+	case copyDelivered:
+		p.counters.delivered++
+		p.settleSpoolLocked(e)
+		p.tel.delivered(e, p.d.cfg.clock)
+	case copyDeadLettered:
+		p.counters.deadLettered[reason]++
+	case copyKept:
+		p.dur.kept++
+	}
+	switch {
+	case from.inMemory():
+		p.freeLocked(e)
+		p.epochDoneLocked(e.epoch)
+	case from.inStore():
+		p.epochDoneLocked(e.epoch)
+	}
+}
+
+// freeLocked gives back the room of a copy that leaves memory (settled,
+// or held in the store), and reads the store's backlog back into it.
+func (p *pipe) freeLocked(e *entry) {
+	if e.grp != nil {
+		p.fq.settled(e)
+	}
+	p.pending--
+	p.bytes -= e.size
+	p.shares.give(e.size)
+	if p.space != nil {
+		close(p.space)
+		p.space = nil
+	}
+	p.readBackLocked()
 }
 
 // releaseClient gives the pipe's client back to the pool once the pipe is
@@ -441,7 +529,7 @@ func (p *pipe) offer(ed *eventData) (full *pipe, err error) {
 		return nil, nil
 	}
 	if guard != nil {
-		return nil, p.refuseLocked(ed, group, guard)
+		return nil, p.rejectLocked(ed, group, reasonOf(guard), guard.Error(), guard).Err
 	}
 	if p.behindBacklogLocked(ed) { // a disk backlog goes first (WithSpool)
 		p.unlockAndReport(nil)
@@ -456,30 +544,22 @@ func (p *pipe) offer(ed *eventData) (full *pipe, err error) {
 	return nil, nil
 }
 
-// refuseLocked dead-letters a copy that breaks an SQS rule and unlocks p.
-func (p *pipe) refuseLocked(ed *eventData, group string, guard error) error {
-	p.counters.matched++
-	p.seq++
-	dl := p.deadLetterLocked(&entry{ev: ed, seq: p.seq, group: group}, reasonOf(guard), "", guard.Error(), false, guard)
+// rejectLocked accepts a copy that goes nowhere (it breaks an SQS rule,
+// finds no room, or its tenant is gone), dead-letters it at once, unlocks
+// p and reports it.
+func (p *pipe) rejectLocked(ed *eventData, group string, reason Reason, msg string, err error) DeadLetter {
+	e := &entry{ev: ed, group: group}
+	p.acceptLocked(e, copyNew)
+	dl := p.deadLetterLocked(e, reason, "", msg, false, err)
 	p.unlockAndReport([]DeadLetter{dl})
-	return dl.Err
+	return dl
 }
 
 // queueLocked queues a copy whose room roomLocked reserved.
 func (p *pipe) queueLocked(ed *eventData, group string) {
-	p.seq++
 	e := ed.newEntry()
-	*e = entry{ev: ed, size: ed.size, at: p.d.cfg.clock.Now(), epoch: p.epoch, seq: p.seq, group: group}
-	p.counters.matched++
-	p.pending++
-	p.bytes += e.size
-	p.epochPending[e.epoch]++
-	if p.fifo {
-		e.grp = p.fq.group(group)
-		p.fq.push(e)
-	} else {
-		p.q.pushBack(e)
-	}
+	*e = entry{ev: ed, size: ed.size, group: group}
+	p.acceptLocked(e, copyQueued)
 	p.pumpLocked()
 }
 
@@ -521,11 +601,7 @@ func (p *pipe) successor(ed *eventData) (np *pipe, gone bool) {
 func (p *pipe) removedCopy(ed *eventData) error {
 	group, _ := p.copyOf(ed)
 	p.mu.Lock()
-	p.counters.matched++
-	p.seq++
-	dl := p.deadLetterLocked(&entry{ev: ed, seq: p.seq, group: group}, ReasonHookRemoved, "", "tenant removed while the event was published", false, ErrTenantRemoved)
-	p.unlockAndReport([]DeadLetter{dl})
-	return dl.Err
+	return p.rejectLocked(ed, group, ReasonHookRemoved, "tenant removed while the event was published", ErrTenantRemoved).Err
 }
 
 func checkFIFO(group, dedup string) error {
@@ -591,6 +667,9 @@ func (p *pipe) pumpLocked() {
 			batch = p.fq.pop(n)
 		} else {
 			batch = p.q.popFront(n, make([]*entry, 0, n))
+		}
+		for _, e := range batch {
+			e.move(copyInFlight)
 		}
 		p.inflight++
 		p.inflightN += n
@@ -694,7 +773,7 @@ func (p *pipe) overflow(ctx context.Context, ed *eventData, wait bool) error {
 			return nil
 		}
 		if guard != nil {
-			return p.refuseLocked(ed, group, guard)
+			return p.rejectLocked(ed, group, reasonOf(guard), guard.Error(), guard).Err
 		}
 		full, space, done := p.roomLocked(ed.size, wait)
 		if full == "" {
@@ -731,10 +810,7 @@ func (p *pipe) overflow(ctx context.Context, ed *eventData, wait bool) error {
 			if p.failingLocked() {
 				msg += "; hook failing: " + p.healthCauseLocked()
 			}
-			p.counters.matched++
-			p.seq++
-			dl := p.deadLetterLocked(&entry{ev: ed, seq: p.seq, group: group}, ReasonBufferFull, "", msg, false, ErrBufferFull)
-			p.unlockAndReport([]DeadLetter{dl})
+			dl := p.rejectLocked(ed, group, ReasonBufferFull, msg, ErrBufferFull)
 			if ctx.Err() != nil {
 				return errors.Join(dl.Err, ctx.Err())
 			}

@@ -362,7 +362,7 @@ func (p *pipe) settleEntriesLocked(batch []*entry, out *sqs.SendMessageBatchOutp
 			if delivered != nil {
 				delivered[i] = true
 			}
-			p.deliveredLocked(batch[i])
+			p.settleLocked(batch[i], copyDelivered, "")
 		}
 	}
 	again := make([]bool, len(batch))
@@ -518,6 +518,9 @@ func (p *pipe) retryLocked(es []*entry, err error) []DeadLetter {
 	if len(again) == 0 {
 		return dls
 	}
+	for _, e := range again {
+		e.move(copyRetrying)
+	}
 	p.counters.retries += uint64(len(again))
 	p.tel.retried(len(again))
 	delay := slices.Max(delays)
@@ -551,6 +554,9 @@ func (p *pipe) retryFired(rw *retryWait) {
 
 // requeueLocked puts entries that were out back at the front of the queue.
 func (p *pipe) requeueLocked(es []*entry) {
+	for _, e := range es {
+		e.move(copyQueued)
+	}
 	if p.fifo {
 		p.fq.requeue(es)
 	} else {
@@ -558,25 +564,19 @@ func (p *pipe) requeueLocked(es []*entry) {
 	}
 }
 
-func (p *pipe) deliveredLocked(e *entry) {
-	p.counters.delivered++
-	p.settleSpoolLocked(e)
-	p.tel.delivered(e, p.d.cfg.clock)
-	p.releaseLocked(e)
-}
-
-// deadLetterLocked counts a dead letter and builds it; the caller reports
-// it after unlocking. e may be an entry that was never queued (size 0 and
-// not pending).
+// deadLetterLocked settles e as a dead letter with reason (or, for
+// ReasonShutdown with a store that has it, keeps it there for the next
+// New) and builds the dead letter; the caller reports it after
+// unlocking. e may be a copy accepted but never placed (copyNew).
 //
 // Whatever the reason, the dead letter carries the entry's last attempt's
 // error: its code when code is empty, and its message after msg when msg
 // does not already say it.
 func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, senderFault bool, err error) DeadLetter {
-	if reason == ReasonShutdown && p.keepLocked(e) {
+	if reason == ReasonShutdown && p.keepableLocked(e) {
+		p.settleLocked(e, copyKept, "")
 		return DeadLetter{} // kept in the spool for the next New
 	}
-	p.counters.deadLettered[reason]++
 	if code == "" {
 		code = e.code
 	}
@@ -595,31 +595,8 @@ func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, sende
 	if p.fifo {
 		dl.GroupID = e.group
 	}
-	if e.size > 0 {
-		p.releaseLocked(e)
-	}
+	p.settleLocked(e, copyDeadLettered, reason)
 	return dl
-}
-
-// releaseLocked forgets a settled entry that was pending.
-func (p *pipe) releaseLocked(e *entry) {
-	if e.grp != nil {
-		p.fq.settled(e)
-	}
-	p.pending--
-	p.bytes -= e.size
-	p.shares.give(e.size)
-	if n := p.epochPending[e.epoch] - 1; n > 0 {
-		p.epochPending[e.epoch] = n
-	} else {
-		delete(p.epochPending, e.epoch)
-		p.checkFlushesLocked()
-	}
-	if p.space != nil {
-		close(p.space)
-		p.space = nil
-	}
-	p.readBackLocked()
 }
 
 // health is a hook's record of recent calls.
