@@ -10,17 +10,15 @@ import (
 	"errors"
 	"math/bits"
 	"slices"
-
-	"github.com/sqshook/sqshook/spool"
 )
 
-// pipeSpool is a pipe's disk-only backlog; guarded by the pipe's mu.
+// storeBacklog is a pipe's disk-only backlog; guarded by the pipe's mu.
 //
 // Every copy in memory is older (in the hook's order) than every copy on
 // disk: copies spill only behind a backlog, and read-backs take the oldest.
 // held holds the copies that went back from memory (holdLocked), so they
 // too are older than every copy of disk, and are read back first.
-type pipeSpool struct {
+type storeBacklog struct {
 	held    []diskCopy // copies back from memory, oldest first
 	disk    []diskCopy // copies on disk only, oldest first
 	reading int        // copies taken from disk by a read-back under way
@@ -30,7 +28,7 @@ type pipeSpool struct {
 
 // diskCopy is a copy of a spooled event that waits on disk.
 type diskCopy struct {
-	seq     spool.Seq
+	seq     storeRef
 	epoch   uint64    // the Flush generation it was accepted in
 	hookSeq uint64    // its place in the hook's acceptance order
 	state   copyState // copySpilled or copyHeld
@@ -40,7 +38,7 @@ type diskCopy struct {
 // order, and starts reading them back; p is new and not yet in its
 // tenant's snapshot.
 func (p *pipe) adopt() {
-	dur := p.d.dur
+	dur := p.d.store
 	if dur == nil {
 		return
 	}
@@ -59,7 +57,7 @@ func (p *pipe) adopt() {
 	}
 	p.mu.Lock()
 	for _, seq := range seqs {
-		p.acceptLocked(&entry{ev: &eventData{spoolSeq: seq}}, copySpilled)
+		p.acceptLocked(&entry{ev: &eventData{ref: seq}}, copySpilled)
 	}
 	p.readBackLocked()
 	p.mu.Unlock()
@@ -73,45 +71,45 @@ func (p *pipe) refuse(ed *eventData, reason Reason, msg string, err error) error
 
 // settleSpoolLocked settles a delivered copy in the spool.
 func (p *pipe) settleSpoolLocked(e *entry) {
-	if p.d.dur != nil && e.ev.spoolSeq != 0 {
-		p.d.dur.settle(e.ev.spoolSeq, p.spoolKey(), p.d.cfg.logger)
+	if p.d.store != nil && e.ev.ref != 0 {
+		p.d.store.settle(e.ev.ref, p.storeKey(), p.d.cfg.logger)
 	}
 }
 
 // keepableLocked reports whether a copy that Close gave up on can stay in
 // the spool instead of being dead-lettered: the next New delivers it.
 func (p *pipe) keepableLocked(e *entry) bool {
-	return p.d.dur != nil && e.ev.spoolSeq != 0
+	return p.d.store != nil && e.ev.ref != 0
 }
 
 // keepDiskLocked leaves the disk backlog in the spool when Close gives up.
 func (p *pipe) keepDiskLocked() {
-	for _, c := range p.dur.held {
+	for _, c := range p.backlog.held {
 		p.settleLocked(c.entry(), copyKept, "")
 	}
-	for _, c := range p.dur.disk {
+	for _, c := range p.backlog.disk {
 		p.settleLocked(c.entry(), copyKept, "")
 	}
-	p.dur.held, p.dur.disk = nil, nil
+	p.backlog.held, p.backlog.disk = nil, nil
 }
 
 // entry is the stored copy c as an entry to settle; its event is known by
 // its record in the store only.
 func (c diskCopy) entry() *entry {
-	return &entry{ev: &eventData{spoolSeq: c.seq}, epoch: c.epoch, seq: c.hookSeq, state: c.state}
+	return &entry{ev: &eventData{ref: c.seq}, epoch: c.epoch, seq: c.hookSeq, state: c.state}
 }
 
 // spilling reports whether the hook has a disk backlog: its new copies
 // must then wait on disk behind it, to keep their order.
 func (p *pipe) spillingLocked() bool {
-	return len(p.dur.held) > 0 || len(p.dur.disk) > 0 || p.dur.reading > 0
+	return len(p.backlog.held) > 0 || len(p.backlog.disk) > 0 || p.backlog.reading > 0
 }
 
 // holdableLocked reports whether a copy whose retry budget ran out can go
 // back to the disk backlog instead of being dead-lettered: with a spool
 // that holds it, while the pipe is not aborted.
 func (p *pipe) holdableLocked(e *entry) bool {
-	return p.d.dur != nil && e.ev.spoolSeq != 0 && !p.aborted
+	return p.d.store != nil && e.ev.ref != 0 && !p.aborted
 }
 
 // holdLocked puts copies whose retry budget ran out (transient failures
@@ -128,7 +126,7 @@ func (p *pipe) holdLocked(es, outFollowers []*entry) {
 	out := append(slices.Clip(es), outFollowers...) // out of the queue: settled in their groups
 	var queued []*entry                             // their groups' queued copies
 	for _, e := range out {
-		back = append(back, diskCopy{seq: e.ev.spoolSeq, epoch: e.epoch, hookSeq: e.seq, state: copyHeld})
+		back = append(back, diskCopy{seq: e.ev.ref, epoch: e.epoch, hookSeq: e.seq, state: copyHeld})
 		if g := e.grp; g != nil && g.q.len() > 0 {
 			n := g.q.len()
 			before := len(queued)
@@ -136,14 +134,17 @@ func (p *pipe) holdLocked(es, outFollowers []*entry) {
 			p.fq.n -= n
 			for _, f := range queued[before:] {
 				f.grp = nil // queued, not out: nothing to settle in the group
-				back = append(back, diskCopy{seq: f.ev.spoolSeq, epoch: f.epoch, hookSeq: f.seq, state: copyHeld})
+				back = append(back, diskCopy{seq: f.ev.ref, epoch: f.epoch, hookSeq: f.seq, state: copyHeld})
 			}
 		}
 	}
 	// The copies stay pending in their Flush generations: they only move
 	// from memory to the store.
-	p.dur.held = mergeCopies(p.dur.held, back)
-	p.dur.holds++
+	for _, c := range back {
+		_ = p.d.store.st.hold(c.seq, p.storeKey()) // the spool's writes nothing
+	}
+	p.backlog.held = mergeCopies(p.backlog.held, back)
+	p.backlog.holds++
 	before := p.counters.held
 	p.counters.held += uint64(len(es))
 	for _, e := range out {
@@ -189,7 +190,7 @@ func (p *pipe) diskBusyLocked() bool { return p.spillingLocked() && !p.aborted }
 // for a copy that is not in it. The caller has checked that the pipe is
 // active and the copy passed the guard.
 func (p *pipe) spillLocked(ed *eventData) bool {
-	if p.d.dur == nil || ed.spoolSeq == 0 || p.aborted {
+	if p.d.store == nil || ed.ref == 0 || p.aborted {
 		return false
 	}
 	p.acceptLocked(&entry{ev: ed}, copySpilled)
@@ -222,11 +223,11 @@ func (p *pipe) memRoomLocked() int {
 // readBackLocked starts reading the disk backlog back into memory if there
 // is one, there is room, and no read-back runs. Held copies come first.
 func (p *pipe) readBackLocked() {
-	src := &p.dur.held
+	src := &p.backlog.held
 	if len(*src) == 0 {
-		src = &p.dur.disk
+		src = &p.backlog.disk
 	}
-	if len(*src) == 0 || p.dur.reading > 0 || p.aborted || p.state == pipeDone {
+	if len(*src) == 0 || p.backlog.reading > 0 || p.aborted || p.state == pipeDone {
 		return
 	}
 	// The room is read once: the shares change under other pipes, and a
@@ -240,13 +241,13 @@ func (p *pipe) readBackLocked() {
 	if len(*src) == 0 {
 		*src = nil
 	}
-	p.dur.reading = n
+	p.backlog.reading = n
 	p.d.wg.Add(1)
-	go p.readBack(batch, p.dur.holds)
+	go p.readBack(batch, p.backlog.holds)
 }
 
 // readBack reads copies from disk and queues them in their order.
-// holds is p.dur.holds when the read began.
+// holds is p.backlog.holds when the read began.
 func (p *pipe) readBack(batch []diskCopy, holds uint64) {
 	defer p.d.wg.Done()
 	type got struct {
@@ -255,23 +256,23 @@ func (p *pipe) readBack(batch []diskCopy, holds uint64) {
 	}
 	read := make([]got, len(batch))
 	for i, c := range batch {
-		ent, err := p.d.dur.sp.Get(c.seq)
+		ent, err := p.d.store.st.read(c.seq)
 		if err != nil {
 			read[i].err = err
 			continue
 		}
-		read[i].ed, read[i].err = p.d.prepare(eventOf(ent.Record))
+		read[i].ed, read[i].err = p.d.prepare(ent.ev)
 		if read[i].ed != nil {
-			read[i].ed.spoolSeq = c.seq
+			read[i].ed.ref = c.seq
 		}
 	}
 	var dls []DeadLetter
 	p.mu.Lock()
-	p.dur.reading = 0
-	if p.dur.holds != holds && !p.aborted {
+	p.backlog.reading = 0
+	if p.backlog.holds != holds && !p.aborted {
 		// Copies went back from memory while this batch was read: they may
 		// be older than it, so the batch waits behind them on disk.
-		p.dur.held = mergeCopies(p.dur.held, batch)
+		p.backlog.held = mergeCopies(p.backlog.held, batch)
 		p.readBackLocked()
 		p.maybeDoneLocked()
 		p.mu.Unlock()
@@ -283,7 +284,7 @@ func (p *pipe) readBack(batch []diskCopy, holds uint64) {
 		case p.aborted:
 			p.settleLocked(c.entry(), copyKept, "")
 			continue
-		case errors.Is(err, spool.ErrNotPending):
+		case errors.Is(err, errNotPending):
 			p.settleLocked(c.entry(), copyGone, "") // settled meanwhile
 			continue
 		case err != nil:
@@ -311,5 +312,5 @@ func (p *pipe) readBack(batch []diskCopy, holds uint64) {
 
 // spooledLocked is HookStats.Spooled: copies on disk only or kept by Close.
 func (p *pipe) spooledLocked() uint64 {
-	return uint64(len(p.dur.held)+len(p.dur.disk)+p.dur.reading) + p.dur.kept
+	return uint64(len(p.backlog.held)+len(p.backlog.disk)+p.backlog.reading) + p.backlog.kept
 }

@@ -53,8 +53,8 @@ type Dispatcher struct {
 	panics atomic.Uint64 // user callbacks that panicked
 	share  *share        // what the whole dispatcher holds
 
-	dur *durable   // WithSpool; nil without a spool
-	tel *telemetry // nil: no metrics or traces
+	store *dispatcherStore // WithSpool; nil without a spool
+	tel   *telemetry       // nil: no metrics or traces
 }
 
 type snapshot struct {
@@ -223,10 +223,10 @@ func (d *Dispatcher) publish(ctx context.Context, snap *snapshot, ev Event, wait
 				return err
 			}
 			d.tel.publish(ctx, ed, d.cfg.clock)
-			if d.dur != nil {
+			if d.store != nil {
 				// Recorded once, with every matched copy pending, before
 				// any is queued.
-				if err := d.dur.record(ctx, d, snap, ed, wait); err != nil {
+				if err := d.store.record(ctx, d, snap, ed, wait); err != nil {
 					return err
 				}
 			}

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/sqshook/sqshook/spool"
 )
 
 // Sentinel errors. Each is documented with where it shows up; match them with
@@ -157,7 +155,7 @@ type DeadLetter struct {
 	// the dead letter marks the gap in the group's order.
 	GroupID string
 
-	spoolSeq spool.Seq // settled in the spool once reported; 0: not spooled
+	ref storeRef // settled in the spool once reported; 0: not spooled
 }
 
 // DeliveryError says why an event was not delivered to one hook. Dead

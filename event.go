@@ -13,8 +13,6 @@ import (
 	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-
-	"github.com/sqshook/sqshook/spool"
 )
 
 // Event is one chat event to deliver.
@@ -81,7 +79,7 @@ type eventData struct {
 	size  int    // SQS message size, attributes included
 	guard error  // non-nil: the size guard refused the event
 
-	spoolSeq spool.Seq // its record in the spool; 0: not spooled
+	ref storeRef // its record in the spool; 0: not spooled
 
 	// One allocation serves the common case of one matching hook: the
 	// generated id's bytes and the first hook's entry live here. firstUsed

@@ -85,8 +85,8 @@ type pipe struct {
 	forcing      int            // flushes waiting
 
 	counters hookCounters
-	dur      pipeSpool // disk-only copies (WithSpool)
-	shares   shares    // the tenant's and the dispatcher's
+	backlog  storeBacklog // copies in the store only (WithSpool)
+	shares   shares       // the tenant's and the dispatcher's
 	health   health
 
 	retryLog, failLog logLimiter     // rate limits of the failure log lines (sender.go)
@@ -162,7 +162,7 @@ func (p *pipe) acceptLocked(e *entry, to copyState) {
 		e.at = p.d.cfg.clock.Now()
 		p.enqueueLocked(e)
 	case copySpilled:
-		p.dur.disk = append(p.dur.disk, diskCopy{seq: e.ev.spoolSeq, epoch: e.epoch, hookSeq: e.seq, state: copySpilled})
+		p.backlog.disk = append(p.backlog.disk, diskCopy{seq: e.ev.ref, epoch: e.epoch, hookSeq: e.seq, state: copySpilled})
 	}
 }
 
@@ -197,7 +197,7 @@ func (p *pipe) settleLocked(e *entry, to copyState, reason Reason) {
 	case copyDeadLettered:
 		p.counters.deadLettered[reason]++
 	case copyKept:
-		p.dur.kept++
+		p.backlog.kept++
 	}
 	switch {
 	case from.inMemory():
@@ -583,13 +583,13 @@ func (p *pipe) successor(ed *eventData) (np *pipe, gone bool) {
 	for _, np := range t.snap.Load().pipes {
 		if np.hook.ID == p.hook.ID && np != p {
 			if !np.filter.Match(ed.ev.Type) {
-				p.d.droppedCopy(ed, p.spoolKey())
+				p.d.droppedCopy(ed, p.storeKey())
 				return nil, false
 			}
 			return np, false
 		}
 	}
-	p.d.droppedCopy(ed, p.spoolKey())
+	p.d.droppedCopy(ed, p.storeKey())
 	return nil, false
 }
 
@@ -866,8 +866,8 @@ func (p *pipe) stats() HookStats {
 	return s
 }
 
-// spoolKey is the name of a pipe's copies in the spool (see spoolKeyOf).
-func (p *pipe) spoolKey() string { return spoolKeyOf(p.tenant.id, p.hook.ID) }
+// storeKey is the name of a pipe's copies in the spool (see storeKeyOf).
+func (p *pipe) storeKey() string { return storeKeyOf(p.tenant.id, p.hook.ID) }
 
 // epochDoneLocked counts a copy of epoch as settled for Flush.
 func (p *pipe) epochDoneLocked(epoch uint64) {

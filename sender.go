@@ -590,7 +590,7 @@ func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, sende
 	}
 	dl := DeadLetter{
 		Tenant: p.tenant.id, HookID: p.hook.ID, Event: e.ev.ev, Reason: reason, Code: code, Message: msg,
-		SenderFault: senderFault, Attempts: e.attempt, Err: de, Seq: e.seq, spoolSeq: e.ev.spoolSeq,
+		SenderFault: senderFault, Attempts: e.attempt, Err: de, Seq: e.seq, ref: e.ev.ref,
 	}
 	if p.fifo {
 		dl.GroupID = e.group

@@ -1,8 +1,10 @@
-// durable.go is the dispatcher's write-ahead spool (package spool): WithSpool,
-// recording each event before Publish returns, settling a hook's copy when
-// SQS acknowledges it or it is dead-lettered, resuming pending copies at New,
-// keeping undelivered copies at Close, and a hook's disk-only backlog that is
-// read back into memory as room frees.
+// store.go is durability behind one interface: the store, where a
+// dispatcher keeps each event until every hook's copy of it is settled,
+// and the dispatcher's side of it (the options' checks, recording an event
+// before Publish queues it, settling copies, resuming them at New with a
+// named tenant's parked until its SetHooks, the spool's stats). The spool
+// (spoolstore.go, package spool) is its first implementation; a pipe's
+// copies in the store only are backlog.go's.
 
 package sqshook
 
@@ -11,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -19,9 +22,65 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-
 	"github.com/sqshook/sqshook/spool"
+)
+
+// store is where a dispatcher keeps its events until every hook's copy is
+// settled: the pipeline calls nothing else of its implementation. Copies
+// are named by their event's ref and their key (storeKeyOf: tenant and
+// hook id). Errors wrap errStoreQuota (record: past the quota),
+// errNotPending (settle, read: no such pending copy or event) or
+// errStoreClosed.
+type store interface {
+	// record keeps ev with a pending copy for each key, before any copy
+	// is queued; at is when.
+	record(ev Event, keys []string, at time.Time) (storeRef, error)
+	// settle ends a copy: delivered, or dead-lettered and reported.
+	settle(ref storeRef, key string) error
+	// hold says that a copy whose retry budget ran out waits in the store
+	// for its pipe to read it back (the pipe keeps its place in memory).
+	hold(ref storeRef, key string) error
+	// read returns a recorded event with its keys, to send it again.
+	read(ref storeRef) (storedEvent, error)
+	// resume lists, at New, the events with pending copies, in the order
+	// they were recorded (keys: the pending ones); an event it cannot
+	// read comes with an error and what could be read of it.
+	resume() iter.Seq2[storedEvent, error]
+	// damaged lists the records found damaged when the store opened.
+	damaged() []storeDamage
+	// stats is the store's size and content (also after close).
+	stats() storeStats
+	close() error
+}
+
+// storeRef names an event in the store; 0: not in a store.
+type storeRef uint64
+
+// storedEvent is an event as the store keeps it.
+type storedEvent struct {
+	ref  storeRef
+	ev   Event
+	keys []string // its copies' keys
+}
+
+// storeDamage is a damaged record: what could be read of it, and why.
+type storeDamage struct {
+	ev   Event
+	keys []string
+	msg  string
+}
+
+// storeStats are SpoolStats's numbers of the store itself.
+type storeStats struct {
+	Bytes, Quota     int64
+	Records, Pending int
+}
+
+// The errors a store's methods wrap.
+var (
+	errStoreQuota  = spool.ErrQuota
+	errNotPending  = spool.ErrNotPending
+	errStoreClosed = spool.ErrClosed
 )
 
 // WithSpool records every published event in a write-ahead spool in dir
@@ -113,18 +172,18 @@ type SpoolStats struct {
 	SettleErrors uint64
 }
 
-// durable is the dispatcher's side of the spool.
-type durable struct {
-	sp *spool.Spool
+// dispatcherStore is the dispatcher's side of the spool.
+type dispatcherStore struct {
+	st store
 
 	resumed, removed, corrupt, settleErrs atomic.Uint64
 
 	closeOnce sync.Once
 
 	parkMu    sync.Mutex
-	parked    map[string]map[string][]spool.Seq // a named tenant's resumed copies, by tenant and hook id, until its SetHooks
-	parkedN   int                               // copies in parked
-	waitTimer stopper                           // WithResumeWait's timer; nil when none runs
+	parked    map[string]map[string][]storeRef // a named tenant's resumed copies, by tenant and hook id, until its SetHooks
+	parkedN   int                              // copies in parked
+	waitTimer stopper                          // WithResumeWait's timer; nil when none runs
 
 	roomMu sync.Mutex
 	room   chan struct{} // closed at the next settlement; nil when nobody waits
@@ -157,11 +216,11 @@ func (d *Dispatcher) openSpool() error {
 	if err != nil {
 		return fmt.Errorf("sqshook: spool: %w", err)
 	}
-	d.dur = &durable{sp: sp}
-	d.reportDamage(sp.Recovery().Damaged)
+	d.store = &dispatcherStore{st: spoolStore{sp}}
+	d.reportDamage(d.store.st.damaged())
 	if err := d.resume(); err != nil {
-		d.dur.close()
-		d.dur = nil
+		d.store.close()
+		d.store = nil
 		return fmt.Errorf("sqshook: spool: resume: %w", err)
 	}
 	d.startResumeWait()
@@ -170,17 +229,16 @@ func (d *Dispatcher) openSpool() error {
 
 // reportDamage dead-letters what damaged records held, one dead letter per
 // hook copy that could be read (one without a hook otherwise).
-func (d *Dispatcher) reportDamage(damaged []spool.Damage) {
+func (d *Dispatcher) reportDamage(damaged []storeDamage) {
 	var dls []DeadLetter
 	for _, dm := range damaged {
-		ev := eventOf(dm.Partial)
-		msg := fmt.Sprintf("spool record damaged (segment %s, offset %d, %d bytes): %v", dm.Segment, dm.Offset, dm.Size, dm.Err)
-		hooks := dm.Partial.Hooks
+		ev, msg := dm.ev, dm.msg
+		hooks := dm.keys
 		if len(hooks) == 0 {
 			hooks = []string{""}
 		}
 		for _, h := range hooks {
-			d.dur.corrupt.Add(1)
+			d.store.corrupt.Add(1)
 			dls = append(dls, d.spoolDeadLetter(h, ev, ReasonCorrupt, msg))
 		}
 	}
@@ -190,7 +248,7 @@ func (d *Dispatcher) reportDamage(damaged []spool.Damage) {
 // spoolDeadLetter is the dead letter of a copy known only by its spool
 // key.
 func (d *Dispatcher) spoolDeadLetter(key string, ev Event, reason Reason, msg string) DeadLetter {
-	tenant, hookID, _ := parseSpoolKey(key)
+	tenant, hookID, _ := parseStoreKey(key)
 	de := &DeliveryError{Tenant: tenant, HookID: hookID, EventID: ev.ID, EventType: ev.Type, Reason: reason, Message: msg}
 	return DeadLetter{Tenant: tenant, HookID: hookID, Event: ev, Reason: reason, Message: msg, Err: de, GroupID: ev.GroupID}
 }
@@ -198,48 +256,48 @@ func (d *Dispatcher) spoolDeadLetter(key string, ev Event, reason Reason, msg st
 // park keeps a resumed copy of a named tenant's hook until the tenant's
 // SetHooks configures that hook (adopt) or drops it (takeParked), or
 // WithResumeWait ends.
-func (dur *durable) park(tenant, hookID string, seq spool.Seq) {
-	dur.parkMu.Lock()
-	if dur.parked == nil {
-		dur.parked = map[string]map[string][]spool.Seq{}
+func (ds *dispatcherStore) park(tenant, hookID string, seq storeRef) {
+	ds.parkMu.Lock()
+	if ds.parked == nil {
+		ds.parked = map[string]map[string][]storeRef{}
 	}
-	byHook := dur.parked[tenant]
+	byHook := ds.parked[tenant]
 	if byHook == nil {
-		byHook = map[string][]spool.Seq{}
-		dur.parked[tenant] = byHook
+		byHook = map[string][]storeRef{}
+		ds.parked[tenant] = byHook
 	}
 	byHook[hookID] = append(byHook[hookID], seq)
-	dur.parkedN++
-	dur.parkMu.Unlock()
-	dur.resumed.Add(1)
+	ds.parkedN++
+	ds.parkMu.Unlock()
+	ds.resumed.Add(1)
 }
 
 // parkedCopy is a parked copy taken out to be dead-lettered.
 type parkedCopy struct {
 	tenant, hookID string
-	seq            spool.Seq
+	seq            storeRef
 }
 
 // unparkLocked takes the parked copies of one tenant (all tenants when
-// all is set) in the spool's order; dur.parkMu is held.
-func (dur *durable) unparkLocked(tenant string, all bool) []parkedCopy {
+// all is set) in the spool's order; ds.parkMu is held.
+func (ds *dispatcherStore) unparkLocked(tenant string, all bool) []parkedCopy {
 	var out []parkedCopy
-	take := func(tenant string, byHook map[string][]spool.Seq) {
+	take := func(tenant string, byHook map[string][]storeRef) {
 		for hookID, seqs := range byHook {
 			for _, seq := range seqs {
 				out = append(out, parkedCopy{tenant: tenant, hookID: hookID, seq: seq})
 			}
 		}
-		delete(dur.parked, tenant)
+		delete(ds.parked, tenant)
 	}
 	if all {
-		for tn, byHook := range dur.parked {
+		for tn, byHook := range ds.parked {
 			take(tn, byHook)
 		}
-	} else if byHook, ok := dur.parked[tenant]; ok {
+	} else if byHook, ok := ds.parked[tenant]; ok {
 		take(tenant, byHook)
 	}
-	dur.parkedN -= len(out)
+	ds.parkedN -= len(out)
 	slices.SortFunc(out, func(a, b parkedCopy) int { return cmp.Compare(a.seq, b.seq) })
 	return out
 }
@@ -252,7 +310,7 @@ func (dur *durable) unparkLocked(tenant string, all bool) []parkedCopy {
 // The copies taken are counted in d.wg until dropParked has reported
 // them, so Close does not close the spool under it.
 func (d *Dispatcher) takeParked(tenant string) []parkedCopy {
-	if d.dur == nil {
+	if d.store == nil {
 		return nil
 	}
 	d.mu.Lock()
@@ -260,9 +318,9 @@ func (d *Dispatcher) takeParked(tenant string) []parkedCopy {
 	if d.closed.Load() {
 		return nil
 	}
-	d.dur.parkMu.Lock()
-	cs := d.dur.unparkLocked(tenant, false)
-	d.dur.parkMu.Unlock()
+	d.store.parkMu.Lock()
+	cs := d.store.unparkLocked(tenant, false)
+	d.store.parkMu.Unlock()
 	if len(cs) > 0 {
 		d.wg.Add(1)
 	}
@@ -285,20 +343,20 @@ func (d *Dispatcher) dropParked(cs []parkedCopy, why func(hookID string) string)
 func (d *Dispatcher) deadLetterParked(cs []parkedCopy, why func(hookID string) string) {
 	var dls []DeadLetter
 	for _, c := range cs {
-		key := spoolKeyOf(c.tenant, c.hookID)
-		ent, err := d.dur.sp.Get(c.seq)
+		key := storeKeyOf(c.tenant, c.hookID)
+		ent, err := d.store.st.read(c.seq)
 		var dl DeadLetter
 		switch {
-		case errors.Is(err, spool.ErrNotPending), errors.Is(err, spool.ErrClosed):
+		case errors.Is(err, errNotPending), errors.Is(err, errStoreClosed):
 			continue
 		case err != nil:
-			d.dur.corrupt.Add(1)
-			dl = d.spoolDeadLetter(key, eventOf(ent.Record), ReasonCorrupt, "spool record unreadable: "+err.Error())
+			d.store.corrupt.Add(1)
+			dl = d.spoolDeadLetter(key, ent.ev, ReasonCorrupt, "spool record unreadable: "+err.Error())
 		default:
-			d.dur.removed.Add(1)
-			dl = d.spoolDeadLetter(key, eventOf(ent.Record), ReasonHookRemoved, why(c.hookID))
+			d.store.removed.Add(1)
+			dl = d.spoolDeadLetter(key, ent.ev, ReasonHookRemoved, why(c.hookID))
 		}
-		dl.spoolSeq = c.seq
+		dl.ref = c.seq
 		dls = append(dls, dl)
 	}
 	d.dispatchDeadLetters(dls)
@@ -323,25 +381,25 @@ func parkedWhy(tenant string, valid []Hook) func(hookID string) string {
 // startResumeWait starts WithResumeWait's timer when New has parked
 // copies; counted in d.wg until it fires or Close stops it.
 func (d *Dispatcher) startResumeWait() {
-	dur, wait := d.dur, d.cfg.resumeWait
-	dur.parkMu.Lock()
-	defer dur.parkMu.Unlock()
-	if wait <= 0 || dur.parkedN == 0 {
+	ds, wait := d.store, d.cfg.resumeWait
+	ds.parkMu.Lock()
+	defer ds.parkMu.Unlock()
+	if wait <= 0 || ds.parkedN == 0 {
 		return
 	}
 	d.wg.Add(1)
-	dur.waitTimer = d.cfg.clock.AfterFunc(wait, d.resumeWaitEnded)
+	ds.waitTimer = d.cfg.clock.AfterFunc(wait, d.resumeWaitEnded)
 }
 
 // resumeWaitEnded dead-letters every copy still parked when
 // WithResumeWait's bound ends.
 func (d *Dispatcher) resumeWaitEnded() {
 	defer d.wg.Done()
-	dur := d.dur
-	dur.parkMu.Lock()
-	dur.waitTimer = nil
-	cs := dur.unparkLocked("", true)
-	dur.parkMu.Unlock()
+	ds := d.store
+	ds.parkMu.Lock()
+	ds.waitTimer = nil
+	cs := ds.unparkLocked("", true)
+	ds.parkMu.Unlock()
 	wait := d.cfg.resumeWait
 	d.deadLetterParked(cs, func(hookID string) string {
 		return fmt.Sprintf("hook %q not configured by its tenant's SetHooks within %v of New (WithResumeWait)", hookID, wait)
@@ -351,14 +409,14 @@ func (d *Dispatcher) resumeWaitEnded() {
 // stopResumeWait stops WithResumeWait's timer at Close: the parked copies
 // stay in the spool for the next New.
 func (d *Dispatcher) stopResumeWait() {
-	dur := d.dur
-	if dur == nil {
+	ds := d.store
+	if ds == nil {
 		return
 	}
-	dur.parkMu.Lock()
-	t := dur.waitTimer
-	dur.waitTimer = nil
-	dur.parkMu.Unlock()
+	ds.parkMu.Lock()
+	t := ds.waitTimer
+	ds.waitTimer = nil
+	ds.parkMu.Unlock()
 	if t != nil && t.Stop() {
 		d.wg.Done()
 	}
@@ -371,11 +429,11 @@ func (d *Dispatcher) stopResumeWait() {
 func (d *Dispatcher) resume() error {
 	byID := map[string]*pipe{}
 	for _, p := range d.def.snap.Load().pipes {
-		byID[p.spoolKey()] = p
+		byID[p.storeKey()] = p
 	}
-	for e, err := range d.dur.sp.Pending(0) {
+	for e, err := range d.store.st.resume() {
 		if err != nil {
-			if errors.Is(err, spool.ErrClosed) {
+			if errors.Is(err, errStoreClosed) {
 				return err
 			}
 			// The record's bytes could not be read back: its copies are
@@ -383,25 +441,25 @@ func (d *Dispatcher) resume() error {
 			d.deadLetterUnreadable(e, err)
 			continue
 		}
-		for _, h := range e.Record.Hooks {
+		for _, h := range e.keys {
 			p := byID[h]
-			if tenant, hookID, ok := parseSpoolKey(h); p == nil && ok && tenant != "" {
+			if tenant, hookID, ok := parseStoreKey(h); p == nil && ok && tenant != "" {
 				// A named tenant's hooks are set after New: its copies
 				// wait until its SetHooks configures their hook.
-				d.dur.park(tenant, hookID, e.Seq)
+				d.store.park(tenant, hookID, e.ref)
 				continue
 			}
 			if p == nil {
-				d.dur.removed.Add(1)
-				dl := d.spoolDeadLetter(h, eventOf(e.Record), ReasonHookRemoved, "hook no longer configured or not enabled")
-				dl.spoolSeq = e.Seq
+				d.store.removed.Add(1)
+				dl := d.spoolDeadLetter(h, e.ev, ReasonHookRemoved, "hook no longer configured or not enabled")
+				dl.ref = e.ref
 				d.dispatchDeadLetters([]DeadLetter{dl})
 				continue
 			}
 			p.mu.Lock()
-			p.acceptLocked(&entry{ev: &eventData{spoolSeq: e.Seq}}, copySpilled)
+			p.acceptLocked(&entry{ev: &eventData{ref: e.ref}}, copySpilled)
 			p.mu.Unlock()
-			d.dur.resumed.Add(1)
+			d.store.resumed.Add(1)
 		}
 	}
 	for _, p := range byID {
@@ -412,37 +470,37 @@ func (d *Dispatcher) resume() error {
 	return nil
 }
 
-func (d *Dispatcher) deadLetterUnreadable(e spool.Entry, err error) {
-	hooks := e.Record.Hooks
-	if ent, gerr := d.dur.sp.Get(e.Seq); gerr == nil || len(ent.Record.Hooks) > 0 {
-		hooks = ent.Record.Hooks
+func (d *Dispatcher) deadLetterUnreadable(e storedEvent, err error) {
+	hooks := e.keys
+	if ent, gerr := d.store.st.read(e.ref); gerr == nil || len(ent.keys) > 0 {
+		hooks = ent.keys
 	}
-	ev := eventOf(e.Record)
+	ev := e.ev
 	var dls []DeadLetter
 	for _, h := range hooks {
-		d.dur.corrupt.Add(1)
+		d.store.corrupt.Add(1)
 		dl := d.spoolDeadLetter(h, ev, ReasonCorrupt, "spool record unreadable: "+err.Error())
-		dl.spoolSeq = e.Seq
+		dl.ref = e.ref
 		dls = append(dls, dl)
 	}
 	d.dispatchDeadLetters(dls)
 }
 
-// spoolKeyOf names a hook's copies in the spool: the hook id for the
+// storeKeyOf names a hook's copies in the spool: the hook id for the
 // default tenant (as before tenants existed), else the tenant id's length,
 // a slash, the tenant id and the hook id. Hook ids never hold a slash, so
 // the two forms cannot be confused, and the length keeps any tenant id
 // apart from the hook id that follows it.
-func spoolKeyOf(tenant, hookID string) string {
+func storeKeyOf(tenant, hookID string) string {
 	if tenant == "" {
 		return hookID
 	}
 	return strconv.Itoa(len(tenant)) + "/" + tenant + hookID
 }
 
-// parseSpoolKey splits a spool key into tenant and hook id; ok is false
-// for a key spoolKeyOf cannot have made.
-func parseSpoolKey(key string) (tenant, hookID string, ok bool) {
+// parseStoreKey splits a spool key into tenant and hook id; ok is false
+// for a key storeKeyOf cannot have made.
+func parseStoreKey(key string) (tenant, hookID string, ok bool) {
 	i := strings.IndexByte(key, '/')
 	if i < 0 {
 		return "", key, true
@@ -461,30 +519,32 @@ func parseSpoolKey(key string) (tenant, hookID string, ok bool) {
 // (and TryPublish) dead-letters the copies as buffer_full at once and
 // returns their errors; OverflowWait makes Publish wait for settlements
 // up to WithOverflowWait's bound or until ctx ends, then does the same.
-func (dur *durable) record(ctx context.Context, d *Dispatcher, snap *snapshot, ed *eventData, wait bool) error {
+func (ds *dispatcherStore) record(ctx context.Context, d *Dispatcher, snap *snapshot, ed *eventData, wait bool) error {
 	if ed.guard != nil { // refused copies are dead-lettered at once, not spooled
 		return nil
 	}
 	var keys []string
 	for _, p := range snap.pipes {
 		if p.filter.Match(ed.ev.Type) {
-			keys = append(keys, p.spoolKey())
+			keys = append(keys, p.storeKey())
 		}
 	}
-	rec := recordOf(ed, keys, d.cfg.clock.Now())
-	seq, err := dur.sp.Append(rec)
-	if wait && d.cfg.overflow == OverflowWait && errors.Is(err, spool.ErrQuota) {
+	ev := ed.ev
+	ev.ID = ed.id
+	at := d.cfg.clock.Now()
+	ref, err := ds.st.record(ev, keys, at)
+	if wait && d.cfg.overflow == OverflowWait && errors.Is(err, errStoreQuota) {
 		expired := make(chan struct{})
 		t := d.cfg.clock.AfterFunc(d.cfg.overflowWait, func() { close(expired) })
-		for errors.Is(err, spool.ErrQuota) && dur.waitRoom(ctx, d.closing, expired) {
-			seq, err = dur.sp.Append(rec)
+		for errors.Is(err, errStoreQuota) && ds.waitRoom(ctx, d.closing, expired) {
+			ref, err = ds.st.record(ev, keys, at)
 		}
 		t.Stop()
 	}
 	switch {
-	case errors.Is(err, spool.ErrClosed):
+	case errors.Is(err, errStoreClosed):
 		return ErrClosed
-	case errors.Is(err, spool.ErrQuota):
+	case errors.Is(err, errStoreQuota):
 		// As with a full memory share: the copies are dead-lettered.
 		var errs []error
 		msg := fmt.Sprintf("spool quota reached (%d bytes)", d.cfg.spool.opts.Quota)
@@ -500,20 +560,20 @@ func (dur *durable) record(ctx context.Context, d *Dispatcher, snap *snapshot, e
 	case err != nil:
 		return fmt.Errorf("sqshook: event %s not accepted: %w", ed.id, err)
 	}
-	ed.spoolSeq = seq
+	ed.ref = ref
 	return nil
 }
 
 // waitRoom waits for the next settlement, which may bring the spool back
 // under its quota; false when ctx ends, expired is closed or the
 // dispatcher closes first.
-func (dur *durable) waitRoom(ctx context.Context, closing, expired <-chan struct{}) bool {
-	dur.roomMu.Lock()
-	if dur.room == nil {
-		dur.room = make(chan struct{})
+func (ds *dispatcherStore) waitRoom(ctx context.Context, closing, expired <-chan struct{}) bool {
+	ds.roomMu.Lock()
+	if ds.room == nil {
+		ds.room = make(chan struct{})
 	}
-	room := dur.room
-	dur.roomMu.Unlock()
+	room := ds.room
+	ds.roomMu.Unlock()
 	select {
 	case <-room:
 		return true
@@ -526,8 +586,8 @@ func (dur *durable) waitRoom(ctx context.Context, closing, expired <-chan struct
 
 // settleDeadLetter settles a dead-lettered copy once it has been reported.
 func (d *Dispatcher) settleDeadLetter(dl DeadLetter) {
-	if d.dur != nil && dl.spoolSeq != 0 {
-		d.dur.settle(dl.spoolSeq, spoolKeyOf(dl.Tenant, dl.HookID), d.cfg.logger)
+	if d.store != nil && dl.ref != 0 {
+		d.store.settle(dl.ref, storeKeyOf(dl.Tenant, dl.HookID), d.cfg.logger)
 	}
 }
 
@@ -535,23 +595,23 @@ func (d *Dispatcher) settleDeadLetter(dl DeadLetter) {
 // removed, or changed to a filter that no longer matches, while Publish was
 // under way.
 func (d *Dispatcher) droppedCopy(ed *eventData, key string) {
-	if d.dur != nil && ed.spoolSeq != 0 {
-		d.dur.settle(ed.spoolSeq, key, d.cfg.logger)
+	if d.store != nil && ed.ref != 0 {
+		d.store.settle(ed.ref, key, d.cfg.logger)
 	}
 }
 
-func (dur *durable) settle(seq spool.Seq, key string, log *slog.Logger) {
-	err := dur.sp.Settle(seq, key)
-	dur.roomMu.Lock()
-	if dur.room != nil { // a Publish waits for the quota
-		close(dur.room)
-		dur.room = nil
+func (ds *dispatcherStore) settle(seq storeRef, key string, log *slog.Logger) {
+	err := ds.st.settle(seq, key)
+	ds.roomMu.Lock()
+	if ds.room != nil { // a Publish waits for the quota
+		close(ds.room)
+		ds.room = nil
 	}
-	dur.roomMu.Unlock()
-	if err == nil || errors.Is(err, spool.ErrNotPending) || errors.Is(err, spool.ErrClosed) {
+	ds.roomMu.Unlock()
+	if err == nil || errors.Is(err, errNotPending) || errors.Is(err, errStoreClosed) {
 		return
 	}
-	if dur.settleErrs.Add(1) == 1 {
+	if ds.settleErrs.Add(1) == 1 {
 		log.Warn("sqshook: spool: settlement not written; the copy may be delivered again after a restart",
 			slog.String("hook_id", key), slog.Uint64("seq", uint64(seq)), slog.String("error", err.Error()))
 	}
@@ -559,93 +619,36 @@ func (dur *durable) settle(seq spool.Seq, key string, log *slog.Logger) {
 
 // spoolStats is Stats.Spool; nil without a spool.
 func (d *Dispatcher) spoolStats() *SpoolStats {
-	dur := d.dur
-	if dur == nil {
+	ds := d.store
+	if ds == nil {
 		return nil
 	}
-	st := dur.sp.Stats() // also after Close: what it left
-	dur.parkMu.Lock()
-	parked := dur.parkedN
-	dur.parkMu.Unlock()
+	st := ds.st.stats() // also after Close: what it left
+	ds.parkMu.Lock()
+	parked := ds.parkedN
+	ds.parkMu.Unlock()
 	return &SpoolStats{
 		Parked: parked,
 		Bytes:  st.Bytes, Quota: st.Quota, Records: st.Records, Pending: st.Pending,
-		Resumed: dur.resumed.Load(), HookRemoved: dur.removed.Load(), Corrupt: dur.corrupt.Load(),
-		SettleErrors: dur.settleErrs.Load(),
+		Resumed: ds.resumed.Load(), HookRemoved: ds.removed.Load(), Corrupt: ds.corrupt.Load(),
+		SettleErrors: ds.settleErrs.Load(),
 	}
 }
 
 // closeSpool closes the spool once every goroutine has ended.
 func (d *Dispatcher) closeSpool() error {
-	if d.dur == nil {
+	if d.store == nil {
 		return nil
 	}
-	return d.dur.close()
+	return d.store.close()
 }
 
-func (dur *durable) close() error {
+func (ds *dispatcherStore) close() error {
 	var err error
-	dur.closeOnce.Do(func() {
-		if e := dur.sp.Close(); e != nil {
+	ds.closeOnce.Do(func() {
+		if e := ds.st.close(); e != nil {
 			err = fmt.Errorf("sqshook: spool: %w", e)
 		}
 	})
 	return err
-}
-
-// recordOf is the spool's record of a prepared event.
-func recordOf(ed *eventData, hooks []string, now time.Time) spool.Record {
-	r := spool.Record{
-		Type: ed.ev.Type, Body: ed.ev.Body, GroupID: ed.ev.GroupID, DedupID: ed.ev.DedupID,
-		EventID: ed.id, Hooks: hooks, Enqueued: now,
-	}
-	if len(ed.ev.Attributes) > 0 {
-		r.Attributes = make(map[string]string, len(ed.ev.Attributes))
-		for k, v := range ed.ev.Attributes {
-			r.Attributes[k] = encodeAttr(v)
-		}
-	}
-	return r
-}
-
-// Attributes are stored as their data type, a NUL byte, then the string
-// value, or the binary value for types that start with "Binary".
-func encodeAttr(v types.MessageAttributeValue) string {
-	dt := ""
-	if v.DataType != nil {
-		dt = *v.DataType
-	}
-	if v.StringValue != nil {
-		return dt + "\x00" + *v.StringValue
-	}
-	return dt + "\x00" + string(v.BinaryValue)
-}
-
-func decodeAttr(s string) types.MessageAttributeValue {
-	dt, val := s, ""
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			dt, val = s[:i], s[i+1:]
-			break
-		}
-	}
-	v := types.MessageAttributeValue{DataType: &dt}
-	if len(dt) >= 6 && dt[:6] == "Binary" {
-		v.BinaryValue = []byte(val)
-	} else {
-		v.StringValue = &val
-	}
-	return v
-}
-
-// eventOf is the event a spool record holds.
-func eventOf(r spool.Record) Event {
-	ev := Event{ID: r.EventID, Type: r.Type, Body: r.Body, GroupID: r.GroupID, DedupID: r.DedupID}
-	if len(r.Attributes) > 0 {
-		ev.Attributes = make(map[string]types.MessageAttributeValue, len(r.Attributes))
-		for k, v := range r.Attributes {
-			ev.Attributes[k] = decodeAttr(v)
-		}
-	}
-	return ev
 }
