@@ -90,12 +90,12 @@ func (q *entryQueue) len() int { return q.n }
 // at returns the i-th entry from the front.
 func (q *entryQueue) at(i int) *entry { return q.buf[(q.head+i)%len(q.buf)] }
 
-func (q *entryQueue) grow(min int) {
-	if q.n+min <= len(q.buf) {
+func (q *entryQueue) grow(extra int) {
+	if q.n+extra <= len(q.buf) {
 		return
 	}
 	size := max(16, 2*len(q.buf))
-	for size < q.n+min {
+	for size < q.n+extra {
 		size *= 2
 	}
 	buf := make([]*entry, size)

@@ -182,7 +182,7 @@ func (d *Dispatcher) closeIdleLocked() {
 // Publish delivers ev to every enabled hook whose filter matches ev.Type. It
 // returns once each matching hook has queued its copy or dead-lettered it.
 // It first queues every copy that has room, then applies the overflow rule
-// (WithOverflow) to the copies of hooks that are full — whose hook, tenant
+// (WithOverflowWait) to the copies of hooks that are full — whose hook, tenant
 // or dispatcher holds all it may (WithMaxBuffered, WithDispatcherLimits):
 // by default such a copy is dead-lettered at once with ReasonBufferFull and
 // the returned error wraps ErrBufferFull; with OverflowWait Publish waits

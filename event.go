@@ -147,8 +147,8 @@ func (d *Dispatcher) prepare(ev Event) (*eventData, error) {
 		} else {
 			ed.body = body
 			ed.size = MessageSize(body, ev.Attributes) + ownAttributesSize(ed.id, ev.Type)
-			if max := d.cfg.guard.Limit(); ed.size > max {
-				ed.guard = &GuardError{Reason: ReasonTooLarge, Field: "message", Bytes: ed.size, Max: max}
+			if limit := d.cfg.guard.Limit(); ed.size > limit {
+				ed.guard = &GuardError{Reason: ReasonTooLarge, Field: "message", Bytes: ed.size, Max: limit}
 			}
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // OverflowRule says what Publish does with a hook's copy of an event when
@@ -271,15 +270,3 @@ func (ss shares) give(size int) {
 		s.give(int64(size))
 	}
 }
-
-// Defaults of the health rule (WithFailingRule).
-const (
-	// DefaultFailingCalls is how many whole calls in a row must fail before
-	// a hook is failing.
-	DefaultFailingCalls = 5
-	// DefaultFailingAfter is how long those failures must go on, with no
-	// success, before a hook is failing.
-	DefaultFailingAfter = 2 * time.Second
-	// DefaultProbeInterval is how often a failing hook tries one call.
-	DefaultProbeInterval = time.Second
-)

@@ -254,10 +254,10 @@ func (p *pipe) checkFlushesLocked() {
 	if len(p.flushes) == 0 {
 		return
 	}
-	oldest, any := p.oldestEpochLocked()
+	oldest, some := p.oldestEpochLocked()
 	kept := p.flushes[:0]
 	for _, w := range p.flushes {
-		if !any || oldest > w.epoch {
+		if !some || oldest > w.epoch {
 			w.ticket = p.reportSeq
 			p.flushed = append(p.flushed, w)
 			p.forcing--
