@@ -1,6 +1,6 @@
-// batcher.go forms batches: a hook's bounded queue (offer, successor), the
-// linger timer, the count and byte rules that say when a batch is ready, and
-// for FIFO hooks the message groups whose head may be sent.
+// batcher.go holds the batching types, which know nothing of their
+// caller: the batch rules (count, bytes, linger), a hook's entry queue,
+// and for FIFO hooks the message groups whose head may be sent.
 
 package sqshook
 

@@ -1,9 +1,7 @@
-// overflow.go owns what a hook may hold and what happens when it is full:
-// the share (events and bytes held) that bounds a hook, a tenant and the
-// whole dispatcher, a tenant's share of calls in flight (and so of
-// connections), the overflow rule applied to a copy that finds no room,
-// and each hook's health (ok, degraded, failing) that decides whether a
-// full hook may make Publish wait and how many calls it may have out.
+// overflow.go owns what a hook may hold above itself: the share (events
+// and bytes held) that bounds a tenant and the whole dispatcher, a
+// tenant's share of calls in flight (and so of connections), the overflow
+// rule applied to a copy that finds no room, and the Health states.
 
 package sqshook
 

@@ -1,7 +1,9 @@
-// pipe.go is a hook's pipeline and its lifecycle: the pipe that the batcher
-// fills and the sender empties, created per hook, flushed, retired when its
-// hook is removed or changed, purged when RemoveTenant says so, and aborted
-// when Close gives up.
+// pipe.go is a hook's pipeline: its state and all of its accounting
+// (every copy enters through acceptLocked and leaves through
+// settleLocked), admission of a copy (offer, the overflow rule, the hook's
+// successor), the pump that forms batches and starts calls, Flush and the
+// report tickets, and its lifecycle: created per hook, retired when its
+// hook is removed or changed, purged, and aborted when Close gives up.
 
 package sqshook
 

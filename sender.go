@@ -1,6 +1,7 @@
-// sender.go makes the SendMessageBatch calls and settles their outcome: each
-// entry is delivered, retried with back-off, split off when the batch was too
-// large, or dead-lettered with a reason.
+// sender.go makes the SendMessageBatch calls and settles their outcome
+// through pipe.go's settleLocked: each entry is delivered, retried with
+// back-off, split off when the batch was too large, held in the store, or
+// dead-lettered with a reason; and the hook's health those calls make.
 
 package sqshook
 
