@@ -43,10 +43,10 @@ const (
 	minRTTWindow = 2000
 )
 
-func newInflightLimit(max int, adaptive bool) inflightLimit {
-	l := inflightLimit{adaptive: adaptive, max: float64(max), limit: float64(max)}
+func newInflightLimit(most int, adaptive bool) inflightLimit {
+	l := inflightLimit{adaptive: adaptive, max: float64(most), limit: float64(most)}
 	if adaptive {
-		l.limit = float64(min(max, DefaultInitialInFlight))
+		l.limit = float64(min(most, DefaultInitialInFlight))
 		l.ssthresh = l.max
 	}
 	return l

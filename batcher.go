@@ -1,6 +1,6 @@
-// batcher.go forms batches: a hook's bounded queue (offer, successor), the
-// linger timer, the count and byte rules that say when a batch is ready, and
-// for FIFO hooks the message groups whose head may be sent.
+// batcher.go holds the batching types, which know nothing of their
+// caller: the batch rules (count, bytes, linger), a hook's entry queue,
+// and for FIFO hooks the message groups whose head may be sent.
 
 package sqshook
 
@@ -69,222 +69,6 @@ func (r batchRules) next(q batchSource, now time.Time, force bool) (n int, ready
 	return n, false, r.linger - age
 }
 
-// copyOf computes a copy's FIFO group and the rule it breaks, if any.
-func (p *pipe) copyOf(ed *eventData) (group string, guard error) {
-	guard = ed.guard
-	if p.fifo {
-		var err error
-		group, err = p.groupOf(ed.ev)
-		if guard == nil {
-			guard = err
-		}
-		if guard == nil {
-			guard = checkFIFO(group, dedupID(ed))
-		}
-	}
-	return group, guard
-}
-
-// offer queues one copy of ed if the hook, its tenant and the dispatcher
-// have room, without waiting. It returns a *DeliveryError (joined with the
-// guard error) when the copy was dead-lettered at once, and the pipe that
-// had no room (p, or the pipe p redirected to) when the copy is left for
-// the overflow rule.
-func (p *pipe) offer(ed *eventData) (full *pipe, err error) {
-	group, guard := p.copyOf(ed)
-	p.mu.Lock()
-	if p.state != pipeActive {
-		// The hook was changed, removed or closed while this Publish was
-		// under way: the copy goes to the hook's current pipeline, if any.
-		p.mu.Unlock()
-		np, gone := p.successor(ed)
-		switch {
-		case np != nil:
-			return np.offer(ed)
-		case gone:
-			return nil, p.removedCopy(ed)
-		case p.d.closed.Load():
-			return nil, ErrClosed
-		}
-		return nil, nil
-	}
-	if guard != nil {
-		return nil, p.refuseLocked(ed, group, guard)
-	}
-	if p.behindBacklogLocked(ed) { // a disk backlog goes first (WithSpool)
-		p.unlockAndReport(nil)
-		return nil, nil
-	}
-	if f, _, _ := p.roomLocked(ed.size, false); f != "" {
-		p.mu.Unlock()
-		return p, nil
-	}
-	p.queueLocked(ed, group)
-	p.mu.Unlock()
-	return nil, nil
-}
-
-// refuseLocked dead-letters a copy that breaks an SQS rule and unlocks p.
-func (p *pipe) refuseLocked(ed *eventData, group string, guard error) error {
-	p.counters.matched++
-	p.seq++
-	dl := p.deadLetterLocked(&entry{ev: ed, seq: p.seq, group: group}, reasonOf(guard), "", guard.Error(), false, guard)
-	p.unlockAndReport([]DeadLetter{dl})
-	return dl.Err
-}
-
-// queueLocked queues a copy whose room roomLocked reserved.
-func (p *pipe) queueLocked(ed *eventData, group string) {
-	p.seq++
-	e := ed.newEntry()
-	*e = entry{ev: ed, size: ed.size, at: p.d.cfg.clock.Now(), epoch: p.epoch, seq: p.seq, group: group}
-	p.counters.matched++
-	p.pending++
-	p.bytes += e.size
-	p.epochPending[e.epoch]++
-	if p.fifo {
-		e.grp = p.fq.group(group)
-		p.fq.push(e)
-	} else {
-		p.q.pushBack(e)
-	}
-	p.pumpLocked()
-}
-
-// successor returns the pipe that now serves p's hook, when it takes ed's
-// type. It returns nil after Close, and nil when the tenant's new list
-// removed the hook or changed it to a filter that no longer matches ed's
-// type: the hook never accepted the copy, as if Publish had come after
-// SetHooks. gone reports that the tenant itself was removed (RemoveTenant,
-// or SetHooks with no hooks): the caller dead-letters the copy
-// (removedCopy), so that Publish reports it. A tenant removed and
-// configured again is a new tenant: copies routed to the old one do not
-// cross to it.
-func (p *pipe) successor(ed *eventData) (np *pipe, gone bool) {
-	if p.d.closed.Load() {
-		return nil, false
-	}
-	t := p.d.lookupTenant(p.tenant.id)
-	if t != p.tenant {
-		return nil, true
-	}
-	for _, np := range t.snap.Load().pipes {
-		if np.hook.ID == p.hook.ID && np != p {
-			if !np.filter.Match(ed.ev.Type) {
-				p.d.droppedCopy(ed, p.spoolKey())
-				return nil, false
-			}
-			return np, false
-		}
-	}
-	p.d.droppedCopy(ed, p.spoolKey())
-	return nil, false
-}
-
-// removedCopy dead-letters, with ReasonHookRemoved, a copy that Publish
-// routed to p before p's tenant was removed and that reached p after:
-// counted as matched and dead-lettered by p, reported, and settled in the
-// spool. The error is the copy's *DeliveryError, wrapping
-// ErrTenantRemoved.
-func (p *pipe) removedCopy(ed *eventData) error {
-	group, _ := p.copyOf(ed)
-	p.mu.Lock()
-	p.counters.matched++
-	p.seq++
-	dl := p.deadLetterLocked(&entry{ev: ed, seq: p.seq, group: group}, ReasonHookRemoved, "", "tenant removed while the event was published", false, ErrTenantRemoved)
-	p.unlockAndReport([]DeadLetter{dl})
-	return dl.Err
-}
-
-func checkFIFO(group, dedup string) error {
-	if err := CheckGroupID(group); err != nil {
-		return err
-	}
-	return CheckDeduplicationID(dedup)
-}
-
-func dedupID(ed *eventData) string {
-	if ed.ev.DedupID != "" {
-		return ed.ev.DedupID
-	}
-	return ed.id
-}
-
-// force reports whether partial batches go out without lingering.
-func (p *pipe) forceLocked() bool { return p.state != pipeActive || p.forcing > 0 }
-
-// pumpLocked starts as many calls as the in-flight limit and the tenant's
-// share of calls allow and arms the linger timer for a partial batch.
-func (p *pipe) pumpLocked() {
-	if p.state == pipeDone || p.aborted {
-		p.maybeDoneLocked()
-		return
-	}
-	if p.purging {
-		p.purgeLocked() // nothing queued is sent
-	}
-	for p.inflight < p.slotsLocked() {
-		if w := p.probeWaitLocked(); w > 0 {
-			// A failing hook probes with one call per probe interval.
-			if !p.lingerSet {
-				p.lingerSet = true
-				p.d.wg.Add(1)
-				p.linger = p.d.cfg.clock.AfterFunc(w, p.lingerFired)
-			}
-			break
-		}
-		rules := p.d.rules
-		rules.maxBytes = p.maxBatch
-		var src batchSource = &p.q
-		if p.fifo {
-			src = p.fq.candidates()
-		}
-		n, ready, wait := rules.next(src, p.d.cfg.clock.Now(), p.forceLocked())
-		if !ready {
-			if n > 0 && !p.lingerSet {
-				p.lingerSet = true
-				p.d.wg.Add(1)
-				p.linger = p.d.cfg.clock.AfterFunc(wait, p.lingerFired)
-			}
-			break
-		}
-		if !p.tenant.share.calls.take(p, p.d.cfg.tenantMaxInFlight) {
-			break // the tenant's share of calls is out: pumped again when one ends
-		}
-		if p.inflight == 0 {
-			p.heardLocked(p.d.cfg.clock.Now())
-		}
-		var batch []*entry
-		if p.fifo {
-			batch = p.fq.pop(n)
-		} else {
-			batch = p.q.popFront(n, make([]*entry, 0, n))
-		}
-		p.inflight++
-		p.inflightN += n
-		p.d.wg.Add(1)
-		go p.send(batch, p.inflight >= p.slotsLocked())
-	}
-	p.maybeDoneLocked()
-}
-
-// slotsLocked is the in-flight limit: one probe at a time while failing
-// (calls that went unanswered for the slow-call bound make it failing).
-func (p *pipe) slotsLocked() int {
-	if p.failingLocked() {
-		return 1
-	}
-	return p.lim.slots()
-}
-
-func (p *pipe) lingerFired() {
-	defer p.d.wg.Done()
-	p.mu.Lock()
-	p.lingerSet = false
-	p.pumpLocked()
-	p.mu.Unlock()
-}
-
 // batchSource is what batchRules reads: the entries that may form the next
 // batch, oldest first.
 type batchSource interface {
@@ -306,12 +90,12 @@ func (q *entryQueue) len() int { return q.n }
 // at returns the i-th entry from the front.
 func (q *entryQueue) at(i int) *entry { return q.buf[(q.head+i)%len(q.buf)] }
 
-func (q *entryQueue) grow(min int) {
-	if q.n+min <= len(q.buf) {
+func (q *entryQueue) grow(extra int) {
+	if q.n+extra <= len(q.buf) {
 		return
 	}
 	size := max(16, 2*len(q.buf))
-	for size < q.n+min {
+	for size < q.n+extra {
 		size *= 2
 	}
 	buf := make([]*entry, size)

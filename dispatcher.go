@@ -53,8 +53,8 @@ type Dispatcher struct {
 	panics atomic.Uint64 // user callbacks that panicked
 	share  *share        // what the whole dispatcher holds
 
-	dur *durable   // WithSpool; nil without a spool
-	tel *telemetry // nil: no metrics or traces
+	store *dispatcherStore // WithSpool; nil without a spool
+	tel   *telemetry       // nil: no metrics or traces
 }
 
 type snapshot struct {
@@ -182,7 +182,7 @@ func (d *Dispatcher) closeIdleLocked() {
 // Publish delivers ev to every enabled hook whose filter matches ev.Type. It
 // returns once each matching hook has queued its copy or dead-lettered it.
 // It first queues every copy that has room, then applies the overflow rule
-// (WithOverflow) to the copies of hooks that are full — whose hook, tenant
+// (WithOverflowWait) to the copies of hooks that are full — whose hook, tenant
 // or dispatcher holds all it may (WithMaxBuffered, WithDispatcherLimits):
 // by default such a copy is dead-lettered at once with ReasonBufferFull and
 // the returned error wraps ErrBufferFull; with OverflowWait Publish waits
@@ -223,10 +223,10 @@ func (d *Dispatcher) publish(ctx context.Context, snap *snapshot, ev Event, wait
 				return err
 			}
 			d.tel.publish(ctx, ed, d.cfg.clock)
-			if d.dur != nil {
+			if d.store != nil {
 				// Recorded once, with every matched copy pending, before
 				// any is queued.
-				if err := d.dur.record(ctx, d, snap, ed, wait); err != nil {
+				if err := d.store.record(ctx, d, snap, ed, wait); err != nil {
 					return err
 				}
 			}

@@ -34,7 +34,7 @@
 // the Dispatcher's own methods act on the default tenant "". What a hook, a
 // tenant and the dispatcher hold is bounded; a copy that finds no room is
 // dead-lettered at once by default, so one customer's down queue never
-// stalls Publish ([WithOverflow], [OverflowWait]); with a spool it spills
+// stalls Publish ([WithOverflowWait], [OverflowWait]); with a spool it spills
 // to disk instead. A tenant's hooks together have at most its share of
 // calls in flight ([WithTenantMaxInFlight], a quarter of the connections
 // per host), so one customer's hanging queues cannot take the connections

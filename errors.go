@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/sqshook/sqshook/spool"
 )
 
 // Sentinel errors. Each is documented with where it shows up; match them with
@@ -31,7 +29,7 @@ var (
 
 	// ErrBufferFull is wrapped by the errors of Publish and TryPublish when a
 	// hook's copy found the hook or the dispatcher full and the overflow rule
-	// dead-lettered it (see WithOverflow).
+	// dead-lettered it (see WithOverflowWait).
 	ErrBufferFull = errors.New("sqshook: buffer full")
 
 	// ErrInvalidEvent is wrapped by Publish's error for an event without a type
@@ -80,7 +78,7 @@ const (
 	// ReasonRetriesExhausted: transient failures went on past the retry budget.
 	ReasonRetriesExhausted Reason = "retries_exhausted"
 	// ReasonBufferFull: the hook, its tenant or the dispatcher held all it
-	// may, and the overflow rule dead-lettered the copy (WithOverflow).
+	// may, and the overflow rule dead-lettered the copy (WithOverflowWait).
 	ReasonBufferFull Reason = "buffer_full"
 	// ReasonShutdown: Close's context ended before the event was delivered.
 	ReasonShutdown Reason = "shutdown"
@@ -157,7 +155,7 @@ type DeadLetter struct {
 	// the dead letter marks the gap in the group's order.
 	GroupID string
 
-	spoolSeq spool.Seq // settled in the spool once reported; 0: not spooled
+	ref storeRef // settled in the spool once reported; 0: not spooled
 }
 
 // DeliveryError says why an event was not delivered to one hook. Dead
@@ -201,3 +199,8 @@ func (e *DeliveryError) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// ReasonCorrupt is the reason of a dead letter whose spool record is
+// damaged; the dead letter carries what could be read of it. Only a spool
+// produces it.
+const ReasonCorrupt Reason = "corrupt"

@@ -13,8 +13,6 @@ import (
 	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-
-	"github.com/sqshook/sqshook/spool"
 )
 
 // Event is one chat event to deliver.
@@ -81,7 +79,7 @@ type eventData struct {
 	size  int    // SQS message size, attributes included
 	guard error  // non-nil: the size guard refused the event
 
-	spoolSeq spool.Seq // its record in the spool; 0: not spooled
+	ref storeRef // its record in the spool; 0: not spooled
 
 	// One allocation serves the common case of one matching hook: the
 	// generated id's bytes and the first hook's entry live here. firstUsed
@@ -149,8 +147,8 @@ func (d *Dispatcher) prepare(ev Event) (*eventData, error) {
 		} else {
 			ed.body = body
 			ed.size = MessageSize(body, ev.Attributes) + ownAttributesSize(ed.id, ev.Type)
-			if max := d.cfg.guard.Limit(); ed.size > max {
-				ed.guard = &GuardError{Reason: ReasonTooLarge, Field: "message", Bytes: ed.size, Max: max}
+			if limit := d.cfg.guard.Limit(); ed.size > limit {
+				ed.guard = &GuardError{Reason: ReasonTooLarge, Field: "message", Bytes: ed.size, Max: limit}
 			}
 		}
 	}

@@ -3,10 +3,6 @@
 
 package sqshook
 
-import (
-	"fmt"
-)
-
 // GroupStrategy picks the FIFO message group of an event whose GroupID is
 // empty, for one hook. Events of one group reach the queue in the order
 // Publish accepted them and consumers process them one at a time; different
@@ -33,22 +29,3 @@ func GroupByChannel(_ Hook, ev Event) string {
 // GroupByType groups events by event type: all events of one type form one
 // ordered group.
 func GroupByType(_ Hook, ev Event) string { return ev.Type }
-
-// groupOf returns the FIFO group of an event for p's hook, or an error for
-// a missing strategy or a strategy that panicked.
-func (p *pipe) groupOf(ev Event) (g string, err error) {
-	if ev.GroupID != "" {
-		return ev.GroupID, nil
-	}
-	strategy := p.d.cfg.groupStrategy
-	if strategy == nil {
-		return "", &GuardError{Reason: ReasonInvalidField, Field: "MessageGroupId", Detail: "empty: the event has no GroupID and the dispatcher has no group strategy"}
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			p.d.countPanic()
-			g, err = "", &GuardError{Reason: ReasonInvalidField, Field: "MessageGroupId", Detail: fmt.Sprintf("the group strategy panicked: %v", r)}
-		}
-	}()
-	return strategy(p.hook, ev), nil
-}

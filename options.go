@@ -12,6 +12,8 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/sqshook/sqshook/spool"
 )
 
 // Defaults of the dispatcher's options. Each is what an option left out
@@ -330,7 +332,7 @@ func WithMaxHooksPerTenant(n int) Option { return func(c *settings) { c.maxHooks
 
 // WithTenantLimits bounds what all hooks of one tenant hold together, in
 // events and in message bytes; a copy that would pass it meets the overflow
-// rule (WithOverflow) like a copy for a full hook, so one tenant's outage
+// rule (WithOverflowWait) like a copy for a full hook, so one tenant's outage
 // cannot take the room of the others. Defaults
 // DefaultTenantBufferedEvents and DefaultTenantBufferedBytes; 0 keeps a
 // default.
@@ -408,18 +410,18 @@ func WithMaxInFlight(n int) Option {
 }
 
 // WithAdaptiveInFlight lets each hook's limit on concurrent
-// SendMessageBatch calls adapt between 1 and max, like TCP congestion
+// SendMessageBatch calls adapt between 1 and most, like TCP congestion
 // control: it grows while calls succeed and every slot is busy, halves on
 // throttling, 5xx answers and network errors (at most once per round trip),
 // and shrinks when round trips grow well above the smallest seen. This is
-// the default, with max DefaultMaxInFlight.
-func WithAdaptiveInFlight(max int) Option {
-	return func(c *settings) { c.maxInFlight, c.adaptiveInFlight = max, true }
+// the default, with most DefaultMaxInFlight.
+func WithAdaptiveInFlight(most int) Option {
+	return func(c *settings) { c.maxInFlight, c.adaptiveInFlight = most, true }
 }
 
 // WithMaxBuffered bounds what each hook holds — events queued, in flight and
 // waiting to be retried — in events and in message bytes. When a hook is
-// full, Publish applies the overflow rule (WithOverflow) and TryPublish
+// full, Publish applies the overflow rule (WithOverflowWait) and TryPublish
 // dead-letters its copy with ReasonBufferFull. Defaults
 // DefaultMaxBufferedEvents and DefaultMaxBufferedBytes; 0 keeps a default.
 func WithMaxBuffered(events, bytes int) Option {
@@ -449,18 +451,15 @@ func WithDispatcherLimits(events, bytes int) Option {
 	}
 }
 
-// WithOverflow sets what Publish does with a copy for a hook that is full:
-// OverflowDeadLetter (the default) or OverflowWait (bounded by
-// WithOverflowWait, default DefaultOverflowWait). With a spool (WithSpool)
-// the rule is ignored: such a copy spills to the spool.
-func WithOverflow(r OverflowRule) Option { return func(c *settings) { c.overflow = r } }
-
-// WithOverflowWait selects OverflowWait with max as the longest Publish
-// waits for room in one full hook before dead-lettering its copy with
-// ReasonBufferFull. Default rule OverflowDeadLetter; default bound
-// DefaultOverflowWait.
-func WithOverflowWait(max time.Duration) Option {
-	return func(c *settings) { c.overflow, c.overflowWait = OverflowWait, max }
+// WithOverflowWait is the one way to choose the overflow rule OverflowWait
+// (what Publish does with a copy for a hook that is full), with limit as
+// the longest Publish waits for room in one full hook before
+// dead-lettering its copy with ReasonBufferFull. Default rule
+// OverflowDeadLetter (dead-letter at once); DefaultOverflowWait is the
+// bound to pass for the usual wait. With a spool (WithSpool) the rule is
+// ignored: such a copy spills to the spool.
+func WithOverflowWait(limit time.Duration) Option {
+	return func(c *settings) { c.overflow, c.overflowWait = OverflowWait, limit }
 }
 
 // WithFailingRule sets when a hook counts as failing (see HealthFailing):
@@ -647,3 +646,78 @@ type removeConfig struct {
 // then waits only for the calls in flight. Default off: RemoveTenant waits
 // until the hooks have delivered or dead-lettered everything they hold.
 func WithPurge() RemoveOption { return func(c *removeConfig) { c.purge = true } }
+
+// WithSpool records every published event in a write-ahead spool in dir
+// (created if needed; see package spool) before Publish returns, so that
+// events survive a crash of the process, a Close that runs out of time and
+// outages longer than the retry budget allows in memory. opts.Sync picks the
+// durability (default spool.SyncGroup: Publish waits for a group fsync).
+//
+// With a spool, Publish returns nil only after the event is recorded once,
+// with the hooks whose copy is pending; a copy is settled when SQS
+// acknowledges it or once it is reported as a dead letter. New resumes every
+// pending copy before new events of the same hook; copies for hooks that no
+// longer exist are dead-lettered with ReasonHookRemoved, records found
+// damaged with ReasonCorrupt. Close keeps what it could not deliver in the
+// spool (HookStats.Spooled) instead of dead-lettering it as
+// ReasonShutdown. A copy that finds its hook, tenant or dispatcher share
+// full spills: it stays on disk only and is read back in its order when
+// the hook has room (the overflow rule, WithOverflowWait, does not apply). A
+// copy whose retry budget runs out goes back to disk the same way instead
+// of being dead-lettered as ReasonRetriesExhausted (HookStats.Held), with
+// the rest of its FIFO group, so an outage of any length costs disk up to
+// the quota. Past the quota (spool.Options.Quota; default none) the
+// overflow rule applies as to a full memory share: buffer_full dead
+// letters at once, or with OverflowWait a bounded wait first.
+// Copies are kept per tenant and hook. A named tenant's copies resumed by
+// New are parked (SpoolStats.Parked) until the tenant's SetHooks: the
+// copies of the hooks it configures (enabled) are queued before its new
+// events; the others are dead-lettered with ReasonHookRemoved, as are all
+// of them when RemoveTenant removes the tenant, or when the tenant has not
+// configured their hook within WithResumeWait of New. Close leaves parked
+// copies in the spool for the next New. A copy in flight at a crash may be
+// delivered twice, with the same event id. Default: no spool, everything
+// is held in memory.
+func WithSpool(dir string, opts spool.Options) Option {
+	return func(c *settings) { c.spool = &spoolConfig{dir: dir, opts: opts} }
+}
+
+// DefaultResumeWait is how long, after New, a named tenant's copies
+// resumed from the spool wait for its SetHooks to configure their hook
+// (see WithResumeWait). A day leaves room for a server that configures
+// its tenants lazily (a quiet tenant's first request may come hours after
+// a restart) and for an operator to repair a failed load of the tenants'
+// settings; it still bounds what an abandoned tenant keeps: its copies
+// stay pending in the spool, count against the quota and keep their
+// segments from being reclaimed.
+const DefaultResumeWait = 24 * time.Hour
+
+// WithResumeWait bounds how long a named tenant's copies resumed by New
+// wait for the tenant's SetHooks (with WithSpool): those whose hook is
+// still not configured d after New are dead-lettered with
+// ReasonHookRemoved. The wait is measured from each New, with the
+// dispatcher's clock; 0 means no bound (they wait until the tenant's
+// SetHooks or RemoveTenant, across restarts). Close before the wait ends
+// keeps them in the spool for the next New. Default DefaultResumeWait;
+// a negative d is refused by New.
+func WithResumeWait(d time.Duration) Option {
+	return func(c *settings) { c.resumeWait = d }
+}
+
+// spoolConfig is WithSpool's arguments.
+type spoolConfig struct {
+	dir  string
+	opts spool.Options
+}
+
+// Defaults of the health rule (WithFailingRule).
+const (
+	// DefaultFailingCalls is how many whole calls in a row must fail before
+	// a hook is failing.
+	DefaultFailingCalls = 5
+	// DefaultFailingAfter is how long those failures must go on, with no
+	// success, before a hook is failing.
+	DefaultFailingAfter = 2 * time.Second
+	// DefaultProbeInterval is how often a failing hook tries one call.
+	DefaultProbeInterval = time.Second
+)

@@ -496,16 +496,16 @@ func isIPv6(s string) bool {
 // a denied call or a refused role, never AWS's message or the network's
 // detail (those are logged where the call is settled). kind is the call's
 // failure kind.
-func (p *pipe) publicCause(kind failureKind, err error) string {
+func publicCause(h Hook, kind failureKind, err error) string {
 	if kind == failShutdown {
 		return "the dispatcher closed before the call ended"
 	}
-	err = p.hook.scrubError(err) // before redaction, which could cut a secret in pieces
+	err = h.scrubError(err) // before redaction, which could cut a secret in pieces
 	d := describe(err)
 	text := d.text
 	switch {
 	case d.class == classServerCredentials:
-	case p.hook.SQSAuthType == AuthRole && fromSTS(err):
+	case h.SQSAuthType == AuthRole && fromSTS(err):
 		switch d.class {
 		case classAccessDenied:
 			text = "the role's trust policy must allow this server's principal sts:AssumeRole with the customer's ExternalId"
@@ -518,20 +518,20 @@ func (p *pipe) publicCause(kind failureKind, err error) string {
 			}
 		}
 		text = "assuming the hook's role failed: " + text
-	case d.class == classBadCredentials && p.hook.SQSAuthType != AuthKeys:
+	case d.class == classBadCredentials && h.SQSAuthType != AuthKeys:
 		text = "AWS does not accept the server's own credentials"
 	case d.class == classAccessDenied:
-		text = accessDeniedHint(p.hook, "sqs:SendMessage")
+		text = accessDeniedHint(h, "sqs:SendMessage")
 	}
 	return text
 }
 
 // publicEntryCause is publicCause for one failed entry of a batch: its
 // code and message as SQS reported them.
-func (p *pipe) publicEntryCause(code, msg string) string {
-	d := describeCode(code, p.hook.scrub(msg))
+func publicEntryCause(h Hook, code, msg string) string {
+	d := describeCode(code, h.scrub(msg))
 	if d.class == classAccessDenied {
-		d.text = accessDeniedHint(p.hook, "sqs:SendMessage")
+		d.text = accessDeniedHint(h, "sqs:SendMessage")
 	}
 	return d.text
 }

@@ -1,6 +1,7 @@
-// sender.go makes the SendMessageBatch calls and settles their outcome: each
-// entry is delivered, retried with back-off, split off when the batch was too
-// large, or dead-lettered with a reason.
+// sender.go makes the SendMessageBatch calls and settles their outcome
+// through pipe.go's settleLocked: each entry is delivered, retried with
+// back-off, split off when the batch was too large, held in the store, or
+// dead-lettered with a reason; and the hook's health those calls make.
 
 package sqshook
 
@@ -65,7 +66,7 @@ func (p *pipe) send(batch []*entry, limited bool) {
 	// A call that ran out of time was not answered: the endpoint may hang.
 	timedOut := err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && p.d.sendCtx.Err() == nil
 	cancel()
-	p.endCall(span, batch, out, err)
+	p.tel.endCall(span, batch, out, err, p.d.cfg.clock, p.classify)
 	p.settle(batch, out, err, call{started: started, limited: limited, timedOut: timedOut})
 }
 
@@ -269,7 +270,7 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 		kind, code, msg := p.classify(err)
 		msg, err = p.hook.scrub(msg), p.hook.scrubError(err)
 		// Stats and the health view get the category; the log the detail.
-		public := p.publicCause(kind, err)
+		public := publicCause(p.hook, kind, err)
 		p.counters.lastError = &lastError{Code: code, Message: public, Time: time.Now()}
 		if kind == failPermanent || kind == failTransient {
 			p.logFailureLocked(kind, code, msg, len(batch))
@@ -307,7 +308,7 @@ func (p *pipe) settle(batch []*entry, out *sqs.SendMessageBatchOutput, err error
 		if len(out.Successful) > 0 || len(out.Failed) == 0 {
 			p.callSucceededLocked(throttled)
 		} else if f := out.Failed[0]; !f.SenderFault {
-			p.callFailedLocked(aws.ToString(f.Code), p.publicEntryCause(aws.ToString(f.Code), aws.ToString(f.Message)))
+			p.callFailedLocked(aws.ToString(f.Code), publicEntryCause(p.hook, aws.ToString(f.Code), aws.ToString(f.Message)))
 		}
 		dls = p.settleEntriesLocked(batch, out)
 	}
@@ -362,7 +363,7 @@ func (p *pipe) settleEntriesLocked(batch []*entry, out *sqs.SendMessageBatchOutp
 			if delivered != nil {
 				delivered[i] = true
 			}
-			p.deliveredLocked(batch[i])
+			p.settleLocked(batch[i], copyDelivered, "")
 		}
 	}
 	again := make([]bool, len(batch))
@@ -374,7 +375,7 @@ func (p *pipe) settleEntriesLocked(batch []*entry, out *sqs.SendMessageBatchOutp
 		settled[i] = true
 		e := batch[i]
 		code, msg := aws.ToString(f.Code), p.hook.scrub(aws.ToString(f.Message))
-		p.counters.lastError = &lastError{Code: code, Message: p.publicEntryCause(code, aws.ToString(f.Message)), Time: time.Now()}
+		p.counters.lastError = &lastError{Code: code, Message: publicEntryCause(p.hook, code, aws.ToString(f.Message)), Time: time.Now()}
 		e.code, e.message = code, msg
 		if f.SenderFault {
 			p.logFailureLocked(failPermanent, code, msg, 1)
@@ -518,6 +519,9 @@ func (p *pipe) retryLocked(es []*entry, err error) []DeadLetter {
 	if len(again) == 0 {
 		return dls
 	}
+	for _, e := range again {
+		e.move(copyRetrying)
+	}
 	p.counters.retries += uint64(len(again))
 	p.tel.retried(len(again))
 	delay := slices.Max(delays)
@@ -551,6 +555,9 @@ func (p *pipe) retryFired(rw *retryWait) {
 
 // requeueLocked puts entries that were out back at the front of the queue.
 func (p *pipe) requeueLocked(es []*entry) {
+	for _, e := range es {
+		e.move(copyQueued)
+	}
 	if p.fifo {
 		p.fq.requeue(es)
 	} else {
@@ -558,25 +565,19 @@ func (p *pipe) requeueLocked(es []*entry) {
 	}
 }
 
-func (p *pipe) deliveredLocked(e *entry) {
-	p.counters.delivered++
-	p.settleSpoolLocked(e)
-	p.tel.delivered(e, p.d.cfg.clock)
-	p.releaseLocked(e)
-}
-
-// deadLetterLocked counts a dead letter and builds it; the caller reports
-// it after unlocking. e may be an entry that was never queued (size 0 and
-// not pending).
+// deadLetterLocked settles e as a dead letter with reason (or, for
+// ReasonShutdown with a store that has it, keeps it there for the next
+// New) and builds the dead letter; the caller reports it after
+// unlocking. e may be a copy accepted but never placed (copyNew).
 //
 // Whatever the reason, the dead letter carries the entry's last attempt's
 // error: its code when code is empty, and its message after msg when msg
 // does not already say it.
 func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, senderFault bool, err error) DeadLetter {
-	if reason == ReasonShutdown && p.keepLocked(e) {
+	if reason == ReasonShutdown && p.keepableLocked(e) {
+		p.settleLocked(e, copyKept, "")
 		return DeadLetter{} // kept in the spool for the next New
 	}
-	p.counters.deadLettered[reason]++
 	if code == "" {
 		code = e.code
 	}
@@ -590,34 +591,147 @@ func (p *pipe) deadLetterLocked(e *entry, reason Reason, code, msg string, sende
 	}
 	dl := DeadLetter{
 		Tenant: p.tenant.id, HookID: p.hook.ID, Event: e.ev.ev, Reason: reason, Code: code, Message: msg,
-		SenderFault: senderFault, Attempts: e.attempt, Err: de, Seq: e.seq, spoolSeq: e.ev.spoolSeq,
+		SenderFault: senderFault, Attempts: e.attempt, Err: de, Seq: e.seq, ref: e.ev.ref,
 	}
 	if p.fifo {
 		dl.GroupID = e.group
 	}
-	if e.size > 0 {
-		p.releaseLocked(e)
-	}
+	p.settleLocked(e, copyDeadLettered, reason)
 	return dl
 }
 
-// releaseLocked forgets a settled entry that was pending.
-func (p *pipe) releaseLocked(e *entry) {
-	if e.grp != nil {
-		p.fq.settled(e)
+// health is a hook's record of recent calls.
+type health struct {
+	streak    int       // whole calls failed in a row
+	since     time.Time // when the streak began
+	failing   bool
+	throttled bool // the last successful call had throttled entries
+	cause     string
+	probeAt   time.Time // a failing hook's next call may start then
+	// heard is when the hook last heard from its endpoint: the last
+	// answer, or the start of a call made while none was in flight. With
+	// calls in flight and nothing heard for the slow-call bound, the
+	// endpoint hangs and the hook is failing (checkAnswersLocked).
+	heard time.Time
+}
+
+// slowCallRTTs is how many of a hook's smoothed round trips a call may
+// take before it counts as slow, when that is longer than WithSlowCall's
+// bound: a queue that always answers slowly (far away, or behind a slow
+// proxy) is slow, not hanging.
+const slowCallRTTs = 8
+
+// slowCallLocked is how long the hook's calls in flight may go without an
+// answer before the hook is failing: WithSlowCall's bound or slowCallRTTs
+// smoothed round trips, whichever is longer, and never beyond the call
+// timeout.
+func (p *pipe) slowCallLocked() time.Duration {
+	return min(max(p.d.cfg.slowCall, slowCallRTTs*p.lim.srtt), p.d.cfg.callTimeout)
+}
+
+// checkAnswersLocked makes the hook failing when it has calls in flight and
+// has heard nothing from its endpoint for its slow-call bound: the endpoint
+// accepts calls and does not answer (a black-holed endpoint, a firewall),
+// and every further call would hold one more connection until the call
+// timeout. It then makes no call until one of those in flight ends, and
+// probes with one call at a time, as for any failing hook, until a call
+// succeeds. It is checked whenever the hook's calls or health are looked
+// at, so it needs no timer.
+func (p *pipe) checkAnswersLocked() {
+	h := &p.health
+	if h.failing || p.inflight == 0 {
+		return
 	}
-	p.pending--
-	p.bytes -= e.size
-	p.shares.give(e.size)
-	if n := p.epochPending[e.epoch] - 1; n > 0 {
-		p.epochPending[e.epoch] = n
-	} else {
-		delete(p.epochPending, e.epoch)
-		p.checkFlushesLocked()
+	now := p.d.cfg.clock.Now()
+	wait := p.slowCallLocked()
+	if now.Sub(h.heard) < wait {
+		return
 	}
-	if p.space != nil {
-		close(p.space)
-		p.space = nil
+	p.hangingLocked(fmt.Sprintf("no answer for %v; calls in flight: %d", wait, p.inflight))
+}
+
+// hangingLocked makes the hook failing because its endpoint does not
+// answer.
+func (p *pipe) hangingLocked(cause string) {
+	h := &p.health
+	if h.failing {
+		return
 	}
-	p.readBackLocked()
+	h.failing, h.cause = true, cause
+	p.d.cfg.logger.Warn("sqshook: hook failing: its endpoint does not answer; one call at a time",
+		p.logArgs("calls_in_flight", p.inflight, "cause", h.cause)...)
+}
+
+// heardLocked records an answer from the endpoint, or a call started
+// while none was in flight.
+func (p *pipe) heardLocked(now time.Time) { p.health.heard = now }
+
+// callFailedLocked records a call that delivered nothing.
+func (p *pipe) callFailedLocked(code, msg string) {
+	h := &p.health
+	now := p.d.cfg.clock.Now()
+	if h.streak == 0 {
+		h.since = now
+	}
+	h.streak++
+	h.cause = code
+	if msg != "" {
+		if h.cause != "" {
+			h.cause += ": "
+		}
+		h.cause += msg
+	}
+	cfg := &p.d.cfg
+	if !h.failing && h.streak >= cfg.failingCalls && now.Sub(h.since) >= cfg.failingAfter {
+		h.failing = true
+		p.d.cfg.logger.Warn("sqshook: hook failing; probing at a low rate",
+			p.logArgs("calls", h.streak, "cause", h.cause)...)
+	}
+	if h.failing {
+		h.probeAt = now.Add(cfg.probeInterval)
+	}
+}
+
+// callSucceededLocked records a call that delivered at least one entry.
+func (p *pipe) callSucceededLocked(throttled bool) {
+	h := &p.health
+	if h.failing {
+		p.d.cfg.logger.Info("sqshook: hook recovered", p.logArgs()...)
+	}
+	*h = health{throttled: throttled, heard: h.heard}
+}
+
+func (p *pipe) failingLocked() bool {
+	p.checkAnswersLocked()
+	return p.health.failing
+}
+
+func (p *pipe) healthCauseLocked() string { return p.health.cause }
+
+func (p *pipe) healthLocked() (Health, string) {
+	p.checkAnswersLocked()
+	h := &p.health
+	switch {
+	case h.failing:
+		return HealthFailing, h.cause
+	case h.streak > 0:
+		return HealthDegraded, h.cause
+	case h.throttled:
+		return HealthDegraded, "throttled entries"
+	case p.retrying > 0:
+		return HealthDegraded, "entries waiting to be retried"
+	}
+	return HealthOK, ""
+}
+
+// probeWaitLocked reports how long a failing hook must wait before its next
+// call; 0 when it may call now.
+func (p *pipe) probeWaitLocked() time.Duration {
+	if !p.health.failing || p.aborted {
+		return 0
+	}
+	if w := p.health.probeAt.Sub(p.d.cfg.clock.Now()); w > 0 {
+		return w
+	}
+	return 0
 }

@@ -6,7 +6,6 @@
 package sqshook
 
 import (
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -124,39 +123,6 @@ type hookCounters struct {
 	outOfOrder         uint64
 	held               uint64
 	lastError          *lastError
-}
-
-func (p *pipe) stats() HookStats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := HookStats{
-		Tenant:         p.tenant.id,
-		HookID:         p.hook.ID,
-		Draining:       p.state != pipeActive,
-		Matched:        p.counters.matched,
-		Delivered:      p.counters.delivered,
-		DeadLetteredBy: maps.Clone(p.counters.deadLettered),
-		Pending:        uint64(p.pending),
-		Spooled:        p.spooledLocked(),
-		Queued:         p.q.len() + p.fq.len(),
-		Groups:         p.fq.groupCount(),
-		OutOfOrder:     p.counters.outOfOrder,
-		Held:           p.counters.held,
-		InFlight:       p.inflightN,
-		InFlightLimit:  p.lim.slots(),
-		Retrying:       p.retrying,
-		BufferedBytes:  p.bytes,
-		Batches:        p.counters.batches,
-		Retries:        p.counters.retries,
-	}
-	s.Health, s.HealthCause = p.healthLocked()
-	for _, n := range s.DeadLetteredBy {
-		s.DeadLettered += n
-	}
-	if le := p.counters.lastError; le != nil {
-		s.LastErrorCode, s.LastErrorMessage, s.LastErrorTime = le.Code, le.Message, le.Time
-	}
-	return s
 }
 
 // pipeSet is one tenant's pipelines that SetHooks retired (removed or

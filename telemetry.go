@@ -479,20 +479,20 @@ func (h *hookTelemetry) startSpan(ctx context.Context, batch []*entry, now time.
 	return ctx, c
 }
 
-// endCall records a call's outcome, duration and size and ends its span.
-func (p *pipe) endCall(c callSpan, batch []*entry, out *sqs.SendMessageBatchOutput, err error) {
-	if p.tel != nil {
-		p.recordCall(c, batch, out, err)
+// endCall records a call's outcome, duration and size and ends its span;
+// classify sorts a failed call's error (the sender's).
+func (h *hookTelemetry) endCall(c callSpan, batch []*entry, out *sqs.SendMessageBatchOutput, err error, clk clock, classify func(error) (failureKind, string, string)) {
+	if h != nil {
+		h.recordCall(c, batch, out, err, clk, classify)
 	}
 }
 
-func (p *pipe) recordCall(c callSpan, batch []*entry, out *sqs.SendMessageBatchOutput, err error) {
-	h := p.tel
+func (h *hookTelemetry) recordCall(c callSpan, batch []*entry, out *sqs.SendMessageBatchOutput, err error, clk clock, classify func(error) (failureKind, string, string)) {
 	outcome, code := outcomeOK, ""
 	switch {
 	case err != nil:
 		var kind failureKind
-		kind, code, _ = p.classify(err)
+		kind, code, _ = classify(err)
 		outcome = outcomeOf[kind]
 		if code == "" {
 			code = telemetryOtherErrorValue
@@ -530,7 +530,7 @@ func (p *pipe) recordCall(c callSpan, batch []*entry, out *sqs.SendMessageBatchO
 		set = metric.WithAttributeSet(attribute.NewSet(attrs...))
 	}
 	h.t.calls.Add(ctx, 1, set)
-	h.t.callDuration.Record(ctx, p.d.cfg.clock.Now().Sub(c.start).Seconds(), set)
+	h.t.callDuration.Record(ctx, clk.Now().Sub(c.start).Seconds(), set)
 	h.t.callEntries.Record(ctx, int64(len(batch)), h.s.opt)
 	h.t.callBytes.Record(ctx, int64(bytes), h.s.opt)
 }

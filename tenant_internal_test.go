@@ -165,7 +165,7 @@ func TestPublishWaitingForRoomInRemovedTenant(t *testing.T) {
 	d, err := New(nil, WithClientFunc(func(context.Context, Hook) (SQSAPI, error) { return gate, nil }),
 		WithDeadLetter(func(dl DeadLetter) { mu.Lock(); dls = append(dls, dl); mu.Unlock() }),
 		WithResourceAuthForTenants(), WithLinger(0),
-		WithMaxBuffered(1, 0), WithOverflow(OverflowWait), WithOverflowWait(time.Hour))
+		WithMaxBuffered(1, 0), WithOverflowWait(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

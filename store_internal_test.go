@@ -113,22 +113,22 @@ func TestSpoolKeys(t *testing.T) {
 	for _, c := range [][2]string{
 		{"", "h"}, {"", "1"}, {"t", "h"}, {"t", "1h"}, {"t1", "h"}, {"1/t", "h"}, {"t/1", "h"}, {"é", "h"}, {"a", "b:c"},
 	} {
-		key := spoolKeyOf(c[0], c[1])
+		key := storeKeyOf(c[0], c[1])
 		if prev, dup := seen[key]; dup {
 			t.Errorf("key %q for %q and %q", key, prev, c)
 		}
 		seen[key] = c
-		tenant, hook, ok := parseSpoolKey(key)
+		tenant, hook, ok := parseStoreKey(key)
 		if !ok || tenant != c[0] || hook != c[1] {
-			t.Errorf("parseSpoolKey(%q) = %q, %q, %v; want %q, %q", key, tenant, hook, ok, c[0], c[1])
+			t.Errorf("parseStoreKey(%q) = %q, %q, %v; want %q, %q", key, tenant, hook, ok, c[0], c[1])
 		}
 	}
-	if spoolKeyOf("", "h") != "h" {
-		t.Errorf("the default tenant's key is %q, want the hook id (as spools written before tenants)", spoolKeyOf("", "h"))
+	if storeKeyOf("", "h") != "h" {
+		t.Errorf("the default tenant's key is %q, want the hook id (as spools written before tenants)", storeKeyOf("", "h"))
 	}
 	for _, bad := range []string{"x/th", "9/th", "0/h", "-1/h"} {
-		if _, _, ok := parseSpoolKey(bad); ok {
-			t.Errorf("parseSpoolKey(%q) accepted", bad)
+		if _, _, ok := parseStoreKey(bad); ok {
+			t.Errorf("parseStoreKey(%q) accepted", bad)
 		}
 	}
 }
@@ -419,7 +419,7 @@ func waitQuiet(t *testing.T, d *Dispatcher) {
 		busy, moved := false, uint64(0)
 		for _, p := range d.def.snap.Load().pipes {
 			p.mu.Lock()
-			busy = busy || p.inflight > 0 || p.dur.reading > 0
+			busy = busy || p.inflight > 0 || p.backlog.reading > 0
 			moved += p.counters.batches + p.counters.delivered
 			p.mu.Unlock()
 		}
