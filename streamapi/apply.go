@@ -1,14 +1,14 @@
-// This file owns how accepted hook lists reach delivery: the Applier
-// interface, TenantApplier and TenantChecker, which make each app a tenant
-// of one sqshook.Dispatcher, and Dispatchers, which keeps one
-// sqshook.Dispatcher per app instead.
+// This file owns how accepted hook lists reach delivery: the Applier and
+// EncodingApplier interfaces, TenantApplier and TenantChecker, which make
+// each app a tenant of one sqshook.Dispatcher, and Tenants, which makes
+// each app a tenant too and gives each hook its own body encoding.
 
 package streamapi
 
 import (
 	"context"
 	"errors"
-	"sort"
+	"fmt"
 	"sync"
 
 	"github.com/sqshook/sqshook"
@@ -21,12 +21,23 @@ type Applier interface {
 	ApplyHooks(ctx context.Context, tenant string, hooks []sqshook.Hook) error
 }
 
+// EncodingApplier is an Applier that sends each hook's bodies in the
+// encoding the app's settings give it (see "Body encodings" in the package
+// documentation). The Handler calls ApplyEncodedHooks instead of
+// ApplyHooks when its Applier implements it; encodings[i] is the encoding
+// of hooks[i].
+type EncodingApplier interface {
+	Applier
+	ApplyEncodedHooks(ctx context.Context, tenant string, hooks []sqshook.Hook, encodings []sqshook.Encoding) error
+}
+
 // TenantApplier returns an Applier that puts each app's hooks into effect
 // as the app's tenant of d: d.Tenant(tenant).SetHooks(hooks). An app's
 // events then reach only its own hooks, every app shares d's clients,
-// connections and limits, and an empty list removes the tenant. This is
-// the form to use; the server publishes an app's events with
-// d.Tenant(tenant).Publish.
+// connections and limits, and an empty list removes the tenant. The server
+// publishes an app's events with d.Tenant(tenant).Publish. Every hook's
+// bodies are sent in d's encoding (sqshook.WithBodyEncoding), whatever
+// the app's settings say; Tenants sends each hook in its own.
 func TenantApplier(d *sqshook.Dispatcher) Applier { return tenantApplier{d} }
 
 type tenantApplier struct{ d *sqshook.Dispatcher }
@@ -45,111 +56,172 @@ func TenantChecker(d *sqshook.Dispatcher) Checker {
 	}
 }
 
-// Dispatchers is an Applier that keeps one *sqshook.Dispatcher per app,
-// created on the app's first update with the options given to
-// NewDispatchers: the alternative to TenantApplier for servers that want
-// apps to share nothing (each app its own clients, connections and
-// limits). It is safe for concurrent use.
-type Dispatchers struct {
-	opts func(tenant string) []sqshook.Option
+// Tenants is an EncodingApplier that makes each app a tenant, as
+// TenantApplier does, and sends each hook's bodies in the encoding the
+// app's settings give it: an app's events reach only its own hooks, and
+// every app shares the same clients, connections and limits. The server
+// publishes an app's events with Publish. It is safe for concurrent use.
+//
+// It holds one sqshook.Dispatcher per body encoding (raw, base64, gzip),
+// each made with the options given to NewTenants and that encoding; an
+// app is a tenant of each, holding there the hooks of that encoding.
+type Tenants struct {
+	ds map[sqshook.Encoding]*sqshook.Dispatcher
 
-	mu     sync.Mutex
-	m      map[string]*sqshook.Dispatcher
-	closed bool
+	mu sync.Mutex // serialises ApplyEncodedHooks of one app with its rollback
 }
 
-// NewDispatchers returns an empty Dispatchers whose dispatchers are created
-// with opts (for example sqshook.WithEndpoint). Every app gets the same
-// options: never give sqshook.WithExternalID here, or every app would share
-// one ExternalId and one app could register another's role; use
-// NewDispatchersFunc.
-func NewDispatchers(opts ...sqshook.Option) *Dispatchers {
-	return NewDispatchersFunc(func(string) []sqshook.Option { return opts })
-}
+// tenantEncodings are the encodings Tenants delivers with, in a fixed
+// order.
+var tenantEncodings = []sqshook.Encoding{sqshook.EncodingRaw, sqshook.EncodingBase64, sqshook.EncodingGzip}
 
-// NewDispatchersFunc returns an empty Dispatchers whose dispatcher for
-// tenant is created with fn(tenant), called once, on the app's first
-// update. It is how options that differ between apps are given, above all
-// sqshook.WithExternalID with the ExternalId the server assigned to the app
-// (with Options.Validation and Options.Check saying the same ExternalId).
-func NewDispatchersFunc(fn func(tenant string) []sqshook.Option) *Dispatchers {
-	return &Dispatchers{opts: fn, m: make(map[string]*sqshook.Dispatcher)}
-}
-
-// ApplyHooks implements Applier: SetHooks on the app's dispatcher, or
-// sqshook.New for the app's first hooks.
-// SetHooks runs outside the lock that Publish and the other apps' updates
-// take; the Handler never updates one app concurrently.
-func (ds *Dispatchers) ApplyHooks(_ context.Context, tenant string, hooks []sqshook.Hook) error {
-	ds.mu.Lock()
-	if ds.closed {
-		ds.mu.Unlock()
-		return sqshook.ErrClosed
-	}
-	d, ok := ds.m[tenant]
-	if !ok {
-		defer ds.mu.Unlock()
-		d, err := sqshook.New(hooks, ds.opts(tenant)...)
+// NewTenants returns a Tenants whose dispatchers are made with opts (for
+// example sqshook.WithEndpoint, sqshook.WithTenantExternalID); a
+// sqshook.WithBodyEncoding among them is overridden.
+func NewTenants(opts ...sqshook.Option) (*Tenants, error) {
+	ts := &Tenants{ds: make(map[sqshook.Encoding]*sqshook.Dispatcher, len(tenantEncodings))}
+	for _, e := range tenantEncodings {
+		d, err := sqshook.New(nil, append(append([]sqshook.Option(nil), opts...), sqshook.WithBodyEncoding(e))...)
 		if err != nil {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_ = ts.Close(ctx)
+			return nil, err
+		}
+		ts.ds[e] = d
+	}
+	return ts, nil
+}
+
+// ApplyHooks implements Applier: every hook with Stream's default encoding
+// (base64).
+func (ts *Tenants) ApplyHooks(ctx context.Context, tenant string, hooks []sqshook.Hook) error {
+	encs := make([]sqshook.Encoding, len(hooks))
+	for i := range encs {
+		encs[i] = sqshook.EncodingBase64
+	}
+	return ts.ApplyEncodedHooks(ctx, tenant, hooks, encs)
+}
+
+// ApplyEncodedHooks implements EncodingApplier. When one encoding's hooks
+// cannot be set, the app's hooks of the encodings already set are put back
+// and the error returned.
+func (ts *Tenants) ApplyEncodedHooks(_ context.Context, tenant string, hooks []sqshook.Hook, encodings []sqshook.Encoding) error {
+	if len(encodings) != len(hooks) {
+		return fmt.Errorf("streamapi: %d hooks and %d encodings", len(hooks), len(encodings))
+	}
+	by := make(map[sqshook.Encoding][]sqshook.Hook, len(tenantEncodings))
+	for i, h := range hooks {
+		e := encodings[i]
+		if e == "" {
+			e = sqshook.EncodingRaw
+		}
+		if _, ok := ts.ds[e]; !ok {
+			return fmt.Errorf("streamapi: hook %d: unknown body encoding %q", i, encodings[i])
+		}
+		by[e] = append(by[e], h)
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	var done []sqshook.Encoding
+	prev := make(map[sqshook.Encoding][]sqshook.Hook, len(tenantEncodings))
+	for _, e := range tenantEncodings {
+		t := ts.ds[e].Tenant(tenant)
+		prev[e] = t.Hooks()
+		if len(prev[e]) == 0 && len(by[e]) == 0 {
+			continue // nothing to do: do not make an empty tenant
+		}
+		if err := t.SetHooks(by[e]); err != nil {
+			for _, d := range done {
+				_ = ts.ds[d].Tenant(tenant).SetHooks(prev[d])
+			}
 			return err
 		}
-		ds.m[tenant] = d
-		return nil
+		done = append(done, e)
 	}
-	ds.mu.Unlock()
-	return d.SetHooks(hooks)
+	return nil
 }
 
-// Dispatcher returns the app's dispatcher, or nil before its first update.
-func (ds *Dispatchers) Dispatcher(tenant string) *sqshook.Dispatcher {
-	ds.mu.Lock()
-	defer ds.mu.Unlock()
-	return ds.m[tenant]
-}
-
-// Publish publishes ev to the app's hooks. An app without a dispatcher has
-// no hooks: nothing is delivered and Publish returns nil.
-func (ds *Dispatchers) Publish(ctx context.Context, tenant string, ev sqshook.Event) error {
-	d := ds.Dispatcher(tenant)
-	if d == nil {
-		return nil
-	}
-	return d.Publish(ctx, ev)
-}
-
-func (ds *Dispatchers) all() []*sqshook.Dispatcher {
-	ds.mu.Lock()
-	defer ds.mu.Unlock()
-	names := make([]string, 0, len(ds.m))
-	for t := range ds.m {
-		names = append(names, t)
-	}
-	sort.Strings(names)
-	out := make([]*sqshook.Dispatcher, 0, len(names))
-	for _, t := range names {
-		out = append(out, ds.m[t])
+// Hooks returns the app's hooks, those of each encoding in the order
+// raw, base64, gzip.
+func (ts *Tenants) Hooks(tenant string) []sqshook.Hook {
+	var out []sqshook.Hook
+	for _, e := range tenantEncodings {
+		out = append(out, ts.ds[e].Tenant(tenant).Hooks()...)
 	}
 	return out
 }
 
-// Flush flushes every app's dispatcher (see sqshook.Dispatcher.Flush).
-func (ds *Dispatchers) Flush(ctx context.Context) error {
+// Encoding returns the encoding the app's hook with id is delivered in,
+// and false when the app has no such hook.
+func (ts *Tenants) Encoding(tenant, id string) (sqshook.Encoding, bool) {
+	for _, e := range tenantEncodings {
+		for _, h := range ts.ds[e].Tenant(tenant).Hooks() {
+			if h.ID == id {
+				return e, true
+			}
+		}
+	}
+	return "", false
+}
+
+// Publish publishes ev to the app's hooks (sqshook.Tenant.Publish). An app
+// without hooks gets nothing delivered, and Publish returns nil.
+func (ts *Tenants) Publish(ctx context.Context, tenant string, ev sqshook.Event) error {
 	var errs []error
-	for _, d := range ds.all() {
-		errs = append(errs, d.Flush(ctx))
+	for _, e := range tenantEncodings {
+		t := ts.ds[e].Tenant(tenant)
+		if len(t.Hooks()) == 0 {
+			continue
+		}
+		errs = append(errs, t.Publish(ctx, ev))
 	}
 	return errors.Join(errs...)
 }
 
-// Close closes every app's dispatcher (see sqshook.Dispatcher.Close);
-// ApplyHooks afterwards returns sqshook.ErrClosed.
-func (ds *Dispatchers) Close(ctx context.Context) error {
-	ds.mu.Lock()
-	ds.closed = true
-	ds.mu.Unlock()
+// Stats returns the counters of the app's hooks (sqshook.Tenant.Stats),
+// those of each encoding in the order raw, base64, gzip.
+func (ts *Tenants) Stats(tenant string) sqshook.Stats {
+	var out sqshook.Stats
+	for _, e := range tenantEncodings {
+		s := ts.ds[e].Tenant(tenant).Stats()
+		out.Hooks = append(out.Hooks, s.Hooks...)
+		out.CallbackPanics += s.CallbackPanics
+	}
+	return out
+}
+
+// Checker returns a Checker for Options.Check, as TenantChecker does for
+// one dispatcher.
+func (ts *Tenants) Checker() Checker { return TenantChecker(ts.ds[sqshook.EncodingBase64]) }
+
+// RemoveTenant removes the app and its hooks (sqshook.Dispatcher.RemoveTenant,
+// with opts).
+func (ts *Tenants) RemoveTenant(ctx context.Context, tenant string, opts ...sqshook.RemoveOption) error {
 	var errs []error
-	for _, d := range ds.all() {
-		errs = append(errs, d.Close(ctx))
+	for _, e := range tenantEncodings {
+		errs = append(errs, ts.ds[e].RemoveTenant(ctx, tenant, opts...))
+	}
+	return errors.Join(errs...)
+}
+
+// Flush flushes every dispatcher (see sqshook.Dispatcher.Flush).
+func (ts *Tenants) Flush(ctx context.Context) error {
+	var errs []error
+	for _, e := range tenantEncodings {
+		errs = append(errs, ts.ds[e].Flush(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Close closes every dispatcher (see sqshook.Dispatcher.Close);
+// ApplyHooks afterwards returns sqshook.ErrClosed.
+func (ts *Tenants) Close(ctx context.Context) error {
+	var errs []error
+	for _, e := range tenantEncodings {
+		if d := ts.ds[e]; d != nil {
+			errs = append(errs, d.Close(ctx))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -398,9 +398,13 @@ func (h *Handler) Restore(ctx context.Context, tenant string) error {
 	if err != nil {
 		return err
 	}
-	hooks, err := sqsHooks(stored)
+	settings, err := h.loadSettings(ctx, tenant)
 	if err != nil {
 		return err
 	}
-	return h.opts.Applier.ApplyHooks(ctx, tenant, hooks)
+	hooks, encodings, err := sqsHooks(stored, settings)
+	if err != nil {
+		return err
+	}
+	return h.apply(ctx, tenant, hooks, encodings)
 }

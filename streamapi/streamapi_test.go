@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -164,7 +165,7 @@ func (q queueEnv) drain(t *testing.T, url string, want int) []string {
 func TestStreamClientDocumentationFlow(t *testing.T) {
 	node := streamClient(t)
 	q := newQueueEnv(t)
-	ds := streamapi.NewDispatchers(sqshook.WithEndpoint(q.endpoint), sqshook.WithLinger(time.Millisecond))
+	ds := newTenants(t, sqshook.WithEndpoint(q.endpoint), sqshook.WithLinger(time.Millisecond))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -216,7 +217,7 @@ func TestStreamClientDocumentationFlow(t *testing.T) {
 	if check2, _ := res2["check"].(map[string]any); check2["status"] != "ok" {
 		t.Fatalf("second testSQSSettings: %v, want status ok", check2)
 	}
-	applied := ds.Dispatcher("tenant-a").Hooks()
+	applied := ds.Hooks("tenant-a")
 	if len(applied) != 2 || applied[0].SQSSecret != hookSecret || applied[1].SQSSecret != hookSecret2 {
 		t.Fatalf("the dispatcher does not hold both hooks with their own secrets (%d hooks)", len(applied))
 	}
@@ -248,8 +249,10 @@ func TestStreamClientDocumentationFlow(t *testing.T) {
 			t.Fatalf("queue %s got %d messages, want 5", url, len(bodies))
 		}
 		for _, b := range bodies {
-			if !strings.Contains(b, `"tenant":"tenant-a"`) {
-				t.Errorf("message %s is not one of app A's events", b)
+			// Stream's SQS contract by default: base64 of the event JSON.
+			ev, err := base64.StdEncoding.DecodeString(b)
+			if err != nil || !strings.Contains(string(ev), `"tenant":"tenant-a"`) {
+				t.Errorf("message %s is not one of app A's events in base64 (%v)", b, err)
 			}
 		}
 		if more := q.drain(t, url, 0); len(more) != 0 {
@@ -278,7 +281,7 @@ func TestStreamClientDocumentationFlow(t *testing.T) {
 	if left, _ := rm["after"].([]any); len(left) != 1 {
 		t.Fatalf("after removal: %v, want the second hook only", left)
 	}
-	if hooks := ds.Dispatcher("tenant-a").Hooks(); len(hooks) != 1 || hooks[0].SQSQueueURL != queue2 || hooks[0].SQSSecret != hookSecret2 {
+	if hooks := ds.Hooks("tenant-a"); len(hooks) != 1 || hooks[0].SQSQueueURL != queue2 || hooks[0].SQSSecret != hookSecret2 {
 		t.Fatalf("dispatcher after removal: %d hooks, want the second with its secret", len(hooks))
 	}
 	publish("tenant-a", 4)
