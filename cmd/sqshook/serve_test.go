@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -141,8 +142,10 @@ func testServe(t *testing.T, extra ...string) {
 		}
 	}
 	for _, b := range got {
-		if !strings.Contains(b, `"type":"message.new"`) {
-			t.Errorf("queue got %s, want only message.new events", b)
+		// Stream's SQS contract: the event JSON in base64.
+		ev, err := base64.StdEncoding.DecodeString(b)
+		if err != nil || !strings.Contains(string(ev), `"type":"message.new"`) {
+			t.Errorf("queue got %s, want only message.new events in base64 (%v)", b, err)
 		}
 	}
 
