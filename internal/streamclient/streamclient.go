@@ -90,8 +90,8 @@ type Parsed struct {
 
 // Attempt is one consumer's result: the event, or the error's message.
 type Attempt struct {
-	Event map[string]any `json:"event"`
-	Error string         `json:"error"`
+	Event any    `json:"event"`
+	Error string `json:"error"`
 }
 
 // Parse gives bodies to both clients' parseSqs and to JSON.parse (the
@@ -111,7 +111,7 @@ func Parse(t testing.TB, node, dir, baseURL, key, secret string, bodies []string
 		JSON Attempt `json:"json"`
 	}
 	if err := json.Unmarshal(raw, &out); err != nil || len(out) != len(bodies) {
-		t.Fatalf("parse: %d results for %d bodies (%v): %s", len(out), len(bodies), err, raw)
+		t.Fatalf("parse: %d results for %d bodies (%v): %.500s", len(out), len(bodies), err, raw)
 	}
 	ps := make([]Parsed, len(out))
 	for i, o := range out {
