@@ -45,15 +45,15 @@ func TestDecodeBodyAgreesWithParseSqs(t *testing.T) {
 	bodies := []string{
 		enc, encGz, sent, sentB64, twoMembers,
 		b64([]byte(`[1,2,3]`)), b64([]byte(`"text"`)), b64([]byte(` {"a":1} `)),
-		enc[:40] + "\n" + enc[40:],       // a line break: Go's decoder skips it
-		enc[:40] + "\r\n" + enc[40:],     // so does Go's
-		strings.TrimRight(enc+"A", "="),  // unpadded length
-		strings.TrimRight(enc, "="),      // padding left off
-		" " + enc,                        // a leading space
-		enc + " ",                        // a trailing space
+		enc[:40] + "\n" + enc[40:],      // a line break: Go's decoder skips it
+		enc[:40] + "\r\n" + enc[40:],    // so does Go's
+		strings.TrimRight(enc+"A", "="), // unpadded length
+		strings.TrimRight(enc, "="),     // padding left off
+		" " + enc,                       // a leading space
+		enc + " ",                       // a trailing space
 		strings.NewReplacer("+", "-", "/", "_").Replace(b64([]byte(`{"k":"???>>>"}`))), // URL-safe alphabet
 		b64([]byte(`not json`)), b64(gz(`not json`)), b64(gz(event)[:20]), // not JSON, gzip cut short
-		b64([]byte("\xef\xbb\xbf" + event)), // a byte order mark
+		b64([]byte("\xef\xbb\xbf" + event)),       // a byte order mark
 		b64([]byte(`{"a":"` + "\xff\xfe" + `"}`)), // invalid UTF-8 in a string
 		"", "====", "1234", "true",
 		event, // raw JSON: DecodeBody only

@@ -60,9 +60,9 @@ const (
 
 type serveConfig struct {
 	addr, endpoint, store, apiKey, apiSecret, apps string
-	rate                                     int
-	seed                                     int64
-	progress                                 time.Duration
+	rate                                           int
+	seed                                           int64
+	progress                                       time.Duration
 	// The HTTP server's timeouts (http.Server's fields of the same names).
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
 }

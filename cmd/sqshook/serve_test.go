@@ -351,7 +351,9 @@ func TestServeTwoAppsWithStreamClients(t *testing.T) {
 			t.Fatal(err)
 		}
 		url := aws.ToString(q.QueueUrl)
-		t.Cleanup(func() { _, _ = client.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}) })
+		t.Cleanup(func() {
+			_, _ = client.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
+		})
 		return url
 	}
 	queueA, queueB := newQueue("serve-app-a"), newQueue("serve-app-b")
