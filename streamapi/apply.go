@@ -68,7 +68,7 @@ func TenantChecker(d *sqshook.Dispatcher) Checker {
 type Tenants struct {
 	ds map[sqshook.Encoding]*sqshook.Dispatcher
 
-	mu sync.Mutex // serialises ApplyEncodedHooks of one app with its rollback
+	mu sync.Mutex // serialises ApplyEncodedHooks, each with its rollback
 }
 
 // tenantEncodings are the encodings Tenants delivers with, in a fixed
