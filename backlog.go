@@ -300,7 +300,8 @@ func (p *pipe) readBack(batch []diskCopy, holds uint64) {
 			continue
 		}
 		e := ed.newEntry()
-		*e = entry{ev: ed, size: ed.size, at: p.d.cfg.clock.Now(), epoch: c.epoch, seq: c.hookSeq, group: group, state: c.state}
+		alt, size, _ := p.encodedOf(ed)
+		*e = entry{ev: ed, size: size, alt: alt, at: p.d.cfg.clock.Now(), epoch: c.epoch, seq: c.hookSeq, group: group, state: c.state}
 		p.shares.force(e.size) // memRoomLocked left room for it
 		p.enqueueLocked(e)
 	}

@@ -158,7 +158,8 @@ func hooksEqual(a, b Hook) bool {
 	return a.ID == b.ID && a.Enabled == b.Enabled && a.HookType == b.HookType &&
 		a.SQSQueueURL == b.SQSQueueURL && a.SQSRegion == b.SQSRegion &&
 		a.SQSAuthType == b.SQSAuthType && a.SQSKey == b.SQSKey && a.SQSSecret == b.SQSSecret &&
-		a.SQSRoleARN == b.SQSRoleARN && slices.Equal(a.EventTypes, b.EventTypes)
+		a.SQSRoleARN == b.SQSRoleARN && slices.Equal(a.EventTypes, b.EventTypes) &&
+		a.BodyEncoding == b.BodyEncoding
 }
 
 // pipeDone is called by a pipe (without its lock) once it has drained after

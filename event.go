@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -84,11 +85,17 @@ type eventData struct {
 	// One allocation serves the common case of one matching hook: the
 	// generated id's bytes and the first hook's entry live here. firstUsed
 	// sits in idBuf's padding, which keeps eventData in its size class.
-	idBuf     [eventIDBufLen]byte
-	firstUsed bool
-	first     entry
+	idBuf        [eventIDBufLen]byte
+	firstUsed    bool
+	attrsChecked bool // the attributes passed: guard, if set, is the body's
+	first        entry
 
 	tel *eventTelemetry // nil: no metrics or traces
+
+	// The body in the encodings of hooks with their own (Hook.BodyEncoding),
+	// written on first use.
+	altMu sync.Mutex
+	alts  []*encoded
 }
 
 // newEntry returns an entry for one hook's copy of the event. Copies are
@@ -136,23 +143,65 @@ func (d *Dispatcher) prepare(ev Event) (*eventData, error) {
 		ed.guard = checkOwnAttributes(ed.id, ev.Type)
 	}
 	if ed.guard == nil {
-		body, err := d.cfg.guard.encode(ev.Body, MessageSize("", ev.Attributes)+ownAttributesSize(ed.id, ev.Type))
-		// A raw body that needed repair was checked as JSON by RepairJSON.
-		repaired := d.cfg.guard.raw() && unsafe.StringData(body) != unsafe.SliceData(ev.Body)
-		if err == nil && !repaired && !ev.bodyValidated() && !validJSON(ev.Body) {
-			err = &GuardError{Reason: ReasonInvalidContents, Field: "body", Detail: "not a JSON document"}
+		ed.attrsChecked = true
+		ed.body, ed.size, ed.guard = ed.encodeWith(d.cfg.guard)
+	}
+	return ed, nil
+}
+
+// encodeWith writes the event's body in g's encoding and measures the
+// message: its body, SQS size and the guard's verdict (the size is set,
+// with the verdict, when the message is too large).
+func (ed *eventData) encodeWith(g SizeGuard) (body string, size int, err error) {
+	ev := ed.ev
+	body, err = g.encode(ev.Body, MessageSize("", ev.Attributes)+ownAttributesSize(ed.id, ev.Type))
+	// A raw body that needed repair was checked as JSON by RepairJSON.
+	repaired := g.raw() && unsafe.StringData(body) != unsafe.SliceData(ev.Body)
+	if err == nil && !repaired && !ev.bodyValidated() && !validJSON(ev.Body) {
+		err = &GuardError{Reason: ReasonInvalidContents, Field: "body", Detail: "not a JSON document"}
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	size = MessageSize(body, ev.Attributes) + ownAttributesSize(ed.id, ev.Type)
+	if limit := g.Limit(); size > limit {
+		return body, size, &GuardError{Reason: ReasonTooLarge, Field: "message", Bytes: size, Max: limit}
+	}
+	return body, size, nil
+}
+
+// encoded is an event's body in an encoding other than the dispatcher's,
+// for a hook with its own (Hook.BodyEncoding).
+type encoded struct {
+	enc   Encoding
+	body  string
+	size  int   // SQS message size, attributes included
+	guard error // non-nil: the size guard refused the body in enc
+}
+
+// in returns the event's body in enc, written on first use and shared by
+// every hook with that encoding; g is the dispatcher's guard.
+func (ed *eventData) in(enc Encoding, g SizeGuard) *encoded {
+	ed.altMu.Lock()
+	defer ed.altMu.Unlock()
+	for _, a := range ed.alts {
+		if a.enc == enc {
+			return a
 		}
-		if err != nil {
-			ed.guard = err
-		} else {
-			ed.body = body
-			ed.size = MessageSize(body, ev.Attributes) + ownAttributesSize(ed.id, ev.Type)
-			if limit := d.cfg.guard.Limit(); ed.size > limit {
-				ed.guard = &GuardError{Reason: ReasonTooLarge, Field: "message", Bytes: ed.size, Max: limit}
+	}
+	a := &encoded{enc: enc, guard: ed.guard}
+	if ed.attrsChecked { // else the attributes' verdict stands, whatever the body
+		g.Encoding = enc
+		a.body, a.size, a.guard = ed.encodeWith(g)
+		if a.guard == nil && ed.tel != nil && ed.tel.traceparent != "" {
+			a.size += traceParentSize
+			if limit := g.Limit(); a.size > limit {
+				a.guard = &GuardError{Reason: ReasonTooLarge, Field: "message", Bytes: a.size, Max: limit}
 			}
 		}
 	}
-	return ed, nil
+	ed.alts = append(ed.alts, a)
+	return a
 }
 
 // MaxEventIDLen and MaxEventTypeLen cap the event id and the event type in

@@ -153,3 +153,95 @@ func (b *blockingSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageB
 	}
 	return out, nil
 }
+
+// TestHookBodyEncoding: each hook's copies are written in its own
+// BodyEncoding, or the dispatcher's when it has none; the size guard judges
+// each copy in its encoding, so a body that fits raw but not in base64 is
+// delivered raw and dead-lettered too_large where base64 is the rule; and
+// a hook whose encoding changes gets a new pipeline.
+func TestHookBodyEncoding(t *testing.T) {
+	fake := newFake()
+	hooks := []sqshook.Hook{hookFor("plain", "q-plain"), hookFor("b64", "q-b64"), hookFor("gz", "q-gz"), hookFor("raw", "q-raw")}
+	hooks[1].BodyEncoding = sqshook.EncodingBase64
+	hooks[2].BodyEncoding = sqshook.EncodingGzip
+	hooks[3].BodyEncoding = sqshook.EncodingRaw
+	const limit = 4096
+	d, dls := newTestDispatcher(t, fake, hooks, sqshook.WithMaxMessageBytes(limit))
+	small := event(t, "message.new", 1)
+	// Fits raw; its base64 (4/3) does not; gzip shrinks the repetition.
+	big := sqshook.Event{Type: "message.new", Body: []byte(`{"text":"` + strings.Repeat("a", 3600) + `"}`)}
+	if err := d.Publish(context.Background(), small); err != nil {
+		t.Fatal(err)
+	}
+	// Publish reports the copy it dead-lettered at once.
+	if err := d.Publish(context.Background(), big); err == nil {
+		t.Error("Publish of the big event returned nil, want the base64 copy's dead letter")
+	}
+	flush(t, d)
+	queue := func(name string) string { return "https://sqs.us-east-1.amazonaws.com/123456789012/" + name }
+	bodies := func(name string) []string {
+		fake.mu.Lock()
+		defer fake.mu.Unlock()
+		var out []string
+		for _, e := range fake.acked[queue(name)] {
+			out = append(out, aws.ToString(e.MessageBody))
+		}
+		return out
+	}
+	want := map[string]int{"q-plain": 2, "q-b64": 1, "q-gz": 2, "q-raw": 2}
+	for q, n := range want {
+		got := bodies(q)
+		if len(got) != n {
+			t.Fatalf("%s: %d messages, want %d", q, len(got), n)
+		}
+		for _, b := range got {
+			decoded, err := sqshook.DecodeBody(b)
+			if err != nil {
+				t.Fatalf("%s: DecodeBody: %v", q, err)
+			}
+			if !bytes.Equal(decoded, small.Body) && !bytes.Equal(decoded, big.Body) {
+				t.Errorf("%s: decoded body %.40q is neither event's", q, decoded)
+			}
+			raw := strings.HasPrefix(b, "{")
+			gz := strings.HasPrefix(b, "H4sI") // base64 of gzip's magic
+			switch q {
+			case "q-plain", "q-raw":
+				if !raw {
+					t.Errorf("%s: body %.20q, want raw JSON", q, b)
+				}
+			case "q-b64":
+				if raw || gz {
+					t.Errorf("%s: body %.20q, want base64 of the JSON", q, b)
+				}
+			case "q-gz":
+				if !gz {
+					t.Errorf("%s: body %.20q, want base64 of gzip", q, b)
+				}
+			}
+		}
+	}
+	got := dls.list()
+	if len(got) != 1 || got[0].HookID != "b64" || got[0].Reason != sqshook.ReasonTooLarge {
+		t.Fatalf("dead letters %v, want one too_large for hook b64", got)
+	}
+	checkAccounting(t, d, true)
+
+	// Changing only the encoding rebuilds the hook's pipeline.
+	hooks[0].BodyEncoding = sqshook.EncodingGzip
+	if err := d.SetHooks(hooks); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Publish(context.Background(), small); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, d)
+	if got := bodies("q-plain"); len(got) != 3 || !strings.HasPrefix(got[2], "H4sI") {
+		t.Errorf("after SetHooks with gzip, q-plain's last body is %.20q, want base64 of gzip", got[len(got)-1])
+	}
+
+	bad := hookFor("bad", "q-bad")
+	bad.BodyEncoding = "zstd"
+	if _, err := sqshook.ValidateHooks([]sqshook.Hook{bad}, sqshook.ValidateOptions{}); err == nil || !strings.Contains(err.Error(), "zstd") {
+		t.Errorf("ValidateHooks of an unknown encoding: %v, want an error naming it", err)
+	}
+}

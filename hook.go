@@ -86,6 +86,13 @@ type Hook struct {
 	// EventTypes selects event types (see Filter); empty means all events,
 	// present and future.
 	EventTypes []string `json:"event_types"`
+
+	// BodyEncoding is how this hook's message bodies are written; empty
+	// means the dispatcher's (WithBodyEncoding). It is the server's choice,
+	// never read from or written to hook JSON: package streamapi sets it
+	// from the app's settings (Stream's base64, gzip with
+	// enable_hook_payload_compression, or raw).
+	BodyEncoding Encoding `json:"-"`
 }
 
 // Clone returns a deep copy of h.
@@ -460,6 +467,9 @@ func (v *validator) hook(field string, h Hook, opts ValidateOptions) {
 	}()
 	if h.ID != "" && !hookIDRE.MatchString(h.ID) {
 		v.add(field+".id", "must be 1-128 characters of letters, digits, '_', '.', ':' or '-'")
+	}
+	if !h.BodyEncoding.Valid() {
+		v.add(field+".BodyEncoding", fmt.Sprintf(`unknown encoding %q; must be "", "raw", "base64" or "gzip"`, h.BodyEncoding))
 	}
 	switch {
 	case h.HookType == HookTypeSQS:

@@ -35,6 +35,15 @@ type entry struct {
 	code    string // last failure
 	message string
 	state   copyState // moved only along copyTransitions
+	alt     *encoded  // the body in the hook's own encoding; nil: ev.body
+}
+
+// body is the copy's message body.
+func (e *entry) body() *string {
+	if e.alt != nil {
+		return &e.alt.body
+	}
+	return &e.ev.body
 }
 
 // pipe states.
@@ -57,6 +66,9 @@ type pipe struct {
 	release    func() // gives client back to the pool; nil with WithClientFunc
 	queueURL   *string
 	fifo       bool
+	// ownEncoding is the hook's body encoding when it is not the
+	// dispatcher's (Hook.BodyEncoding); "": the event's body as prepared.
+	ownEncoding Encoding
 
 	mu         sync.Mutex
 	state      int
@@ -130,6 +142,7 @@ func (d *Dispatcher) newPipe(t *tenant, h Hook) (*pipe, error) {
 		release:      release,
 		queueURL:     aws.String(h.SQSQueueURL),
 		fifo:         strings.HasSuffix(h.SQSQueueURL, ".fifo"),
+		ownEncoding:  ownEncoding(h.BodyEncoding, d.cfg.guard.Encoding),
 		maxBatch:     d.rules.maxBytes,
 		lim:          newInflightLimit(d.cfg.maxInFlight, d.cfg.adaptiveInFlight),
 		epochPending: make(map[uint64]int),
@@ -493,7 +506,7 @@ func (p *pipe) abort() {
 
 // copyOf computes a copy's FIFO group and the rule it breaks, if any.
 func (p *pipe) copyOf(ed *eventData) (group string, guard error) {
-	guard = ed.guard
+	_, _, guard = p.encodedOf(ed)
 	if p.fifo {
 		var err error
 		group, err = p.groupOf(ed.ev)
@@ -505,6 +518,38 @@ func (p *pipe) copyOf(ed *eventData) (group string, guard error) {
 		}
 	}
 	return group, guard
+}
+
+// ownEncoding returns the hook's encoding when it differs from the
+// dispatcher's, else "".
+func ownEncoding(hook, dispatcher Encoding) Encoding {
+	norm := func(e Encoding) Encoding {
+		if e == "" {
+			return EncodingRaw
+		}
+		return e
+	}
+	if hook == "" || norm(hook) == norm(dispatcher) {
+		return ""
+	}
+	return hook
+}
+
+// encodedOf returns p's copy of ed as it is sent: the body in the hook's
+// own encoding (nil: the event's body), the message size and the size
+// guard's verdict.
+func (p *pipe) encodedOf(ed *eventData) (alt *encoded, size int, guard error) {
+	if p.ownEncoding == "" {
+		return nil, ed.size, ed.guard
+	}
+	a := ed.in(p.ownEncoding, p.d.cfg.guard)
+	return a, a.size, a.guard
+}
+
+// sizeOf is the message size of p's copy of ed.
+func (p *pipe) sizeOf(ed *eventData) int {
+	_, size, _ := p.encodedOf(ed)
+	return size
 }
 
 // offer queues one copy of ed if the hook, its tenant and the dispatcher
@@ -537,7 +582,7 @@ func (p *pipe) offer(ed *eventData) (full *pipe, err error) {
 		p.unlockAndReport(nil)
 		return nil, nil
 	}
-	if f, _, _ := p.roomLocked(ed.size, false); f != "" {
+	if f, _, _ := p.roomLocked(p.sizeOf(ed), false); f != "" {
 		p.mu.Unlock()
 		return p, nil
 	}
@@ -560,7 +605,8 @@ func (p *pipe) rejectLocked(ed *eventData, group string, reason Reason, msg stri
 // queueLocked queues a copy whose room roomLocked reserved.
 func (p *pipe) queueLocked(ed *eventData, group string) {
 	e := ed.newEntry()
-	*e = entry{ev: ed, size: ed.size, group: group}
+	alt, size, _ := p.encodedOf(ed)
+	*e = entry{ev: ed, size: size, group: group, alt: alt}
 	p.acceptLocked(e, copyQueued)
 	p.pumpLocked()
 }
@@ -777,7 +823,7 @@ func (p *pipe) overflow(ctx context.Context, ed *eventData, wait bool) error {
 		if guard != nil {
 			return p.rejectLocked(ed, group, reasonOf(guard), guard.Error(), guard).Err
 		}
-		full, space, done := p.roomLocked(ed.size, wait)
+		full, space, done := p.roomLocked(p.sizeOf(ed), wait)
 		if full == "" {
 			p.queueLocked(ed, group)
 			p.mu.Unlock()

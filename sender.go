@@ -49,7 +49,7 @@ func (p *pipe) send(batch []*entry, limited bool) {
 		e.attempt++
 		re := types.SendMessageBatchRequestEntry{
 			Id:                aws.String(batchIDs[i]),
-			MessageBody:       &e.ev.body,
+			MessageBody:       e.body(),
 			MessageAttributes: e.ev.attributes(),
 		}
 		p.tel.inject(e.ev, re.MessageAttributes)

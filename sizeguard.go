@@ -653,8 +653,10 @@ func checkFIFOField(field, v string) error {
 
 // DecodeBody is the consumer's half of the contract: given a message body
 // read from the queue, it returns the event JSON whatever the hook's
-// encoding was. It is DecodeBodyLimit with DefaultMaxDecodedBytes, and is
-// safe for concurrent use.
+// encoding was. It reads base64 and gzip bodies as the parseSqs helper of
+// Stream's SDKs does (stream-chat-js, the Go, Python and other SDKs), and
+// raw JSON bodies besides. It is DecodeBodyLimit with
+// DefaultMaxDecodedBytes, and is safe for concurrent use.
 func DecodeBody(body string) ([]byte, error) {
 	return DecodeBodyLimit(body, DefaultMaxDecodedBytes)
 }
@@ -665,17 +667,23 @@ func DecodeBody(body string) ([]byte, error) {
 // The body is tried in this order:
 //
 //  1. valid JSON (json.Valid): raw encoding; a copy is returned as is;
-//  2. standard base64 whose bytes start with gzip's magic (1f 8b): gzip
-//     encoding; the data is inflated, reading at most maxBytes+1 bytes;
-//  3. standard base64 whose bytes are valid JSON: base64 encoding.
+//  2. standard base64 (RFC 4648, padded, nothing outside its alphabet: no
+//     line breaks or spaces) whose bytes start with gzip's magic (1f 8b):
+//     gzip encoding; the data is inflated, reading at most maxBytes+1
+//     bytes;
+//  3. such base64 whose bytes are valid JSON: base64 encoding.
 //
-// JSON goes first without ambiguity: the base64 text of any JSON document
-// or of gzip data starts with a character no JSON document starts with, so
-// it is never valid JSON itself (a body such as "1234" is valid base64 and
-// valid JSON, and is a raw JSON number). The result is always valid JSON
-// and at most maxBytes long. Anything else — including an inflated body that
-// is not JSON, corrupt gzip data or an event past the cap — is an error
-// wrapping ErrInvalidBody. It is safe for concurrent use.
+// Steps 2 and 3 are Stream's SQS contract, as parseSqs reads it: a body
+// parseSqs reads DecodeBody reads to the same JSON, and a body parseSqs
+// refuses DecodeBody refuses unless it is raw JSON. The order is without
+// ambiguity: the base64 text of any JSON document or of gzip data starts
+// with a character no JSON document starts with, so it is never valid
+// JSON itself, and the few JSON documents that are valid base64 (numbers
+// such as 1234, true, null) decode to bytes that are neither JSON nor
+// gzip. The result is always valid JSON and at most maxBytes long.
+// Anything else — including an inflated body that is not JSON, corrupt
+// gzip data or an event past the cap — is an error wrapping
+// ErrInvalidBody. It is safe for concurrent use.
 func DecodeBodyLimit(body string, maxBytes int) ([]byte, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxDecodedBytes
@@ -685,6 +693,11 @@ func DecodeBodyLimit(body string, maxBytes int) ([]byte, error) {
 			return nil, fmt.Errorf("%w: the JSON body is %d bytes, more than %d", ErrInvalidBody, len(body), maxBytes)
 		}
 		return []byte(body), nil
+	}
+	// Go's decoder skips line breaks; Stream's contract (and parseSqs)
+	// does not allow them.
+	if i := strings.IndexAny(body, "\r\n"); i >= 0 {
+		return nil, fmt.Errorf("%w: neither JSON nor standard base64: a line break at byte %d", ErrInvalidBody, i)
 	}
 	raw, err := base64.StdEncoding.DecodeString(body)
 	if err != nil {

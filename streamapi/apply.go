@@ -1,15 +1,11 @@
 // This file owns how accepted hook lists reach delivery: the Applier
 // interface, TenantApplier and TenantChecker, which make each app a tenant
-// of one sqshook.Dispatcher, and Dispatchers, which keeps one
-// sqshook.Dispatcher per app instead.
+// of one sqshook.Dispatcher, and Tenants, a dispatcher bundled with both.
 
 package streamapi
 
 import (
 	"context"
-	"errors"
-	"sort"
-	"sync"
 
 	"github.com/sqshook/sqshook"
 )
@@ -24,9 +20,10 @@ type Applier interface {
 // TenantApplier returns an Applier that puts each app's hooks into effect
 // as the app's tenant of d: d.Tenant(tenant).SetHooks(hooks). An app's
 // events then reach only its own hooks, every app shares d's clients,
-// connections and limits, and an empty list removes the tenant. This is
-// the form to use; the server publishes an app's events with
-// d.Tenant(tenant).Publish.
+// connections and limits, and an empty list removes the tenant. The server
+// publishes an app's events with d.Tenant(tenant).Publish. Each hook's
+// bodies are sent in the encoding the app's settings give it
+// (sqshook.Hook.BodyEncoding, which the Handler sets).
 func TenantApplier(d *sqshook.Dispatcher) Applier { return tenantApplier{d} }
 
 type tenantApplier struct{ d *sqshook.Dispatcher }
@@ -45,111 +42,77 @@ func TenantChecker(d *sqshook.Dispatcher) Checker {
 	}
 }
 
-// Dispatchers is an Applier that keeps one *sqshook.Dispatcher per app,
-// created on the app's first update with the options given to
-// NewDispatchers: the alternative to TenantApplier for servers that want
-// apps to share nothing (each app its own clients, connections and
-// limits). It is safe for concurrent use.
-type Dispatchers struct {
-	opts func(tenant string) []sqshook.Option
-
-	mu     sync.Mutex
-	m      map[string]*sqshook.Dispatcher
-	closed bool
+// Tenants is a dispatcher whose tenants are apps, with TenantApplier and
+// TenantChecker bundled: the same model, for a server that lets streamapi
+// own its dispatcher (sqshook serve does). An app's events reach only its
+// own hooks, every app shares the dispatcher's clients, connections and
+// limits, and each hook's bodies are sent in the encoding the app's
+// settings give it (sqshook.Hook.BodyEncoding, set by the Handler). It is
+// safe for concurrent use.
+type Tenants struct {
+	d *sqshook.Dispatcher
 }
 
-// NewDispatchers returns an empty Dispatchers whose dispatchers are created
-// with opts (for example sqshook.WithEndpoint). Every app gets the same
-// options: never give sqshook.WithExternalID here, or every app would share
-// one ExternalId and one app could register another's role; use
-// NewDispatchersFunc.
-func NewDispatchers(opts ...sqshook.Option) *Dispatchers {
-	return NewDispatchersFunc(func(string) []sqshook.Option { return opts })
-}
-
-// NewDispatchersFunc returns an empty Dispatchers whose dispatcher for
-// tenant is created with fn(tenant), called once, on the app's first
-// update. It is how options that differ between apps are given, above all
-// sqshook.WithExternalID with the ExternalId the server assigned to the app
-// (with Options.Validation and Options.Check saying the same ExternalId).
-func NewDispatchersFunc(fn func(tenant string) []sqshook.Option) *Dispatchers {
-	return &Dispatchers{opts: fn, m: make(map[string]*sqshook.Dispatcher)}
-}
-
-// ApplyHooks implements Applier: SetHooks on the app's dispatcher, or
-// sqshook.New for the app's first hooks.
-// SetHooks runs outside the lock that Publish and the other apps' updates
-// take; the Handler never updates one app concurrently.
-func (ds *Dispatchers) ApplyHooks(_ context.Context, tenant string, hooks []sqshook.Hook) error {
-	ds.mu.Lock()
-	if ds.closed {
-		ds.mu.Unlock()
-		return sqshook.ErrClosed
+// NewTenants returns a Tenants whose dispatcher is made with opts (for
+// example sqshook.WithEndpoint, sqshook.WithTenantExternalID).
+func NewTenants(opts ...sqshook.Option) (*Tenants, error) {
+	d, err := sqshook.New(nil, opts...)
+	if err != nil {
+		return nil, err
 	}
-	d, ok := ds.m[tenant]
-	if !ok {
-		defer ds.mu.Unlock()
-		d, err := sqshook.New(hooks, ds.opts(tenant)...)
-		if err != nil {
-			return err
+	return &Tenants{d: d}, nil
+}
+
+// Dispatcher returns the dispatcher.
+func (ts *Tenants) Dispatcher() *sqshook.Dispatcher { return ts.d }
+
+// ApplyHooks implements Applier (TenantApplier).
+func (ts *Tenants) ApplyHooks(ctx context.Context, tenant string, hooks []sqshook.Hook) error {
+	return tenantApplier{ts.d}.ApplyHooks(ctx, tenant, hooks)
+}
+
+// Hooks returns the app's hooks.
+func (ts *Tenants) Hooks(tenant string) []sqshook.Hook { return ts.d.Tenant(tenant).Hooks() }
+
+// Encoding returns the encoding the app's hook with id is delivered in,
+// and false when the app has no such hook.
+func (ts *Tenants) Encoding(tenant, id string) (sqshook.Encoding, bool) {
+	for _, h := range ts.d.Tenant(tenant).Hooks() {
+		if h.ID == id {
+			if h.BodyEncoding == "" {
+				return sqshook.EncodingRaw, true
+			}
+			return h.BodyEncoding, true
 		}
-		ds.m[tenant] = d
+	}
+	return "", false
+}
+
+// Publish publishes ev to the app's hooks (sqshook.Tenant.Publish). An app
+// without hooks gets nothing delivered, and Publish returns nil.
+func (ts *Tenants) Publish(ctx context.Context, tenant string, ev sqshook.Event) error {
+	t := ts.d.Tenant(tenant)
+	if len(t.Hooks()) == 0 {
 		return nil
 	}
-	ds.mu.Unlock()
-	return d.SetHooks(hooks)
+	return t.Publish(ctx, ev)
 }
 
-// Dispatcher returns the app's dispatcher, or nil before its first update.
-func (ds *Dispatchers) Dispatcher(tenant string) *sqshook.Dispatcher {
-	ds.mu.Lock()
-	defer ds.mu.Unlock()
-	return ds.m[tenant]
+// Stats returns the counters of the app's hooks (sqshook.Tenant.Stats).
+func (ts *Tenants) Stats(tenant string) sqshook.Stats { return ts.d.Tenant(tenant).Stats() }
+
+// Checker returns a Checker for Options.Check (TenantChecker).
+func (ts *Tenants) Checker() Checker { return TenantChecker(ts.d) }
+
+// RemoveTenant removes the app and its hooks (sqshook.Dispatcher.RemoveTenant,
+// with opts).
+func (ts *Tenants) RemoveTenant(ctx context.Context, tenant string, opts ...sqshook.RemoveOption) error {
+	return ts.d.RemoveTenant(ctx, tenant, opts...)
 }
 
-// Publish publishes ev to the app's hooks. An app without a dispatcher has
-// no hooks: nothing is delivered and Publish returns nil.
-func (ds *Dispatchers) Publish(ctx context.Context, tenant string, ev sqshook.Event) error {
-	d := ds.Dispatcher(tenant)
-	if d == nil {
-		return nil
-	}
-	return d.Publish(ctx, ev)
-}
+// Flush flushes the dispatcher (see sqshook.Dispatcher.Flush).
+func (ts *Tenants) Flush(ctx context.Context) error { return ts.d.Flush(ctx) }
 
-func (ds *Dispatchers) all() []*sqshook.Dispatcher {
-	ds.mu.Lock()
-	defer ds.mu.Unlock()
-	names := make([]string, 0, len(ds.m))
-	for t := range ds.m {
-		names = append(names, t)
-	}
-	sort.Strings(names)
-	out := make([]*sqshook.Dispatcher, 0, len(names))
-	for _, t := range names {
-		out = append(out, ds.m[t])
-	}
-	return out
-}
-
-// Flush flushes every app's dispatcher (see sqshook.Dispatcher.Flush).
-func (ds *Dispatchers) Flush(ctx context.Context) error {
-	var errs []error
-	for _, d := range ds.all() {
-		errs = append(errs, d.Flush(ctx))
-	}
-	return errors.Join(errs...)
-}
-
-// Close closes every app's dispatcher (see sqshook.Dispatcher.Close);
+// Close closes the dispatcher (see sqshook.Dispatcher.Close);
 // ApplyHooks afterwards returns sqshook.ErrClosed.
-func (ds *Dispatchers) Close(ctx context.Context) error {
-	ds.mu.Lock()
-	ds.closed = true
-	ds.mu.Unlock()
-	var errs []error
-	for _, d := range ds.all() {
-		errs = append(errs, d.Close(ctx))
-	}
-	return errors.Join(errs...)
-}
+func (ts *Tenants) Close(ctx context.Context) error { return ts.d.Close(ctx) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -88,24 +87,23 @@ func TestTenantApplier(t *testing.T) {
 	}
 }
 
-// Options that differ between apps, such as each app's ExternalId, reach
-// only that app's dispatcher: a role hook is valid for the app that has an
-// ExternalId, and refused for the one that has none.
-func TestDispatchersFuncGivesEachAppItsOptions(t *testing.T) {
+// Each app's role hooks assume their role with the app's own ExternalId
+// (sqshook.WithTenantExternalID): a role hook is valid for the app that has
+// one, and refused for the one that has none, whatever its encoding.
+func TestTenantsGiveEachAppItsExternalID(t *testing.T) {
 	srv := sqstest.NewServer()
 	defer srv.Close()
 	var mu sync.Mutex
-	var asked []string
-	ds := streamapi.NewDispatchersFunc(func(tenant string) []sqshook.Option {
+	asked := map[string]bool{}
+	ds := newTenants(t, sqshook.WithEndpoint(srv.URL()), sqshook.WithTenantExternalID(func(tenant string) string {
 		mu.Lock()
-		asked = append(asked, tenant)
+		asked[tenant] = true
 		mu.Unlock()
-		opts := []sqshook.Option{sqshook.WithEndpoint(srv.URL())}
 		if tenant == "tenant-a" {
-			opts = append(opts, sqshook.WithExternalID("external-id-of-a"))
+			return "external-id-of-a"
 		}
-		return opts
-	})
+		return ""
+	}))
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -118,17 +116,27 @@ func TestDispatchersFuncGivesEachAppItsOptions(t *testing.T) {
 		SQSAuthType: sqshook.AuthRole, SQSRoleARN: "arn:aws:iam::" + sqstest.AccountID + ":role/sender",
 	}
 	ctx := context.Background()
-	if err := ds.ApplyHooks(ctx, "tenant-a", []sqshook.Hook{role}); err != nil {
-		t.Fatalf("role hook of the app with an ExternalId: %v", err)
+	for _, enc := range []sqshook.Encoding{sqshook.EncodingRaw, sqshook.EncodingGzip} {
+		role.BodyEncoding = enc
+		if err := ds.ApplyHooks(ctx, "tenant-a", []sqshook.Hook{role}); err != nil {
+			t.Fatalf("%s role hook of the app with an ExternalId: %v", enc, err)
+		}
+		if got, ok := ds.Encoding("tenant-a", ds.Hooks("tenant-a")[0].ID); !ok || got != enc || len(ds.Hooks("tenant-a")) != 1 {
+			t.Fatalf("tenant-a holds %d hooks, encoding %q; want one, %q", len(ds.Hooks("tenant-a")), got, enc)
+		}
+		if err := ds.ApplyHooks(ctx, "tenant-b", []sqshook.Hook{role}); err == nil {
+			t.Fatalf("%s role hook of the app without an ExternalId was accepted: it got another app's", enc)
+		}
 	}
-	if err := ds.ApplyHooks(ctx, "tenant-b", []sqshook.Hook{role}); err == nil {
-		t.Fatalf("role hook of the app without an ExternalId was accepted: it got another app's options")
-	}
-	// Options are asked for once per app, when its dispatcher is created.
 	if err := ds.ApplyHooks(ctx, "tenant-a", nil); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"tenant-a", "tenant-b"}; !slices.Equal(asked, want) {
-		t.Errorf("options asked for %v, want %v", asked, want)
+	if n := len(ds.Hooks("tenant-a")); n != 0 {
+		t.Errorf("tenant-a has %d hooks after an empty list, want none", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !asked["tenant-a"] || !asked["tenant-b"] {
+		t.Errorf("ExternalIds asked for %v, want both apps'", asked)
 	}
 }

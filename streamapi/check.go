@@ -79,7 +79,7 @@ func (h *Handler) checkSQS(rq *request) {
 		return
 	}
 	rq.secrets = append(append(rq.secrets, secretsOf(objs)...), req.SQSSecret, req.SQSKey)
-	hooks, err := sqsHooks(stored)
+	hooks, err := sqsHooks(stored, AppSettings{})
 	if err != nil {
 		rq.fail(errInternal("CheckSQS failed: the app's stored settings are damaged"))
 		return

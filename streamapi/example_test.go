@@ -16,7 +16,12 @@ func ExampleNew() {
 	apps := streamapi.AppMap{
 		"app-key": {Tenant: "app-1", Secret: []byte("the app's API secret")},
 	}
-	ds := streamapi.NewDispatchers()
+	// Each app a tenant; each hook's bodies in the encoding its app's
+	// settings give it.
+	ds, err := streamapi.NewTenants()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer ds.Close(context.Background())
 	h, err := streamapi.New(streamapi.Options{
 		Apps:    apps,                       // your records: api key → tenant and secret

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -46,7 +47,7 @@ func testApps() streamapi.AppMap {
 // env is a settings API over an in-process SQS endpoint.
 type env struct {
 	sqs   *sqstest.Server
-	ds    *streamapi.Dispatchers
+	ds    *streamapi.Tenants
 	store streamapi.Store
 	h     *streamapi.Handler
 	srv   *httptest.Server
@@ -75,13 +76,13 @@ func newEnv(t *testing.T, change func(*streamapi.Options)) *env {
 	t.Helper()
 	e := &env{sqs: sqstest.NewServer(), logs: &syncBuffer{}}
 	t.Cleanup(e.sqs.Close)
-	e.ds = streamapi.NewDispatchers(sqshook.WithEndpoint(e.sqs.URL()), sqshook.WithLinger(time.Millisecond),
+	e.ds = newTenants(t, sqshook.WithEndpoint(e.sqs.URL()), sqshook.WithLinger(time.Millisecond),
 		sqshook.WithLogger(slog.New(slog.NewTextHandler(e.logs, nil))))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		if err := e.ds.Close(ctx); err != nil {
-			t.Errorf("Dispatchers.Close: %v", err)
+			t.Errorf("Tenants.Close: %v", err)
 		}
 	})
 	opts := streamapi.Options{
@@ -103,6 +104,19 @@ func newEnv(t *testing.T, change func(*streamapi.Options)) *env {
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// uuidRE matches a version 4 UUID, the form of Stream's hook ids.
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// newTenants returns a streamapi.Tenants made with opts.
+func newTenants(t *testing.T, opts ...sqshook.Option) *streamapi.Tenants {
+	t.Helper()
+	ts, err := streamapi.NewTenants(opts...)
+	if err != nil {
+		t.Fatalf("NewTenants: %v", err)
+	}
+	return ts
 }
 
 // serverToken is what Stream's server SDKs send: {"server": true}, HS256.

@@ -42,7 +42,8 @@ var (
 // these (nor a credential field) in another case: "SQS_SECRET" would be
 // delivered with, yet shown and stored as an unknown field.
 var readFields = []string{"id", "enabled", "hook_type", "sqs_queue_url", "sqs_region", "sqs_auth_type",
-	"sqs_key", "sqs_secret", "sqs_role_arn", "event_types", "sqs_external_id", "external_id", "delete"}
+	"sqs_key", "sqs_secret", "sqs_role_arn", "event_types", "sqs_external_id", "external_id", "delete",
+	"sqs_body_encoding"}
 
 // foldedField returns the field of fields that name equals without regard
 // to case (Unicode folding, as encoding/json matches), or "".
@@ -93,23 +94,33 @@ func decodeStored(stored []json.RawMessage) ([]hookObject, error) {
 	return out, nil
 }
 
-// sqsHooks returns the sqs hooks of a stored list, as the Applier gets them.
-func sqsHooks(stored []json.RawMessage) ([]sqshook.Hook, error) {
+// sqsHooks returns the sqs hooks of a stored list, as the Applier gets them,
+// and the body encoding of each (hookEncoding).
+func sqsHooks(stored []json.RawMessage, app AppSettings) ([]sqshook.Hook, error) {
 	objs, err := decodeStored(stored)
 	if err != nil {
 		return nil, err
 	}
 	var raws []json.RawMessage
+	var encs []sqshook.Encoding
 	for i, o := range objs {
 		if t, _ := o.str("hook_type"); t == sqshook.HookTypeSQS {
 			raws = append(raws, stored[i])
+			encs = append(encs, hookEncoding(app, o))
 		}
 	}
 	if len(raws) == 0 {
 		return []sqshook.Hook{}, nil
 	}
 	doc, _ := json.Marshal(raws)
-	return sqshook.ParseHooks(doc)
+	hooks, err := sqshook.ParseHooks(doc)
+	if err != nil {
+		return nil, err
+	}
+	for i := range hooks {
+		hooks[i].BodyEncoding = encs[i]
+	}
+	return hooks, nil
 }
 
 // secretsOf lists every credential value of a stored list, for scrubbing.
@@ -164,11 +175,27 @@ func shown(o hookObject) hookObject {
 type appResponse struct {
 	App        appSettings  `json:"app"`
 	EventHooks []hookObject `json:"event_hooks"`
-	Duration   string       `json:"duration"`
+	shownSettings
+	Duration string `json:"duration"`
 }
 
 type appSettings struct {
 	EventHooks []hookObject `json:"event_hooks"`
+	shownSettings
+}
+
+// shownSettings are the app's delivery settings as GET /app shows them.
+type shownSettings struct {
+	EnableHookPayloadCompression bool   `json:"enable_hook_payload_compression"`
+	SQSBodyEncoding              string `json:"sqs_body_encoding"`
+}
+
+func showSettings(s AppSettings) shownSettings {
+	enc := s.SQSBodyEncoding
+	if enc == "" {
+		enc = BodyEncodingStream
+	}
+	return shownSettings{EnableHookPayloadCompression: s.EnableHookPayloadCompression, SQSBodyEncoding: enc}
 }
 
 func (h *Handler) getApp(rq *request) {
@@ -192,12 +219,19 @@ func (h *Handler) getApp(rq *request) {
 		rq.fail(errInternal("GetApp failed: the app's stored settings are damaged"))
 		return
 	}
+	settings, err := h.loadSettings(ctx, rq.app.Tenant)
+	if err != nil {
+		h.opts.Logger.Error("streamapi: loading app settings failed", "tenant", rq.app.Tenant, "err", scrubbed(err, nil))
+		rq.fail(errInternal("GetApp failed: the app's settings could not be loaded"))
+		return
+	}
 	rq.secrets = append(rq.secrets, secretsOf(objs)...)
 	hooks := make([]hookObject, 0, len(objs))
 	for _, o := range objs {
 		hooks = append(hooks, shown(o))
 	}
-	rq.ok(appResponse{App: appSettings{EventHooks: hooks}, EventHooks: hooks, Duration: rq.duration()})
+	ss := showSettings(settings)
+	rq.ok(appResponse{App: appSettings{EventHooks: hooks, shownSettings: ss}, EventHooks: hooks, shownSettings: ss, Duration: rq.duration()})
 }
 
 // readBody reads a request body of at most MaxBodyBytes.
@@ -269,6 +303,23 @@ func (h *Handler) sizeProblems(newObjs []hookObject, newRaw []json.RawMessage) *
 type updateRequest struct {
 	EventHooks                 *[]json.RawMessage
 	ExplicitEventHooksDeletion bool
+	// Compression and BodyEncoding are nil when the request leaves them.
+	Compression  *bool
+	BodyEncoding *string
+}
+
+// settingsChange reports whether the request sets an app setting.
+func (r updateRequest) settingsChange() bool { return r.Compression != nil || r.BodyEncoding != nil }
+
+// applyTo returns s with the request's settings.
+func (r updateRequest) applyTo(s AppSettings) AppSettings {
+	if r.Compression != nil {
+		s.EnableHookPayloadCompression = *r.Compression
+	}
+	if r.BodyEncoding != nil {
+		s.SQSBodyEncoding = *r.BodyEncoding
+	}
+	return s
 }
 
 // decodeUpdate reads PATCH /app's body; unknown settings are refused, not
@@ -299,6 +350,25 @@ func decodeUpdate(body []byte) (updateRequest, *APIError) {
 			if err := json.Unmarshal(raw, &req.ExplicitEventHooksDeletion); err != nil {
 				return updateRequest{}, errInput("UpdateApp failed: explicit_event_hooks_deletion: must be true or false")
 			}
+		case "enable_hook_payload_compression":
+			if string(bytes.TrimSpace(raw)) == "null" {
+				continue
+			}
+			var b bool
+			if err := json.Unmarshal(raw, &b); err != nil {
+				return updateRequest{}, errInput("UpdateApp failed: enable_hook_payload_compression: must be true or false")
+			}
+			req.Compression = &b
+		case "sqs_body_encoding":
+			if string(bytes.TrimSpace(raw)) == "null" {
+				continue
+			}
+			if msg := checkBodyEncoding(raw); msg != "" {
+				return updateRequest{}, errInput("UpdateApp failed: sqs_body_encoding: %s", msg)
+			}
+			var v string
+			_ = json.Unmarshal(raw, &v)
+			req.BodyEncoding = &v
 		default:
 			unknown = append(unknown, name)
 		}
@@ -306,7 +376,8 @@ func decodeUpdate(body []byte) (updateRequest, *APIError) {
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
 		return updateRequest{}, errInput("UpdateApp failed: %s: not supported by this server, which serves only the "+
-			"event_hooks settings (event_hooks, explicit_event_hooks_deletion); nothing was changed", strings.Join(unknown, ", "))
+			"event_hooks settings (event_hooks, explicit_event_hooks_deletion, enable_hook_payload_compression, "+
+			"sqs_body_encoding); nothing was changed", strings.Join(unknown, ", "))
 	}
 	return req, nil
 }
@@ -321,14 +392,19 @@ func (h *Handler) updateApp(rq *request) {
 		rq.fail(apiErr)
 		return
 	}
-	if req.EventHooks == nil {
+	if req.EventHooks == nil && !req.settingsChange() {
 		rq.ok(struct {
 			Duration string `json:"duration"`
 		}{rq.duration()})
 		return
 	}
-	if n := len(*req.EventHooks); n > h.opts.MaxHooks {
-		rq.fail(errInput("UpdateApp failed: event_hooks: %d hooks, more than the limit of %d per app; nothing was changed", n, h.opts.MaxHooks))
+	if req.EventHooks != nil && len(*req.EventHooks) > h.opts.MaxHooks {
+		rq.fail(errInput("UpdateApp failed: event_hooks: %d hooks, more than the limit of %d per app; nothing was changed", len(*req.EventHooks), h.opts.MaxHooks))
+		return
+	}
+	settingsStore, keepsSettings := h.opts.Store.(SettingsStore)
+	if req.settingsChange() && !keepsSettings {
+		rq.fail(errInput("UpdateApp failed: enable_hook_payload_compression, sqs_body_encoding: this server does not keep app settings; nothing was changed"))
 		return
 	}
 
@@ -356,44 +432,89 @@ func (h *Handler) updateApp(rq *request) {
 		rq.fail(errInternal("UpdateApp failed: the app's stored settings are damaged; nothing was changed"))
 		return
 	}
+	oldSet, err := h.loadSettings(ctx, tenant)
+	if err != nil {
+		h.opts.Logger.Error("streamapi: loading app settings failed", "tenant", tenant, "err", scrubbed(err, nil))
+		rq.fail(errInternal("UpdateApp failed: the app's settings could not be loaded; nothing was changed"))
+		return
+	}
+	newSet := req.applyTo(oldSet)
 	rq.secrets = append(rq.secrets, secretsOf(old)...)
 
-	// The request's own credentials are scrubbed from the answer too.
-	for _, raw := range *req.EventHooks {
-		var o hookObject
-		if json.Unmarshal(raw, &o) == nil {
-			rq.secrets = append(rq.secrets, secretsOf([]hookObject{o})...)
+	newObjs, newRaw := old, oldRaw
+	var sqs []sqshook.Hook
+	if req.EventHooks != nil {
+		// The request's own credentials are scrubbed from the answer too.
+		for _, raw := range *req.EventHooks {
+			var o hookObject
+			if json.Unmarshal(raw, &o) == nil {
+				rq.secrets = append(rq.secrets, secretsOf([]hookObject{o})...)
+			}
 		}
-	}
-	newObjs, sqs, ps := h.merge(tenant, old, *req.EventHooks, req.ExplicitEventHooksDeletion)
-	if len(ps) > 0 {
-		rq.fail(errProblems("UpdateApp", ps))
+		var ps []problem
+		newObjs, sqs, ps = h.merge(tenant, old, *req.EventHooks, req.ExplicitEventHooksDeletion)
+		if len(ps) > 0 {
+			rq.fail(errProblems("UpdateApp", ps))
+			return
+		}
+		if len(newObjs) > h.opts.MaxHooks {
+			rq.fail(errInput("UpdateApp failed: event_hooks: the app would have %d hooks, more than the limit of %d; nothing was changed", len(newObjs), h.opts.MaxHooks))
+			return
+		}
+		newRaw = make([]json.RawMessage, len(newObjs))
+		for i, o := range newObjs {
+			newRaw[i], _ = json.Marshal(o)
+		}
+		if apiErr := h.sizeProblems(newObjs, newRaw); apiErr != nil {
+			rq.fail(apiErr)
+			return
+		}
+	} else if sqs, err = sqsHooks(oldRaw, newSet); err != nil {
+		h.opts.Logger.Error("streamapi: stored hooks do not parse", "tenant", tenant, "err", scrubbed(err, rq.secrets))
+		rq.fail(errInternal("UpdateApp failed: the app's stored settings are damaged; nothing was changed"))
 		return
 	}
-	if len(newObjs) > h.opts.MaxHooks {
-		rq.fail(errInput("UpdateApp failed: event_hooks: the app would have %d hooks, more than the limit of %d; nothing was changed", len(newObjs), h.opts.MaxHooks))
-		return
-	}
-	newRaw := make([]json.RawMessage, len(newObjs))
-	for i, o := range newObjs {
-		newRaw[i], _ = json.Marshal(o)
-	}
-	if apiErr := h.sizeProblems(newObjs, newRaw); apiErr != nil {
-		rq.fail(apiErr)
-		return
+	for j, i := range sqsIndexes(newObjs) { // each hook in its app's encoding
+		sqs[j].BodyEncoding = hookEncoding(newSet, newObjs[i])
 	}
 
-	// Save, then apply; when applying fails, save the old list back.
+	// Save, then apply; when applying fails, save the old settings back.
 	secrets := rq.secrets
-	if err := store.Save(ctx, tenant, newRaw); err != nil {
-		h.opts.Logger.Error("streamapi: saving hooks failed", "tenant", tenant, "err", scrubbed(err, secrets))
-		rq.fail(errInternal("UpdateApp failed: the settings could not be saved; nothing was changed"))
-		return
+	saveHooks, saveSettings := req.EventHooks != nil, req.settingsChange() && newSet != oldSet
+	if saveHooks {
+		if err := store.Save(ctx, tenant, newRaw); err != nil {
+			h.opts.Logger.Error("streamapi: saving hooks failed", "tenant", tenant, "err", scrubbed(err, secrets))
+			rq.fail(errInternal("UpdateApp failed: the settings could not be saved; nothing was changed"))
+			return
+		}
+	}
+	if saveSettings {
+		if err := settingsStore.SaveSettings(ctx, tenant, newSet); err != nil {
+			h.opts.Logger.Error("streamapi: saving app settings failed", "tenant", tenant, "err", scrubbed(err, secrets))
+			var rbErr error
+			if saveHooks {
+				rbErr = store.Save(context.WithoutCancel(ctx), tenant, oldRaw)
+			}
+			if rbErr != nil {
+				h.opts.Logger.Error("streamapi: restoring hooks failed", "tenant", tenant, "err", scrubbed(rbErr, secrets))
+				rq.fail(errInternal("UpdateApp failed: the app settings could not be saved, and the previous hooks could not be restored in storage: " +
+					"storage holds the new hooks, delivery the old ones"))
+				return
+			}
+			rq.fail(errInternal("UpdateApp failed: the settings could not be saved; nothing was changed"))
+			return
+		}
 	}
 	if err := h.opts.Applier.ApplyHooks(ctx, tenant, sqs); err != nil {
 		// The rollback must happen even when the client has hung up (which
 		// may be why applying failed).
-		rbErr := store.Save(context.WithoutCancel(ctx), tenant, oldRaw)
+		var rbErr error
+		if saveHooks {
+			rbErr = store.Save(context.WithoutCancel(ctx), tenant, oldRaw)
+		}
+		if saveSettings {
+			rbErr = errors.Join(rbErr, settingsStore.SaveSettings(context.WithoutCancel(ctx), tenant, oldSet))
+		}
 		h.opts.Logger.Error("streamapi: applying hooks failed", "tenant", tenant, "err", scrubbed(err, secrets), "rollback_err", scrubbed(rbErr, secrets))
 		if rbErr != nil {
 			rq.fail(errInternal("UpdateApp failed: the hooks could not be applied, and the previous settings could not be restored in storage: " +
@@ -401,14 +522,15 @@ func (h *Handler) updateApp(rq *request) {
 			return
 		}
 		var ve *sqshook.ValidationError
-		if errors.As(err, &ve) {
+		if errors.As(err, &ve) && saveHooks {
 			rq.fail(errProblems("UpdateApp", hookProblems(ve, sqsIndexes(newObjs), newObjs)))
 			return
 		}
 		rq.fail(errInternal("UpdateApp failed: the hooks could not be applied; nothing was changed"))
 		return
 	}
-	h.opts.Logger.Info("streamapi: event hooks updated", "tenant", tenant, "hooks", len(newObjs), "sqs_hooks", len(sqs))
+	h.opts.Logger.Info("streamapi: event hooks updated", "tenant", tenant, "hooks", len(newObjs), "sqs_hooks", len(sqs),
+		"compression", newSet.EnableHookPayloadCompression, "sqs_body_encoding", showSettings(newSet).SQSBodyEncoding)
 	rq.ok(struct {
 		Duration string `json:"duration"`
 	}{rq.duration()})
@@ -490,19 +612,32 @@ func (h *Handler) merge(tenant string, old []hookObject, in []json.RawMessage, e
 				add(i, id, f, "must be a string")
 			}
 		}
-		t, _ := o.str("hook_type")
-		switch {
-		case t == "":
-			add(i, id, "hook_type", fmt.Sprintf("required; one of %q", hookTypes))
-		case !slices.Contains(hookTypes, t):
-			add(i, id, "hook_type", fmt.Sprintf("unknown hook type %q; one of %q", t, hookTypes))
-		}
 		var del bool
 		if raw, ok := o["delete"]; ok {
 			if json.Unmarshal(raw, &del) != nil {
 				add(i, id, "delete", "must be true or false")
 			}
 			delete(o, "delete")
+		}
+		t, _ := o.str("hook_type")
+		switch {
+		case del && t == "":
+			// A deletion names the hook by its id alone: every field of
+			// the SDKs' EventHook is optional.
+			if explicitDeletion && id == "" {
+				add(i, id, "id", "delete: required: the id of the stored hook to delete")
+			}
+		case t == "":
+			add(i, id, "hook_type", fmt.Sprintf("required; one of %q", hookTypes))
+		case !slices.Contains(hookTypes, t):
+			add(i, id, "hook_type", fmt.Sprintf("unknown hook type %q; one of %q", t, hookTypes))
+		}
+		if raw, ok := o["sqs_body_encoding"]; ok && !del {
+			if msg := checkBodyEncoding(raw); msg != "" {
+				add(i, id, "sqs_body_encoding", msg)
+			} else if t != "" && t != sqshook.HookTypeSQS {
+				add(i, id, "sqs_body_encoding", "only sqs hooks have a body encoding")
+			}
 		}
 		if prev, ok := byID[id]; ok && id != "" {
 			if pt, _ := prev.str("hook_type"); pt == t {
@@ -557,7 +692,14 @@ func (h *Handler) merge(tenant string, old []hookObject, in []json.RawMessage, e
 	// Parse and validate the sqs hooks with sqshook's rules.
 	idx := sqsIndexes(out)
 	var hooks []sqshook.Hook
+	fresh := make(map[int]bool) // hooks given without an id
 	for _, i := range idx {
+		// A new hook gets an id in Stream's form (a UUID), not
+		// sqshook's derived one.
+		if id, _ := out[i].str("id"); id == "" {
+			out[i].setStr("id", newID())
+			fresh[i] = true
+		}
 		raw, _ := json.Marshal(out[i])
 		parsed, err := sqshook.ParseHooks(append(append([]byte("["), raw...), ']'))
 		id, _ := out[i].str("id")
@@ -572,6 +714,25 @@ func (h *Handler) merge(tenant string, old []hookObject, in []json.RawMessage, e
 		default:
 			hooks = append(hooks, parsed[0])
 		}
+	}
+	if len(ps) > 0 {
+		return nil, nil, ps
+	}
+	// A new hook with the settings of another (secret and enabled aside)
+	// would deliver every event twice.
+	settingsOf := make(map[string]int, len(hooks))
+	for j, hk := range hooks {
+		key := sqshook.GenerateHookID(hk)
+		if k, dup := settingsOf[key]; dup && (fresh[idx[j]] || fresh[idx[k]]) {
+			newer, other := idx[j], idx[k]
+			if !fresh[newer] {
+				newer, other = other, newer
+			}
+			add(newer, "", "", fmt.Sprintf("a new hook with the settings of event_hooks[%d] (queue, region, auth, key, event types): "+
+				"every event would be delivered twice", other))
+			continue
+		}
+		settingsOf[key] = j
 	}
 	if len(ps) > 0 {
 		return nil, nil, ps
@@ -632,8 +793,8 @@ func (h *Handler) writeBack(o, prev hookObject, bad func(field, rule string)) {
 	}
 }
 
-// newID returns a random id for a hook of another kind that has none, in
-// the UUID form Stream gives.
+// newID returns a random id for a hook that has none, in the form Stream
+// gives: a UUID (version 4).
 func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])

@@ -52,8 +52,8 @@ func TestReadAppendWriteBackKeepsSecrets(t *testing.T) {
 		t.Errorf("sqs_key shown as %v, want its last four characters", k)
 	}
 	firstID, _ := hooks[1]["id"].(string)
-	if !strings.HasPrefix(firstID, "sqs-") {
-		t.Errorf("sqs hook id %q, want a generated sqs-… id", firstID)
+	if !uuidRE.MatchString(firstID) {
+		t.Errorf("sqs hook id %q, want a generated UUID, as Stream gives", firstID)
 	}
 
 	// The documentation's flow: read, append, write the whole array back.
@@ -67,7 +67,7 @@ func TestReadAppendWriteBackKeepsSecrets(t *testing.T) {
 		t.Fatalf("after write-back: %v, want the webhook, the first hook (id %s) and the new one", after, firstID)
 	}
 	// Storage and the dispatcher hold the real credentials of both hooks.
-	applied := e.ds.Dispatcher("tenant-a").Hooks()
+	applied := e.ds.Hooks("tenant-a")
 	if len(applied) != 2 {
 		t.Fatalf("dispatcher has %d hooks, want the 2 sqs hooks", len(applied))
 	}
@@ -96,7 +96,7 @@ func TestReadAppendWriteBackKeepsSecrets(t *testing.T) {
 	// A changed secret replaces the stored one.
 	after[1]["sqs_secret"] = "rotated-secret-0000000000000000000000000"
 	wantOK(t, "rotate", e.asA(t, "PATCH", "/app", map[string]any{"event_hooks": asAny(after)}))
-	if s := e.ds.Dispatcher("tenant-a").Hooks()[0].SQSSecret; s != "rotated-secret-0000000000000000000000000" {
+	if s := e.ds.Hooks("tenant-a")[0].SQSSecret; s != "rotated-secret-0000000000000000000000000" {
 		t.Errorf("rotated secret not applied")
 	}
 	if strings.Contains(e.logs.String(), hookSecret) || strings.Contains(e.logs.String(), "rotated-secret") {
@@ -156,11 +156,11 @@ func TestPlaceholderStandsOnlyForItsOwnHook(t *testing.T) {
 			t.Errorf("%s: error does not name %s: %s", c.name, c.field, r.raw)
 		}
 	}
-	if got := e.ds.Dispatcher("tenant-a").Hooks(); len(got) != 1 || got[0].SQSSecret != hookSecret {
+	if got := e.ds.Hooks("tenant-a"); len(got) != 1 || got[0].SQSSecret != hookSecret {
 		t.Errorf("A's hooks changed after refused updates")
 	}
-	if e.ds.Dispatcher("tenant-b") != nil {
-		t.Errorf("B got a dispatcher from a refused update")
+	if len(e.ds.Hooks("tenant-b")) != 0 {
+		t.Errorf("B got hooks from a refused update")
 	}
 }
 
@@ -168,7 +168,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	e := newEnv(t, func(o *streamapi.Options) { o.MaxHooks = 5 })
 	wantOK(t, "setup", e.asA(t, "PATCH", "/app", map[string]any{"event_hooks": []any{webhookHook(), e.sqsHook(t, "kept")}}))
 	before, _ := e.store.Load(context.Background(), "tenant-a")
-	beforeHooks := e.ds.Dispatcher("tenant-a").Hooks()
+	beforeHooks := e.ds.Hooks("tenant-a")
 
 	valid := e.sqsHook(t, "valid")
 	tooMany := make([]any, 6)
@@ -210,7 +210,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"unknown hook type", map[string]any{"event_hooks": []any{map[string]any{"hook_type": "carrier-pigeon", "enabled": true}}}, 400, []string{"event_hooks[0].hook_type", "carrier-pigeon"}},
 		{"no hook type", map[string]any{"event_hooks": []any{map[string]any{"enabled": true}}}, 400, []string{"event_hooks[0].hook_type", "required"}},
 		{"the documentation's placeholder key", map[string]any{"event_hooks": []any{docKey}}, 400, []string{"event_hooks[0].sqs_key"}},
-		{"duplicate hooks", map[string]any{"event_hooks": []any{dupA, dupB}}, 400, []string{"event_hooks[1].id"}},
+		{"duplicate hooks", map[string]any{"event_hooks": []any{dupA, dupB}}, 400, []string{"event_hooks[1]", "settings of event_hooks[0]", "twice"}},
 		{"duplicate ids across kinds", map[string]any{"event_hooks": []any{webhookHook(), map[string]any{"id": "wh-1", "hook_type": "sns", "enabled": true}}}, 400, []string{"event_hooks[1].id", "duplicate"}},
 		{"unsupported setting", map[string]any{"event_hooks": []any{valid}, "webhook_url": "https://example.com"}, 400, []string{"webhook_url", "not supported"}},
 	}
@@ -235,7 +235,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	if fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("store changed by refused updates:\n%s\nwant\n%s", after, before)
 	}
-	if got := e.ds.Dispatcher("tenant-a").Hooks(); !reflect.DeepEqual(got, beforeHooks) {
+	if got := e.ds.Hooks("tenant-a"); !reflect.DeepEqual(got, beforeHooks) {
 		t.Errorf("dispatcher hooks changed by refused updates: %v, want %v", got, beforeHooks)
 	}
 	e.publish(t, "tenant-a", "message.new", 2)
@@ -266,11 +266,11 @@ func TestUpdateIsAtomic(t *testing.T) {
 			o.Store = fs
 		})
 		wantOK(t, "setup", e.asA(t, "PATCH", "/app", map[string]any{"event_hooks": []any{e.sqsHook(t, "a1")}}))
-		before := e.ds.Dispatcher("tenant-a").Hooks()
+		before := e.ds.Hooks("tenant-a")
 		fs.failSave = 1
 		r := e.asA(t, "PATCH", "/app", map[string]any{"event_hooks": []any{e.sqsHook(t, "a2")}})
 		wantError(t, "failed save", r, 500, streamapi.CodeInternal)
-		if got := e.ds.Dispatcher("tenant-a").Hooks(); !reflect.DeepEqual(got, before) {
+		if got := e.ds.Hooks("tenant-a"); !reflect.DeepEqual(got, before) {
 			t.Errorf("dispatcher changed although saving failed: %v", got)
 		}
 		if hooks := hooksOf(t, e.asA(t, "GET", "/app", nil)); len(hooks) != 1 || !strings.HasSuffix(hooks[0]["sqs_queue_url"].(string), "/a1") {
@@ -323,7 +323,7 @@ func TestAppsSeeOnlyTheirOwnHooks(t *testing.T) {
 	}
 	// B clearing its hooks leaves A's alone.
 	wantOK(t, "B clears", e.asB(t, "PATCH", "/app", map[string]any{"event_hooks": []any{}}))
-	if got := len(e.ds.Dispatcher("tenant-a").Hooks()); got != 1 {
+	if got := len(e.ds.Hooks("tenant-a")); got != 1 {
 		t.Errorf("A has %d hooks after B cleared its own, want 1", got)
 	}
 }
@@ -353,7 +353,7 @@ func TestExplicitDeletion(t *testing.T) {
 	if len(hooks) != 2 || hooks[0]["hook_type"] != "sqs" || hooks[1]["hook_type"] != "sqs" {
 		t.Fatalf("after explicit deletion: %v, want the two sqs hooks", hooks)
 	}
-	if got := len(e.ds.Dispatcher("tenant-a").Hooks()); got != 2 {
+	if got := len(e.ds.Hooks("tenant-a")); got != 2 {
 		t.Errorf("dispatcher has %d hooks, want 2", got)
 	}
 	r = e.asA(t, "PATCH", "/app", map[string]any{"explicit_event_hooks_deletion": true,
@@ -395,7 +395,7 @@ func TestRestoreAppliesStoredHooks(t *testing.T) {
 	e := newEnv(t, nil)
 	wantOK(t, "setup", e.asA(t, "PATCH", "/app", map[string]any{"event_hooks": []any{webhookHook(), e.sqsHook(t, "r1")}}))
 	// A second server over the same store starts with the stored hooks.
-	ds := streamapi.NewDispatchers(sqshook.WithEndpoint(e.sqs.URL()))
+	ds := newTenants(t, sqshook.WithEndpoint(e.sqs.URL()))
 	defer ds.Close(context.Background())
 	h, err := streamapi.New(streamapi.Options{Apps: testApps(), Applier: ds, Store: e.store, Endpoint: e.sqs.URL()})
 	if err != nil {
@@ -404,7 +404,7 @@ func TestRestoreAppliesStoredHooks(t *testing.T) {
 	if err := h.Restore(context.Background(), "tenant-a"); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
-	got := ds.Dispatcher("tenant-a").Hooks()
+	got := ds.Hooks("tenant-a")
 	if len(got) != 1 || got[0].SQSSecret != hookSecret {
 		t.Errorf("restored %d hooks (want 1 with its secret)", len(got))
 	}
@@ -444,7 +444,7 @@ func TestConcurrentUpdatesKeepStoreAndDispatcherInStep(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		applied := e.ds.Dispatcher(tenant).Hooks()
+		applied := e.ds.Hooks(tenant)
 		if len(stored) != len(applied) {
 			t.Fatalf("%s: store has %d hooks, dispatcher %d", tenant, len(stored), len(applied))
 		}
@@ -477,7 +477,7 @@ func TestCredentialFieldNamesInAnotherCase(t *testing.T) {
 			t.Errorf("%s: the refusal shows the secret: %s", name, r.raw)
 		}
 	}
-	if d := e.ds.Dispatcher("tenant-a"); d != nil && len(d.Hooks()) > 0 {
+	if len(e.ds.Hooks("tenant-a")) > 0 {
 		t.Errorf("a refused hook was applied")
 	}
 

@@ -86,9 +86,10 @@ func MigratePostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptio
 	stmts = append(stmts, "CREATE TABLE IF NOT EXISTS "+opts.table()+` (
 	tenant     text PRIMARY KEY,
 	hooks      json NOT NULL,
+	settings   json NOT NULL DEFAULT '{}',
 	version    bigint NOT NULL,
 	updated_at timestamptz NOT NULL DEFAULT now()
-)`)
+)`, "ALTER TABLE "+opts.table()+" ADD COLUMN IF NOT EXISTS settings json NOT NULL DEFAULT '{}'")
 	for _, s := range stmts {
 		if _, err := pool.Exec(ctx, s); err != nil {
 			return fmt.Errorf("streamapi: creating the settings table: %w", err)
@@ -153,6 +154,59 @@ func (s *PostgresStore) load(ctx context.Context, q querier, tenant string) ([]j
 		hooks = []json.RawMessage{}
 	}
 	return hooks, version, nil
+}
+
+// loadSettings returns tenant's AppSettings (the zero value without a row).
+func (s *PostgresStore) loadSettings(ctx context.Context, q querier, tenant string) (AppSettings, error) {
+	var doc string
+	err := q.QueryRow(ctx, "SELECT settings::text FROM "+s.opts.table()+" WHERE tenant = $1", tenant).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return AppSettings{}, nil
+	}
+	if err != nil {
+		return AppSettings{}, fmt.Errorf("streamapi: loading app settings: %w", err)
+	}
+	var set AppSettings
+	if err := json.Unmarshal([]byte(doc), &set); err != nil {
+		return AppSettings{}, fmt.Errorf("streamapi: the stored app settings are not a JSON object: %w", err)
+	}
+	return set, nil
+}
+
+// LoadSettings implements SettingsStore.
+func (s *PostgresStore) LoadSettings(ctx context.Context, tenant string) (AppSettings, error) {
+	return s.loadSettings(ctx, s.pool, tenant)
+}
+
+// SaveSettings implements SettingsStore: like a list, a change of the
+// app's settings raises its version and notifies every server, which
+// applies the app's hooks in their new encodings.
+func (s *PostgresStore) SaveSettings(ctx context.Context, tenant string, set AppSettings) error {
+	if len(tenant) > maxNotifyPayload {
+		return fmt.Errorf("streamapi: a tenant id of %d bytes is too long for a notification", len(tenant))
+	}
+	doc, err := json.Marshal(set)
+	if err != nil {
+		return err
+	}
+	var version int64
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, "INSERT INTO "+s.opts.table()+` AS t (tenant, hooks, settings, version, updated_at) VALUES ($1, '[]', $2::json, 1, now())
+ON CONFLICT (tenant) DO UPDATE SET settings = EXCLUDED.settings, version = t.version + 1, updated_at = now() RETURNING version`,
+			tenant, string(doc)).Scan(&version)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "SELECT pg_notify($1, $2)", s.opts.Channel, tenant)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("streamapi: saving app settings: %w", err)
+	}
+	s.mu.Lock()
+	s.saved[tenant] = version
+	s.mu.Unlock()
+	return nil
 }
 
 // Load implements Store.

@@ -162,7 +162,11 @@ func (f *Fleet) sync(ctx context.Context, tenant string) error {
 	if (known && have == version) || (!known && version == 0) {
 		return nil
 	}
-	hooks, err := sqsHooks(stored)
+	settings, err := f.store.loadSettings(ctx, f.store.pool, tenant)
+	if err != nil {
+		return err
+	}
+	hooks, err := sqsHooks(stored, settings)
 	if err != nil {
 		return fmt.Errorf("streamapi: the stored hooks of an app are damaged: %w", err)
 	}

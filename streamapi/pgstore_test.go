@@ -128,13 +128,17 @@ type node struct {
 func (p *pgEnv) node(t *testing.T, popts streamapi.PostgresOptions, fopts streamapi.FleetOptions) *node {
 	t.Helper()
 	n := &node{env: &env{sqs: p.sqs, logs: &syncBuffer{}}}
-	n.ds = streamapi.NewDispatchers(sqshook.WithEndpoint(p.sqs.URL()), sqshook.WithLinger(time.Millisecond),
+	ds, err := streamapi.NewTenants(sqshook.WithEndpoint(p.sqs.URL()), sqshook.WithLinger(time.Millisecond),
 		sqshook.WithLogger(slog.New(slog.NewTextHandler(n.logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.ds = ds
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		if err := n.ds.Close(ctx); err != nil {
-			t.Errorf("Dispatchers.Close: %v", err)
+			t.Errorf("Tenants.Close: %v", err)
 		}
 	})
 	n.pool = newPGPool(t, p.url)
@@ -189,12 +193,8 @@ func (n *node) stop() {
 // queues returns the SQS queue URLs of tenant's hooks in the node's
 // dispatcher, sorted.
 func (n *node) queues(tenant string) []string {
-	d := n.ds.Dispatcher(tenant)
-	if d == nil {
-		return nil
-	}
 	var out []string
-	for _, h := range d.Hooks() {
+	for _, h := range n.ds.Hooks(tenant) {
 		out = append(out, h.SQSQueueURL)
 	}
 	slices.Sort(out)
@@ -230,7 +230,7 @@ func listedQueues(t *testing.T, e *env, keyOf func(*testing.T, string, string, a
 }
 
 // publishMarked publishes one event for tenant whose body holds marker.
-func publishMarked(t *testing.T, ds *streamapi.Dispatchers, tenant, marker string) {
+func publishMarked(t *testing.T, ds *streamapi.Tenants, tenant, marker string) {
 	t.Helper()
 	ev, err := sqshook.NewEvent("message.new", map[string]any{"type": "message.new", "marker": marker})
 	if err != nil {
@@ -243,7 +243,8 @@ func publishMarked(t *testing.T, ds *streamapi.Dispatchers, tenant, marker strin
 
 func received(s *sqstest.Server, queueURL, marker string) bool {
 	for _, m := range s.Received(queueURL) {
-		if strings.Contains(m.Body, marker) {
+		// streamapi's hooks deliver in Stream's encoding (base64).
+		if body, err := sqshook.DecodeBody(m.Body); err == nil && strings.Contains(string(body), marker) {
 			return true
 		}
 	}
@@ -289,6 +290,18 @@ func TestFleetPostgresHookAddedThroughAReachesB(t *testing.T) {
 		waitFor(t, "the event published by "+n.name, func() bool { return received(p.sqs, url, marker) })
 		t.Logf("an event published by %s reached the queue in %v", n.name, time.Since(start))
 	}
+
+	// An app setting changed through A reaches B too: with compression on,
+	// B sends the hook's bodies gzipped.
+	id := hooksOf(t, a.asA(t, "GET", "/app", nil))[0]["id"].(string)
+	if enc, _ := b.ds.Encoding("tenant-a", id); enc != sqshook.EncodingBase64 {
+		t.Fatalf("B sends the hook in %q before compression is on, want base64", enc)
+	}
+	wantOK(t, "PATCH /app compression through A", a.asA(t, "PATCH", "/app", map[string]any{"enable_hook_payload_compression": true}))
+	waitFor(t, "B's dispatcher sends the hook gzipped", func() bool {
+		enc, _ := b.ds.Encoding("tenant-a", id)
+		return enc == sqshook.EncodingGzip
+	})
 
 	// A change through B reaches A the same way: removing the hook.
 	sent = time.Now()

@@ -7,10 +7,13 @@
 //
 // # Endpoints
 //
-//	GET   /app        the app's settings: its event_hooks, both at the top of
-//	                  the response (as the JavaScript SDK reads them) and in
-//	                  "app" (as the Go, Python, Ruby, Java and .NET SDKs do)
-//	PATCH /app        replaces the app's event_hooks as a whole
+//	GET   /app        the app's settings: its event_hooks,
+//	                  enable_hook_payload_compression and sqs_body_encoding,
+//	                  both at the top of the response (as the JavaScript SDK
+//	                  reads them) and in "app" (as the Go, Python, Ruby, Java
+//	                  and .NET SDKs do)
+//	PATCH /app        replaces the app's event_hooks as a whole, and sets
+//	                  enable_hook_payload_compression and sqs_body_encoding
 //	POST  /check_sqs  checks the given SQS settings or, with an empty body,
 //	                  every SQS hook of the app
 //
@@ -38,6 +41,18 @@
 // (it only checks their hook_type and id) and hands the sqs hooks, validated
 // with sqshook's rules, to the Applier.
 //
+// # Body encodings
+//
+// Each sqs hook's bodies follow Stream's SQS contract, the one the
+// parseSqs helper of Stream's SDKs reads: the event JSON in base64, or
+// gzipped and then in base64 while the app's
+// enable_hook_payload_compression is on. The app's sqs_body_encoding
+// ("stream", the default, or "raw"), or the hook's own, chooses raw JSON
+// instead, for a consumer that JSON-parses the body as the example of
+// Stream's SQS documentation does. One function decides each hook's
+// encoding, which the Applier receives as sqshook.Hook.BodyEncoding.
+// sqshook.DecodeBody reads every encoding.
+//
 // # Secrets
 //
 // GET /app never shows a credential: sqs_secret and sns_secret are shown as
@@ -55,10 +70,10 @@
 // Hook lists are read and written through a [Store] the chat server
 // implements with its own database ([MemoryStore] and [FileStore] are
 // embedded defaults), and every accepted update is applied through an
-// [Applier] ([TenantApplier] makes each app a tenant of one dispatcher;
-// [Dispatchers] keeps one dispatcher per app instead, and with
-// [NewDispatchersFunc] each app's has its own options, such as the
-// ExternalId its "role" hooks assume their role with). An update is
+// [Applier] ([Tenants] makes each app a tenant and sends each hook in its
+// encoding; [TenantApplier] makes each app a tenant of one dispatcher you
+// made, every hook in that dispatcher's encoding). App settings are kept
+// by a Store that is also a [SettingsStore]. An update is
 // validated first, then saved, then applied; when applying fails the
 // previous list is saved back, so the store and the dispatcher never
 // disagree: if saving fails the dispatcher is untouched.
@@ -199,10 +214,12 @@ type Checker func(ctx context.Context, tenant string, h sqshook.Hook) sqshook.Ch
 type Options struct {
 	// Apps maps API keys to apps. Required.
 	Apps Apps
-	// Store holds every app's hook list. Default: a new MemoryStore.
+	// Store holds every app's hook list and, when it is a SettingsStore,
+	// its settings. Default: a new MemoryStore.
 	Store Store
-	// Applier receives every app's validated SQS hooks after each accepted
-	// update. Required (TenantApplier and Dispatchers are two).
+	// Applier receives every app's validated SQS hooks, each with its
+	// BodyEncoding, after each accepted update. Required (TenantApplier,
+	// or Tenants, which bundles a dispatcher with it).
 	Applier Applier
 	// Endpoint is the SQS endpoint override (an emulator), used by the
 	// default Validation and Check. Empty: AWS's own endpoints.
@@ -408,7 +425,11 @@ func (h *Handler) Restore(ctx context.Context, tenant string) error {
 	if err != nil {
 		return err
 	}
-	hooks, err := sqsHooks(stored)
+	settings, err := h.loadSettings(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	hooks, err := sqsHooks(stored, settings)
 	if err != nil {
 		return err
 	}

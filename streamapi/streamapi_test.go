@@ -1,16 +1,13 @@
 package streamapi_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/internal/streamclient"
 	"github.com/sqshook/sqshook/sqstest"
 	"github.com/sqshook/sqshook/streamapi"
 )
@@ -31,62 +29,18 @@ const clientDir = "../testdata/stream-client"
 // (scripts/test.sh sets it); without it the tests use package sqstest.
 const envEmulatorEndpoint = "SQSHOOK_EMULATOR_ENDPOINT"
 
-// streamClient makes sure node and the pinned stream-chat package are
-// there (running npm ci when node_modules is missing) and returns node's
-// path. Without node the test fails in CI and is skipped, loudly, elsewhere.
+// streamClient makes sure node and the pinned clients are there and
+// returns node's path (see streamclient.Node).
 func streamClient(t *testing.T) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = exec.LookPath("npm")
-	}
-	if err != nil {
-		msg := "node and npm are needed to run Stream's JavaScript client (the stream-chat package): " + err.Error()
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		fmt.Fprintln(os.Stderr, "WARNING: "+msg)
-		t.Skip(msg)
-	}
-	if _, err := os.Stat(filepath.Join(clientDir, "node_modules", "stream-chat", "package.json")); err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = clientDir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", clientDir, err, out)
-		}
-	}
-	return node
+	return streamclient.Node(t, clientDir)
 }
 
 // runFlow runs flow.mjs in mode with the given credentials and returns its
 // RESULT.
 func runFlow(t *testing.T, node, mode, baseURL, key, secret string, extra ...string) map[string]any {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "flow.mjs", mode)
-	cmd.Dir = clientDir
-	cmd.Env = append(os.Environ(), "STREAM_BASE_URL="+baseURL, "STREAM_API_KEY="+key, "STREAM_API_SECRET="+secret)
-	cmd.Env = append(cmd.Env, extra...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	var result map[string]any
-	sc := bufio.NewScanner(&stdout)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		if line, ok := strings.CutPrefix(sc.Text(), "RESULT "); ok {
-			if err := json.Unmarshal([]byte(line), &result); err != nil {
-				t.Fatalf("flow %s: RESULT is not JSON: %v: %s", mode, err, line)
-			}
-		}
-	}
-	if result == nil {
-		t.Fatalf("flow %s: no RESULT (err %v)\nstdout:\n%s\nstderr:\n%s", mode, runErr, stdout.String(), stderr.String())
-	}
-	return result
+	return streamclient.Run(t, node, clientDir, mode, baseURL, key, secret, extra...)
 }
 
 // queueEnv is where the test's hooks deliver: the SQS emulator or sqstest.
@@ -164,7 +118,7 @@ func (q queueEnv) drain(t *testing.T, url string, want int) []string {
 func TestStreamClientDocumentationFlow(t *testing.T) {
 	node := streamClient(t)
 	q := newQueueEnv(t)
-	ds := streamapi.NewDispatchers(sqshook.WithEndpoint(q.endpoint), sqshook.WithLinger(time.Millisecond))
+	ds := newTenants(t, sqshook.WithEndpoint(q.endpoint), sqshook.WithLinger(time.Millisecond))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -216,7 +170,7 @@ func TestStreamClientDocumentationFlow(t *testing.T) {
 	if check2, _ := res2["check"].(map[string]any); check2["status"] != "ok" {
 		t.Fatalf("second testSQSSettings: %v, want status ok", check2)
 	}
-	applied := ds.Dispatcher("tenant-a").Hooks()
+	applied := ds.Hooks("tenant-a")
 	if len(applied) != 2 || applied[0].SQSSecret != hookSecret || applied[1].SQSSecret != hookSecret2 {
 		t.Fatalf("the dispatcher does not hold both hooks with their own secrets (%d hooks)", len(applied))
 	}
@@ -248,8 +202,10 @@ func TestStreamClientDocumentationFlow(t *testing.T) {
 			t.Fatalf("queue %s got %d messages, want 5", url, len(bodies))
 		}
 		for _, b := range bodies {
-			if !strings.Contains(b, `"tenant":"tenant-a"`) {
-				t.Errorf("message %s is not one of app A's events", b)
+			// Stream's SQS contract by default: base64 of the event JSON.
+			ev, err := base64.StdEncoding.DecodeString(b)
+			if err != nil || !strings.Contains(string(ev), `"tenant":"tenant-a"`) {
+				t.Errorf("message %s is not one of app A's events in base64 (%v)", b, err)
 			}
 		}
 		if more := q.drain(t, url, 0); len(more) != 0 {
@@ -278,7 +234,7 @@ func TestStreamClientDocumentationFlow(t *testing.T) {
 	if left, _ := rm["after"].([]any); len(left) != 1 {
 		t.Fatalf("after removal: %v, want the second hook only", left)
 	}
-	if hooks := ds.Dispatcher("tenant-a").Hooks(); len(hooks) != 1 || hooks[0].SQSQueueURL != queue2 || hooks[0].SQSSecret != hookSecret2 {
+	if hooks := ds.Hooks("tenant-a"); len(hooks) != 1 || hooks[0].SQSQueueURL != queue2 || hooks[0].SQSSecret != hookSecret2 {
 		t.Fatalf("dispatcher after removal: %d hooks, want the second with its secret", len(hooks))
 	}
 	publish("tenant-a", 4)

@@ -5,7 +5,7 @@
 //	sqshook policy   print the queue policy or permission policy for a hook
 //	sqshook check    test each hook's settings against its real queue
 //	sqshook bench    throughput and latency over linger × in-flight settings
-//	sqshook serve    Stream-compatible settings API for a demo app
+//	sqshook serve    Stream-compatible settings API for a demo app or many apps
 //
 // Run "sqshook <command> -h" for each command's flags.
 package main
@@ -34,7 +34,7 @@ func commands() []command {
 		{"policy", "print the IAM policy JSON a customer attaches for a hook", runPolicy},
 		{"check", "test each hook's settings against its queue (credentials, queue, policy)", runCheck},
 		{"bench", "measure throughput and latency over linger and in-flight settings", runBench},
-		{"serve", "run the Stream-compatible settings API for a demo app, with simulated traffic", runServe},
+		{"serve", "run the Stream-compatible settings API for a demo app or many apps, with simulated traffic", runServe},
 	}
 }
 

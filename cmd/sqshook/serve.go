@@ -1,7 +1,9 @@
 // This file owns "sqshook serve": the Stream-compatible settings API
-// (package streamapi) for one demo app, over an in-process SQS endpoint or
-// a given one, with simulated chat traffic for the app's hooks, behind an
-// HTTP server that bounds how long a client may hold a connection.
+// (package streamapi) for one demo app or the apps of an apps file (each a
+// tenant, added and rotated without a restart), over an in-process SQS
+// endpoint or a given one, with simulated chat traffic for the apps'
+// hooks, behind an HTTP server that bounds how long a client may hold a
+// connection.
 
 package main
 
@@ -57,10 +59,10 @@ const (
 )
 
 type serveConfig struct {
-	addr, endpoint, store, apiKey, apiSecret string
-	rate                                     int
-	seed                                     int64
-	progress                                 time.Duration
+	addr, endpoint, store, apiKey, apiSecret, apps string
+	rate                                           int
+	seed                                           int64
+	progress                                       time.Duration
 	// The HTTP server's timeouts (http.Server's fields of the same names).
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
 	// postgres is the URL of the PostgreSQL database that a fleet of
@@ -70,11 +72,18 @@ type serveConfig struct {
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", `Runs the Stream-compatible settings API (GET /app, PATCH /app with
-event_hooks, POST /check_sqs) for one demo app, so that Stream's own server
-SDKs configure and test SQS hooks against it with only their base URL
-changed. It prints the app's api key and secret, creates a demo queue, and
-publishes simulated chat traffic for the app: every SQS hook added through
-the API receives it.
+event_hooks and enable_hook_payload_compression, POST /check_sqs) for one
+demo app, or for every app of -apps FILE, so that Stream's own server SDKs
+configure and test SQS hooks against it with only their base URL changed.
+It prints the demo app's api key and secret, creates a demo queue, and
+publishes simulated chat traffic for the apps: every SQS hook added through
+the API receives its app's events, in Stream's SQS body encoding (base64;
+gzip, then base64, with enable_hook_payload_compression) unless the app or
+hook sets sqs_body_encoding "raw".
+
+-apps FILE lists the apps, [{"api_key", "api_secret", "tenant"}, ...]
+(tenant defaults to the api key); the file is read again when it changes,
+so apps are added, removed and their secrets rotated without a restart.
 
 SQS is an in-process endpoint (package sqstest, any credentials) unless
 -endpoint names another one (an emulator such as local-aws-sqs). Hooks are
@@ -90,6 +99,7 @@ flags). Stop with Ctrl-C.`, stderr)
 	fs.StringVar(&c.endpoint, "endpoint", "", "SQS endpoint URL (default: an in-process endpoint)")
 	fs.StringVar(&c.store, "store", "", "JSON file that keeps the hooks (default: in memory)")
 	fs.StringVar(&c.postgres, "postgres", "", "URL of a PostgreSQL database that keeps the hooks, shared by every server given it")
+	fs.StringVar(&c.apps, "apps", "", "JSON file of the apps, read again when it changes (default: one demo app)")
 	fs.StringVar(&c.apiKey, "api-key", "", "the demo app's api key (default: random)")
 	fs.StringVar(&c.apiSecret, "api-secret", "", "the demo app's api secret (default: random)")
 	fs.IntVar(&c.rate, "rate", 5, "simulated chat events per second for the demo app (0: none; at most 100000)")
@@ -109,6 +119,8 @@ flags). Stop with Ctrl-C.`, stderr)
 		return usagef("-rate must be between 0 and %d events per second, not %d", maxServeRate, c.rate)
 	case c.progress < 0:
 		return usagef("-progress must not be negative (0: never), not %v", c.progress)
+	case c.apps != "" && (c.apiKey != "" || c.apiSecret != ""):
+		return usagef("-apps and -api-key/-api-secret exclude each other: list the apps in the file")
 	}
 	for _, f := range []struct {
 		name string
@@ -128,13 +140,27 @@ func randomHex(n int) string {
 }
 
 func serve(ctx context.Context, c serveConfig, out, errOut io.Writer) error {
-	if c.apiKey == "" {
-		c.apiKey = "demo" + randomHex(6)
-	}
-	if c.apiSecret == "" {
-		c.apiSecret = randomHex(24)
-	}
 	logger := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var apps interface {
+		streamapi.Apps
+		Tenants() []string
+	}
+	var appsFile *streamapi.AppsFile
+	if c.apps != "" {
+		f, err := streamapi.NewAppsFile(c.apps, logger)
+		if err != nil {
+			return err
+		}
+		apps, appsFile = f, f
+	} else {
+		if c.apiKey == "" {
+			c.apiKey = "demo" + randomHex(6)
+		}
+		if c.apiSecret == "" {
+			c.apiSecret = randomHex(24)
+		}
+		apps = oneApp{streamapi.AppMap{c.apiKey: {Tenant: serveTenant, Secret: []byte(c.apiSecret)}}}
+	}
 
 	endpoint, where := c.endpoint, "SQS endpoint"
 	if endpoint == "" {
@@ -153,8 +179,8 @@ func serve(ctx context.Context, c serveConfig, out, errOut io.Writer) error {
 		return fmt.Errorf("creating the demo queue on %s: %w", endpoint, err)
 	}
 
-	// One dispatcher; each app is a tenant of it (streamapi.TenantApplier).
-	d, err := sqshook.New(nil, sqshook.WithEndpoint(endpoint), sqshook.WithLogger(logger),
+	// Each app is a tenant; each hook's bodies in its app's encoding.
+	ts, err := streamapi.NewTenants(sqshook.WithEndpoint(endpoint), sqshook.WithLogger(logger),
 		sqshook.WithRetryPolicy(sqshook.RetryPolicy{MaxInterval: time.Second}))
 	if err != nil {
 		return err
@@ -162,16 +188,15 @@ func serve(ctx context.Context, c serveConfig, out, errOut io.Writer) error {
 	defer func() {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := d.Close(closeCtx); err != nil {
-			fmt.Fprintf(errOut, "closing the dispatcher: %v\n", err)
+		if err := ts.Close(closeCtx); err != nil {
+			fmt.Fprintf(errOut, "closing the dispatchers: %v\n", err)
 		}
 	}()
-	app := d.Tenant(serveTenant)
 	var store streamapi.Store = streamapi.NewMemoryStore()
 	if c.store != "" {
 		store = streamapi.NewFileStore(c.store)
 	}
-	applier := streamapi.TenantApplier(d)
+	var applier streamapi.Applier = ts
 	var fleet *streamapi.Fleet
 	if c.postgres != "" {
 		pgStore, stop, err := startFleet(ctx, c.postgres, applier, logger)
@@ -182,27 +207,35 @@ func serve(ctx context.Context, c serveConfig, out, errOut io.Writer) error {
 		store, applier, fleet = pgStore, pgStore.fleet, pgStore.fleet
 	}
 	h, err := streamapi.New(streamapi.Options{
-		Apps:    streamapi.AppMap{c.apiKey: {Tenant: serveTenant, Secret: []byte(c.apiSecret)}},
+		Apps:    apps,
 		Store:   store,
 		Applier: applier,
-		// The demo's hooks are checked with the dispatcher's clients,
-		// against the endpoint they send to.
-		Check:    streamapi.TenantChecker(d),
+		// Hooks are checked with the dispatchers' clients, against the
+		// endpoint they send to.
+		Check:    ts.Checker(),
 		Endpoint: endpoint,
 		Logger:   logger,
 	})
 	if err != nil {
 		return err
 	}
-	var restoreErr error
-	if fleet == nil { // with -postgres, the Fleet's first reconcile applied every app's hooks
-		restoreErr = h.Restore(ctx, serveTenant)
+	restore := func(tenant string) {
+		if fleet != nil {
+			return // the Fleet's reconciles apply every app's stored hooks
+		}
+		if err := h.Restore(ctx, tenant); err != nil {
+			// Stored hooks may name the queue of an earlier in-process
+			// endpoint (its port changes from run to run): say so and
+			// serve anyway.
+			fmt.Fprintf(errOut, "warning: the hooks stored in %s for app %s were not applied: %v\n"+
+				"  GET /app shows them; write corrected ones back with PATCH /app\n", c.store, tenant, err)
+		}
 	}
-	if err := restoreErr; err != nil {
-		// Stored hooks may name the queue of an earlier in-process endpoint
-		// (its port changes from run to run): say so and serve anyway.
-		fmt.Fprintf(errOut, "warning: the hooks stored in %s were not applied: %v\n"+
-			"  GET /app shows them; write corrected ones back with PATCH /app\n", c.store, err)
+	for _, t := range apps.Tenants() {
+		restore(t)
+	}
+	if appsFile != nil {
+		appsFile.OnAdd(restore)
 	}
 
 	ln, err := net.Listen("tcp", c.addr)
@@ -217,16 +250,26 @@ func serve(ctx context.Context, c serveConfig, out, errOut io.Writer) error {
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(out, "Stream-compatible settings API for SQS hooks\n\n")
 	fmt.Fprintf(out, "  base URL    %s\n", base)
-	fmt.Fprintf(out, "  api key     %s\n", c.apiKey)
-	fmt.Fprintf(out, "  api secret  %s\n", c.apiSecret)
+	if appsFile != nil {
+		fmt.Fprintf(out, "  apps        %d, from %s (read again when it changes)\n", len(apps.Tenants()), c.apps)
+	} else {
+		fmt.Fprintf(out, "  api key     %s\n", c.apiKey)
+		fmt.Fprintf(out, "  api secret  %s\n", c.apiSecret)
+	}
 	fmt.Fprintf(out, "  SQS         %s, %s\n", endpoint, where)
 	fmt.Fprintf(out, "  demo queue  %s\n\n", aws.ToString(q.QueueUrl))
 	fmt.Fprintf(out, "Use Stream's server SDK with this base URL, for example in JavaScript:\n")
-	fmt.Fprintf(out, "  const client = new StreamChat(%q, %q, { baseURL: %q });\n", c.apiKey, c.apiSecret, base)
+	if appsFile != nil {
+		fmt.Fprintf(out, "  const client = new StreamChat(apiKey, apiSecret, { baseURL: %q });\n", base)
+	} else {
+		fmt.Fprintf(out, "  const client = new StreamChat(%q, %q, { baseURL: %q });\n", c.apiKey, c.apiSecret, base)
+	}
 	fmt.Fprintf(out, "then add an SQS hook on the demo queue (sqs_region \"us-east-1\", sqs_auth_type \"keys\",\n")
-	fmt.Fprintf(out, "any sqs_key of 16+ letters and digits, any sqs_secret) as Stream's documentation shows.\n")
+	fmt.Fprintf(out, "any sqs_key of 16+ letters and digits, any sqs_secret) as Stream's documentation shows;\n")
+	fmt.Fprintf(out, "read the deliveries with client.parseSqs(message.Body).\n")
 	if c.rate > 0 {
-		fmt.Fprintf(out, "Publishing simulated chat traffic for the app at %d events/s. Ctrl-C stops.\n", c.rate)
+		fmt.Fprintf(out, "Publishing simulated chat traffic at %d events/s, shared by the apps in turn; each event's\n", c.rate)
+		fmt.Fprintf(out, "event_id attribute starts with its app's tenant. Ctrl-C stops.\n")
 	}
 
 	var published, failed atomic.Int64
@@ -240,15 +283,23 @@ func serve(ctx context.Context, c serveConfig, out, errOut io.Writer) error {
 		chat := newChat(c.seed)
 		tick := time.NewTicker(time.Second / time.Duration(c.rate))
 		defer tick.Stop()
+		turn := 0
 		for {
 			select {
 			case <-trafficCtx.Done():
 				return
 			case <-tick.C:
 			}
+			tenants := apps.Tenants()
+			if len(tenants) == 0 {
+				continue
+			}
+			tenant := tenants[turn%len(tenants)]
+			turn++
 			ev, err := chat.next()
 			if err == nil {
-				err = app.Publish(trafficCtx, ev)
+				ev.ID = fmt.Sprintf("%s-%d", tenant, turn)
+				err = ts.Publish(trafficCtx, tenant, ev)
 			}
 			if err != nil && trafficCtx.Err() == nil {
 				failed.Add(1)
@@ -274,7 +325,12 @@ loop:
 			runErr = err
 			break loop
 		case <-progress:
-			hooks, tot := len(app.Hooks()), totals(app.Stats())
+			hooks, tot := 0, sqshook.HookStats{}
+			for _, t := range apps.Tenants() {
+				hooks += len(ts.Hooks(t))
+				s := totals(ts.Stats(t))
+				tot.Delivered, tot.DeadLettered, tot.Pending = tot.Delivered+s.Delivered, tot.DeadLettered+s.DeadLettered, tot.Pending+s.Pending
+			}
 			fmt.Fprintf(out, "published %d (failed %d); %d SQS hooks; delivered %d, dead-lettered %d, pending %d\n",
 				published.Load(), failed.Load(), hooks, tot.Delivered, tot.DeadLettered, tot.Pending)
 		}
@@ -292,3 +348,9 @@ loop:
 	fmt.Fprintf(out, "stopped: published %d events\n", published.Load())
 	return nil
 }
+
+// oneApp is serve's demo app: an AppMap with its one tenant.
+type oneApp struct{ streamapi.AppMap }
+
+// Tenants returns the demo app's tenant.
+func (oneApp) Tenants() []string { return []string{serveTenant} }

@@ -26,6 +26,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sqshook/sqshook"
 	"github.com/sqshook/sqshook/sqstest"
 )
 
@@ -203,8 +204,12 @@ func usersOf(seed int64) []string {
 func countFrom(s *sqstest.Server, queue string, users []string) int {
 	n := 0
 	for _, m := range s.Received(queue) {
+		body, err := sqshook.DecodeBody(m.Body) // Stream's encoding: base64
+		if err != nil {
+			continue
+		}
 		for _, u := range users {
-			if strings.Contains(m.Body, u) {
+			if strings.Contains(string(body), u) {
 				n++
 				break
 			}
