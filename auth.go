@@ -239,9 +239,9 @@ type clientKey struct {
 type clientEntry struct {
 	c      *sqs.Client
 	lean   *leanClient // c with the lean SendMessageBatch; nil with ClientOptions.SDKSendPath
-	users  int        // pipelines that acquired it and have not released it
-	pinned bool       // returned by Client: kept for the pool's life
-	role   *roleEntry // the credentials of a "role" client, which it uses; nil for the others
+	users  int         // pipelines that acquired it and have not released it
+	pinned bool        // returned by Client: kept for the pool's life
+	role   *roleEntry  // the credentials of a "role" client, which it uses; nil for the others
 }
 
 // roleEntry is an assumed role's credentials the pool holds, and who uses

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -338,7 +339,10 @@ func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutpu
 	for _, r := range out.Successful {
 		id := aws.ToString(r.Id)
 		var e *types.SendMessageBatchRequestEntry
-		for i := range in.Entries {
+		if n, err := strconv.Atoi(id); err == nil && n >= 0 && n < len(in.Entries) && aws.ToString(in.Entries[n].Id) == id {
+			e = &in.Entries[n] // sqshook's ids are the entries' indexes
+		}
+		for i := 0; e == nil && i < len(in.Entries); i++ {
 			if aws.ToString(in.Entries[i].Id) == id {
 				e = &in.Entries[i]
 				break
@@ -348,7 +352,7 @@ func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutpu
 			continue // the SDK ignores it too; settlement reports unknown ids
 		}
 		if r.MD5OfMessageBody != nil {
-			sum := md5.Sum([]byte(*e.MessageBody))
+			sum := md5.Sum(unsafe.Slice(unsafe.StringData(*e.MessageBody), len(*e.MessageBody))) // read only: no copy of the body
 			if !hexEqual(*r.MD5OfMessageBody, sum[:]) {
 				errs = append(errs, md5Mismatch{id, "body", *r.MD5OfMessageBody, hex.EncodeToString(sum[:])})
 			}
