@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -309,6 +310,7 @@ func cpuSDKRaw(b *testing.B, endpoint string, h sqshook.Hook, body []byte, rate 
 // waits for all to be acknowledged.
 func cpuDispatcher(b *testing.B, endpoint string, h sqshook.Hook, body []byte, rate int, dur time.Duration, sdkPath bool) int {
 	d, err := sqshook.New([]sqshook.Hook{h},
+		sqshook.WithLogger(slog.New(slog.DiscardHandler)),
 		sqshook.WithEndpoint(endpoint),
 		sqshook.WithClientOptions(sqshook.ClientOptions{SDKSendPath: sdkPath, MaxIdleConnsPerHost: 256}),
 	)
@@ -325,10 +327,11 @@ func cpuDispatcher(b *testing.B, endpoint string, h sqshook.Hook, body []byte, r
 		time.Sleep(time.Until(next))
 		for range sqshook.MaxBatchEntries {
 			i := seq.Add(1)
-			if err := d.Publish(ctx, sqshook.Event{ID: "evt-" + strconv.FormatInt(i, 10), Type: "message.new", Body: body}); err != nil {
-				b.Fatal(err)
+			// A full queue (the way does not keep up with the rate) refuses
+			// the event: only acknowledged events count.
+			if err := d.Publish(ctx, sqshook.Event{ID: "evt-" + strconv.FormatInt(i, 10), Type: "message.new", Body: body}); err == nil {
+				n.Add(1)
 			}
-			n.Add(1)
 		}
 	}
 	fctx, cancel := context.WithTimeout(ctx, time.Minute)
