@@ -108,6 +108,16 @@ type ClientOptions struct {
 	// absolute http or https URL with a host, without user info, query or
 	// fragment, and http only on a loopback address.
 	InsecureCleartextEndpoint bool
+
+	// SDKSendPath sends the SendMessageBatch calls of a Dispatcher's
+	// pipelines through the SDK client's full middleware stack. The
+	// default (false) is the lean path: the request encoded from the batch
+	// into a reused buffer and sent without the stack, with the SDK's
+	// credentials, SigV4 signer, endpoint resolution and error decoding,
+	// and the MD5 digests of the response checked (those of the
+	// attributes too, which the SDK does not check). Other calls, and the
+	// clients Client returns, always use the SDK client.
+	SDKSendPath bool
 }
 
 // connsPerHost is the bound on connections per host of the transport a
@@ -201,6 +211,7 @@ type ClientPool struct {
 	httpClient  aws.HTTPClient
 	transport   *http.Transport // the pool's own; nil when ClientOptions.HTTPClient is used
 	loadConfig  func(ctx context.Context) (aws.Config, error)
+	sdkSend     bool // ClientOptions.SDKSendPath
 
 	mu          sync.Mutex
 	clients     map[clientKey]*clientEntry
@@ -227,9 +238,10 @@ type clientKey struct {
 // is neither used nor pinned leaves the pool (see release).
 type clientEntry struct {
 	c      *sqs.Client
-	users  int        // pipelines that acquired it and have not released it
-	pinned bool       // returned by Client: kept for the pool's life
-	role   *roleEntry // the credentials of a "role" client, which it uses; nil for the others
+	lean   *leanClient // c with the lean SendMessageBatch; nil with ClientOptions.SDKSendPath
+	users  int         // pipelines that acquired it and have not released it
+	pinned bool        // returned by Client: kept for the pool's life
+	role   *roleEntry  // the credentials of a "role" client, which it uses; nil for the others
 }
 
 // roleEntry is an assumed role's credentials the pool holds, and who uses
@@ -300,6 +312,7 @@ func NewClientPool(opts ClientOptions) *ClientPool {
 		window:      opts.RoleExpiryWindow,
 		httpClient:  opts.HTTPClient,
 		loadConfig:  opts.LoadDefaultConfig,
+		sdkSend:     opts.SDKSendPath,
 		clients:     make(map[clientKey]*clientEntry),
 		roles:       make(map[roleKey]*roleEntry),
 	}
@@ -379,14 +392,33 @@ func (p *ClientPool) client(ctx context.Context, h Hook, externalID string) (*sq
 // acquire is client for a pipeline: the pool holds the client until
 // release is called (once or more; the first call counts). When the last
 // user of a client releases it, the pool drops the client, and the
-// assumed-role credentials no other client of the pool uses.
-func (p *ClientPool) acquire(ctx context.Context, h Hook, externalID string) (c *sqs.Client, release func(), err error) {
-	return p.get(ctx, h, externalID, useAcquire)
+// assumed-role credentials no other client of the pool uses. The client
+// sends its batches on the lean path (see leanClient) unless
+// ClientOptions.SDKSendPath is set.
+func (p *ClientPool) acquire(ctx context.Context, h Hook, externalID string) (c SQSAPI, release func(), err error) {
+	e, release, err := p.getEntry(ctx, h, externalID, useAcquire)
+	if err != nil {
+		return nil, nil, err
+	}
+	if e.lean != nil {
+		return e.lean, release, nil
+	}
+	return e.c, release, nil
 }
 
 // get returns the client for h, held as u says; release is non-nil for
 // useAcquire only.
 func (p *ClientPool) get(ctx context.Context, h Hook, externalID string, u use) (*sqs.Client, func(), error) {
+	e, release, err := p.getEntry(ctx, h, externalID, u)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e.c, release, nil
+}
+
+// getEntry is get's work: the pool's entry for h (a new one that the pool
+// does not keep for useOnce).
+func (p *ClientPool) getEntry(ctx context.Context, h Hook, externalID string, u use) (*clientEntry, func(), error) {
 	if p.endpointErr != nil {
 		return nil, nil, p.endpointErr
 	}
@@ -419,7 +451,7 @@ func (p *ClientPool) get(ctx context.Context, h Hook, externalID string, u use) 
 	if e, ok := p.clients[key]; ok {
 		release := p.holdLocked(key, e, u)
 		p.mu.Unlock()
-		return e.c, release, nil
+		return e, release, nil
 	}
 	p.mu.Unlock()
 
@@ -469,13 +501,16 @@ func (p *ClientPool) get(ctx context.Context, h Hook, externalID string, u use) 
 			p.dropRoleUserLocked(key.role, role)
 		}
 	case u == useOnce:
-		return c, nil, nil
+		return &clientEntry{c: c}, nil, nil
 	default:
 		e = &clientEntry{c: c, role: role}
+		if !p.sdkSend {
+			e.lean = newLeanClient(c)
+		}
 		p.clients[key] = e
 		p.clientsPeak = max(p.clientsPeak, len(p.clients))
 	}
-	return e.c, p.holdLocked(key, e, u), nil
+	return e, p.holdLocked(key, e, u), nil
 }
 
 // holdLocked records a use of e; p.mu is held. For useAcquire it returns

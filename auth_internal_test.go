@@ -426,7 +426,7 @@ func TestClientPoolSharesAndCounts(t *testing.T) {
 	rel1()
 	rel1() // a second release of the same use changes nothing
 	want("one of two users released (twice)", 1, 0)
-	if once, err := p.client(ctx, poolKeysHook(1), ""); err != nil || once != c1 {
+	if once, err := p.client(ctx, poolKeysHook(1), ""); err != nil || once != sdkClient(c1) {
 		t.Errorf("a one-off use got %p, %v; want the held client %p", once, err, c1)
 	}
 	rel2()
@@ -453,7 +453,7 @@ func TestClientPoolSharesAndCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	c3, rel3, err := p.acquire(ctx, poolKeysHook(3), "")
-	if err != nil || c3 != pinned {
+	if err != nil || sdkClient(c3) != pinned {
 		t.Fatalf("acquire of a pinned client: %p, %v; want %p", c3, err, pinned)
 	}
 	rel3()

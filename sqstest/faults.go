@@ -95,6 +95,12 @@ type Fault struct {
 	// messages of a group that the server accepts keep their order.
 	FailEntries func(i int, id string) *EntryFailure
 
+	// WrongMD5 answers a SendMessageBatch call's successful entries with
+	// a wrong MD5OfMessageBody (and MD5OfMessageAttributes, when there are
+	// attributes), as a corrupted answer would; the messages are stored.
+	// A client that checks the digests sees the mismatch.
+	WrongMD5 bool
+
 	// Drop closes the connection instead of answering. When Drop is set,
 	// Code is not used.
 	Drop DropMode

@@ -561,6 +561,16 @@ func (s *Server) opSendMessageBatch(_ context.Context, req *request, f *Fault) (
 	if injected != nil {
 		s.stats.inject("FailEntries")
 	}
+	if f != nil && f.WrongMD5 {
+		for i := range out.Successful {
+			r := &out.Successful[i]
+			r.MD5OfMessageBody = md5Hex("wrong:" + r.MD5OfMessageBody)
+			if r.MD5OfMessageAttributes != "" {
+				r.MD5OfMessageAttributes = md5Hex("wrong:" + r.MD5OfMessageAttributes)
+			}
+		}
+		s.stats.inject("WrongMD5")
+	}
 	s.stats.entriesFailed.Add(int64(len(out.Failed)))
 	return out, nil
 }

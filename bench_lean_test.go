@@ -1,0 +1,369 @@
+// bench_lean_test.go measures the sending process's CPU time per
+// acknowledged event against a fake SQS endpoint in another process, for
+// sqshook (lean and SDK send paths) beside two baselines: the floor (a
+// bare net/http POST loop of one pre-built unsigned request) and a raw SDK
+// loop.
+
+package sqshook_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/sqstest"
+)
+
+// envFakeSQSChild makes the test binary serve a fake SQS endpoint
+// (TestHelperFakeSQS) instead of testing.
+const envFakeSQSChild = "SQSHOOK_FAKE_SQS_CHILD"
+
+// TestHelperFakeSQS is not a test: run by BenchmarkClientCPU in a child
+// process (with envFakeSQSChild set to the latency), it serves sqstest
+// with that latency and without recording, prints its URL and serves
+// until its standard input closes.
+func TestHelperFakeSQS(t *testing.T) {
+	lat := os.Getenv(envFakeSQSChild)
+	if lat == "" {
+		return
+	}
+	d, err := time.ParseDuration(lat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := sqstest.NewServer(sqstest.WithLatency(d), sqstest.WithoutRecording())
+	defer srv.Close()
+	srv.CreateQueue("cpu", nil)
+	fmt.Printf("URL %s\n", srv.URL())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+// startFakeSQSProcess starts the fake endpoint in a child process and
+// returns its URL; the child ends with the benchmark.
+func startFakeSQSProcess(b *testing.B, latency time.Duration) string {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperFakeSQS$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envFakeSQSChild+"="+latency.String())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	})
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "URL "); ok {
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			return u
+		}
+	}
+	b.Fatal("the fake SQS process printed no URL")
+	return ""
+}
+
+// cpuTime returns the process's user and system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuResult is one way's measurement.
+type cpuResult struct {
+	events        int
+	cpu           time.Duration
+	mallocs       uint64
+	elapsed       time.Duration
+	perEvent      float64 // µs of CPU per acknowledged event
+	allocsPerCall float64 // heap allocations per 10-event batch
+}
+
+// measureCPU runs fn (which sends and waits for the acknowledgement of
+// what it reports) and measures the process's CPU time and allocations.
+func measureCPU(fn func() int) cpuResult {
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	c0, t0 := cpuTime(), time.Now()
+	n := fn()
+	c1, t1 := cpuTime(), time.Now()
+	runtime.ReadMemStats(&m1)
+	r := cpuResult{events: n, cpu: c1 - c0, mallocs: m1.Mallocs - m0.Mallocs, elapsed: t1.Sub(t0)}
+	if n > 0 {
+		r.perEvent = float64(r.cpu.Microseconds()) / float64(n)
+		r.allocsPerCall = float64(r.mallocs) / (float64(n) / sqshook.MaxBatchEntries)
+	}
+	return r
+}
+
+// paced calls send once per tick, ticks coming at rate/10 per second for
+// dur, from workers goroutines; it returns the events acknowledged (10
+// per successful send).
+func paced(b *testing.B, rate int, dur time.Duration, send func() error) int {
+	interval := time.Second * sqshook.MaxBatchEntries / time.Duration(rate)
+	ticks := make(chan struct{}, 1024)
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for range 128 {
+		wg.Go(func() {
+			for range ticks {
+				if err := send(); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				ok.Add(sqshook.MaxBatchEntries)
+			}
+		})
+	}
+	start := time.Now()
+	for next := start; next.Sub(start) < dur; next = next.Add(interval) {
+		time.Sleep(time.Until(next))
+		ticks <- struct{}{}
+	}
+	close(ticks)
+	wg.Wait()
+	if err := firstErr.Load(); err != nil {
+		b.Fatal(err)
+	}
+	return int(ok.Load())
+}
+
+// cpuBenchRates are the paced rates measured: 8,000 events/s, and those
+// in SQSHOOK_CPU_RATES (comma-separated) when set.
+func cpuBenchRates() []int {
+	rates := []int{8000}
+	for _, s := range strings.Split(os.Getenv("SQSHOOK_CPU_RATES"), ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n > 0 {
+			rates = append(rates, n)
+		}
+	}
+	return rates
+}
+
+// BenchmarkClientCPU paces every way at the same rate of 1.8 KB chat
+// events against a fake SQS endpoint with a 5 ms round trip in another
+// process, and reports the sending process's CPU time per acknowledged
+// event (getrusage), heap allocations per 10-event batch, and, for the
+// sqshook ways, their ratios to the floor and to the raw SDK loop of the
+// same run. Each way runs SQSHOOK_CPU_SECONDS seconds (default 3); run
+// with -benchtime=1x.
+func BenchmarkClientCPU(b *testing.B) {
+	url := startFakeSQSProcess(b, 5*time.Millisecond)
+	queueURL := url + "/" + sqstest.AccountID + "/cpu"
+	dur := 3 * time.Second
+	if s, err := strconv.ParseFloat(os.Getenv("SQSHOOK_CPU_SECONDS"), 64); err == nil && s > 0 {
+		dur = time.Duration(s * float64(time.Second))
+	}
+	body := benchChatBody(b, 1800)
+	hook := benchSQSHook("cpu", queueURL)
+
+	for _, rate := range cpuBenchRates() {
+		results := map[string]cpuResult{}
+		run := func(name string, fn func(b *testing.B) int) {
+			b.Run(fmt.Sprintf("rate=%d/%s", rate, name), func(b *testing.B) {
+				var r cpuResult
+				for range b.N {
+					r = measureCPU(func() int { return fn(b) })
+				}
+				results[name] = r
+				b.ReportMetric(r.perEvent, "cpu-µs/event")
+				b.ReportMetric(r.allocsPerCall, "allocs/batch")
+				b.ReportMetric(float64(r.events)/r.elapsed.Seconds(), "events/s")
+				if f := results["floor"]; f.perEvent > 0 && name != "floor" {
+					b.ReportMetric(r.perEvent/f.perEvent, "x-floor")
+				}
+				if s := results["sdk-raw"]; s.perEvent > 0 && name != "sdk-raw" && name != "floor" {
+					b.ReportMetric(r.perEvent/s.perEvent, "x-sdk-raw")
+				}
+			})
+		}
+
+		run("floor", func(b *testing.B) int { return cpuFloor(b, queueURL, body, rate, dur) })
+		run("sdk-raw", func(b *testing.B) int { return cpuSDKRaw(b, url, hook, body, rate, dur, false) })
+		run("sdk-trimmed", func(b *testing.B) int { return cpuSDKRaw(b, url, hook, body, rate, dur, true) })
+		run("sqshook-sdk", func(b *testing.B) int { return cpuDispatcher(b, url, hook, body, rate, dur, true) })
+		run("sqshook-lean", func(b *testing.B) int { return cpuDispatcher(b, url, hook, body, rate, dur, false) })
+	}
+}
+
+// cpuEntries are a batch of 10 events as sqshook sends them: the body and
+// the event_id and event_type attributes.
+func cpuEntries(body []byte) []types.SendMessageBatchRequestEntry {
+	s := string(body)
+	entries := make([]types.SendMessageBatchRequestEntry, sqshook.MaxBatchEntries)
+	for i := range entries {
+		entries[i] = types.SendMessageBatchRequestEntry{
+			Id: aws.String(strconv.Itoa(i)), MessageBody: &s,
+			MessageAttributes: map[string]types.MessageAttributeValue{
+				sqshook.AttrEventID:   {DataType: aws.String("String"), StringValue: aws.String("evt-" + strconv.Itoa(1000000+i))},
+				sqshook.AttrEventType: {DataType: aws.String("String"), StringValue: aws.String("message.new")},
+			},
+		}
+	}
+	return entries
+}
+
+// cpuFloor posts one pre-built, unsigned 10-entry request (encoded once by
+// encoding/json) with net/http.
+func cpuFloor(b *testing.B, queueURL string, body []byte, rate int, dur time.Duration) int {
+	type attr struct{ DataType, StringValue string }
+	type entry struct {
+		Id, MessageBody   string
+		MessageAttributes map[string]attr
+	}
+	var req struct {
+		QueueUrl string
+		Entries  []entry
+	}
+	req.QueueUrl = queueURL
+	for _, e := range cpuEntries(body) {
+		en := entry{Id: *e.Id, MessageBody: *e.MessageBody, MessageAttributes: map[string]attr{}}
+		for k, v := range e.MessageAttributes {
+			en.MessageAttributes[k] = attr{*v.DataType, *v.StringValue}
+		}
+		req.Entries = append(req.Entries, en)
+	}
+	payload, err := json.Marshal(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	endpoint := queueURL[:strings.Index(queueURL[len("http://"):], "/")+len("http://")]
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	defer client.CloseIdleConnections()
+	return paced(b, rate, dur, func() error {
+		r, err := http.NewRequest(http.MethodPost, endpoint+"/", bytes.NewReader(payload))
+		if err != nil {
+			return err
+		}
+		r.Header.Set("Content-Type", "application/x-amz-json-1.0")
+		r.Header.Set("X-Amz-Target", "AmazonSQS.SendMessageBatch")
+		resp, err := client.Do(r)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("floor: status %d", resp.StatusCode)
+		}
+		return nil
+	})
+}
+
+// cpuSDKRaw sends the batch with the SDK client the pool builds; trimmed
+// also turns off the SDK's MD5 check of the response and removes the
+// middlewares that are not needed to make the call.
+func cpuSDKRaw(b *testing.B, endpoint string, h sqshook.Hook, body []byte, rate int, dur time.Duration, trimmed bool) int {
+	pool := sqshook.NewClientPool(sqshook.ClientOptions{Endpoint: endpoint, MaxIdleConnsPerHost: 256})
+	defer pool.CloseIdleConnections()
+	c, err := pool.Client(context.Background(), h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var opts []func(*sqs.Options)
+	if trimmed {
+		opts = append(opts, trimSDK)
+	}
+	in := &sqs.SendMessageBatchInput{QueueUrl: &h.SQSQueueURL, Entries: cpuEntries(body)}
+	return paced(b, rate, dur, func() error {
+		out, err := c.SendMessageBatch(context.Background(), in, opts...)
+		if err == nil && len(out.Failed) > 0 {
+			err = fmt.Errorf("%d entries failed", len(out.Failed))
+		}
+		return err
+	})
+}
+
+// cpuDispatcher publishes paced events through a Dispatcher (10 per tick,
+// so that its publisher wakes as often as the baselines' tickers) and
+// waits for all to be acknowledged.
+func cpuDispatcher(b *testing.B, endpoint string, h sqshook.Hook, body []byte, rate int, dur time.Duration, sdkPath bool) int {
+	d, err := sqshook.New([]sqshook.Hook{h},
+		sqshook.WithLogger(slog.New(slog.DiscardHandler)),
+		sqshook.WithEndpoint(endpoint),
+		sqshook.WithClientOptions(sqshook.ClientOptions{SDKSendPath: sdkPath, MaxIdleConnsPerHost: 256}),
+	)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer benchClose(b, d)
+	ctx := context.Background()
+	var n atomic.Int64
+	var seq atomic.Int64
+	interval := time.Second * sqshook.MaxBatchEntries / time.Duration(rate)
+	start := time.Now()
+	for next := start; next.Sub(start) < dur; next = next.Add(interval) {
+		time.Sleep(time.Until(next))
+		for range sqshook.MaxBatchEntries {
+			i := seq.Add(1)
+			// A full queue (the way does not keep up with the rate) refuses
+			// the event: only acknowledged events count.
+			if err := d.Publish(ctx, sqshook.Event{ID: "evt-" + strconv.FormatInt(i, 10), Type: "message.new", Body: body}); err == nil {
+				n.Add(1)
+			}
+		}
+	}
+	fctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := d.Flush(fctx); err != nil {
+		b.Fatal(err)
+	}
+	if st, _ := d.Stats().Hook(h.ID); int64(st.Delivered) != n.Load() {
+		b.Fatalf("%d of %d events delivered", st.Delivered, n.Load())
+	}
+	return int(n.Load())
+}
+
+// trimSDK turns off the SDK's MD5 check of the response and removes the
+// middlewares a call can do without: input validation, invocation ids,
+// the user agent, recursion detection, interceptors, timing and logging.
+func trimSDK(o *sqs.Options) {
+	o.DisableMessageChecksumValidation = true
+	o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+		for _, id := range trimmedMiddlewares {
+			_, _ = s.Initialize.Remove(id)
+			_, _ = s.Serialize.Remove(id)
+			_, _ = s.Build.Remove(id)
+			_, _ = s.Finalize.Remove(id)
+			_, _ = s.Deserialize.Remove(id)
+		}
+		return nil
+	})
+}
+
+var trimmedMiddlewares = []string{
+	"SQSValidateMessageChecksum", "OperationInputValidation", "ClientRequestID", "UserAgent",
+	"RecursionDetection", "InterceptBeforeRetryLoop", "InterceptAttempt", "AddRawResponseToMetadata",
+	"RecordResponseTiming", "RequestResponseLogger",
+}

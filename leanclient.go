@@ -1,0 +1,551 @@
+// leanclient.go owns the lean SendMessageBatch path: the request body
+// encoded by hand from the batch into a reused buffer, signed and sent
+// without the SDK's middleware stack, the response checked for what
+// settlement needs. The SDK keeps credentials, signing, endpoint
+// resolution and the decoding of error responses.
+
+package sqshook
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/schemas"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// leanClient is an SQS client whose SendMessageBatch skips the SDK's
+// per-call middleware stack; every other call is the SDK client's.
+//
+// What the SDK decides stays the SDK's: the first call (and every call
+// until one succeeds) goes through the SDK client's own stack as far as the
+// signed request (a probe that is never sent), which retrieves the
+// credentials and resolves the endpoint exactly as the SDK does (FIPS,
+// dual-stack, VPC endpoints, partitions, the endpoint override); the lean
+// calls then send to that URL, signed with the SDK's SigV4 signer for the
+// signing name and region the SDK chose, with the credentials the SDK
+// client holds (a cache that refreshes them, assumed roles included).
+// Error responses are decoded by the SDK's own protocol into the same
+// error types and wrapping the SDK returns, so sqshook's classification is
+// unchanged. A batch the lean encoder does not cover (list attribute
+// values, system attributes, missing required members, per-call options)
+// goes through the SDK client.
+type leanClient struct {
+	*sqs.Client
+
+	creds  aws.CredentialsProvider
+	http   aws.HTTPClient
+	proto  smithyhttp.ClientProtocol
+	signer *v4.Signer
+
+	mu     sync.Mutex
+	target *leanTarget // nil until a probe succeeded
+}
+
+// leanTarget is where and how the SDK would send a SendMessageBatch call.
+type leanTarget struct {
+	url, userAgent       string
+	signName, signRegion string
+	headers              http.Header // the endpoint's own headers, if any
+}
+
+// newLeanClient wraps c.
+func newLeanClient(c *sqs.Client) *leanClient {
+	o := c.Options()
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return &leanClient{
+		Client: c,
+		creds:  o.Credentials,
+		http:   hc,
+		proto:  o.Protocol,
+		signer: v4.NewSigner(),
+	}
+}
+
+// sdkClient returns the SDK client behind c: c itself, or a leanClient's.
+func sdkClient(c SQSAPI) SQSAPI {
+	if l, ok := c.(*leanClient); ok {
+		return l.Client
+	}
+	return c
+}
+
+var sendMessageBatchSchema = smithy.NewOperationSchema(schemas.SendMessageBatch, schemas.SendMessageBatchRequest, schemas.SendMessageBatchResult)
+
+// errLeanProbe ends a probe call before it is sent.
+var errLeanProbe = errors.New("sqshook: lean probe")
+
+// leanProbe is a finalize middleware, last in its step: it records the
+// signed request the SDK built and stops the call.
+type leanProbe struct{ got *leanTarget }
+
+func (*leanProbe) ID() string { return "SQSHookLeanProbe" }
+
+func (p *leanProbe) HandleFinalize(_ context.Context, in middleware.FinalizeInput, _ middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	req, ok := in.Request.(*smithyhttp.Request)
+	if !ok {
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("sqshook: lean probe: unexpected request %T", in.Request)
+	}
+	name, region, ok := credentialScope(req.Header.Get("Authorization"))
+	if !ok {
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, errors.New("sqshook: lean probe: the SDK's request is not signed with SigV4")
+	}
+	u := *req.URL
+	u.RawQuery = ""
+	t := &leanTarget{url: u.String(), userAgent: req.Header.Get("User-Agent"), signName: name, signRegion: region}
+	for k, v := range req.Header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256", "User-Agent",
+			"Content-Type", "Content-Length", "X-Amz-Target", "X-Amzn-Query-Mode",
+			"Amz-Sdk-Invocation-Id", "Amz-Sdk-Request", "X-Amzn-Trace-Id":
+			continue
+		}
+		if t.headers == nil {
+			t.headers = http.Header{}
+		}
+		t.headers[k] = slices.Clone(v)
+	}
+	*p.got = *t
+	return middleware.FinalizeOutput{}, middleware.Metadata{}, errLeanProbe
+}
+
+// credentialScope reads the signing name and region of a SigV4
+// Authorization header ("AWS4-HMAC-SHA256 Credential=AKID/date/region/name/aws4_request, …").
+func credentialScope(auth string) (name, region string, ok bool) {
+	_, cred, ok := strings.Cut(auth, "Credential=")
+	if !ok {
+		return "", "", false
+	}
+	cred, _, _ = strings.Cut(cred, ",")
+	parts := strings.Split(cred, "/")
+	if len(parts) < 5 || parts[len(parts)-1] != "aws4_request" {
+		return "", "", false
+	}
+	return parts[len(parts)-2], parts[len(parts)-3], true
+}
+
+// probe returns where the SDK sends SendMessageBatch calls, running the
+// SDK's stack up to the signed request once; its errors are the SDK's
+// (no credentials, an endpoint that cannot be resolved).
+func (l *leanClient) probe(ctx context.Context, in *sqs.SendMessageBatchInput) (*leanTarget, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.target != nil {
+		return l.target, nil
+	}
+	var got leanTarget
+	_, err := l.Client.SendMessageBatch(ctx, in, func(o *sqs.Options) {
+		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+			return s.Finalize.Add(&leanProbe{got: &got}, middleware.After)
+		})
+	})
+	if !errors.Is(err, errLeanProbe) {
+		if err == nil {
+			err = errors.New("sqshook: lean probe: the SDK sent the call")
+		}
+		return nil, err
+	}
+	l.target = &got
+	return l.target, nil
+}
+
+// leanBuf is a request body buffer, reused once both the call and the
+// transport (which closes the request body, perhaps after the call
+// returned) are done with it.
+type leanBuf struct {
+	b    []byte
+	r    bytes.Reader
+	refs int32 // guarded by leanBufMu
+}
+
+var (
+	leanBufs  = sync.Pool{New: func() any { return &leanBuf{b: make([]byte, 0, 32<<10)} }}
+	leanBufMu sync.Mutex
+)
+
+// release gives back one of the buffer's two users.
+func (b *leanBuf) release() {
+	leanBufMu.Lock()
+	b.refs--
+	done := b.refs == 0
+	leanBufMu.Unlock()
+	if done && cap(b.b) <= 2*MaxBatchBytesLimit {
+		b.b = b.b[:0]
+		b.r.Reset(nil)
+		leanBufs.Put(b)
+	}
+}
+
+// leanBody is a request body over a leanBuf.
+type leanBody struct {
+	b    *leanBuf
+	once sync.Once
+}
+
+func (r *leanBody) Read(p []byte) (int, error) { return r.b.r.Read(p) }
+func (r *leanBody) Close() error {
+	r.once.Do(r.b.release)
+	return nil
+}
+
+// leanSupported reports whether the lean encoder covers in: everything
+// sqshook sends. Anything else goes through the SDK client, which also
+// reports missing required members as the SDK does.
+func leanSupported(in *sqs.SendMessageBatchInput) bool {
+	if in == nil || in.QueueUrl == nil || len(in.Entries) == 0 {
+		return false
+	}
+	for i := range in.Entries {
+		e := &in.Entries[i]
+		if e.Id == nil || e.MessageBody == nil || e.MessageSystemAttributes != nil {
+			return false
+		}
+		for _, a := range e.MessageAttributes {
+			if a.DataType == nil || a.StringListValues != nil || a.BinaryListValues != nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// SendMessageBatch sends in as the SDK client would, without its
+// per-call middleware stack; see leanClient.
+func (l *leanClient) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	if len(optFns) > 0 || !leanSupported(in) {
+		return l.Client.SendMessageBatch(ctx, in, optFns...)
+	}
+	l.mu.Lock()
+	t := l.target
+	l.mu.Unlock()
+	if t == nil {
+		var err error
+		if t, err = l.probe(ctx, in); err != nil {
+			return nil, err
+		}
+	}
+	creds, err := l.creds.Retrieve(ctx)
+	if err != nil {
+		return nil, leanOpError(fmt.Errorf("get identity: %w", fmt.Errorf("get credentials: %w", err)))
+	}
+
+	buf := leanBufs.Get().(*leanBuf)
+	buf.refs = 2 // this call and the transport
+	buf.b = appendSendMessageBatch(buf.b[:0], in)
+	sum := sha256.Sum256(buf.b)
+	buf.r.Reset(buf.b)
+	body := &leanBody{b: buf}
+	defer buf.release()
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, nil)
+	if err != nil {
+		body.Close()
+		return nil, leanOpError(err)
+	}
+	req.Body = body
+	req.ContentLength = int64(len(buf.b))
+	for k, v := range t.headers {
+		req.Header[k] = v
+	}
+	req.Header["Content-Type"] = leanContentType
+	req.Header["X-Amz-Target"] = leanTargetHeader
+	req.Header["X-Amzn-Query-Mode"] = leanQueryMode
+	req.Header.Set("User-Agent", t.userAgent)
+	if err := l.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), t.signName, t.signRegion, time.Now().UTC()); err != nil {
+		body.Close()
+		return nil, leanOpError(fmt.Errorf("failed to sign request: %w", err))
+	}
+
+	resp, err := l.http.Do(req)
+	if err != nil {
+		err = &smithyhttp.RequestSendError{Err: err}
+		if ctx.Err() != nil {
+			err = &smithy.CanceledError{Err: ctx.Err()}
+		}
+		return nil, leanOpError(&awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
+			Response: &smithyhttp.Response{Response: &http.Response{Header: http.Header{}, Body: http.NoBody}}, Err: err}})
+	}
+	defer func() {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the connection is reused
+		resp.Body.Close()
+	}()
+	out := &sqs.SendMessageBatchOutput{}
+	sresp := &smithyhttp.Response{Response: resp}
+	if err := l.proto.DeserializeResponse(ctx, sendMessageBatchSchema, sqs.TypeRegistry, sresp, out); err != nil {
+		return nil, leanOpError(&awshttp.ResponseError{
+			ResponseError: &smithyhttp.ResponseError{Response: sresp, Err: err},
+			RequestID:     resp.Header.Get("X-Amzn-Requestid"),
+		})
+	}
+	if err := checkBatchMD5(in, out); err != nil {
+		return nil, leanOpError(fmt.Errorf("message checksum validation failed, %w", err))
+	}
+	return out, nil
+}
+
+var (
+	leanContentType  = []string{"application/x-amz-json-1.0"}
+	leanTargetHeader = []string{"AmazonSQS.SendMessageBatch"}
+	leanQueryMode    = []string{"true"}
+)
+
+// leanOpError wraps err as the SDK wraps a SendMessageBatch error.
+func leanOpError(err error) error {
+	return &smithy.OperationError{ServiceID: sqs.ServiceID, OperationName: "SendMessageBatch", Err: err}
+}
+
+// md5Mismatch is a successful entry whose digest does not match what was
+// sent.
+type md5Mismatch struct {
+	id, what, got, want string
+}
+
+func (e md5Mismatch) Error() string {
+	return fmt.Sprintf("entry %s: %s MD5 %s, want %s", e.id, e.what, e.got, e.want)
+}
+
+// checkBatchMD5 checks the digests SQS returned for each successful entry:
+// MD5OfMessageBody against the body sent (as the SDK does) and, when given,
+// MD5OfMessageAttributes against the attributes sent (which the SDK does
+// not check). A response naming an id not sent is an error too.
+func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutput) error {
+	var errs []error
+	for _, r := range out.Successful {
+		id := aws.ToString(r.Id)
+		var e *types.SendMessageBatchRequestEntry
+		if n, err := strconv.Atoi(id); err == nil && n >= 0 && n < len(in.Entries) && aws.ToString(in.Entries[n].Id) == id {
+			e = &in.Entries[n] // sqshook's ids are the entries' indexes
+		}
+		for i := 0; e == nil && i < len(in.Entries); i++ {
+			if aws.ToString(in.Entries[i].Id) == id {
+				e = &in.Entries[i]
+				break
+			}
+		}
+		if e == nil {
+			continue // the SDK ignores it too; settlement reports unknown ids
+		}
+		if r.MD5OfMessageBody != nil {
+			sum := md5.Sum(unsafe.Slice(unsafe.StringData(*e.MessageBody), len(*e.MessageBody))) // read only: no copy of the body
+			if !hexEqual(*r.MD5OfMessageBody, sum[:]) {
+				errs = append(errs, md5Mismatch{id, "body", *r.MD5OfMessageBody, hex.EncodeToString(sum[:])})
+			}
+		}
+		if r.MD5OfMessageAttributes != nil && len(e.MessageAttributes) > 0 {
+			sum := md5OfAttributes(e.MessageAttributes)
+			if !hexEqual(*r.MD5OfMessageAttributes, sum[:]) {
+				errs = append(errs, md5Mismatch{id, "attributes", *r.MD5OfMessageAttributes, hex.EncodeToString(sum[:])})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// hexEqual reports whether s is the lowercase or uppercase hex of sum.
+func hexEqual(s string, sum []byte) bool {
+	if len(s) != 2*len(sum) {
+		return false
+	}
+	var d [md5.Size]byte
+	if _, err := hex.Decode(d[:len(sum)], []byte(s)); err != nil {
+		return false
+	}
+	return bytes.Equal(d[:len(sum)], sum)
+}
+
+// md5OfAttributes is SQS's MD5OfMessageAttributes: the attributes sorted
+// by name, each as its name, its data type (each a 4-byte big-endian
+// length and the bytes), a transport byte (1 for a string value, 2 for a
+// binary one) and the value (length and bytes).
+func md5OfAttributes(attrs map[string]types.MessageAttributeValue) [md5.Size]byte {
+	var names [MaxMessageAttributes]string
+	ns := names[:0]
+	for k := range attrs {
+		ns = append(ns, k)
+	}
+	slices.Sort(ns)
+	h := md5.New()
+	var scratch [256]byte
+	put := func(s []byte) {
+		b := binary.BigEndian.AppendUint32(scratch[:0], uint32(len(s)))
+		h.Write(b)
+		h.Write(s)
+	}
+	putString := func(s string) {
+		b := binary.BigEndian.AppendUint32(scratch[:0], uint32(len(s)))
+		if len(s) <= len(scratch)-4 {
+			h.Write(append(b, s...))
+			return
+		}
+		h.Write(b)
+		h.Write([]byte(s))
+	}
+	for _, n := range ns {
+		a := attrs[n]
+		putString(n)
+		putString(aws.ToString(a.DataType))
+		if strings.HasPrefix(aws.ToString(a.DataType), "Binary") {
+			h.Write([]byte{2})
+			put(a.BinaryValue)
+		} else {
+			h.Write([]byte{1})
+			putString(aws.ToString(a.StringValue))
+		}
+	}
+	var sum [md5.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// appendSendMessageBatch appends the JSON body of a SendMessageBatch
+// request (the awsJson1_0 protocol) for in to b. The members are those
+// the SDK writes: QueueUrl, and per entry Id, MessageBody,
+// MessageAttributes (DataType, StringValue, BinaryValue in base64),
+// DelaySeconds when not 0, MessageGroupId and MessageDeduplicationId when
+// set. Strings are escaped as the SDK's JSON encoder escapes them.
+func appendSendMessageBatch(b []byte, in *sqs.SendMessageBatchInput) []byte {
+	b = append(b, `{"Entries":[`...)
+	for i := range in.Entries {
+		e := &in.Entries[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		if e.DelaySeconds != 0 {
+			b = append(b, `"DelaySeconds":`...)
+			b = strconv.AppendInt(b, int64(e.DelaySeconds), 10)
+			b = append(b, ',')
+		}
+		b = append(b, `"Id":`...)
+		b = appendJSONString(b, aws.ToString(e.Id))
+		if e.MessageAttributes != nil {
+			b = append(b, `,"MessageAttributes":{`...)
+			first := true
+			for name, a := range e.MessageAttributes {
+				if !first {
+					b = append(b, ',')
+				}
+				first = false
+				b = appendJSONString(b, name)
+				b = append(b, ':', '{')
+				sep := false
+				if a.BinaryValue != nil {
+					b = append(b, `"BinaryValue":"`...)
+					b = base64.StdEncoding.AppendEncode(b, a.BinaryValue)
+					b = append(b, '"')
+					sep = true
+				}
+				if a.DataType != nil {
+					if sep {
+						b = append(b, ',')
+					}
+					b = append(b, `"DataType":`...)
+					b = appendJSONString(b, *a.DataType)
+					sep = true
+				}
+				if a.StringValue != nil {
+					if sep {
+						b = append(b, ',')
+					}
+					b = append(b, `"StringValue":`...)
+					b = appendJSONString(b, *a.StringValue)
+				}
+				b = append(b, '}')
+			}
+			b = append(b, '}')
+		}
+		b = append(b, `,"MessageBody":`...)
+		b = appendJSONString(b, aws.ToString(e.MessageBody))
+		if e.MessageDeduplicationId != nil {
+			b = append(b, `,"MessageDeduplicationId":`...)
+			b = appendJSONString(b, *e.MessageDeduplicationId)
+		}
+		if e.MessageGroupId != nil {
+			b = append(b, `,"MessageGroupId":`...)
+			b = appendJSONString(b, *e.MessageGroupId)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `],"QueueUrl":`...)
+	b = appendJSONString(b, aws.ToString(in.QueueUrl))
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string, escaped as the SDK's
+// encoder does: '"', '\\' and control characters escaped (\n, \r, \t by
+// name, the others as \u00XX), an invalid UTF-8 byte as \ufffd, U+2028
+// and U+2029 as \u2028 and \u2029; everything else as is.
+func appendJSONString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+var _ SQSAPI = (*leanClient)(nil)

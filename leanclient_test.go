@@ -1,0 +1,362 @@
+package sqshook
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sqshook/sqshook/sqstest"
+)
+
+// leanRunes are characters of every class SQS allows in a message, and
+// those JSON escapes.
+var leanRunes = []rune{'a', 'Z', '0', ' ', '~', '"', '\\', '/', '\t', '\n', '\r', '<', '&',
+	'\u00e9', '\u07ff', '\u0800', '\u2028', '\u2029', '\ud7ff', '\ue000', '\ufffd', '\U00010000', '\U0001f600', '\U0010ffff'}
+
+func leanString(r *rand.Rand, n int) string {
+	var b strings.Builder
+	for range n {
+		b.WriteRune(leanRunes[r.IntN(len(leanRunes))])
+	}
+	return b.String()
+}
+
+// leanBatch returns a random batch: bodies of every character class,
+// attributes of every data type, FIFO or standard.
+func leanBatch(r *rand.Rand, queueURL string, fifo bool) *sqs.SendMessageBatchInput {
+	in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL)}
+	for i := range 1 + r.IntN(MaxBatchEntries) {
+		e := types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(leanString(r, 1+r.IntN(300)))}
+		if n := r.IntN(4); n > 0 {
+			e.MessageAttributes = map[string]types.MessageAttributeValue{}
+			for j := range n {
+				name := "attr" + strconv.Itoa(j)
+				switch r.IntN(5) {
+				case 0:
+					e.MessageAttributes[name] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(leanString(r, 1+r.IntN(40)))}
+				case 1:
+					e.MessageAttributes[name] = types.MessageAttributeValue{DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(r.IntN(1e6) - 5e5))}
+				case 2:
+					e.MessageAttributes[name] = types.MessageAttributeValue{DataType: aws.String("Number.float"), StringValue: aws.String("3.25")}
+				case 3:
+					bin := make([]byte, 1+r.IntN(40))
+					for k := range bin {
+						bin[k] = byte(r.IntN(256))
+					}
+					e.MessageAttributes[name] = types.MessageAttributeValue{DataType: aws.String("Binary.raw"), BinaryValue: bin}
+				default:
+					e.MessageAttributes[name] = types.MessageAttributeValue{DataType: aws.String("String.custom"), StringValue: aws.String(leanString(r, 1+r.IntN(10)))}
+				}
+			}
+		}
+		if fifo {
+			e.MessageGroupId = aws.String("g" + strconv.Itoa(r.IntN(3)))
+			e.MessageDeduplicationId = aws.String("d-" + strconv.FormatUint(r.Uint64(), 36))
+		} else if r.IntN(3) == 0 {
+			e.DelaySeconds = int32(r.IntN(900))
+		}
+		in.Entries = append(in.Entries, e)
+	}
+	return in
+}
+
+// leanWire is a SendMessageBatch request as JSON carries it.
+type leanWire struct {
+	QueueUrl string
+	Entries  []struct {
+		Id, MessageBody                        string
+		DelaySeconds                           int32
+		MessageGroupId, MessageDeduplicationId *string
+		MessageAttributes                      map[string]struct {
+			DataType    string
+			StringValue *string
+			BinaryValue []byte
+		}
+	}
+}
+
+// checkLeanRoundTrip encodes in and decodes it with encoding/json: the
+// result must be in.
+func checkLeanRoundTrip(t *testing.T, in *sqs.SendMessageBatchInput) {
+	t.Helper()
+	body := appendSendMessageBatch(nil, in)
+	var w leanWire
+	if err := json.Unmarshal(body, &w); err != nil {
+		t.Fatalf("the encoded request is not JSON: %v\n%s", err, body)
+	}
+	if w.QueueUrl != *in.QueueUrl || len(w.Entries) != len(in.Entries) {
+		t.Fatalf("queue %q, %d entries; want %q, %d", w.QueueUrl, len(w.Entries), *in.QueueUrl, len(in.Entries))
+	}
+	for i, e := range in.Entries {
+		g := w.Entries[i]
+		if g.Id != *e.Id || g.MessageBody != *e.MessageBody || g.DelaySeconds != e.DelaySeconds ||
+			aws.ToString(g.MessageGroupId) != aws.ToString(e.MessageGroupId) || (g.MessageGroupId == nil) != (e.MessageGroupId == nil) ||
+			aws.ToString(g.MessageDeduplicationId) != aws.ToString(e.MessageDeduplicationId) || (g.MessageDeduplicationId == nil) != (e.MessageDeduplicationId == nil) {
+			t.Fatalf("entry %d decoded as %+v, want %+v", i, g, e)
+		}
+		if len(g.MessageAttributes) != len(e.MessageAttributes) || (g.MessageAttributes == nil) != (e.MessageAttributes == nil) {
+			t.Fatalf("entry %d: %d attributes, want %d", i, len(g.MessageAttributes), len(e.MessageAttributes))
+		}
+		for name, a := range e.MessageAttributes {
+			ga, ok := g.MessageAttributes[name]
+			if !ok || ga.DataType != *a.DataType || aws.ToString(ga.StringValue) != aws.ToString(a.StringValue) ||
+				(ga.StringValue == nil) != (a.StringValue == nil) || !bytes.Equal(ga.BinaryValue, a.BinaryValue) {
+				t.Fatalf("entry %d attribute %q decoded as %+v, want %+v", i, name, ga, a)
+			}
+		}
+	}
+}
+
+// TestLeanEncoderRoundTrip: random batches decode to themselves.
+func TestLeanEncoderRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 300 {
+		checkLeanRoundTrip(t, leanBatch(r, "https://sqs.us-east-1.amazonaws.com/123456789012/q", i%2 == 0))
+	}
+}
+
+// FuzzLeanEncoder: an entry of any (valid UTF-8) strings decodes to
+// itself.
+func FuzzLeanEncoder(f *testing.F) {
+	f.Add("hello", "name", "value", []byte{0, 1, 2}, "group", "dedup", int32(0))
+	f.Add("\"\\\x00\x1f\u2028\u2029\U0010ffff", "n\"", "v\\", []byte(nil), "", "", int32(900))
+	f.Fuzz(func(t *testing.T, body, name, value string, bin []byte, group, dedup string, delay int32) {
+		valid := func(s string) string { return strings.ToValidUTF8(s, "\ufffd") }
+		e := types.SendMessageBatchRequestEntry{Id: aws.String("0"), MessageBody: aws.String(valid(body)), DelaySeconds: delay,
+			MessageAttributes: map[string]types.MessageAttributeValue{
+				valid(name): {DataType: aws.String("String"), StringValue: aws.String(valid(value))},
+				"bin":       {DataType: aws.String("Binary"), BinaryValue: bin},
+			}}
+		if group != "" {
+			e.MessageGroupId, e.MessageDeduplicationId = aws.String(valid(group)), aws.String(valid(dedup))
+		}
+		checkLeanRoundTrip(t, &sqs.SendMessageBatchInput{QueueUrl: aws.String("https://q/" + valid(name)), Entries: []types.SendMessageBatchRequestEntry{e}})
+		// Invalid UTF-8 is replaced as the SDK's encoder replaces it.
+		if got := appendJSONString(nil, body); !utf8.Valid(got) {
+			t.Fatalf("%q encoded as invalid UTF-8 %q", body, got)
+		}
+	})
+}
+
+// TestLeanMD5OfAttributes: the lean digest of attributes is SQS's, as
+// sqstest computes it.
+func TestLeanMD5OfAttributes(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		in := leanBatch(r, "q", false)
+		for _, e := range in.Entries {
+			if len(e.MessageAttributes) == 0 {
+				continue
+			}
+			want := map[string]sqstest.Attribute{}
+			for k, a := range e.MessageAttributes {
+				want[k] = sqstest.Attribute{DataType: *a.DataType, StringValue: aws.ToString(a.StringValue), BinaryValue: a.BinaryValue}
+			}
+			sum := md5OfAttributes(e.MessageAttributes)
+			if got := hex.EncodeToString(sum[:]); got != sqstest.MD5OfMessageAttributes(want) {
+				t.Fatalf("attributes %v: MD5 %s, SQS's %s", e.MessageAttributes, got, sqstest.MD5OfMessageAttributes(want))
+			}
+		}
+	}
+}
+
+// captureHTTP records the requests it is given and answers each with 500.
+type captureHTTP struct {
+	mu   sync.Mutex
+	reqs []*http.Request
+	body [][]byte
+}
+
+func (c *captureHTTP) Do(r *http.Request) (*http.Response, error) {
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	c.mu.Lock()
+	c.reqs, c.body = append(c.reqs, r), append(c.body, b)
+	c.mu.Unlock()
+	return &http.Response{StatusCode: 500, Header: http.Header{"Content-Type": {"application/x-amz-json-1.0"}},
+		Body: io.NopCloser(strings.NewReader(`{"__type":"com.amazonaws.sqs#InternalError","message":"x"}`)), Request: r}, nil
+}
+
+// TestLeanRequestMatchesSDK: for queue URLs of every endpoint kind (and an
+// endpoint override), the lean request goes to the URL the SDK's goes to,
+// signed for the same name and region, with the same protocol headers and
+// a body that decodes to the same JSON.
+func TestLeanRequestMatchesSDK(t *testing.T) {
+	cases := []struct{ region, queue, endpoint string }{
+		{"us-east-1", "https://sqs.us-east-1.amazonaws.com/123456789012/q", ""},
+		{"us-east-1", "https://sqs-fips.us-east-1.amazonaws.com/123456789012/q", ""},
+		{"us-east-2", "https://sqs.us-east-2.api.aws/123456789012/q", ""},
+		{"eu-west-1", "https://vpce-0123456789abcdef0-abcdefgh.sqs.eu-west-1.vpce.amazonaws.com/123456789012/q", ""},
+		{"cn-north-1", "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q", ""},
+		{"us-gov-west-1", "https://sqs.us-gov-west-1.amazonaws.com/123456789012/q", ""},
+		{"us-east-1", "http://127.0.0.1:4566/000000000000/q", "http://127.0.0.1:4566"},
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, c := range cases {
+		capture := &captureHTTP{}
+		pool := NewClientPool(ClientOptions{HTTPClient: capture, Endpoint: c.endpoint})
+		h := Hook{ID: "h", Enabled: true, HookType: HookTypeSQS, SQSQueueURL: c.queue, SQSRegion: c.region,
+			SQSAuthType: AuthKeys, SQSKey: "AKIAEXAMPLE", SQSSecret: "secret"}
+		lean, release, err := pool.acquire(context.Background(), h, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := lean.(*leanClient); !ok {
+			t.Fatalf("the pool's pipeline client is %T, not the lean client", lean)
+		}
+		in := leanBatch(r, c.queue, false)
+		_, sdkErr := sdkClient(lean).SendMessageBatch(context.Background(), in)
+		_, leanErr := lean.SendMessageBatch(context.Background(), in)
+		release()
+		if len(capture.reqs) != 2 {
+			t.Fatalf("%s: %d requests sent, want 2 (SDK, lean)", c.queue, len(capture.reqs))
+		}
+		sdkReq, leanReq := capture.reqs[0], capture.reqs[1]
+		if sdkReq.URL.String() != leanReq.URL.String() {
+			t.Errorf("%s: lean URL %s, SDK's %s", c.queue, leanReq.URL, sdkReq.URL)
+		}
+		for _, k := range []string{"Content-Type", "X-Amz-Target", "X-Amzn-Query-Mode"} {
+			if sdkReq.Header.Get(k) != leanReq.Header.Get(k) {
+				t.Errorf("%s: lean %s %q, SDK's %q", c.queue, k, leanReq.Header.Get(k), sdkReq.Header.Get(k))
+			}
+		}
+		sn, sr, ok1 := credentialScope(sdkReq.Header.Get("Authorization"))
+		ln, lr, ok2 := credentialScope(leanReq.Header.Get("Authorization"))
+		if !ok1 || !ok2 || sn != ln || sr != lr {
+			t.Errorf("%s: lean signs for %s/%s, the SDK for %s/%s", c.queue, ln, lr, sn, sr)
+		}
+		var sdkJSON, leanJSON any
+		if err := json.Unmarshal(capture.body[0], &sdkJSON); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(capture.body[1], &leanJSON); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(sdkJSON, leanJSON) {
+			t.Errorf("%s: bodies differ:\nlean %s\nSDK  %s", c.queue, capture.body[1], capture.body[0])
+		}
+		if got, want := leanOutcome(nil, leanErr), leanOutcome(nil, sdkErr); got != want {
+			t.Errorf("%s: lean error %s, SDK's %s", c.queue, got, want)
+		}
+	}
+}
+
+// leanOutcome describes what settlement sees of a call: the entries'
+// outcomes, or the error's classification and public category.
+func leanOutcome(out *sqs.SendMessageBatchOutput, err error) string {
+	if err != nil {
+		p := &pipe{d: &Dispatcher{sendCtx: context.Background()}}
+		kind, code, _ := p.classify(err)
+		pub, _ := PublicError(err)
+		return fmt.Sprintf("error kind %d code %q public %q", kind, code, pub)
+	}
+	var ok, failed []string
+	for _, s := range out.Successful {
+		ok = append(ok, aws.ToString(s.Id))
+	}
+	for _, f := range out.Failed {
+		failed = append(failed, fmt.Sprintf("%s:%s:%v", aws.ToString(f.Id), aws.ToString(f.Code), f.SenderFault))
+	}
+	slices.Sort(ok)
+	slices.Sort(failed)
+	return fmt.Sprintf("ok %v failed %v", ok, failed)
+}
+
+// TestLeanSettlesAsSDK: for random batches and every outcome sqstest can
+// inject, the lean path and the SDK path are accepted alike and settle
+// alike.
+func TestLeanSettlesAsSDK(t *testing.T) {
+	srv := sqstest.NewServer(sqstest.WithSeed(7))
+	defer srv.Close()
+	pool := NewClientPool(ClientOptions{Endpoint: srv.URL()})
+	defer pool.CloseIdleConnections()
+	std, fifo := srv.CreateQueue("std", nil), srv.CreateQueue("f.fifo", map[string]string{"ContentBasedDeduplication": "false"})
+	h := Hook{ID: "h", Enabled: true, HookType: HookTypeSQS, SQSQueueURL: std, SQSRegion: "us-east-1",
+		SQSAuthType: AuthKeys, SQSKey: "AKIAEXAMPLE", SQSSecret: "secret"}
+	lean, release, err := pool.acquire(context.Background(), h, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if _, ok := lean.(*leanClient); !ok {
+		t.Fatalf("the pool's pipeline client is %T, not the lean client", lean)
+	}
+	sdk := sdkClient(lean)
+	faults := []struct {
+		name string
+		f    *sqstest.Fault
+	}{
+		{"none", nil},
+		{"partial", &sqstest.Fault{FailEntries: func(i int, _ string) *sqstest.EntryFailure {
+			switch i % 3 {
+			case 1:
+				return &sqstest.EntryFailure{Code: "InternalError", Message: "x"}
+			case 2:
+				return &sqstest.EntryFailure{Code: "InvalidParameterValue", Message: "y", SenderFault: true}
+			}
+			return nil
+		}}},
+		{"throttled", &sqstest.Fault{Code: "RequestThrottled"}},
+		{"kms throttled", &sqstest.Fault{Code: "KmsThrottled"}},
+		{"500", &sqstest.Fault{Status: 500}},
+		{"503", &sqstest.Fault{Code: "ServiceUnavailable"}},
+		{"429", &sqstest.Fault{Status: 429}},
+		{"no queue", &sqstest.Fault{Code: "QueueDoesNotExist"}},
+		{"denied", &sqstest.Fault{Code: "AccessDenied"}},
+		{"too long", &sqstest.Fault{Code: "BatchRequestTooLong"}},
+		{"dropped before", &sqstest.Fault{Drop: sqstest.DropBeforeProcessing}},
+		{"dropped after", &sqstest.Fault{Drop: sqstest.DropAfterProcessing}},
+		{"wrong MD5", &sqstest.Fault{WrongMD5: true}},
+	}
+	r := rand.New(rand.NewPCG(8, 9))
+	for _, fc := range faults {
+		for i := range 6 {
+			queue := std
+			if i%2 == 1 {
+				queue = fifo
+			}
+			in := leanBatch(r, queue, queue == fifo)
+			var outcomes [2]string
+			for j, c := range []SQSAPI{sdk, lean} {
+				if fc.f != nil {
+					f := *fc.f
+					f.Op, f.Times = "SendMessageBatch", 1
+					srv.AddFault(f)
+				}
+				send := in
+				if queue == fifo { // the second path's copies must not be taken for duplicates
+					send = &sqs.SendMessageBatchInput{QueueUrl: in.QueueUrl, Entries: slices.Clone(in.Entries)}
+					for k := range send.Entries {
+						send.Entries[k].MessageDeduplicationId = aws.String(fmt.Sprint(*send.Entries[k].MessageDeduplicationId, "-", j))
+					}
+				}
+				before := srv.Count(queue)
+				out, err := c.SendMessageBatch(context.Background(), send)
+				outcomes[j] = fmt.Sprintf("%s; stored %d", leanOutcome(out, err), srv.Count(queue)-before)
+				srv.ClearFaults()
+			}
+			if outcomes[0] != outcomes[1] {
+				t.Errorf("%s, batch %d: lean %s; SDK %s", fc.name, i, outcomes[1], outcomes[0])
+			}
+			if fc.name == "wrong MD5" && !strings.Contains(outcomes[1], "error kind 0") {
+				t.Errorf("wrong MD5: lean %s, want a transient error", outcomes[1])
+			}
+		}
+	}
+}
