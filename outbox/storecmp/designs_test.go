@@ -81,7 +81,7 @@ CREATE TABLE event (xid bigint NOT NULL DEFAULT pg_current_xact_id()::text::bigi
   ORDER BY e.xid, e.id LIMIT 10`,
 	// $2 cxid, $3 cid, $4 owner
 	settle: `UPDATE lease SET cxid = $2, cid = $3 WHERE hook_id = $1 AND owner = $4`,
-	sweep:  `DELETE FROM event WHERE (xid, id) <= (SELECT min((cxid, cid)) FROM lease) `,
+	sweep:  `DELETE FROM event WHERE (xid, id) <= (SELECT cxid, cid FROM lease ORDER BY cxid, cid LIMIT 1)`,
 }
 
 func (t *table) name() string { return t.nm }
@@ -151,6 +151,19 @@ func (t *table) loop(ctx context.Context, p *pgxpool.Pool, hook int32, owner str
 		unsettled []int64
 		idle      = time.Millisecond
 	)
+	defer func() {
+		// Settle what was sent before stopping, as Close would.
+		if len(unsettled) == 0 {
+			return
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if t == cursor {
+			_, _ = p.Exec(sctx, t.settle, hook, xmax, hint, owner)
+		} else {
+			_, _ = p.Exec(sctx, t.settle, hook, unsettled)
+		}
+	}()
 	for ctx.Err() == nil {
 		if !held || time.Since(renewed) > lease/2 {
 			start := time.Now()

@@ -141,6 +141,7 @@ func (d *db) exec(tb testing.TB, sql string) {
 
 // tableStats is the storage state of the run's tables, summed.
 type tableStats struct {
+	ins        int64 // n_tup_ins
 	live, dead int64 // n_live_tup, n_dead_tup
 	bytes      int64 // pg_total_relation_size: heap, indexes, TOAST
 }
@@ -148,7 +149,8 @@ type tableStats struct {
 // stats reads pg_stat_user_tables for the schema from a new connection.
 // Backends report their counts when they end or go idle, so the caller
 // closes its pools first; stats waits (generous deadline) until the
-// inserted-tuple count reaches minIns, then reads.
+// inserted-tuple count reaches minIns and two readings a second apart
+// agree.
 func (d *db) stats(tb testing.TB, minIns int64) tableStats {
 	tb.Helper()
 	ctx := context.Background()
@@ -157,24 +159,25 @@ func (d *db) stats(tb testing.TB, minIns int64) tableStats {
 		tb.Fatalf("connect: %v", err)
 	}
 	defer c.Close(ctx)
-	var st tableStats
+	var st, prev tableStats
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		_, _ = c.Exec(ctx, "SELECT pg_stat_clear_snapshot()")
-		var ins int64
 		err := c.QueryRow(ctx, `SELECT coalesce(sum(n_tup_ins),0)::bigint, coalesce(sum(n_live_tup),0)::bigint, coalesce(sum(n_dead_tup),0)::bigint,
 			coalesce(sum(pg_total_relation_size(relid)),0)::bigint FROM pg_stat_user_tables WHERE schemaname = $1`, d.schema).
-			Scan(&ins, &st.live, &st.dead, &st.bytes)
+			Scan(&st.ins, &st.live, &st.dead, &st.bytes)
 		if err != nil {
 			tb.Fatalf("stats: %v", err)
 		}
-		if ins >= minIns || time.Now().After(deadline) {
-			if ins < minIns {
-				tb.Logf("stats: only %d of %d inserts reported after 60s", ins, minIns)
+		stable := st == prev
+		prev = st
+		if (st.ins >= minIns && stable) || time.Now().After(deadline) {
+			if st.ins < minIns {
+				tb.Logf("stats: only %d of %d inserts reported after 60s", st.ins, minIns)
 			}
 			return st
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(time.Second)
 	}
 }
 
