@@ -15,7 +15,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -124,19 +123,6 @@ func (d *db) newPool(tb testing.TB, max int32) *pgxpool.Pool {
 		tb.Fatalf("pool: %v", err)
 	}
 	return p
-}
-
-// exec runs DDL statements separated by ";\n".
-func (d *db) exec(tb testing.TB, sql string) {
-	tb.Helper()
-	for _, s := range strings.Split(sql, ";\n") {
-		if strings.TrimSpace(s) == "" {
-			continue
-		}
-		if _, err := d.pool.Exec(context.Background(), s); err != nil {
-			tb.Fatalf("%s: %v", s, err)
-		}
-	}
 }
 
 // tableStats is the storage state of the run's tables, summed.
