@@ -256,6 +256,20 @@ func TestSpareRuleEachOrigin(t *testing.T) {
 			if r := c.Recovery(); len(r.Damaged) != 0 || !slices.Equal(got, []Seq{seq}) {
 				t.Fatalf("crash copy: Recovery %+v, pending %v; want no damage, only %d pending", r, got, seq)
 			}
+			// Close cuts the older records after the data: a clean
+			// restart finds nothing torn.
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			rec := testRecord("n000", 100, "t/a")
+			if info, err := os.Stat(filepath.Join(dir, segName(seq)+segExt)); err != nil ||
+				info.Size() != int64(segHeader+len(appendFrame(nil, 0, &rec))) {
+				t.Errorf("segment after Close: %v, %v; want it cut to its one record", info, err)
+			}
+			s2 := mustOpen(t, dir, opts)
+			if _, got := pendingMap(t, s2); s2.Recovery().TornBytes != 0 || len(s2.Recovery().Damaged) != 0 || !slices.Equal(got, []Seq{seq}) {
+				t.Fatalf("reopen after Close: Recovery %+v, pending %v; want clean, only %d pending", s2.Recovery(), got, seq)
+			}
 		})
 	}
 }
