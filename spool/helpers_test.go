@@ -85,12 +85,19 @@ func pendingMap(t testing.TB, s *Spool) (map[Seq]Entry, []Seq) {
 }
 
 // faultFS is a file system whose writes fail as a full or read-only disk's
-// do. Reads go to the real files.
+// do, or whose single operations fail as the test says. Reads go to the
+// real files.
 type faultFS struct {
 	mu       sync.Mutex
 	space    int64 // bytes that still fit; negative: unlimited
 	readOnly bool
 	syncErr  error
+	// syncDirErr, if set, fails SyncDir.
+	syncDirErr error
+	// openErr and renameErr, if set, are asked before each OpenFile and
+	// Rename; a non-nil answer fails the call with it.
+	openErr   func(name string, flag int) error
+	renameErr func(oldpath, newpath string) error
 }
 
 func newFaultFS() *faultFS { return &faultFS{space: -1} }
@@ -103,10 +110,15 @@ func (f *faultFS) set(fn func(*faultFS)) {
 
 func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (writeFile, error) {
 	f.mu.Lock()
-	ro := f.readOnly
+	ro, hook := f.readOnly, f.openErr
 	f.mu.Unlock()
 	if ro && flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE) != 0 {
 		return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EROFS}
+	}
+	if hook != nil {
+		if err := hook(name, flag); err != nil {
+			return nil, &os.PathError{Op: "open", Path: name, Err: err}
+		}
 	}
 	file, err := os.OpenFile(name, flag, perm)
 	if err != nil {
@@ -127,15 +139,28 @@ func (f *faultFS) Remove(name string) error {
 
 func (f *faultFS) Rename(oldpath, newpath string) error {
 	f.mu.Lock()
-	ro := f.readOnly
+	ro, hook := f.readOnly, f.renameErr
 	f.mu.Unlock()
 	if ro {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: syscall.EROFS}
 	}
+	if hook != nil {
+		if err := hook(oldpath, newpath); err != nil {
+			return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+		}
+	}
 	return os.Rename(oldpath, newpath)
 }
 
-func (f *faultFS) SyncDir(dir string) error { return osFS{}.SyncDir(dir) }
+func (f *faultFS) SyncDir(dir string) error {
+	f.mu.Lock()
+	err := f.syncDirErr
+	f.mu.Unlock()
+	if err != nil {
+		return &os.PathError{Op: "sync", Path: dir, Err: err}
+	}
+	return osFS{}.SyncDir(dir)
+}
 
 type faultFile struct {
 	fs *faultFS

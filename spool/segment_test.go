@@ -467,10 +467,10 @@ func TestReusedSegmentDamage(t *testing.T) {
 
 // TestReusedSegmentNotLast recovers a reused segment that a newer one
 // follows, as a crash just after a roll leaves it (before the older records
-// after its data are cut): they are not damage, and the newer segment's
-// record is found.
+// after its data are cut): they are not damage, the newer segment's record
+// is found, and the older records are cut.
 func TestReusedSegmentNotLast(t *testing.T) {
-	_, dir, want, _ := reusedSpool(t)
+	_, dir, want, reused := reusedSpool(t)
 	next := want[len(want)-1] + 1
 	s, got := openCopy(t, dir, func(d string) {
 		seg := append([]byte(segMagic), appendFrame(nil, next, ptr(testRecord("d000", 300, "t/a")))...)
@@ -480,6 +480,14 @@ func TestReusedSegmentNotLast(t *testing.T) {
 	})
 	if r := s.Recovery(); r.TornBytes != 0 || len(r.Damaged) != 0 || !slices.Equal(got, append(slices.Clone(want), next)) {
 		t.Fatalf("Recovery %+v, pending %v; want clean, pending %v and %d", r, got, want, next)
+	}
+	info, err := os.Stat(filepath.Join(s.dir, filepath.Base(reused)))
+	g := s.segs[len(s.segs)-2]
+	if err != nil || len(g.recs) != 3 {
+		t.Fatalf("reused segment after recovery: %v, %d records; want 3", err, len(g.recs))
+	}
+	if end := int64(g.recs[2].off) + int64(g.recs[2].size); info.Size() != end || g.size != end {
+		t.Fatalf("reused segment after recovery: %d bytes on disk, %d in the index; want %d, the older records cut", info.Size(), g.size, end)
 	}
 }
 

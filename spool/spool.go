@@ -534,10 +534,8 @@ func (s *Spool) recoverSpare() error {
 			continue
 		}
 		if bestName != "" {
-			if Seq(n) < best {
-				s.fs.Remove(filepath.Join(s.dir, e.Name()))
-				continue
-			}
+			// os.ReadDir sorts by name, and the names have as many digits:
+			// this spare is above the one kept so far.
 			s.fs.Remove(filepath.Join(s.dir, bestName))
 		}
 		best, bestName, size = Seq(n), e.Name(), info.Size()

@@ -1,3 +1,8 @@
+// This file owns "sqshook bench": a grid of linger and in-flight settings
+// run against an in-process SQS endpoint with a simulated round trip
+// (package internal/benchgrid), printed as a table of throughput and
+// latency with the best cell, to help tune WithLinger and WithMaxInFlight.
+
 package main
 
 import (

@@ -1,3 +1,8 @@
+// This file owns "sqshook check": each hook of a hooks file checked
+// against its real queue (sqshook.CheckHook), one JSON result per hook, a
+// failure's customer-facing error kept apart from its cause for the
+// operator, and the wording of the server's missing credentials.
+
 package main
 
 import (
