@@ -1,4 +1,4 @@
-// This file owns the noisy-neighbour scenario of neighbours_test.go on the
+// This file owns the noisy-neighbour scenario of scenario_neighbours_test.go on the
 // real SQS emulator: the dispatcher's endpoint is a reverse proxy on
 // loopback in front of the emulator that holds every SendMessageBatch call
 // to one tenant's queues (never answers until the dispatcher gives up on it

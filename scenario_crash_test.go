@@ -1,4 +1,4 @@
-// durable_crash_test.go is the spool's crash test: the test binary re-executed
+// scenario_crash_test.go is the spool's crash test: the test binary re-executed
 // as a child that publishes with the spool on and is killed with SIGKILL.
 
 package sqshook_test

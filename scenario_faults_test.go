@@ -8,7 +8,7 @@ package sqshook_test
 // ambiguous, each with the same event id; the dead letters' reasons and
 // codes; and, sampling Stats during the run, that no hook buffers more
 // bytes than its bound. TestMain checks for leaked goroutines. The
-// multi-hook scenarios use the fleet harness of soak_test.go.
+// multi-hook scenarios use the fleet harness of scenario_soak_test.go.
 
 import (
 	"context"
