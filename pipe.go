@@ -435,24 +435,9 @@ func (p *pipe) purgeLocked() {
 	// The ticket comes before any copy is settled: a Flush satisfied by
 	// these copies waits for their report.
 	ticket := p.beginReportLocked()
-	var dls []DeadLetter
-	queued := p.q.drain()
-	if p.fifo {
-		queued = p.fq.drain()
-	}
-	for _, e := range queued {
-		dls = append(dls, p.deadLetterLocked(e, ReasonHookRemoved, "", msg, false, ErrTenantRemoved))
-	}
-	for rw := range p.retryWaits {
-		if rw.timer.Stop() {
-			p.d.wg.Done()
-		}
-		delete(p.retryWaits, rw)
-		p.retrying -= len(rw.entries)
-		for _, e := range rw.entries {
-			dls = append(dls, p.deadLetterLocked(e, ReasonHookRemoved, "", msg, false, ErrTenantRemoved))
-		}
-	}
+	dls := p.dropUnsentLocked(func(e *entry, _ bool) DeadLetter {
+		return p.deadLetterLocked(e, ReasonHookRemoved, "", msg, false, ErrTenantRemoved)
+	})
 	if len(dls) == 0 {
 		p.endReportLocked(ticket)
 		return
@@ -467,20 +452,17 @@ func (p *pipe) purgeLocked() {
 	}()
 }
 
-// abort dead-letters everything the pipe holds that is not in flight (calls
-// in flight are canceled by the dispatcher and settle as shutdown).
-func (p *pipe) abort() {
-	p.mu.Lock()
-	ticket := p.beginReportLocked()
-	p.aborted = true
-	p.wakeWaitersLocked()
+// dropUnsentLocked takes every copy p holds outside calls in flight (its
+// queue, then the copies waiting for a retry, their timers stopped) and
+// returns the dead letter dl makes of each.
+func (p *pipe) dropUnsentLocked(dl func(e *entry, retrying bool) DeadLetter) []DeadLetter {
 	var dls []DeadLetter
 	queued := p.q.drain()
 	if p.fifo {
 		queued = p.fq.drain()
 	}
 	for _, e := range queued {
-		dls = append(dls, p.deadLetterLocked(e, ReasonShutdown, e.code, "dispatcher closed before delivery", false, nil))
+		dls = append(dls, dl(e, false))
 	}
 	for rw := range p.retryWaits {
 		if rw.timer.Stop() {
@@ -489,9 +471,26 @@ func (p *pipe) abort() {
 		delete(p.retryWaits, rw)
 		p.retrying -= len(rw.entries)
 		for _, e := range rw.entries {
-			dls = append(dls, p.deadLetterLocked(e, ReasonShutdown, e.code, "dispatcher closed while waiting to retry", false, nil))
+			dls = append(dls, dl(e, true))
 		}
 	}
+	return dls
+}
+
+// abort dead-letters everything the pipe holds that is not in flight (calls
+// in flight are canceled by the dispatcher and settle as shutdown).
+func (p *pipe) abort() {
+	p.mu.Lock()
+	ticket := p.beginReportLocked()
+	p.aborted = true
+	p.wakeWaitersLocked()
+	dls := p.dropUnsentLocked(func(e *entry, retrying bool) DeadLetter {
+		msg := "dispatcher closed before delivery"
+		if retrying {
+			msg = "dispatcher closed while waiting to retry"
+		}
+		return p.deadLetterLocked(e, ReasonShutdown, e.code, msg, false, nil)
+	})
 	p.keepDiskLocked()
 	if p.state == pipeActive {
 		p.state = pipeDraining
