@@ -593,7 +593,8 @@ func benchCallerAllocs(b *testing.B, hooks []sqshook.Hook, matching int, next fu
 	// Fill every matching hook's calls in flight, and one partial batch
 	// whose linger timer then fires and finds no free sender.
 	publish(sqshook.DefaultMaxInFlight*sqshook.MaxBatchEntries + sqshook.MaxBatchEntries/2)
-	want := int64(matching * sqshook.DefaultMaxInFlight)
+	// The hooks share their tenant's calls in flight (WithTenantMaxInFlight).
+	want := int64(min(matching*sqshook.DefaultMaxInFlight, sqshook.DefaultTenantMaxInFlight))
 	for deadline := time.Now().Add(10 * time.Second); fake.calls.Load() < want; {
 		if time.Now().After(deadline) {
 			b.Fatalf("%d calls in flight, want %d", fake.calls.Load(), want)
