@@ -238,8 +238,22 @@ func leanSupported(in *sqs.SendMessageBatchInput) bool {
 // SendMessageBatch sends in as the SDK client would, without its
 // per-call middleware stack; see leanClient.
 func (l *leanClient) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
-	if len(optFns) > 0 || !leanSupported(in) {
+	if len(optFns) > 0 {
 		return l.Client.SendMessageBatch(ctx, in, optFns...)
+	}
+	return l.sendBatch(ctx, in, nil)
+}
+
+// sendBatch is SendMessageBatch with, when digests is not nil, the MD5 of
+// each entry's body, written on first use: entry i's body is the body of
+// digests[i] (see bodyDigest), so that a body's digest is computed once
+// for every hook and attempt that sends it.
+func (l *leanClient) sendBatch(ctx context.Context, in *sqs.SendMessageBatchInput, digests []*bodyDigest) (*sqs.SendMessageBatchOutput, error) {
+	if !leanSupported(in) {
+		return l.Client.SendMessageBatch(ctx, in)
+	}
+	if in != nil && len(digests) != len(in.Entries) {
+		digests = nil
 	}
 	l.mu.Lock()
 	t := l.target
@@ -303,7 +317,7 @@ func (l *leanClient) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBa
 			RequestID:     resp.Header.Get("X-Amzn-Requestid"),
 		})
 	}
-	if err := checkBatchMD5(in, out); err != nil {
+	if err := checkBatchMD5(in, out, digests); err != nil {
 		return nil, leanOpError(fmt.Errorf("message checksum validation failed, %w", err))
 	}
 	return out, nil
@@ -333,26 +347,32 @@ func (e md5Mismatch) Error() string {
 // checkBatchMD5 checks the digests SQS returned for each successful entry:
 // MD5OfMessageBody against the body sent (as the SDK does) and, when given,
 // MD5OfMessageAttributes against the attributes sent (which the SDK does
-// not check). A response naming an id not sent is an error too.
-func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutput) error {
+// not check). An id not sent is left to settlement, as the SDK does.
+// digests, when not nil, are the entries' body digests (see sendBatch).
+func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutput, digests []*bodyDigest) error {
 	var errs []error
 	for _, r := range out.Successful {
 		id := aws.ToString(r.Id)
-		var e *types.SendMessageBatchRequestEntry
-		if n, err := strconv.Atoi(id); err == nil && n >= 0 && n < len(in.Entries) && aws.ToString(in.Entries[n].Id) == id {
-			e = &in.Entries[n] // sqshook's ids are the entries' indexes
+		n := -1
+		if i, err := strconv.Atoi(id); err == nil && i >= 0 && i < len(in.Entries) && aws.ToString(in.Entries[i].Id) == id {
+			n = i // sqshook's ids are the entries' indexes
 		}
-		for i := 0; e == nil && i < len(in.Entries); i++ {
+		for i := 0; n < 0 && i < len(in.Entries); i++ {
 			if aws.ToString(in.Entries[i].Id) == id {
-				e = &in.Entries[i]
-				break
+				n = i
 			}
 		}
-		if e == nil {
+		if n < 0 {
 			continue // the SDK ignores it too; settlement reports unknown ids
 		}
+		e := &in.Entries[n]
 		if r.MD5OfMessageBody != nil {
-			sum := md5.Sum(unsafe.Slice(unsafe.StringData(*e.MessageBody), len(*e.MessageBody))) // read only: no copy of the body
+			var sum [md5.Size]byte
+			if digests != nil {
+				sum = *digests[n].sum(*e.MessageBody)
+			} else {
+				sum = md5.Sum(unsafe.Slice(unsafe.StringData(*e.MessageBody), len(*e.MessageBody))) // read only: no copy of the body
+			}
 			if !hexEqual(*r.MD5OfMessageBody, sum[:]) {
 				errs = append(errs, md5Mismatch{id, "body", *r.MD5OfMessageBody, hex.EncodeToString(sum[:])})
 			}

@@ -3,6 +3,7 @@ package sqshook
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -357,6 +359,131 @@ func TestLeanSettlesAsSDK(t *testing.T) {
 			if fc.name == "wrong MD5" && !strings.Contains(outcomes[1], "error kind 0") {
 				t.Errorf("wrong MD5: lean %s, want a transient error", outcomes[1])
 			}
+		}
+	}
+}
+
+// leanTestClient returns the lean client of a pool for a hook on a new
+// queue of srv.
+func leanTestClient(t *testing.T, srv *sqstest.Server, queue string) (*leanClient, string) {
+	t.Helper()
+	pool := NewClientPool(ClientOptions{Endpoint: srv.URL()})
+	t.Cleanup(pool.CloseIdleConnections)
+	url := srv.CreateQueue(queue, nil)
+	h := Hook{ID: "h", Enabled: true, HookType: HookTypeSQS, SQSQueueURL: url, SQSRegion: "us-east-1",
+		SQSAuthType: AuthKeys, SQSKey: "AKIAEXAMPLE", SQSSecret: "secret"}
+	c, release, err := pool.acquire(context.Background(), h, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	l, ok := c.(*leanClient)
+	if !ok {
+		t.Fatalf("the pool's pipeline client is %T, not the lean client", c)
+	}
+	return l, url
+}
+
+// TestLeanBodyDigestOnce: the lean path checks the response against the
+// body digests it is given, computing each once and reusing it on later
+// calls (another hook's, another attempt's) rather than hashing the body
+// again.
+func TestLeanBodyDigestOnce(t *testing.T) {
+	srv := sqstest.NewServer()
+	defer srv.Close()
+	l, url := leanTestClient(t, srv, "q")
+	r := rand.New(rand.NewPCG(3, 4))
+	in := leanBatch(r, url, false)
+	digests := make([]*bodyDigest, len(in.Entries))
+	for i := range digests {
+		digests[i] = new(bodyDigest)
+	}
+	if _, err := l.sendBatch(context.Background(), in, digests); err != nil {
+		t.Fatal(err)
+	}
+	first := make([]*[16]byte, len(digests))
+	for i, d := range digests {
+		first[i] = d.p.Load()
+		if first[i] == nil {
+			t.Fatalf("entry %d: no digest kept after the call", i)
+		}
+		if want := md5Hex(*in.Entries[i].MessageBody); hex.EncodeToString(first[i][:]) != want {
+			t.Fatalf("entry %d: digest %x, want %s", i, *first[i], want)
+		}
+	}
+	if _, err := l.sendBatch(context.Background(), in, digests); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range digests {
+		if d.p.Load() != first[i] {
+			t.Fatalf("entry %d: the digest was computed again", i)
+		}
+	}
+	// A kept digest is what the response is checked against: a wrong one
+	// (which no body has) fails the call as a wrong MD5 from SQS would.
+	first[3][0] ^= 0xff
+	_, err := l.sendBatch(context.Background(), in, digests)
+	if err == nil || !strings.Contains(err.Error(), "checksum validation failed") || !strings.Contains(err.Error(), "entry 3: body MD5") {
+		t.Fatalf("with a wrong kept digest: %v, want a checksum error for entry 3", err)
+	}
+}
+
+func md5Hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// TestSenderBodyDigestLeanOnly: the pipeline hands its lean client the
+// events' body digests, so that the event keeps its body's MD5 for every
+// hook and attempt; on the SDK send path no digest is computed.
+func TestSenderBodyDigestLeanOnly(t *testing.T) {
+	for _, sdkPath := range []bool{false, true} {
+		srv := sqstest.NewServer()
+		defer srv.Close()
+		var hooks []Hook
+		for i, q := range []string{srv.CreateQueue("a", nil), srv.CreateQueue("b", nil)} {
+			hooks = append(hooks, Hook{ID: fmt.Sprint("h", i), Enabled: true, HookType: HookTypeSQS, SQSQueueURL: q, SQSRegion: "us-east-1",
+				SQSAuthType: AuthKeys, SQSKey: "AKIAIOSFODNN7EXAMPLE", SQSSecret: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"})
+		}
+		d, err := New(hooks, WithEndpoint(srv.URL()), WithClientOptions(ClientOptions{SDKSendPath: sdkPath}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := `{"text":"hi"}`
+		ed, err := d.prepare(Event{Type: "message.new", Body: []byte(body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pipes := d.def.snap.Load().pipes
+		if len(pipes) != 2 {
+			t.Fatalf("%d pipelines, want 2", len(pipes))
+		}
+		for _, p := range pipes {
+			if _, err := p.offer(ed); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := d.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hooks {
+			if st, _ := d.Stats().Hook(h.ID); st.Delivered != 1 {
+				t.Fatalf("hook %s: %d delivered, want 1", h.ID, st.Delivered)
+			}
+		}
+		got := ed.md5.p.Load()
+		switch {
+		case sdkPath && got != nil:
+			t.Errorf("SDK send path: a body digest was computed")
+		case !sdkPath && got == nil:
+			t.Errorf("lean send path: the event kept no body digest")
+		case !sdkPath && hex.EncodeToString(got[:]) != md5Hex(body):
+			t.Errorf("lean send path: digest %x, want %s", *got, md5Hex(body))
+		}
+		if err := d.Close(ctx); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
