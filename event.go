@@ -188,7 +188,9 @@ type encoded struct {
 // SendMessageBatch call that sends the body (see leanClient) and read by
 // every later one, of any hook and any attempt; the SDK send path never
 // writes it. Until then it costs the event one pointer.
-type bodyDigest struct{ p atomic.Pointer[[md5.Size]byte] }
+type bodyDigest struct {
+	p atomic.Pointer[[md5.Size]byte]
+}
 
 // sum returns the MD5 of body, which must be the body d belongs to.
 func (d *bodyDigest) sum(body string) *[md5.Size]byte {
