@@ -309,18 +309,235 @@ func (l *leanClient) sendBatch(ctx context.Context, in *sqs.SendMessageBatchInpu
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the connection is reused
 		resp.Body.Close()
 	}()
-	out := &sqs.SendMessageBatchOutput{}
+	var out *sqs.SendMessageBatchOutput
 	sresp := &smithyhttp.Response{Response: resp}
-	if err := l.proto.DeserializeResponse(ctx, sendMessageBatchSchema, sqs.TypeRegistry, sresp, out); err != nil {
-		return nil, leanOpError(&awshttp.ResponseError{
-			ResponseError: &smithyhttp.ResponseError{Response: sresp, Err: err},
-			RequestID:     resp.Header.Get("X-Amzn-Requestid"),
-		})
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		// A success: decoded here when it has the shape SQS answers with,
+		// else (and if it cannot be read) by the SDK from what was read.
+		rb := leanRespBufs.Get().(*bytes.Buffer)
+		rb.Reset()
+		n, rerr := rb.ReadFrom(io.LimitReader(resp.Body, maxLeanResponse+1))
+		if rerr == nil && n <= maxLeanResponse {
+			out = decodeBatchResult(rb.Bytes())
+		}
+		if out == nil {
+			resp.Body = &replayBody{r: bytes.NewReader(bytes.Clone(rb.Bytes())), err: rerr, rest: resp.Body}
+		}
+		if rb.Cap() <= 4*maxLeanResponse {
+			leanRespBufs.Put(rb)
+		}
+	}
+	if out == nil {
+		out = &sqs.SendMessageBatchOutput{}
+		if err := l.proto.DeserializeResponse(ctx, sendMessageBatchSchema, sqs.TypeRegistry, sresp, out); err != nil {
+			return nil, leanOpError(&awshttp.ResponseError{
+				ResponseError: &smithyhttp.ResponseError{Response: sresp, Err: err},
+				RequestID:     resp.Header.Get("X-Amzn-Requestid"),
+			})
+		}
 	}
 	if err := checkBatchMD5(in, out, digests); err != nil {
 		return nil, leanOpError(fmt.Errorf("message checksum validation failed, %w", err))
 	}
 	return out, nil
+}
+
+// maxLeanResponse bounds the success responses decoded by hand (ten
+// entries take under 2 KiB); a larger one is the SDK's to decode.
+const maxLeanResponse = 64 << 10
+
+var leanRespBufs = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 4<<10)) }}
+
+// replayBody is a response body whose first bytes were read already: it
+// reads them again, then the error reading stopped on, or the rest.
+type replayBody struct {
+	r    *bytes.Reader
+	err  error
+	rest io.ReadCloser
+}
+
+func (b *replayBody) Read(p []byte) (int, error) {
+	if b.r.Len() > 0 {
+		return b.r.Read(p)
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	return b.rest.Read(p)
+}
+
+func (b *replayBody) Close() error { return b.rest.Close() }
+
+// decodeBatchResult decodes a SendMessageBatch success response of the
+// shape SQS answers with: an object of "Successful" and "Failed" arrays of
+// objects of the members of SendMessageBatchResultEntry and
+// BatchResultErrorEntry, their strings printable ASCII without escapes
+// and SenderFault a boolean, with any whitespace. It returns nil for
+// anything else (an escape, a null, another member or type, an empty
+// body), which the SDK's decoder reads instead, so that every answer is
+// decoded as the SDK decodes it. The strings share one copy of b.
+func decodeBatchResult(b []byte) *sqs.SendMessageBatchOutput {
+	if len(b) == 0 {
+		return nil
+	}
+	objects := bytes.Count(b, []byte{'{'})
+	d := batchResultDecoder{s: string(b), strs: make([]string, 0, 6*objects)}
+	out := &sqs.SendMessageBatchOutput{}
+	if !d.next('{') {
+		return nil
+	}
+	for first := true; !d.next('}'); first = false {
+		if !first && !d.next(',') {
+			return nil
+		}
+		key, ok := d.str()
+		if !ok || !d.next(':') || !d.next('[') {
+			return nil
+		}
+		switch key {
+		case "Successful":
+			if out.Successful != nil {
+				return nil
+			}
+			out.Successful = make([]types.SendMessageBatchResultEntry, 0, objects-1)
+		case "Failed":
+			if out.Failed != nil {
+				return nil
+			}
+			out.Failed = make([]types.BatchResultErrorEntry, 0, objects-1)
+		default:
+			return nil
+		}
+		for first := true; !d.next(']'); first = false {
+			if !first && !d.next(',') || !d.next('{') {
+				return nil
+			}
+			var r types.SendMessageBatchResultEntry
+			var f types.BatchResultErrorEntry
+			for first := true; !d.next('}'); first = false {
+				if !first && !d.next(',') {
+					return nil
+				}
+				name, ok := d.str()
+				if !ok || !d.next(':') {
+					return nil
+				}
+				if key == "Failed" && name == "SenderFault" {
+					if f.SenderFault, ok = d.boolean(); !ok {
+						return nil
+					}
+					continue
+				}
+				v := d.strPtr()
+				if v == nil {
+					return nil
+				}
+				var field **string
+				if key == "Successful" {
+					switch name {
+					case "Id":
+						field = &r.Id
+					case "MessageId":
+						field = &r.MessageId
+					case "MD5OfMessageBody":
+						field = &r.MD5OfMessageBody
+					case "MD5OfMessageAttributes":
+						field = &r.MD5OfMessageAttributes
+					case "MD5OfMessageSystemAttributes":
+						field = &r.MD5OfMessageSystemAttributes
+					case "SequenceNumber":
+						field = &r.SequenceNumber
+					}
+				} else {
+					switch name {
+					case "Id":
+						field = &f.Id
+					case "Code":
+						field = &f.Code
+					case "Message":
+						field = &f.Message
+					}
+				}
+				if field == nil || *field != nil {
+					return nil
+				}
+				*field = v
+			}
+			if key == "Successful" {
+				out.Successful = append(out.Successful, r)
+			} else {
+				out.Failed = append(out.Failed, f)
+			}
+		}
+	}
+	if d.ws(); d.i != len(d.s) {
+		return nil
+	}
+	return out
+}
+
+// batchResultDecoder reads decodeBatchResult's JSON from s.
+type batchResultDecoder struct {
+	s    string
+	i    int
+	strs []string // the decoded strings, pointed to by the result; never grown
+}
+
+func (d *batchResultDecoder) ws() {
+	for d.i < len(d.s) && (d.s[d.i] == ' ' || d.s[d.i] == '\t' || d.s[d.i] == '\n' || d.s[d.i] == '\r') {
+		d.i++
+	}
+}
+
+// next consumes c after whitespace, if it is there.
+func (d *batchResultDecoder) next(c byte) bool {
+	d.ws()
+	if d.i < len(d.s) && d.s[d.i] == c {
+		d.i++
+		return true
+	}
+	return false
+}
+
+// str reads a string of printable ASCII without escapes.
+func (d *batchResultDecoder) str() (string, bool) {
+	if !d.next('"') {
+		return "", false
+	}
+	for j := d.i; j < len(d.s); j++ {
+		switch c := d.s[j]; {
+		case c == '"':
+			v := d.s[d.i:j]
+			d.i = j + 1
+			return v, true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// strPtr reads a string as str does into the decoder's strings.
+func (d *batchResultDecoder) strPtr() *string {
+	v, ok := d.str()
+	if !ok || len(d.strs) == cap(d.strs) {
+		return nil
+	}
+	d.strs = append(d.strs, v)
+	return &d.strs[len(d.strs)-1]
+}
+
+func (d *batchResultDecoder) boolean() (v, ok bool) {
+	d.ws()
+	switch {
+	case strings.HasPrefix(d.s[d.i:], "true"):
+		d.i += 4
+		return true, true
+	case strings.HasPrefix(d.s[d.i:], "false"):
+		d.i += 5
+		return false, true
+	}
+	return false, false
 }
 
 var (
@@ -520,18 +737,24 @@ func appendSendMessageBatch(b []byte, in *sqs.SendMessageBatchInput) []byte {
 // appendJSONString appends s as a JSON string, escaped as the SDK's
 // encoder does: '"', '\\' and control characters escaped (\n, \r, \t by
 // name, the others as \u00XX), an invalid UTF-8 byte as \ufffd, U+2028
-// and U+2029 as \u2028 and \u2029; everything else as is.
+// and U+2029 as \u2028 and \u2029; everything else as is. Runs of eight
+// bytes that need nothing are passed over a word at a time.
 func appendJSONString(b []byte, s string) []byte {
 	const hexDigits = "0123456789abcdef"
 	b = append(b, '"')
+	bs := stringBytes(s)
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plainJSON8(binary.LittleEndian.Uint64(bs[i:])) {
+			i += 8
+			continue
+		}
 		c := s[i]
+		if jsonPlain[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -566,6 +789,23 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// jsonPlain marks the bytes a JSON string holds as they are: printable
+// ASCII but '"' and '\\'.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plainJSON8 reports whether the eight bytes of x are all jsonPlain.
+func plainJSON8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) &^ v & highs } // a high bit where a byte of v is 0
+	below20 := (x - 0x20*ones) &^ x & highs                          // where a byte is < 0x20 (or ≥ 0x80, caught below)
+	return (x|below20|zero(x^('"'*ones))|zero(x^('\\'*ones)))&highs == 0
 }
 
 var _ SQSAPI = (*leanClient)(nil)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/sqshook/sqshook/sqstest"
 )
@@ -485,5 +487,155 @@ func TestSenderBodyDigestLeanOnly(t *testing.T) {
 		if err := d.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestPlainJSON8: the word-at-a-time test agrees with jsonPlain for every
+// byte value at every position.
+func TestPlainJSON8(t *testing.T) {
+	base := []byte("abcdefgh")
+	for pos := range 8 {
+		for c := range 256 {
+			w := slices.Clone(base)
+			w[pos] = byte(c)
+			want := true
+			for _, x := range w {
+				want = want && jsonPlain[x]
+			}
+			if got := plainJSON8(binary.LittleEndian.Uint64(w)); got != want {
+				t.Fatalf("%q: %v, want %v", w, got, want)
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 100000 {
+		var w [8]byte
+		want := true
+		for i := range w {
+			w[i] = byte(0x1e + r.IntN(0x64)) // around both ends of the plain range
+			want = want && jsonPlain[w[i]]
+		}
+		if got := plainJSON8(binary.LittleEndian.Uint64(w[:])); got != want {
+			t.Fatalf("%q: %v, want %v", w, got, want)
+		}
+	}
+}
+
+// leanResponse writes a random SendMessageBatch success response as SQS
+// does, with whitespace as ws says; odd replaces one part by something
+// SQS does not send (the hand decoder must then leave it to the SDK's).
+func leanResponse(r *rand.Rand, ws string, odd int) string {
+	var b strings.Builder
+	str := func(s string) string { return `"` + s + `"` }
+	member := func(name, v string) string { return ws + str(name) + ws + ":" + ws + v }
+	hexs := func() string { return fmt.Sprintf("%032x", r.Uint64()) }
+	b.WriteString(ws + "{")
+	var parts []string
+	n := r.IntN(11)
+	if n > 0 || r.IntN(2) == 0 {
+		var es []string
+		for i := range n {
+			m := []string{member("Id", str(strconv.Itoa(i))), member("MessageId", str(fmt.Sprintf("%08x-aaaa-bbbb-cccc-%012x", r.Uint32(), r.Uint64()&0xffffffffffff))),
+				member("MD5OfMessageBody", str(hexs()))}
+			if r.IntN(2) == 0 {
+				m = append(m, member("MD5OfMessageAttributes", str(hexs())))
+			}
+			if r.IntN(4) == 0 {
+				m = append(m, member("SequenceNumber", str(strconv.FormatUint(r.Uint64(), 10))))
+			}
+			if r.IntN(8) == 0 {
+				m = append(m, member("MD5OfMessageSystemAttributes", str(hexs())))
+			}
+			r.Shuffle(len(m), func(i, j int) { m[i], m[j] = m[j], m[i] })
+			es = append(es, ws+"{"+strings.Join(m, ",")+ws+"}")
+		}
+		parts = append(parts, member("Successful", "["+strings.Join(es, ",")+ws+"]"))
+	}
+	if k := r.IntN(4); k > 0 {
+		var es []string
+		for i := range k {
+			m := []string{member("Id", str(strconv.Itoa(10+i))), member("Code", str("InternalError")), member("SenderFault", []string{"true", "false"}[r.IntN(2)])}
+			if r.IntN(2) == 0 {
+				m = append(m, member("Message", str("We encountered an internal error. Please try again.")))
+			}
+			r.Shuffle(len(m), func(i, j int) { m[i], m[j] = m[j], m[i] })
+			es = append(es, ws+"{"+strings.Join(m, ",")+ws+"}")
+		}
+		parts = append(parts, member("Failed", "["+strings.Join(es, ",")+ws+"]"))
+	}
+	r.Shuffle(len(parts), func(i, j int) { parts[i], parts[j] = parts[j], parts[i] })
+	b.WriteString(strings.Join(parts, ","))
+	b.WriteString(ws + "}" + ws)
+	s := b.String()
+	switch odd {
+	case 1:
+		return strings.Replace(s, `"Id"`, `"Id\u0000"`, 1)
+	case 2:
+		return strings.Replace(s, `"InternalError"`, `"Internal\"Error"`, 1)
+	case 3:
+		return strings.Replace(s, `"InternalError"`, `"Intérnal"`, 1)
+	case 4:
+		return strings.Replace(s, `"MD5OfMessageBody"`, `"Unknown"`, 1)
+	case 5:
+		return strings.Replace(s, `"InternalError"`, `null`, 1)
+	case 6:
+		return strings.Replace(s, `{`, `{"Extra":1,`, 1)
+	case 7:
+		return s + "x"
+	case 8:
+		return s[:len(s)/2]
+	case 9:
+		return strings.Replace(s, `true`, `1`, 1)
+	case 10:
+		return strings.Replace(s, `"MessageId"`, `"Id"`, 1)
+	}
+	return s
+}
+
+// TestLeanDecodeMatchesSDK: every success response the hand decoder
+// takes it decodes as the SDK's decoder does, and it takes those of the
+// shape SQS sends.
+func TestLeanDecodeMatchesSDK(t *testing.T) {
+	proto := sqs.New(sqs.Options{Region: "us-east-1"}).Options().Protocol
+	sdkDecode := func(s string) (*sqs.SendMessageBatchOutput, error) {
+		out := &sqs.SendMessageBatchOutput{}
+		resp := &smithyhttp.Response{Response: &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(s))}}
+		err := proto.DeserializeResponse(context.Background(), sendMessageBatchSchema, sqs.TypeRegistry, resp, out)
+		return out, err
+	}
+	norm := func(o *sqs.SendMessageBatchOutput) string {
+		b, _ := json.Marshal(struct {
+			S []types.SendMessageBatchResultEntry
+			F []types.BatchResultErrorEntry
+		}{o.Successful, o.Failed})
+		return string(b)
+	}
+	r := rand.New(rand.NewPCG(10, 11))
+	taken := 0
+	for i := range 3000 {
+		ws := []string{"", " ", "\n  ", "\t\r\n"}[i%4]
+		odd := 0
+		if i%3 == 0 {
+			odd = 1 + r.IntN(10)
+		}
+		s := leanResponse(r, ws, odd)
+		fast := decodeBatchResult([]byte(s))
+		if fast == nil {
+			if odd == 0 {
+				t.Fatalf("the hand decoder left an SQS-shaped response to the SDK:\n%s", s)
+			}
+			continue
+		}
+		taken++
+		want, err := sdkDecode(s)
+		if err != nil {
+			t.Fatalf("the hand decoder took a response the SDK refuses (%v):\n%s", err, s)
+		}
+		if got, want := norm(fast), norm(want); got != want {
+			t.Fatalf("response %s\nhand decoder: %s\nSDK:          %s", s, got, want)
+		}
+	}
+	if taken < 1500 {
+		t.Fatalf("the hand decoder took %d of 3000 responses", taken)
 	}
 }
