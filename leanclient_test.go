@@ -172,7 +172,7 @@ func TestLeanMD5OfAttributes(t *testing.T) {
 			for k, a := range e.MessageAttributes {
 				want[k] = sqstest.Attribute{DataType: *a.DataType, StringValue: aws.ToString(a.StringValue), BinaryValue: a.BinaryValue}
 			}
-			sum := md5OfAttributes(e.MessageAttributes)
+			sum := md5OfAttributes(e.MessageAttributes, false)
 			if got := hex.EncodeToString(sum[:]); got != sqstest.MD5OfMessageAttributes(want) {
 				t.Fatalf("attributes %v: MD5 %s, SQS's %s", e.MessageAttributes, got, sqstest.MD5OfMessageAttributes(want))
 			}
@@ -637,5 +637,43 @@ func TestLeanDecodeMatchesSDK(t *testing.T) {
 	}
 	if taken < 1500 {
 		t.Fatalf("the hand decoder took %d of 3000 responses", taken)
+	}
+}
+
+// TestLeanMD5OfAttributesUTF16: the lean path also accepts the attribute
+// digest of implementations that count string lengths in UTF-16 units
+// (local-aws-sqs; the vectors are its module's), which the SDK path
+// delivers to, and still refuses any other.
+func TestLeanMD5OfAttributesUTF16(t *testing.T) {
+	attrs := map[string]types.MessageAttributeValue{
+		"event_id": {DataType: aws.String("String"), StringValue: aws.String("évt-😀")},
+		"n":        {DataType: aws.String("Number"), StringValue: aws.String("12")},
+		"b":        {DataType: aws.String("Binary"), BinaryValue: []byte{0, 1, 255}},
+	}
+	const emulatorSum = "25aeb42d60fc3d4b52818b886d641ec7"
+	if sum := md5OfAttributes(attrs, false); hex.EncodeToString(sum[:]) == emulatorSum {
+		t.Fatal("the vector does not tell UTF-16 lengths from byte lengths")
+	}
+	check := func(attrs map[string]types.MessageAttributeValue, digest string) error {
+		body := "{}"
+		in := &sqs.SendMessageBatchInput{QueueUrl: aws.String("q"), Entries: []types.SendMessageBatchRequestEntry{
+			{Id: aws.String("0"), MessageBody: &body, MessageAttributes: attrs}}}
+		out := &sqs.SendMessageBatchOutput{Successful: []types.SendMessageBatchResultEntry{
+			{Id: aws.String("0"), MD5OfMessageBody: aws.String(md5Hex(body)), MD5OfMessageAttributes: aws.String(digest)}}}
+		return checkBatchMD5(in, out, nil)
+	}
+	if err := check(attrs, emulatorSum); err != nil {
+		t.Errorf("the emulator's digest refused: %v", err)
+	}
+	sqsSum := md5OfAttributes(attrs, false)
+	if err := check(attrs, hex.EncodeToString(sqsSum[:])); err != nil {
+		t.Errorf("SQS's digest refused: %v", err)
+	}
+	if err := check(attrs, strings.Repeat("0", 32)); err == nil {
+		t.Error("a wrong digest accepted")
+	}
+	ascii := map[string]types.MessageAttributeValue{"event_id": {DataType: aws.String("String"), StringValue: aws.String("evt-1")}}
+	if err := check(ascii, "e1f9fb60b3a9a354611457d96b3b2867"); err != nil {
+		t.Errorf("ASCII attributes: the digest both compute refused: %v", err)
 	}
 }
