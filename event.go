@@ -1,16 +1,18 @@
 // event.go is what is published: Event, NewEvent, and the one-time
-// preparation of an event (id, size guard, attributes) shared by every hook
-// that receives it.
+// preparation of an event (id, size guard, attributes, the body's MD5)
+// shared by every hook that receives it.
 
 package sqshook
 
 import (
+	"crypto/md5"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -91,6 +93,8 @@ type eventData struct {
 	first        entry
 
 	tel *eventTelemetry // nil: no metrics or traces
+
+	md5 bodyDigest // body's
 
 	// The body in the encodings of hooks with their own (Hook.BodyEncoding),
 	// written on first use.
@@ -177,6 +181,28 @@ type encoded struct {
 	body  string
 	size  int   // SQS message size, attributes included
 	guard error // non-nil: the size guard refused the body in enc
+	md5   bodyDigest
+}
+
+// bodyDigest is the MD5 of a message body, written by the first lean
+// SendMessageBatch call that sends the body (see leanClient) and read by
+// every later one, of any hook and any attempt; the SDK send path never
+// writes it. Until then it costs the event one pointer.
+type bodyDigest struct {
+	p atomic.Pointer[[md5.Size]byte]
+}
+
+// sum returns the MD5 of body, which must be the body d belongs to.
+func (d *bodyDigest) sum(body string) *[md5.Size]byte {
+	if p := d.p.Load(); p != nil {
+		return p
+	}
+	p := new([md5.Size]byte)
+	*p = md5.Sum(stringBytes(body))
+	if d.p.CompareAndSwap(nil, p) {
+		return p
+	}
+	return d.p.Load()
 }
 
 // in returns the event's body in enc, written on first use and shared by

@@ -238,8 +238,22 @@ func leanSupported(in *sqs.SendMessageBatchInput) bool {
 // SendMessageBatch sends in as the SDK client would, without its
 // per-call middleware stack; see leanClient.
 func (l *leanClient) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
-	if len(optFns) > 0 || !leanSupported(in) {
+	if len(optFns) > 0 {
 		return l.Client.SendMessageBatch(ctx, in, optFns...)
+	}
+	return l.sendBatch(ctx, in, nil)
+}
+
+// sendBatch is SendMessageBatch with, when digests is not nil, the MD5 of
+// each entry's body, written on first use: entry i's body is the body of
+// digests[i] (see bodyDigest), so that a body's digest is computed once
+// for every hook and attempt that sends it.
+func (l *leanClient) sendBatch(ctx context.Context, in *sqs.SendMessageBatchInput, digests []*bodyDigest) (*sqs.SendMessageBatchOutput, error) {
+	if !leanSupported(in) {
+		return l.Client.SendMessageBatch(ctx, in)
+	}
+	if in != nil && len(digests) != len(in.Entries) {
+		digests = nil
 	}
 	l.mu.Lock()
 	t := l.target
@@ -295,18 +309,235 @@ func (l *leanClient) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBa
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the connection is reused
 		resp.Body.Close()
 	}()
-	out := &sqs.SendMessageBatchOutput{}
+	var out *sqs.SendMessageBatchOutput
 	sresp := &smithyhttp.Response{Response: resp}
-	if err := l.proto.DeserializeResponse(ctx, sendMessageBatchSchema, sqs.TypeRegistry, sresp, out); err != nil {
-		return nil, leanOpError(&awshttp.ResponseError{
-			ResponseError: &smithyhttp.ResponseError{Response: sresp, Err: err},
-			RequestID:     resp.Header.Get("X-Amzn-Requestid"),
-		})
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		// A success: decoded here when it has the shape SQS answers with,
+		// else (and if it cannot be read) by the SDK from what was read.
+		rb := leanRespBufs.Get().(*bytes.Buffer)
+		rb.Reset()
+		n, rerr := rb.ReadFrom(io.LimitReader(resp.Body, maxLeanResponse+1))
+		if rerr == nil && n <= maxLeanResponse {
+			out = decodeBatchResult(rb.Bytes())
+		}
+		if out == nil {
+			resp.Body = &replayBody{r: bytes.NewReader(bytes.Clone(rb.Bytes())), err: rerr, rest: resp.Body}
+		}
+		if rb.Cap() <= 4*maxLeanResponse {
+			leanRespBufs.Put(rb)
+		}
 	}
-	if err := checkBatchMD5(in, out); err != nil {
+	if out == nil {
+		out = &sqs.SendMessageBatchOutput{}
+		if err := l.proto.DeserializeResponse(ctx, sendMessageBatchSchema, sqs.TypeRegistry, sresp, out); err != nil {
+			return nil, leanOpError(&awshttp.ResponseError{
+				ResponseError: &smithyhttp.ResponseError{Response: sresp, Err: err},
+				RequestID:     resp.Header.Get("X-Amzn-Requestid"),
+			})
+		}
+	}
+	if err := checkBatchMD5(in, out, digests); err != nil {
 		return nil, leanOpError(fmt.Errorf("message checksum validation failed, %w", err))
 	}
 	return out, nil
+}
+
+// maxLeanResponse bounds the success responses decoded by hand (ten
+// entries take under 2 KiB); a larger one is the SDK's to decode.
+const maxLeanResponse = 64 << 10
+
+var leanRespBufs = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 4<<10)) }}
+
+// replayBody is a response body whose first bytes were read already: it
+// reads them again, then the error reading stopped on, or the rest.
+type replayBody struct {
+	r    *bytes.Reader
+	err  error
+	rest io.ReadCloser
+}
+
+func (b *replayBody) Read(p []byte) (int, error) {
+	if b.r.Len() > 0 {
+		return b.r.Read(p)
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	return b.rest.Read(p)
+}
+
+func (b *replayBody) Close() error { return b.rest.Close() }
+
+// decodeBatchResult decodes a SendMessageBatch success response of the
+// shape SQS answers with: an object of "Successful" and "Failed" arrays of
+// objects of the members of SendMessageBatchResultEntry and
+// BatchResultErrorEntry, their strings printable ASCII without escapes
+// and SenderFault a boolean, with any whitespace. It returns nil for
+// anything else (an escape, a null, another member or type, an empty
+// body), which the SDK's decoder reads instead, so that every answer is
+// decoded as the SDK decodes it. The strings share one copy of b.
+func decodeBatchResult(b []byte) *sqs.SendMessageBatchOutput {
+	if len(b) == 0 {
+		return nil
+	}
+	objects := bytes.Count(b, []byte{'{'})
+	d := batchResultDecoder{s: string(b), strs: make([]string, 0, 6*objects)}
+	out := &sqs.SendMessageBatchOutput{}
+	if !d.next('{') {
+		return nil
+	}
+	for first := true; !d.next('}'); first = false {
+		if !first && !d.next(',') {
+			return nil
+		}
+		key, ok := d.str()
+		if !ok || !d.next(':') || !d.next('[') {
+			return nil
+		}
+		switch key {
+		case "Successful":
+			if out.Successful != nil {
+				return nil
+			}
+			out.Successful = make([]types.SendMessageBatchResultEntry, 0, objects-1)
+		case "Failed":
+			if out.Failed != nil {
+				return nil
+			}
+			out.Failed = make([]types.BatchResultErrorEntry, 0, objects-1)
+		default:
+			return nil
+		}
+		for first := true; !d.next(']'); first = false {
+			if !first && !d.next(',') || !d.next('{') {
+				return nil
+			}
+			var r types.SendMessageBatchResultEntry
+			var f types.BatchResultErrorEntry
+			for first := true; !d.next('}'); first = false {
+				if !first && !d.next(',') {
+					return nil
+				}
+				name, ok := d.str()
+				if !ok || !d.next(':') {
+					return nil
+				}
+				if key == "Failed" && name == "SenderFault" {
+					if f.SenderFault, ok = d.boolean(); !ok {
+						return nil
+					}
+					continue
+				}
+				v := d.strPtr()
+				if v == nil {
+					return nil
+				}
+				var field **string
+				if key == "Successful" {
+					switch name {
+					case "Id":
+						field = &r.Id
+					case "MessageId":
+						field = &r.MessageId
+					case "MD5OfMessageBody":
+						field = &r.MD5OfMessageBody
+					case "MD5OfMessageAttributes":
+						field = &r.MD5OfMessageAttributes
+					case "MD5OfMessageSystemAttributes":
+						field = &r.MD5OfMessageSystemAttributes
+					case "SequenceNumber":
+						field = &r.SequenceNumber
+					}
+				} else {
+					switch name {
+					case "Id":
+						field = &f.Id
+					case "Code":
+						field = &f.Code
+					case "Message":
+						field = &f.Message
+					}
+				}
+				if field == nil || *field != nil {
+					return nil
+				}
+				*field = v
+			}
+			if key == "Successful" {
+				out.Successful = append(out.Successful, r)
+			} else {
+				out.Failed = append(out.Failed, f)
+			}
+		}
+	}
+	if d.ws(); d.i != len(d.s) {
+		return nil
+	}
+	return out
+}
+
+// batchResultDecoder reads decodeBatchResult's JSON from s.
+type batchResultDecoder struct {
+	s    string
+	i    int
+	strs []string // the decoded strings, pointed to by the result; never grown
+}
+
+func (d *batchResultDecoder) ws() {
+	for d.i < len(d.s) && (d.s[d.i] == ' ' || d.s[d.i] == '\t' || d.s[d.i] == '\n' || d.s[d.i] == '\r') {
+		d.i++
+	}
+}
+
+// next consumes c after whitespace, if it is there.
+func (d *batchResultDecoder) next(c byte) bool {
+	d.ws()
+	if d.i < len(d.s) && d.s[d.i] == c {
+		d.i++
+		return true
+	}
+	return false
+}
+
+// str reads a string of printable ASCII without escapes.
+func (d *batchResultDecoder) str() (string, bool) {
+	if !d.next('"') {
+		return "", false
+	}
+	for j := d.i; j < len(d.s); j++ {
+		switch c := d.s[j]; {
+		case c == '"':
+			v := d.s[d.i:j]
+			d.i = j + 1
+			return v, true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// strPtr reads a string as str does into the decoder's strings.
+func (d *batchResultDecoder) strPtr() *string {
+	v, ok := d.str()
+	if !ok || len(d.strs) == cap(d.strs) {
+		return nil
+	}
+	d.strs = append(d.strs, v)
+	return &d.strs[len(d.strs)-1]
+}
+
+func (d *batchResultDecoder) boolean() (v, ok bool) {
+	d.ws()
+	switch {
+	case strings.HasPrefix(d.s[d.i:], "true"):
+		d.i += 4
+		return true, true
+	case strings.HasPrefix(d.s[d.i:], "false"):
+		d.i += 5
+		return false, true
+	}
+	return false, false
 }
 
 var (
@@ -333,33 +564,39 @@ func (e md5Mismatch) Error() string {
 // checkBatchMD5 checks the digests SQS returned for each successful entry:
 // MD5OfMessageBody against the body sent (as the SDK does) and, when given,
 // MD5OfMessageAttributes against the attributes sent (which the SDK does
-// not check). A response naming an id not sent is an error too.
-func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutput) error {
+// not check). An id not sent is left to settlement, as the SDK does.
+// digests, when not nil, are the entries' body digests (see sendBatch).
+func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutput, digests []*bodyDigest) error {
 	var errs []error
 	for _, r := range out.Successful {
 		id := aws.ToString(r.Id)
-		var e *types.SendMessageBatchRequestEntry
-		if n, err := strconv.Atoi(id); err == nil && n >= 0 && n < len(in.Entries) && aws.ToString(in.Entries[n].Id) == id {
-			e = &in.Entries[n] // sqshook's ids are the entries' indexes
+		n := -1
+		if i, err := strconv.Atoi(id); err == nil && i >= 0 && i < len(in.Entries) && aws.ToString(in.Entries[i].Id) == id {
+			n = i // sqshook's ids are the entries' indexes
 		}
-		for i := 0; e == nil && i < len(in.Entries); i++ {
+		for i := 0; n < 0 && i < len(in.Entries); i++ {
 			if aws.ToString(in.Entries[i].Id) == id {
-				e = &in.Entries[i]
-				break
+				n = i
 			}
 		}
-		if e == nil {
+		if n < 0 {
 			continue // the SDK ignores it too; settlement reports unknown ids
 		}
+		e := &in.Entries[n]
 		if r.MD5OfMessageBody != nil {
-			sum := md5.Sum(unsafe.Slice(unsafe.StringData(*e.MessageBody), len(*e.MessageBody))) // read only: no copy of the body
+			var sum [md5.Size]byte
+			if digests != nil {
+				sum = *digests[n].sum(*e.MessageBody)
+			} else {
+				sum = md5.Sum(unsafe.Slice(unsafe.StringData(*e.MessageBody), len(*e.MessageBody))) // read only: no copy of the body
+			}
 			if !hexEqual(*r.MD5OfMessageBody, sum[:]) {
 				errs = append(errs, md5Mismatch{id, "body", *r.MD5OfMessageBody, hex.EncodeToString(sum[:])})
 			}
 		}
 		if r.MD5OfMessageAttributes != nil && len(e.MessageAttributes) > 0 {
-			sum := md5OfAttributes(e.MessageAttributes)
-			if !hexEqual(*r.MD5OfMessageAttributes, sum[:]) {
+			sum := md5OfAttributes(e.MessageAttributes, false)
+			if !hexEqual(*r.MD5OfMessageAttributes, sum[:]) && !hexEqual(*r.MD5OfMessageAttributes, utf16Sum(e.MessageAttributes)) {
 				errs = append(errs, md5Mismatch{id, "attributes", *r.MD5OfMessageAttributes, hex.EncodeToString(sum[:])})
 			}
 		}
@@ -383,7 +620,14 @@ func hexEqual(s string, sum []byte) bool {
 // by name, each as its name, its data type (each a 4-byte big-endian
 // length and the bytes), a transport byte (1 for a string value, 2 for a
 // binary one) and the value (length and bytes).
-func md5OfAttributes(attrs map[string]types.MessageAttributeValue) [md5.Size]byte {
+//
+// With utf16, the lengths of the name, the data type and a string value
+// count UTF-16 code units instead of bytes: the digest of SQS
+// implementations that take JavaScript's string length, such as the
+// local-aws-sqs emulator. It differs from SQS's only for names or values
+// beyond ASCII, which the SDK path delivers to such an implementation; the
+// lean path accepts it too, so that both paths settle alike there.
+func md5OfAttributes(attrs map[string]types.MessageAttributeValue, utf16 bool) [md5.Size]byte {
 	var names [MaxMessageAttributes]string
 	ns := names[:0]
 	for k := range attrs {
@@ -398,7 +642,11 @@ func md5OfAttributes(attrs map[string]types.MessageAttributeValue) [md5.Size]byt
 		h.Write(s)
 	}
 	putString := func(s string) {
-		b := binary.BigEndian.AppendUint32(scratch[:0], uint32(len(s)))
+		n := len(s)
+		if utf16 {
+			n = utf16Len(s)
+		}
+		b := binary.BigEndian.AppendUint32(scratch[:0], uint32(n))
 		if len(s) <= len(scratch)-4 {
 			h.Write(append(b, s...))
 			return
@@ -421,6 +669,33 @@ func md5OfAttributes(attrs map[string]types.MessageAttributeValue) [md5.Size]byt
 	var sum [md5.Size]byte
 	h.Sum(sum[:0])
 	return sum
+}
+
+// utf16Sum is md5OfAttributes with UTF-16 lengths, or nil when it is the
+// same digest (every name, type and value in ASCII).
+func utf16Sum(attrs map[string]types.MessageAttributeValue) []byte {
+	ascii := true
+	for n, a := range attrs {
+		ascii = ascii && utf16Len(n) == len(n) && utf16Len(aws.ToString(a.DataType)) == len(aws.ToString(a.DataType)) &&
+			utf16Len(aws.ToString(a.StringValue)) == len(aws.ToString(a.StringValue))
+	}
+	if ascii {
+		return nil
+	}
+	sum := md5OfAttributes(attrs, true)
+	return sum[:]
+}
+
+// utf16Len is the length of s in UTF-16 code units.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r >= 0x10000 {
+			n++
+		}
+	}
+	return n
 }
 
 // appendSendMessageBatch appends the JSON body of a SendMessageBatch
@@ -500,18 +775,24 @@ func appendSendMessageBatch(b []byte, in *sqs.SendMessageBatchInput) []byte {
 // appendJSONString appends s as a JSON string, escaped as the SDK's
 // encoder does: '"', '\\' and control characters escaped (\n, \r, \t by
 // name, the others as \u00XX), an invalid UTF-8 byte as \ufffd, U+2028
-// and U+2029 as \u2028 and \u2029; everything else as is.
+// and U+2029 as \u2028 and \u2029; everything else as is. Runs of eight
+// bytes that need nothing are passed over a word at a time.
 func appendJSONString(b []byte, s string) []byte {
 	const hexDigits = "0123456789abcdef"
 	b = append(b, '"')
+	bs := stringBytes(s)
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plainJSON8(binary.LittleEndian.Uint64(bs[i:])) {
+			i += 8
+			continue
+		}
 		c := s[i]
+		if jsonPlain[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -546,6 +827,23 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// jsonPlain marks the bytes a JSON string holds as they are: printable
+// ASCII but '"' and '\\'.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plainJSON8 reports whether the eight bytes of x are all jsonPlain.
+func plainJSON8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) &^ v & highs } // a high bit where a byte of v is 0
+	below20 := (x - 0x20*ones) &^ x & highs                          // where a byte is < 0x20 (or ≥ 0x80, caught below)
+	return (x|below20|zero(x^('"'*ones))|zero(x^('\\'*ones)))&highs == 0
 }
 
 var _ SQSAPI = (*leanClient)(nil)

@@ -3,6 +3,8 @@ package sqshook
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -15,11 +17,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/sqshook/sqshook/sqstest"
 )
@@ -168,7 +172,7 @@ func TestLeanMD5OfAttributes(t *testing.T) {
 			for k, a := range e.MessageAttributes {
 				want[k] = sqstest.Attribute{DataType: *a.DataType, StringValue: aws.ToString(a.StringValue), BinaryValue: a.BinaryValue}
 			}
-			sum := md5OfAttributes(e.MessageAttributes)
+			sum := md5OfAttributes(e.MessageAttributes, false)
 			if got := hex.EncodeToString(sum[:]); got != sqstest.MD5OfMessageAttributes(want) {
 				t.Fatalf("attributes %v: MD5 %s, SQS's %s", e.MessageAttributes, got, sqstest.MD5OfMessageAttributes(want))
 			}
@@ -358,5 +362,318 @@ func TestLeanSettlesAsSDK(t *testing.T) {
 				t.Errorf("wrong MD5: lean %s, want a transient error", outcomes[1])
 			}
 		}
+	}
+}
+
+// leanTestClient returns the lean client of a pool for a hook on a new
+// queue of srv.
+func leanTestClient(t *testing.T, srv *sqstest.Server, queue string) (*leanClient, string) {
+	t.Helper()
+	pool := NewClientPool(ClientOptions{Endpoint: srv.URL()})
+	t.Cleanup(pool.CloseIdleConnections)
+	url := srv.CreateQueue(queue, nil)
+	h := Hook{ID: "h", Enabled: true, HookType: HookTypeSQS, SQSQueueURL: url, SQSRegion: "us-east-1",
+		SQSAuthType: AuthKeys, SQSKey: "AKIAEXAMPLE", SQSSecret: "secret"}
+	c, release, err := pool.acquire(context.Background(), h, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	l, ok := c.(*leanClient)
+	if !ok {
+		t.Fatalf("the pool's pipeline client is %T, not the lean client", c)
+	}
+	return l, url
+}
+
+// TestLeanBodyDigestOnce: the lean path checks the response against the
+// body digests it is given, computing each once and reusing it on later
+// calls (another hook's, another attempt's) rather than hashing the body
+// again.
+func TestLeanBodyDigestOnce(t *testing.T) {
+	srv := sqstest.NewServer()
+	defer srv.Close()
+	l, url := leanTestClient(t, srv, "q")
+	r := rand.New(rand.NewPCG(3, 4))
+	in := leanBatch(r, url, false)
+	digests := make([]*bodyDigest, len(in.Entries))
+	for i := range digests {
+		digests[i] = new(bodyDigest)
+	}
+	if _, err := l.sendBatch(context.Background(), in, digests); err != nil {
+		t.Fatal(err)
+	}
+	first := make([]*[16]byte, len(digests))
+	for i, d := range digests {
+		first[i] = d.p.Load()
+		if first[i] == nil {
+			t.Fatalf("entry %d: no digest kept after the call", i)
+		}
+		if want := md5Hex(*in.Entries[i].MessageBody); hex.EncodeToString(first[i][:]) != want {
+			t.Fatalf("entry %d: digest %x, want %s", i, *first[i], want)
+		}
+	}
+	if _, err := l.sendBatch(context.Background(), in, digests); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range digests {
+		if d.p.Load() != first[i] {
+			t.Fatalf("entry %d: the digest was computed again", i)
+		}
+	}
+	// A kept digest is what the response is checked against: a wrong one
+	// (which no body has) fails the call as a wrong MD5 from SQS would.
+	first[3][0] ^= 0xff
+	_, err := l.sendBatch(context.Background(), in, digests)
+	if err == nil || !strings.Contains(err.Error(), "checksum validation failed") || !strings.Contains(err.Error(), "entry 3: body MD5") {
+		t.Fatalf("with a wrong kept digest: %v, want a checksum error for entry 3", err)
+	}
+}
+
+func md5Hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// TestSenderBodyDigestLeanOnly: the pipeline hands its lean client the
+// events' body digests, so that the event keeps its body's MD5 for every
+// hook and attempt; on the SDK send path no digest is computed.
+func TestSenderBodyDigestLeanOnly(t *testing.T) {
+	for _, sdkPath := range []bool{false, true} {
+		srv := sqstest.NewServer()
+		defer srv.Close()
+		var hooks []Hook
+		for i, q := range []string{srv.CreateQueue("a", nil), srv.CreateQueue("b", nil)} {
+			hooks = append(hooks, Hook{ID: fmt.Sprint("h", i), Enabled: true, HookType: HookTypeSQS, SQSQueueURL: q, SQSRegion: "us-east-1",
+				SQSAuthType: AuthKeys, SQSKey: "AKIAIOSFODNN7EXAMPLE", SQSSecret: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"})
+		}
+		d, err := New(hooks, WithEndpoint(srv.URL()), WithClientOptions(ClientOptions{SDKSendPath: sdkPath}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := `{"text":"hi"}`
+		ed, err := d.prepare(Event{Type: "message.new", Body: []byte(body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pipes := d.def.snap.Load().pipes
+		if len(pipes) != 2 {
+			t.Fatalf("%d pipelines, want 2", len(pipes))
+		}
+		for _, p := range pipes {
+			if _, err := p.offer(ed); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := d.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hooks {
+			if st, _ := d.Stats().Hook(h.ID); st.Delivered != 1 {
+				t.Fatalf("hook %s: %d delivered, want 1", h.ID, st.Delivered)
+			}
+		}
+		got := ed.md5.p.Load()
+		switch {
+		case sdkPath && got != nil:
+			t.Errorf("SDK send path: a body digest was computed")
+		case !sdkPath && got == nil:
+			t.Errorf("lean send path: the event kept no body digest")
+		case !sdkPath && hex.EncodeToString(got[:]) != md5Hex(body):
+			t.Errorf("lean send path: digest %x, want %s", *got, md5Hex(body))
+		}
+		if err := d.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestPlainJSON8: the word-at-a-time test agrees with jsonPlain for every
+// byte value at every position.
+func TestPlainJSON8(t *testing.T) {
+	base := []byte("abcdefgh")
+	for pos := range 8 {
+		for c := range 256 {
+			w := slices.Clone(base)
+			w[pos] = byte(c)
+			want := true
+			for _, x := range w {
+				want = want && jsonPlain[x]
+			}
+			if got := plainJSON8(binary.LittleEndian.Uint64(w)); got != want {
+				t.Fatalf("%q: %v, want %v", w, got, want)
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 100000 {
+		var w [8]byte
+		want := true
+		for i := range w {
+			w[i] = byte(0x1e + r.IntN(0x64)) // around both ends of the plain range
+			want = want && jsonPlain[w[i]]
+		}
+		if got := plainJSON8(binary.LittleEndian.Uint64(w[:])); got != want {
+			t.Fatalf("%q: %v, want %v", w, got, want)
+		}
+	}
+}
+
+// leanResponse writes a random SendMessageBatch success response as SQS
+// does, with whitespace as ws says; odd replaces one part by something
+// SQS does not send (the hand decoder must then leave it to the SDK's).
+func leanResponse(r *rand.Rand, ws string, odd int) string {
+	var b strings.Builder
+	str := func(s string) string { return `"` + s + `"` }
+	member := func(name, v string) string { return ws + str(name) + ws + ":" + ws + v }
+	hexs := func() string { return fmt.Sprintf("%032x", r.Uint64()) }
+	b.WriteString(ws + "{")
+	var parts []string
+	n := r.IntN(11)
+	if n > 0 || r.IntN(2) == 0 {
+		var es []string
+		for i := range n {
+			m := []string{member("Id", str(strconv.Itoa(i))), member("MessageId", str(fmt.Sprintf("%08x-aaaa-bbbb-cccc-%012x", r.Uint32(), r.Uint64()&0xffffffffffff))),
+				member("MD5OfMessageBody", str(hexs()))}
+			if r.IntN(2) == 0 {
+				m = append(m, member("MD5OfMessageAttributes", str(hexs())))
+			}
+			if r.IntN(4) == 0 {
+				m = append(m, member("SequenceNumber", str(strconv.FormatUint(r.Uint64(), 10))))
+			}
+			if r.IntN(8) == 0 {
+				m = append(m, member("MD5OfMessageSystemAttributes", str(hexs())))
+			}
+			r.Shuffle(len(m), func(i, j int) { m[i], m[j] = m[j], m[i] })
+			es = append(es, ws+"{"+strings.Join(m, ",")+ws+"}")
+		}
+		parts = append(parts, member("Successful", "["+strings.Join(es, ",")+ws+"]"))
+	}
+	if k := r.IntN(4); k > 0 {
+		var es []string
+		for i := range k {
+			m := []string{member("Id", str(strconv.Itoa(10+i))), member("Code", str("InternalError")), member("SenderFault", []string{"true", "false"}[r.IntN(2)])}
+			if r.IntN(2) == 0 {
+				m = append(m, member("Message", str("We encountered an internal error. Please try again.")))
+			}
+			r.Shuffle(len(m), func(i, j int) { m[i], m[j] = m[j], m[i] })
+			es = append(es, ws+"{"+strings.Join(m, ",")+ws+"}")
+		}
+		parts = append(parts, member("Failed", "["+strings.Join(es, ",")+ws+"]"))
+	}
+	r.Shuffle(len(parts), func(i, j int) { parts[i], parts[j] = parts[j], parts[i] })
+	b.WriteString(strings.Join(parts, ","))
+	b.WriteString(ws + "}" + ws)
+	s := b.String()
+	switch odd {
+	case 1:
+		return strings.Replace(s, `"Id"`, `"Id\u0000"`, 1)
+	case 2:
+		return strings.Replace(s, `"InternalError"`, `"Internal\"Error"`, 1)
+	case 3:
+		return strings.Replace(s, `"InternalError"`, `"Intérnal"`, 1)
+	case 4:
+		return strings.Replace(s, `"MD5OfMessageBody"`, `"Unknown"`, 1)
+	case 5:
+		return strings.Replace(s, `"InternalError"`, `null`, 1)
+	case 6:
+		return strings.Replace(s, `{`, `{"Extra":1,`, 1)
+	case 7:
+		return s + "x"
+	case 8:
+		return s[:len(s)/2]
+	case 9:
+		return strings.Replace(s, `true`, `1`, 1)
+	case 10:
+		return strings.Replace(s, `"MessageId"`, `"Id"`, 1)
+	}
+	return s
+}
+
+// TestLeanDecodeMatchesSDK: every success response the hand decoder
+// takes it decodes as the SDK's decoder does, and it takes those of the
+// shape SQS sends.
+func TestLeanDecodeMatchesSDK(t *testing.T) {
+	proto := sqs.New(sqs.Options{Region: "us-east-1"}).Options().Protocol
+	sdkDecode := func(s string) (*sqs.SendMessageBatchOutput, error) {
+		out := &sqs.SendMessageBatchOutput{}
+		resp := &smithyhttp.Response{Response: &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(s))}}
+		err := proto.DeserializeResponse(context.Background(), sendMessageBatchSchema, sqs.TypeRegistry, resp, out)
+		return out, err
+	}
+	norm := func(o *sqs.SendMessageBatchOutput) string {
+		b, _ := json.Marshal(struct {
+			S []types.SendMessageBatchResultEntry
+			F []types.BatchResultErrorEntry
+		}{o.Successful, o.Failed})
+		return string(b)
+	}
+	r := rand.New(rand.NewPCG(10, 11))
+	taken := 0
+	for i := range 3000 {
+		ws := []string{"", " ", "\n  ", "\t\r\n"}[i%4]
+		odd := 0
+		if i%3 == 0 {
+			odd = 1 + r.IntN(10)
+		}
+		s := leanResponse(r, ws, odd)
+		fast := decodeBatchResult([]byte(s))
+		if fast == nil {
+			if odd == 0 {
+				t.Fatalf("the hand decoder left an SQS-shaped response to the SDK:\n%s", s)
+			}
+			continue
+		}
+		taken++
+		want, err := sdkDecode(s)
+		if err != nil {
+			t.Fatalf("the hand decoder took a response the SDK refuses (%v):\n%s", err, s)
+		}
+		if got, want := norm(fast), norm(want); got != want {
+			t.Fatalf("response %s\nhand decoder: %s\nSDK:          %s", s, got, want)
+		}
+	}
+	if taken < 1500 {
+		t.Fatalf("the hand decoder took %d of 3000 responses", taken)
+	}
+}
+
+// TestLeanMD5OfAttributesUTF16: the lean path also accepts the attribute
+// digest of implementations that count string lengths in UTF-16 units
+// (local-aws-sqs; the vectors are its module's), which the SDK path
+// delivers to, and still refuses any other.
+func TestLeanMD5OfAttributesUTF16(t *testing.T) {
+	attrs := map[string]types.MessageAttributeValue{
+		"event_id": {DataType: aws.String("String"), StringValue: aws.String("évt-😀")},
+		"n":        {DataType: aws.String("Number"), StringValue: aws.String("12")},
+		"b":        {DataType: aws.String("Binary"), BinaryValue: []byte{0, 1, 255}},
+	}
+	const emulatorSum = "25aeb42d60fc3d4b52818b886d641ec7"
+	if sum := md5OfAttributes(attrs, false); hex.EncodeToString(sum[:]) == emulatorSum {
+		t.Fatal("the vector does not tell UTF-16 lengths from byte lengths")
+	}
+	check := func(attrs map[string]types.MessageAttributeValue, digest string) error {
+		body := "{}"
+		in := &sqs.SendMessageBatchInput{QueueUrl: aws.String("q"), Entries: []types.SendMessageBatchRequestEntry{
+			{Id: aws.String("0"), MessageBody: &body, MessageAttributes: attrs}}}
+		out := &sqs.SendMessageBatchOutput{Successful: []types.SendMessageBatchResultEntry{
+			{Id: aws.String("0"), MD5OfMessageBody: aws.String(md5Hex(body)), MD5OfMessageAttributes: aws.String(digest)}}}
+		return checkBatchMD5(in, out, nil)
+	}
+	if err := check(attrs, emulatorSum); err != nil {
+		t.Errorf("the emulator's digest refused: %v", err)
+	}
+	sqsSum := md5OfAttributes(attrs, false)
+	if err := check(attrs, hex.EncodeToString(sqsSum[:])); err != nil {
+		t.Errorf("SQS's digest refused: %v", err)
+	}
+	if err := check(attrs, strings.Repeat("0", 32)); err == nil {
+		t.Error("a wrong digest accepted")
+	}
+	ascii := map[string]types.MessageAttributeValue{"event_id": {DataType: aws.String("String"), StringValue: aws.String("evt-1")}}
+	if err := check(ascii, "e1f9fb60b3a9a354611457d96b3b2867"); err != nil {
+		t.Errorf("ASCII attributes: the digest both compute refused: %v", err)
 	}
 }

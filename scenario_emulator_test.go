@@ -10,10 +10,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -648,5 +650,159 @@ func TestEmulatorFIFOOrder(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestEmulatorLeanMatchesSDKPath: random events (bodies of every
+// character class SQS allows, attributes of every data type, a body near
+// and one over the size limit, some attributes SQS refuses) sent through
+// a dispatcher on the lean send path and one on the SDK's, to standard and
+// FIFO queues of the emulator, are accepted or refused alike and stored
+// alike: the same bodies and attributes for the same events.
+func TestEmulatorLeanMatchesSDKPath(t *testing.T) {
+	runes := []rune{'a', 'Z', '0', ' ', '~', '/', '<', '&', '\u00e9', '\u07ff', '\u0800', '\u2028', '\u2029',
+		'\ud7ff', '\ue000', '\ufffd', '\U00010000', '\U0001f600', '\U0010ffff'}
+	escapes := []string{`\"`, `\\`, `\n`, `\t`, `\u0001`, `\u00e9`, `\ud83d\ude00`}
+	rng := rand.New(rand.NewPCG(20, 21))
+	text := func(n int) string {
+		var b strings.Builder
+		for range n {
+			if rng.IntN(8) == 0 {
+				b.WriteString(escapes[rng.IntN(len(escapes))])
+			} else {
+				b.WriteRune(runes[rng.IntN(len(runes))])
+			}
+		}
+		return b.String()
+	}
+	plain := func(n int) string { // a JSON string's text without escapes
+		var b strings.Builder
+		for range n {
+			b.WriteRune(runes[rng.IntN(len(runes))])
+		}
+		return b.String()
+	}
+	type pub struct {
+		ev   sqshook.Event
+		fifo bool
+	}
+	var events []pub
+	for i := range 120 {
+		fifo := i%2 == 1
+		body := "{\t\"id\":" + fmt.Sprint(i) + ",\n\"text\":\"" + text(1+rng.IntN(400)) + "\"\r}"
+		switch i {
+		case 10, 11:
+			body = `{"big":"` + strings.Repeat("x", 240<<10) + `"}`
+		case 12, 13:
+			body = `{"huge":"` + strings.Repeat("y", 2<<20) + `"}`
+		}
+		ev := sqshook.Event{ID: fmt.Sprintf("e-%d", i), Type: "std.event", Body: []byte(body)}
+		if fifo {
+			ev.Type = "fifo.event"
+			ev.GroupID = fmt.Sprintf("g%d", rng.IntN(4))
+		}
+		if n := rng.IntN(5); n > 0 {
+			ev.Attributes = map[string]types.MessageAttributeValue{}
+			for j := range n {
+				name := fmt.Sprintf("a%d", j)
+				switch rng.IntN(7) {
+				case 0:
+					ev.Attributes[name] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(plain(1 + rng.IntN(40)))}
+				case 1:
+					ev.Attributes[name] = types.MessageAttributeValue{DataType: aws.String("Number"), StringValue: aws.String(fmt.Sprint(rng.IntN(1e6) - 5e5))}
+				case 2:
+					ev.Attributes[name] = types.MessageAttributeValue{DataType: aws.String("Number.float"), StringValue: aws.String("-3.25")}
+				case 3:
+					bin := make([]byte, 1+rng.IntN(40))
+					for k := range bin {
+						bin[k] = byte(rng.IntN(256))
+					}
+					ev.Attributes[name] = types.MessageAttributeValue{DataType: aws.String("Binary"), BinaryValue: bin}
+				case 4:
+					ev.Attributes[name] = types.MessageAttributeValue{DataType: aws.String("Binary.raw"), BinaryValue: []byte{0, 1, 2, 0xff}}
+				case 5:
+					ev.Attributes[name] = types.MessageAttributeValue{DataType: aws.String("String.custom"), StringValue: aws.String(plain(1 + rng.IntN(10)))}
+				default: // a value SQS refuses for its type
+					ev.Attributes[name] = types.MessageAttributeValue{DataType: aws.String("Number"), StringValue: aws.String("not-a-number")}
+				}
+			}
+		}
+		events = append(events, pub{ev, fifo})
+	}
+
+	// outcome is what became of each event on one path: the message
+	// stored (body and attributes) or the dead letter's reason and code.
+	run := func(sdkPath bool) map[string]string {
+		std, client, _ := emulatorQueue(t, "lean-std", nil)
+		fifo, _, _ := emulatorQueue(t, "lean-fifo", map[string]string{"FifoQueue": "true"})
+		std.EventTypes, fifo.EventTypes = []string{"std.event"}, []string{"fifo.event"}
+		dls := &deadLetters{}
+		d, err := sqshook.New([]sqshook.Hook{std, fifo},
+			sqshook.WithEndpoint(emulator(t)),
+			sqshook.WithDeadLetter(dls.add),
+			sqshook.WithClientOptions(sqshook.ClientOptions{SDKSendPath: sdkPath}),
+		)
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		hooks := d.Hooks()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		for _, p := range events {
+			// An event the size guard refuses is reported here and
+			// dead-lettered; the outcomes compare the dead letters.
+			_ = d.Publish(ctx, p.ev)
+		}
+		if err := d.Flush(ctx); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		if err := d.Close(ctx); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		got := map[string]string{}
+		for _, dl := range dls.list() {
+			got[dl.Event.ID] = fmt.Sprintf("dead letter %s %s", dl.Reason, dl.Code)
+		}
+		for _, h := range hooks {
+			st, _ := d.Stats().Hook(h.ID)
+			for _, m := range receiveAll(t, client, h.SQSQueueURL, int(st.Delivered)) {
+				id := aws.ToString(m.MessageAttributes[sqshook.AttrEventID].StringValue)
+				var names []string
+				for n := range m.MessageAttributes {
+					names = append(names, n)
+				}
+				slices.Sort(names)
+				desc := fmt.Sprintf("queue %s body %q", h.EventTypes[0], aws.ToString(m.Body))
+				for _, n := range names {
+					a := m.MessageAttributes[n]
+					desc += fmt.Sprintf(" %s:%s:%q:%x", n, aws.ToString(a.DataType), aws.ToString(a.StringValue), a.BinaryValue)
+				}
+				got[id] = desc
+			}
+		}
+		return got
+	}
+	lean, sdk := run(false), run(true)
+	delivered := 0
+	for _, p := range events {
+		id := p.ev.ID
+		l, s := lean[id], sdk[id]
+		if l == "" || s == "" {
+			t.Errorf("event %s: lean path %q, SDK path %q: lost", id, l, s)
+			continue
+		}
+		if l != s {
+			t.Errorf("event %s:\nlean path %.300s\nSDK path  %.300s", id, l, s)
+			continue
+		}
+		if !strings.HasPrefix(l, "dead letter") {
+			delivered++
+			if !strings.Contains(l, fmt.Sprintf("body %q", p.ev.Body)) {
+				t.Errorf("event %s: stored %.300s, published body %.200q", id, l, p.ev.Body)
+			}
+		}
+	}
+	if delivered < len(events)/3 || delivered == len(events) {
+		t.Errorf("%d of %d events delivered: the batch should mix accepted and refused events", delivered, len(events))
 	}
 }

@@ -45,8 +45,13 @@ func (p *pipe) send(batch []*entry, limited bool) {
 		QueueUrl: p.queueURL,
 		Entries:  make([]types.SendMessageBatchRequestEntry, len(batch)),
 	}
+	lean, _ := p.client.(*leanClient)
+	var digests [MaxBatchEntries]*bodyDigest // the lean path checks the response against them
 	for i, e := range batch {
 		e.attempt++
+		if lean != nil && i < len(digests) {
+			digests[i] = e.digest()
+		}
 		re := types.SendMessageBatchRequestEntry{
 			Id:                aws.String(batchIDs[i]),
 			MessageBody:       e.body(),
@@ -62,12 +67,27 @@ func (p *pipe) send(batch []*entry, limited bool) {
 	ctx, cancel := context.WithTimeout(p.d.sendCtx, p.d.cfg.callTimeout)
 	started := p.d.cfg.clock.Now()
 	ctx, span := p.tel.startCall(ctx, batch, started)
-	out, err := p.client.SendMessageBatch(ctx, in)
+	var out *sqs.SendMessageBatchOutput
+	var err error
+	if lean != nil && len(batch) <= len(digests) {
+		out, err = lean.sendBatch(ctx, in, digests[:len(batch)])
+	} else {
+		out, err = p.client.SendMessageBatch(ctx, in)
+	}
 	// A call that ran out of time was not answered: the endpoint may hang.
 	timedOut := err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && p.d.sendCtx.Err() == nil
 	cancel()
 	p.tel.endCall(span, batch, out, err, p.d.cfg.clock, p.classify)
 	p.settle(batch, out, err, call{started: started, limited: limited, timedOut: timedOut})
+}
+
+// digest is the MD5 of the copy's message body, shared by every copy and
+// attempt that sends that body.
+func (e *entry) digest() *bodyDigest {
+	if e.alt != nil {
+		return &e.alt.md5
+	}
+	return &e.ev.md5
 }
 
 // batchIDs are the entry ids of a request: unique within it.
