@@ -594,3 +594,39 @@ func TestPostgresUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresLateCommit: an event whose transaction took its id before
+// a later event's but commits after that one was delivered is delivered
+// too (the owner reads past its position the transactions in progress at
+// its previous read).
+func TestPostgresLateCommit(t *testing.T) {
+	e := newPGEnv(t, 2*time.Second)
+	url := e.srv.CreateQueue("late", nil)
+	node := e.node(t, "a", []sqshook.Hook{pgHook("h", url)})
+	ctx := context.Background()
+	ev := func(id string) sqshook.Event {
+		return sqshook.Event{ID: id, Type: "message.new", Body: chatEventJSON(t, "message.new", id)}
+	}
+	tx, err := node.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := node.d.PublishTx(ctx, tx, ev("early-id")); err != nil {
+		t.Fatalf("PublishTx: %v", err)
+	}
+	for i := range 3 {
+		if err := node.d.Publish(ctx, ev(fmt.Sprintf("later-%d", i))); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+	}
+	waitPG(t, "the later events delivered", func() bool { return e.srv.Count(url) == 3 })
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitPG(t, "the late commit delivered", func() bool { return e.count(t, "sqshook_copy") == 0 })
+	ids := eventIDs(e.srv, url)
+	if len(ids) != 4 || ids[3] != "early-id" {
+		t.Fatalf("delivered %v, want the three later events then early-id", ids)
+	}
+}
