@@ -230,6 +230,9 @@ func (d *Dispatcher) publish(ctx context.Context, snap *snapshot, ev Event, wait
 				if err := d.store.record(ctx, d, snap, ed, wait); err != nil {
 					return err
 				}
+				if d.store.recordsOnly(ed) {
+					return nil // each hook's owner fetches its copy (WithPostgres)
+				}
 			}
 		}
 		f, err := p.offer(ed)

@@ -56,6 +56,22 @@ var (
 	// or SetHooks with no hooks) while the call was under way: the copy is
 	// dead-lettered with ReasonHookRemoved.
 	ErrTenantRemoved = errors.New("sqshook: tenant removed")
+
+	// ErrStoreUnavailable is wrapped by the error of a Publish or
+	// PublishTx whose event the PostgreSQL store (WithPostgres) could not
+	// record (the database unreachable, the transaction aborted, ctx
+	// ended): nothing of the event was recorded and nothing is delivered.
+	ErrStoreUnavailable = errors.New("sqshook: event store unavailable")
+
+	// ErrSchemaVersion is returned by New with WithPostgres when the
+	// database's schema is not at PostgresSchemaVersion (run
+	// MigratePostgres or "sqshook migrate"), and by MigratePostgres for a
+	// database newer than this package.
+	ErrSchemaVersion = errors.New("sqshook: PostgreSQL schema version mismatch")
+
+	// ErrNoPostgres is returned by PublishTx on a dispatcher without
+	// WithPostgres.
+	ErrNoPostgres = errors.New("sqshook: PublishTx needs WithPostgres")
 )
 
 // Reason says why an event was not delivered. It appears in dead letters, in

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
@@ -168,7 +169,8 @@ type settings struct {
 	probeInterval      time.Duration
 	tenantMaxInFlight  int // 0 until validate resolves the default
 	slowCall           time.Duration
-	spool              *spoolConfig // WithSpool; nil: none
+	spool              *spoolConfig    // WithSpool; nil: none
+	postgres           *postgresConfig // WithPostgres; nil: none
 	resumeWait         time.Duration
 	telemetrySettings
 }
@@ -259,6 +261,7 @@ func (c *settings) validate() error {
 		v.add("metrics_detail_limit", "must not be negative")
 	}
 	c.validateSpool(&v)
+	c.validatePostgres(&v)
 	return v.err()
 }
 
@@ -702,6 +705,28 @@ const DefaultResumeWait = 24 * time.Hour
 // a negative d is refused by New.
 func WithResumeWait(d time.Duration) Option {
 	return func(c *settings) { c.resumeWait = d }
+}
+
+// WithPostgres keeps every published event in PostgreSQL, in the tables
+// MigratePostgres made in pool's database, shared by a fleet of
+// processes that each run a Dispatcher with the same hooks (and tenants):
+// Publish records the event with a pending copy per matching hook and
+// returns once it is committed (PublishTx: in the caller's transaction,
+// delivered if and only if it commits); it queues nothing in memory.
+// Every instance delivers: each hook is owned by one instance at a time
+// through a lease renewed by its owner (PostgresOptions.Lease), which
+// reads the hook's copies back from the database into its pipeline in
+// event order and deletes each once settled. An instance that stops
+// renewing (dead, or cut off from the database) loses its hooks within
+// the lease plus PostgresOptions.Poll, and another instance carries on
+// where it stopped; copies it had in flight may be delivered twice, with
+// the same event id. New refuses a database whose schema version is not
+// PostgresSchemaVersion (ErrSchemaVersion) and never changes the schema;
+// it starts the fetch loop, one goroutine, which Close ends, releasing
+// the leases. pool is the server's and stays open. Exclusive with
+// WithSpool. Default: no PostgreSQL store.
+func WithPostgres(pool *pgxpool.Pool, opts PostgresOptions) Option {
+	return func(c *settings) { c.postgres = &postgresConfig{pool: pool, opts: opts} }
 }
 
 // spoolConfig is WithSpool's arguments.

@@ -3,8 +3,9 @@
 // and the dispatcher's side of it (the options' checks, recording an event
 // before Publish queues it, settling copies, resuming them at New with a
 // named tenant's parked until its SetHooks, the spool's stats). The spool
-// (spoolstore.go, package spool) is its first implementation; a pipe's
-// copies in the store only are backlog.go's.
+// (spoolstore.go, package spool) is its first implementation, PostgreSQL
+// for a fleet (pgstore.go, WithPostgres) the second; a pipe's copies in
+// the store only are backlog.go's.
 
 package sqshook
 
@@ -21,6 +22,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/sqshook/sqshook/spool"
 )
@@ -107,6 +110,7 @@ type SpoolStats struct {
 // dispatcherStore is the dispatcher's side of the spool.
 type dispatcherStore struct {
 	st store
+	pg *pgStore // st with WithPostgres: Publish records only, the hooks' owners fetch
 
 	resumed, removed, corrupt, settleErrs atomic.Uint64
 
@@ -140,6 +144,9 @@ func (c *settings) validateSpool(v *validator) {
 // openSpool opens the spool, reports damaged records and resumes pending
 // copies; called by New after the hooks are set, before New returns.
 func (d *Dispatcher) openSpool() error {
+	if d.cfg.postgres != nil {
+		return d.openPostgres()
+	}
 	c := d.cfg.spool
 	if c == nil {
 		return nil
@@ -464,6 +471,15 @@ func (ds *dispatcherStore) record(ctx context.Context, d *Dispatcher, snap *snap
 	ev := ed.ev
 	ev.ID = ed.id
 	at := d.cfg.clock.Now()
+	if ds.pg != nil { // a fleet's store: in the caller's transaction, if any
+		tx, _ := ctx.Value(pgTxKey{}).(pgx.Tx)
+		ref, err := ds.pg.recordCtx(ctx, tx, ev, keys)
+		if err != nil {
+			return fmt.Errorf("sqshook: event %s not recorded: %w", ed.id, err)
+		}
+		ed.ref = ref
+		return nil
+	}
 	ref, err := ds.st.record(ev, keys, at)
 	if wait && d.cfg.overflow == OverflowWait && errors.Is(err, errStoreQuota) {
 		expired := make(chan struct{})
@@ -494,6 +510,13 @@ func (ds *dispatcherStore) record(ctx context.Context, d *Dispatcher, snap *snap
 	}
 	ed.ref = ref
 	return nil
+}
+
+// recordsOnly reports whether Publish is done once ed is recorded: with
+// WithPostgres, the copies are not queued by the publishing instance but
+// fetched by each hook's owner.
+func (ds *dispatcherStore) recordsOnly(ed *eventData) bool {
+	return ds.pg != nil && ed.ref != 0
 }
 
 // waitRoom waits for the next settlement, which may bring the spool back

@@ -35,6 +35,7 @@ func commands() []command {
 		{"check", "test each hook's settings against its queue (credentials, queue, policy)", runCheck},
 		{"bench", "measure throughput and latency over linger and in-flight settings", runBench},
 		{"serve", "run the Stream-compatible settings API for a demo app or many apps, with simulated traffic", runServe},
+		{"migrate", "create or upgrade the PostgreSQL tables of a fleet's event store", runMigrate},
 	}
 }
 
