@@ -374,6 +374,15 @@ func TestPostgresFleetCrash(t *testing.T) {
 	}
 	killing := time.Since(began)
 
+	// The faults hit the fleet: throttles, 5xx, the outages.
+	calls := srv.Calls()
+	for _, kind := range []string{"RequestThrottled", "InternalError", "ServiceUnavailable", "Outage"} {
+		if calls.Injected[kind] == 0 {
+			t.Errorf("no %s injected (%v)", kind, calls.Injected)
+		}
+	}
+	t.Logf("SQS faults injected: %v", calls.Injected)
+
 	// The last instance, in this process, on a quiet SQS.
 	srv.ClearFaults()
 	srv.SetOutage(false)
