@@ -59,8 +59,13 @@ var (
 
 	// ErrStoreUnavailable is wrapped by the error of a Publish or
 	// PublishTx whose event the PostgreSQL store (WithPostgres) could not
-	// record (the database unreachable, the transaction aborted, ctx
-	// ended): nothing of the event was recorded and nothing is delivered.
+	// record for certain (the database unreachable, the transaction
+	// aborted, ctx ended). A Publish whose connection broke after the
+	// database received its statement may have been recorded all the same
+	// (the commit's answer was lost), and is then delivered: publishing
+	// the event again with the same Event.ID may deliver it twice, which
+	// consumers tell by event_id (FIFO queues deduplicate it). A failed
+	// PublishTx records nothing unless the caller's transaction commits.
 	ErrStoreUnavailable = errors.New("sqshook: event store unavailable")
 
 	// ErrSchemaVersion is returned by New with WithPostgres when the

@@ -475,7 +475,7 @@ func (ds *dispatcherStore) record(ctx context.Context, d *Dispatcher, snap *snap
 		tx, _ := ctx.Value(pgTxKey{}).(pgx.Tx)
 		ref, err := ds.pg.recordCtx(ctx, tx, ev, keys)
 		if err != nil {
-			return fmt.Errorf("sqshook: event %s not recorded: %w", ed.id, err)
+			return fmt.Errorf("sqshook: event %s not recorded, or its commit not confirmed: %w", ed.id, err)
 		}
 		ed.ref = ref
 		return nil
