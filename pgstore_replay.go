@@ -159,7 +159,7 @@ func ReplayPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOption
 		}
 		// The sweep deletes no event while this transaction may add a
 		// copy of it (it takes this lock exclusively per batch).
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock_shared(hashtext($1))", pgSweepLockKey(opts)); err != nil {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock_shared(hashtext($1))", pgSweepBatchKey(opts)); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, "SELECT id, attributes FROM "+n("sqshook_event")+
@@ -209,8 +209,13 @@ func ReplayPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOption
 	return inserted, nil
 }
 
-// pgSweepLockKey names the advisory lock of the sweep of opts.Schema.
+// pgSweepLockKey names the advisory lock of the sweep of opts.Schema,
+// held by its one sweeping instance for the whole sweep.
 func pgSweepLockKey(opts PostgresOptions) string { return "sqshook_sweep:" + opts.Schema }
+
+// pgSweepBatchKey names the advisory lock a batch of the sweep holds
+// exclusively and Replay shared: a replay waits for one batch at most.
+func pgSweepBatchKey(opts PostgresOptions) string { return "sqshook_sweep_batch:" + opts.Schema }
 
 // SweepPostgres deletes the events recorded longer than opts.Retention
 // ago (by the database's clock) that no copy waits for, in batches of a
@@ -246,14 +251,14 @@ func SweepPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions
 	}()
 	n := opts.name
 	// A batch walks the events in id order from the cursor: it deletes
-	// the expired ones without a copy up to the first unexpired one,
-	// where the sweep stops.
+	// the events without a copy below the first unexpired one (all
+	// expired), where the sweep stops.
 	q := `WITH b AS (
 	SELECT id, created_at < now() - make_interval(secs => $2) AS old FROM ` + n("sqshook_event") + `
 	WHERE id > $1 ORDER BY id LIMIT $3),
 s AS (SELECT min(id) AS stop FROM b WHERE NOT old),
 d AS (DELETE FROM ` + n("sqshook_event") + ` e USING b
-	WHERE e.id = b.id AND b.old AND b.id < coalesce((SELECT stop FROM s), 9223372036854775807)
+	WHERE e.id = b.id AND b.id < coalesce((SELECT stop FROM s), 9223372036854775807)
 	AND NOT EXISTS (SELECT 1 FROM ` + n("sqshook_copy") + ` c WHERE c.event = b.id) RETURNING e.id)
 SELECT (SELECT count(*) FROM d), coalesce((SELECT max(id) FROM b), 0), (SELECT stop FROM s) IS NOT NULL, (SELECT count(*) FROM b)`
 	var total int64
@@ -262,7 +267,7 @@ SELECT (SELECT count(*) FROM d), coalesce((SELECT max(id) FROM b), 0), (SELECT s
 		var deleted, last, read int64
 		var stopped bool
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", key); err != nil {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", pgSweepBatchKey(opts)); err != nil {
 				return err
 			}
 			return tx.QueryRow(ctx, q, cursor, opts.Retention.Seconds(), pgSweepBatch).Scan(&deleted, &last, &stopped, &read)

@@ -276,6 +276,25 @@ func TestPostgresRetentionSweep(t *testing.T) {
 	if _, err := e.pool.Exec(ctx, "DELETE FROM "+cp+" WHERE hook = 0"); err != nil {
 		t.Fatal(err)
 	}
+	// A replay waits for a batch of the sweep under way: it cannot add a
+	// copy of an event the batch deletes.
+	batch, err := e.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := batch.Exec(ctx, "SELECT pg_advisory_lock(hashtext($1))", "sqshook_sweep_batch:"+e.opts.Schema); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	n, err = node.d.Replay(short, "h", time.Time{})
+	cancel()
+	if err == nil || n != 0 || e.count(t, "sqshook_copy") != 0 {
+		t.Fatalf("Replay during a batch of the sweep: %d, %v; want it to wait", n, err)
+	}
+	if _, err := batch.Exec(ctx, "SELECT pg_advisory_unlock(hashtext($1))", "sqshook_sweep_batch:"+e.opts.Schema); err != nil {
+		t.Fatal(err)
+	}
+	batch.Release()
 	if n, err := node.d.Replay(ctx, "h", time.Time{}); err != nil || n != len(want) {
 		t.Fatalf("Replay after the sweep: %d, %v; want %d", n, err, len(want))
 	}
