@@ -286,10 +286,10 @@ func TestPostgresRetentionSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	n, err = node.d.Replay(short, "h", time.Time{})
+	rn, err := node.d.Replay(short, "h", time.Time{})
 	cancel()
-	if err == nil || n != 0 || e.count(t, "sqshook_copy") != 0 {
-		t.Fatalf("Replay during a batch of the sweep: %d, %v; want it to wait", n, err)
+	if err == nil || rn != 0 || e.count(t, "sqshook_copy") != 0 {
+		t.Fatalf("Replay during a batch of the sweep: %d, %v; want it to wait", rn, err)
 	}
 	if _, err := batch.Exec(ctx, "SELECT pg_advisory_unlock(hashtext($1))", "sqshook_sweep_batch:"+e.opts.Schema); err != nil {
 		t.Fatal(err)
