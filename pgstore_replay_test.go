@@ -243,6 +243,7 @@ func TestPostgresRetentionSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(other.Release) // released below too; a failure must not leave it held
 	if _, err := other.Exec(ctx, "SELECT pg_advisory_lock(hashtext($1))", "sqshook_sweep:"+e.opts.Schema); err != nil {
 		t.Fatal(err)
 	}
@@ -282,6 +283,7 @@ func TestPostgresRetentionSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(batch.Release) // released below too; a failure must not leave it held
 	if _, err := batch.Exec(ctx, "SELECT pg_advisory_lock(hashtext($1))", "sqshook_sweep_batch:"+e.opts.Schema); err != nil {
 		t.Fatal(err)
 	}
