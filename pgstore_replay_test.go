@@ -189,7 +189,8 @@ func TestPostgresReplayTenantIsolation(t *testing.T) {
 }
 
 // TestPostgresReplayAttributes refuses a replay whose events have no
-// room for the mark, inserting nothing.
+// room for the mark, inserting nothing; Replay without WithPostgres and a
+// negative retention are refused too.
 func TestPostgresReplayAttributes(t *testing.T) {
 	e := newPGEnv(t, 2*time.Second)
 	q := e.srv.CreateQueue("attrs", nil)
@@ -205,6 +206,17 @@ func TestPostgresReplayAttributes(t *testing.T) {
 	}
 	if c := e.count(t, "sqshook_copy"); c != 0 {
 		t.Fatalf("%d copies after a refused replay", c)
+	}
+	// Replay needs the PostgreSQL store; a negative retention is refused.
+	plain := startDispatcher(t, []sqshook.Hook{pgHook("h", "https://sqs.us-east-1.amazonaws.com/123456789012/q")}, sqshook.WithClientFunc(func(context.Context, sqshook.Hook) (sqshook.SQSAPI, error) { return newFake(), nil }))
+	if _, err := plain.Replay(ctx, "h", time.Time{}); !errors.Is(err, sqshook.ErrNoPostgres) {
+		t.Fatalf("Replay without WithPostgres: %v", err)
+	}
+	bad := e.opts
+	bad.Retention = -time.Hour
+	if d, err := sqshook.New(nil, sqshook.WithPostgres(e.pool, bad)); err == nil {
+		_ = d.Close(ctx)
+		t.Fatal("New with a negative retention: no error")
 	}
 }
 
