@@ -352,12 +352,13 @@ func TestPostgresRetentionBounded(t *testing.T) {
 		return total, dead
 	}
 	const cycles = 4
+	const insert = `INSERT INTO sqshook_event (tenant, type, event_id, body, created_at, hooks)
+SELECT '', 'message.new', 'ev-' || g, convert_to(repeat('x', 300), 'UTF8'), now() - interval '2 hours', ARRAY[1::bigint]
+FROM generate_series(1, $1) AS g`
 	var first, last int64
 	for c := range cycles {
 		start := time.Now()
-		if _, err := pool.Exec(ctx, `INSERT INTO sqshook_event (tenant, type, event_id, body, created_at, hooks)
-SELECT '', 'message.new', 'ev-' || g, convert_to(repeat('x', 300), 'UTF8'), now() - interval '2 hours', ARRAY[1::bigint]
-FROM generate_series(1, $1) AS g`, perCycle); err != nil {
+		if _, err := pool.Exec(ctx, insert, perCycle); err != nil {
 			t.Fatal(err)
 		}
 		inserted := time.Since(start)
@@ -389,6 +390,17 @@ FROM generate_series(1, $1) AS g`, perCycle); err != nil {
 	// the indexes' pages).
 	if last > first*5/4 {
 		t.Fatalf("the table grew from %.1f MB to %.1f MB over %d cycles of %d events", float64(first)/1e6, float64(last)/1e6, cycles, perCycle)
+	}
+	// The control: two more cycles without the sweep grow the table.
+	for range 2 {
+		if _, err := pool.Exec(ctx, insert, perCycle); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if grown, _ := size(); grown < first*3/2 {
+		t.Fatalf("two cycles without the sweep: %.1f MB, not more than one cycle's %.1f MB: the bound measures nothing", float64(grown)/1e6, float64(first)/1e6)
+	} else {
+		t.Logf("without the sweep, two more cycles: %.1f MB", float64(grown)/1e6)
 	}
 }
 
