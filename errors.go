@@ -74,9 +74,14 @@ var (
 	// database newer than this package.
 	ErrSchemaVersion = errors.New("sqshook: PostgreSQL schema version mismatch")
 
-	// ErrNoPostgres is returned by PublishTx on a dispatcher without
-	// WithPostgres.
+	// ErrNoPostgres is returned by PublishTx, and wrapped by Replay's
+	// error, on a dispatcher without WithPostgres.
 	ErrNoPostgres = errors.New("sqshook: PublishTx needs WithPostgres")
+
+	// ErrReplayAttributes is wrapped by Replay's error when an event of
+	// the window has no room for the replay mark (AttrReplay): it has 8
+	// attributes already, or one of that name. Nothing is replayed.
+	ErrReplayAttributes = errors.New("sqshook: no room for the replay attribute")
 )
 
 // Reason says why an event was not delivered. It appears in dead letters, in

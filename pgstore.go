@@ -41,7 +41,7 @@ const (
 
 // PostgresSchemaVersion is the version of the schema this package reads
 // and writes; MigratePostgres brings a database to it.
-const PostgresSchemaVersion = 1
+const PostgresSchemaVersion = 2
 
 // postgresOpenTimeout bounds New's check of the schema's version.
 const postgresOpenTimeout = 10 * time.Second
@@ -67,6 +67,14 @@ type PostgresOptions struct {
 	FetchAhead int
 	// InstanceID names this instance in the lease rows. Default: random.
 	InstanceID string
+	// Retention is how long delivered events are kept for Replay, by
+	// the database's clock, before the sweep deletes them. Default
+	// DefaultPostgresRetention (7 days).
+	Retention time.Duration
+	// Sweep is how often this instance tries to run the sweep (one
+	// instance of the fleet at a time runs it); negative: never.
+	// Default DefaultPostgresSweep.
+	Sweep time.Duration
 }
 
 func (o PostgresOptions) withDefaults() PostgresOptions {
@@ -84,7 +92,7 @@ func (o PostgresOptions) withDefaults() PostgresOptions {
 		_, _ = rand.Read(b[:])
 		o.InstanceID = hex.EncodeToString(b[:])
 	}
-	return o
+	return o.retentionDefaults()
 }
 
 // name is a table's (or sequence's) name, qualified by the schema.
@@ -133,6 +141,7 @@ var postgresMigrations = []func(n func(string) string) []string{
 			`ALTER TABLE ` + n("sqshook_copy") + ` SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000)`,
 		}
 	},
+	pgReplayMigration,
 }
 
 // MigratePostgres creates sqshook's tables in pool's database (and
@@ -222,6 +231,7 @@ func (c *settings) validatePostgres(v *validator) {
 	if l := pg.opts.Lease; l > 0 && l < 30*time.Millisecond {
 		v.add("postgres", fmt.Sprintf("lease %v is shorter than 30ms", l))
 	}
+	validateRetention(pg.opts, v)
 }
 
 // pgTxKey is the context key under which PublishTx passes its transaction
@@ -277,8 +287,9 @@ func (d *Dispatcher) openPostgres() error {
 		leases: map[string]*pgLease{}, wake: make(chan struct{}, 1),
 	}
 	d.store = &dispatcherStore{st: s, pg: s}
-	d.wg.Add(1)
+	d.wg.Add(2)
 	go s.run(d)
+	go s.sweeper(d)
 	return nil
 }
 
@@ -403,8 +414,8 @@ func (s *pgStore) recordCtx(ctx context.Context, tx pgx.Tx, ev Event, keys []str
 	tenant, _, _ := parseStoreKey(keys[0])
 	n := s.opts.name
 	q := `WITH e AS (
-	INSERT INTO ` + n("sqshook_event") + ` (tenant, type, group_id, dedup_id, event_id, attributes, body)
-	VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id),
+	INSERT INTO ` + n("sqshook_event") + ` (tenant, type, group_id, dedup_id, event_id, attributes, body, hooks)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id),
 c AS (INSERT INTO ` + n("sqshook_copy") + ` (hook, event) SELECT h, e.id FROM e, unnest($8::bigint[]) AS h)
 SELECT id FROM e`
 	args := []any{tenant, ev.Type, ev.GroupID, ev.DedupID, ev.ID, encodeAttrs(ev), ev.Body, ids}
@@ -432,7 +443,7 @@ func (s *pgStore) settle(ref storeRef, key string) error {
 	s.mu.Lock()
 	h, ok := s.hooks[key]
 	if ok {
-		s.deletes[h] = append(s.deletes[h], int64(ref))
+		s.deletes[h] = append(s.deletes[h], pgEventOf(ref))
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -463,7 +474,7 @@ func (s *pgStore) read(ref storeRef) (storedEvent, error) {
 	defer cancel()
 	var ev Event
 	var attrs []byte
-	err := s.pool.QueryRow(ctx, "SELECT type, group_id, dedup_id, event_id, attributes, body FROM "+s.opts.name("sqshook_event")+" WHERE id = $1", int64(ref)).
+	err := s.pool.QueryRow(ctx, "SELECT type, group_id, dedup_id, event_id, attributes, body FROM "+s.opts.name("sqshook_event")+" WHERE id = $1", pgEventOf(ref)).
 		Scan(&ev.Type, &ev.GroupID, &ev.DedupID, &ev.ID, &attrs, &ev.Body)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return storedEvent{}, errNotPending
@@ -472,6 +483,9 @@ func (s *pgStore) read(ref storeRef) (storedEvent, error) {
 		return storedEvent{}, err
 	}
 	decodeAttrs(&ev, attrs)
+	if ref&pgReplayRef != 0 {
+		markReplay(&ev)
+	}
 	return storedEvent{ref: ref, ev: ev}, nil
 }
 
@@ -634,7 +648,7 @@ func (s *pgStore) fetch(ctx context.Context, p *pipe, l *pgLease, limit int) (mo
 	if newRound {
 		pos = 0
 	}
-	b.Queue(`SELECT c.event, e.type, e.group_id, e.dedup_id, e.event_id, e.attributes, e.body
+	b.Queue(`SELECT c.event, c.replay, e.type, e.group_id, e.dedup_id, e.event_id, e.attributes, e.body
 FROM `+n("sqshook_copy")+` c JOIN `+n("sqshook_event")+` e ON e.id = c.event
 WHERE c.hook = $1 AND c.lane = 0 AND c.state = 0 AND c.available_at <= now()
 	AND c.event > $2 AND (c.event > $3 OR c.xid = ANY($4) OR c.xid >= $5)
@@ -653,18 +667,22 @@ ORDER BY c.event LIMIT $6`, l.hook, pos, l.hint, l.xip, l.xmax, limit)
 		return false, err
 	}
 	type got struct {
-		id int64
-		ev Event
+		id     int64
+		replay bool
+		ev     Event
 	}
 	var all []got
 	for rows.Next() {
 		var g got
 		var attrs []byte
-		if err := rows.Scan(&g.id, &g.ev.Type, &g.ev.GroupID, &g.ev.DedupID, &g.ev.ID, &attrs, &g.ev.Body); err != nil {
+		if err := rows.Scan(&g.id, &g.replay, &g.ev.Type, &g.ev.GroupID, &g.ev.DedupID, &g.ev.ID, &attrs, &g.ev.Body); err != nil {
 			rows.Close()
 			return false, err
 		}
 		decodeAttrs(&g.ev, attrs)
+		if g.replay {
+			markReplay(&g.ev)
+		}
 		all = append(all, g)
 	}
 	rows.Close()
@@ -686,7 +704,7 @@ ORDER BY c.event LIMIT $6`, l.hook, pos, l.hint, l.xip, l.xmax, limit)
 			continue
 		}
 		l.taken[g.id] = struct{}{}
-		ref := storeRef(g.id)
+		ref := pgRef(g.id, g.replay)
 		if c := s.cache[ref]; c != nil {
 			c.n++
 		} else {
@@ -720,7 +738,7 @@ func (s *pgStore) untake(l *pgLease, refs []storeRef) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range refs {
-		delete(l.taken, int64(r))
+		delete(l.taken, pgEventOf(r))
 		if c := s.cache[r]; c != nil {
 			if c.n--; c.n <= 0 {
 				delete(s.cache, r)

@@ -36,6 +36,7 @@ func commands() []command {
 		{"bench", "measure throughput and latency over linger and in-flight settings", runBench},
 		{"serve", "run the Stream-compatible settings API for a demo app or many apps, with simulated traffic", runServe},
 		{"migrate", "create or upgrade the PostgreSQL tables of a fleet's event store", runMigrate},
+		{"replay", "re-deliver a hook's events kept by the PostgreSQL store since a point in time", runReplay},
 	}
 }
 
