@@ -5,12 +5,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sqshook/sqshook"
 )
 
 func TestMigrateNeedsPostgres(t *testing.T) {
@@ -50,12 +53,12 @@ func TestMigrateCreatesSchema(t *testing.T) {
 		if code := run(ctx, []string{"migrate", "-postgres", url, "-schema", schema}, &out, &errb); code != 0 {
 			t.Fatalf("migrate: exit %d: %s", code, errb.String())
 		}
-		if !strings.Contains(out.String(), "schema version 1") || strings.Contains(out.String(), "postgres://") {
+		if !strings.Contains(out.String(), fmt.Sprintf("schema version %d", sqshook.PostgresSchemaVersion)) || strings.Contains(out.String(), "postgres://") {
 			t.Fatalf("stdout %q", out.String())
 		}
 	}
 	var v int
-	if err := conn.QueryRow(ctx, "SELECT version FROM "+schema+".sqshook_schema").Scan(&v); err != nil || v != 1 {
+	if err := conn.QueryRow(ctx, "SELECT version FROM "+schema+".sqshook_schema").Scan(&v); err != nil || v != sqshook.PostgresSchemaVersion {
 		t.Fatalf("version %d, %v", v, err)
 	}
 }
