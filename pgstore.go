@@ -41,7 +41,7 @@ const (
 
 // PostgresSchemaVersion is the version of the schema this package reads
 // and writes; MigratePostgres brings a database to it.
-const PostgresSchemaVersion = 2
+const PostgresSchemaVersion = 3
 
 // postgresOpenTimeout bounds New's check of the schema's version.
 const postgresOpenTimeout = 10 * time.Second
@@ -142,6 +142,7 @@ var postgresMigrations = []func(n func(string) string) []string{
 		}
 	},
 	pgReplayMigration,
+	pgBalanceMigration,
 }
 
 // MigratePostgres creates sqshook's tables in pool's database (and
@@ -308,6 +309,7 @@ type pgStore struct {
 	leases  map[string]*pgLease    // by store key
 	failing bool                   // the last round trip failed (logged once)
 	closed  bool
+	bal     pgBalance // this instance's fair share of the hooks (pgstore_balance.go)
 }
 
 // pgCached is a fetched event and how many of its fetched copies are not
@@ -336,6 +338,8 @@ type pgLease struct {
 	roundXmax int64
 
 	taken map[int64]struct{} // events fetched and not yet deleted
+
+	shedding bool // above the fair share: fetching stopped, released once settled
 }
 
 func (s *pgStore) signal() {
@@ -516,6 +520,9 @@ func (s *pgStore) close() error {
 	if _, e := s.pool.Exec(ctx, "UPDATE "+s.opts.name("sqshook_lease")+" SET until = now() WHERE owner = $1 AND until > now()", s.opts.InstanceID); e != nil && err == nil {
 		err = e
 	}
+	if e := s.leave(ctx); e != nil && err == nil {
+		err = e
+	}
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
@@ -575,6 +582,9 @@ func (s *pgStore) step(ctx context.Context, d *Dispatcher) (more bool) {
 		m, err = s.serve(rt, p)
 		more = more || m
 	}
+	if err == nil {
+		err = s.heartbeat(rt)
+	}
 	s.mu.Lock()
 	was := s.failing
 	s.failing = err != nil
@@ -603,6 +613,9 @@ func (s *pgStore) serve(ctx context.Context, p *pipe) (more bool, err error) {
 	}
 	s.mu.Unlock()
 	L := s.opts.Lease
+	if !l.owned && !s.mayTake() {
+		return false, nil
+	}
 	if !l.owned || time.Since(l.renewed) >= L/3 {
 		sent := time.Now()
 		var owner string
@@ -618,9 +631,13 @@ func (s *pgStore) serve(ctx context.Context, p *pipe) (more bool, err error) {
 		}
 		if !l.owned { // newly owned: read the hook from its start
 			l.owned = true
+			s.bal.owned++
 			l.hint, l.xip, l.xmax, l.inRound = 0, nil, 0, false
 		}
 		l.renewed = sent
+	}
+	if done, err := s.shed(ctx, l); done || err != nil {
+		return false, err
 	}
 	// Stop before the row can lapse, whatever the clocks' offset.
 	if time.Since(l.renewed) >= L*4/5 {

@@ -2,8 +2,10 @@
 // backend on its workload: publish an event with its hook copies inside the
 // caller's transaction, deliver each hook's copies in batches of up to 10
 // with one owner per hook (per FIFO group order kept), settle, and reclaim
-// the space. It is a module of its own so River stays out of sqshook's
-// go.mod. See docs/fleet-design.md for the numbers and the decision.
+// the space; and sqshook's PostgreSQL store against Watermill's publisher
+// and forwarder (watermill_test.go). It is a module of its own so River
+// and Watermill stay out of sqshook's go.mod. See docs/fleet-design.md for
+// the numbers and the decision.
 //
 // This file owns the database plumbing: the URL, a fresh schema per run, a
 // pool that counts round trips, and the table statistics.
