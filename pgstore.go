@@ -405,81 +405,13 @@ SELECT id, tenant, hook_id FROM h`, tenants, hookIDs)
 	return ids, nil
 }
 
-// hookIDsTx is hookIDs inside the caller's transaction: the ids of hooks
-// not cached yet are looked up (their rows made when missing) in tx, not
-// on another connection of the pool, which the caller's own open
-// transactions may all hold (a PublishTx waiting for one of them would
-// wait for ever). Ids found this way are not cached: rows tx makes go
-// away if it rolls back; the fetch loop caches them once committed.
-func (s *pgStore) hookIDsTx(ctx context.Context, tx pgx.Tx, keys []string) ([]int64, error) {
-	ids := make([]int64, len(keys))
-	var missing []int
-	s.mu.Lock()
-	for i, k := range keys {
-		id, ok := s.hooks[k]
-		if !ok {
-			missing = append(missing, i)
-		}
-		ids[i] = id
-	}
-	s.mu.Unlock()
-	if len(missing) == 0 {
-		return ids, nil
-	}
-	tenants := make([]string, len(missing))
-	hookIDs := make([]string, len(missing))
-	for j, i := range missing {
-		tenants[j], hookIDs[j], _ = parseStoreKey(keys[i])
-	}
-	n := s.opts.name
-	if _, err := tx.Exec(ctx, `WITH h AS (
-	INSERT INTO `+n("sqshook_hook")+` (tenant, hook_id) SELECT * FROM unnest($1::text[], $2::text[])
-	ON CONFLICT (tenant, hook_id) DO NOTHING RETURNING id)
-INSERT INTO `+n("sqshook_lease")+` (hook) SELECT id FROM h ON CONFLICT DO NOTHING`, tenants, hookIDs); err != nil {
-		return nil, err
-	}
-	rows, err := tx.Query(ctx, `SELECT id, tenant, hook_id FROM `+n("sqshook_hook")+`
-WHERE (tenant, hook_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, tenants, hookIDs)
-	if err != nil {
-		return nil, err
-	}
-	got := map[string]int64{}
-	for rows.Next() {
-		var id int64
-		var tenant, hookID string
-		if err := rows.Scan(&id, &tenant, &hookID); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		got[storeKeyOf(tenant, hookID)] = id
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for _, i := range missing {
-		id, ok := got[keys[i]]
-		if !ok {
-			return nil, fmt.Errorf("sqshook: hook row of %q not found", keys[i])
-		}
-		ids[i] = id
-	}
-	return ids, nil
-}
-
 // recordCtx records ev with a copy for each key in one statement, in tx
 // when there is one; nothing is recorded when it fails.
 func (s *pgStore) recordCtx(ctx context.Context, tx pgx.Tx, ev Event, keys []string) (storeRef, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	var ids []int64
-	var err error
-	if tx != nil {
-		ids, err = s.hookIDsTx(ctx, tx, keys)
-	} else {
-		ids, err = s.hookIDs(ctx, keys)
-	}
+	ids, err := s.hookIDs(ctx, keys)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
