@@ -1,3 +1,5 @@
+//go:build unix
+
 // scenario_pg_restart_test.go restarts the database under load: a private
 // PostgreSQL cluster (initdb into the test's directory, on a free loopback
 // port) is stopped and started again while a dispatcher publishes to it.
