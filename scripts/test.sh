@@ -29,7 +29,7 @@ export GOTOOLCHAIN=go1.26.10
 
 gotestsum=gotest.tools/gotestsum@v1.13.0
 log_dir=$(mktemp -d "${TMPDIR:-/tmp}/sqshook-test.XXXXXX")
-trap emulator_stop EXIT
+trap 'emulator_stop; postgres_stop' EXIT
 
 if [ -z "${SQSHOOK_EMULATOR_ENDPOINT:-}" ]; then
   emulator_start 0 || { echo "scripts/test.sh: cannot start the SQS emulator" >&2; exit 1; }
