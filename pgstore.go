@@ -75,6 +75,18 @@ type PostgresOptions struct {
 	// instance of the fleet at a time runs it); negative: never.
 	// Default DefaultPostgresSweep.
 	Sweep time.Duration
+	// TenantQuota bounds the copies of one tenant's hooks that wait in
+	// the database (recorded, not yet settled: queued, failing or held),
+	// fleet-wide. Past it, Publish applies the overflow rule as past a
+	// spool's quota (WithOverflowWait waits for room up to its bound,
+	// else the copies are dead-lettered ReasonBufferFull) and PublishTx
+	// records nothing and returns an error wrapping ErrBufferFull. It is
+	// checked against the figures each hook's owner counts every Lease/3,
+	// which an instance reads every Lease/3, plus what it recorded and
+	// settled itself since: a tenant publishing through several
+	// instances can pass it by what they record in up to about 2·Lease/3
+	// (4 s by default). Default DefaultPostgresTenantQuota; -1: none.
+	TenantQuota int64
 }
 
 func (o PostgresOptions) withDefaults() PostgresOptions {
@@ -92,7 +104,7 @@ func (o PostgresOptions) withDefaults() PostgresOptions {
 		_, _ = rand.Read(b[:])
 		o.InstanceID = hex.EncodeToString(b[:])
 	}
-	return o.retentionDefaults()
+	return o.retentionDefaults().quotaDefaults()
 }
 
 // name is a table's (or sequence's) name, qualified by the schema.
@@ -233,6 +245,7 @@ func (c *settings) validatePostgres(v *validator) {
 		v.add("postgres", fmt.Sprintf("lease %v is shorter than 30ms", l))
 	}
 	validateRetention(pg.opts, v)
+	validateTenantQuota(pg.opts, v)
 }
 
 // pgTxKey is the context key under which PublishTx passes its transaction
@@ -288,6 +301,10 @@ func (d *Dispatcher) openPostgres() error {
 		leases: map[string]*pgLease{}, wake: make(chan struct{}, 1),
 	}
 	d.store = &dispatcherStore{st: s, pg: s}
+	s.roomFreed = d.store.roomFreed
+	if d.tel != nil {
+		d.tel.pg.Store(s)
+	}
 	d.wg.Add(2)
 	go s.run(d)
 	go s.sweeper(d)
@@ -300,6 +317,9 @@ type pgStore struct {
 	opts PostgresOptions
 	log  *slog.Logger
 	wake chan struct{} // a settlement or a local publish: look again at once
+	bl   pgBacklog     // the copies waiting in the database (pgstore_backlog.go)
+
+	roomFreed func() // wakes a Publish waiting under the quota
 
 	mu      sync.Mutex
 	hooks   map[string]int64       // store key → hook row id
@@ -416,6 +436,9 @@ func (s *pgStore) recordCtx(ctx context.Context, tx pgx.Tx, ev Event, keys []str
 		return 0, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	tenant, _, _ := parseStoreKey(keys[0])
+	if err := s.overQuota(tenant); err != nil {
+		return 0, err
+	}
 	n := s.opts.name
 	q := `WITH e AS (
 	INSERT INTO ` + n("sqshook_event") + ` (tenant, type, group_id, dedup_id, event_id, attributes, body, hooks)
@@ -432,6 +455,7 @@ SELECT id FROM e`
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
+	s.backlogAdded(keys)
 	if tx == nil {
 		s.signal() // committed: this instance may own the hooks
 	}
@@ -500,15 +524,19 @@ func (s *pgStore) resume() iter.Seq2[storedEvent, error] {
 
 func (s *pgStore) damaged() []storeDamage { return nil }
 
-// stats counts the copies this instance has taken and not yet deleted.
+// stats counts the copies of the hooks this instance configures that
+// wait in the database (as last counted), and those it has fetched and
+// not yet deleted.
 func (s *pgStore) stats() storeStats {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	n := 0
 	for _, l := range s.leases {
 		n += len(l.taken)
 	}
-	return storeStats{Pending: n}
+	s.mu.Unlock()
+	st := storeStats{Fetched: n}
+	s.backlogStats(&st)
+	return st
 }
 
 // close deletes the settled copies and releases this instance's leases,
@@ -584,6 +612,9 @@ func (s *pgStore) step(ctx context.Context, d *Dispatcher) (more bool) {
 	}
 	if err == nil {
 		err = s.heartbeat(rt)
+	}
+	if err == nil {
+		err = s.backlogRound(ctx, d)
 	}
 	s.mu.Lock()
 	was := s.failing
@@ -792,6 +823,10 @@ func (s *pgStore) flushDeletes(ctx context.Context) error {
 			s.deletes[h] = append(s.deletes[h], evs...)
 		}
 		return err
+	}
+	s.backlogDeletedLocked(dels)
+	if s.roomFreed != nil {
+		s.roomFreed()
 	}
 	for h, evs := range dels {
 		if l := s.leases[s.keys[h]]; l != nil {

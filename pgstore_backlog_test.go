@@ -1,0 +1,332 @@
+// pgstore_backlog_test.go tests the PostgreSQL store's view of the
+// database's backlog (pgstore_backlog.go): the owner's counts seen on
+// another instance, in Stats, the health handler and the stored gauge;
+// the per-tenant quota with Publish's overflow rule and PublishTx; and
+// copies held after their retry budget, delivered by the next owner.
+
+package sqshook_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"path"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/sqstest"
+)
+
+// copiesOf counts a tenant's copies in the database.
+func (e *pgEnv) copiesOf(t *testing.T, tenant string) int {
+	t.Helper()
+	var n int
+	err := e.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+e.table("sqshook_copy")+" c JOIN "+e.table("sqshook_hook")+
+		" h ON h.id = c.hook WHERE h.tenant = $1", tenant).Scan(&n)
+	if err != nil {
+		t.Fatalf("counting copies: %v", err)
+	}
+	return n
+}
+
+// storedGauge sums the sqshook.stored.events gauge's data points.
+func storedGauge(t *testing.T, reader *sdkmetric.ManualReader) (int64, bool) {
+	t.Helper()
+	m, ok := collectMetrics(t, reader)["sqshook.stored.events"].(metricdata.Gauge[int64])
+	if !ok {
+		return 0, false
+	}
+	var n int64
+	for _, dp := range m.DataPoints {
+		n += dp.Value
+	}
+	return n, true
+}
+
+// TestPostgresBacklogVisible: instance A owns a hook whose queue is out;
+// instance B, configured with the same hook but not owning it, shows the
+// copies waiting in the database in HookStats.Stored, Stats.Spool.Pending
+// and its health handler within a few leases, equal to the table's
+// count; A's stored gauge shows them (B's, owning nothing, shows 0).
+func TestPostgresBacklogVisible(t *testing.T) {
+	const lease = 300 * time.Millisecond
+	e := newPGEnv(t, lease)
+	q := e.srv.CreateQueue("backlog", nil)
+	hooks := []sqshook.Hook{pgHook("h", q)}
+	readerA, readerB := sdkmetric.NewManualReader(), sdkmetric.NewManualReader()
+	mpA, mpB := sdkmetric.NewMeterProvider(sdkmetric.WithReader(readerA)), sdkmetric.NewMeterProvider(sdkmetric.WithReader(readerB))
+	t.Cleanup(func() { _ = mpA.Shutdown(context.Background()); _ = mpB.Shutdown(context.Background()) })
+	a := e.node(t, "a", hooks, sqshook.WithMeterProvider(mpA))
+	ctx := context.Background()
+	if err := a.d.Publish(ctx, sqshook.Event{ID: "first", Type: "message.new", Body: chatEventJSON(t, "message.new", "first")}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	waitPG(t, "A owns the hook and delivered", func() bool { return e.owned(t, "a") == 1 && e.srv.Count(q) == 1 })
+	b := e.node(t, "b", hooks, sqshook.WithMeterProvider(mpB))
+
+	e.srv.SetOutage(true)
+	const n = 250
+	for i := range n {
+		id := fmt.Sprintf("ev-%03d", i)
+		node := []*pgNode{a, b}[i%2]
+		if err := node.d.Publish(ctx, sqshook.Event{ID: id, Type: "message.new", Body: chatEventJSON(t, "message.new", id)}); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+	}
+	if got := e.count(t, "sqshook_copy"); got != n {
+		t.Fatalf("%d copies in the database, want %d (the queue is out)", got, n)
+	}
+	start := time.Now()
+	waitPG(t, "B shows the database's backlog", func() bool {
+		h, _ := b.d.Stats().Hook("h")
+		return h.Stored == n
+	})
+	seen := time.Since(start)
+	// Every figure is a count of the table (plus B's own publishes, already
+	// in it): none is above it.
+	if h, _ := b.d.Stats().Hook("h"); h.Stored != n || h.Matched != 0 {
+		t.Errorf("B: stored %d, matched %d; want %d and 0 (B owns nothing)", h.Stored, h.Matched, n)
+	}
+	if sp := b.d.Stats().Spool; sp == nil || sp.Pending != n || sp.Fetched != 0 || sp.TenantQuota != sqshook.DefaultPostgresTenantQuota {
+		t.Errorf("B's Stats().Spool = %+v; want Pending %d, Fetched 0, TenantQuota %d", sp, n, sqshook.DefaultPostgresTenantQuota)
+	}
+	rec := httptest.NewRecorder()
+	b.d.HealthHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	var rep struct {
+		Spool struct {
+			Pending     int   `json:"pending"`
+			TenantQuota int64 `json:"tenant_quota"`
+		} `json:"spool"`
+		Hooks []struct {
+			ID     string `json:"id"`
+			Stored uint64 `json:"stored"`
+		} `json:"hooks"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &rep); err != nil {
+		t.Fatalf("health report: %v", err)
+	}
+	if rep.Spool.Pending != n || len(rep.Hooks) != 1 || rep.Hooks[0].Stored != n {
+		t.Errorf("B's health report: spool pending %d, hooks %+v; want %d stored", rep.Spool.Pending, rep.Hooks, n)
+	}
+	waitPG(t, "A's stored gauge", func() bool { v, _ := storedGauge(t, readerA); return v == n })
+	if v, _ := storedGauge(t, readerB); v != 0 {
+		t.Errorf("B's stored gauge %d, want 0: B owns no hook, summed over the fleet the gauge is the backlog", v)
+	}
+
+	e.srv.SetOutage(false)
+	waitPG(t, "delivered", func() bool { return e.count(t, "sqshook_copy") == 0 })
+	waitPG(t, "B shows the backlog gone", func() bool {
+		h, _ := b.d.Stats().Hook("h")
+		return h.Stored == 0
+	})
+	t.Logf("B showed the %d copies %v after they were recorded (lease %v)", n, seen.Round(time.Millisecond), lease)
+}
+
+// TestPostgresTenantQuota: tenant A, past its quota of copies in the
+// database (its queue is out), gets buffer_full dead letters from Publish
+// and ErrBufferFull from PublishTx, whose transaction still commits its
+// other work; tenant B, on the same instance, publishes meanwhile.
+func TestPostgresTenantQuota(t *testing.T) {
+	const quota = 20
+	e := newPGEnv(t, 300*time.Millisecond)
+	e.opts.TenantQuota = quota
+	qa, qb := e.srv.CreateQueue("quota-a", nil), e.srv.CreateQueue("quota-b", nil)
+	dls := &deadLetters{}
+	n := e.node(t, "a", nil, sqshook.WithResourceAuthForTenants(), sqshook.WithDeadLetter(dls.add))
+	ta, tb := n.d.Tenant("a"), n.d.Tenant("b")
+	if err := ta.SetHooks([]sqshook.Hook{pgHook("h", qa)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.SetHooks([]sqshook.Hook{pgHook("h", qb)}); err != nil {
+		t.Fatal(err)
+	}
+	restore := e.srv.AddFault(sqstest.Fault{Op: "SendMessageBatch", Queue: path.Base(qa), Code: "ServiceUnavailable"})
+	ctx := context.Background()
+	ev := func(id string) sqshook.Event {
+		return sqshook.Event{ID: id, Type: "message.new", Body: chatEventJSON(t, "message.new", id)}
+	}
+	for i := range quota {
+		if err := ta.Publish(ctx, ev(fmt.Sprintf("a-%02d", i))); err != nil {
+			t.Fatalf("tenant a's Publish %d, under the quota: %v", i, err)
+		}
+	}
+	err := ta.Publish(ctx, ev("a-over"))
+	if !errors.Is(err, sqshook.ErrBufferFull) {
+		t.Fatalf("tenant a's Publish past its quota: %v, want ErrBufferFull", err)
+	}
+	if got := dls.byReason()[sqshook.ReasonBufferFull]; got != 1 {
+		t.Errorf("%d buffer_full dead letters, want 1", got)
+	}
+	if got := e.copiesOf(t, "a"); got != quota {
+		t.Errorf("tenant a has %d copies in the database, want its quota %d", got, quota)
+	}
+
+	// PublishTx past the quota: nothing recorded, the transaction goes on.
+	if _, err := e.pool.Exec(ctx, "CREATE TABLE "+e.table("app")+" (v text)"); err != nil {
+		t.Fatal(err)
+	}
+	err = pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "INSERT INTO "+e.table("app")+" VALUES ('kept')"); err != nil {
+			return err
+		}
+		perr := ta.PublishTx(ctx, tx, ev("a-tx"))
+		if !errors.Is(perr, sqshook.ErrBufferFull) {
+			t.Errorf("PublishTx past the quota: %v, want ErrBufferFull", perr)
+		}
+		return nil // commit
+	})
+	if err != nil {
+		t.Fatalf("the transaction after PublishTx past the quota did not commit: %v", err)
+	}
+	if got := e.count(t, "app"); got != 1 {
+		t.Errorf("the transaction's own row: %d, want 1", got)
+	}
+	if got := e.copiesOf(t, "a"); got != quota {
+		t.Errorf("tenant a has %d copies after PublishTx past the quota, want %d", got, quota)
+	}
+	if got := dls.byReason()[sqshook.ReasonBufferFull]; got != 1 {
+		t.Errorf("PublishTx past the quota dead-lettered: %d buffer_full dead letters, want 1", got)
+	}
+
+	// Tenant b is not held up by a.
+	for i := range quota / 2 {
+		if err := tb.Publish(ctx, ev(fmt.Sprintf("b-%02d", i))); err != nil {
+			t.Fatalf("tenant b's Publish while a is past its quota: %v", err)
+		}
+	}
+	waitPG(t, "tenant b delivered", func() bool { return e.srv.Count(qb) == quota/2 })
+	if sp := n.d.Stats().Spool; sp.OverQuota != 1 {
+		t.Errorf("Stats().Spool.OverQuota = %d, want 1", sp.OverQuota)
+	}
+
+	// Once a's queue is back and its copies delivered, a publishes again.
+	restore()
+	waitPG(t, "a's copies delivered", func() bool { return e.copiesOf(t, "a") == 0 })
+	waitPG(t, "a under its quota again", func() bool { return ta.Publish(ctx, ev("a-after")) == nil })
+	waitPG(t, "a-after delivered", func() bool { return e.srv.Count(qa) == quota+1 })
+}
+
+// TestPostgresTenantQuotaWait: with WithOverflowWait, tenant A's Publish
+// past its quota waits, and succeeds once A's queue is back and its
+// copies are delivered and counted; tenant B publishes meanwhile.
+func TestPostgresTenantQuotaWait(t *testing.T) {
+	const quota = 10
+	e := newPGEnv(t, 300*time.Millisecond)
+	e.opts.TenantQuota = quota
+	qa, qb := e.srv.CreateQueue("wait-a", nil), e.srv.CreateQueue("wait-b", nil)
+	dls := &deadLetters{}
+	n := e.node(t, "a", nil, sqshook.WithResourceAuthForTenants(), sqshook.WithDeadLetter(dls.add), sqshook.WithOverflowWait(2*time.Minute))
+	ta, tb := n.d.Tenant("a"), n.d.Tenant("b")
+	if err := ta.SetHooks([]sqshook.Hook{pgHook("h", qa)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.SetHooks([]sqshook.Hook{pgHook("h", qb)}); err != nil {
+		t.Fatal(err)
+	}
+	restore := e.srv.AddFault(sqstest.Fault{Op: "SendMessageBatch", Queue: path.Base(qa), Code: "ServiceUnavailable"})
+	ctx := context.Background()
+	ev := func(id string) sqshook.Event {
+		return sqshook.Event{ID: id, Type: "message.new", Body: chatEventJSON(t, "message.new", id)}
+	}
+	for i := range quota {
+		if err := ta.Publish(ctx, ev(fmt.Sprintf("a-%02d", i))); err != nil {
+			t.Fatalf("tenant a's Publish %d: %v", i, err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- ta.Publish(ctx, ev("a-waits")) }()
+	if err := tb.Publish(ctx, ev("b-0")); err != nil {
+		t.Fatalf("tenant b's Publish while a waits: %v", err)
+	}
+	waitPG(t, "tenant b delivered while a waits", func() bool { return e.srv.Count(qb) == 1 })
+	select {
+	case err := <-done:
+		t.Fatalf("tenant a's Publish past its quota returned %v before any room", err)
+	default:
+	}
+	restore()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("tenant a's Publish after room appeared: %v", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("tenant a's Publish still waits 2 minutes after its queue came back")
+	}
+	waitPG(t, "everything delivered", func() bool { return e.srv.Count(qa) == quota+1 })
+	if got := len(dls.list()); got != 0 {
+		t.Errorf("%d dead letters, want none", got)
+	}
+}
+
+// TestPostgresHeldFailover: instance A's copies spend their retry budget
+// while the queue is out; they are held, not dead-lettered. A then stops
+// (Close, or abandoned: its SQS calls and database connections cut), and
+// instance B, once the queue is back, delivers every one of them.
+func TestPostgresHeldFailover(t *testing.T) {
+	for _, mode := range []string{"close", "abandon"} {
+		t.Run(mode, func(t *testing.T) {
+			const lease = 300 * time.Millisecond
+			e := newPGEnv(t, lease)
+			q := e.srv.CreateQueue("held-"+mode, nil)
+			hooks := []sqshook.Hook{pgHook("h", q)}
+			dls := &deadLetters{}
+			short := sqshook.RetryPolicy{InitialInterval: time.Millisecond, MaxInterval: 2 * time.Millisecond, MaxAttempts: 2}
+			a := e.node(t, "a", hooks, sqshook.WithDeadLetter(dls.add), sqshook.WithRetryPolicy(short))
+			ctx := context.Background()
+			e.srv.SetOutage(true)
+			const n = 30
+			for i := range n {
+				id := fmt.Sprintf("held-%02d", i)
+				if err := a.d.Publish(ctx, sqshook.Event{ID: id, Type: "message.new", Body: chatEventJSON(t, "message.new", id)}); err != nil {
+					t.Fatalf("Publish: %v", err)
+				}
+			}
+			waitPG(t, "A holds every copy after its retry budget", func() bool {
+				h, _ := a.d.Stats().Hook("h")
+				return h.Held >= n
+			})
+			b := e.node(t, "b", hooks, sqshook.WithDeadLetter(dls.add))
+			switch mode {
+			case "close":
+				cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+				_ = a.d.Close(cctx)
+				cancel()
+			case "abandon":
+				a.sqs.kill()
+				a.pool.Close()
+			}
+			if got := len(dls.list()); got != 0 {
+				t.Fatalf("%d dead letters (%v), want none: held copies wait", got, dls.byReason())
+			}
+			if got := e.count(t, "sqshook_copy"); got != n {
+				t.Fatalf("%d copies in the database after A stopped, want %d", got, n)
+			}
+			waitPG(t, "B owns the hook", func() bool { return e.owned(t, "b") == 1 })
+			e.srv.SetOutage(false)
+			waitPG(t, "B delivered every held copy", func() bool { return e.count(t, "sqshook_copy") == 0 })
+			got := map[string]bool{}
+			for _, id := range eventIDs(e.srv, q) {
+				got[id] = true
+			}
+			for i := range n {
+				if id := fmt.Sprintf("held-%02d", i); !got[id] {
+					t.Errorf("%s not delivered", id)
+				}
+			}
+			if h, _ := b.d.Stats().Hook("h"); h.Delivered < n {
+				t.Errorf("B delivered %d, want %d", h.Delivered, n)
+			}
+			if got := len(dls.list()); got != 0 {
+				t.Errorf("%d dead letters (%v), want none", got, dls.byReason())
+			}
+		})
+	}
+}
