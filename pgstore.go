@@ -298,7 +298,7 @@ func (d *Dispatcher) openPostgres() error {
 		pool: c.pool, opts: opts, log: d.cfg.logger,
 		hooks: map[string]int64{}, keys: map[int64]string{},
 		cache: map[storeRef]*pgCached{}, deletes: map[int64][]int64{},
-		leases: map[string]*pgLease{}, wake: make(chan struct{}, 1),
+		leases: map[string]*pgLease{}, wake: make(chan struct{}, 1), done: d.sendCtx.Done(),
 	}
 	d.store = &dispatcherStore{st: s, pg: s}
 	s.roomFreed = d.store.roomFreed
@@ -316,8 +316,9 @@ type pgStore struct {
 	pool *pgxpool.Pool
 	opts PostgresOptions
 	log  *slog.Logger
-	wake chan struct{} // a settlement or a local publish: look again at once
-	bl   pgBacklog     // the copies waiting in the database (pgstore_backlog.go)
+	wake chan struct{}   // a settlement or a local publish: look again at once
+	done <-chan struct{} // closed when Close gives up on delivery
+	bl   pgBacklog       // the copies waiting in the database (pgstore_backlog.go)
 
 	roomFreed func() // wakes a Publish waiting under the quota
 
@@ -485,7 +486,12 @@ func (s *pgStore) settle(ref storeRef, key string) error {
 // the owner's memory, which reads it back.
 func (s *pgStore) hold(storeRef, string) error { return nil }
 
-// read returns a fetched event from the cache, else from the database.
+// read returns a fetched event from the cache, else from the database
+// (a held copy's, read back after its retry budget). While the database
+// does not answer it tries again, backing off up to Lease/3, until Close
+// gives up on delivery (then the error wraps errStoreClosed and the copy
+// stays in the database): an unreachable database must not make a held
+// copy a dead letter, and the pipe's order waits for it.
 func (s *pgStore) read(ref storeRef) (storedEvent, error) {
 	s.mu.Lock()
 	c, ok := s.cache[ref]
@@ -498,6 +504,25 @@ func (s *pgStore) read(ref storeRef) (storedEvent, error) {
 	if ok {
 		return storedEvent{ref: ref, ev: c.ev}, nil
 	}
+	wait := 10 * time.Millisecond
+	for {
+		se, err := s.readEvent(ref)
+		if err == nil || errors.Is(err, errNotPending) {
+			return se, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-s.done:
+			t.Stop()
+			return storedEvent{}, fmt.Errorf("%w: %w", errStoreClosed, err)
+		case <-t.C:
+		}
+		wait = min(2*wait, s.opts.Lease/3)
+	}
+}
+
+// readEvent reads an event from the database.
+func (s *pgStore) readEvent(ref storeRef) (storedEvent, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Lease)
 	defer cancel()
 	var ev Event

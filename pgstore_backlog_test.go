@@ -54,9 +54,10 @@ func storedGauge(t *testing.T, reader *sdkmetric.ManualReader) (int64, bool) {
 // instance B, configured with the same hook but not owning it, shows the
 // copies waiting in the database in HookStats.Stored, Stats.Spool.Pending
 // and its health handler within a few leases, equal to the table's
-// count; A's stored gauge shows them (B's, owning nothing, shows 0).
+// count; the stored gauges of A and B add up to it (A's, the owner's,
+// holds it all unless the lease moved).
 func TestPostgresBacklogVisible(t *testing.T) {
-	const lease = 300 * time.Millisecond
+	const lease = 3 * time.Second // the owner keeps its lease on a busy machine
 	e := newPGEnv(t, lease)
 	q := e.srv.CreateQueue("backlog", nil)
 	hooks := []sqshook.Hook{pgHook("h", q)}
@@ -83,19 +84,22 @@ func TestPostgresBacklogVisible(t *testing.T) {
 	if got := e.count(t, "sqshook_copy"); got != n {
 		t.Fatalf("%d copies in the database, want %d (the queue is out)", got, n)
 	}
+	// A count is at most Lease/3 old when written and read at most Lease/3
+	// later; ten leases is a generous bound on a busy machine.
 	start := time.Now()
-	waitPG(t, "B shows the database's backlog", func() bool {
-		h, _ := b.d.Stats().Hook("h")
-		return h.Stored == n
-	})
-	seen := time.Since(start)
-	// Every figure is a count of the table (plus B's own publishes, already
-	// in it): none is above it.
-	if h, _ := b.d.Stats().Hook("h"); h.Stored != n || h.Matched != 0 {
-		t.Errorf("B: stored %d, matched %d; want %d and 0 (B owns nothing)", h.Stored, h.Matched, n)
+	for {
+		if h, _ := b.d.Stats().Hook("h"); h.Stored == n {
+			break
+		}
+		if time.Since(start) > 10*lease {
+			h, _ := b.d.Stats().Hook("h")
+			t.Fatalf("B shows %d copies stored %v after they were recorded, want %d", h.Stored, time.Since(start), n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	if sp := b.d.Stats().Spool; sp == nil || sp.Pending != n || sp.Fetched != 0 || sp.TenantQuota != sqshook.DefaultPostgresTenantQuota {
-		t.Errorf("B's Stats().Spool = %+v; want Pending %d, Fetched 0, TenantQuota %d", sp, n, sqshook.DefaultPostgresTenantQuota)
+	seen := time.Since(start)
+	if sp := b.d.Stats().Spool; sp == nil || sp.Pending != n || sp.TenantQuota != sqshook.DefaultPostgresTenantQuota {
+		t.Errorf("B's Stats().Spool = %+v; want Pending %d, TenantQuota %d", sp, n, sqshook.DefaultPostgresTenantQuota)
 	}
 	rec := httptest.NewRecorder()
 	b.d.HealthHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
@@ -115,10 +119,11 @@ func TestPostgresBacklogVisible(t *testing.T) {
 	if rep.Spool.Pending != n || len(rep.Hooks) != 1 || rep.Hooks[0].Stored != n {
 		t.Errorf("B's health report: spool pending %d, hooks %+v; want %d stored", rep.Spool.Pending, rep.Hooks, n)
 	}
-	waitPG(t, "A's stored gauge", func() bool { v, _ := storedGauge(t, readerA); return v == n })
-	if v, _ := storedGauge(t, readerB); v != 0 {
-		t.Errorf("B's stored gauge %d, want 0: B owns no hook, summed over the fleet the gauge is the backlog", v)
-	}
+	waitPG(t, "the stored gauges add up to the backlog", func() bool {
+		va, _ := storedGauge(t, readerA)
+		vb, _ := storedGauge(t, readerB)
+		return va+vb == n
+	})
 
 	e.srv.SetOutage(false)
 	waitPG(t, "delivered", func() bool { return e.count(t, "sqshook_copy") == 0 })
@@ -267,11 +272,14 @@ func TestPostgresTenantQuotaWait(t *testing.T) {
 }
 
 // TestPostgresHeldFailover: instance A's copies spend their retry budget
-// while the queue is out; they are held, not dead-lettered. A then stops
-// (Close, or abandoned: its SQS calls and database connections cut), and
-// instance B, once the queue is back, delivers every one of them.
+// while the queue is out; they are held, not dead-lettered. A then stops:
+// Close; abandoned (its SQS calls hang and its database connections are
+// gone, as a dead process's); or cut off from the database only (its
+// calls still failing, so it reads its held copies back from a database
+// it cannot reach). Instance B, once the queue is back, delivers every one
+// of them, and A dead-letters none.
 func TestPostgresHeldFailover(t *testing.T) {
-	for _, mode := range []string{"close", "abandon"} {
+	for _, mode := range []string{"close", "abandon", "dbcut"} {
 		t.Run(mode, func(t *testing.T) {
 			const lease = 300 * time.Millisecond
 			e := newPGEnv(t, lease)
@@ -302,9 +310,8 @@ func TestPostgresHeldFailover(t *testing.T) {
 			case "abandon":
 				a.sqs.kill()
 				a.pool.Close()
-			}
-			if got := len(dls.list()); got != 0 {
-				t.Fatalf("%d dead letters (%v), want none: held copies wait", got, dls.byReason())
+			case "dbcut":
+				a.pool.Close()
 			}
 			if got := e.count(t, "sqshook_copy"); got != n {
 				t.Fatalf("%d copies in the database after A stopped, want %d", got, n)
@@ -326,6 +333,12 @@ func TestPostgresHeldFailover(t *testing.T) {
 			}
 			if got := len(dls.list()); got != 0 {
 				t.Errorf("%d dead letters (%v), want none", got, dls.byReason())
+			}
+			cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			defer cancel()
+			_ = a.d.Close(cctx) // A, cut off, keeps what it held
+			if got := len(dls.list()); got != 0 {
+				t.Errorf("%d dead letters after A's Close (%v), want none", got, dls.byReason())
 			}
 		})
 	}
