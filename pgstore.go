@@ -258,7 +258,11 @@ type pgTxKey struct{}
 // instance of the fleet owns each hook, once it commits. A failure to
 // record (the database unreachable, tx already aborted) returns an error
 // wrapping ErrStoreUnavailable; the statement failing aborts tx, as any
-// failed statement does.
+// failed statement does. Past the tenant's quota (PostgresOptions.
+// TenantQuota) PublishTx sends no statement and records nothing: it
+// returns an error wrapping ErrBufferFull at once (it neither waits, as
+// WithOverflowWait would have Publish wait, nor dead-letters), and tx
+// goes on.
 func (t *Tenant) PublishTx(ctx context.Context, tx pgx.Tx, ev Event) error {
 	if t.err != nil {
 		return t.err

@@ -12,6 +12,7 @@ package sqshook
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -19,12 +20,18 @@ import (
 // DefaultPostgresTenantQuota is PostgresOptions.TenantQuota's default: the
 // most copies of one tenant's hooks that may wait in the database before
 // Publish applies the overflow rule. Counting that many copies of a hook
-// takes its owner about 10 ms (an index-only scan), every Lease/3.
+// takes its owner 10–100 ms (an index-only scan), every Lease/3.
 const DefaultPostgresTenantQuota = 100_000
 
 // pgBacklogCountMin is the least a hook's count goes up to: a hook with
 // more copies than the bound in force is shown at the bound plus one.
 const pgBacklogCountMin = 100_000
+
+// pgBacklogCountBatch is the most hooks one round trip counts, those
+// counted longest ago first: an owner of many hooks that are all at the
+// bound (a wide SQS outage) counts each less often rather than running
+// a statement longer than its timeout.
+const pgBacklogCountBatch = 16
 
 func (o PostgresOptions) quotaDefaults() PostgresOptions {
 	if o.TenantQuota == 0 {
@@ -49,20 +56,23 @@ func (o PostgresOptions) countCap() int64 {
 // database for the hooks it configures; its own mutex, taken under a
 // pipe's or the store's lock and never the other way round.
 type pgBacklog struct {
-	last time.Time // when the last successful round trip was sent (fetch loop only)
+	last    time.Time           // when the last round trip was sent (fetch loop only)
+	counted map[int64]time.Time // hook row id → when its last count was sent (fetch loop only)
 
 	mu       sync.Mutex
 	byKey    map[string]int64 // store key → copies, as last counted, plus local publishes, less local deletes
-	owned    map[string]bool  // the hooks this instance counted itself (it owns their lease)
+	owned    map[string]bool  // the hooks whose lease this instance owns (it counts them)
 	byTenant map[string]int64 // the sum of byKey per tenant
 }
 
 // backlogRound, once per Lease/3 at the end of a round of the fetch loop,
-// counts the copies of the hooks this instance owns (each up to countCap),
+// counts the copies of the hooks this instance owns (each up to countCap;
+// up to pgBacklogCountBatch hooks, those counted longest ago first),
 // writes the counts that changed to sqshook_hook.backlog, and reads the
 // figures of every hook it configures: one round trip. Then a Publish
 // waiting for room under the quota looks again. It has a Lease/3 of its
-// own: the counts never take the round's time from the renewals.
+// own: the counts never take the round's time from the renewals; a
+// failed round is tried again Lease/3 later.
 func (s *pgStore) backlogRound(ctx context.Context, d *Dispatcher) error {
 	if !s.bl.last.IsZero() && time.Since(s.bl.last) < s.opts.Lease/3 {
 		return nil
@@ -74,6 +84,7 @@ func (s *pgStore) backlogRound(ctx context.Context, d *Dispatcher) error {
 	d.mu.Unlock()
 	var ids, own []int64
 	keyOf := map[int64]string{}
+	ownSet := map[int64]bool{}
 	s.mu.Lock()
 	for _, p := range pipes {
 		p.mu.Lock()
@@ -91,19 +102,36 @@ func (s *pgStore) backlogRound(ctx context.Context, d *Dispatcher) error {
 		ids = append(ids, id)
 		if l := s.leases[k]; l != nil && l.owned && l.hook == id && time.Since(l.renewed) < s.opts.Lease*4/5 {
 			own = append(own, id)
+			ownSet[id] = true
 		}
 	}
 	s.mu.Unlock()
 	if len(ids) == 0 {
 		return nil
 	}
+	if s.bl.counted == nil {
+		s.bl.counted = map[int64]time.Time{}
+	}
+	for id := range s.bl.counted {
+		if !ownSet[id] {
+			delete(s.bl.counted, id)
+		}
+	}
+	if len(own) > pgBacklogCountBatch {
+		slices.SortFunc(own, func(a, b int64) int { return s.bl.counted[a].Compare(s.bl.counted[b]) })
+		own = own[:pgBacklogCountBatch]
+	}
 	n := s.opts.name
 	sent := time.Now()
+	s.bl.last = sent
+	for _, id := range own {
+		s.bl.counted[id] = sent
+	}
 	rows, err := s.pool.Query(ctx, `WITH c AS (
-	SELECT h.id, (SELECT count(*) FROM (SELECT 1 FROM `+n("sqshook_copy")+` WHERE hook = h.id LIMIT $2) x) AS n
+	SELECT h.id, (SELECT count(*) FROM (SELECT 1 FROM `+n("sqshook_copy")+` WHERE hook = h.id ORDER BY hook, lane, event LIMIT $2) x) AS n
 	FROM unnest($1::bigint[]) AS h(id)),
 u AS (UPDATE `+n("sqshook_hook")+` AS k SET backlog = c.n FROM c WHERE k.id = c.id AND k.backlog <> c.n)
-SELECT k.id, coalesce(c.n, k.backlog), c.n IS NOT NULL FROM `+n("sqshook_hook")+` AS k LEFT JOIN c ON c.id = k.id
+SELECT k.id, coalesce(c.n, k.backlog) FROM `+n("sqshook_hook")+` AS k LEFT JOIN c ON c.id = k.id
 WHERE k.id = ANY($3)`, own, s.opts.countCap(), ids)
 	if err != nil {
 		return err
@@ -112,16 +140,13 @@ WHERE k.id = ANY($3)`, own, s.opts.countCap(), ids)
 	owned := map[string]bool{}
 	for rows.Next() {
 		var id, count int64
-		var counted bool
-		if err := rows.Scan(&id, &count, &counted); err != nil {
+		if err := rows.Scan(&id, &count); err != nil {
 			rows.Close()
 			return err
 		}
 		k := keyOf[id]
 		byKey[k] = count
-		if counted {
-			owned[k] = true
-		}
+		owned[k] = ownSet[id]
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -132,7 +157,6 @@ WHERE k.id = ANY($3)`, own, s.opts.countCap(), ids)
 		tenant, _, _ := parseStoreKey(k)
 		byTenant[tenant] += c
 	}
-	s.bl.last = sent
 	s.bl.mu.Lock()
 	s.bl.byKey, s.bl.owned, s.bl.byTenant = byKey, owned, byTenant
 	s.bl.mu.Unlock()
@@ -197,7 +221,7 @@ func (s *pgStore) backlogDeletedLocked(dels map[int64][]int64) {
 }
 
 // storedOf is HookStats.Stored of the hook with store key k; owned
-// reports whether this instance counted it itself (it owns the lease).
+// reports whether this instance owns its lease (and so counts it).
 func (s *pgStore) storedOf(k string) (n uint64, owned bool) {
 	s.bl.mu.Lock()
 	defer s.bl.mu.Unlock()

@@ -343,3 +343,42 @@ func TestPostgresHeldFailover(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresBacklogManyHooks: an owner of more hooks than one round
+// trip counts (16) writes every hook's count to sqshook_hook.backlog
+// within a few rounds, those counted longest ago first.
+func TestPostgresBacklogManyHooks(t *testing.T) {
+	const lease = 600 * time.Millisecond
+	const hooks = 45
+	e := newPGEnv(t, lease)
+	var hs []sqshook.Hook
+	for i := range hooks {
+		h := pgHook(fmt.Sprintf("h%02d", i), e.srv.CreateQueue(fmt.Sprintf("many-%02d", i), nil))
+		h.EventTypes = []string{fmt.Sprintf("type.%02d", i)}
+		hs = append(hs, h)
+	}
+	a := e.node(t, "a", hs)
+	e.srv.SetOutage(true)
+	ctx := context.Background()
+	for i := range hooks {
+		for j := range i%3 + 1 {
+			id := fmt.Sprintf("ev-%02d-%d", i, j)
+			if err := a.d.Publish(ctx, sqshook.Event{ID: id, Type: fmt.Sprintf("type.%02d", i), Body: chatEventJSON(t, "message.new", id)}); err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+		}
+	}
+	waitPG(t, "A owns every hook", func() bool { return e.owned(t, "a") == hooks })
+	start := time.Now()
+	waitPG(t, "every hook's count written", func() bool {
+		var wrong int
+		err := e.pool.QueryRow(ctx, "SELECT count(*) FROM "+e.table("sqshook_hook")+" h WHERE h.backlog <> (SELECT count(*) FROM "+
+			e.table("sqshook_copy")+" c WHERE c.hook = h.id)").Scan(&wrong)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wrong == 0
+	})
+	t.Logf("%d hooks' counts written %v after A owned them all (lease %v)", hooks, time.Since(start).Round(time.Millisecond), lease)
+	e.srv.SetOutage(false)
+}

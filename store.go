@@ -474,11 +474,14 @@ func parseStoreKey(key string) (tenant, hookID string, ok bool) {
 
 // record is Publish's spool step: the event is recorded once, with the
 // copies of the matched pipes pending, before any of them is queued; a
-// copy the size guard refuses is not recorded. Past the spool's quota the
-// overflow rule applies, as to a full memory share: OverflowDeadLetter
-// (and TryPublish) dead-letters the copies as buffer_full at once and
-// returns their errors; OverflowWait makes Publish wait for settlements
-// up to WithOverflowWait's bound or until ctx ends, then does the same.
+// copy the size guard refuses is not recorded. Past the store's quota
+// (the spool's, or with WithPostgres the tenant's) the overflow rule
+// applies, as to a full memory share: OverflowDeadLetter (and TryPublish)
+// dead-letters the copies as buffer_full at once and returns their
+// errors; OverflowWait makes Publish wait for settlements (and, with
+// WithPostgres, new counts of the database's backlog) up to
+// WithOverflowWait's bound or until ctx ends, then does the same.
+// PublishTx past the quota returns an error wrapping ErrBufferFull.
 func (ds *dispatcherStore) record(ctx context.Context, d *Dispatcher, snap *snapshot, ed *eventData, wait bool) error {
 	if ed.guard != nil { // refused copies are dead-lettered at once, not spooled
 		return nil
