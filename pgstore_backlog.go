@@ -63,6 +63,11 @@ type pgBacklog struct {
 	byKey    map[string]int64 // store key → copies, as last counted, plus local publishes, less local deletes
 	owned    map[string]bool  // the hooks whose lease this instance owns (it counts them)
 	byTenant map[string]int64 // the sum of byKey per tenant
+	// since counts the copies recorded since the last round trip was sent:
+	// its counts may not see them, so they are added to its figures (a
+	// copy it did see is then counted twice until the next round: the
+	// quota errs on the safe side).
+	since map[string]int64
 }
 
 // backlogRound, once per Lease/3 at the end of a round of the fetch loop,
@@ -127,6 +132,9 @@ func (s *pgStore) backlogRound(ctx context.Context, d *Dispatcher) error {
 	for _, id := range own {
 		s.bl.counted[id] = sent
 	}
+	s.bl.mu.Lock()
+	s.bl.since = map[string]int64{}
+	s.bl.mu.Unlock()
 	rows, err := s.pool.Query(ctx, `WITH c AS (
 	SELECT h.id, (SELECT count(*) FROM (SELECT 1 FROM `+n("sqshook_copy")+` WHERE hook = h.id ORDER BY hook, lane, event LIMIT $2) x) AS n
 	FROM unnest($1::bigint[]) AS h(id)),
@@ -152,13 +160,18 @@ WHERE k.id = ANY($3)`, own, s.opts.countCap(), ids)
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	s.bl.mu.Lock()
+	for k, c := range s.bl.since {
+		if _, ok := byKey[k]; ok {
+			byKey[k] += c
+		}
+	}
 	byTenant := map[string]int64{}
 	for k, c := range byKey {
 		tenant, _, _ := parseStoreKey(k)
 		byTenant[tenant] += c
 	}
-	s.bl.mu.Lock()
-	s.bl.byKey, s.bl.owned, s.bl.byTenant = byKey, owned, byTenant
+	s.bl.byKey, s.bl.owned, s.bl.byTenant, s.bl.since = byKey, owned, byTenant, nil
 	s.bl.mu.Unlock()
 	if s.roomFreed != nil {
 		s.roomFreed()
@@ -199,6 +212,9 @@ func (s *pgStore) backlogAdded(keys []string) {
 		tenant, _, _ := parseStoreKey(k)
 		s.bl.byKey[k]++
 		s.bl.byTenant[tenant]++
+		if s.bl.since != nil {
+			s.bl.since[k]++
+		}
 	}
 }
 
