@@ -85,7 +85,10 @@ type PostgresOptions struct {
 	// which an instance reads every Lease/3, plus what it recorded and
 	// settled itself since: a tenant publishing through several
 	// instances can pass it by what they record in up to about 2·Lease/3
-	// (4 s by default). Default DefaultPostgresTenantQuota; -1: none.
+	// (4 s by default), and a count under way may make an instance
+	// refuse a few copies early (those recorded during its round trip
+	// are counted twice until the next count). Default
+	// DefaultPostgresTenantQuota; -1: none.
 	TenantQuota int64
 }
 
