@@ -281,7 +281,9 @@ func (p *pipe) readBack(batch []diskCopy, holds uint64) {
 	for i, c := range batch {
 		ed, err := read[i].ed, read[i].err
 		switch {
-		case p.aborted:
+		case p.aborted, errors.Is(err, errStoreClosed):
+			// Close gave up (a read the database did not answer ends then):
+			// the copy stays in the store.
 			p.settleLocked(c.entry(), copyKept, "")
 			continue
 		case errors.Is(err, errNotPending):

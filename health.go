@@ -21,7 +21,10 @@ const minRateWindow = time.Second
 // queue's name, its in-flight limit, its last error and health cause and
 // its delivered and dead-lettered rates per second, measured between
 // requests at least a second apart (absent on the first request); with a
-// spool (WithSpool), the spool's state as in SpoolStats. It never shows a
+// spool (WithSpool), the spool's state as in SpoolStats; with
+// WithPostgres, each hook's "stored" (HookStats.Stored) and the store's
+// state as in SpoolStats (the database's backlog in "pending", and
+// "fetched", "tenant_quota", "tenants_over_quota"). It never shows a
 // hook's credentials, its queue's account, an event or the spool's
 // directory.
 //
@@ -82,6 +85,10 @@ type spoolHealth struct {
 	HookRemoved  uint64   `json:"hook_removed"`
 	Corrupt      uint64   `json:"corrupt"`
 	SettleErrors uint64   `json:"settle_errors"`
+	// WithPostgres: Pending is the database's backlog (SpoolStats).
+	Fetched     int   `json:"fetched,omitempty"`
+	TenantQuota int64 `json:"tenant_quota,omitempty"`
+	OverQuota   int   `json:"tenants_over_quota,omitempty"`
 }
 
 // spoolHealthOf builds the report's spool entry; nil without a spool.
@@ -92,6 +99,7 @@ func spoolHealthOf(s *SpoolStats) *spoolHealth {
 	out := &spoolHealth{
 		Health: HealthOK, Bytes: s.Bytes, Quota: s.Quota, Records: s.Records, Pending: s.Pending, Parked: s.Parked,
 		Resumed: s.Resumed, HookRemoved: s.HookRemoved, Corrupt: s.Corrupt, SettleErrors: s.SettleErrors,
+		Fetched: s.Fetched, TenantQuota: s.TenantQuota, OverQuota: s.OverQuota,
 	}
 	if s.Quota > 0 {
 		used := float64(s.Bytes) / float64(s.Quota)
@@ -120,8 +128,9 @@ type hookHealth struct {
 	DeadLettered   uint64            `json:"dead_lettered"`
 	DeadLetteredBy map[Reason]uint64 `json:"dead_lettered_by,omitempty"`
 	Pending        uint64            `json:"pending"`
-	Spooled        uint64            `json:"spooled"`        // on disk only (WithSpool)
-	Held           uint64            `json:"held,omitempty"` // back on disk after their retry budget (WithSpool)
+	Spooled        uint64            `json:"spooled"`          // on disk only (WithSpool)
+	Stored         uint64            `json:"stored,omitempty"` // in the database, fleet-wide (WithPostgres)
+	Held           uint64            `json:"held,omitempty"`   // back on disk after their retry budget (WithSpool)
 	Queued         int               `json:"queued"`
 	InFlight       int               `json:"in_flight"`
 	InFlightLimit  int               `json:"in_flight_limit"`
@@ -149,7 +158,7 @@ func hookHealthOf(h HookStats, queue string) hookHealth {
 		Tenant: h.Tenant, ID: h.HookID, Queue: queue, Draining: h.Draining,
 		Health: h.Health, HealthCause: h.HealthCause,
 		Matched: h.Matched, Delivered: h.Delivered, DeadLettered: h.DeadLettered, DeadLetteredBy: h.DeadLetteredBy,
-		Pending: h.Pending, Spooled: h.Spooled, Held: h.Held, Queued: h.Queued, InFlight: h.InFlight, InFlightLimit: h.InFlightLimit,
+		Pending: h.Pending, Spooled: h.Spooled, Stored: h.Stored, Held: h.Held, Queued: h.Queued, InFlight: h.InFlight, InFlightLimit: h.InFlightLimit,
 		Retrying: h.Retrying, BufferedBytes: h.BufferedBytes, Batches: h.Batches, Retries: h.Retries,
 	}
 	if h.LastErrorMessage != "" || h.LastErrorCode != "" {

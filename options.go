@@ -460,7 +460,9 @@ func WithDispatcherLimits(events, bytes int) Option {
 // dead-lettering its copy with ReasonBufferFull. Default rule
 // OverflowDeadLetter (dead-letter at once); DefaultOverflowWait is the
 // bound to pass for the usual wait. With a spool (WithSpool) the rule is
-// ignored: such a copy spills to the spool.
+// ignored for a full hook (such a copy spills to the spool) and applies
+// past the spool's quota; with WithPostgres it applies past the tenant's
+// quota (PostgresOptions.TenantQuota).
 func WithOverflowWait(limit time.Duration) Option {
 	return func(c *settings) { c.overflow, c.overflowWait = OverflowWait, limit }
 }

@@ -75,6 +75,21 @@ type PostgresOptions struct {
 	// instance of the fleet at a time runs it); negative: never.
 	// Default DefaultPostgresSweep.
 	Sweep time.Duration
+	// TenantQuota bounds the copies of one tenant's hooks that wait in
+	// the database (recorded, not yet settled: queued, failing or held),
+	// fleet-wide. Past it, Publish applies the overflow rule as past a
+	// spool's quota (WithOverflowWait waits for room up to its bound,
+	// else the copies are dead-lettered ReasonBufferFull) and PublishTx
+	// records nothing and returns an error wrapping ErrBufferFull. It is
+	// checked against the figures each hook's owner counts every Lease/3,
+	// which an instance reads every Lease/3, plus what it recorded and
+	// settled itself since: a tenant publishing through several
+	// instances can pass it by what they record in up to about 2·Lease/3
+	// (4 s by default), and a count under way may make an instance
+	// refuse a few copies early (those recorded during its round trip
+	// are counted twice until the next count). Default
+	// DefaultPostgresTenantQuota; -1: none.
+	TenantQuota int64
 }
 
 func (o PostgresOptions) withDefaults() PostgresOptions {
@@ -92,7 +107,7 @@ func (o PostgresOptions) withDefaults() PostgresOptions {
 		_, _ = rand.Read(b[:])
 		o.InstanceID = hex.EncodeToString(b[:])
 	}
-	return o.retentionDefaults()
+	return o.retentionDefaults().quotaDefaults()
 }
 
 // name is a table's (or sequence's) name, qualified by the schema.
@@ -233,6 +248,7 @@ func (c *settings) validatePostgres(v *validator) {
 		v.add("postgres", fmt.Sprintf("lease %v is shorter than 30ms", l))
 	}
 	validateRetention(pg.opts, v)
+	validateTenantQuota(pg.opts, v)
 }
 
 // pgTxKey is the context key under which PublishTx passes its transaction
@@ -245,7 +261,11 @@ type pgTxKey struct{}
 // instance of the fleet owns each hook, once it commits. A failure to
 // record (the database unreachable, tx already aborted) returns an error
 // wrapping ErrStoreUnavailable; the statement failing aborts tx, as any
-// failed statement does.
+// failed statement does. Past the tenant's quota (PostgresOptions.
+// TenantQuota) PublishTx sends no statement and records nothing: it
+// returns an error wrapping ErrBufferFull at once (it neither waits, as
+// WithOverflowWait would have Publish wait, nor dead-letters), and tx
+// goes on.
 func (t *Tenant) PublishTx(ctx context.Context, tx pgx.Tx, ev Event) error {
 	if t.err != nil {
 		return t.err
@@ -285,9 +305,13 @@ func (d *Dispatcher) openPostgres() error {
 		pool: c.pool, opts: opts, log: d.cfg.logger,
 		hooks: map[string]int64{}, keys: map[int64]string{},
 		cache: map[storeRef]*pgCached{}, deletes: map[int64][]int64{},
-		leases: map[string]*pgLease{}, wake: make(chan struct{}, 1),
+		leases: map[string]*pgLease{}, wake: make(chan struct{}, 1), done: d.sendCtx.Done(),
 	}
 	d.store = &dispatcherStore{st: s, pg: s}
+	s.roomFreed = d.store.roomFreed
+	if d.tel != nil {
+		d.tel.pg.Store(s)
+	}
 	d.wg.Add(2)
 	go s.run(d)
 	go s.sweeper(d)
@@ -299,7 +323,11 @@ type pgStore struct {
 	pool *pgxpool.Pool
 	opts PostgresOptions
 	log  *slog.Logger
-	wake chan struct{} // a settlement or a local publish: look again at once
+	wake chan struct{}   // a settlement or a local publish: look again at once
+	done <-chan struct{} // closed when Close gives up on delivery
+	bl   pgBacklog       // the copies waiting in the database (pgstore_backlog.go)
+
+	roomFreed func() // wakes a Publish waiting under the quota
 
 	mu      sync.Mutex
 	hooks   map[string]int64       // store key → hook row id
@@ -416,6 +444,9 @@ func (s *pgStore) recordCtx(ctx context.Context, tx pgx.Tx, ev Event, keys []str
 		return 0, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	tenant, _, _ := parseStoreKey(keys[0])
+	if err := s.overQuota(tenant); err != nil {
+		return 0, err
+	}
 	n := s.opts.name
 	q := `WITH e AS (
 	INSERT INTO ` + n("sqshook_event") + ` (tenant, type, group_id, dedup_id, event_id, attributes, body, hooks)
@@ -432,6 +463,7 @@ SELECT id FROM e`
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
+	s.backlogAdded(keys)
 	if tx == nil {
 		s.signal() // committed: this instance may own the hooks
 	}
@@ -461,7 +493,12 @@ func (s *pgStore) settle(ref storeRef, key string) error {
 // the owner's memory, which reads it back.
 func (s *pgStore) hold(storeRef, string) error { return nil }
 
-// read returns a fetched event from the cache, else from the database.
+// read returns a fetched event from the cache, else from the database
+// (a held copy's, read back after its retry budget). While the database
+// does not answer it tries again, backing off up to Lease/3, until Close
+// gives up on delivery (then the error wraps errStoreClosed and the copy
+// stays in the database): an unreachable database must not make a held
+// copy a dead letter, and the pipe's order waits for it.
 func (s *pgStore) read(ref storeRef) (storedEvent, error) {
 	s.mu.Lock()
 	c, ok := s.cache[ref]
@@ -474,6 +511,25 @@ func (s *pgStore) read(ref storeRef) (storedEvent, error) {
 	if ok {
 		return storedEvent{ref: ref, ev: c.ev}, nil
 	}
+	wait := 10 * time.Millisecond
+	for {
+		se, err := s.readEvent(ref)
+		if err == nil || errors.Is(err, errNotPending) {
+			return se, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-s.done:
+			t.Stop()
+			return storedEvent{}, fmt.Errorf("%w: %w", errStoreClosed, err)
+		case <-t.C:
+		}
+		wait = min(2*wait, s.opts.Lease/3)
+	}
+}
+
+// readEvent reads an event from the database.
+func (s *pgStore) readEvent(ref storeRef) (storedEvent, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Lease)
 	defer cancel()
 	var ev Event
@@ -500,15 +556,19 @@ func (s *pgStore) resume() iter.Seq2[storedEvent, error] {
 
 func (s *pgStore) damaged() []storeDamage { return nil }
 
-// stats counts the copies this instance has taken and not yet deleted.
+// stats counts the copies of the hooks this instance configures that
+// wait in the database (as last counted), and those it has fetched and
+// not yet deleted.
 func (s *pgStore) stats() storeStats {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	n := 0
 	for _, l := range s.leases {
 		n += len(l.taken)
 	}
-	return storeStats{Pending: n}
+	s.mu.Unlock()
+	st := storeStats{Fetched: n}
+	s.backlogStats(&st)
+	return st
 }
 
 // close deletes the settled copies and releases this instance's leases,
@@ -584,6 +644,9 @@ func (s *pgStore) step(ctx context.Context, d *Dispatcher) (more bool) {
 	}
 	if err == nil {
 		err = s.heartbeat(rt)
+	}
+	if err == nil {
+		err = s.backlogRound(ctx, d)
 	}
 	s.mu.Lock()
 	was := s.failing
@@ -792,6 +855,10 @@ func (s *pgStore) flushDeletes(ctx context.Context) error {
 			s.deletes[h] = append(s.deletes[h], evs...)
 		}
 		return err
+	}
+	s.backlogDeletedLocked(dels)
+	if s.roomFreed != nil {
+		s.roomFreed()
 	}
 	for h, evs := range dels {
 		if l := s.leases[s.keys[h]]; l != nil {

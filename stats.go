@@ -75,6 +75,17 @@ type HookStats struct {
 	// for the next New to deliver. Matched == Delivered + DeadLettered +
 	// Pending + Spooled.
 	Spooled uint64
+	// Stored (WithPostgres) counts the hook's copies waiting in the
+	// database, fleet-wide: recorded and not yet settled, whichever
+	// instance owns the hook and whether fetched or not (so Stored is not
+	// in the sum above). The owner counts them every Lease/3 (see
+	// PostgresOptions), up to a bound (the tenant quota, at least
+	// 100,000, plus one: a figure at the bound means at least that many),
+	// and every instance reads the counts every Lease/3 and adds what it
+	// recorded and deleted itself since: the figure is at most about
+	// 2·Lease/3 old (4 s by default) for what other instances did. 0
+	// without WithPostgres, and until the first count is read.
+	Stored uint64
 
 	Queued   int // waiting for a batch
 	InFlight int // in SendMessageBatch calls
@@ -97,7 +108,10 @@ type HookStats struct {
 	// Held counts copies whose retry budget ran out while a spool was on
 	// (WithSpool): instead of a retries_exhausted dead letter each went
 	// back to the hook's disk backlog, in its order, to be tried again
-	// (counted in Spooled while it waits there).
+	// (counted in Spooled while it waits there). With WithPostgres alike:
+	// the copy stays in the database (it is deleted only when settled)
+	// and its owner reads it back first; if the owner stops, the hook's
+	// next owner delivers it.
 	Held uint64
 
 	// LastErrorCode is the SQS error code of the hook's last failure (or
@@ -288,7 +302,11 @@ func (d *Dispatcher) stats(pipes []*pipe) Stats {
 		s.Hooks = make([]HookStats, 0, len(pipes))
 	}
 	for _, p := range pipes {
-		s.Hooks = append(s.Hooks, p.stats())
+		h := p.stats()
+		if d.store != nil && d.store.pg != nil {
+			h.Stored, _ = d.store.pg.storedOf(p.storeKey())
+		}
+		s.Hooks = append(s.Hooks, h)
 	}
 	return s
 }

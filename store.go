@@ -77,6 +77,10 @@ type storeDamage struct {
 type storeStats struct {
 	Bytes, Quota     int64
 	Records, Pending int
+	// WithPostgres only.
+	Fetched     int
+	TenantQuota int64
+	OverQuota   int
 }
 
 // The errors a store's methods wrap.
@@ -86,12 +90,29 @@ var (
 	errStoreClosed = spool.ErrClosed
 )
 
-// SpoolStats is the state of the dispatcher's spool (see WithSpool).
+// SpoolStats is the state of the dispatcher's spool (see WithSpool), or
+// of the PostgreSQL store (WithPostgres), where Bytes, Quota and Records
+// are 0 and Pending counts the copies in the database (see Pending).
 type SpoolStats struct {
 	Bytes   int64 // size of the spool's files
 	Quota   int64 // spool.Options.Quota; 0: none
 	Records int   // events with a pending copy
-	Pending int   // pending copies, in memory and on disk
+	// Pending counts the pending copies, in memory and on disk. With
+	// WithPostgres: the copies of the hooks this instance configures that
+	// wait in the database, fleet-wide (delivered by whichever instance
+	// owns each hook), as last counted: the sum of their
+	// HookStats.Stored.
+	Pending int
+	// Fetched (WithPostgres) counts the copies this instance has taken
+	// from the database for the hooks it owns and not yet deleted: in
+	// memory, in flight, retrying or held.
+	Fetched int
+	// TenantQuota (WithPostgres) is PostgresOptions.TenantQuota in force,
+	// in copies per tenant (0: none); OverQuota counts this instance's
+	// tenants whose copies in the database, as last counted, have
+	// reached it: their Publish waits or dead-letters buffer_full.
+	TenantQuota int64
+	OverQuota   int
 	// Parked counts the copies New resumed for named tenants that wait for
 	// their tenant's SetHooks (see WithSpool, WithResumeWait); they are
 	// in Pending, and in no hook's HookStats until their hook is set.
@@ -453,11 +474,14 @@ func parseStoreKey(key string) (tenant, hookID string, ok bool) {
 
 // record is Publish's spool step: the event is recorded once, with the
 // copies of the matched pipes pending, before any of them is queued; a
-// copy the size guard refuses is not recorded. Past the spool's quota the
-// overflow rule applies, as to a full memory share: OverflowDeadLetter
-// (and TryPublish) dead-letters the copies as buffer_full at once and
-// returns their errors; OverflowWait makes Publish wait for settlements
-// up to WithOverflowWait's bound or until ctx ends, then does the same.
+// copy the size guard refuses is not recorded. Past the store's quota
+// (the spool's, or with WithPostgres the tenant's) the overflow rule
+// applies, as to a full memory share: OverflowDeadLetter (and TryPublish)
+// dead-letters the copies as buffer_full at once and returns their
+// errors; OverflowWait makes Publish wait for settlements (and, with
+// WithPostgres, new counts of the database's backlog) up to
+// WithOverflowWait's bound or until ctx ends, then does the same.
+// PublishTx past the quota returns an error wrapping ErrBufferFull.
 func (ds *dispatcherStore) record(ctx context.Context, d *Dispatcher, snap *snapshot, ed *eventData, wait bool) error {
 	if ed.guard != nil { // refused copies are dead-lettered at once, not spooled
 		return nil
@@ -471,31 +495,33 @@ func (ds *dispatcherStore) record(ctx context.Context, d *Dispatcher, snap *snap
 	ev := ed.ev
 	ev.ID = ed.id
 	at := d.cfg.clock.Now()
+	rec := func() (storeRef, error) { return ds.st.record(ev, keys, at) }
+	var tx pgx.Tx
 	if ds.pg != nil { // a fleet's store: in the caller's transaction, if any
-		tx, _ := ctx.Value(pgTxKey{}).(pgx.Tx)
-		ref, err := ds.pg.recordCtx(ctx, tx, ev, keys)
-		if err != nil {
-			return fmt.Errorf("sqshook: event %s not recorded, or its commit not confirmed: %w", ed.id, err)
-		}
-		ed.ref = ref
-		return nil
+		tx, _ = ctx.Value(pgTxKey{}).(pgx.Tx)
+		rec = func() (storeRef, error) { return ds.pg.recordCtx(ctx, tx, ev, keys) }
 	}
-	ref, err := ds.st.record(ev, keys, at)
-	if wait && d.cfg.overflow == OverflowWait && errors.Is(err, errStoreQuota) {
+	ref, err := rec()
+	// PublishTx does not wait: the caller's transaction stays open meanwhile.
+	if wait && tx == nil && d.cfg.overflow == OverflowWait && errors.Is(err, errStoreQuota) {
 		expired := make(chan struct{})
 		t := d.cfg.clock.AfterFunc(d.cfg.overflowWait, func() { close(expired) })
 		for errors.Is(err, errStoreQuota) && ds.waitRoom(ctx, d.closing, expired) {
-			ref, err = ds.st.record(ev, keys, at)
+			ref, err = rec()
 		}
 		t.Stop()
 	}
 	switch {
 	case errors.Is(err, errStoreClosed):
 		return ErrClosed
+	case errors.Is(err, errStoreQuota) && tx != nil:
+		// Nothing recorded, no statement sent: the caller's transaction
+		// goes on, and the caller decides.
+		return fmt.Errorf("sqshook: event %s not recorded: %w", ed.id, errors.Join(ErrBufferFull, err))
 	case errors.Is(err, errStoreQuota):
 		// As with a full memory share: the copies are dead-lettered.
 		var errs []error
-		msg := fmt.Sprintf("spool quota reached (%d bytes)", d.cfg.spool.opts.Quota)
+		msg := ds.quotaMessage(d)
 		for _, p := range snap.pipes {
 			if p.filter.Match(ed.ev.Type) {
 				errs = append(errs, p.refuse(ed, ReasonBufferFull, msg, errors.Join(ErrBufferFull, err)))
@@ -505,11 +531,21 @@ func (ds *dispatcherStore) record(ctx context.Context, d *Dispatcher, snap *snap
 			errs = append(errs, ctx.Err())
 		}
 		return errors.Join(errs...)
+	case err != nil && ds.pg != nil:
+		return fmt.Errorf("sqshook: event %s not recorded, or its commit not confirmed: %w", ed.id, err)
 	case err != nil:
 		return fmt.Errorf("sqshook: event %s not accepted: %w", ed.id, err)
 	}
 	ed.ref = ref
 	return nil
+}
+
+// quotaMessage is the dead letters' message past the store's quota.
+func (ds *dispatcherStore) quotaMessage(d *Dispatcher) string {
+	if ds.pg != nil {
+		return ds.pg.quotaMessage()
+	}
+	return fmt.Sprintf("spool quota reached (%d bytes)", d.cfg.spool.opts.Quota)
 }
 
 // recordsOnly reports whether Publish is done once ed is recorded: with
@@ -539,6 +575,17 @@ func (ds *dispatcherStore) waitRoom(ctx context.Context, closing, expired <-chan
 	return false
 }
 
+// roomFreed wakes the Publish calls waiting for room under the quota
+// (waitRoom): a settlement, or new counts of the database's backlog.
+func (ds *dispatcherStore) roomFreed() {
+	ds.roomMu.Lock()
+	if ds.room != nil {
+		close(ds.room)
+		ds.room = nil
+	}
+	ds.roomMu.Unlock()
+}
+
 // settleDeadLetter settles a dead-lettered copy once it has been reported.
 func (d *Dispatcher) settleDeadLetter(dl DeadLetter) {
 	if d.store != nil && dl.ref != 0 {
@@ -557,12 +604,7 @@ func (d *Dispatcher) droppedCopy(ed *eventData, key string) {
 
 func (ds *dispatcherStore) settle(seq storeRef, key string, log *slog.Logger) {
 	err := ds.st.settle(seq, key)
-	ds.roomMu.Lock()
-	if ds.room != nil { // a Publish waits for the quota
-		close(ds.room)
-		ds.room = nil
-	}
-	ds.roomMu.Unlock()
+	ds.roomFreed()
 	if err == nil || errors.Is(err, errNotPending) || errors.Is(err, errStoreClosed) {
 		return
 	}
@@ -585,6 +627,7 @@ func (d *Dispatcher) spoolStats() *SpoolStats {
 	return &SpoolStats{
 		Parked: parked,
 		Bytes:  st.Bytes, Quota: st.Quota, Records: st.Records, Pending: st.Pending,
+		Fetched: st.Fetched, TenantQuota: st.TenantQuota, OverQuota: st.OverQuota,
 		Resumed: ds.resumed.Load(), HookRemoved: ds.removed.Load(), Corrupt: ds.corrupt.Load(),
 		SettleErrors: ds.settleErrs.Load(),
 	}

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -75,7 +76,8 @@ type telemetry struct {
 	propagate bool         // WithTracePropagation
 	maxSize   int          // the message size limit
 
-	metrics      bool // false: no meter provider
+	metrics      bool                    // false: no meter provider
+	pg           atomic.Pointer[pgStore] // the store's backlog for the stored gauge (WithPostgres), once opened
 	published    metric.Int64Counter
 	delivered    metric.Int64Counter
 	deadLettered metric.Int64Counter
@@ -212,12 +214,16 @@ func newTelemetry(d *Dispatcher) *telemetry {
 	spooled, err := m.Int64ObservableGauge("sqshook.spooled.events",
 		metric.WithDescription("Copies on disk only (WithSpool): waiting for room in memory, held after their retry budget, or kept by Close."), metric.WithUnit("{message}"))
 	errs = append(errs, err)
+	stored, err := m.Int64ObservableGauge("sqshook.stored.events",
+		metric.WithDescription("Copies waiting in the database (WithPostgres) of the hooks this instance owns, as last counted: summed over a fleet's instances, the fleet's backlog."), metric.WithUnit("{message}"))
+	errs = append(errs, err)
 	hooks, err := m.Int64ObservableGauge("sqshook.hooks",
 		metric.WithDescription("Active hooks, per delivery health."), metric.WithUnit("{hook}"))
 	errs = append(errs, err)
 	for i, h := range gaugeHealths {
 		t.healthOpts[i] = metric.WithAttributeSet(attribute.NewSet(attrMessagingSystem.String(messagingSystemSQS), attrHealth.String(string(h))))
 	}
+	pg := d.cfg.postgres != nil
 	t.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		g := d.gauges()
 		observe := func(s *series, v gaugeValues) {
@@ -226,6 +232,9 @@ func newTelemetry(d *Dispatcher) *telemetry {
 			o.ObserveInt64(inflight, v.inflight, s.opt)
 			o.ObserveInt64(limit, v.limit, s.opt)
 			o.ObserveInt64(spooled, v.spooled, s.opt)
+			if pg {
+				o.ObserveInt64(stored, v.stored, s.opt)
+			}
 		}
 		observe(t.agg.s, g.agg)
 		for s, v := range g.own {
@@ -237,7 +246,7 @@ func newTelemetry(d *Dispatcher) *telemetry {
 			o.ObserveInt64(hooks, n, t.healthOpts[i])
 		}
 		return nil
-	}, buffered, bufferedBytes, inflight, limit, spooled, hooks)
+	}, buffered, bufferedBytes, inflight, limit, spooled, stored, hooks)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		d.cfg.logger.Warn("sqshook: the meter provider refused instruments; their measurements may be lost", slog.Any("error", err))
@@ -538,13 +547,14 @@ func (h *hookTelemetry) recordCall(c callSpan, batch []*entry, out *sqs.SendMess
 // gaugeValues are what the observable gauges report for a series.
 type gaugeValues struct {
 	pending, bytes, inflight, spooled int64
+	stored                            int64 // in the database, of the hooks this instance owns (WithPostgres)
 	limit                             int64 // the in-flight limits of the hooks that hold something
 }
 
 // busy reports whether the values are those of a hook that holds
 // something: an idle hook has no series of its own.
 func (v *gaugeValues) busy() bool {
-	return v.pending != 0 || v.bytes != 0 || v.inflight != 0 || v.spooled != 0
+	return v.pending != 0 || v.bytes != 0 || v.inflight != 0 || v.spooled != 0 || v.stored != 0
 }
 
 // gaugeReading is one reading of every pipeline for the gauges.
@@ -560,6 +570,10 @@ type gaugeReading struct {
 // and those still draining), and the active hooks counted per health.
 func (d *Dispatcher) gauges() gaugeReading {
 	var g gaugeReading
+	var pg *pgStore
+	if d.tel != nil {
+		pg = d.tel.pg.Load()
+	}
 	d.eachPipe(func(p *pipe) {
 		if p.tel == nil {
 			return
@@ -573,6 +587,11 @@ func (d *Dispatcher) gauges() gaugeReading {
 			health, _ = p.healthLocked()
 		}
 		p.mu.Unlock()
+		if active && pg != nil {
+			if n, own := pg.storedOf(p.storeKey()); own {
+				v.stored = int64(n)
+			}
+		}
 		if i := slices.Index(gaugeHealths[:], health); active && i >= 0 {
 			g.health[i]++
 		}
@@ -584,6 +603,7 @@ func (d *Dispatcher) gauges() gaugeReading {
 			g.agg.bytes += v.bytes
 			g.agg.inflight += v.inflight
 			g.agg.spooled += v.spooled
+			g.agg.stored += v.stored
 			g.agg.limit += v.limit
 			return
 		}
@@ -599,6 +619,7 @@ func (d *Dispatcher) gauges() gaugeReading {
 		o.bytes += v.bytes
 		o.inflight += v.inflight
 		o.spooled += v.spooled
+		o.stored += v.stored
 		o.limit = max(o.limit, v.limit)
 	})
 	return g
