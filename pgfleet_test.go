@@ -160,6 +160,29 @@ func (f *pgFleet) stop(slot string, abandon bool) {
 	f.mu.Unlock()
 }
 
+// holding waits until a live instance holds at least n copies (queued,
+// in flight or waiting to be retried) and returns its slot: the one
+// holding most.
+func (f *pgFleet) holding(n int) (slot string) {
+	f.t.Helper()
+	waitPG(f.t, fmt.Sprintf("an instance holding %d copies", n), func() bool {
+		f.pub.RLock()
+		defer f.pub.RUnlock()
+		most := -1
+		for s, node := range f.live {
+			held := 0
+			for _, h := range node.d.Stats().Hooks {
+				held += h.Queued + h.InFlight + h.Retrying
+			}
+			if held > most {
+				slot, most = s, held
+			}
+		}
+		return most >= n
+	})
+	return slot
+}
+
 // publish publishes ev on one of the live instances, in turn.
 func (f *pgFleet) publish(ev sqshook.Event) error {
 	f.pub.RLock()
@@ -377,9 +400,11 @@ func (f *pgFleet) traffic(groups int, every time.Duration, body func(id string) 
 			}
 		})
 	}
+	var once sync.Once
+	end := func() { once.Do(func() { close(done); wg.Wait() }) }
+	f.t.Cleanup(end) // before the instances close, when the test ends early
 	return func() []string {
-		close(done)
-		wg.Wait()
+		end()
 		mu.Lock()
 		defer mu.Unlock()
 		return ids
