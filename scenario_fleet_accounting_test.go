@@ -17,8 +17,11 @@ import (
 
 // TestPostgresFleetAccounting runs three dispatchers on one schema with
 // two standard hooks and a FIFO one while six serial publishers publish
-// through them; SQS refuses one entry in 40 as the sender's fault (the
-// copy is dead-lettered) and fails one call in 20 with InternalError
+// through them; SQS refuses one entry in 40 to the standard queues as the
+// sender's fault (the copy is dead-lettered; at random, not by the
+// message, so it is not refused to the FIFO queue: an abandoned owner's
+// dead-lettered copy that the next owner sends again would land after
+// its group's later events) and fails one call in 20 with InternalError
 // (retried), each call taking 3 ms. Every cycle (SQSHOOK_ACCOUNTING_CYCLES,
 // default 6) an instance holding 10 copies or more (in memory, in flight
 // or waiting to be retried) is closed or abandoned and a new one started. Afterwards every published event's copy for every hook was
@@ -34,12 +37,15 @@ func TestPostgresFleetAccounting(t *testing.T) {
 	std2 := e.srv.CreateQueue("acct-2", nil)
 	fifo := e.srv.CreateQueue("acct.fifo", map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "false"})
 	e.srv.AddFault(sqstest.Fault{Op: "SendMessageBatch", Code: "InternalError", Probability: 0.05})
-	e.srv.AddFault(sqstest.Fault{Op: "SendMessageBatch", Latency: 3 * time.Millisecond, FailEntries: func(int, string) *sqstest.EntryFailure {
-		if rand.IntN(40) == 0 {
-			return &sqstest.EntryFailure{Code: "InvalidParameterValue", Message: "refused by the test", SenderFault: true}
-		}
-		return nil
-	}})
+	for _, q := range []string{"acct-1", "acct-2"} {
+		e.srv.AddFault(sqstest.Fault{Op: "SendMessageBatch", Queue: q, Latency: 3 * time.Millisecond, FailEntries: func(int, string) *sqstest.EntryFailure {
+			if rand.IntN(40) == 0 {
+				return &sqstest.EntryFailure{Code: "InvalidParameterValue", Message: "refused by the test", SenderFault: true}
+			}
+			return nil
+		}})
+	}
+	e.srv.AddFault(sqstest.Fault{Op: "SendMessageBatch", Latency: 3 * time.Millisecond})
 	f := newPGFleet(t, e, []sqshook.Hook{pgHook("std1", std1), pgHook("std2", std2), pgHook("fifo", fifo)})
 	slots := []string{"a", "b", "c"}
 	for _, s := range slots {
@@ -73,6 +79,6 @@ func TestPostgresFleetAccounting(t *testing.T) {
 	if r.deadLettered == 0 {
 		t.Errorf("no dead letters: SQS refused nothing the test can account for")
 	}
-	t.Logf("%d events × %d hooks = %d copies; %d acknowledged, %d dead-lettered %v, %d duplicates; %d closed, %d abandoned: %v; acknowledged by slot %v; injected %v",
-		len(published), len(f.hooks), r.copies, r.received, r.deadLettered, r.reasons, r.dups, kinds[false], kinds[true], f.stops, r.sentBy, e.srv.Calls().Injected)
+	t.Logf("%d events × %d hooks = %d copies; %d received (%d of them by a call that failed), %d dead-lettered %v, %d duplicates; %d closed, %d abandoned: %v; acknowledged by slot %v; injected %v",
+		len(published), len(f.hooks), r.copies, r.received, r.ambiguous, r.deadLettered, r.reasons, r.dups, kinds[false], kinds[true], f.stops, r.sentBy, e.srv.Calls().Injected)
 }
