@@ -12,10 +12,7 @@ package sqshook_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -26,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/internal/pgtest"
 	"github.com/sqshook/sqshook/spool"
 	"github.com/sqshook/sqshook/sqstest"
 )
@@ -103,43 +101,15 @@ func BenchmarkPostgres(b *testing.B) {
 // pgBenchURL is pgTestURL for a benchmark.
 func pgBenchURL(b *testing.B) string {
 	b.Helper()
-	u := os.Getenv(envPostgresURL)
-	if u == "" {
-		msg := envPostgresURL + " is not set: BenchmarkPostgres needs a PostgreSQL database (scripts/test.sh finds or starts one)"
-		if os.Getenv("CI") != "" {
-			b.Fatal(msg)
-		}
-		fmt.Fprintln(os.Stderr, "WARNING: "+msg)
-		b.Skip(msg)
-	}
-	return u
+	return pgtest.URL(b)
 }
 
 // pgBenchSchema migrates a fresh schema, dropped at cleanup, and returns
 // its options.
 func pgBenchSchema(b *testing.B, url string, pool *pgxpool.Pool) sqshook.PostgresOptions {
 	b.Helper()
-	r := make([]byte, 6)
-	_, _ = rand.Read(r)
-	opts := sqshook.PostgresOptions{Schema: "sqshook_bench_" + hex.EncodeToString(r)}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			b.Errorf("dropping schema %s: %v", opts.Schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+opts.Schema+" CASCADE"); err != nil {
-			b.Errorf("dropping schema %s: %v", opts.Schema, err)
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := sqshook.MigratePostgres(ctx, pool, opts); err != nil {
-		b.Fatalf("MigratePostgres: %v", err)
-	}
+	opts := sqshook.PostgresOptions{Schema: pgtest.Schema(b, url, "sqshook_bench_")}
+	pgtest.Migrate(b, func(ctx context.Context) error { return sqshook.MigratePostgres(ctx, pool, opts) })
 	return opts
 }
 

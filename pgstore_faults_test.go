@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,6 +19,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/internal/faultnet"
+	"github.com/sqshook/sqshook/internal/pgtest"
+	"github.com/sqshook/sqshook/sqstest"
 )
 
 // pgCheckDelivered checks that every event the schema holds, and nothing
@@ -29,7 +31,13 @@ import (
 // Publish failed.
 func (e *pgEnv) pgCheckDelivered(t *testing.T, queues map[string]string, acked []string) (dups map[string]int, unacked int) {
 	t.Helper()
-	rows, err := e.pool.Query(context.Background(), "SELECT event_id FROM "+pgx.Identifier{e.opts.Schema, "sqshook_event"}.Sanitize())
+	return pgCheckDelivered(t, e.pool, e.opts.Schema, e.srv, queues, acked)
+}
+
+// pgCheckDelivered is pgEnv.pgCheckDelivered on any schema and SQS server.
+func pgCheckDelivered(t *testing.T, pool *pgxpool.Pool, schema string, srv *sqstest.Server, queues map[string]string, acked []string) (dups map[string]int, unacked int) {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), "SELECT event_id FROM "+pgx.Identifier{schema, "sqshook_event"}.Sanitize())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +63,7 @@ func (e *pgEnv) pgCheckDelivered(t *testing.T, queues map[string]string, acked [
 	for name, q := range queues {
 		got := map[string]int{}
 		last := map[string]string{}
-		for _, m := range e.srv.Received(q) {
+		for _, m := range srv.Received(q) {
 			id := m.Attributes[sqshook.AttrEventID].StringValue
 			got[id]++
 			// The order holds among the events whose Publish returned
@@ -163,24 +171,12 @@ func TestPostgresConnectionDrops(t *testing.T) {
 
 	type flakyNode struct {
 		name string
-		px   *proxy
+		px   *faultnet.Proxy
 		d    *sqshook.Dispatcher
 		cuts atomic.Int64
 	}
 	mk := func(name string) *flakyNode {
-		cfg, err := pgxpool.ParseConfig(e.url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		px := newProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, fmt.Sprint(cfg.ConnConfig.Port)))
-		host, port, _ := net.SplitHostPort(px.addr)
-		cfg.ConnConfig.Host = host
-		fmt.Sscan(port, &cfg.ConnConfig.Port)
-		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
+		pool, px := pgtest.ProxiedPool(t, e.url)
 		po := e.opts
 		po.InstanceID = name
 		d := startDispatcher(t, hooks, sqshook.WithPostgres(pool, po), sqshook.WithEndpoint(e.srv.URL()),
@@ -214,7 +210,7 @@ func TestPostgresConnectionDrops(t *testing.T) {
 					return
 				case <-timer.C:
 				}
-				n.px.cut()
+				n.px.Cut()
 				if rng.IntN(4) == 0 { // long enough for the lease to lapse
 					timer := time.NewTimer(2 * lease)
 					select {
@@ -223,7 +219,7 @@ func TestPostgresConnectionDrops(t *testing.T) {
 					}
 					timer.Stop()
 				}
-				n.px.restore()
+				n.px.Restore()
 				n.cuts.Add(1)
 			}
 		})

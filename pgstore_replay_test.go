@@ -10,22 +10,18 @@ package sqshook_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/internal/pgtest"
 	"github.com/sqshook/sqshook/sqstest"
 )
 
@@ -327,15 +323,8 @@ func TestPostgresRetentionSweep(t *testing.T) {
 // 20,000).
 func TestPostgresRetentionBounded(t *testing.T) {
 	url := pgTestURL(t)
-	perCycle := 20000
-	if s := os.Getenv("SQSHOOK_SWEEP_EVENTS"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v <= 0 {
-			t.Fatalf("SQSHOOK_SWEEP_EVENTS=%q: not a positive number", s)
-		}
-		perCycle = v
-	}
-	pool := pgOwnDatabase(t, url)
+	perCycle := pgEnvInt(t, "SQSHOOK_SWEEP_EVENTS", 20000)
+	pool := pgtest.Pool(t, pgtest.Database(t, url, "sqshook_sweep_test_"))
 	ctx := context.Background()
 	opts := sqshook.PostgresOptions{Retention: time.Hour}
 	if err := sqshook.MigratePostgres(ctx, pool, opts); err != nil {
@@ -402,40 +391,6 @@ FROM generate_series(1, $1) AS g`
 	} else {
 		t.Logf("without the sweep, two more cycles: %.1f MB", float64(grown)/1e6)
 	}
-}
-
-// pgOwnDatabase creates a database for the test alone, dropped at
-// cleanup, and returns a pool on it.
-func pgOwnDatabase(t *testing.T, url string) *pgxpool.Pool {
-	t.Helper()
-	ctx := context.Background()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "sqshook_sweep_test_" + hex.EncodeToString(b)
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.Close(context.Background()) })
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("CREATE DATABASE: %v", err)
-	}
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.Database = name
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		pool.Close()
-		if _, err := admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("DROP DATABASE: %v", err)
-		}
-	})
-	return pool
 }
 
 // replayTestAttrs is n string attributes.

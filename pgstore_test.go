@@ -10,13 +10,10 @@ package sqshook_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,60 +24,27 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/internal/pgtest"
 	"github.com/sqshook/sqshook/sqstest"
 )
-
-// envPostgresURL names the variable with the URL of a PostgreSQL database
-// the tests may create schemas in.
-const envPostgresURL = "SQSHOOK_POSTGRES_URL"
 
 // pgTestURL returns the test database's URL: failing in CI, skipping
 // (loudly) elsewhere when there is none.
 func pgTestURL(t *testing.T) string {
 	t.Helper()
-	u := os.Getenv(envPostgresURL)
-	if u == "" {
-		msg := envPostgresURL + " is not set: these tests need a PostgreSQL database (scripts/test.sh finds or starts one)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		fmt.Fprintln(os.Stderr, "WARNING: "+msg)
-		t.Skip(msg)
-	}
-	return u
+	return pgtest.URL(t)
 }
 
 // pgTestSchema names a schema of the test's own, dropped at cleanup
 // (MigratePostgres creates it).
 func pgTestSchema(t *testing.T, url string) string {
 	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "sqshook_store_test_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-		}
-	})
-	return schema
+	return pgtest.Schema(t, url, "sqshook_store_test_")
 }
 
 func pgTestPool(t *testing.T, url string) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatalf("pgxpool.New: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
+	return pgtest.Pool(t, url)
 }
 
 // pgEnv is a migrated schema and an SQS server that a test's dispatchers
@@ -99,11 +63,7 @@ func newPGEnv(t *testing.T, lease time.Duration) *pgEnv {
 	t.Cleanup(e.srv.Close)
 	e.opts = sqshook.PostgresOptions{Schema: pgTestSchema(t, url), Lease: lease, Poll: 5 * time.Millisecond}
 	e.pool = pgTestPool(t, url)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := sqshook.MigratePostgres(ctx, e.pool, e.opts); err != nil {
-		t.Fatalf("MigratePostgres: %v", err)
-	}
+	pgtest.Migrate(t, func(ctx context.Context) error { return sqshook.MigratePostgres(ctx, e.pool, e.opts) })
 	return e
 }
 
@@ -185,6 +145,21 @@ func eventIDs(srv *sqstest.Server, url string) []string {
 		ids = append(ids, m.Attributes[sqshook.AttrEventID].StringValue)
 	}
 	return ids
+}
+
+// pgEnvInt is the positive number in the variable name, def when it is
+// unset.
+func pgEnvInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v <= 0 {
+		t.Fatalf("%s=%q: not a positive number", name, s)
+	}
+	return v
 }
 
 // waitPG polls cond until it holds, failing after a generous minute.
@@ -452,96 +427,13 @@ func TestPostgresFleetFailover(t *testing.T) {
 	t.Logf("takeover %v after A died (lease %v, poll %v)", takeover.Round(time.Millisecond), lease, e.opts.Poll)
 }
 
-// proxy forwards TCP connections to the database until cut.
-type proxy struct {
-	t      *testing.T
-	addr   string
-	target string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{t: t, target: target, conns: map[net.Conn]struct{}{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(func() { p.cut(); p.wg.Wait() })
-	return p
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	p.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-			p.mu.Unlock()
-			p.wg.Go(func() { _, _ = io.Copy(up, c); up.Close(); c.Close() })
-			p.wg.Go(func() { _, _ = io.Copy(c, up); up.Close(); c.Close() })
-		}
-	})
-}
-
-// cut closes the listener and every connection: the database is
-// unreachable.
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-// restore listens again on the same address.
-func (p *proxy) restore() {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatalf("listening again on %s: %v", p.addr, err)
-	}
-	p.serve(ln)
-}
-
 // TestPostgresUnreachable: with the database unreachable, Publish fails
 // within its context with ErrStoreUnavailable and records nothing;
 // delivery resumes when it returns, nothing lost.
 func TestPostgresUnreachable(t *testing.T) {
 	e := newPGEnv(t, time.Second)
 	url := e.srv.CreateQueue("down", nil)
-	cfg, err := pgxpool.ParseConfig(e.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	px := newProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, fmt.Sprint(cfg.ConnConfig.Port)))
-	host, port, _ := net.SplitHostPort(px.addr)
-	cfg.ConnConfig.Host = host
-	fmt.Sscan(port, &cfg.ConnConfig.Port)
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, px := pgtest.ProxiedPool(t, e.url)
 	po := e.opts
 	d := startDispatcher(t, []sqshook.Hook{pgHook("h", url)},
 		sqshook.WithPostgres(pool, po), sqshook.WithEndpoint(e.srv.URL()), sqshook.WithLinger(time.Millisecond),
@@ -554,7 +446,7 @@ func TestPostgresUnreachable(t *testing.T) {
 	}
 	waitPG(t, "first event delivered", func() bool { return e.srv.Count(url) == 1 })
 
-	px.cut()
+	px.Cut()
 	const bound = 3 * time.Second
 	for i := range 3 { // a pooled connection, then new ones
 		ctx, cancel := context.WithTimeout(context.Background(), bound)
@@ -573,7 +465,7 @@ func TestPostgresUnreachable(t *testing.T) {
 	if n := e.count(t, "sqshook_event"); n != 1 {
 		t.Fatalf("%d events recorded, want only the first", n)
 	}
-	px.restore()
+	px.Restore()
 	waitPG(t, "Publish succeeds again", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), bound)
 		defer cancel()

@@ -7,90 +7,24 @@ package streamapi_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/internal/pgtest"
 	"github.com/sqshook/sqshook/sqstest"
 	"github.com/sqshook/sqshook/streamapi"
 )
-
-// envPostgresURL names the variable with the URL of a PostgreSQL database
-// the tests may create schemas in.
-const envPostgresURL = "SQSHOOK_POSTGRES_URL"
-
-// postgresURL returns the test database's URL: failing in CI, skipping
-// (loudly) elsewhere when there is none.
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv(envPostgresURL)
-	if u == "" {
-		msg := envPostgresURL + " is not set: these tests need a PostgreSQL database (scripts/test.sh finds or starts one)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		fmt.Fprintln(os.Stderr, "WARNING: "+msg)
-		t.Skip(msg)
-	}
-	return u
-}
-
-// pgSchema creates a schema of its own for the test, dropped at cleanup,
-// and returns its name (also used as the notification channel).
-func pgSchema(t *testing.T, url string) string {
-	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "sqshook_test_" + hex.EncodeToString(b)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connecting to %s: %v", envPostgresURL, err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("creating schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
-
-func newPGPool(t *testing.T, url string) *pgxpool.Pool {
-	t.Helper()
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatalf("pgxpool.New: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
 
 // pgEnv is a database schema the nodes of a test share.
 type pgEnv struct {
@@ -101,14 +35,12 @@ type pgEnv struct {
 
 func newPGEnv(t *testing.T) *pgEnv {
 	t.Helper()
-	url := postgresURL(t)
-	schema := pgSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.CreateSchema(t, url, "sqshook_test_")
 	e := &pgEnv{url: url, opts: streamapi.PostgresOptions{Schema: schema, Channel: schema}, sqs: sqstest.NewServer()}
 	t.Cleanup(e.sqs.Close)
-	pool := newPGPool(t, url)
-	if err := streamapi.MigratePostgres(context.Background(), pool, e.opts); err != nil {
-		t.Fatalf("MigratePostgres: %v", err)
-	}
+	pool := pgtest.Pool(t, url)
+	pgtest.Migrate(t, func(ctx context.Context) error { return streamapi.MigratePostgres(ctx, pool, e.opts) })
 	return e
 }
 
@@ -141,7 +73,7 @@ func (p *pgEnv) node(t *testing.T, popts streamapi.PostgresOptions, fopts stream
 			t.Errorf("Tenants.Close: %v", err)
 		}
 	})
-	n.pool = newPGPool(t, p.url)
+	n.pool = pgtest.Pool(t, p.url)
 	n.pg = streamapi.NewPostgresStore(n.pool, popts)
 	fopts.Logger = slog.New(slog.NewTextHandler(n.logs, nil))
 	n.fleet = streamapi.NewFleet(n.pg, n.ds, fopts)
@@ -429,7 +361,7 @@ func TestFleetPostgresReconnects(t *testing.T) {
 	a.ready(t)
 	b.ready(t)
 
-	admin := newPGPool(t, p.url)
+	admin := pgtest.Pool(t, p.url)
 	pid := streamapi.ListenPID(b.fleet)
 	var ok bool
 	if err := admin.QueryRow(context.Background(), "SELECT pg_terminate_backend($1)", int32(pid)).Scan(&ok); err != nil || !ok {
@@ -451,8 +383,8 @@ func TestFleetPostgresReconnects(t *testing.T) {
 func TestPostgresStore(t *testing.T) {
 	p := newPGEnv(t)
 	ctx := context.Background()
-	s1 := streamapi.NewPostgresStore(newPGPool(t, p.url), p.opts)
-	s2 := streamapi.NewPostgresStore(newPGPool(t, p.url), p.opts)
+	s1 := streamapi.NewPostgresStore(pgtest.Pool(t, p.url), p.opts)
+	s2 := streamapi.NewPostgresStore(pgtest.Pool(t, p.url), p.opts)
 
 	got, err := s1.Load(ctx, "nobody")
 	if err != nil || got == nil || len(got) != 0 {

@@ -3,10 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/internal/pgtest"
 )
 
 func TestMigrateNeedsPostgres(t *testing.T) {
@@ -29,17 +27,8 @@ func TestMigrateNeedsPostgres(t *testing.T) {
 // TestMigrateCreatesSchema runs "sqshook migrate" twice on a schema of its
 // own: the tables are made once, at PostgresSchemaVersion.
 func TestMigrateCreatesSchema(t *testing.T) {
-	url := os.Getenv("SQSHOOK_POSTGRES_URL")
-	if url == "" {
-		msg := "SQSHOOK_POSTGRES_URL is not set: this test needs a PostgreSQL database"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "sqshook_migrate_test_" + hex.EncodeToString(b)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url, "sqshook_migrate_test_")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, url)
@@ -47,7 +36,6 @@ func TestMigrateCreatesSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE") })
 	for range 2 {
 		var out, errb bytes.Buffer
 		if code := run(ctx, []string{"migrate", "-postgres", url, "-schema", schema}, &out, &errb); code != 0 {

@@ -6,14 +6,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sqshook/sqshook/internal/pgtest"
 )
 
 func TestReplayUsage(t *testing.T) {
@@ -38,27 +37,15 @@ func TestReplayUsage(t *testing.T) {
 // two events of a tenant's hook, one before -since: one replay copy, of
 // the later event, is inserted.
 func TestReplayInsertsCopies(t *testing.T) {
-	url := os.Getenv("SQSHOOK_POSTGRES_URL")
-	if url == "" {
-		msg := "SQSHOOK_POSTGRES_URL is not set: this test needs a PostgreSQL database"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "sqshook_replay_test_" + hex.EncodeToString(b)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url, "sqshook_replay_test_")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
-		_ = conn.Close(context.Background())
-	})
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	var out, errb bytes.Buffer
 	if code := run(ctx, []string{"migrate", "-postgres", url, "-schema", schema}, &out, &errb); code != 0 {
 		t.Fatalf("migrate: exit %d: %s", code, errb.String())

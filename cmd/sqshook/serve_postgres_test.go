@@ -7,14 +7,9 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,9 +19,9 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/sqshook/sqshook"
+	"github.com/sqshook/sqshook/internal/pgtest"
 	"github.com/sqshook/sqshook/sqstest"
 )
 
@@ -34,49 +29,8 @@ import (
 // (search_path set to it), dropped at cleanup.
 func postgresTestDB(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("SQSHOOK_POSTGRES_URL")
-	if base == "" {
-		msg := "SQSHOOK_POSTGRES_URL is not set: this test needs a PostgreSQL database (scripts/test.sh finds or starts one)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		fmt.Fprintln(os.Stderr, "WARNING: "+msg)
-		t.Skip(msg)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "sqshook_test_" + hex.EncodeToString(b)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connecting to SQSHOOK_POSTGRES_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("dropping schema: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("SQSHOOK_POSTGRES_URL is not a URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	base := pgtest.URL(t)
+	return pgtest.SearchPath(t, base, pgtest.CreateSchema(t, base, "sqshook_test_"))
 }
 
 // serveProc is a running "sqshook serve" process.

@@ -1,7 +1,9 @@
 // Package faultnet makes the network failures that tests of error texts
 // need without leaving the machine: a name that does not resolve (answered
 // by a DNS server of the test's own on loopback) and an address where
-// connections are refused (a loopback port nothing listens on).
+// connections are refused (a loopback port nothing listens on); and, in
+// proxy.go, a TCP proxy a test cuts and restores to take a server away
+// from its clients and give it back.
 package faultnet
 
 import (
