@@ -289,10 +289,13 @@ func (d *Dispatcher) openPostgres() error {
 		leases: map[string]*pgLease{}, wake: make(chan struct{}, 1),
 	}
 	s.newHooks.Store(true)
+	s.note.due = make(chan struct{}, 1)
 	d.store = &dispatcherStore{st: s, pg: s}
-	d.wg.Add(2)
+	d.wg.Add(4)
 	go s.run(d)
 	go s.sweeper(d)
+	go s.notifyLoop(d) // pgstore_notify.go
+	go s.listen(d)
 	return nil
 }
 
@@ -313,7 +316,8 @@ type pgStore struct {
 	leases  map[string]*pgLease    // by store key
 	failing bool                   // the last round trip failed (logged once)
 	closed  bool
-	bal     pgBalance // this instance's fair share of the hooks (pgstore_balance.go)
+	bal     pgBalance  // this instance's fair share of the hooks (pgstore_balance.go)
+	note    pgNotifier // the owners' wake-up (pgstore_notify.go)
 }
 
 // pgCached is a fetched event and how many of its fetched copies are not
@@ -541,6 +545,7 @@ SELECT id FROM e`
 	if tx == nil {
 		s.signal() // committed: this instance may own the hooks
 	}
+	s.recorded(tx != nil) // another instance may own them
 	return storeRef(id), nil
 }
 
