@@ -289,13 +289,10 @@ func (d *Dispatcher) openPostgres() error {
 		leases: map[string]*pgLease{}, wake: make(chan struct{}, 1),
 	}
 	s.newHooks.Store(true)
-	s.note.due = make(chan struct{}, 1)
 	d.store = &dispatcherStore{st: s, pg: s}
-	d.wg.Add(4)
+	d.wg.Add(2)
 	go s.run(d)
 	go s.sweeper(d)
-	go s.notifyLoop(d) // pgstore_notify.go
-	go s.listen(d)
 	return nil
 }
 
@@ -316,8 +313,7 @@ type pgStore struct {
 	leases  map[string]*pgLease    // by store key
 	failing bool                   // the last round trip failed (logged once)
 	closed  bool
-	bal     pgBalance  // this instance's fair share of the hooks (pgstore_balance.go)
-	note    pgNotifier // the owners' wake-up (pgstore_notify.go)
+	bal     pgBalance // this instance's fair share of the hooks (pgstore_balance.go)
 }
 
 // pgCached is a fetched event and how many of its fetched copies are not
@@ -545,7 +541,6 @@ SELECT id FROM e`
 	if tx == nil {
 		s.signal() // committed: this instance may own the hooks
 	}
-	s.recorded(tx != nil) // another instance may own them
 	return storeRef(id), nil
 }
 

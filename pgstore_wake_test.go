@@ -1,6 +1,6 @@
-// pgstore_notify_test.go tests and measures how soon the owner of a hook
-// delivers a copy another instance recorded (pgstore_notify.go): the
-// owner's fetch loop woken by a notification rather than its poll.
+// pgstore_wake_test.go measures how soon the owner of a hook delivers a
+// copy another instance recorded: the owner's fetch loop finds it at its
+// poll (PostgresOptions.Poll).
 
 package sqshook_test
 
@@ -134,18 +134,6 @@ func (f *pgWakeFleet) publish(tb testing.TB, n int, gap, bound time.Duration) []
 	return lat
 }
 
-// TestPostgresNotifyWakesOwner: the owner of a hook polls once an hour and
-// holds its lease for ten minutes; events another instance publishes are
-// still delivered by the owner, each within a generous bound, because the
-// publisher's notification wakes the owner's fetch loop.
-func TestPostgresNotifyWakesOwner(t *testing.T) {
-	e := newPGEnv(t, time.Second)
-	f := newPGWakeFleet(t, e.url, e.opts, time.Hour, 10*time.Minute)
-	lat := f.publish(t, 20, 5*time.Millisecond, 30*time.Second)
-	slices.Sort(lat)
-	t.Logf("20 events, publish to delivery by the owner: p50 %v, max %v", lat[len(lat)/2], lat[len(lat)-1])
-}
-
 // BenchmarkPostgresWakeLatency measures the latency from a Publish on one
 // instance (returned: committed) to the SQS accept of the copy the owner,
 // another instance, sent: both at the default Poll, the owner idle
@@ -171,38 +159,4 @@ func BenchmarkPostgresWakeLatency(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(ms(0.5), "p50-ms")
 	b.ReportMetric(ms(0.99), "p99-ms")
-}
-
-// TestPostgresNotifyReconnects: the listening connections of both
-// instances are terminated by the server; each reconnects, and the owner
-// (which polls once an hour) is woken again by the publisher's
-// notifications.
-func TestPostgresNotifyReconnects(t *testing.T) {
-	e := newPGEnv(t, time.Second)
-	f := newPGWakeFleet(t, e.url, e.opts, time.Hour, 10*time.Minute)
-	f.publish(t, 3, time.Millisecond, 30*time.Second)
-	listen := `LISTEN "sqshook:` + e.opts.Schema + `"`
-	listeners := func() (pids []int32) {
-		rows, err := e.pool.Query(context.Background(), "SELECT pid FROM pg_stat_activity WHERE query = $1", listen)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pids, err = pgx.CollectRows(rows, pgx.RowTo[int32])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pids
-	}
-	old := listeners()
-	if len(old) != 2 {
-		t.Fatalf("%d listening connections, want 2", len(old))
-	}
-	if _, err := e.pool.Exec(context.Background(), "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", old); err != nil {
-		t.Fatal(err)
-	}
-	waitPG(t, "both instances listen again on new connections", func() bool {
-		now := listeners()
-		return len(now) == 2 && !slices.Contains(now, old[0]) && !slices.Contains(now, old[1])
-	})
-	f.publish(t, 3, time.Millisecond, 30*time.Second)
 }
