@@ -18,6 +18,7 @@ import (
 	"iter"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -307,6 +308,7 @@ func (d *Dispatcher) openPostgres() error {
 		cache: map[storeRef]*pgCached{}, deletes: map[int64][]int64{},
 		leases: map[string]*pgLease{}, wake: make(chan struct{}, 1), done: d.sendCtx.Done(),
 	}
+	s.newHooks.Store(true)
 	d.store = &dispatcherStore{st: s, pg: s}
 	s.roomFreed = d.store.roomFreed
 	if d.tel != nil {
@@ -328,6 +330,8 @@ type pgStore struct {
 	bl   pgBacklog       // the copies waiting in the database (pgstore_backlog.go)
 
 	roomFreed func() // wakes a Publish waiting under the quota
+	// newHooks: SetHooks built pipes whose hook rows may not exist yet.
+	newHooks atomic.Bool
 
 	mu      sync.Mutex
 	hooks   map[string]int64       // store key → hook row id
@@ -433,13 +437,115 @@ SELECT id, tenant, hook_id FROM h`, tenants, hookIDs)
 	return ids, nil
 }
 
+// hookIDsIn is hookIDs for a record in tx, the caller's transaction when
+// not nil. The fetch loop makes the rows of the hooks SetHooks configures
+// (makeHookRows), so they are normally cached; a key that is not (another
+// instance made its row, or the loop has not yet run) is looked up with a
+// plain SELECT in tx, so that PublishTx needs no second connection of the
+// pool, which the caller's own open transactions may all hold. Only a
+// hook without a row at all is made through hookIDs, on another
+// connection. The row is never inserted in tx: the unique index's lock
+// would hold every other publisher of the same new hook until tx ends.
+func (s *pgStore) hookIDsIn(ctx context.Context, tx pgx.Tx, keys []string) ([]int64, error) {
+	if tx == nil {
+		return s.hookIDs(ctx, keys)
+	}
+	ids := make([]int64, len(keys))
+	var tenants, hookIDs []string
+	s.mu.Lock()
+	for i, k := range keys {
+		id, ok := s.hooks[k]
+		if !ok {
+			t, h, _ := parseStoreKey(k)
+			tenants, hookIDs = append(tenants, t), append(hookIDs, h)
+		}
+		ids[i] = id
+	}
+	s.mu.Unlock()
+	if len(tenants) == 0 {
+		return ids, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT id, tenant, hook_id FROM `+s.opts.name("sqshook_hook")+`
+WHERE (tenant, hook_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, tenants, hookIDs)
+	if err != nil {
+		return nil, err
+	}
+	got := map[string]int64{}
+	for rows.Next() {
+		var id int64
+		var tenant, hookID string
+		if err := rows.Scan(&id, &tenant, &hookID); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		got[storeKeyOf(tenant, hookID)] = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var missing []string
+	s.mu.Lock()
+	for k, id := range got { // committed rows (tx inserts none): cached as hookIDs would
+		s.hooks[k] = id
+		s.keys[id] = k
+	}
+	for i, k := range keys {
+		if ids[i] == 0 {
+			if ids[i] = got[k]; ids[i] == 0 {
+				missing = append(missing, k)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if len(missing) == 0 {
+		return ids, nil
+	}
+	return s.hookIDs(ctx, keys) // a hook no instance has made a row for yet
+}
+
+// makeHookRows makes (and caches) the rows of the active pipes' hooks that
+// are not cached yet: the fetch loop runs it first after SetHooks built
+// pipes (hooksChanged), so that PublishTx finds them.
+func (s *pgStore) makeHookRows(ctx context.Context, d *Dispatcher) {
+	if !s.newHooks.Swap(false) {
+		return
+	}
+	d.mu.Lock()
+	pipes := d.pipeListLocked()
+	d.mu.Unlock()
+	var keys []string
+	s.mu.Lock()
+	for _, p := range pipes {
+		if k := p.storeKey(); s.hooks[k] == 0 {
+			keys = append(keys, k)
+		}
+	}
+	s.mu.Unlock()
+	if len(keys) == 0 {
+		return
+	}
+	rt, cancel := context.WithTimeout(ctx, s.opts.Lease/3)
+	defer cancel()
+	if _, err := s.hookIDs(rt, keys); err != nil {
+		s.newHooks.Store(true) // next round; step reports the database's state
+	}
+}
+
+// hooksChanged is SetHooks's word that it built pipes: the fetch loop
+// makes their rows at once.
+func (s *pgStore) hooksChanged() {
+	s.newHooks.Store(true)
+	s.signal()
+}
+
 // recordCtx records ev with a copy for each key in one statement, in tx
 // when there is one; nothing is recorded when it fails.
 func (s *pgStore) recordCtx(ctx context.Context, tx pgx.Tx, ev Event, keys []string) (storeRef, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	ids, err := s.hookIDs(ctx, keys)
+	ids, err := s.hookIDsIn(ctx, tx, keys)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
@@ -606,6 +712,7 @@ func (s *pgStore) run(d *Dispatcher) {
 			return
 		default:
 		}
+		s.makeHookRows(ctx, d)
 		more := s.step(ctx, d)
 		if more {
 			continue

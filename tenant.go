@@ -545,6 +545,9 @@ func (d *Dispatcher) setTenantHooksLocked(t *tenant, valid []Hook) ([]*pipe, err
 		d.pipes[p] = struct{}{}
 		p.adopt() // copies the spool kept for this hook, before any new one
 	}
+	if len(built) > 0 && d.store != nil && d.store.pg != nil {
+		d.store.pg.hooksChanged() // their rows are made before a PublishTx needs them
+	}
 	t.hooks = valid
 	t.snap.Store(next)
 	if len(valid) == 0 && t.id != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -58,6 +59,13 @@ type demoConfig struct {
 	metrics  string
 	tenants  int // > 0: the multi-tenant demo (demotenants.go)
 	down     int // that tenant's queues answer ServiceUnavailable; -1: none
+
+	// The fleet demo (demopostgres.go), with postgres set.
+	postgres  string
+	instances int
+	schema    string
+	lease     time.Duration
+	stop      string // "kill" or "close"
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -70,9 +78,15 @@ read back from a queue and decoded.
 By default SQS is an in-process endpoint (package sqstest) with a simulated
 round trip; -endpoint sends to another endpoint instead (an emulator such as
 local-aws-sqs, which must accept any credentials). The exit code is non-zero
-if any event is unaccounted for.`, stderr)
+if any event is unaccounted for.
+
+With -postgres, the events go through a PostgreSQL database that
+-instances dispatchers in this process share, as a fleet's servers do: the
+demo migrates the schema first, shows which instance owns (delivers) each
+hook, stops one instance a third of the way in, times the takeover of its
+hooks, and checks that each queue received every event published.`, stderr)
 	var c demoConfig
-	fs.IntVar(&c.rate, "rate", 2000, "events published per second")
+	fs.IntVar(&c.rate, "rate", 2000, "events published per second (with -postgres: default 500)")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long to publish")
 	fs.StringVar(&c.endpoint, "endpoint", "", "SQS endpoint URL (default: an in-process endpoint)")
 	fs.DurationVar(&c.latency, "latency", 5*time.Millisecond, "simulated round trip of the in-process endpoint")
@@ -86,8 +100,40 @@ if any event is unaccounted for.`, stderr)
 	fs.StringVar(&c.metrics, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics and the health JSON at /debug/sqshook while the demo runs (e.g. 127.0.0.1:9464)")
 	fs.IntVar(&c.tenants, "tenants", 0, "publish for this many tenants, each with its own two hooks and queues (0: one app, the three hooks above)")
 	fs.IntVar(&c.down, "down-tenant", -1, "with -tenants: this tenant's queues answer ServiceUnavailable for the whole run")
-	if err := parse(fs, args); err != nil {
+	fs.StringVar(&c.postgres, "postgres", "", "run a fleet on this PostgreSQL database (URL or connection string); \"-postgres\" alone or \"-postgres=\" uses $DATABASE_URL")
+	fs.IntVar(&c.instances, "instances", 3, "with -postgres: how many dispatchers share the database")
+	fs.StringVar(&c.schema, "schema", "sqshook_demo", "with -postgres: the schema that holds the demo's tables (created, migrated, kept)")
+	fs.DurationVar(&c.lease, "lease", 2*time.Second, "with -postgres: PostgresOptions.Lease, how long a stopped instance's hooks wait for another owner")
+	fs.StringVar(&c.stop, "stop", "kill", "with -postgres: how the instance is stopped: kill (cut off as a crash would) or close (Close releases its leases)")
+	if err := parse(fs, postgresArgs(args)); err != nil {
 		return err
+	}
+	pgSet, rateSet := false, false
+	fs.Visit(func(f *flag.Flag) {
+		pgSet = pgSet || f.Name == "postgres"
+		rateSet = rateSet || f.Name == "rate"
+	})
+	if pgSet && c.postgres == "" {
+		if c.postgres = os.Getenv("DATABASE_URL"); c.postgres == "" {
+			return usagef("-postgres without a URL uses $DATABASE_URL, which is not set")
+		}
+	}
+	if c.postgres != "" {
+		if !rateSet {
+			c.rate = 500 // each Publish is one INSERT committed on its own
+		}
+		switch {
+		case c.instances < 2:
+			return usagef("-instances must be at least 2: one is stopped and another takes over")
+		case c.lease < 30*time.Millisecond:
+			return usagef("-lease must be at least 30ms")
+		case c.stop != "kill" && c.stop != "close":
+			return usagef("-stop must be kill or close")
+		case c.schema == "":
+			return usagef("-schema must name a schema")
+		case c.tenants > 0 || c.spoolDir != "" || c.crash > 0 || c.metrics != "" || c.outage > 0:
+			return usagef("-tenants, -spool, -crash-after, -metrics and -outage do not go with -postgres")
+		}
 	}
 	switch {
 	case c.rate <= 0:
@@ -108,6 +154,9 @@ if any event is unaccounted for.`, stderr)
 		return usagef("-hooks and -tenants do not go together")
 	case c.tenants > 0 && (c.spoolDir != "" || c.crash > 0 || c.metrics != ""):
 		return usagef("-spool, -crash-after and -metrics do not go with -tenants")
+	}
+	if c.postgres != "" {
+		return demoPostgres(ctx, c, stdout)
 	}
 	if c.tenants > 0 {
 		return demoTenants(ctx, c, stdout)
