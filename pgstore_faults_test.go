@@ -211,8 +211,8 @@ func TestPostgresConnectionDrops(t *testing.T) {
 				case <-timer.C:
 				}
 				n.px.Cut()
-				if rng.IntN(4) == 0 { // long enough for the lease to lapse
-					timer := time.NewTimer(2 * lease)
+				if rng.IntN(4) == 0 { // long enough for the lease to lapse and the other node to notice, on a busy machine too
+					timer := time.NewTimer(4 * lease)
 					select {
 					case <-stop:
 					case <-timer.C:
