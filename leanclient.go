@@ -17,7 +17,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,7 +61,8 @@ type leanClient struct {
 	creds  aws.CredentialsProvider
 	http   aws.HTTPClient
 	proto  smithyhttp.ClientProtocol
-	signer *v4.Signer
+	signer *v4.Signer // for targets sigv4Signer does not cover
+	sigv4  sigv4Signer
 
 	mu     sync.Mutex
 	target *leanTarget // nil until a probe succeeded
@@ -70,6 +73,11 @@ type leanTarget struct {
 	url, userAgent       string
 	signName, signRegion string
 	headers              http.Header // the endpoint's own headers, if any
+
+	u     url.URL     // url, parsed
+	host  string      // the Host net/http sends to u
+	ua    []string    // the User-Agent header
+	scope *sigv4Scope // nil: the SDK's signer signs (see leanClient.probe)
 }
 
 // newLeanClient wraps c.
@@ -171,8 +179,88 @@ func (l *leanClient) probe(ctx context.Context, in *sqs.SendMessageBatchInput) (
 		}
 		return nil, err
 	}
+	if err := got.prepare(); err != nil {
+		return nil, err
+	}
 	l.target = &got
 	return l.target, nil
+}
+
+// prepare fills in what t's requests share: the parsed URL, the Host and
+// User-Agent headers and, when sigv4Signer signs requests to t as the
+// SDK's signer does, its scope.
+func (t *leanTarget) prepare() error {
+	u, err := url.Parse(t.url)
+	if err != nil {
+		return err
+	}
+	t.u = *u
+	t.ua = []string{t.userAgent}
+	tmpl, err := http.NewRequest(http.MethodPost, t.url, nil)
+	if err != nil {
+		return err
+	}
+	t.host = tmpl.Host
+	if t.headers == nil {
+		if sc, ok := newSigv4Scope(u, t.signName, t.signRegion); ok && t.sigv4Agrees(sc) {
+			t.scope = sc
+		}
+	}
+	return nil
+}
+
+// sigv4Agrees reports whether sigv4Signer signs a request to t as the
+// SDK's signer does, with and without a session token: the lean path
+// signs with sigv4Signer only where it does (and with the SDK's signer
+// anywhere else).
+func (t *leanTarget) sigv4Agrees(sc *sigv4Scope) bool {
+	now := time.Now()
+	body := []byte(`{}`)
+	sum := sha256.Sum256(body)
+	for _, token := range []string{"", "token"} {
+		creds := aws.Credentials{AccessKeyID: "AKIDPROBE", SecretAccessKey: "probe", SessionToken: token}
+		want, err1 := t.request(context.Background(), http.NoBody, int64(len(body)))
+		got, err2 := t.request(context.Background(), http.NoBody, int64(len(body)))
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		if v4.NewSigner().SignHTTP(context.Background(), creds, want, hex.EncodeToString(sum[:]), t.signName, t.signRegion, now.UTC()) != nil {
+			return false
+		}
+		signLean(&sigv4Signer{}, sc, got, creds, &sum, now)
+		if want.Host != got.Host || !maps.EqualFunc(want.Header, got.Header, slices.Equal) {
+			return false
+		}
+	}
+	return true
+}
+
+// request returns an unsigned request to t of body, n bytes long.
+func (t *leanTarget) request(ctx context.Context, body io.ReadCloser, n int64) (*http.Request, error) {
+	// The URL is t's, parsed once: the request is made with an empty one.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	*req.URL = t.u
+	req.Host = t.host
+	req.Body = body
+	req.ContentLength = n
+	for k, v := range t.headers {
+		req.Header[k] = v
+	}
+	req.Header["Content-Type"] = leanContentType
+	req.Header["X-Amz-Target"] = leanTargetHeader
+	req.Header["X-Amzn-Query-Mode"] = leanQueryMode
+	req.Header["User-Agent"] = t.ua
+	return req, nil
+}
+
+// signLean signs req, a request to sc, with s at now, as the SDK's
+// signer would.
+func signLean(s *sigv4Signer, sc *sigv4Scope, req *http.Request, creds aws.Credentials, payloadHash *[sha256.Size]byte, now time.Time) {
+	req.Host = sc.host
+	s.sign(sc, creds, now, req.ContentLength, payloadHash).setHeaders(req.Header, creds)
 }
 
 // leanBuf is a request body buffer, reused once both the call and the
@@ -277,21 +365,14 @@ func (l *leanClient) sendBatch(ctx context.Context, in *sqs.SendMessageBatchInpu
 	body := &leanBody{b: buf}
 	defer buf.release()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, nil)
+	req, err := t.request(ctx, body, int64(len(buf.b)))
 	if err != nil {
 		body.Close()
 		return nil, leanOpError(err)
 	}
-	req.Body = body
-	req.ContentLength = int64(len(buf.b))
-	for k, v := range t.headers {
-		req.Header[k] = v
-	}
-	req.Header["Content-Type"] = leanContentType
-	req.Header["X-Amz-Target"] = leanTargetHeader
-	req.Header["X-Amzn-Query-Mode"] = leanQueryMode
-	req.Header.Set("User-Agent", t.userAgent)
-	if err := l.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), t.signName, t.signRegion, time.Now().UTC()); err != nil {
+	if t.scope != nil {
+		signLean(&l.sigv4, t.scope, req, creds, &sum, time.Now())
+	} else if err := l.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), t.signName, t.signRegion, time.Now().UTC()); err != nil {
 		body.Close()
 		return nil, leanOpError(fmt.Errorf("failed to sign request: %w", err))
 	}
