@@ -297,6 +297,10 @@ type leanBody struct {
 }
 
 func (r *leanBody) Read(p []byte) (int, error) { return r.b.r.Read(p) }
+
+// WriteTo writes the body in one piece: without it, net/http's copy of
+// the body to the connection allocates a 32 KiB buffer per request.
+func (r *leanBody) WriteTo(w io.Writer) (int64, error) { return r.b.r.WriteTo(w) }
 func (r *leanBody) Close() error {
 	r.once.Do(r.b.release)
 	return nil
