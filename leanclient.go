@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/bits"
 	"net/http"
 	"net/url"
 	"slices"
@@ -860,17 +861,24 @@ func appendSendMessageBatch(b []byte, in *sqs.SendMessageBatchInput) []byte {
 // appendJSONString appends s as a JSON string, escaped as the SDK's
 // encoder does: '"', '\\' and control characters escaped (\n, \r, \t by
 // name, the others as \u00XX), an invalid UTF-8 byte as \ufffd, U+2028
-// and U+2029 as \u2028 and \u2029; everything else as is. Runs of eight
-// bytes that need nothing are passed over a word at a time.
+// and U+2029 as \u2028 and \u2029; everything else as is. Runs of bytes
+// that need nothing are passed over eight at a time, straight to the next
+// byte that may.
 func appendJSONString(b []byte, s string) []byte {
 	const hexDigits = "0123456789abcdef"
 	b = append(b, '"')
 	bs := stringBytes(s)
 	start := 0
 	for i := 0; i < len(s); {
-		if i+8 <= len(s) && plainJSON8(binary.LittleEndian.Uint64(bs[i:])) {
+		for i+8 <= len(s) {
+			if m := notPlainJSON8(binary.LittleEndian.Uint64(bs[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
 			i += 8
-			continue
+		}
+		if i >= len(s) {
+			break
 		}
 		c := s[i]
 		if jsonPlain[c] {
@@ -924,11 +932,16 @@ var jsonPlain = func() (t [256]bool) {
 }()
 
 // plainJSON8 reports whether the eight bytes of x are all jsonPlain.
-func plainJSON8(x uint64) bool {
+func plainJSON8(x uint64) bool { return notPlainJSON8(x) == 0 }
+
+// notPlainJSON8 returns the top bit of every byte of x (little-endian)
+// that is not jsonPlain, and maybe of bytes after one: its lowest bit
+// marks the first byte that is not.
+func notPlainJSON8(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	zero := func(v uint64) uint64 { return (v - ones) &^ v & highs } // a high bit where a byte of v is 0
-	below20 := (x - 0x20*ones) &^ x & highs                          // where a byte is < 0x20 (or ≥ 0x80, caught below)
-	return (x|below20|zero(x^('"'*ones))|zero(x^('\\'*ones)))&highs == 0
+	zero := func(v uint64) uint64 { return (v - ones) &^ v } // a top bit where a byte of v is 0
+	below20 := (x - 0x20*ones) &^ x                          // where a byte is < 0x20 (or ≥ 0x80, caught by x)
+	return (x | below20 | zero(x^('"'*ones)) | zero(x^('\\'*ones))) & highs
 }
 
 var _ SQSAPI = (*leanClient)(nil)
