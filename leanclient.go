@@ -714,47 +714,42 @@ func hexEqual(s string, sum []byte) bool {
 // beyond ASCII, which the SDK path delivers to such an implementation; the
 // lean path accepts it too, so that both paths settle alike there.
 func md5OfAttributes(attrs map[string]types.MessageAttributeValue, utf16 bool) [md5.Size]byte {
-	var names [MaxMessageAttributes]string
-	ns := names[:0]
-	for k := range attrs {
-		ns = append(ns, k)
+	type attr struct {
+		name, dataType, value string
+		binary                []byte
 	}
-	slices.Sort(ns)
-	h := md5.New()
-	var scratch [256]byte
-	put := func(s []byte) {
-		b := binary.BigEndian.AppendUint32(scratch[:0], uint32(len(s)))
-		h.Write(b)
-		h.Write(s)
+	var sorted [MaxMessageAttributes]attr
+	as := sorted[:0]
+	for k, a := range attrs {
+		as = append(as, attr{k, aws.ToString(a.DataType), aws.ToString(a.StringValue), a.BinaryValue})
 	}
-	putString := func(s string) {
-		n := len(s)
-		if utf16 {
-			n = utf16Len(s)
-		}
-		b := binary.BigEndian.AppendUint32(scratch[:0], uint32(n))
-		if len(s) <= len(scratch)-4 {
-			h.Write(append(b, s...))
-			return
-		}
-		h.Write(b)
-		h.Write([]byte(s))
-	}
-	for _, n := range ns {
-		a := attrs[n]
-		putString(n)
-		putString(aws.ToString(a.DataType))
-		if strings.HasPrefix(aws.ToString(a.DataType), "Binary") {
-			h.Write([]byte{2})
-			put(a.BinaryValue)
+	slices.SortFunc(as, func(x, y attr) int { return strings.Compare(x.name, y.name) })
+	var scratch [1024]byte // what sqshook's own attributes take, and more
+	b := scratch[:0]
+	for _, a := range as {
+		b = appendAttrString(b, a.name, utf16)
+		b = appendAttrString(b, a.dataType, utf16)
+		if strings.HasPrefix(a.dataType, "Binary") {
+			b = append(b, 2)
+			b = binary.BigEndian.AppendUint32(b, uint32(len(a.binary)))
+			b = append(b, a.binary...)
 		} else {
-			h.Write([]byte{1})
-			putString(aws.ToString(a.StringValue))
+			b = append(b, 1)
+			b = appendAttrString(b, a.value, utf16)
 		}
 	}
-	var sum [md5.Size]byte
-	h.Sum(sum[:0])
-	return sum
+	return md5.Sum(b)
+}
+
+// appendAttrString appends s as md5OfAttributes digests it: its length
+// (in UTF-16 code units with utf16) and its bytes.
+func appendAttrString(b []byte, s string, utf16 bool) []byte {
+	n := len(s)
+	if utf16 {
+		n = utf16Len(s)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(n))
+	return append(b, s...)
 }
 
 // utf16Sum is md5OfAttributes with UTF-16 lengths, or nil when it is the
