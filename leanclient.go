@@ -724,7 +724,7 @@ func md5OfAttributes(attrs map[string]types.MessageAttributeValue, utf16 bool) [
 		as = append(as, attr{k, aws.ToString(a.DataType), aws.ToString(a.StringValue), a.BinaryValue})
 	}
 	slices.SortFunc(as, func(x, y attr) int { return strings.Compare(x.name, y.name) })
-	var scratch [1024]byte // what sqshook's own attributes take, and more
+	var scratch [256]byte // what sqshook's own attributes take, and more
 	b := scratch[:0]
 	for _, a := range as {
 		b = appendAttrString(b, a.name, utf16)

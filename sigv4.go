@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,6 +77,8 @@ func sigv4Host(u *url.URL) string {
 	}
 	return host[:colon]
 }
+
+var sigv4Bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // sigv4Signer signs the lean path's requests. It is safe for concurrent
 // use.
@@ -137,8 +140,16 @@ func (s *sigv4Signer) sign(sc *sigv4Scope, creds aws.Credentials, t time.Time, c
 	amzDate := sigv4AppendTime(dateBuf[:0], t.UTC())
 	date := amzDate[:8]
 
-	var scratch [1024]byte
-	b := scratch[:0]
+	// A pooled buffer rather than one on the stack: sending goroutines
+	// start with small stacks, and a large frame here made them grow.
+	buf := sigv4Bufs.Get().(*[]byte)
+	defer sigv4Bufs.Put(buf)
+	b := (*buf)[:0]
+	defer func() {
+		if cap(b) <= 4<<10 {
+			*buf = b[:0]
+		}
+	}()
 	// The canonical request.
 	b = append(b, "POST\n"...)
 	b = append(b, sc.uri...)
