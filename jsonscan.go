@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 )
 
 // maxJSONDepth is the deepest nesting validJSON accepts, as encoding/json.
@@ -146,8 +147,10 @@ func jsonString(b []byte, i int) int {
 			w := binary.LittleEndian.Uint64(b[i : i+8])
 			q, s := w^quoteBytes, w^backslashBytes
 			// A byte is a quote, a backslash, or below 0x20 (each test
-			// marks the top bit of such a byte, and of none before it).
-			if ((q-oneBytes)&^q|(s-oneBytes)&^s|(w-spaceByte)&^w)&highBits != 0 {
+			// marks the top bit of such a byte, and of none before it):
+			// go to the first.
+			if m := ((q-oneBytes)&^q | (s-oneBytes)&^s | (w-spaceByte)&^w) & highBits; m != 0 {
+				i += bits.TrailingZeros64(m) / 8
 				break
 			}
 		}

@@ -17,7 +17,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math/bits"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,7 +62,8 @@ type leanClient struct {
 	creds  aws.CredentialsProvider
 	http   aws.HTTPClient
 	proto  smithyhttp.ClientProtocol
-	signer *v4.Signer
+	signer *v4.Signer // for targets sigv4Signer does not cover
+	sigv4  sigv4Signer
 
 	mu     sync.Mutex
 	target *leanTarget // nil until a probe succeeded
@@ -70,6 +74,11 @@ type leanTarget struct {
 	url, userAgent       string
 	signName, signRegion string
 	headers              http.Header // the endpoint's own headers, if any
+
+	u     url.URL     // url, parsed
+	host  string      // the Host net/http sends to u
+	ua    []string    // the User-Agent header
+	scope *sigv4Scope // nil: the SDK's signer signs (see leanClient.probe)
 }
 
 // newLeanClient wraps c.
@@ -171,8 +180,88 @@ func (l *leanClient) probe(ctx context.Context, in *sqs.SendMessageBatchInput) (
 		}
 		return nil, err
 	}
+	if err := got.prepare(); err != nil {
+		return nil, err
+	}
 	l.target = &got
 	return l.target, nil
+}
+
+// prepare fills in what t's requests share: the parsed URL, the Host and
+// User-Agent headers and, when sigv4Signer signs requests to t as the
+// SDK's signer does, its scope.
+func (t *leanTarget) prepare() error {
+	u, err := url.Parse(t.url)
+	if err != nil {
+		return err
+	}
+	t.u = *u
+	t.ua = []string{t.userAgent}
+	tmpl, err := http.NewRequest(http.MethodPost, t.url, nil)
+	if err != nil {
+		return err
+	}
+	t.host = tmpl.Host
+	if t.headers == nil {
+		if sc, ok := newSigv4Scope(u, t.signName, t.signRegion); ok && t.sigv4Agrees(sc) {
+			t.scope = sc
+		}
+	}
+	return nil
+}
+
+// sigv4Agrees reports whether sigv4Signer signs a request to t as the
+// SDK's signer does, with and without a session token: the lean path
+// signs with sigv4Signer only where it does (and with the SDK's signer
+// anywhere else).
+func (t *leanTarget) sigv4Agrees(sc *sigv4Scope) bool {
+	now := time.Now()
+	body := []byte(`{}`)
+	sum := sha256.Sum256(body)
+	for _, token := range []string{"", "token"} {
+		creds := aws.Credentials{AccessKeyID: "AKIDPROBE", SecretAccessKey: "probe", SessionToken: token}
+		want, err1 := t.request(context.Background(), http.NoBody, int64(len(body)))
+		got, err2 := t.request(context.Background(), http.NoBody, int64(len(body)))
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		if v4.NewSigner().SignHTTP(context.Background(), creds, want, hex.EncodeToString(sum[:]), t.signName, t.signRegion, now.UTC()) != nil {
+			return false
+		}
+		signLean(&sigv4Signer{}, sc, got, creds, &sum, now)
+		if want.Host != got.Host || !maps.EqualFunc(want.Header, got.Header, slices.Equal) {
+			return false
+		}
+	}
+	return true
+}
+
+// request returns an unsigned request to t of body, n bytes long.
+func (t *leanTarget) request(ctx context.Context, body io.ReadCloser, n int64) (*http.Request, error) {
+	// The URL is t's, parsed once: the request is made with an empty one.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	*req.URL = t.u
+	req.Host = t.host
+	req.Body = body
+	req.ContentLength = n
+	for k, v := range t.headers {
+		req.Header[k] = v
+	}
+	req.Header["Content-Type"] = leanContentType
+	req.Header["X-Amz-Target"] = leanTargetHeader
+	req.Header["X-Amzn-Query-Mode"] = leanQueryMode
+	req.Header["User-Agent"] = t.ua
+	return req, nil
+}
+
+// signLean signs req, a request to sc, with s at now, as the SDK's
+// signer would.
+func signLean(s *sigv4Signer, sc *sigv4Scope, req *http.Request, creds aws.Credentials, payloadHash *[sha256.Size]byte, now time.Time) {
+	req.Host = sc.host
+	s.sign(sc, creds, now, req.ContentLength, payloadHash).setHeaders(req.Header, creds)
 }
 
 // leanBuf is a request body buffer, reused once both the call and the
@@ -209,6 +298,10 @@ type leanBody struct {
 }
 
 func (r *leanBody) Read(p []byte) (int, error) { return r.b.r.Read(p) }
+
+// WriteTo writes the body in one piece: without it, net/http's copy of
+// the body to the connection allocates a 32 KiB buffer per request.
+func (r *leanBody) WriteTo(w io.Writer) (int64, error) { return r.b.r.WriteTo(w) }
 func (r *leanBody) Close() error {
 	r.once.Do(r.b.release)
 	return nil
@@ -277,21 +370,14 @@ func (l *leanClient) sendBatch(ctx context.Context, in *sqs.SendMessageBatchInpu
 	body := &leanBody{b: buf}
 	defer buf.release()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, nil)
+	req, err := t.request(ctx, body, int64(len(buf.b)))
 	if err != nil {
 		body.Close()
 		return nil, leanOpError(err)
 	}
-	req.Body = body
-	req.ContentLength = int64(len(buf.b))
-	for k, v := range t.headers {
-		req.Header[k] = v
-	}
-	req.Header["Content-Type"] = leanContentType
-	req.Header["X-Amz-Target"] = leanTargetHeader
-	req.Header["X-Amzn-Query-Mode"] = leanQueryMode
-	req.Header.Set("User-Agent", t.userAgent)
-	if err := l.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), t.signName, t.signRegion, time.Now().UTC()); err != nil {
+	if t.scope != nil {
+		signLean(&l.sigv4, t.scope, req, creds, &sum, time.Now())
+	} else if err := l.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), t.signName, t.signRegion, time.Now().UTC()); err != nil {
 		body.Close()
 		return nil, leanOpError(fmt.Errorf("failed to sign request: %w", err))
 	}
@@ -628,47 +714,42 @@ func hexEqual(s string, sum []byte) bool {
 // beyond ASCII, which the SDK path delivers to such an implementation; the
 // lean path accepts it too, so that both paths settle alike there.
 func md5OfAttributes(attrs map[string]types.MessageAttributeValue, utf16 bool) [md5.Size]byte {
-	var names [MaxMessageAttributes]string
-	ns := names[:0]
-	for k := range attrs {
-		ns = append(ns, k)
+	type attr struct {
+		name, dataType, value string
+		binary                []byte
 	}
-	slices.Sort(ns)
-	h := md5.New()
-	var scratch [256]byte
-	put := func(s []byte) {
-		b := binary.BigEndian.AppendUint32(scratch[:0], uint32(len(s)))
-		h.Write(b)
-		h.Write(s)
+	var sorted [MaxMessageAttributes]attr
+	as := sorted[:0]
+	for k, a := range attrs {
+		as = append(as, attr{k, aws.ToString(a.DataType), aws.ToString(a.StringValue), a.BinaryValue})
 	}
-	putString := func(s string) {
-		n := len(s)
-		if utf16 {
-			n = utf16Len(s)
-		}
-		b := binary.BigEndian.AppendUint32(scratch[:0], uint32(n))
-		if len(s) <= len(scratch)-4 {
-			h.Write(append(b, s...))
-			return
-		}
-		h.Write(b)
-		h.Write([]byte(s))
-	}
-	for _, n := range ns {
-		a := attrs[n]
-		putString(n)
-		putString(aws.ToString(a.DataType))
-		if strings.HasPrefix(aws.ToString(a.DataType), "Binary") {
-			h.Write([]byte{2})
-			put(a.BinaryValue)
+	slices.SortFunc(as, func(x, y attr) int { return strings.Compare(x.name, y.name) })
+	var scratch [256]byte // what sqshook's own attributes take, and more
+	b := scratch[:0]
+	for _, a := range as {
+		b = appendAttrString(b, a.name, utf16)
+		b = appendAttrString(b, a.dataType, utf16)
+		if strings.HasPrefix(a.dataType, "Binary") {
+			b = append(b, 2)
+			b = binary.BigEndian.AppendUint32(b, uint32(len(a.binary)))
+			b = append(b, a.binary...)
 		} else {
-			h.Write([]byte{1})
-			putString(aws.ToString(a.StringValue))
+			b = append(b, 1)
+			b = appendAttrString(b, a.value, utf16)
 		}
 	}
-	var sum [md5.Size]byte
-	h.Sum(sum[:0])
-	return sum
+	return md5.Sum(b)
+}
+
+// appendAttrString appends s as md5OfAttributes digests it: its length
+// (in UTF-16 code units with utf16) and its bytes.
+func appendAttrString(b []byte, s string, utf16 bool) []byte {
+	n := len(s)
+	if utf16 {
+		n = utf16Len(s)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(n))
+	return append(b, s...)
 }
 
 // utf16Sum is md5OfAttributes with UTF-16 lengths, or nil when it is the
@@ -775,17 +856,24 @@ func appendSendMessageBatch(b []byte, in *sqs.SendMessageBatchInput) []byte {
 // appendJSONString appends s as a JSON string, escaped as the SDK's
 // encoder does: '"', '\\' and control characters escaped (\n, \r, \t by
 // name, the others as \u00XX), an invalid UTF-8 byte as \ufffd, U+2028
-// and U+2029 as \u2028 and \u2029; everything else as is. Runs of eight
-// bytes that need nothing are passed over a word at a time.
+// and U+2029 as \u2028 and \u2029; everything else as is. Runs of bytes
+// that need nothing are passed over eight at a time, straight to the next
+// byte that may.
 func appendJSONString(b []byte, s string) []byte {
 	const hexDigits = "0123456789abcdef"
 	b = append(b, '"')
 	bs := stringBytes(s)
 	start := 0
 	for i := 0; i < len(s); {
-		if i+8 <= len(s) && plainJSON8(binary.LittleEndian.Uint64(bs[i:])) {
+		for i+8 <= len(s) {
+			if m := notPlainJSON8(binary.LittleEndian.Uint64(bs[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
 			i += 8
-			continue
+		}
+		if i >= len(s) {
+			break
 		}
 		c := s[i]
 		if jsonPlain[c] {
@@ -839,11 +927,16 @@ var jsonPlain = func() (t [256]bool) {
 }()
 
 // plainJSON8 reports whether the eight bytes of x are all jsonPlain.
-func plainJSON8(x uint64) bool {
+func plainJSON8(x uint64) bool { return notPlainJSON8(x) == 0 }
+
+// notPlainJSON8 returns the top bit of every byte of x (little-endian)
+// that is not jsonPlain, and maybe of bytes after one: its lowest bit
+// marks the first byte that is not.
+func notPlainJSON8(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	zero := func(v uint64) uint64 { return (v - ones) &^ v & highs } // a high bit where a byte of v is 0
-	below20 := (x - 0x20*ones) &^ x & highs                          // where a byte is < 0x20 (or ≥ 0x80, caught below)
-	return (x|below20|zero(x^('"'*ones))|zero(x^('\\'*ones)))&highs == 0
+	zero := func(v uint64) uint64 { return (v - ones) &^ v } // a top bit where a byte of v is 0
+	below20 := (x - 0x20*ones) &^ x                          // where a byte is < 0x20 (or ≥ 0x80, caught by x)
+	return (x | below20 | zero(x^('"'*ones)) | zero(x^('\\'*ones))) & highs
 }
 
 var _ SQSAPI = (*leanClient)(nil)

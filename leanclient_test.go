@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/bits"
 	"math/rand/v2"
 	"net/http"
 	"reflect"
@@ -491,33 +492,40 @@ func TestSenderBodyDigestLeanOnly(t *testing.T) {
 }
 
 // TestPlainJSON8: the word-at-a-time test agrees with jsonPlain for every
-// byte value at every position.
+// byte value at every position, and its mask's lowest bit marks the first
+// byte that is not plain.
 func TestPlainJSON8(t *testing.T) {
+	check := func(w []byte) {
+		t.Helper()
+		first := slices.IndexFunc(w, func(c byte) bool { return !jsonPlain[c] })
+		x := binary.LittleEndian.Uint64(w)
+		if got, want := plainJSON8(x), first < 0; got != want {
+			t.Fatalf("%q: %v, want %v", w, got, want)
+		}
+		if m := notPlainJSON8(x); first >= 0 && bits.TrailingZeros64(m)/8 != first {
+			t.Fatalf("%q: the mask %#x marks byte %d first, want %d", w, m, bits.TrailingZeros64(m)/8, first)
+		}
+	}
 	base := []byte("abcdefgh")
 	for pos := range 8 {
 		for c := range 256 {
 			w := slices.Clone(base)
 			w[pos] = byte(c)
-			want := true
-			for _, x := range w {
-				want = want && jsonPlain[x]
-			}
-			if got := plainJSON8(binary.LittleEndian.Uint64(w)); got != want {
-				t.Fatalf("%q: %v, want %v", w, got, want)
-			}
+			check(w)
 		}
 	}
 	r := rand.New(rand.NewPCG(5, 6))
-	for range 100000 {
+	for range 200000 {
 		var w [8]byte
-		want := true
 		for i := range w {
-			w[i] = byte(0x1e + r.IntN(0x64)) // around both ends of the plain range
-			want = want && jsonPlain[w[i]]
+			switch r.IntN(3) {
+			case 0:
+				w[i] = byte(r.IntN(256))
+			default:
+				w[i] = byte(0x1e + r.IntN(0x64)) // around both ends of the plain range
+			}
 		}
-		if got := plainJSON8(binary.LittleEndian.Uint64(w[:])); got != want {
-			t.Fatalf("%q: %v, want %v", w, got, want)
-		}
+		check(w[:])
 	}
 }
 

@@ -53,7 +53,7 @@ func (p *pipe) send(batch []*entry, limited bool) {
 			digests[i] = e.digest()
 		}
 		re := types.SendMessageBatchRequestEntry{
-			Id:                aws.String(batchIDs[i]),
+			Id:                &batchIDs[i], // read only, as every request member
 			MessageBody:       e.body(),
 			MessageAttributes: e.ev.attributes(),
 		}
