@@ -1,7 +1,9 @@
 // backlog.go is a pipe's side of the store (WithSpool): the copies it
 // keeps in the store only (spilled behind a full share, held when their
 // retry budget ran out, adopted from the parked), read back into memory
-// in the hook's order as room frees, and kept there by Close.
+// in the hook's order as room frees, and kept there by Close; and, with
+// WithPostgres, a retired pipe's wait for its hook's copies still in the
+// database (fetched by pgstore_removal.go).
 
 package sqshook
 
@@ -24,6 +26,11 @@ type storeBacklog struct {
 	reading int        // copies taken from disk by a read-back under way
 	holds   uint64     // holdLocked calls so far: a read-back sees if one came meanwhile
 	kept    uint64     // copies left in the spool by Close
+	// remote: the pipe is retired, its hook removed, and the fleet's
+	// database (WithPostgres) may still hold copies of the hook recorded
+	// before: the pipe is not done, and its flushes wait, until the fetch
+	// loop has found none left (storeDrained).
+	remote bool
 }
 
 // diskCopy is a copy of a spooled event that waits on disk.
@@ -181,9 +188,44 @@ func mergeCopies(a, b []diskCopy) []diskCopy {
 	return append(out, b[j:]...)
 }
 
-// diskBusyLocked reports whether the disk backlog holds copies the pipe
-// must still deliver.
-func (p *pipe) diskBusyLocked() bool { return p.spillingLocked() && !p.aborted }
+// diskBusyLocked reports whether the disk backlog, or the fleet's
+// database, holds copies the pipe must still deliver.
+func (p *pipe) diskBusyLocked() bool { return (p.spillingLocked() || p.backlog.remote) && !p.aborted }
+
+// remoteOnRetireLocked reports whether a pipe being retired must wait for
+// its hook's copies in the fleet's database: with WithPostgres, when its
+// hook is removed (not changed: no other pipe of its tenant serves it),
+// unless the dispatcher is closing, which leaves them in the database.
+func (p *pipe) remoteOnRetireLocked() bool {
+	if p.d.store == nil || p.d.store.pg == nil || p.d.closed.Load() || p.aborted {
+		return false
+	}
+	for _, np := range p.tenant.snap.Load().pipes {
+		if np != p && np.hook.ID == p.hook.ID {
+			return false
+		}
+	}
+	return true
+}
+
+// storeDraining reports whether p is retired and waits for its hook's
+// copies in the fleet's database.
+func (p *pipe) storeDraining() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.backlog.remote && !p.aborted && p.state == pipeDraining
+}
+
+// storeDrained ends that wait: the database holds none of the copies p
+// was to deliver (or a new pipe of its hook delivers them). p finishes
+// once it holds nothing, and its flushes are released.
+func (p *pipe) storeDrained() {
+	p.mu.Lock()
+	p.backlog.remote = false
+	p.checkFlushesLocked()
+	p.pumpLocked()
+	p.unlockAndRelease()
+}
 
 // spillLocked leaves a spooled copy on disk only, to be read back when the
 // hook has room; it reports false (and does nothing) without a spool or

@@ -116,7 +116,8 @@ const (
 	// belongs to a hook that is no longer configured (or no longer
 	// enabled); for a named tenant's hook, one its SetHooks did not
 	// configure, whose tenant was removed, or that was not configured
-	// within WithResumeWait.
+	// within WithResumeWait. With WithPostgres: a copy in the database of a
+	// hook that no instance of the fleet has configured for WithResumeWait.
 	ReasonHookRemoved Reason = "hook_removed"
 )
 

@@ -646,8 +646,9 @@ type removeConfig struct {
 
 // WithPurge makes RemoveTenant dead-letter, with ReasonHookRemoved, the
 // copies the tenant's hooks have not sent yet (queued, waiting to be
-// retried, on the spool's disk backlog, and those that come back from a
-// call in flight to be retried) instead of delivering them; RemoveTenant
+// retried, on the spool's disk backlog, in the fleet's database with
+// WithPostgres, and those that come back from a call in flight to be
+// retried) instead of delivering them; RemoveTenant
 // then waits only for the calls in flight. Default off: RemoveTenant waits
 // until the hooks have delivered or dead-lettered everything they hold.
 func WithPurge() RemoveOption { return func(c *removeConfig) { c.purge = true } }
@@ -705,6 +706,19 @@ const DefaultResumeWait = 24 * time.Hour
 // SetHooks or RemoveTenant, across restarts). Close before the wait ends
 // keeps them in the spool for the next New. Default DefaultResumeWait;
 // a negative d is refused by New.
+//
+// With WithPostgres, the copies in the database of a hook (of any tenant,
+// the default one too) that no instance of the fleet configures are
+// parked: every instance keeps the hooks it configures (enabled) marked
+// as configured in the database, three leases (PostgresOptions.Lease)
+// ahead by the database's clock. Once a hook's mark has been out of date
+// for d (counted from its end) and no instance holds its lease, the
+// instance that runs the fleet's sweep (PostgresOptions.Sweep, one at a
+// time) dead-letters its copies with ReasonHookRemoved, in batches,
+// reported to its own dead-letter callback and counted in its
+// SpoolStats.HookRemoved; a hook configured again before that delivers
+// them. 0 keeps them in the database until their hook is configured
+// again. Close leaves them in the database.
 func WithResumeWait(d time.Duration) Option {
 	return func(c *settings) { c.resumeWait = d }
 }
@@ -722,10 +736,16 @@ func WithResumeWait(d time.Duration) Option {
 // renewing (dead, or cut off from the database) loses its hooks within
 // the lease plus PostgresOptions.Poll, and another instance carries on
 // where it stopped; copies it had in flight may be delivered twice, with
-// the same event id. New refuses a database whose schema version is not
-// PostgresSchemaVersion (ErrSchemaVersion) and never changes the schema;
-// it starts the fetch loop, one goroutine, which Close ends, releasing
-// the leases. pool is the server's and stays open. Exclusive with
+// the same event id. A hook that SetHooks (or RemoveTenant) removes keeps
+// its pipeline until the copies recorded before the removal are out of
+// the database, delivered by it or by another instance that still
+// configures the hook (RemoveTenant waits for that, or with WithPurge
+// dead-letters them, fleet-wide); the copies of a hook that no instance
+// configures are parked, and dead-lettered after WithResumeWait. New
+// refuses a database whose schema version is not PostgresSchemaVersion
+// (ErrSchemaVersion) and never changes the schema; it starts the fetch
+// loop, one goroutine, which Close ends, releasing the leases. pool is
+// the server's and stays open. Exclusive with
 // WithSpool. Default: no PostgreSQL store.
 func WithPostgres(pool *pgxpool.Pool, opts PostgresOptions) Option {
 	return func(c *settings) { c.postgres = &postgresConfig{pool: pool, opts: opts} }

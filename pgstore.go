@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -307,6 +308,7 @@ func (d *Dispatcher) openPostgres() error {
 		hooks: map[string]int64{}, keys: map[int64]string{},
 		cache: map[storeRef]*pgCached{}, deletes: map[int64][]int64{},
 		leases: map[string]*pgLease{}, wake: make(chan struct{}, 1), done: d.sendCtx.Done(),
+		drains: map[*pipe]*pgDrain{},
 	}
 	s.newHooks.Store(true)
 	d.store = &dispatcherStore{st: s, pg: s}
@@ -342,6 +344,11 @@ type pgStore struct {
 	failing bool                   // the last round trip failed (logged once)
 	closed  bool
 	bal     pgBalance // this instance's fair share of the hooks (pgstore_balance.go)
+
+	// The fetch loop's own (pgstore_removal.go): the retired pipes'
+	// watermarks, and the last renewal of configured_until.
+	drains  map[*pipe]*pgDrain
+	renewal pgRenewal
 }
 
 // pgCached is a fetched event and how many of its fetched copies are not
@@ -372,6 +379,12 @@ type pgLease struct {
 	taken map[int64]struct{} // events fetched and not yet deleted
 
 	shedding bool // above the fair share: fetching stopped, released once settled
+
+	// drainXmax, when not 0, bounds the fetch to the copies of
+	// transactions below it: the lease serves a retired pipe
+	// (pgstore_removal.go), which delivers only what was recorded before
+	// its hook's removal.
+	drainXmax int64
 }
 
 func (s *pgStore) signal() {
@@ -735,19 +748,22 @@ func (s *pgStore) step(ctx context.Context, d *Dispatcher) (more bool) {
 	d.mu.Lock()
 	pipes := d.pipeListLocked()
 	d.mu.Unlock()
-	for _, p := range pipes {
+	active, retired := s.sortPipes(pipes)
+	for _, p := range active {
 		if err != nil {
 			break
-		}
-		p.mu.Lock()
-		active := p.state == pipeActive && !p.aborted
-		p.mu.Unlock()
-		if !active {
-			continue
 		}
 		var m bool
 		m, err = s.serve(rt, p)
 		more = more || m
+	}
+	if err == nil {
+		var m bool
+		m, err = s.drain(rt, retired)
+		more = more || m
+	}
+	if err == nil {
+		err = s.renewConfigured(rt, active)
 	}
 	if err == nil {
 		err = s.heartbeat(rt)
@@ -783,7 +799,8 @@ func (s *pgStore) serve(ctx context.Context, p *pipe) (more bool, err error) {
 	}
 	s.mu.Unlock()
 	L := s.opts.Lease
-	if !l.owned && !s.mayTake() {
+	drain := s.drainMode(p, l) // a retired pipe's: taken whatever the share (pgstore_removal.go)
+	if !l.owned && !drain && !s.mayTake() {
 		return false, nil
 	}
 	if !l.owned || time.Since(l.renewed) >= L/3 {
@@ -835,11 +852,15 @@ func (s *pgStore) fetch(ctx context.Context, p *pipe, l *pgLease, limit int) (mo
 	if newRound {
 		pos = 0
 	}
+	bound := int64(math.MaxInt64)
+	if l.drainXmax != 0 {
+		bound = l.drainXmax
+	}
 	b.Queue(`SELECT c.event, c.replay, e.type, e.group_id, e.dedup_id, e.event_id, e.attributes, e.body
 FROM `+n("sqshook_copy")+` c JOIN `+n("sqshook_event")+` e ON e.id = c.event
 WHERE c.hook = $1 AND c.lane = 0 AND c.state = 0 AND c.available_at <= now()
-	AND c.event > $2 AND (c.event > $3 OR c.xid = ANY($4) OR c.xid >= $5)
-ORDER BY c.event LIMIT $6`, l.hook, pos, l.hint, l.xip, l.xmax, limit)
+	AND c.event > $2 AND (c.event > $3 OR c.xid = ANY($4) OR c.xid >= $5) AND c.xid < $7
+ORDER BY c.event LIMIT $6`, l.hook, pos, l.hint, l.xip, l.xmax, limit, bound)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 	var roundXmax int64

@@ -24,8 +24,8 @@ import (
 	"github.com/sqshook/sqshook/sqstest"
 )
 
-// copiesOf counts a tenant's copies in the database.
-func (e *pgEnv) copiesOf(t *testing.T, tenant string) int {
+// tenantCopies counts a tenant's copies in the database.
+func (e *pgEnv) tenantCopies(t *testing.T, tenant string) int {
 	t.Helper()
 	var n int
 	err := e.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+e.table("sqshook_copy")+" c JOIN "+e.table("sqshook_hook")+
@@ -178,7 +178,7 @@ func TestPostgresTenantQuota(t *testing.T) {
 	if got := dls.byReason()[sqshook.ReasonBufferFull]; got != 1 {
 		t.Errorf("%d buffer_full dead letters, want 1", got)
 	}
-	if got := e.copiesOf(t, "a"); got != accepted {
+	if got := e.tenantCopies(t, "a"); got != accepted {
 		t.Errorf("tenant a has %d copies in the database, want the %d accepted", got, accepted)
 	}
 	// Up to the quota exactly, as the next counts correct the figure; from
@@ -196,7 +196,7 @@ func TestPostgresTenantQuota(t *testing.T) {
 	if got := len(dls.list()) - refused; got != 1 {
 		t.Errorf("%d dead letters from a Publish at the quota, want 1", got)
 	}
-	if got := e.copiesOf(t, "a"); got != quota {
+	if got := e.tenantCopies(t, "a"); got != quota {
 		t.Errorf("tenant a has %d copies in the database, want its quota %d", got, quota)
 	}
 	refused = len(dls.list())
@@ -221,7 +221,7 @@ func TestPostgresTenantQuota(t *testing.T) {
 	if got := e.count(t, "app"); got != 1 {
 		t.Errorf("the transaction's own row: %d, want 1", got)
 	}
-	if got := e.copiesOf(t, "a"); got != quota {
+	if got := e.tenantCopies(t, "a"); got != quota {
 		t.Errorf("tenant a has %d copies after PublishTx past the quota, want %d", got, quota)
 	}
 	if got := len(dls.list()) - refused; got != 0 {
@@ -241,7 +241,7 @@ func TestPostgresTenantQuota(t *testing.T) {
 
 	// Once a's queue is back and its copies delivered, a publishes again.
 	restore()
-	waitPG(t, "a's copies delivered", func() bool { return e.copiesOf(t, "a") == 0 })
+	waitPG(t, "a's copies delivered", func() bool { return e.tenantCopies(t, "a") == 0 })
 	waitPG(t, "a under its quota again", func() bool { return ta.Publish(ctx, ev("a-after")) == nil })
 	waitPG(t, "a-after delivered", func() bool { return e.srv.Count(qa) == quota+1 })
 }

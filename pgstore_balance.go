@@ -90,7 +90,7 @@ func (s *pgStore) mayTake() bool { return s.bal.owned < s.share() }
 // unsettled.
 func (s *pgStore) shed(ctx context.Context, l *pgLease) (bool, error) {
 	if !l.shedding {
-		if s.bal.owned <= s.share() {
+		if l.drainXmax != 0 || s.bal.owned <= s.share() { // a retired pipe's lease is never shed
 			return false, nil
 		}
 		l.shedding = true

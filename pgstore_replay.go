@@ -3,7 +3,8 @@
 // Tenant.Replay and ReplayPostgres, which insert replay copies that the
 // fetch loop delivers marked with AttrReplay, and the sweep (SweepPostgres,
 // run by one instance of the fleet at a time) that deletes the events
-// older than the retention in batches.
+// older than the retention in batches (an instance's sweep first
+// dead-letters the parked copies, pgstore_removal.go).
 
 package sqshook
 
@@ -228,6 +229,12 @@ func pgSweepBatchKey(opts PostgresOptions) string { return "sqshook_sweep_batch:
 // a transaction that committed long after it began (its created_at is
 // when it began) may outlive the retention by that long.
 func SweepPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions) (int64, error) {
+	return sweepPostgres(ctx, pool, opts, nil)
+}
+
+// sweepPostgres is SweepPostgres, running first, while it holds the
+// sweep's lock, the instance's sweep of parked copies when there is one.
+func sweepPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions, first func(context.Context) error) (int64, error) {
 	opts = opts.retentionDefaults()
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
@@ -249,6 +256,10 @@ func SweepPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions
 			conn.Conn().Close(uctx) // the lock goes with the session
 		}
 	}()
+	var firstErr error
+	if first != nil {
+		firstErr = first(ctx) // the retention's sweep runs all the same
+	}
 	n := opts.name
 	// A batch walks the events in id order from the cursor: it deletes
 	// the events without a copy below the first unexpired one (all
@@ -273,17 +284,18 @@ SELECT (SELECT count(*) FROM d), coalesce((SELECT max(id) FROM b), 0), (SELECT s
 			return tx.QueryRow(ctx, q, cursor, opts.Retention.Seconds(), pgSweepBatch).Scan(&deleted, &last, &stopped, &read)
 		})
 		if err != nil {
-			return total, err
+			return total, errors.Join(firstErr, err)
 		}
 		total += deleted
 		if stopped || read < pgSweepBatch {
-			return total, nil
+			return total, firstErr
 		}
 		cursor = last
 	}
 }
 
-// sweeper runs SweepPostgres every opts.Sweep until Close begins.
+// sweeper runs SweepPostgres every opts.Sweep until Close begins, with
+// the sweep of parked copies first (pgstore_removal.go).
 func (s *pgStore) sweeper(d *Dispatcher) {
 	defer d.wg.Done()
 	if s.opts.Sweep < 0 {
@@ -308,12 +320,20 @@ func (s *pgStore) sweeper(d *Dispatcher) {
 			return
 		case <-t.C:
 		}
-		n, err := SweepPostgres(ctx, s.pool, s.opts)
+		parked := 0
+		n, err := sweepPostgres(ctx, s.pool, s.opts, func(ctx context.Context) error {
+			var err error
+			parked, err = s.sweepParked(ctx, d)
+			return err
+		})
 		switch {
 		case err != nil && ctx.Err() == nil:
-			s.log.Warn("sqshook: postgres: sweep of expired events failed; it runs again later", slog.String("error", err.Error()))
+			s.log.Warn("sqshook: postgres: sweep of parked copies and expired events failed; it runs again later", slog.String("error", err.Error()))
 		case n > 0:
 			s.log.Debug("sqshook: postgres: expired events deleted", slog.Int64("events", n))
+		}
+		if parked > 0 {
+			s.log.Warn("sqshook: postgres: copies of hooks no instance configures dead-lettered (WithResumeWait)", slog.Int("copies", parked))
 		}
 		t.Reset(s.opts.Sweep)
 	}

@@ -266,8 +266,8 @@ func (p *pipe) oldestEpochLocked() (uint64, bool) {
 }
 
 func (p *pipe) checkFlushesLocked() {
-	if len(p.flushes) == 0 {
-		return
+	if len(p.flushes) == 0 || p.backlog.remote && !p.aborted {
+		return // a removed hook's copies still in the database come first
 	}
 	oldest, some := p.oldestEpochLocked()
 	kept := p.flushes[:0]
@@ -370,19 +370,25 @@ func (p *pipe) cancelFlush(w *flushWaiter) {
 	}
 }
 
-// retire stops lingering and lets the pipe finish once it is empty.
+// retire stops lingering and lets the pipe finish once it is empty (with
+// WithPostgres, for a removed hook, once the database holds none of the
+// copies recorded before; not at Close).
 func (p *pipe) retire() {
 	p.mu.Lock()
 	if p.state == pipeActive {
 		p.state = pipeDraining
+		p.backlog.remote = p.remoteOnRetireLocked()
+	} else if p.d.closed.Load() {
+		p.backlog.remote = false
 	}
 	if p.lingerSet && p.linger.Stop() {
 		p.lingerSet = false
 		p.d.wg.Done()
 	}
 	p.wakeWaitersLocked()
+	p.checkFlushesLocked()
 	p.pumpLocked()
-	p.mu.Unlock()
+	p.unlockAndRelease()
 }
 
 // wakeWaitersLocked releases Publish calls waiting for room, so they see

@@ -121,7 +121,9 @@ type SpoolStats struct {
 	// parked).
 	Resumed uint64
 	// HookRemoved and Corrupt count the dead letters of those reasons the
-	// spool produced: at New, and for parked copies.
+	// spool produced: at New, and for parked copies. With WithPostgres,
+	// HookRemoved counts the parked copies this instance's sweep
+	// dead-lettered (see WithResumeWait).
 	HookRemoved, Corrupt uint64
 	// SettleErrors counts settlements the spool failed to write: those
 	// copies may be delivered again after a restart.

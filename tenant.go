@@ -273,12 +273,29 @@ func (t *Tenant) CheckHook(ctx context.Context, h Hook, opts CheckOptions) Check
 // removed all the same and its hooks go on draining (or purging) in the
 // background, and a call in flight may still deliver its copies. With a
 // spool, the copies New resumed for the tenant and that still wait for its
-// SetHooks are dead-lettered with ReasonHookRemoved. Removing the default
-// tenant "" removes its hooks and waits (or purges) the same way, but the
-// default tenant stays: a Publish that raced it finds its hooks gone, as
-// after SetHooks, and returns nil for them. An id that breaks the rule of
-// ValidateTenantID returns an error wrapping ErrInvalidTenantID; after
-// Close, RemoveTenant returns ErrClosed.
+// SetHooks are dead-lettered with ReasonHookRemoved.
+//
+// With WithPostgres, the copies of the removed hooks still in the
+// database count as held: a removed hook's pipeline keeps taking its
+// hook's lease in turn with the other instances and fetching the copies
+// recorded before the removal (by transactions that had begun writing by
+// then), and RemoveTenant returns nil only when the database holds none
+// of them: each was delivered or dead-lettered, by this instance or by
+// another that still configures the hook and owned its lease. Copies recorded after the removal (another instance still
+// publishing to the hook) are that instance's to deliver, or parked (see
+// WithResumeWait). WithPurge is then fleet-wide: every copy of the
+// removed hooks recorded before the removal, whichever instance recorded
+// it, is fetched as the lease allows and dead-lettered here with
+// ReasonHookRemoved (an instance that still configures the hook and owns
+// its lease delivers those it fetches). If ctx ends first, the pipelines
+// go on fetching in the background; what Close leaves in the database is
+// parked.
+//
+// Removing the default tenant "" removes its hooks and waits (or purges)
+// the same way, but the default tenant stays: a Publish that raced it
+// finds its hooks gone, as after SetHooks, and returns nil for them. An
+// id that breaks the rule of ValidateTenantID returns an error wrapping
+// ErrInvalidTenantID; after Close, RemoveTenant returns ErrClosed.
 func (d *Dispatcher) RemoveTenant(ctx context.Context, id string, opts ...RemoveOption) error {
 	if err := checkTenantID(id); err != nil {
 		return err
