@@ -263,14 +263,19 @@ func sweepPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions
 	n := opts.name
 	// A batch walks the events in id order from the cursor: it deletes
 	// the events without a copy below the first unexpired one (all
-	// expired), where the sweep stops.
+	// expired), where the sweep stops. A copy is looked for by the
+	// primary key, under each hook the event was recorded for (its
+	// replays too are copies for those hooks); only events of schema
+	// version 1, which have no hooks column, are probed by event alone,
+	// which scans the copy table's index.
 	q := `WITH b AS (
 	SELECT id, created_at < now() - make_interval(secs => $2) AS old FROM ` + n("sqshook_event") + `
 	WHERE id > $1 ORDER BY id LIMIT $3),
 s AS (SELECT min(id) AS stop FROM b WHERE NOT old),
 d AS (DELETE FROM ` + n("sqshook_event") + ` e USING b
 	WHERE e.id = b.id AND b.id < coalesce((SELECT stop FROM s), 9223372036854775807)
-	AND NOT EXISTS (SELECT 1 FROM ` + n("sqshook_copy") + ` c WHERE c.event = b.id) RETURNING e.id)
+	AND NOT EXISTS (SELECT 1 FROM ` + n("sqshook_copy") + ` c WHERE c.hook = ANY(e.hooks) AND c.lane = 0 AND c.event = b.id)
+	AND (e.hooks IS NOT NULL OR NOT EXISTS (SELECT 1 FROM ` + n("sqshook_copy") + ` c WHERE c.event = b.id)) RETURNING e.id)
 SELECT (SELECT count(*) FROM d), coalesce((SELECT max(id) FROM b), 0), (SELECT stop FROM s) IS NOT NULL, (SELECT count(*) FROM b)`
 	var total int64
 	cursor := int64(0)

@@ -239,11 +239,12 @@ func TestPostgresRetentionSweep(t *testing.T) {
 	}
 	ev, cp := e.table("sqshook_event"), e.table("sqshook_copy")
 	// ev-00 … ev-09 were recorded two hours ago by the database's clock;
-	// a held copy (of no live hook) still waits for ev-03.
+	// a copy of its hook that no fetch takes (state 1) still waits for
+	// ev-03.
 	if _, err := e.pool.Exec(ctx, "UPDATE "+ev+" SET created_at = created_at - interval '2 hours' WHERE event_id < 'ev-10'"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.pool.Exec(ctx, "INSERT INTO "+cp+" (hook, event, state) SELECT 0, id, 1 FROM "+ev+" WHERE event_id = 'ev-03'"); err != nil {
+	if _, err := e.pool.Exec(ctx, "INSERT INTO "+cp+" (hook, event, state) SELECT hooks[1], id, 1 FROM "+ev+" WHERE event_id = 'ev-03'"); err != nil {
 		t.Fatal(err)
 	}
 	// Another instance sweeping: this one does nothing.
