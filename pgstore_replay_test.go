@@ -283,7 +283,7 @@ func TestPostgresRetentionSweep(t *testing.T) {
 	if !slices.Equal(kept, want) {
 		t.Fatalf("kept %v\nwant %v", kept, want)
 	}
-	if _, err := e.pool.Exec(ctx, "DELETE FROM "+cp+" WHERE hook = 0"); err != nil {
+	if _, err := e.pool.Exec(ctx, "DELETE FROM "+cp+" WHERE state = 1"); err != nil {
 		t.Fatal(err)
 	}
 	// A replay waits for a batch of the sweep under way: it cannot add a
