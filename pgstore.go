@@ -856,11 +856,23 @@ func (s *pgStore) fetch(ctx context.Context, p *pipe, l *pgLease, limit int) (mo
 	if l.drainXmax != 0 {
 		bound = l.drainXmax
 	}
+	// A round's later pages take only what its snapshot saw committed:
+	// a page's own snapshot is later, and a copy committed since, above
+	// the round's position, may follow one of its group committed just
+	// before it below the position, which only the next round reads. A
+	// FIFO group's later event would then be sent first.
+	seen := []int64{} // not nil: NOT (xid = ANY(NULL)) would take nothing
+	if !newRound {
+		bound = min(bound, l.roundXmax)
+		if l.roundXip != nil {
+			seen = l.roundXip
+		}
+	}
 	b.Queue(`SELECT c.event, c.replay, e.type, e.group_id, e.dedup_id, e.event_id, e.attributes, e.body
 FROM `+n("sqshook_copy")+` c JOIN `+n("sqshook_event")+` e ON e.id = c.event
 WHERE c.hook = $1 AND c.lane = 0 AND c.state = 0 AND c.available_at <= now()
-	AND c.event > $2 AND (c.event > $3 OR c.xid = ANY($4) OR c.xid >= $5) AND c.xid < $7
-ORDER BY c.event LIMIT $6`, l.hook, pos, l.hint, l.xip, l.xmax, limit, bound)
+	AND c.event > $2 AND (c.event > $3 OR c.xid = ANY($4) OR c.xid >= $5) AND c.xid < $7 AND NOT (c.xid = ANY($8))
+ORDER BY c.event LIMIT $6`, l.hook, pos, l.hint, l.xip, l.xmax, limit, bound, seen)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 	var roundXmax int64

@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -521,5 +523,59 @@ func TestPostgresLateCommit(t *testing.T) {
 	ids := eventIDs(e.srv, url)
 	if len(ids) != 4 || ids[3] != "early-id" {
 		t.Fatalf("delivered %v, want the three later events then early-id", ids)
+	}
+}
+
+// TestPostgresLateCommitAcrossPages: a round of the fetch that pages (the
+// owner's room, FetchAhead 2, smaller than the backlog) must not send a
+// FIFO group's event committed after the round began before the group's
+// earlier event, recorded in a transaction that committed late, below the
+// round's position. Page by page, each with its own snapshot, the second
+// page saw the later event and the next round the earlier one.
+func TestPostgresLateCommitAcrossPages(t *testing.T) {
+	e := newPGEnv(t, 2*time.Second)
+	e.opts.FetchAhead = 2
+	url := e.srv.CreateQueue("pages.fifo", map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "false"})
+	release := make(chan struct{})
+	e.srv.AddFault(sqstest.Fault{Op: "SendMessageBatch", Release: release})
+	node := e.node(t, "a", []sqshook.Hook{pgHook("h", url)})
+	ctx := context.Background()
+	ev := func(id, group string) sqshook.Event {
+		return sqshook.Event{ID: id, Type: "message.new", GroupID: group, Body: chatEventJSON(t, "message.new", id)}
+	}
+	tx, err := node.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := node.d.PublishTx(ctx, tx, ev("g-1", "g")); err != nil {
+		t.Fatalf("PublishTx: %v", err)
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		if err := node.d.Publish(ctx, ev(id, id)); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+	}
+	// The owner has taken two copies (its room), both past g-1, and their
+	// calls are held: the round that read them is under way.
+	waitPG(t, "two copies fetched and their calls held", func() bool {
+		return node.d.Stats().Spool.Fetched == 2 && e.srv.Held() >= 1
+	})
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.d.Publish(ctx, ev("g-2", "g")); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	close(release)
+	waitPG(t, "every copy delivered", func() bool { return e.count(t, "sqshook_copy") == 0 })
+	var g []string
+	for _, id := range eventIDs(e.srv, url) {
+		if strings.HasPrefix(id, "g-") {
+			g = append(g, id)
+		}
+	}
+	if !slices.Equal(g, []string{"g-1", "g-2"}) {
+		t.Fatalf("group g received %v, want [g-1 g-2]", g)
 	}
 }
