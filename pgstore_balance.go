@@ -26,14 +26,15 @@ func pgBalanceMigration(n func(string) string) []string {
 type pgBalance struct {
 	beat      time.Time // when the last successful heartbeat was sent
 	instances int64     // live instances, this one included; 0 before the first heartbeat
-	hooks     int64     // hooks in the database
+	hooks     int64     // hooks some instance configures (their "configured" mark, pgstore_removal.go, is current)
 	owned     int       // leases owned and not being shed
 }
 
 // heartbeat, at the end of each round of the fetch loop, recounts the
 // leases owned and, every Lease/3, renews this
 // instance's heartbeat row (it lapses after Lease) and reads the number
-// of live instances and of hooks, in one round trip.
+// of live instances and of hooks that some instance configures, in one
+// round trip: rows of hooks removed, or parked, do not widen the share.
 func (s *pgStore) heartbeat(ctx context.Context) error {
 	owned := 0
 	s.mu.Lock()
@@ -58,7 +59,7 @@ func (s *pgStore) heartbeat(ctx context.Context) error {
 	ON CONFLICT (id) DO UPDATE SET until = EXCLUDED.until),
 gone AS (DELETE FROM `+n("sqshook_instance")+` WHERE until < now() - interval '1 hour')
 SELECT 1 + (SELECT count(*) FROM `+n("sqshook_instance")+` WHERE until > now() AND id <> $1),
-	(SELECT count(*) FROM `+n("sqshook_lease")+` WHERE lane = 0)`,
+	(SELECT count(*) FROM `+n("sqshook_hook")+` WHERE configured_until > now())`,
 		s.opts.InstanceID, s.opts.Lease.Seconds()).Scan(&instances, &hooks)
 	if err != nil {
 		return err

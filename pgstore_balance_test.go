@@ -84,3 +84,28 @@ func TestPostgresLeaseBalance(t *testing.T) {
 	}
 	waitPG(t, "a owns every hook again", func() bool { return e.owned(t, "a") == nHooks })
 }
+
+// TestPostgresLeaseBalanceIgnoresStaleHooks: rows of hooks no instance
+// configures (removed long ago, or parked) do not count in the fair
+// share. With 20 such rows and 4 live hooks, two instances share the live
+// ones 2 and 2; counting the stale rows would give each a share of 12,
+// and the first would keep all four.
+func TestPostgresLeaseBalanceIgnoresStaleHooks(t *testing.T) {
+	e := newPGEnv(t, 2*time.Second)
+	ctx := context.Background()
+	if _, err := e.pool.Exec(ctx, `WITH h AS (
+	INSERT INTO `+e.table("sqshook_hook")+` (tenant, hook_id, configured_until)
+	SELECT 'gone', 'old-' || i, now() - interval '1 day' FROM generate_series(1, 20) AS i RETURNING id)
+INSERT INTO `+e.table("sqshook_lease")+` (hook) SELECT id FROM h`); err != nil {
+		t.Fatal(err)
+	}
+	const nHooks = 4
+	hooks := make([]sqshook.Hook, nHooks)
+	for i := range hooks {
+		hooks[i] = pgHook(fmt.Sprintf("h%d", i), e.srv.CreateQueue(fmt.Sprintf("q%d", i), nil))
+	}
+	e.node(t, "a", hooks)
+	waitPG(t, "a owns every live hook", func() bool { return e.owned(t, "a") == nHooks })
+	e.node(t, "b", hooks)
+	waitPG(t, "the live hooks shared 2 and 2", func() bool { return e.owned(t, "a") == 2 && e.owned(t, "b") == 2 })
+}
