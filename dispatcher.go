@@ -287,6 +287,11 @@ func (d *Dispatcher) Consume(ctx context.Context, events <-chan Event) error {
 // or dead-lettered, sending partial batches at once instead of lingering. It
 // returns nil then, or ctx's error when ctx ends first (delivery goes on).
 // After Close, Flush returns ErrClosed.
+//
+// With WithPostgres, the events are those this instance recorded, Publish
+// and PublishTx alike, and Flush waits until the database holds none of
+// their copies: delivered or dead-lettered by whichever instance owns
+// each hook (dead letters are reported by that instance).
 func (d *Dispatcher) Flush(ctx context.Context) error {
 	if d.closed.Load() {
 		return ErrClosed
@@ -294,6 +299,14 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 	d.mu.Lock()
 	pipes := d.pipeListLocked()
 	d.mu.Unlock()
+	if d.store != nil && d.store.pg != nil {
+		if err := d.store.pg.flush(ctx, pipes); err != nil {
+			return err
+		}
+		d.mu.Lock()
+		pipes = d.pipeListLocked() // then the copies this instance fetched meanwhile
+		d.mu.Unlock()
+	}
 	var waits []*flushWaiter
 	defer func() {
 		for i, w := range waits {

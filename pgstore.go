@@ -334,7 +334,12 @@ type pgStore struct {
 	roomFreed func() // wakes a Publish waiting under the quota
 	// newHooks: SetHooks built pipes whose hook rows may not exist yet.
 	newHooks atomic.Bool
+	// lastEvent is the largest event row id this instance recorded (in a
+	// caller's transaction too): what Flush waits for (pgstore_backlog.go).
+	lastEvent atomic.Int64
 
+	// mu is taken under a pipe's lock (settle, read), never the other
+	// way round: the fetch loop releases it before it locks a pipe.
 	mu      sync.Mutex
 	hooks   map[string]int64       // store key → hook row id
 	keys    map[int64]string       // hook row id → store key
@@ -583,6 +588,8 @@ SELECT id FROM e`
 		return 0, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	s.backlogAdded(keys)
+	for last := s.lastEvent.Load(); id > last && !s.lastEvent.CompareAndSwap(last, id); last = s.lastEvent.Load() {
+	}
 	if tx == nil {
 		s.signal() // committed: this instance may own the hooks
 	}

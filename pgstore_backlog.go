@@ -90,14 +90,21 @@ func (s *pgStore) backlogRound(ctx context.Context, d *Dispatcher) error {
 	var ids, own []int64
 	keyOf := map[int64]string{}
 	ownSet := map[int64]bool{}
-	s.mu.Lock()
+	// A pipe's lock is never taken under the store's: settle takes the
+	// store's lock under the pipe's.
+	active := pipes[:0:0]
 	for _, p := range pipes {
 		p.mu.Lock()
-		active := p.state == pipeActive && !p.aborted
+		if p.state == pipeActive && !p.aborted {
+			active = append(active, p)
+		}
 		p.mu.Unlock()
+	}
+	s.mu.Lock()
+	for _, p := range active {
 		k := p.storeKey()
 		id, ok := s.hooks[k]
-		if !active || !ok {
+		if !ok {
 			continue
 		}
 		if _, dup := keyOf[id]; dup {
@@ -258,5 +265,47 @@ func (s *pgStore) backlogStats(st *storeStats) {
 				st.OverQuota++
 			}
 		}
+	}
+}
+
+// flush is Flush's wait on the database: until no copy, of the hooks of
+// pipes, of an event this instance recorded before the call (the largest
+// id then) is left in the database, delivered or dead-lettered by
+// whichever instance owns the hook. Copies held past their retry budget
+// are waited for, as the spool's are; replays are not (Replay is not a
+// publish). It looks every Poll (at least every 10 ms) and returns ctx's
+// error when ctx ends first; a round trip the database does not answer
+// is tried again.
+func (s *pgStore) flush(ctx context.Context, pipes []*pipe) error {
+	upto := s.lastEvent.Load()
+	if upto == 0 {
+		return nil
+	}
+	var ids []int64
+	s.mu.Lock()
+	for _, p := range pipes {
+		if id, ok := s.hooks[p.storeKey()]; ok && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	s.mu.Unlock()
+	if len(ids) == 0 {
+		return nil
+	}
+	q := `SELECT EXISTS (SELECT 1 FROM ` + s.opts.name("sqshook_copy") + ` WHERE hook = ANY($1) AND lane = 0 AND event <= $2 AND NOT replay)`
+	every := max(s.opts.Poll, 10*time.Millisecond)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		var left bool
+		if err := s.pool.QueryRow(ctx, q, ids, upto).Scan(&left); err == nil && !left {
+			return nil
+		}
+		t.Reset(every)
 	}
 }

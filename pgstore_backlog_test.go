@@ -410,3 +410,43 @@ func TestPostgresBacklogManyHooks(t *testing.T) {
 	t.Logf("%d hooks' counts written %v after A owned them all (lease %v)", hooks, time.Since(start).Round(time.Millisecond), lease)
 	e.srv.SetOutage(false)
 }
+
+// TestPostgresFlushWaitsForTheDatabase: Flush after 4,000 Publish calls
+// returns only once every event is in each of the four queues. Publish
+// queues nothing in the publishing instance (the owner fetches the copies
+// from the database), so a Flush that waited only for its pipes returned
+// with a few events per hook not yet fetched. Meanwhile the owner counts
+// its hooks' copies every Lease/3 (20 ms) while they are settled as fast
+// as the queues answer: the count once took a pipe's lock under the
+// store's while a settlement held the pipe's and waited for the store's,
+// and delivery stopped for good (seen rarely; this is where it would
+// show, as Flush running out of time).
+func TestPostgresFlushWaitsForTheDatabase(t *testing.T) {
+	e := newPGEnv(t, 60*time.Millisecond)
+	hooks := make([]sqshook.Hook, 4)
+	for i := range hooks {
+		hooks[i] = pgHook(fmt.Sprintf("h%d", i), e.srv.CreateQueue(fmt.Sprintf("q%d", i), nil))
+	}
+	n := e.node(t, "a", hooks)
+	ctx := context.Background()
+	const events = 4000
+	for i := range events {
+		if err := n.d.Publish(ctx, sqshook.Event{ID: fmt.Sprintf("ev-%d", i), Type: "message.new", Body: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := n.d.Flush(fctx); err != nil {
+		var delivered uint64
+		for _, h := range n.d.Stats().Hooks {
+			delivered += h.Delivered
+		}
+		t.Fatalf("Flush: %v (delivered %d of %d copies: the store and a pipe wait for each other)", err, delivered, events*len(hooks))
+	}
+	for _, h := range hooks {
+		if got := len(e.srv.Received(h.SQSQueueURL)); got < events {
+			t.Errorf("%s: %d of %d events received", h.ID, got, events)
+		}
+	}
+}
