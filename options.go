@@ -745,7 +745,8 @@ func WithResumeWait(d time.Duration) Option {
 // refuses a database whose schema version is not PostgresSchemaVersion
 // (ErrSchemaVersion) and never changes the schema; it starts the fetch
 // loop, one goroutine, which Close ends, releasing the leases. pool is
-// the server's and stays open. Exclusive with
+// the server's and stays open; it must allow at least 2 connections.
+// Exclusive with
 // WithSpool. Default: no PostgreSQL store.
 func WithPostgres(pool *pgxpool.Pool, opts PostgresOptions) Option {
 	return func(c *settings) { c.postgres = &postgresConfig{pool: pool, opts: opts} }

@@ -242,6 +242,8 @@ func (c *settings) validatePostgres(v *validator) {
 	}
 	if pg.pool == nil {
 		v.add("postgres", "pool: required")
+	} else if n := pg.pool.Config().MaxConns; n < 2 {
+		v.add("postgres", fmt.Sprintf("pool: %d connection; the store needs at least 2 (the sweep holds one for its lock while it uses another)", n))
 	}
 	if pg.opts.Lease < 0 || pg.opts.Poll < 0 || pg.opts.FetchAhead < 0 {
 		v.add("postgres", "lease, poll and fetch_ahead must not be negative; 0 means the default")
@@ -338,8 +340,10 @@ type pgStore struct {
 	// caller's transaction too): what Flush waits for (pgstore_backlog.go).
 	lastEvent atomic.Int64
 
-	// mu is taken under a pipe's lock (settle, read), never the other
-	// way round: the fetch loop releases it before it locks a pipe.
+	// mu is taken under a pipe's lock (settle), never the other way
+	// round: the fetch loop releases it before it locks a pipe. read,
+	// which may wait for the database, is called without a pipe's lock;
+	// nothing that may block runs under mu.
 	mu      sync.Mutex
 	hooks   map[string]int64       // store key → hook row id
 	keys    map[int64]string       // hook row id → store key
@@ -996,23 +1000,24 @@ func (s *pgStore) flushDeletes(ctx context.Context) error {
 	_, err := s.pool.Exec(ctx, "DELETE FROM "+s.opts.name("sqshook_copy")+
 		" AS c USING unnest($1::bigint[], $2::bigint[]) AS d(hook, event) WHERE c.hook = d.hook AND c.lane = 0 AND c.event = d.event", hooks, events)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err != nil {
 		for h, evs := range dels {
 			s.deletes[h] = append(s.deletes[h], evs...)
 		}
+		s.mu.Unlock()
 		return err
 	}
 	s.backlogDeletedLocked(dels)
-	if s.roomFreed != nil {
-		s.roomFreed()
-	}
 	for h, evs := range dels {
 		if l := s.leases[s.keys[h]]; l != nil {
 			for _, e := range evs {
 				delete(l.taken, e)
 			}
 		}
+	}
+	s.mu.Unlock()
+	if s.roomFreed != nil {
+		s.roomFreed()
 	}
 	return nil
 }

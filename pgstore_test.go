@@ -579,3 +579,26 @@ func TestPostgresLateCommitAcrossPages(t *testing.T) {
 		t.Fatalf("group g received %v, want [g-1 g-2]", g)
 	}
 }
+
+// TestPostgresPoolTooSmall: New refuses a pool of one connection before
+// touching the database: the sweep holds a connection for its lock while
+// it uses another, and would wait for ever.
+func TestPostgresPoolTooSmall(t *testing.T) {
+	cfg, err := pgxpool.ParseConfig("postgres://postgres@127.0.0.1:1/none?pool_max_conns=1&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	d, err := sqshook.New(nil, sqshook.WithPostgres(pool, sqshook.PostgresOptions{}))
+	if err == nil {
+		d.Close(context.Background())
+		t.Fatal("New accepted a pool of one connection")
+	}
+	if !strings.Contains(err.Error(), "at least 2") {
+		t.Fatalf("New: %v; want the pool's size named", err)
+	}
+}
