@@ -280,6 +280,24 @@ func (ed *eventData) attributes() map[string]types.MessageAttributeValue {
 	return m
 }
 
+// attrViews appends to dst the event's message attributes in name order
+// (its own, sqshook's, and the traceparent when not ""), as attributes
+// does without a map: the lean path's (see leanEntries). They point into
+// the event's data.
+func (ed *eventData) attrViews(dst []attrView, traceparent string) []attrView {
+	for k, v := range ed.ev.Attributes {
+		dst = append(dst, attrView{name: k, dataType: v.DataType, value: v.StringValue, binary: v.BinaryValue})
+	}
+	dst = append(dst,
+		attrView{name: AttrEventID, dataType: &stringDataType, value: &ed.id},
+		attrView{name: AttrEventType, dataType: &stringDataType, value: &ed.ev.Type})
+	if traceparent != "" {
+		dst = append(dst, attrView{name: AttrTraceParent, dataType: &stringDataType, value: &ed.tel.traceparent})
+	}
+	sortAttrViews(dst)
+	return dst
+}
+
 // stringDataType is the DataType of sqshook's attributes; the SDK only
 // reads it.
 var stringDataType = "String"

@@ -337,16 +337,105 @@ func (l *leanClient) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBa
 	return l.sendBatch(ctx, in, nil)
 }
 
-// sendBatch is SendMessageBatch with, when digests is not nil, the MD5 of
-// each entry's body, written on first use: entry i's body is the body of
-// digests[i] (see bodyDigest), so that a body's digest is computed once
-// for every hook and attempt that sends it.
-func (l *leanClient) sendBatch(ctx context.Context, in *sqs.SendMessageBatchInput, digests []*bodyDigest) (*sqs.SendMessageBatchOutput, error) {
-	if !leanSupported(in) {
-		return l.Client.SendMessageBatch(ctx, in)
+// leanEntries is what the sender gives the lean path of a batch beyond
+// the SDK's input, for the entries of in that it covers: each body's MD5,
+// written on first use (entry i's body is the body of digests[i], see
+// bodyDigest, so that a body's digest is computed once for every hook and
+// attempt that sends it), and each entry's message attributes as views
+// in name order, in place of the input's map, so that no map is built per
+// call. Entries past n, or whose attrs are nil, use the input's own.
+type leanEntries struct {
+	n       int
+	digests [MaxBatchEntries]*bodyDigest
+	attrs   [MaxBatchEntries][]attrView
+	store   [MaxBatchEntries][MaxMessageAttributes]attrView
+}
+
+var leanEntryPool = sync.Pool{New: func() any { return new(leanEntries) }}
+
+// getLeanEntries returns an empty leanEntries for n entries; put it back
+// with release once the call returned.
+func getLeanEntries(n int) *leanEntries {
+	le := leanEntryPool.Get().(*leanEntries)
+	le.n = min(n, MaxBatchEntries)
+	return le
+}
+
+func (le *leanEntries) release() {
+	*le = leanEntries{}
+	leanEntryPool.Put(le)
+}
+
+// digest returns entry i's body digest, or nil.
+func (le *leanEntries) digest(i int) *bodyDigest {
+	if le == nil || i >= le.n {
+		return nil
 	}
-	if in != nil && len(digests) != len(in.Entries) {
-		digests = nil
+	return le.digests[i]
+}
+
+// views returns entry i's attributes in name order: le's, or else the
+// map's, in scratch.
+func (le *leanEntries) views(i int, e *types.SendMessageBatchRequestEntry, scratch []attrView) []attrView {
+	if le != nil && i < le.n && le.attrs[i] != nil {
+		return le.attrs[i]
+	}
+	if e.MessageAttributes == nil {
+		return nil
+	}
+	as := scratch[:0]
+	for k, a := range e.MessageAttributes {
+		as = append(as, attrView{name: k, dataType: a.DataType, value: a.StringValue, binary: a.BinaryValue})
+	}
+	sortAttrViews(as)
+	return as
+}
+
+// fillInput sets the attribute maps of in's entries that le gives as
+// views, for a call the SDK client makes.
+func (le *leanEntries) fillInput(in *sqs.SendMessageBatchInput) {
+	if le == nil {
+		return
+	}
+	for i := 0; i < le.n && i < len(in.Entries); i++ {
+		if le.attrs[i] == nil || in.Entries[i].MessageAttributes != nil {
+			continue
+		}
+		m := make(map[string]types.MessageAttributeValue, len(le.attrs[i]))
+		for _, a := range le.attrs[i] {
+			m[a.name] = types.MessageAttributeValue{DataType: a.dataType, StringValue: a.value, BinaryValue: a.binary}
+		}
+		in.Entries[i].MessageAttributes = m
+	}
+}
+
+// attrView is one message attribute as the lean encoder reads it; the
+// pointers are nil for members not set, as in the SDK's type.
+type attrView struct {
+	name            string
+	dataType, value *string
+	binary          []byte
+}
+
+// sortAttrViews sorts as by name (insertion sort: ten at most).
+func sortAttrViews(as []attrView) {
+	for i := 1; i < len(as); i++ {
+		for j := i; j > 0 && as[j].name < as[j-1].name; j-- {
+			as[j], as[j-1] = as[j-1], as[j]
+		}
+	}
+}
+
+// sendBatch is SendMessageBatch with what le gives of the entries (nil:
+// nothing).
+func (l *leanClient) sendBatch(ctx context.Context, in *sqs.SendMessageBatchInput, le *leanEntries) (*sqs.SendMessageBatchOutput, error) {
+	if in != nil && le != nil && le.n != len(in.Entries) {
+		le.fillInput(in)
+		le = nil
+	}
+	if !leanSupported(in) {
+		le.fillInput(in)
+		return l.Client.SendMessageBatch(ctx, in)
 	}
 	l.mu.Lock()
 	t := l.target
@@ -364,7 +453,7 @@ func (l *leanClient) sendBatch(ctx context.Context, in *sqs.SendMessageBatchInpu
 
 	buf := leanBufs.Get().(*leanBuf)
 	buf.refs = 2 // this call and the transport
-	buf.b = appendSendMessageBatch(buf.b[:0], in)
+	buf.b = appendSendMessageBatch(buf.b[:0], in, le)
 	sum := sha256.Sum256(buf.b)
 	buf.r.Reset(buf.b)
 	body := &leanBody{b: buf}
@@ -422,7 +511,7 @@ func (l *leanClient) sendBatch(ctx context.Context, in *sqs.SendMessageBatchInpu
 			})
 		}
 	}
-	if err := checkBatchMD5(in, out, digests); err != nil {
+	if err := checkBatchMD5(in, out, le); err != nil {
 		return nil, leanOpError(fmt.Errorf("message checksum validation failed, %w", err))
 	}
 	return out, nil
@@ -648,12 +737,14 @@ func (e md5Mismatch) Error() string {
 }
 
 // checkBatchMD5 checks the digests SQS returned for each successful entry:
-// MD5OfMessageBody against the body sent (as the SDK does) and, when given,
+// MD5OfMessageBody against the body sent (as the SDK does) and
 // MD5OfMessageAttributes against the attributes sent (which the SDK does
-// not check). An id not sent is left to settlement, as the SDK does.
-// digests, when not nil, are the entries' body digests (see sendBatch).
-func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutput, digests []*bodyDigest) error {
+// not check). An id not sent is left to settlement, as the SDK does. le,
+// when not nil, gives entries' body digests and attributes (see
+// leanEntries).
+func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutput, le *leanEntries) error {
 	var errs []error
+	var scratch [MaxMessageAttributes]attrView
 	for _, r := range out.Successful {
 		id := aws.ToString(r.Id)
 		n := -1
@@ -671,8 +762,8 @@ func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutpu
 		e := &in.Entries[n]
 		if r.MD5OfMessageBody != nil {
 			var sum [md5.Size]byte
-			if digests != nil {
-				sum = *digests[n].sum(*e.MessageBody)
+			if d := le.digest(n); d != nil {
+				sum = *d.sum(*e.MessageBody)
 			} else {
 				sum = md5.Sum(unsafe.Slice(unsafe.StringData(*e.MessageBody), len(*e.MessageBody))) // read only: no copy of the body
 			}
@@ -680,10 +771,12 @@ func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutpu
 				errs = append(errs, md5Mismatch{id, "body", *r.MD5OfMessageBody, hex.EncodeToString(sum[:])})
 			}
 		}
-		if r.MD5OfMessageAttributes != nil && len(e.MessageAttributes) > 0 {
-			sum := md5OfAttributes(e.MessageAttributes, false)
-			if !hexEqual(*r.MD5OfMessageAttributes, sum[:]) && !hexEqual(*r.MD5OfMessageAttributes, utf16Sum(e.MessageAttributes)) {
-				errs = append(errs, md5Mismatch{id, "attributes", *r.MD5OfMessageAttributes, hex.EncodeToString(sum[:])})
+		if r.MD5OfMessageAttributes != nil {
+			if as := le.views(n, e, scratch[:]); len(as) > 0 {
+				sum := md5OfAttrViews(as, false)
+				if !hexEqual(*r.MD5OfMessageAttributes, sum[:]) && !hexEqual(*r.MD5OfMessageAttributes, utf16Sum(as)) {
+					errs = append(errs, md5Mismatch{id, "attributes", *r.MD5OfMessageAttributes, hex.EncodeToString(sum[:])})
+				}
 			}
 		}
 	}
@@ -702,10 +795,18 @@ func hexEqual(s string, sum []byte) bool {
 	return bytes.Equal(d[:len(sum)], sum)
 }
 
-// md5OfAttributes is SQS's MD5OfMessageAttributes: the attributes sorted
-// by name, each as its name, its data type (each a 4-byte big-endian
-// length and the bytes), a transport byte (1 for a string value, 2 for a
-// binary one) and the value (length and bytes).
+// md5OfAttributes is SQS's MD5OfMessageAttributes of attrs: see
+// md5OfAttrViews.
+func md5OfAttributes(attrs map[string]types.MessageAttributeValue, utf16 bool) [md5.Size]byte {
+	var scratch [MaxMessageAttributes]attrView
+	e := types.SendMessageBatchRequestEntry{MessageAttributes: attrs}
+	return md5OfAttrViews((*leanEntries)(nil).views(0, &e, scratch[:]), utf16)
+}
+
+// md5OfAttrViews is SQS's MD5OfMessageAttributes: the attributes, sorted
+// by name (as is), each as its name, its data type (each a 4-byte
+// big-endian length and the bytes), a transport byte (1 for a string
+// value, 2 for a binary one) and the value (length and bytes).
 //
 // With utf16, the lengths of the name, the data type and a string value
 // count UTF-16 code units instead of bytes: the digest of SQS
@@ -713,29 +814,20 @@ func hexEqual(s string, sum []byte) bool {
 // local-aws-sqs emulator. It differs from SQS's only for names or values
 // beyond ASCII, which the SDK path delivers to such an implementation; the
 // lean path accepts it too, so that both paths settle alike there.
-func md5OfAttributes(attrs map[string]types.MessageAttributeValue, utf16 bool) [md5.Size]byte {
-	type attr struct {
-		name, dataType, value string
-		binary                []byte
-	}
-	var sorted [MaxMessageAttributes]attr
-	as := sorted[:0]
-	for k, a := range attrs {
-		as = append(as, attr{k, aws.ToString(a.DataType), aws.ToString(a.StringValue), a.BinaryValue})
-	}
-	slices.SortFunc(as, func(x, y attr) int { return strings.Compare(x.name, y.name) })
+func md5OfAttrViews(as []attrView, utf16 bool) [md5.Size]byte {
 	var scratch [256]byte // what sqshook's own attributes take, and more
 	b := scratch[:0]
 	for _, a := range as {
+		dataType := aws.ToString(a.dataType)
 		b = appendAttrString(b, a.name, utf16)
-		b = appendAttrString(b, a.dataType, utf16)
-		if strings.HasPrefix(a.dataType, "Binary") {
+		b = appendAttrString(b, dataType, utf16)
+		if strings.HasPrefix(dataType, "Binary") {
 			b = append(b, 2)
 			b = binary.BigEndian.AppendUint32(b, uint32(len(a.binary)))
 			b = append(b, a.binary...)
 		} else {
 			b = append(b, 1)
-			b = appendAttrString(b, a.value, utf16)
+			b = appendAttrString(b, aws.ToString(a.value), utf16)
 		}
 	}
 	return md5.Sum(b)
@@ -752,18 +844,18 @@ func appendAttrString(b []byte, s string, utf16 bool) []byte {
 	return append(b, s...)
 }
 
-// utf16Sum is md5OfAttributes with UTF-16 lengths, or nil when it is the
+// utf16Sum is md5OfAttrViews with UTF-16 lengths, or nil when it is the
 // same digest (every name, type and value in ASCII).
-func utf16Sum(attrs map[string]types.MessageAttributeValue) []byte {
+func utf16Sum(as []attrView) []byte {
 	ascii := true
-	for n, a := range attrs {
-		ascii = ascii && utf16Len(n) == len(n) && utf16Len(aws.ToString(a.DataType)) == len(aws.ToString(a.DataType)) &&
-			utf16Len(aws.ToString(a.StringValue)) == len(aws.ToString(a.StringValue))
+	for _, a := range as {
+		ascii = ascii && utf16Len(a.name) == len(a.name) && utf16Len(aws.ToString(a.dataType)) == len(aws.ToString(a.dataType)) &&
+			utf16Len(aws.ToString(a.value)) == len(aws.ToString(a.value))
 	}
 	if ascii {
 		return nil
 	}
-	sum := md5OfAttributes(attrs, true)
+	sum := md5OfAttrViews(as, true)
 	return sum[:]
 }
 
@@ -780,12 +872,14 @@ func utf16Len(s string) int {
 }
 
 // appendSendMessageBatch appends the JSON body of a SendMessageBatch
-// request (the awsJson1_0 protocol) for in to b. The members are those
-// the SDK writes: QueueUrl, and per entry Id, MessageBody,
-// MessageAttributes (DataType, StringValue, BinaryValue in base64),
-// DelaySeconds when not 0, MessageGroupId and MessageDeduplicationId when
-// set. Strings are escaped as the SDK's JSON encoder escapes them.
-func appendSendMessageBatch(b []byte, in *sqs.SendMessageBatchInput) []byte {
+// request (the awsJson1_0 protocol) for in to b, with the attributes le
+// gives (see leanEntries). The members are those the SDK writes:
+// QueueUrl, and per entry Id, MessageBody, MessageAttributes (DataType,
+// StringValue, BinaryValue in base64; in name order), DelaySeconds when
+// not 0, MessageGroupId and MessageDeduplicationId when set. Strings are
+// escaped as the SDK's JSON encoder escapes them.
+func appendSendMessageBatch(b []byte, in *sqs.SendMessageBatchInput, le *leanEntries) []byte {
+	var scratch [MaxMessageAttributes]attrView
 	b = append(b, `{"Entries":[`...)
 	for i := range in.Entries {
 		e := &in.Entries[i]
@@ -800,37 +894,35 @@ func appendSendMessageBatch(b []byte, in *sqs.SendMessageBatchInput) []byte {
 		}
 		b = append(b, `"Id":`...)
 		b = appendJSONString(b, aws.ToString(e.Id))
-		if e.MessageAttributes != nil {
+		if as := le.views(i, e, scratch[:]); as != nil || e.MessageAttributes != nil {
 			b = append(b, `,"MessageAttributes":{`...)
-			first := true
-			for name, a := range e.MessageAttributes {
-				if !first {
+			for j, a := range as {
+				if j > 0 {
 					b = append(b, ',')
 				}
-				first = false
-				b = appendJSONString(b, name)
+				b = appendJSONString(b, a.name)
 				b = append(b, ':', '{')
 				sep := false
-				if a.BinaryValue != nil {
+				if a.binary != nil {
 					b = append(b, `"BinaryValue":"`...)
-					b = base64.StdEncoding.AppendEncode(b, a.BinaryValue)
+					b = base64.StdEncoding.AppendEncode(b, a.binary)
 					b = append(b, '"')
 					sep = true
 				}
-				if a.DataType != nil {
+				if a.dataType != nil {
 					if sep {
 						b = append(b, ',')
 					}
 					b = append(b, `"DataType":`...)
-					b = appendJSONString(b, *a.DataType)
+					b = appendJSONString(b, *a.dataType)
 					sep = true
 				}
-				if a.StringValue != nil {
+				if a.value != nil {
 					if sep {
 						b = append(b, ',')
 					}
 					b = append(b, `"StringValue":`...)
-					b = appendJSONString(b, *a.StringValue)
+					b = appendJSONString(b, *a.value)
 				}
 				b = append(b, '}')
 			}

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/sqshook/sqshook/sqstest"
 )
@@ -96,11 +97,31 @@ type leanWire struct {
 	}
 }
 
+// leanEntriesOf is in as the sender gives it to the lean path: its
+// entries without attribute maps, their attributes as views in le.
+func leanEntriesOf(in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchInput, *leanEntries) {
+	bare := *in
+	bare.Entries = slices.Clone(in.Entries)
+	le := getLeanEntries(len(in.Entries))
+	for i := range bare.Entries {
+		if bare.Entries[i].MessageAttributes != nil {
+			le.attrs[i] = (*leanEntries)(nil).views(i, &in.Entries[i], le.store[i][:])
+			bare.Entries[i].MessageAttributes = nil
+		}
+	}
+	return &bare, le
+}
+
 // checkLeanRoundTrip encodes in and decodes it with encoding/json: the
 // result must be in.
 func checkLeanRoundTrip(t *testing.T, in *sqs.SendMessageBatchInput) {
 	t.Helper()
-	body := appendSendMessageBatch(nil, in)
+	body := appendSendMessageBatch(nil, in, nil)
+	// The sender's way: no maps, the attributes as views.
+	bare, le := leanEntriesOf(in)
+	if viewed := appendSendMessageBatch(nil, bare, le); !bytes.Equal(viewed, body) {
+		t.Fatalf("the attributes as views encode as\n%s\nas a map:\n%s", viewed, body)
+	}
 	var w leanWire
 	if err := json.Unmarshal(body, &w); err != nil {
 		t.Fatalf("the encoded request is not JSON: %v\n%s", err, body)
@@ -337,8 +358,8 @@ func TestLeanSettlesAsSDK(t *testing.T) {
 				queue = fifo
 			}
 			in := leanBatch(r, queue, queue == fifo)
-			var outcomes [2]string
-			for j, c := range []SQSAPI{sdk, lean} {
+			var outcomes [3]string
+			for j, c := range []SQSAPI{sdk, lean, leanViews{lean.(*leanClient)}} {
 				if fc.f != nil {
 					f := *fc.f
 					f.Op, f.Times = "SendMessageBatch", 1
@@ -356,14 +377,23 @@ func TestLeanSettlesAsSDK(t *testing.T) {
 				outcomes[j] = fmt.Sprintf("%s; stored %d", leanOutcome(out, err), srv.Count(queue)-before)
 				srv.ClearFaults()
 			}
-			if outcomes[0] != outcomes[1] {
-				t.Errorf("%s, batch %d: lean %s; SDK %s", fc.name, i, outcomes[1], outcomes[0])
+			if outcomes[0] != outcomes[1] || outcomes[0] != outcomes[2] {
+				t.Errorf("%s, batch %d: lean %s; lean with attribute views %s; SDK %s", fc.name, i, outcomes[1], outcomes[2], outcomes[0])
 			}
 			if fc.name == "wrong MD5" && !strings.Contains(outcomes[1], "error kind 0") {
 				t.Errorf("wrong MD5: lean %s, want a transient error", outcomes[1])
 			}
 		}
 	}
+}
+
+// leanViews sends as the sender does: the attributes as views, no maps.
+type leanViews struct{ *leanClient }
+
+func (c leanViews) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	bare, le := leanEntriesOf(in)
+	defer le.release()
+	return c.sendBatch(ctx, bare, le)
 }
 
 // leanTestClient returns the lean client of a pool for a hook on a new
@@ -396,12 +426,12 @@ func TestLeanBodyDigestOnce(t *testing.T) {
 	defer srv.Close()
 	l, url := leanTestClient(t, srv, "q")
 	r := rand.New(rand.NewPCG(3, 4))
-	in := leanBatch(r, url, false)
-	digests := make([]*bodyDigest, len(in.Entries))
+	in, le := leanEntriesOf(leanBatch(r, url, false))
+	digests := le.digests[:len(in.Entries)]
 	for i := range digests {
 		digests[i] = new(bodyDigest)
 	}
-	if _, err := l.sendBatch(context.Background(), in, digests); err != nil {
+	if _, err := l.sendBatch(context.Background(), in, le); err != nil {
 		t.Fatal(err)
 	}
 	first := make([]*[16]byte, len(digests))
@@ -414,7 +444,7 @@ func TestLeanBodyDigestOnce(t *testing.T) {
 			t.Fatalf("entry %d: digest %x, want %s", i, *first[i], want)
 		}
 	}
-	if _, err := l.sendBatch(context.Background(), in, digests); err != nil {
+	if _, err := l.sendBatch(context.Background(), in, le); err != nil {
 		t.Fatal(err)
 	}
 	for i, d := range digests {
@@ -425,7 +455,7 @@ func TestLeanBodyDigestOnce(t *testing.T) {
 	// A kept digest is what the response is checked against: a wrong one
 	// (which no body has) fails the call as a wrong MD5 from SQS would.
 	first[3][0] ^= 0xff
-	_, err := l.sendBatch(context.Background(), in, digests)
+	_, err := l.sendBatch(context.Background(), in, le)
 	if err == nil || !strings.Contains(err.Error(), "checksum validation failed") || !strings.Contains(err.Error(), "entry 3: body MD5") {
 		t.Fatalf("with a wrong kept digest: %v, want a checksum error for entry 3", err)
 	}
@@ -683,5 +713,63 @@ func TestLeanMD5OfAttributesUTF16(t *testing.T) {
 	ascii := map[string]types.MessageAttributeValue{"event_id": {DataType: aws.String("String"), StringValue: aws.String("evt-1")}}
 	if err := check(ascii, "e1f9fb60b3a9a354611457d96b3b2867"); err != nil {
 		t.Errorf("ASCII attributes: the digest both compute refused: %v", err)
+	}
+}
+
+// TestLeanDispatcherAttributes: a dispatcher on the lean path (no
+// attribute map is built) delivers an event published under a span with
+// its own attributes of each type, sqshook's two and the traceparent,
+// and the attributes' MD5 that SQS returns checks: the copy is delivered,
+// not retried.
+func TestLeanDispatcherAttributes(t *testing.T) {
+	srv := sqstest.NewServer()
+	defer srv.Close()
+	url := srv.CreateQueue("q", nil)
+	h := Hook{ID: "h", Enabled: true, HookType: HookTypeSQS, SQSQueueURL: url, SQSRegion: "us-east-1",
+		SQSAuthType: AuthKeys, SQSKey: "AKIAIOSFODNN7EXAMPLE", SQSSecret: "secret"}
+	d, err := New([]Hook{h}, WithEndpoint(srv.URL()), WithTracePropagation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		d.Close(ctx)
+	}()
+	tp := sdktrace.NewTracerProvider()
+	defer tp.Shutdown(context.Background())
+	ctx, span := tp.Tracer("test").Start(context.Background(), "request")
+	defer span.End()
+	ev := Event{ID: "e-1", Type: "message.new", Body: []byte(`{"text":"hé \"you\""}`), Attributes: map[string]types.MessageAttributeValue{
+		"zeta":  {DataType: aws.String("String.label"), StringValue: aws.String("zé")},
+		"alpha": {DataType: aws.String("Number"), StringValue: aws.String("12")},
+		"bin":   {DataType: aws.String("Binary"), BinaryValue: []byte{0, 1, 255}},
+	}}
+	if err := d.Publish(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.Flush(fctx); err != nil {
+		t.Fatal(err) // a digest refused every time: retried until then
+	}
+	if st, _ := d.Stats().Hook("h"); st.Delivered != 1 {
+		t.Fatalf("delivered %d, want 1", st.Delivered)
+	}
+	msgs := srv.Received(url)
+	if len(msgs) != 1 { // a digest refused is sent again
+		t.Fatalf("%d messages received, want 1", len(msgs))
+	}
+	sc := span.SpanContext()
+	want := map[string]sqstest.Attribute{
+		"zeta":          {DataType: "String.label", StringValue: "zé"},
+		"alpha":         {DataType: "Number", StringValue: "12"},
+		"bin":           {DataType: "Binary", BinaryValue: []byte{0, 1, 255}},
+		AttrEventID:     {DataType: "String", StringValue: "e-1"},
+		AttrEventType:   {DataType: "String", StringValue: "message.new"},
+		AttrTraceParent: {DataType: "String", StringValue: "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-01"},
+	}
+	if got := msgs[0].Attributes; !reflect.DeepEqual(got, want) {
+		t.Fatalf("attributes %v, want %v", got, want)
 	}
 }

@@ -46,18 +46,24 @@ func (p *pipe) send(batch []*entry, limited bool) {
 		Entries:  make([]types.SendMessageBatchRequestEntry, len(batch)),
 	}
 	lean, _ := p.client.(*leanClient)
-	var digests [MaxBatchEntries]*bodyDigest // the lean path checks the response against them
+	var le *leanEntries // the lean path's: the bodies' digests, the attributes without a map
+	if lean != nil && len(batch) <= MaxBatchEntries {
+		le = getLeanEntries(len(batch))
+		defer le.release()
+	}
 	for i, e := range batch {
 		e.attempt++
-		if lean != nil && i < len(digests) {
-			digests[i] = e.digest()
-		}
 		re := types.SendMessageBatchRequestEntry{
-			Id:                &batchIDs[i], // read only, as every request member
-			MessageBody:       e.body(),
-			MessageAttributes: e.ev.attributes(),
+			Id:          &batchIDs[i], // read only, as every request member
+			MessageBody: e.body(),
 		}
-		p.tel.inject(e.ev, re.MessageAttributes)
+		if le != nil {
+			le.digests[i] = e.digest()
+			le.attrs[i] = e.ev.attrViews(le.store[i][:0], p.tel.traceparent(e.ev))
+		} else {
+			re.MessageAttributes = e.ev.attributes()
+			p.tel.inject(e.ev, re.MessageAttributes)
+		}
 		if p.fifo {
 			re.MessageGroupId = &e.group
 			re.MessageDeduplicationId = aws.String(dedupID(e.ev))
@@ -69,8 +75,8 @@ func (p *pipe) send(batch []*entry, limited bool) {
 	ctx, span := p.tel.startCall(ctx, batch, started)
 	var out *sqs.SendMessageBatchOutput
 	var err error
-	if lean != nil && len(batch) <= len(digests) {
-		out, err = lean.sendBatch(ctx, in, digests[:len(batch)])
+	if le != nil {
+		out, err = lean.sendBatch(ctx, in, le)
 	} else {
 		out, err = p.client.SendMessageBatch(ctx, in)
 	}

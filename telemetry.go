@@ -398,10 +398,18 @@ func traceParent(sc trace.SpanContext) string {
 // inject adds the traceparent attribute of ed's Publish call to attrs, the
 // attributes of one of its messages, when WithTracePropagation made one.
 func (h *hookTelemetry) inject(ed *eventData, attrs map[string]types.MessageAttributeValue) {
-	if h == nil || ed.tel == nil || ed.tel.traceparent == "" {
-		return
+	if tp := h.traceparent(ed); tp != "" {
+		attrs[AttrTraceParent] = types.MessageAttributeValue{DataType: &stringDataType, StringValue: &ed.tel.traceparent}
 	}
-	attrs[AttrTraceParent] = types.MessageAttributeValue{DataType: &stringDataType, StringValue: &ed.tel.traceparent}
+}
+
+// traceparent is the traceparent attribute inject adds to ed's messages,
+// or "".
+func (h *hookTelemetry) traceparent(ed *eventData) string {
+	if h == nil || ed.tel == nil {
+		return ""
+	}
+	return ed.tel.traceparent
 }
 
 // delivered records a copy acknowledged now.
