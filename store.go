@@ -611,7 +611,7 @@ func (ds *dispatcherStore) settle(seq storeRef, key string, log *slog.Logger) {
 		return
 	}
 	if ds.settleErrs.Add(1) == 1 {
-		log.Warn("sqshook: spool: settlement not written; the copy may be delivered again after a restart",
+		log.Warn("sqshook: "+ds.kind()+": settlement not written; the copy may be delivered again after a restart",
 			slog.String("hook_id", key), slog.Uint64("seq", uint64(seq)), slog.String("error", err.Error()))
 	}
 }
@@ -643,11 +643,19 @@ func (d *Dispatcher) closeSpool() error {
 	return d.store.close()
 }
 
+// kind names the store in errors and logs.
+func (ds *dispatcherStore) kind() string {
+	if ds.pg != nil {
+		return "postgres"
+	}
+	return "spool"
+}
+
 func (ds *dispatcherStore) close() error {
 	var err error
 	ds.closeOnce.Do(func() {
 		if e := ds.st.close(); e != nil {
-			err = fmt.Errorf("sqshook: spool: %w", e)
+			err = fmt.Errorf("sqshook: %s: %w", ds.kind(), e)
 		}
 	})
 	return err
