@@ -12,8 +12,8 @@ import (
 // Sentinel errors. Each is documented with where it shows up; match them with
 // errors.Is.
 var (
-	// ErrClosed is returned by Publish, TryPublish, Consume, Flush and SetHooks
-	// after Close has been called.
+	// ErrClosed is returned by Publish, TryPublish, Consume, Flush, SetHooks
+	// and Replay after Close has been called.
 	ErrClosed = errors.New("sqshook: closed")
 
 	// ErrInvalidHook is wrapped by every validation error from ParseHooks,

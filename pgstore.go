@@ -21,6 +21,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/jackc/pgx/v5"
@@ -113,6 +115,41 @@ func (o PostgresOptions) withDefaults() PostgresOptions {
 }
 
 // name is a table's (or sequence's) name, qualified by the schema.
+// maxPGIdentifier is the longest name PostgreSQL keeps whole: a longer
+// one is cut, so that two schema names alike in their first 63 bytes
+// would be one schema.
+const maxPGIdentifier = 63
+
+// checkNames refuses a schema name PostgreSQL would cut or cannot hold,
+// and an instance id that is not 1–128 printable characters (it is
+// written to the lease rows and logs).
+func (o PostgresOptions) checkNames() error {
+	if len(o.Schema) > maxPGIdentifier {
+		return fmt.Errorf("schema: %d bytes; PostgreSQL keeps at most %d", len(o.Schema), maxPGIdentifier)
+	}
+	if !printableName(o.Schema) {
+		return errors.New("schema: want printable UTF-8 characters")
+	}
+	if id := o.InstanceID; id != "" && (len(id) > 128 || !printableName(id)) {
+		return errors.New("instance_id: want 1–128 bytes of printable UTF-8 characters")
+	}
+	return nil
+}
+
+// printableName reports whether s is valid UTF-8 without control
+// characters.
+func printableName(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
 func (o PostgresOptions) name(table string) string {
 	if o.Schema == "" {
 		return pgx.Identifier{table}.Sanitize()
@@ -173,6 +210,9 @@ var postgresMigrations = []func(n func(string) string) []string{
 func MigratePostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions) error {
 	if pool == nil {
 		return errors.New("sqshook: MigratePostgres: nil pool")
+	}
+	if err := opts.checkNames(); err != nil {
+		return fmt.Errorf("sqshook: MigratePostgres: %w", err)
 	}
 	n := opts.name
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -250,6 +290,12 @@ func (c *settings) validatePostgres(v *validator) {
 	}
 	if l := pg.opts.Lease; l > 0 && l < 30*time.Millisecond {
 		v.add("postgres", fmt.Sprintf("lease %v is shorter than 30ms", l))
+	}
+	if p := pg.opts.Poll; p > 0 && p < time.Millisecond {
+		v.add("postgres", fmt.Sprintf("poll %v is shorter than 1ms", p))
+	}
+	if err := pg.opts.checkNames(); err != nil {
+		v.add("postgres", err.Error())
 	}
 	validateRetention(pg.opts, v)
 	validateTenantQuota(pg.opts, v)

@@ -8,7 +8,9 @@ package sqshook_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,4 +124,43 @@ func TestPostgresPublishTxPoolHeld(t *testing.T) {
 	waitPG(t, "both queues receive every event", func() bool {
 		return len(e.srv.Received(urlA)) >= n && len(e.srv.Received(urlB)) >= n
 	})
+}
+
+// TestPostgresPublishTxEndedTx: a transaction already committed or
+// rolled back is the caller's mistake, said as such (pgx.ErrTxClosed),
+// not a database that did not answer; and Replay after Close returns
+// ErrClosed, as every other call does.
+func TestPostgresPublishTxEndedTx(t *testing.T) {
+	e := newPGEnv(t, 2*time.Second)
+	hooks := []sqshook.Hook{pgHook("h", e.srv.CreateQueue("q", nil))}
+	n := e.node(t, "a", hooks)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, end := range []string{"commit", "rollback"} {
+		tx, err := e.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if end == "commit" {
+			err = tx.Commit(ctx)
+		} else {
+			err = tx.Rollback(ctx)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = n.d.PublishTx(ctx, tx, sqshook.Event{ID: "e-" + end, Type: "message.new", Body: []byte(`{}`)})
+		if !errors.Is(err, pgx.ErrTxClosed) || errors.Is(err, sqshook.ErrStoreUnavailable) || !strings.Contains(err.Error(), "already been committed or rolled back") {
+			t.Errorf("PublishTx after %s: %v; want pgx.ErrTxClosed, said plainly", end, err)
+		}
+	}
+	if got := e.count(t, "sqshook_event"); got != 0 {
+		t.Errorf("%d events recorded, want 0", got)
+	}
+	if err := n.d.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.d.Replay(ctx, "h", time.Now().Add(-time.Hour)); !errors.Is(err, sqshook.ErrClosed) {
+		t.Errorf("Replay after Close: %v, want ErrClosed", err)
+	}
 }

@@ -132,6 +132,9 @@ func (d *Dispatcher) replay(ctx context.Context, tenant, hookID string, since ti
 	if d.store == nil || d.store.pg == nil {
 		return 0, fmt.Errorf("sqshook: Replay: %w", ErrNoPostgres)
 	}
+	if d.closed.Load() {
+		return 0, ErrClosed
+	}
 	n, err := ReplayPostgres(ctx, d.store.pg.pool, d.store.pg.opts, tenant, hookID, since)
 	if n > 0 {
 		d.store.pg.signal()
@@ -146,6 +149,9 @@ func (d *Dispatcher) replay(ctx context.Context, tenant, hookID string, since ti
 func ReplayPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions, tenant, hookID string, since time.Time) (int, error) {
 	if pool == nil {
 		return 0, errors.New("sqshook: Replay: nil pool")
+	}
+	if err := opts.checkNames(); err != nil {
+		return 0, fmt.Errorf("sqshook: Replay: %w", err)
 	}
 	n := opts.name
 	var inserted int
@@ -235,6 +241,15 @@ func SweepPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions
 // sweepPostgres is SweepPostgres, running first, while it holds the
 // sweep's lock, the instance's sweep of parked copies when there is one.
 func sweepPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions, first func(context.Context) error) (int64, error) {
+	if pool == nil {
+		return 0, errors.New("sqshook: SweepPostgres: nil pool")
+	}
+	if opts.Retention < 0 { // not "keep for ever": it would delete every delivered event
+		return 0, errors.New("sqshook: SweepPostgres: retention must not be negative; 0 means the default")
+	}
+	if err := opts.checkNames(); err != nil {
+		return 0, fmt.Errorf("sqshook: SweepPostgres: %w", err)
+	}
 	opts = opts.retentionDefaults()
 	conn, err := pool.Acquire(ctx)
 	if err != nil {

@@ -580,6 +580,55 @@ func TestPostgresLateCommitAcrossPages(t *testing.T) {
 	}
 }
 
+// TestPostgresOptionsRefused: names PostgreSQL would cut or cannot hold,
+// an instance id that is no name, a poll too short, and, for the sweep
+// run by hand, a nil pool or a negative retention (which would delete
+// every delivered event) are refused before the database is touched.
+func TestPostgresOptionsRefused(t *testing.T) {
+	pool, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/none?connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	long := strings.Repeat("s", 64)
+	for _, c := range []struct {
+		name string
+		opts sqshook.PostgresOptions
+		want string
+	}{
+		{"schema of 64 bytes", sqshook.PostgresOptions{Schema: long}, "at most 63"},
+		{"schema with a NUL", sqshook.PostgresOptions{Schema: "a\x00b"}, "schema"},
+		{"instance id with a NUL", sqshook.PostgresOptions{InstanceID: "a\x00b"}, "instance_id"},
+		{"instance id of 129 bytes", sqshook.PostgresOptions{InstanceID: strings.Repeat("i", 129)}, "instance_id"},
+		{"poll of 1ns", sqshook.PostgresOptions{Poll: time.Nanosecond}, "poll"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := sqshook.New(nil, sqshook.WithPostgres(pool, c.opts))
+			if err == nil {
+				d.Close(context.Background())
+				t.Fatal("New accepted it")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("New: %v; want it to say %q", err, c.want)
+			}
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := sqshook.MigratePostgres(ctx, pool, sqshook.PostgresOptions{Schema: long}); err == nil || !strings.Contains(err.Error(), "at most 63") {
+		t.Errorf("MigratePostgres with a 64-byte schema: %v", err)
+	}
+	if _, err := sqshook.SweepPostgres(ctx, nil, sqshook.PostgresOptions{}); err == nil || !strings.Contains(err.Error(), "nil pool") {
+		t.Errorf("SweepPostgres with a nil pool: %v", err)
+	}
+	if _, err := sqshook.SweepPostgres(ctx, pool, sqshook.PostgresOptions{Retention: -1}); err == nil || !strings.Contains(err.Error(), "retention") {
+		t.Errorf("SweepPostgres with a negative retention: %v", err)
+	}
+	if _, err := sqshook.ReplayPostgres(ctx, pool, sqshook.PostgresOptions{Schema: long}, "", "h", time.Time{}); err == nil || !strings.Contains(err.Error(), "at most 63") {
+		t.Errorf("ReplayPostgres with a 64-byte schema: %v", err)
+	}
+}
+
 // TestPostgresPoolTooSmall: New refuses a pool of one connection before
 // touching the database: the sweep holds a connection for its lock while
 // it uses another, and would wait for ever.

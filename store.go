@@ -533,6 +533,9 @@ func (ds *dispatcherStore) record(ctx context.Context, d *Dispatcher, snap *snap
 			errs = append(errs, ctx.Err())
 		}
 		return errors.Join(errs...)
+	case errors.Is(err, pgx.ErrTxClosed):
+		// The caller's transaction had ended: nothing was sent.
+		return fmt.Errorf("sqshook: event %s not recorded: the transaction given to PublishTx has already been committed or rolled back: %w", ed.id, pgx.ErrTxClosed)
 	case err != nil && ds.pg != nil:
 		return fmt.Errorf("sqshook: event %s not recorded, or its commit not confirmed: %w", ed.id, err)
 	case err != nil:

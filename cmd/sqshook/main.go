@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -103,7 +104,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // errText is err's text without the library's own "sqshook: " prefix, which
 // the command's prefix already says.
 func errText(err error) string {
-	return strings.TrimPrefix(err.Error(), "sqshook: ")
+	lines := strings.Split(strings.TrimPrefix(err.Error(), "sqshook: "), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	// One line, each cause once (a driver may list one per address tried).
+	lines = slices.Compact(slices.DeleteFunc(lines, func(l string) bool { return l == "" }))
+	var b strings.Builder
+	for i, l := range lines {
+		if i > 0 {
+			if strings.HasSuffix(lines[i-1], ":") {
+				b.WriteString(" ")
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }
 
 func usage(w io.Writer) {

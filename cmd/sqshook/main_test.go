@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -255,6 +256,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"policy"}, 2, "-queue-url is required"},
 		{[]string{"policy", "-queue-url", "https://example.com/q", "-principal", "1"}, 1, "invalid queue URL"},
 		{[]string{"policy", "-queue-url", "https://sqs.us-east-1.amazonaws.com/123456789012/q", "-auth", "magic"}, 2, "unknown auth type"},
+		{[]string{"migrate", "-postgres", "postgres://127.0.0.1:1/x", "-timeout", "-1s"}, 2, "-timeout -1s: want a positive duration"},
+		{[]string{"replay", "-postgres", "postgres://127.0.0.1:1/x", "-hook", "h", "-since", "2026-01-02T15:04:05Z", "-timeout", "0s"}, 2, "-timeout 0s: want a positive duration"},
 	}
 	for _, tt := range tests {
 		code, _, errOut := runCmd(t, tt.args...)
@@ -452,5 +455,14 @@ func TestCheckCommandWithoutHooks(t *testing.T) {
 		if code != 1 || out != "" || !strings.Contains(errOut, "sqshook check: "+file+": no hooks") {
 			t.Errorf("check of %s: exit %d, stdout %q, stderr %q; want exit 1 and \"no hooks\"", doc, code, out, errOut)
 		}
+	}
+}
+
+// errText makes one line of a multi-line error, each cause once: a
+// PostgreSQL driver lists one line per address it tried.
+func TestErrTextOneLine(t *testing.T) {
+	err := errors.New("sqshook: connect to `user=u`:\n\t127.0.0.1:1: refused\n\t127.0.0.1:1: refused\nthen: gave up")
+	if got, want := errText(err), "connect to `user=u`: 127.0.0.1:1: refused; then: gave up"; got != want {
+		t.Fatalf("errText = %q, want %q", got, want)
 	}
 }

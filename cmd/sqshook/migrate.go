@@ -27,6 +27,9 @@ schema themselves: run this before starting a new version.`, stderr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *timeout <= 0 {
+		return usagef("-timeout %v: want a positive duration", *timeout)
+	}
 	if *url == "" {
 		return usagef("-postgres is required")
 	}
@@ -45,6 +48,9 @@ schema themselves: run this before starting a new version.`, stderr)
 	defer pool.Close()
 	if err := sqshook.MigratePostgres(ctx, pool, sqshook.PostgresOptions{Schema: *schema}); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
+	}
+	if *schema != "" {
+		where += fmt.Sprintf(", schema %q", *schema)
 	}
 	fmt.Fprintf(stdout, "%s: schema version %d\n", where, sqshook.PostgresSchemaVersion)
 	return nil

@@ -30,6 +30,9 @@ fleet's instance that owns the hook delivers them.`, stderr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *timeout <= 0 {
+		return usagef("-timeout %v: want a positive duration", *timeout)
+	}
 	if *url == "" {
 		return usagef("-postgres is required")
 	}
