@@ -26,6 +26,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -265,6 +266,22 @@ func schemaVersion(ctx context.Context, q interface {
 	return v, err
 }
 
+// checkSchemaVersion refuses a schema not at PostgresSchemaVersion, one
+// never migrated included, with ErrSchemaVersion and what to run.
+func checkSchemaVersion(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions) error {
+	v, err := schemaVersion(ctx, pool, opts)
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
+		v, err = 0, nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqshook: postgres: reading the schema's version (run MigratePostgres or \"sqshook migrate\"): %w", err)
+	}
+	if v != PostgresSchemaVersion {
+		return fmt.Errorf("%w: the database is at version %d, this package needs %d (run MigratePostgres or \"sqshook migrate\")", ErrSchemaVersion, v, PostgresSchemaVersion)
+	}
+	return nil
+}
+
 // postgresConfig is WithPostgres's arguments.
 type postgresConfig struct {
 	pool *pgxpool.Pool
@@ -344,12 +361,8 @@ func (d *Dispatcher) openPostgres() error {
 	opts := c.opts.withDefaults()
 	ctx, cancel := context.WithTimeout(context.Background(), postgresOpenTimeout)
 	defer cancel()
-	v, err := schemaVersion(ctx, c.pool, opts)
-	if err != nil {
-		return fmt.Errorf("sqshook: postgres: reading the schema's version (run MigratePostgres or \"sqshook migrate\"): %w", err)
-	}
-	if v != PostgresSchemaVersion {
-		return fmt.Errorf("%w: the database is at version %d, this package needs %d (run MigratePostgres or \"sqshook migrate\")", ErrSchemaVersion, v, PostgresSchemaVersion)
+	if err := checkSchemaVersion(ctx, c.pool, opts); err != nil {
+		return err
 	}
 	s := &pgStore{
 		pool: c.pool, opts: opts, log: d.cfg.logger,

@@ -153,6 +153,9 @@ func ReplayPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOption
 	if err := opts.checkNames(); err != nil {
 		return 0, fmt.Errorf("sqshook: Replay: %w", err)
 	}
+	if err := checkSchemaVersion(ctx, pool, opts); err != nil {
+		return 0, err
+	}
 	n := opts.name
 	var inserted int
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -235,6 +238,11 @@ func pgSweepBatchKey(opts PostgresOptions) string { return "sqshook_sweep_batch:
 // a transaction that committed long after it began (its created_at is
 // when it began) may outlive the retention by that long.
 func SweepPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions) (int64, error) {
+	if pool != nil && opts.checkNames() == nil {
+		if err := checkSchemaVersion(ctx, pool, opts); err != nil {
+			return 0, err
+		}
+	}
 	return sweepPostgres(ctx, pool, opts, nil)
 }
 

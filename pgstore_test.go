@@ -651,3 +651,29 @@ func TestPostgresPoolTooSmall(t *testing.T) {
 		t.Fatalf("New: %v; want the pool's size named", err)
 	}
 }
+
+// TestPostgresNotMigrated: New, Replay and the sweep on a schema never
+// migrated refuse with ErrSchemaVersion, saying what to run, rather than
+// a database error about a missing table.
+func TestPostgresNotMigrated(t *testing.T) {
+	url := pgTestURL(t)
+	pool := pgTestPool(t, url)
+	opts := sqshook.PostgresOptions{Schema: pgTestSchema(t, url)}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, sqshook.ErrSchemaVersion) || !strings.Contains(err.Error(), "sqshook migrate") {
+			t.Errorf("%s: %v; want ErrSchemaVersion naming the migration", what, err)
+		}
+	}
+	d, err := sqshook.New(nil, sqshook.WithPostgres(pool, opts))
+	if err == nil {
+		d.Close(ctx)
+	}
+	check("New", err)
+	_, err = sqshook.ReplayPostgres(ctx, pool, opts, "", "h", time.Now().Add(-time.Hour))
+	check("ReplayPostgres", err)
+	_, err = sqshook.SweepPostgres(ctx, pool, opts)
+	check("SweepPostgres", err)
+}
