@@ -65,6 +65,9 @@ fleet's instance that owns the hook delivers them.`, stderr)
 	}
 	defer pool.Close()
 	n, err := sqshook.ReplayPostgres(ctx, pool, sqshook.PostgresOptions{Schema: *schema}, *tenant, *hook, from)
+	if errors.Is(err, sqshook.ErrUnknownHook) {
+		return fmt.Errorf("%s: tenant %q has no hook %q in this schema: %w", where, *tenant, *hook, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}

@@ -73,7 +73,7 @@ func TestReplayInsertsCopies(t *testing.T) {
 	// Another tenant's hook of that id is unknown.
 	errb.Reset()
 	args[6] = "umbrella"
-	if code := run(ctx, args, &out, &errb); code != 1 || !strings.Contains(errb.String(), "unknown hook") {
+	if code := run(ctx, args, &out, &errb); code != 1 || !strings.Contains(errb.String(), "unknown hook") || !strings.Contains(errb.String(), `tenant "umbrella" has no hook`) {
 		t.Fatalf("replay of another tenant's hook: exit %d, %q", code, errb.String())
 	}
 }
