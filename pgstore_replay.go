@@ -238,25 +238,34 @@ func pgSweepBatchKey(opts PostgresOptions) string { return "sqshook_sweep_batch:
 // a transaction that committed long after it began (its created_at is
 // when it began) may outlive the retention by that long.
 func SweepPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions) (int64, error) {
-	if pool != nil && opts.checkNames() == nil {
-		if err := checkSchemaVersion(ctx, pool, opts); err != nil {
-			return 0, err
-		}
+	if err := checkSweepArgs(pool, opts); err != nil {
+		return 0, err
+	}
+	if err := checkSchemaVersion(ctx, pool, opts); err != nil {
+		return 0, err
 	}
 	return sweepPostgres(ctx, pool, opts, nil)
+}
+
+// checkSweepArgs refuses what the sweep cannot run with.
+func checkSweepArgs(pool *pgxpool.Pool, opts PostgresOptions) error {
+	if pool == nil {
+		return errors.New("sqshook: SweepPostgres: nil pool")
+	}
+	if opts.Retention < 0 { // not "keep for ever": it would delete every delivered event
+		return errors.New("sqshook: SweepPostgres: retention must not be negative; 0 means the default")
+	}
+	if err := opts.checkNames(); err != nil {
+		return fmt.Errorf("sqshook: SweepPostgres: %w", err)
+	}
+	return nil
 }
 
 // sweepPostgres is SweepPostgres, running first, while it holds the
 // sweep's lock, the instance's sweep of parked copies when there is one.
 func sweepPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions, first func(context.Context) error) (int64, error) {
-	if pool == nil {
-		return 0, errors.New("sqshook: SweepPostgres: nil pool")
-	}
-	if opts.Retention < 0 { // not "keep for ever": it would delete every delivered event
-		return 0, errors.New("sqshook: SweepPostgres: retention must not be negative; 0 means the default")
-	}
-	if err := opts.checkNames(); err != nil {
-		return 0, fmt.Errorf("sqshook: SweepPostgres: %w", err)
+	if err := checkSweepArgs(pool, opts); err != nil {
+		return 0, err
 	}
 	opts = opts.retentionDefaults()
 	conn, err := pool.Acquire(ctx)
