@@ -300,7 +300,7 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 	pipes := d.pipeListLocked()
 	d.mu.Unlock()
 	if d.store != nil && d.store.pg != nil {
-		if err := d.store.pg.flush(ctx, pipes); err != nil {
+		if err := d.store.pg.flush(ctx, pipes, d.closing); err != nil {
 			return err
 		}
 		d.mu.Lock()

@@ -283,8 +283,14 @@ func (ed *eventData) attributes() map[string]types.MessageAttributeValue {
 // attrViews appends to dst the event's message attributes in name order
 // (its own, sqshook's, and the traceparent when not ""), as attributes
 // does without a map: the lean path's (see leanEntries). They point into
-// the event's data.
-func (ed *eventData) attrViews(dst []attrView, traceparent string) []attrView {
+// the event's data. ok is false, and dst unchanged, for an attribute with
+// a list value, which views do not hold (the SDK client sends it).
+func (ed *eventData) attrViews(dst []attrView, traceparent string) (_ []attrView, ok bool) {
+	for _, v := range ed.ev.Attributes {
+		if v.StringListValues != nil || v.BinaryListValues != nil {
+			return dst, false
+		}
+	}
 	for k, v := range ed.ev.Attributes {
 		dst = append(dst, attrView{name: k, dataType: v.DataType, value: v.StringValue, binary: v.BinaryValue})
 	}
@@ -295,7 +301,7 @@ func (ed *eventData) attrViews(dst []attrView, traceparent string) []attrView {
 		dst = append(dst, attrView{name: AttrTraceParent, dataType: &stringDataType, value: &ed.tel.traceparent})
 	}
 	sortAttrViews(dst)
-	return dst
+	return dst, true
 }
 
 // stringDataType is the DataType of sqshook's attributes; the SDK only

@@ -773,3 +773,69 @@ func TestLeanDispatcherAttributes(t *testing.T) {
 		t.Fatalf("attributes %v, want %v", got, want)
 	}
 }
+
+// TestLeanListAttributeAsSDK: an attribute with a list value (which SQS
+// reserves) is not dropped by the lean path's attribute views: the batch
+// goes through the SDK client, which sends the list as the SDK path does.
+func TestLeanListAttributeAsSDK(t *testing.T) {
+	sent := func(sdkPath bool) string {
+		srv := sqstest.NewServer()
+		defer srv.Close()
+		url := srv.CreateQueue("q", nil)
+		h := Hook{ID: "h", Enabled: true, HookType: HookTypeSQS, SQSQueueURL: url, SQSRegion: "us-east-1",
+			SQSAuthType: AuthKeys, SQSKey: "AKIAIOSFODNN7EXAMPLE", SQSSecret: "secret"}
+		rec := &bodyRecorder{next: http.DefaultTransport}
+		d, err := New([]Hook{h}, WithEndpoint(srv.URL()),
+			WithClientOptions(ClientOptions{SDKSendPath: sdkPath, HTTPClient: &http.Client{Transport: rec}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		defer d.Close(ctx)
+		ev := Event{ID: "e-1", Type: "message.new", Body: []byte(`{}`), Attributes: map[string]types.MessageAttributeValue{
+			"tags": {DataType: aws.String("String"), StringValue: aws.String("x"), StringListValues: []string{"a", "b"}},
+		}}
+		if err := d.Publish(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Flush(ctx); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		return rec.all()
+	}
+	for _, sdkPath := range []bool{true, false} {
+		if body := sent(sdkPath); !strings.Contains(body, `"StringListValues":["a","b"]`) {
+			t.Errorf("SDK path %v: the list was not sent:\n%s", sdkPath, body)
+		}
+	}
+}
+
+// bodyRecorder keeps the bodies of the requests it passes on.
+type bodyRecorder struct {
+	next   http.RoundTripper
+	mu     sync.Mutex
+	bodies []string
+}
+
+func (r *bodyRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		req.Body.Close()
+		r.mu.Lock()
+		r.bodies = append(r.bodies, string(b))
+		r.mu.Unlock()
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
+	return r.next.RoundTrip(req)
+}
+
+func (r *bodyRecorder) all() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.bodies, "\n")
+}

@@ -273,8 +273,11 @@ func checkSchemaVersion(ctx context.Context, pool *pgxpool.Pool, opts PostgresOp
 	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
 		v, err = 0, nil
 	}
-	if err != nil {
+	if pe := (*pgconn.PgError)(nil); err != nil && errors.As(err, &pe) {
 		return fmt.Errorf("sqshook: postgres: reading the schema's version (run MigratePostgres or \"sqshook migrate\"): %w", err)
+	}
+	if err != nil { // no answer: the database is down, or ctx ended
+		return fmt.Errorf("sqshook: postgres: reading the schema's version: %w: %w", ErrStoreUnavailable, err)
 	}
 	if v != PostgresSchemaVersion {
 		return fmt.Errorf("%w: the database is at version %d, this package needs %d (run MigratePostgres or \"sqshook migrate\")", ErrSchemaVersion, v, PostgresSchemaVersion)

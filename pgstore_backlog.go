@@ -269,21 +269,33 @@ func (s *pgStore) backlogStats(st *storeStats) {
 }
 
 // flush is Flush's wait on the database: until no copy, of the hooks of
-// pipes, of an event this instance recorded before the call (the largest
-// id then) is left in the database, delivered or dead-lettered by
-// whichever instance owns the hook. Copies held past their retry budget
-// are waited for, as the spool's are; replays are not (Replay is not a
-// publish). It looks every Poll (at least every 10 ms) and returns ctx's
-// error when ctx ends first; a round trip the database does not answer
-// is tried again.
-func (s *pgStore) flush(ctx context.Context, pipes []*pipe) error {
+// the active pipes, of an event this instance recorded before the call
+// (the largest id then) is left in the database, delivered or
+// dead-lettered by whichever instance owns the hook. Copies held past
+// their retry budget are waited for, as the spool's are; replays are not
+// (Replay is not a publish), nor are the hooks of retired pipes (a pipe
+// draining a removed hook waits for its copies itself, and what is left
+// after it is parked). It looks every Poll (at least every 10 ms) and
+// returns ctx's error when ctx ends first, and nil when closing is closed
+// (Close leaves the copies in the database: Flush then waits for the
+// pipes, as without a database); a round trip the database does not
+// answer is tried again.
+func (s *pgStore) flush(ctx context.Context, pipes []*pipe, closing <-chan struct{}) error {
 	upto := s.lastEvent.Load()
 	if upto == 0 {
 		return nil
 	}
+	var active []*pipe
+	for _, p := range pipes {
+		p.mu.Lock()
+		if p.state == pipeActive && !p.aborted {
+			active = append(active, p)
+		}
+		p.mu.Unlock()
+	}
 	var ids []int64
 	s.mu.Lock()
-	for _, p := range pipes {
+	for _, p := range active {
 		if id, ok := s.hooks[p.storeKey()]; ok && !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}
@@ -300,6 +312,8 @@ func (s *pgStore) flush(ctx context.Context, pipes []*pipe) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-closing:
+			return nil
 		case <-t.C:
 		}
 		var left bool

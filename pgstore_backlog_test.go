@@ -450,3 +450,30 @@ func TestPostgresFlushWaitsForTheDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresFlushEndsAtClose: a Flush waiting for copies in the
+// database returns once Close has given up on them (they stay in the
+// database for the fleet), as a Flush without a database returns when
+// the pipes finish; it used to wait for its context, here for ever.
+func TestPostgresFlushEndsAtClose(t *testing.T) {
+	e := newPGEnv(t, 2*time.Second)
+	n := e.node(t, "a", []sqshook.Hook{pgHook("h", e.srv.CreateQueue("q", nil))})
+	n.sqs.kill() // calls never answer
+	if err := n.d.Publish(context.Background(), sqshook.Event{ID: "e-1", Type: "message.new", Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- n.d.Flush(context.Background()) }()
+	time.Sleep(200 * time.Millisecond) // Flush polls the database
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_ = n.d.Close(ctx) // gives up: the copy stays in the database
+	select {
+	case <-flushed:
+	case <-time.After(time.Minute):
+		t.Fatal("Flush still waiting a minute after Close returned")
+	}
+	if got := e.count(t, "sqshook_copy"); got != 1 {
+		t.Errorf("%d copies left in the database, want the 1 Close gave up on", got)
+	}
+}

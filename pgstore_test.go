@@ -627,6 +627,10 @@ func TestPostgresOptionsRefused(t *testing.T) {
 	if _, err := sqshook.ReplayPostgres(ctx, pool, sqshook.PostgresOptions{Schema: long}, "", "h", time.Time{}); err == nil || !strings.Contains(err.Error(), "at most 63") {
 		t.Errorf("ReplayPostgres with a 64-byte schema: %v", err)
 	}
+	// A database that does not answer is unavailable, not unmigrated.
+	if _, err := sqshook.ReplayPostgres(ctx, pool, sqshook.PostgresOptions{}, "", "h", time.Time{}); !errors.Is(err, sqshook.ErrStoreUnavailable) || strings.Contains(err.Error(), "migrate") {
+		t.Errorf("ReplayPostgres with no database: %v; want ErrStoreUnavailable, no advice to migrate", err)
+	}
 }
 
 // TestPostgresPoolTooSmall: New refuses a pool of one connection before

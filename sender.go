@@ -57,10 +57,15 @@ func (p *pipe) send(batch []*entry, limited bool) {
 			Id:          &batchIDs[i], // read only, as every request member
 			MessageBody: e.body(),
 		}
+		var viewed bool
 		if le != nil {
 			le.digests[i] = e.digest()
-			le.attrs[i] = e.ev.attrViews(le.store[i][:0], p.tel.traceparent(e.ev))
-		} else {
+			le.attrs[i], viewed = e.ev.attrViews(le.store[i][:0], p.tel.traceparent(e.ev))
+			if !viewed {
+				le.attrs[i] = nil
+			}
+		}
+		if !viewed { // the SDK's map (a list value sends the batch through the SDK client)
 			re.MessageAttributes = e.ev.attributes()
 			p.tel.inject(e.ev, re.MessageAttributes)
 		}
