@@ -380,11 +380,17 @@ func (le *leanEntries) views(i int, e *types.SendMessageBatchRequestEntry, scrat
 	if le != nil && i < le.n && le.attrs[i] != nil {
 		return le.attrs[i]
 	}
-	if e.MessageAttributes == nil {
+	return attrViewsOf(e.MessageAttributes, scratch)
+}
+
+// attrViewsOf returns the attributes of m in name order, in scratch (nil
+// for a nil map).
+func attrViewsOf(m map[string]types.MessageAttributeValue, scratch []attrView) []attrView {
+	if m == nil {
 		return nil
 	}
 	as := scratch[:0]
-	for k, a := range e.MessageAttributes {
+	for k, a := range m {
 		as = append(as, attrView{name: k, dataType: a.DataType, value: a.StringValue, binary: a.BinaryValue})
 	}
 	sortAttrViews(as)
@@ -799,8 +805,7 @@ func hexEqual(s string, sum []byte) bool {
 // md5OfAttrViews.
 func md5OfAttributes(attrs map[string]types.MessageAttributeValue, utf16 bool) [md5.Size]byte {
 	var scratch [MaxMessageAttributes]attrView
-	e := types.SendMessageBatchRequestEntry{MessageAttributes: attrs}
-	return md5OfAttrViews((*leanEntries)(nil).views(0, &e, scratch[:]), utf16)
+	return md5OfAttrViews(attrViewsOf(attrs, scratch[:]), utf16)
 }
 
 // md5OfAttrViews is SQS's MD5OfMessageAttributes: the attributes, sorted

@@ -105,7 +105,7 @@ func leanEntriesOf(in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchInput, *
 	le := getLeanEntries(len(in.Entries))
 	for i := range bare.Entries {
 		if bare.Entries[i].MessageAttributes != nil {
-			le.attrs[i] = (*leanEntries)(nil).views(i, &in.Entries[i], le.store[i][:])
+			le.attrs[i] = attrViewsOf(in.Entries[i].MessageAttributes, le.store[i][:])
 			bare.Entries[i].MessageAttributes = nil
 		}
 	}

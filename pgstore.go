@@ -115,7 +115,6 @@ func (o PostgresOptions) withDefaults() PostgresOptions {
 	return o.retentionDefaults().quotaDefaults()
 }
 
-// name is a table's (or sequence's) name, qualified by the schema.
 // maxPGIdentifier is the longest name PostgreSQL keeps whole: a longer
 // one is cut, so that two schema names alike in their first 63 bytes
 // would be one schema.
@@ -151,6 +150,7 @@ func printableName(s string) bool {
 	return true
 }
 
+// name is a table's (or sequence's) name, qualified by the schema.
 func (o PostgresOptions) name(table string) string {
 	if o.Schema == "" {
 		return pgx.Identifier{table}.Sanitize()
@@ -270,13 +270,13 @@ func schemaVersion(ctx context.Context, q interface {
 // never migrated included, with ErrSchemaVersion and what to run.
 func checkSchemaVersion(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions) error {
 	v, err := schemaVersion(ctx, pool, opts)
-	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
-		v, err = 0, nil
-	}
-	if pe := (*pgconn.PgError)(nil); err != nil && errors.As(err, &pe) {
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe) && pe.Code == "42P01": // undefined_table: never migrated
+		v = 0
+	case pe != nil:
 		return fmt.Errorf("sqshook: postgres: reading the schema's version (run MigratePostgres or \"sqshook migrate\"): %w", err)
-	}
-	if err != nil { // no answer: the database is down, or ctx ended
+	case err != nil: // no answer: the database is down, or ctx ended
 		return fmt.Errorf("sqshook: postgres: reading the schema's version: %w: %w", ErrStoreUnavailable, err)
 	}
 	if v != PostgresSchemaVersion {
@@ -655,6 +655,7 @@ SELECT id FROM e`
 	}
 	s.backlogAdded(keys)
 	for last := s.lastEvent.Load(); id > last && !s.lastEvent.CompareAndSwap(last, id); last = s.lastEvent.Load() {
+		// another record raised it meanwhile: compare again
 	}
 	if tx == nil {
 		s.signal() // committed: this instance may own the hooks

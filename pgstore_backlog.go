@@ -90,16 +90,7 @@ func (s *pgStore) backlogRound(ctx context.Context, d *Dispatcher) error {
 	var ids, own []int64
 	keyOf := map[int64]string{}
 	ownSet := map[int64]bool{}
-	// A pipe's lock is never taken under the store's: settle takes the
-	// store's lock under the pipe's.
-	active := pipes[:0:0]
-	for _, p := range pipes {
-		p.mu.Lock()
-		if p.state == pipeActive && !p.aborted {
-			active = append(active, p)
-		}
-		p.mu.Unlock()
-	}
+	active := activePipes(pipes) // before the store's lock: see pgStore.mu
 	s.mu.Lock()
 	for _, p := range active {
 		k := p.storeKey()
@@ -285,15 +276,8 @@ func (s *pgStore) flush(ctx context.Context, pipes []*pipe, closing <-chan struc
 	if upto == 0 {
 		return nil
 	}
-	var active []*pipe
-	for _, p := range pipes {
-		p.mu.Lock()
-		if p.state == pipeActive && !p.aborted {
-			active = append(active, p)
-		}
-		p.mu.Unlock()
-	}
 	var ids []int64
+	active := activePipes(pipes)
 	s.mu.Lock()
 	for _, p := range active {
 		if id, ok := s.hooks[p.storeKey()]; ok && !slices.Contains(ids, id) {

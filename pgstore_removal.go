@@ -51,6 +51,21 @@ type pgRenewal struct {
 	sent time.Time // when the statement was sent (monotonic)
 }
 
+// activePipes are those of pipes that serve their hook now (not retired,
+// not aborted). Each pipe's lock is taken in turn, with no store lock
+// held.
+func activePipes(pipes []*pipe) []*pipe {
+	var active []*pipe
+	for _, p := range pipes {
+		p.mu.Lock()
+		if p.state == pipeActive && !p.aborted {
+			active = append(active, p)
+		}
+		p.mu.Unlock()
+	}
+	return active
+}
+
 // sortPipes splits the dispatcher's pipes into the active ones and the
 // retired ones whose hook's copies the database may still hold (see
 // pipe.storeDraining). A retired pipe whose hook an active pipe of this
@@ -58,14 +73,9 @@ type pgRenewal struct {
 // with the database: the active pipe delivers those copies.
 func (s *pgStore) sortPipes(pipes []*pipe) (active, retired []*pipe) {
 	keys := map[string]bool{}
-	for _, p := range pipes {
-		p.mu.Lock()
-		ok := p.state == pipeActive && !p.aborted
-		p.mu.Unlock()
-		if ok {
-			active = append(active, p)
-			keys[p.storeKey()] = true
-		}
+	active = activePipes(pipes)
+	for _, p := range active {
+		keys[p.storeKey()] = true
 	}
 	for _, p := range pipes {
 		if !p.storeDraining() {
