@@ -729,7 +729,22 @@ func (p *pipe) pumpLocked() {
 		p.d.wg.Add(1)
 		go p.send(batch, p.inflight >= p.slotsLocked())
 	}
+	p.stopIdleLingerLocked()
 	p.maybeDoneLocked()
+}
+
+// stopIdleLingerLocked stops the linger timer once nothing is queued (the
+// batch it waited for went out full): a timer left to fire would only wake
+// a thread to find nothing to send.
+func (p *pipe) stopIdleLingerLocked() {
+	queued := p.q.len()
+	if p.fifo {
+		queued = p.fq.len()
+	}
+	if queued == 0 && p.lingerSet && p.linger.Stop() {
+		p.lingerSet = false
+		p.d.wg.Done()
+	}
 }
 
 // slotsLocked is the in-flight limit: one probe at a time while failing

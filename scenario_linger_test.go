@@ -2,6 +2,7 @@ package sqshook
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -74,6 +75,19 @@ func (c *fakeClock) advance(d time.Duration) {
 	}
 }
 
+// pending counts the timers neither fired nor stopped.
+func (c *fakeClock) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if !t.fired && !t.stopped {
+			n++
+		}
+	}
+	return n
+}
+
 type countingSQS struct {
 	SQSAPI
 	mu      sync.Mutex
@@ -129,7 +143,45 @@ func TestLingerWaitsForTheClock(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or a deadline passes.
+// TestLingerStoppedByFullBatch: the linger timer a batch's first event
+// arms is stopped when the batch goes out full and nothing is left queued
+// (else every batch would wake a thread once more for nothing), and stays
+// armed for what is left.
+func TestLingerStoppedByFullBatch(t *testing.T) {
+	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	fake := &countingSQS{}
+	hook := Hook{ID: "h", Enabled: true, HookType: "sqs", SQSQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/q", SQSRegion: "us-east-1", SQSAuthType: "resource"}
+	d, err := New([]Hook{hook}, withClock(clk), WithLinger(50*time.Millisecond),
+		WithClientFunc(func(context.Context, Hook) (SQSAPI, error) { return fake, nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	publish := func(n int) {
+		for range n {
+			if err := d.Publish(context.Background(), Event{Type: "message.new", Body: []byte(`{"i":1}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	publish(10)
+	waitFor(t, func() bool { return d.Stats().Hooks[0].Delivered == 10 })
+	if n := clk.pending(); n != 0 {
+		t.Fatalf("%d timers armed after a full batch went out with nothing queued, want 0", n)
+	}
+	publish(13)
+	waitFor(t, func() bool { return d.Stats().Hooks[0].Delivered == 20 })
+	if n := clk.pending(); n != 1 {
+		t.Fatalf("%d timers armed with 3 events queued, want the linger timer", n)
+	}
+	clk.advance(50 * time.Millisecond)
+	waitFor(t, func() bool { return d.Stats().Hooks[0].Delivered == 23 })
+	if got := fake.sent(); !slices.Equal(got, []int{10, 10, 3}) {
+		t.Errorf("batches %v, want [10 10 3]", got)
+	}
+}
+
+// waitFor polls cond until until it holds or a deadline passes.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
