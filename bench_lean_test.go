@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,6 +171,12 @@ func cpuBenchRates() []int {
 // sqshook ways, their ratios to the floor and to the raw SDK loop of the
 // same run. Each way runs SQSHOOK_CPU_SECONDS seconds (default 3); run
 // with -benchtime=1x.
+//
+// The ways run one after the other, and the machine's load moves between
+// them; "interleaved" measures the floor and sqshook's lean path in
+// alternating one-second slices instead (SQSHOOK_CPU_ROUNDS pairs,
+// default 6), so that both see the same machine, and reports their ratio
+// over all slices (x-floor) and the median of the rounds' ratios.
 func BenchmarkClientCPU(b *testing.B) {
 	url := startFakeSQSProcess(b, 5*time.Millisecond)
 	queueURL := url + "/" + sqstest.AccountID + "/cpu"
@@ -177,21 +184,32 @@ func BenchmarkClientCPU(b *testing.B) {
 	if s, err := strconv.ParseFloat(os.Getenv("SQSHOOK_CPU_SECONDS"), 64); err == nil && s > 0 {
 		dur = time.Duration(s * float64(time.Second))
 	}
+	rounds := 6
+	if n, err := strconv.Atoi(os.Getenv("SQSHOOK_CPU_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
 	body := benchChatBody(b, 1800)
 	hook := benchSQSHook("cpu", queueURL)
 
 	for _, rate := range cpuBenchRates() {
+		ways := map[string]func(b *testing.B) cpuWay{
+			"floor":        func(b *testing.B) cpuWay { return floorWay(b, queueURL, body, rate) },
+			"sdk-raw":      func(b *testing.B) cpuWay { return sdkRawWay(b, url, hook, body, rate, false) },
+			"sdk-trimmed":  func(b *testing.B) cpuWay { return sdkRawWay(b, url, hook, body, rate, true) },
+			"sqshook-sdk":  func(b *testing.B) cpuWay { return dispatcherWay(b, url, hook, body, rate, true) },
+			"sqshook-lean": func(b *testing.B) cpuWay { return dispatcherWay(b, url, hook, body, rate, false) },
+		}
 		results := map[string]cpuResult{}
-		run := func(name string, fn func(b *testing.B) int) {
+		for _, name := range []string{"floor", "sdk-raw", "sdk-trimmed", "sqshook-sdk", "sqshook-lean"} {
 			b.Run(fmt.Sprintf("rate=%d/%s", rate, name), func(b *testing.B) {
+				w := ways[name](b)
+				defer w.close()
 				var r cpuResult
 				for range b.N {
-					r = measureCPU(func() int { return fn(b) })
+					r = measureCPU(func() int { return w.run(b, dur) })
 				}
 				results[name] = r
-				b.ReportMetric(r.perEvent, "cpu-µs/event")
-				b.ReportMetric(r.allocsPerCall, "allocs/batch")
-				b.ReportMetric(float64(r.events)/r.elapsed.Seconds(), "events/s")
+				r.report(b)
 				if f := results["floor"]; f.perEvent > 0 && name != "floor" {
 					b.ReportMetric(r.perEvent/f.perEvent, "x-floor")
 				}
@@ -200,13 +218,57 @@ func BenchmarkClientCPU(b *testing.B) {
 				}
 			})
 		}
-
-		run("floor", func(b *testing.B) int { return cpuFloor(b, queueURL, body, rate, dur) })
-		run("sdk-raw", func(b *testing.B) int { return cpuSDKRaw(b, url, hook, body, rate, dur, false) })
-		run("sdk-trimmed", func(b *testing.B) int { return cpuSDKRaw(b, url, hook, body, rate, dur, true) })
-		run("sqshook-sdk", func(b *testing.B) int { return cpuDispatcher(b, url, hook, body, rate, dur, true) })
-		run("sqshook-lean", func(b *testing.B) int { return cpuDispatcher(b, url, hook, body, rate, dur, false) })
+		b.Run(fmt.Sprintf("rate=%d/interleaved", rate), func(b *testing.B) {
+			floor, lean := ways["floor"](b), ways["sqshook-lean"](b)
+			defer floor.close()
+			defer lean.close()
+			// A first slice of each, not counted, opens their connections.
+			floor.run(b, time.Second/2)
+			lean.run(b, time.Second/2)
+			var f, l cpuResult
+			var ratios []float64
+			for range b.N {
+				for range rounds {
+					fr := measureCPU(func() int { return floor.run(b, time.Second) })
+					lr := measureCPU(func() int { return lean.run(b, time.Second) })
+					f.add(fr)
+					l.add(lr)
+					ratios = append(ratios, lr.perEvent/fr.perEvent)
+				}
+			}
+			slices.Sort(ratios)
+			b.ReportMetric(f.perEvent, "floor-cpu-µs/event")
+			b.ReportMetric(l.perEvent, "lean-cpu-µs/event")
+			b.ReportMetric(l.perEvent/f.perEvent, "x-floor")
+			b.ReportMetric(ratios[len(ratios)/2], "x-floor-median")
+			b.ReportMetric(ratios[0], "x-floor-min")
+			b.ReportMetric(ratios[len(ratios)-1], "x-floor-max")
+			b.ReportMetric(l.allocsPerCall, "lean-allocs/batch")
+		})
 	}
+}
+
+// report reports r's figures.
+func (r cpuResult) report(b *testing.B) {
+	b.ReportMetric(r.perEvent, "cpu-µs/event")
+	b.ReportMetric(r.allocsPerCall, "allocs/batch")
+	b.ReportMetric(float64(r.events)/r.elapsed.Seconds(), "events/s")
+}
+
+// add adds o's measurement to r's.
+func (r *cpuResult) add(o cpuResult) {
+	*r = cpuResult{events: r.events + o.events, cpu: r.cpu + o.cpu, mallocs: r.mallocs + o.mallocs, elapsed: r.elapsed + o.elapsed}
+	if r.events > 0 {
+		r.perEvent = float64(r.cpu.Microseconds()) / float64(r.events)
+		r.allocsPerCall = float64(r.mallocs) / (float64(r.events) / sqshook.MaxBatchEntries)
+	}
+}
+
+// cpuWay is one way of sending, set up once: run sends at the way's pace
+// for dur and returns the events acknowledged, close ends the way.
+type cpuWay struct {
+	run   func(b *testing.B, dur time.Duration) int
+	close func()
 }
 
 // cpuEntries are a batch of 10 events as sqshook sends them: the body and
@@ -226,9 +288,9 @@ func cpuEntries(body []byte) []types.SendMessageBatchRequestEntry {
 	return entries
 }
 
-// cpuFloor posts one pre-built, unsigned 10-entry request (encoded once by
+// floorWay posts one pre-built, unsigned 10-entry request (encoded once by
 // encoding/json) with net/http.
-func cpuFloor(b *testing.B, queueURL string, body []byte, rate int, dur time.Duration) int {
+func floorWay(b *testing.B, queueURL string, body []byte, rate int) cpuWay {
 	type attr struct{ DataType, StringValue string }
 	type entry struct {
 		Id, MessageBody   string
@@ -252,8 +314,7 @@ func cpuFloor(b *testing.B, queueURL string, body []byte, rate int, dur time.Dur
 	}
 	endpoint := queueURL[:strings.Index(queueURL[len("http://"):], "/")+len("http://")]
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
-	defer client.CloseIdleConnections()
-	return paced(b, rate, dur, func() error {
+	send := func() error {
 		r, err := http.NewRequest(http.MethodPost, endpoint+"/", bytes.NewReader(payload))
 		if err != nil {
 			return err
@@ -270,15 +331,18 @@ func cpuFloor(b *testing.B, queueURL string, body []byte, rate int, dur time.Dur
 			return fmt.Errorf("floor: status %d", resp.StatusCode)
 		}
 		return nil
-	})
+	}
+	return cpuWay{
+		run:   func(b *testing.B, dur time.Duration) int { return paced(b, rate, dur, send) },
+		close: client.CloseIdleConnections,
+	}
 }
 
-// cpuSDKRaw sends the batch with the SDK client the pool builds; trimmed
+// sdkRawWay sends the batch with the SDK client the pool builds; trimmed
 // also turns off the SDK's MD5 check of the response and removes the
 // middlewares that are not needed to make the call.
-func cpuSDKRaw(b *testing.B, endpoint string, h sqshook.Hook, body []byte, rate int, dur time.Duration, trimmed bool) int {
+func sdkRawWay(b *testing.B, endpoint string, h sqshook.Hook, body []byte, rate int, trimmed bool) cpuWay {
 	pool := sqshook.NewClientPool(sqshook.ClientOptions{Endpoint: endpoint, MaxIdleConnsPerHost: 256})
-	defer pool.CloseIdleConnections()
 	c, err := pool.Client(context.Background(), h)
 	if err != nil {
 		b.Fatal(err)
@@ -288,19 +352,23 @@ func cpuSDKRaw(b *testing.B, endpoint string, h sqshook.Hook, body []byte, rate 
 		opts = append(opts, trimSDK)
 	}
 	in := &sqs.SendMessageBatchInput{QueueUrl: &h.SQSQueueURL, Entries: cpuEntries(body)}
-	return paced(b, rate, dur, func() error {
+	send := func() error {
 		out, err := c.SendMessageBatch(context.Background(), in, opts...)
 		if err == nil && len(out.Failed) > 0 {
 			err = fmt.Errorf("%d entries failed", len(out.Failed))
 		}
 		return err
-	})
+	}
+	return cpuWay{
+		run:   func(b *testing.B, dur time.Duration) int { return paced(b, rate, dur, send) },
+		close: pool.CloseIdleConnections,
+	}
 }
 
-// cpuDispatcher publishes paced events through a Dispatcher (10 per tick,
-// so that its publisher wakes as often as the baselines' tickers) and
-// waits for all to be acknowledged.
-func cpuDispatcher(b *testing.B, endpoint string, h sqshook.Hook, body []byte, rate int, dur time.Duration, sdkPath bool) int {
+// dispatcherWay publishes paced events through a Dispatcher (10 per
+// tick, so that its publisher wakes as often as the baselines' tickers);
+// each run waits for all of its events to be acknowledged.
+func dispatcherWay(b *testing.B, endpoint string, h sqshook.Hook, body []byte, rate int, sdkPath bool) cpuWay {
 	d, err := sqshook.New([]sqshook.Hook{h},
 		sqshook.WithLogger(slog.New(slog.DiscardHandler)),
 		sqshook.WithEndpoint(endpoint),
@@ -309,32 +377,35 @@ func cpuDispatcher(b *testing.B, endpoint string, h sqshook.Hook, body []byte, r
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer benchClose(b, d)
-	ctx := context.Background()
-	var n atomic.Int64
-	var seq atomic.Int64
-	interval := time.Second * sqshook.MaxBatchEntries / time.Duration(rate)
-	start := time.Now()
-	for next := start; next.Sub(start) < dur; next = next.Add(interval) {
-		time.Sleep(time.Until(next))
-		for range sqshook.MaxBatchEntries {
-			i := seq.Add(1)
-			// A full queue (the way does not keep up with the rate) refuses
-			// the event: only acknowledged events count.
-			if err := d.Publish(ctx, sqshook.Event{ID: "evt-" + strconv.FormatInt(i, 10), Type: "message.new", Body: body}); err == nil {
-				n.Add(1)
+	var seq, total int64 // events published, and accepted, by all runs
+	run := func(b *testing.B, dur time.Duration) int {
+		ctx := context.Background()
+		n := 0
+		interval := time.Second * sqshook.MaxBatchEntries / time.Duration(rate)
+		start := time.Now()
+		for next := start; next.Sub(start) < dur; next = next.Add(interval) {
+			time.Sleep(time.Until(next))
+			for range sqshook.MaxBatchEntries {
+				seq++
+				// A full queue (the way does not keep up with the rate)
+				// refuses the event: only acknowledged events count.
+				if err := d.Publish(ctx, sqshook.Event{ID: "evt-" + strconv.FormatInt(seq, 10), Type: "message.new", Body: body}); err == nil {
+					n++
+				}
 			}
 		}
+		fctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if err := d.Flush(fctx); err != nil {
+			b.Fatal(err)
+		}
+		total += int64(n)
+		if st, _ := d.Stats().Hook(h.ID); int64(st.Delivered) != total {
+			b.Fatalf("%d of %d events delivered", st.Delivered, total)
+		}
+		return n
 	}
-	fctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := d.Flush(fctx); err != nil {
-		b.Fatal(err)
-	}
-	if st, _ := d.Stats().Hook(h.ID); int64(st.Delivered) != n.Load() {
-		b.Fatalf("%d of %d events delivered", st.Delivered, n.Load())
-	}
-	return int(n.Load())
+	return cpuWay{run: run, close: func() { benchClose(b, d) }}
 }
 
 // trimSDK turns off the SDK's MD5 check of the response and removes the
