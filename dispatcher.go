@@ -46,6 +46,7 @@ type Dispatcher struct {
 	sendCtx    context.Context // canceled when Close gives up
 	cancelSend context.CancelFunc
 	closing    chan struct{} // closed when Close begins
+	sendJobs   chan sendJob  // to the sender goroutines waiting for a call (sender.go)
 	closeOnce  sync.Once
 	abortOnce  sync.Once
 	wg         sync.WaitGroup // every goroutine and timer callback; not an errgroup: they return no error, and timer callbacks are counted before they exist
@@ -94,6 +95,7 @@ func New(hooks []Hook, opts ...Option) (*Dispatcher, error) {
 		share:    newShare("dispatcher", cfg.maxTotalEvents, cfg.maxTotalBytes),
 		pipes:    make(map[*pipe]struct{}),
 		closing:  make(chan struct{}),
+		sendJobs: make(chan sendJob),
 	}
 	if cfg.clientFor == nil {
 		co := cfg.clientOptions

@@ -727,7 +727,7 @@ func (p *pipe) pumpLocked() {
 		p.inflight++
 		p.inflightN += n
 		p.d.wg.Add(1)
-		go p.send(batch, p.inflight >= p.slotsLocked())
+		p.d.startSend(sendJob{p: p, batch: batch, limited: p.inflight >= p.slotsLocked()})
 	}
 	p.stopIdleLingerLocked()
 	p.maybeDoneLocked()
