@@ -27,7 +27,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -722,16 +721,37 @@ func (e md5Mismatch) Error() string {
 func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutput, le *leanEntries) error {
 	var errs []error
 	var scratch [MaxMessageAttributes]attrView
-	for _, r := range out.Successful {
-		id := aws.ToString(r.Id)
-		n := -1
-		if i, err := strconv.Atoi(id); err == nil && i >= 0 && i < len(in.Entries) && aws.ToString(in.Entries[i].Id) == id {
-			n = i // sqshook's ids are the entries' indexes
+	// Which entry each success is, and the body digests not known yet,
+	// computed together (md5Many).
+	var entryOf [MaxBatchEntries]int
+	var todo [MaxBatchEntries]string
+	var todoSums [MaxBatchEntries][md5.Size]byte
+	var todoOf [MaxBatchEntries]int // the entry's place in todo, plus one
+	k := 0
+	for j, r := range out.Successful {
+		n := entryIndex(in, aws.ToString(r.Id))
+		if j < len(entryOf) {
+			entryOf[j] = n
 		}
-		for i := 0; n < 0 && i < len(in.Entries); i++ {
-			if aws.ToString(in.Entries[i].Id) == id {
-				n = i
-			}
+		if n < 0 || n >= MaxBatchEntries || r.MD5OfMessageBody == nil || todoOf[n] > 0 {
+			continue
+		}
+		if d := le.digest(n); d != nil && d.p.Load() != nil {
+			continue
+		}
+		todo[k] = *in.Entries[n].MessageBody
+		k++
+		todoOf[n] = k
+	}
+	md5Many(todo[:k], todoSums[:k])
+
+	for j, r := range out.Successful {
+		id := aws.ToString(r.Id)
+		var n int
+		if j < len(entryOf) {
+			n = entryOf[j]
+		} else {
+			n = entryIndex(in, id)
 		}
 		if n < 0 {
 			continue // the SDK ignores it too; settlement reports unknown ids
@@ -739,10 +759,17 @@ func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutpu
 		e := &in.Entries[n]
 		if r.MD5OfMessageBody != nil {
 			var sum [md5.Size]byte
-			if d := le.digest(n); d != nil {
+			d := le.digest(n)
+			switch {
+			case n < MaxBatchEntries && todoOf[n] > 0:
+				sum = todoSums[todoOf[n]-1]
+				if d != nil {
+					d.set(sum)
+				}
+			case d != nil:
 				sum = *d.sum(*e.MessageBody)
-			} else {
-				sum = md5.Sum(unsafe.Slice(unsafe.StringData(*e.MessageBody), len(*e.MessageBody))) // read only: no copy of the body
+			default:
+				sum = md5.Sum(stringBytes(*e.MessageBody))
 			}
 			if !hexEqual(*r.MD5OfMessageBody, sum[:]) {
 				errs = append(errs, md5Mismatch{id, "body", *r.MD5OfMessageBody, hex.EncodeToString(sum[:])})
@@ -758,6 +785,19 @@ func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutpu
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// entryIndex returns the index of the entry of in with id, or -1.
+func entryIndex(in *sqs.SendMessageBatchInput, id string) int {
+	if i, err := strconv.Atoi(id); err == nil && i >= 0 && i < len(in.Entries) && aws.ToString(in.Entries[i].Id) == id {
+		return i // sqshook's ids are the entries' indexes
+	}
+	for i := range in.Entries {
+		if aws.ToString(in.Entries[i].Id) == id {
+			return i
+		}
+	}
+	return -1
 }
 
 // hexEqual reports whether s is the lowercase or uppercase hex of sum.
