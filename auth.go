@@ -338,9 +338,6 @@ func NewClientPool(opts ClientOptions) *ClientPool {
 		t.MaxIdleConnsPerHost = n
 		t.MaxIdleConns = max(t.MaxIdleConns, n)
 		t.MaxConnsPerHost = opts.connsPerHost()
-		// A request of up to 64 KiB (ten chat events are about 20) goes out
-		// in one write, headers and body (see leanTarget.request).
-		t.WriteBufferSize = 64 << 10
 		p.transport = t
 		p.httpClient = &http.Client{Transport: t}
 	}

@@ -11,14 +11,12 @@ import (
 	"io"
 	"math/bits"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -840,75 +838,4 @@ func (r *bodyRecorder) all() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return strings.Join(r.bodies, "\n")
-}
-
-// writeCountingConn counts the writes made to a connection.
-type writeCountingConn struct {
-	net.Conn
-	writes *atomic.Int64
-}
-
-func (c writeCountingConn) Write(p []byte) (int, error) {
-	c.writes.Add(1)
-	return c.Conn.Write(p)
-}
-
-// TestLeanRequestOneWrite: a lean request of about 20 KB (ten 2 KB
-// bodies) reaches the connection in one write, headers and body together
-// (net/http flushes the headers of a body it does not know to be in
-// memory first, then copies the body through a buffer allocated per
-// request), and a request larger than the write buffer still arrives
-// whole.
-func TestLeanRequestOneWrite(t *testing.T) {
-	srv := sqstest.NewServer()
-	defer srv.Close()
-	pool := NewClientPool(ClientOptions{Endpoint: srv.URL()})
-	defer pool.CloseIdleConnections()
-	var writes atomic.Int64
-	dial := pool.transport.DialContext
-	pool.transport.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return writeCountingConn{Conn: c, writes: &writes}, nil
-	}
-	q := srv.CreateQueue("q", nil)
-	h := Hook{ID: "h", Enabled: true, HookType: HookTypeSQS, SQSQueueURL: q, SQSRegion: "us-east-1",
-		SQSAuthType: AuthKeys, SQSKey: "AKIAEXAMPLE", SQSSecret: "secret"}
-	lean, release, err := pool.acquire(context.Background(), h, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	batch := func(bodySize int) *sqs.SendMessageBatchInput {
-		in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(q)}
-		for i := range MaxBatchEntries {
-			in.Entries = append(in.Entries, types.SendMessageBatchRequestEntry{
-				Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(strings.Repeat("x", bodySize))})
-		}
-		return in
-	}
-	send := func(in *sqs.SendMessageBatchInput) {
-		t.Helper()
-		out, err := lean.SendMessageBatch(context.Background(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(out.Successful) != len(in.Entries) {
-			t.Fatalf("%d of %d entries acknowledged", len(out.Successful), len(in.Entries))
-		}
-	}
-	send(batch(2000)) // dials, and for a lean client probes the endpoint
-	for range 3 {
-		before := writes.Load()
-		send(batch(2000))
-		if n := writes.Load() - before; n != 1 {
-			t.Fatalf("a 20 KB request took %d writes, want 1", n)
-		}
-	}
-	send(batch(20_000)) // 200 KB, over the write buffer
-	if got := srv.Count(q); got != 5*MaxBatchEntries {
-		t.Fatalf("%d messages in the queue, want %d", got, 5*MaxBatchEntries)
-	}
 }
