@@ -60,6 +60,10 @@ var avx256md5consts = func() []uint32 {
 	return c
 }()
 
+// maxPooledMD5Buf bounds the buffers kept for reuse: eight bodies of
+// 64 KiB.
+const maxPooledMD5Buf = 512 << 10
+
 // md5Bufs hold the padded messages of md5x8.
 var md5Bufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
 
@@ -129,7 +133,7 @@ func md5x8(msgs []string, sums [][md5.Size]byte) bool {
 		binary.LittleEndian.PutUint32(sums[i][8:], st.c[i])
 		binary.LittleEndian.PutUint32(sums[i][12:], st.d[i])
 	}
-	if cap(buf) <= maxMD5Buf {
+	if cap(buf) <= maxPooledMD5Buf {
 		*bp = buf[:0]
 		md5Bufs.Put(bp)
 	}
