@@ -53,9 +53,10 @@ const (
 	pipeDone     // drained or aborted: takes nothing more
 )
 
-// pipe is one hook's pipeline: bounded queue, batcher and senders. Its
-// goroutines exist only while it has work: one per call in flight, plus
-// timer callbacks for linger and retries.
+// pipe is one hook's pipeline: bounded queue, batcher and senders. It
+// owns no goroutine: its calls in flight run on the dispatcher's sender
+// goroutines (which end 2 s after their last call), and its timer
+// callbacks for linger and retries run only while it has work.
 type pipe struct {
 	d          *Dispatcher
 	tenant     *tenant
