@@ -112,11 +112,16 @@ func measureCPU(fn func() int) cpuResult {
 	c1, t1 := cpuTime(), time.Now()
 	runtime.ReadMemStats(&m1)
 	r := cpuResult{events: n, cpu: c1 - c0, mallocs: m1.Mallocs - m0.Mallocs, elapsed: t1.Sub(t0)}
-	if n > 0 {
-		r.perEvent = float64(r.cpu.Microseconds()) / float64(n)
-		r.allocsPerCall = float64(r.mallocs) / (float64(n) / sqshook.MaxBatchEntries)
-	}
+	r.derive()
 	return r
+}
+
+// derive sets r's per-event and per-batch figures from its totals.
+func (r *cpuResult) derive() {
+	if r.events > 0 {
+		r.perEvent = float64(r.cpu.Microseconds()) / float64(r.events)
+		r.allocsPerCall = float64(r.mallocs) / (float64(r.events) / sqshook.MaxBatchEntries)
+	}
 }
 
 // paced calls send once per tick, ticks coming at rate/10 per second for
@@ -258,10 +263,7 @@ func (r cpuResult) report(b *testing.B) {
 // add adds o's measurement to r's.
 func (r *cpuResult) add(o cpuResult) {
 	*r = cpuResult{events: r.events + o.events, cpu: r.cpu + o.cpu, mallocs: r.mallocs + o.mallocs, elapsed: r.elapsed + o.elapsed}
-	if r.events > 0 {
-		r.perEvent = float64(r.cpu.Microseconds()) / float64(r.events)
-		r.allocsPerCall = float64(r.mallocs) / (float64(r.events) / sqshook.MaxBatchEntries)
-	}
+	r.derive()
 }
 
 // cpuWay is one way of sending, set up once: run sends at the way's pace

@@ -207,11 +207,7 @@ func (d *bodyDigest) sum(body string) *[md5.Size]byte {
 
 // set records sum, the MD5 of d's body computed elsewhere, unless d
 // holds it already.
-func (d *bodyDigest) set(sum [md5.Size]byte) {
-	if d.p.Load() == nil {
-		d.p.CompareAndSwap(nil, &sum)
-	}
-}
+func (d *bodyDigest) set(sum [md5.Size]byte) { d.p.CompareAndSwap(nil, &sum) }
 
 // in returns the event's body in enc, written on first use and shared by
 // every hook with that encoding; g is the dispatcher's guard.

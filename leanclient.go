@@ -756,18 +756,13 @@ func (e md5Mismatch) Error() string {
 func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutput, le *leanEntries) error {
 	var errs []error
 	var scratch [MaxMessageAttributes]attrView
-	// Which entry each success is, and the body digests not known yet,
-	// computed together (md5Many).
-	var entryOf [MaxBatchEntries]int
+	// The body digests not known yet, computed together (md5Many).
 	var todo [MaxBatchEntries]string
 	var todoSums [MaxBatchEntries][md5.Size]byte
 	var todoOf [MaxBatchEntries]int // the entry's place in todo, plus one
 	k := 0
-	for j, r := range out.Successful {
+	for _, r := range out.Successful {
 		n := entryIndex(in, aws.ToString(r.Id))
-		if j < len(entryOf) {
-			entryOf[j] = n
-		}
 		if n < 0 || n >= MaxBatchEntries || r.MD5OfMessageBody == nil || todoOf[n] > 0 {
 			continue
 		}
@@ -780,14 +775,9 @@ func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutpu
 	}
 	md5Many(todo[:k], todoSums[:k])
 
-	for j, r := range out.Successful {
+	for _, r := range out.Successful {
 		id := aws.ToString(r.Id)
-		var n int
-		if j < len(entryOf) {
-			n = entryOf[j]
-		} else {
-			n = entryIndex(in, id)
-		}
+		n := entryIndex(in, id)
 		if n < 0 {
 			continue // the SDK ignores it too; settlement reports unknown ids
 		}

@@ -111,23 +111,31 @@ func (c *countingSQS) sent() []int {
 	return append([]int(nil), c.batches...)
 }
 
-func TestLingerWaitsForTheClock(t *testing.T) {
-	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-	fake := &countingSQS{}
+// fakeSQSDispatcher returns a dispatcher of one standard hook whose calls
+// go to fake, closed when t ends, and a function that publishes n events.
+func fakeSQSDispatcher(t *testing.T, fake SQSAPI, opts ...Option) (*Dispatcher, func(n int)) {
+	t.Helper()
 	hook := Hook{ID: "h", Enabled: true, HookType: "sqs", SQSQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/q", SQSRegion: "us-east-1", SQSAuthType: "resource"}
-	d, err := New([]Hook{hook}, withClock(clk), WithLinger(50*time.Millisecond),
-		WithClientFunc(func(context.Context, Hook) (SQSAPI, error) { return fake, nil }))
+	opts = append(opts, WithClientFunc(func(context.Context, Hook) (SQSAPI, error) { return fake, nil }))
+	d, err := New([]Hook{hook}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close(context.Background())
-	publish := func(n int) {
-		for i := 0; i < n; i++ {
+	t.Cleanup(func() { d.Close(context.Background()) })
+	return d, func(n int) {
+		t.Helper()
+		for range n {
 			if err := d.Publish(context.Background(), Event{Type: "message.new", Body: []byte(`{"i":1}`)}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
+}
+
+func TestLingerWaitsForTheClock(t *testing.T) {
+	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	fake := &countingSQS{}
+	d, publish := fakeSQSDispatcher(t, fake, withClock(clk), WithLinger(50*time.Millisecond))
 	publish(3)
 	clk.advance(49 * time.Millisecond)
 	if got := d.Stats().Hooks[0]; got.Queued != 3 || len(fake.sent()) != 0 {
@@ -150,20 +158,7 @@ func TestLingerWaitsForTheClock(t *testing.T) {
 func TestLingerStoppedByFullBatch(t *testing.T) {
 	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
 	fake := &countingSQS{}
-	hook := Hook{ID: "h", Enabled: true, HookType: "sqs", SQSQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/q", SQSRegion: "us-east-1", SQSAuthType: "resource"}
-	d, err := New([]Hook{hook}, withClock(clk), WithLinger(50*time.Millisecond),
-		WithClientFunc(func(context.Context, Hook) (SQSAPI, error) { return fake, nil }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close(context.Background())
-	publish := func(n int) {
-		for range n {
-			if err := d.Publish(context.Background(), Event{Type: "message.new", Body: []byte(`{"i":1}`)}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	d, publish := fakeSQSDispatcher(t, fake, withClock(clk), WithLinger(50*time.Millisecond))
 	publish(10)
 	waitFor(t, func() bool { return d.Stats().Hooks[0].Delivered == 10 })
 	if n := clk.pending(); n != 0 {

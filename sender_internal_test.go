@@ -37,31 +37,33 @@ func (g *goroutineSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessage
 	return g.countingSQS.SendMessageBatch(ctx, in, o...)
 }
 
-// senders counts the sender goroutines alive.
-func senders() int {
+// senders counts the sender goroutines alive, and those of them waiting
+// for a call (in the select of sender, not in a call).
+func senders() (n, waiting int) {
 	buf := make([]byte, 1<<20)
-	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "sqshook.(*Dispatcher).sender(")
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if !strings.Contains(g, "sqshook.(*Dispatcher).sender(") {
+			continue
+		}
+		n++
+		if strings.Contains(g, " [select") && !strings.Contains(g, "sqshook.(*pipe).send(") {
+			waiting++
+		}
+	}
+	return n, waiting
 }
 
 // TestSenderReused: calls made one after another run on one sender
 // goroutine, which ends once it has waited senderIdle for another call.
 func TestSenderReused(t *testing.T) {
 	fake := &goroutineSQS{}
-	hook := Hook{ID: "h", Enabled: true, HookType: "sqs", SQSQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/q", SQSRegion: "us-east-1", SQSAuthType: "resource"}
-	d, err := New([]Hook{hook}, WithClientFunc(func(context.Context, Hook) (SQSAPI, error) { return fake, nil }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close(context.Background())
+	d, publish := fakeSQSDispatcher(t, fake)
 	for round := 1; round <= 5; round++ {
-		for range MaxBatchEntries {
-			if err := d.Publish(context.Background(), Event{Type: "message.new", Body: []byte(`{"i":1}`)}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		publish(MaxBatchEntries)
 		waitFor(t, func() bool { return d.Stats().Hooks[0].Delivered == uint64(round*MaxBatchEntries) })
-		// The sender counts the call settled before it waits for the next.
-		waitFor(t, func() bool { return senders() == 1 })
+		// The call is settled before its sender waits for the next one:
+		// the next round's call goes to it only once it waits.
+		waitFor(t, func() bool { n, waiting := senders(); return n == 1 && waiting == 1 })
 	}
 	fake.mu.Lock()
 	ids := fake.ids
@@ -75,9 +77,9 @@ func TestSenderReused(t *testing.T) {
 		t.Fatalf("%d calls, want 5", len(ids))
 	}
 	deadline := time.Now().Add(senderIdle + time.Minute)
-	for senders() > 0 {
+	for n, _ := senders(); n > 0; n, _ = senders() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d sender goroutines still alive a minute after senderIdle", senders())
+			t.Fatalf("%d sender goroutines still alive a minute after senderIdle", n)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
