@@ -991,71 +991,101 @@ func appendSendMessageBatch(b []byte, in *sqs.SendMessageBatchInput, le *leanEnt
 // name, the others as \u00XX), an invalid UTF-8 byte as \ufffd, U+2028
 // and U+2029 as \u2028 and \u2029; everything else as is. Bytes that
 // need nothing are copied eight at a time, a word loaded and stored whole
-// (b's length then moves past its plain bytes only), so that an escape
-// every few bytes, as in JSON, costs no copy call of its own.
+// (the write position then moves past its plain bytes only), and a quote
+// or a backslash is escaped without leaving that loop, so that an escape
+// every few bytes, as in JSON, costs a few instructions.
 func appendJSONString(b []byte, s string) []byte {
 	const hexDigits = "0123456789abcdef"
-	b = slices.Grow(b, len(s)+2+8)
-	b = append(b, '"')
+	// The loop writes at b[n:] within b's capacity, with room for a word
+	// and an escape (jsonEscapeRoom) checked once per step.
+	b = slices.Grow(b, len(s)+2+jsonEscapeRoom)
+	n := len(b)
+	b = b[:cap(b)]
+	b[n] = '"'
+	n++
 	bs := stringBytes(s)
 	i := 0
 	for {
+		// Eight bytes at a time; a quote or a backslash, the escapes JSON
+		// bodies are full of, is written here without leaving the loop.
 		for i+8 <= len(s) {
-			if len(b)+8 > cap(b) {
-				b = slices.Grow(b, len(s)-i+8+1) // escapes took the room
+			if n+jsonEscapeRoom > len(b) {
+				b = slices.Grow(b[:n], len(s)-i+2+jsonEscapeRoom)
+				b = b[:cap(b)]
 			}
 			w := binary.LittleEndian.Uint64(bs[i:])
-			n := len(b)
-			binary.LittleEndian.PutUint64(b[n:n+8], w)
+			binary.LittleEndian.PutUint64(b[n:], w)
 			m := notPlainJSON8(w)
 			if m == 0 {
-				b = b[:n+8]
+				n += 8
 				i += 8
 				continue
 			}
 			k := bits.TrailingZeros64(m) / 8
-			b = b[:n+k]
+			n += k
 			i += k
+			if c := s[i]; c == '"' || c == '\\' {
+				b[n], b[n+1] = '\\', c
+				n += 2
+				i++
+				continue
+			}
 			break
 		}
 		if i >= len(s) {
 			break
 		}
+		if n+jsonEscapeRoom > len(b) {
+			b = slices.Grow(b[:n], len(s)-i+2+jsonEscapeRoom)
+			b = b[:cap(b)]
+		}
 		c := s[i]
 		if jsonPlain[c] {
-			b = append(b, c)
+			b[n] = c
+			n++
 			i++
 			continue
 		}
 		if c < utf8.RuneSelf {
+			b[n] = '\\'
 			switch c {
 			case '"', '\\':
-				b = append(b, '\\', c)
+				b[n+1] = c
 			case '\n':
-				b = append(b, '\\', 'n')
+				b[n+1] = 'n'
 			case '\r':
-				b = append(b, '\\', 'r')
+				b[n+1] = 'r'
 			case '\t':
-				b = append(b, '\\', 't')
+				b[n+1] = 't'
 			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+				b[n+1], b[n+2], b[n+3], b[n+4], b[n+5] = 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF]
+				n += 4
 			}
+			n += 2
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
-			b = append(b, `\ufffd`...)
+			n += copy(b[n:], `\ufffd`)
 		case r == '\u2028' || r == '\u2029':
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			n += copy(b[n:], `\u202`)
+			b[n] = hexDigits[r&0xF]
+			n++
 		default:
-			b = append(b, s[i:i+size]...)
+			n += copy(b[n:], s[i:i+size])
 		}
 		i += size
 	}
-	return append(b, '"')
+	b[n] = '"'
+	return b[:n+1]
 }
+
+// jsonEscapeRoom is the room appendJSONString keeps free ahead of its
+// writes: a word of plain bytes, then the longest escape (six bytes), and
+// the closing quote.
+const jsonEscapeRoom = 8 + 6 + 1
 
 // jsonPlain marks the bytes a JSON string holds as they are: printable
 // ASCII but '"' and '\\'.

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	smithyjson "github.com/aws/smithy-go/encoding/json"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -176,6 +177,24 @@ func FuzzLeanEncoder(f *testing.F) {
 		// Invalid UTF-8 is replaced as the SDK's encoder replaces it.
 		if got := appendJSONString(nil, body); !utf8.Valid(got) {
 			t.Fatalf("%q encoded as invalid UTF-8 %q", body, got)
+		}
+	})
+}
+
+// FuzzAppendJSONStringAsSDK: appendJSONString writes every string byte
+// for byte as the SDK's JSON encoder does, whatever b already holds.
+func FuzzAppendJSONStringAsSDK(f *testing.F) {
+	f.Add("", 0)
+	f.Add(`{"a":"b\\"c","d":"\u003c\n"}`, 3)
+	f.Add("\"\\\x00\x1f\x7f\u2028\u2029\xff\xe2\x80\U0010ffff\t\r\n", 17)
+	f.Fuzz(func(t *testing.T, s string, prefix int) {
+		enc := smithyjson.NewEncoder()
+		enc.Value.String(s)
+		want := enc.Bytes()
+		pre := bytes.Repeat([]byte{'x'}, prefix&63)
+		got := appendJSONString(slices.Clip(pre), s)
+		if !bytes.Equal(got[:len(pre)], pre) || !bytes.Equal(got[len(pre):], want) {
+			t.Fatalf("appendJSONString(%q) = %q, the SDK writes %q", s, got[len(pre):], want)
 		}
 	})
 }

@@ -626,7 +626,12 @@ type clock interface {
 	AfterFunc(d time.Duration, f func()) stopper
 }
 
-type stopper interface{ Stop() bool }
+// stopper is a timer AfterFunc armed: Stop disarms it, Reset arms it again
+// with its function (as time.Timer's, after it was stopped or fired).
+type stopper interface {
+	Stop() bool
+	Reset(d time.Duration) bool
+}
 
 type realClock struct{}
 

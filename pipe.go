@@ -689,9 +689,7 @@ func (p *pipe) pumpLocked() {
 		if w := p.probeWaitLocked(); w > 0 {
 			// A failing hook probes with one call per probe interval.
 			if !p.lingerSet {
-				p.lingerSet = true
-				p.d.wg.Add(1)
-				p.linger = p.d.cfg.clock.AfterFunc(w, p.lingerFired)
+				p.armLingerLocked(w)
 			}
 			break
 		}
@@ -704,9 +702,7 @@ func (p *pipe) pumpLocked() {
 		n, ready, wait := rules.next(src, p.d.cfg.clock.Now(), p.forceLocked())
 		if !ready {
 			if n > 0 && !p.lingerSet {
-				p.lingerSet = true
-				p.d.wg.Add(1)
-				p.linger = p.d.cfg.clock.AfterFunc(wait, p.lingerFired)
+				p.armLingerLocked(wait)
 			}
 			break
 		}
@@ -732,6 +728,20 @@ func (p *pipe) pumpLocked() {
 	}
 	p.stopIdleLingerLocked()
 	p.maybeDoneLocked()
+}
+
+// armLingerLocked arms the linger timer to fire after d. The pipe keeps
+// one timer and re-arms it: it is neither pending nor firing while
+// lingerSet is false (Stop took it back, or lingerFired cleared the flag
+// under the lock).
+func (p *pipe) armLingerLocked(d time.Duration) {
+	p.lingerSet = true
+	p.d.wg.Add(1)
+	if p.linger != nil {
+		p.linger.Reset(d)
+		return
+	}
+	p.linger = p.d.cfg.clock.AfterFunc(d, p.lingerFired)
 }
 
 // stopIdleLingerLocked stops the linger timer once nothing is queued (the

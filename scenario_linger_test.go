@@ -17,6 +17,7 @@ type fakeClock struct {
 	mu     sync.Mutex
 	now    time.Time
 	timers []*fakeTimer
+	made   int // timers AfterFunc made
 }
 
 type fakeTimer struct {
@@ -38,6 +39,7 @@ func (c *fakeClock) AfterFunc(d time.Duration, f func()) stopper {
 	defer c.mu.Unlock()
 	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
 	c.timers = append(c.timers, t)
+	c.made++
 	return t
 }
 
@@ -49,6 +51,18 @@ func (t *fakeTimer) Stop() bool {
 	}
 	t.stopped = true
 	return true
+}
+
+func (t *fakeTimer) Reset(d time.Duration) bool {
+	c := t.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pending := !t.fired && !t.stopped
+	if !slices.Contains(c.timers, t) { // advance dropped it
+		c.timers = append(c.timers, t)
+	}
+	t.at, t.fired, t.stopped = c.now.Add(d), false, false
+	return pending
 }
 
 // advance moves time forward and runs the timers that are due.
@@ -173,6 +187,39 @@ func TestLingerStoppedByFullBatch(t *testing.T) {
 	waitFor(t, func() bool { return d.Stats().Hooks[0].Delivered == 23 })
 	if got := fake.sent(); !slices.Equal(got, []int{10, 10, 3}) {
 		t.Errorf("batches %v, want [10 10 3]", got)
+	}
+}
+
+// TestLingerTimerReused: a pipe arms one linger timer again and again,
+// after it fired and after a full batch stopped it, rather than making a
+// timer per batch.
+func TestLingerTimerReused(t *testing.T) {
+	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	fake := &countingSQS{}
+	d, publish := fakeSQSDispatcher(t, fake, withClock(clk), WithLinger(50*time.Millisecond))
+	var want uint64
+	for round := range 5 {
+		publish(3) // lingers: fired by the clock
+		want += 3
+		if n := clk.pending(); n != 1 {
+			t.Fatalf("round %d: %d timers armed with 3 events queued, want 1", round, n)
+		}
+		clk.advance(50 * time.Millisecond)
+		waitFor(t, func() bool { return d.Stats().Hooks[0].Delivered == want })
+		publish(12) // a full batch stops the timer armed by the first event
+		want += 12
+		waitFor(t, func() bool { return d.Stats().Hooks[0].Delivered == want-2 })
+		clk.advance(50 * time.Millisecond)
+		waitFor(t, func() bool { return d.Stats().Hooks[0].Delivered == want })
+	}
+	clk.mu.Lock()
+	made := clk.made
+	clk.mu.Unlock()
+	if made != 1 {
+		t.Errorf("%d linger timers made for 15 lingering batches, want 1 re-armed", made)
+	}
+	if got := fake.sent(); len(got) != 15 {
+		t.Errorf("batches %v, want 15", got)
 	}
 }
 
