@@ -25,6 +25,7 @@ func TestValidJSONAgreesWithEncodingJSON(t *testing.T) {
 func FuzzValidJSON(f *testing.F) {
 	f.Add([]byte(`{"type":"message.new","cid":"messaging:x","n":[1,2.5e3,true,null],"t":"\u00e9\n"}`))
 	f.Add([]byte(`[1,]`))
+	f.Add([]byte(`{"text":"` + strings.Repeat("a long run of chat text ", 6) + `\u003c\"` + strings.Repeat("more text ", 8) + `"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if got, want := validJSON(b), json.Valid(b); got != want {
 			t.Errorf("validJSON(%q) = %v, json.Valid says %v", b, got, want)

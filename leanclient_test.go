@@ -858,3 +858,23 @@ func (r *bodyRecorder) all() string {
 	defer r.mu.Unlock()
 	return strings.Join(r.bodies, "\n")
 }
+
+// TestHexEqual: a digest matches its hex in either case, and nothing else.
+func TestHexEqual(t *testing.T) {
+	sum := md5.Sum([]byte("body"))
+	lower := hex.EncodeToString(sum[:])
+	for s, want := range map[string]bool{
+		lower:                                  true,
+		strings.ToUpper(lower):                 true,
+		strings.ToUpper(lower[:7]) + lower[7:]: true,
+		lower[:31] + "0":                       lower[31] == '0',
+		lower[:31]:                             false,
+		lower + "0":                            false,
+		"K" + lower[1:]:                        false,
+		"":                                     false,
+	} {
+		if got := hexEqual(s, sum[:]); got != want {
+			t.Errorf("hexEqual(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
