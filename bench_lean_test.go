@@ -181,7 +181,10 @@ func cpuBenchRates() []int {
 // them; "interleaved" measures the floor and sqshook's lean path in
 // alternating one-second slices instead (SQSHOOK_CPU_ROUNDS pairs,
 // default 6), so that both see the same machine, and reports their ratio
-// over all slices (x-floor) and the median of the rounds' ratios.
+// over all slices (x-floor) and the median of the rounds' ratios; it
+// also interleaves floor-checked, the floor plus the per-byte work no
+// correct client skips, and reports the lean path's ratio to it
+// (x-floor-checked) and its own to the floor (checked-x-floor).
 func BenchmarkClientCPU(b *testing.B) {
 	url := startFakeSQSProcess(b, 5*time.Millisecond)
 	queueURL := url + "/" + sqstest.AccountID + "/cpu"
@@ -198,14 +201,15 @@ func BenchmarkClientCPU(b *testing.B) {
 
 	for _, rate := range cpuBenchRates() {
 		ways := map[string]func(b *testing.B) cpuWay{
-			"floor":        func(b *testing.B) cpuWay { return floorWay(b, queueURL, body, rate) },
-			"sdk-raw":      func(b *testing.B) cpuWay { return sdkRawWay(b, url, hook, body, rate, false) },
-			"sdk-trimmed":  func(b *testing.B) cpuWay { return sdkRawWay(b, url, hook, body, rate, true) },
-			"sqshook-sdk":  func(b *testing.B) cpuWay { return dispatcherWay(b, url, hook, body, rate, true) },
-			"sqshook-lean": func(b *testing.B) cpuWay { return dispatcherWay(b, url, hook, body, rate, false) },
+			"floor":         func(b *testing.B) cpuWay { return floorWay(b, queueURL, body, rate, false) },
+			"floor-checked": func(b *testing.B) cpuWay { return floorWay(b, queueURL, body, rate, true) },
+			"sdk-raw":       func(b *testing.B) cpuWay { return sdkRawWay(b, url, hook, body, rate, false) },
+			"sdk-trimmed":   func(b *testing.B) cpuWay { return sdkRawWay(b, url, hook, body, rate, true) },
+			"sqshook-sdk":   func(b *testing.B) cpuWay { return dispatcherWay(b, url, hook, body, rate, true) },
+			"sqshook-lean":  func(b *testing.B) cpuWay { return dispatcherWay(b, url, hook, body, rate, false) },
 		}
 		results := map[string]cpuResult{}
-		for _, name := range []string{"floor", "sdk-raw", "sdk-trimmed", "sqshook-sdk", "sqshook-lean"} {
+		for _, name := range []string{"floor", "floor-checked", "sdk-raw", "sdk-trimmed", "sqshook-sdk", "sqshook-lean"} {
 			b.Run(fmt.Sprintf("rate=%d/%s", rate, name), func(b *testing.B) {
 				w := ways[name](b)
 				defer w.close()
@@ -218,33 +222,43 @@ func BenchmarkClientCPU(b *testing.B) {
 				if f := results["floor"]; f.perEvent > 0 && name != "floor" {
 					b.ReportMetric(r.perEvent/f.perEvent, "x-floor")
 				}
+				if f := results["floor-checked"]; f.perEvent > 0 && strings.HasPrefix(name, "sqshook") {
+					b.ReportMetric(r.perEvent/f.perEvent, "x-floor-checked")
+				}
 				if s := results["sdk-raw"]; s.perEvent > 0 && name != "sdk-raw" && name != "floor" {
 					b.ReportMetric(r.perEvent/s.perEvent, "x-sdk-raw")
 				}
 			})
 		}
 		b.Run(fmt.Sprintf("rate=%d/interleaved", rate), func(b *testing.B) {
-			floor, lean := ways["floor"](b), ways["sqshook-lean"](b)
+			floor, checked, lean := ways["floor"](b), ways["floor-checked"](b), ways["sqshook-lean"](b)
 			defer floor.close()
+			defer checked.close()
 			defer lean.close()
 			// A first slice of each, not counted, opens their connections.
 			floor.run(b, time.Second/2)
+			checked.run(b, time.Second/2)
 			lean.run(b, time.Second/2)
-			var f, l cpuResult
+			var f, c, l cpuResult
 			var ratios []float64
 			for range b.N {
 				for range rounds {
 					fr := measureCPU(func() int { return floor.run(b, time.Second) })
+					cr := measureCPU(func() int { return checked.run(b, time.Second) })
 					lr := measureCPU(func() int { return lean.run(b, time.Second) })
 					f.add(fr)
+					c.add(cr)
 					l.add(lr)
 					ratios = append(ratios, lr.perEvent/fr.perEvent)
 				}
 			}
 			slices.Sort(ratios)
 			b.ReportMetric(f.perEvent, "floor-cpu-µs/event")
+			b.ReportMetric(c.perEvent, "floor-checked-cpu-µs/event")
 			b.ReportMetric(l.perEvent, "lean-cpu-µs/event")
 			b.ReportMetric(l.perEvent/f.perEvent, "x-floor")
+			b.ReportMetric(c.perEvent/f.perEvent, "checked-x-floor")
+			b.ReportMetric(l.perEvent/c.perEvent, "x-floor-checked")
 			b.ReportMetric(ratios[len(ratios)/2], "x-floor-median")
 			b.ReportMetric(ratios[0], "x-floor-min")
 			b.ReportMetric(ratios[len(ratios)-1], "x-floor-max")
@@ -291,8 +305,12 @@ func cpuEntries(body []byte) []types.SendMessageBatchRequestEntry {
 }
 
 // floorWay posts one pre-built, unsigned 10-entry request (encoded once by
-// encoding/json) with net/http.
-func floorWay(b *testing.B, queueURL string, body []byte, rate int) cpuWay {
+// encoding/json) with net/http. With checked, each call also does the
+// per-byte work no correct client skips (sqshook.RequiredByteWork: the
+// grammar check and escaping of the bodies, the SHA-256 of the request and
+// the MD5 of each body), as sqshook does it: the floor any design of
+// sqshook's contract can reach.
+func floorWay(b *testing.B, queueURL string, body []byte, rate int, checked bool) cpuWay {
 	type attr struct{ DataType, StringValue string }
 	type entry struct {
 		Id, MessageBody   string
@@ -316,7 +334,14 @@ func floorWay(b *testing.B, queueURL string, body []byte, rate int) cpuWay {
 	}
 	endpoint := queueURL[:strings.Index(queueURL[len("http://"):], "/")+len("http://")]
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	bodies := slices.Repeat([]string{string(body)}, sqshook.MaxBatchEntries) // one body, as dispatcherWay publishes
+	scratch := sync.Pool{New: func() any { return new([]byte) }}
 	send := func() error {
+		if checked {
+			buf := scratch.Get().(*[]byte)
+			*buf = sqshook.RequiredByteWork(*buf, bodies)
+			scratch.Put(buf)
+		}
 		r, err := http.NewRequest(http.MethodPost, endpoint+"/", bytes.NewReader(payload))
 		if err != nil {
 			return err

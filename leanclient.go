@@ -339,7 +339,8 @@ func (l *leanClient) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBa
 	if len(optFns) > 0 {
 		return l.Client.SendMessageBatch(ctx, in, optFns...)
 	}
-	return l.sendBatch(ctx, in, nil)
+	out, _, err := l.sendBatch(ctx, in, nil, false)
+	return out, err
 }
 
 // leanEntries is what the sender gives the lean path of a batch beyond
@@ -438,15 +439,19 @@ func sortAttrViews(as []attrView) {
 }
 
 // sendBatch is SendMessageBatch with what le gives of the entries (nil:
-// nothing).
-func (l *leanClient) sendBatch(ctx context.Context, in *sqs.SendMessageBatchInput, le *leanEntries) (*sqs.SendMessageBatchOutput, error) {
+// nothing). With pooled, a success it decodes itself is decoded into a
+// reused leanResult, returned with it: the output's strings then point
+// into the answer's buffer, and are valid until the caller releases the
+// result (a failed entry's strings are copies, which settlement may keep).
+func (l *leanClient) sendBatch(ctx context.Context, in *sqs.SendMessageBatchInput, le *leanEntries, pooled bool) (*sqs.SendMessageBatchOutput, *leanResult, error) {
 	if in != nil && le != nil && le.n != len(in.Entries) {
 		le.fillInput(in)
 		le = nil
 	}
 	if !leanSupported(in) {
 		le.fillInput(in)
-		return l.Client.SendMessageBatch(ctx, in)
+		out, err := l.Client.SendMessageBatch(ctx, in)
+		return out, nil, err
 	}
 	l.mu.Lock()
 	t := l.target
@@ -454,12 +459,12 @@ func (l *leanClient) sendBatch(ctx context.Context, in *sqs.SendMessageBatchInpu
 	if t == nil {
 		var err error
 		if t, err = l.probe(ctx, in); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	creds, err := l.creds.Retrieve(ctx)
 	if err != nil {
-		return nil, leanOpError(fmt.Errorf("get identity: %w", fmt.Errorf("get credentials: %w", err)))
+		return nil, nil, leanOpError(fmt.Errorf("get identity: %w", fmt.Errorf("get credentials: %w", err)))
 	}
 
 	buf := leanBufs.Get().(*leanBuf)
@@ -473,13 +478,13 @@ func (l *leanClient) sendBatch(ctx context.Context, in *sqs.SendMessageBatchInpu
 	req, err := t.request(ctx, body, int64(len(buf.b)))
 	if err != nil {
 		body.Close()
-		return nil, leanOpError(err)
+		return nil, nil, leanOpError(err)
 	}
 	if t.scope != nil {
 		signLean(&l.sigv4, t.scope, req, creds, &sum, time.Now())
 	} else if err := l.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), t.signName, t.signRegion, time.Now().UTC()); err != nil {
 		body.Close()
-		return nil, leanOpError(fmt.Errorf("failed to sign request: %w", err))
+		return nil, nil, leanOpError(fmt.Errorf("failed to sign request: %w", err))
 	}
 
 	resp, err := l.http.Do(req)
@@ -488,7 +493,7 @@ func (l *leanClient) sendBatch(ctx context.Context, in *sqs.SendMessageBatchInpu
 		if ctx.Err() != nil {
 			err = &smithy.CanceledError{Err: ctx.Err()}
 		}
-		return nil, leanOpError(&awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
+		return nil, nil, leanOpError(&awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
 			Response: &smithyhttp.Response{Response: &http.Response{Header: http.Header{}, Body: http.NoBody}}, Err: err}})
 	}
 	defer func() {
@@ -496,43 +501,87 @@ func (l *leanClient) sendBatch(ctx context.Context, in *sqs.SendMessageBatchInpu
 		resp.Body.Close()
 	}()
 	var out *sqs.SendMessageBatchOutput
+	var res *leanResult
 	sresp := &smithyhttp.Response{Response: resp}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		// A success: decoded here when it has the shape SQS answers with,
 		// else (and if it cannot be read) by the SDK from what was read.
-		rb := leanRespBufs.Get().(*bytes.Buffer)
-		rb.Reset()
+		res = getLeanResult()
+		rb := res.rb
 		n, rerr := rb.ReadFrom(io.LimitReader(resp.Body, maxLeanResponse+1))
 		if rerr == nil && n <= maxLeanResponse {
-			out = decodeBatchResult(rb.Bytes())
+			if !pooled {
+				out = decodeBatchResult(rb.Bytes()) // a result of its own
+			} else if res.decode(bytesToString(rb.Bytes())) {
+				out = &res.out
+			}
 		}
 		if out == nil {
 			resp.Body = &replayBody{r: bytes.NewReader(bytes.Clone(rb.Bytes())), err: rerr, rest: resp.Body}
 		}
-		if rb.Cap() <= 4*maxLeanResponse {
-			leanRespBufs.Put(rb)
+		if out != &res.out {
+			res.release() // only its buffer served
+			res = nil
 		}
 	}
 	if out == nil {
 		out = &sqs.SendMessageBatchOutput{}
 		if err := l.proto.DeserializeResponse(ctx, sendMessageBatchSchema, sqs.TypeRegistry, sresp, out); err != nil {
-			return nil, leanOpError(&awshttp.ResponseError{
+			return nil, nil, leanOpError(&awshttp.ResponseError{
 				ResponseError: &smithyhttp.ResponseError{Response: sresp, Err: err},
 				RequestID:     resp.Header.Get("X-Amzn-Requestid"),
 			})
 		}
 	}
 	if err := checkBatchMD5(in, out, le); err != nil {
-		return nil, leanOpError(fmt.Errorf("message checksum validation failed, %w", err))
+		res.release()
+		return nil, nil, leanOpError(fmt.Errorf("message checksum validation failed, %w", err))
 	}
-	return out, nil
+	return out, res, nil
 }
 
 // maxLeanResponse bounds the success responses decoded by hand (ten
 // entries take under 2 KiB); a larger one is the SDK's to decode.
 const maxLeanResponse = 64 << 10
 
-var leanRespBufs = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 4<<10)) }}
+// leanResult is a decoded success and what it is made of, reused from
+// call to call: the answer's bytes, which the strings point into when the
+// result is pooled, the strings the output's fields point to, and the
+// backing array of its successful entries.
+type leanResult struct {
+	out  sqs.SendMessageBatchOutput
+	succ [MaxBatchEntries]types.SendMessageBatchResultEntry
+	strs [leanResultStrings]string
+	rb   *bytes.Buffer
+}
+
+// leanResultStrings is room for the strings of a full batch's answer: six
+// per entry at most.
+const leanResultStrings = 6 * MaxBatchEntries
+
+var leanResults = sync.Pool{New: func() any {
+	return &leanResult{rb: bytes.NewBuffer(make([]byte, 0, 4<<10))}
+}}
+
+// getLeanResult returns an empty leanResult; put it back with release.
+func getLeanResult() *leanResult {
+	r := leanResults.Get().(*leanResult)
+	r.rb.Reset()
+	return r
+}
+
+// release clears r and keeps it for another call, unless its buffer grew
+// large (nil: nothing to do).
+func (r *leanResult) release() {
+	if r == nil {
+		return
+	}
+	rb := r.rb
+	*r = leanResult{rb: rb}
+	if rb.Cap() <= 4*maxLeanResponse {
+		leanResults.Put(r)
+	}
+}
 
 // replayBody is a response body whose first bytes were read already: it
 // reads them again, then the error reading stopped on, or the rest.
@@ -563,60 +612,78 @@ func (b *replayBody) Close() error { return b.rest.Close() }
 // body), which the SDK's decoder reads instead, so that every answer is
 // decoded as the SDK decodes it. The strings share one copy of b.
 func decodeBatchResult(b []byte) *sqs.SendMessageBatchOutput {
-	if len(b) == 0 {
+	r := new(leanResult)
+	if !r.decode(string(b)) {
 		return nil
 	}
-	objects := bytes.Count(b, []byte{'{'})
-	d := batchResultDecoder{s: string(b), strs: make([]string, 0, 6*objects)}
-	out := &sqs.SendMessageBatchOutput{}
+	return &r.out
+}
+
+// decode decodes s into r as decodeBatchResult does, reporting whether it
+// could: the successful entries and their strings live in r and point
+// into s; the failed entries' strings are copies of their own, and their
+// slice is allocated (settlement keeps them).
+func (r *leanResult) decode(s string) bool {
+	if len(s) == 0 {
+		return false
+	}
+	objects := strings.Count(s, "{")
+	d := batchResultDecoder{s: s, strs: r.strs[:0]}
+	if 6*objects > len(r.strs) {
+		d.strs = make([]string, 0, 6*objects)
+	}
+	out := &r.out
 	if !d.next('{') {
-		return nil
+		return false
 	}
 	for first := true; !d.next('}'); first = false {
 		if !first && !d.next(',') {
-			return nil
+			return false
 		}
 		key, ok := d.str()
 		if !ok || !d.next(':') || !d.next('[') {
-			return nil
+			return false
 		}
 		switch key {
 		case "Successful":
 			if out.Successful != nil {
-				return nil
+				return false
 			}
-			out.Successful = make([]types.SendMessageBatchResultEntry, 0, objects-1)
+			out.Successful = r.succ[:0]
+			if objects-1 > len(r.succ) {
+				out.Successful = make([]types.SendMessageBatchResultEntry, 0, objects-1)
+			}
 		case "Failed":
 			if out.Failed != nil {
-				return nil
+				return false
 			}
-			out.Failed = make([]types.BatchResultErrorEntry, 0, objects-1)
+			out.Failed = []types.BatchResultErrorEntry{} // grown by failures only: most answers have none
 		default:
-			return nil
+			return false
 		}
 		for first := true; !d.next(']'); first = false {
 			if !first && !d.next(',') || !d.next('{') {
-				return nil
+				return false
 			}
 			var r types.SendMessageBatchResultEntry
 			var f types.BatchResultErrorEntry
 			for first := true; !d.next('}'); first = false {
 				if !first && !d.next(',') {
-					return nil
+					return false
 				}
 				name, ok := d.str()
 				if !ok || !d.next(':') {
-					return nil
+					return false
 				}
 				if key == "Failed" && name == "SenderFault" {
 					if f.SenderFault, ok = d.boolean(); !ok {
-						return nil
+						return false
 					}
 					continue
 				}
 				v := d.strPtr()
 				if v == nil {
-					return nil
+					return false
 				}
 				var field **string
 				if key == "Successful" {
@@ -645,7 +712,10 @@ func decodeBatchResult(b []byte) *sqs.SendMessageBatchOutput {
 					}
 				}
 				if field == nil || *field != nil {
-					return nil
+					return false
+				}
+				if key == "Failed" { // kept by settlement: out of r entirely
+					v = aws.String(strings.Clone(*v))
 				}
 				*field = v
 			}
@@ -657,9 +727,9 @@ func decodeBatchResult(b []byte) *sqs.SendMessageBatchOutput {
 		}
 	}
 	if d.ws(); d.i != len(d.s) {
-		return nil
+		return false
 	}
-	return out
+	return true
 }
 
 // batchResultDecoder reads decodeBatchResult's JSON from s.

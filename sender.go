@@ -130,9 +130,10 @@ func (p *pipe) send(batch []*entry, limited bool) {
 	started := p.d.cfg.clock.Now()
 	ctx, span := p.tel.startCall(ctx, batch, started)
 	var out *sqs.SendMessageBatchOutput
+	var res *leanResult // what out's strings point into, until settled
 	var err error
 	if le != nil {
-		out, err = lean.sendBatch(ctx, in, le)
+		out, res, err = lean.sendBatch(ctx, in, le, true)
 	} else {
 		out, err = p.client.SendMessageBatch(ctx, in)
 	}
@@ -141,6 +142,7 @@ func (p *pipe) send(batch []*entry, limited bool) {
 	cancel()
 	p.tel.endCall(span, batch, out, err, p.d.cfg.clock, p.classify)
 	p.settle(batch, out, err, call{started: started, limited: limited, timedOut: timedOut})
+	res.release()
 }
 
 // digest is the MD5 of the copy's message body, shared by every copy and
