@@ -205,9 +205,10 @@ func (d *bodyDigest) sum(body string) *[md5.Size]byte {
 	return d.p.Load()
 }
 
-// set records sum, the MD5 of d's body computed elsewhere, unless d
-// holds it already.
-func (d *bodyDigest) set(sum [md5.Size]byte) { d.p.CompareAndSwap(nil, &sum) }
+// set records *sum, the MD5 of d's body computed elsewhere, unless d
+// holds it already; sum must not change after (the digests of a batch
+// share one array, kept alive by the events that point into it).
+func (d *bodyDigest) set(sum *[md5.Size]byte) { d.p.CompareAndSwap(nil, sum) }
 
 // in returns the event's body in enc, written on first use and shared by
 // every hook with that encoding; g is the dispatcher's guard.

@@ -355,6 +355,11 @@ type leanEntries struct {
 	digests [MaxBatchEntries]*bodyDigest
 	attrs   [MaxBatchEntries][]attrView
 	store   [MaxBatchEntries][MaxMessageAttributes]attrView
+
+	// The call's input and its entries, for the sender to fill: pooled
+	// with the rest.
+	in      sqs.SendMessageBatchInput
+	entries [MaxBatchEntries]types.SendMessageBatchRequestEntry
 }
 
 var leanEntryPool = sync.Pool{New: func() any { return new(leanEntries) }}
@@ -828,7 +833,6 @@ func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutpu
 	var scratch [MaxMessageAttributes]attrView
 	// The body digests not known yet, computed together (md5Many).
 	var todo [MaxBatchEntries]string
-	var todoSums [MaxBatchEntries][md5.Size]byte
 	var todoOf [MaxBatchEntries]int // the entry's place in todo, plus one
 	k := 0
 	for _, r := range out.Successful {
@@ -843,7 +847,13 @@ func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutpu
 		k++
 		todoOf[n] = k
 	}
-	md5Many(todo[:k], todoSums[:k])
+	// One allocation for the batch's new digests, which the bodies'
+	// bodyDigests then point into.
+	var todoSums *[MaxBatchEntries][md5.Size]byte
+	if k > 0 {
+		todoSums = new([MaxBatchEntries][md5.Size]byte)
+		md5Many(todo[:k], todoSums[:k])
+	}
 	// The attribute digests, computed together too: their inputs laid
 	// out one after the other in attrBuf.
 	var attrScratch [MaxBatchEntries * 128]byte // sqshook's own attributes take under 100 bytes
@@ -888,7 +898,7 @@ func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutpu
 			case n < MaxBatchEntries && todoOf[n] > 0:
 				sum = todoSums[todoOf[n]-1]
 				if d != nil {
-					d.set(sum)
+					d.set(&todoSums[todoOf[n]-1])
 				}
 			case d != nil:
 				sum = *d.sum(*e.MessageBody)

@@ -92,15 +92,16 @@ func reasonOf(err error) Reason {
 // says that the call took the last free slot.
 func (p *pipe) send(batch []*entry, limited bool) {
 	defer p.d.wg.Done()
-	in := &sqs.SendMessageBatchInput{
-		QueueUrl: p.queueURL,
-		Entries:  make([]types.SendMessageBatchRequestEntry, len(batch)),
-	}
 	lean, _ := p.client.(*leanClient)
-	var le *leanEntries // the lean path's: the bodies' digests, the attributes without a map
+	var le *leanEntries // the lean path's: the bodies' digests, the attributes without a map, the input
+	var in *sqs.SendMessageBatchInput
 	if lean != nil && len(batch) <= MaxBatchEntries {
 		le = getLeanEntries(len(batch))
 		defer le.release()
+		in = &le.in
+		in.QueueUrl, in.Entries = p.queueURL, le.entries[:len(batch)]
+	} else {
+		in = &sqs.SendMessageBatchInput{QueueUrl: p.queueURL, Entries: make([]types.SendMessageBatchRequestEntry, len(batch))}
 	}
 	for i, e := range batch {
 		e.attempt++
