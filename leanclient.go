@@ -831,56 +831,46 @@ func (e md5Mismatch) Error() string {
 func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutput, le *leanEntries) error {
 	var errs []error
 	var scratch [MaxMessageAttributes]attrView
-	// The body digests not known yet, computed together (md5Many).
+	// What is hashed before the digests are compared, eight at a time
+	// (md5Many): the bodies whose digest is not known yet, and the
+	// attributes, their inputs laid out one after the other in attrBuf.
+	// todoOf and attrOf give an entry's place in each, plus one.
 	var todo [MaxBatchEntries]string
-	var todoOf [MaxBatchEntries]int // the entry's place in todo, plus one
-	k := 0
+	var todoOf, attrOf, attrEnds [MaxBatchEntries]int
+	var attrScratch [MaxBatchEntries * 128]byte // sqshook's own attributes take under 100 bytes
+	attrBuf := attrScratch[:0]
+	k, ka := 0, 0
 	for _, r := range out.Successful {
 		n := entryIndex(in, aws.ToString(r.Id))
-		if n < 0 || n >= MaxBatchEntries || r.MD5OfMessageBody == nil || todoOf[n] > 0 {
+		if n < 0 || n >= MaxBatchEntries {
 			continue
 		}
-		if d := le.digest(n); d != nil && d.p.Load() != nil {
-			continue
+		if d := le.digest(n); r.MD5OfMessageBody != nil && todoOf[n] == 0 && (d == nil || d.p.Load() == nil) {
+			todo[k] = *in.Entries[n].MessageBody
+			k++
+			todoOf[n] = k
 		}
-		todo[k] = *in.Entries[n].MessageBody
-		k++
-		todoOf[n] = k
+		if r.MD5OfMessageAttributes != nil && attrOf[n] == 0 {
+			if as := le.views(n, &in.Entries[n], scratch[:]); len(as) > 0 {
+				attrBuf = appendAttrDigestInput(attrBuf, as, false)
+				attrEnds[ka] = len(attrBuf)
+				ka++
+				attrOf[n] = ka
+			}
+		}
 	}
-	// One allocation for the batch's new digests, which the bodies'
+	// One allocation for the batch's new body digests, which the bodies'
 	// bodyDigests then point into.
 	var todoSums *[MaxBatchEntries][md5.Size]byte
 	if k > 0 {
 		todoSums = new([MaxBatchEntries][md5.Size]byte)
 		md5Many(todo[:k], todoSums[:k])
 	}
-	// The attribute digests, computed together too: their inputs laid
-	// out one after the other in attrBuf.
-	var attrScratch [MaxBatchEntries * 128]byte // sqshook's own attributes take under 100 bytes
-	attrBuf := attrScratch[:0]
-	var attrEnds [MaxBatchEntries]int
-	var attrOf [MaxBatchEntries]int // the entry's place in attrEnds, plus one
-	ka := 0
-	for _, r := range out.Successful {
-		n := entryIndex(in, aws.ToString(r.Id))
-		if n < 0 || n >= MaxBatchEntries || r.MD5OfMessageAttributes == nil || attrOf[n] > 0 {
-			continue
-		}
-		if as := le.views(n, &in.Entries[n], scratch[:]); len(as) > 0 {
-			attrBuf = appendAttrDigestInput(attrBuf, as, false)
-			attrEnds[ka] = len(attrBuf)
-			ka++
-			attrOf[n] = ka
-		}
-	}
 	var attrMsgs [MaxBatchEntries]string
 	var attrSums [MaxBatchEntries][md5.Size]byte
-	for j := range ka {
-		start := 0
-		if j > 0 {
-			start = attrEnds[j-1]
-		}
+	for j, start := 0, 0; j < ka; j++ {
 		attrMsgs[j] = bytesToString(attrBuf[start:attrEnds[j]])
+		start = attrEnds[j]
 	}
 	md5Many(attrMsgs[:ka], attrSums[:ka])
 
