@@ -7,10 +7,10 @@ package sqshook
 
 import "crypto/md5"
 
-// md5LanesOK is false: there is no eight-lane hashing here (a variable,
-// as on amd64, so that tests can switch it).
-var md5LanesOK = false
+// md5LanesOK and md5Wide are false: there is no hashing in lanes here
+// (variables, as on amd64, so that tests can switch them).
+var md5LanesOK, md5Wide = false, false
 
-const md5Lanes = 8
+func md5Lanes() int { return 8 }
 
-func md5x8([]string, [][md5.Size]byte) bool { return false }
+func md5InLanes([]string, [][md5.Size]byte) bool { return false }

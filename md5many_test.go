@@ -7,24 +7,42 @@ import (
 	"testing"
 )
 
-// md5ManyWays runs f with the eight-lane hashing on, where the machine
-// has it, and off.
-func md5ManyWays(t *testing.T, f func(t *testing.T)) {
-	ways := []bool{false}
+// md5Way is one way md5Many can hash: one at a time, in eight lanes
+// (AVX2) or in sixteen (AVX-512).
+type md5Way struct {
+	name        string
+	lanes, wide bool
+}
+
+// md5Ways lists the ways this machine can run; each missing one is
+// logged.
+func md5Ways(t testing.TB) []md5Way {
+	ways := []md5Way{{name: "one-at-a-time"}}
 	if md5LanesOK {
-		ways = append(ways, true)
+		ways = append(ways, md5Way{name: "eight-lanes", lanes: true})
 	} else {
-		t.Log("no AVX2 here: only the one-at-a-time MD5 is tested")
+		t.Log("no AVX2 here: the eight-lane MD5 is not tested")
 	}
-	for _, on := range ways {
-		name := "one-at-a-time"
-		if on {
-			name = "eight-lanes"
-		}
-		t.Run(name, func(t *testing.T) {
-			old := md5LanesOK
-			md5LanesOK = on
-			defer func() { md5LanesOK = old }()
+	if md5Wide {
+		ways = append(ways, md5Way{name: "sixteen-lanes", lanes: true, wide: true})
+	} else {
+		t.Log("no AVX-512 here: the sixteen-lane MD5 is not tested")
+	}
+	return ways
+}
+
+// set switches md5Many to w until the returned function is called.
+func (w md5Way) set() (restore func()) {
+	oldLanes, oldWide := md5LanesOK, md5Wide
+	md5LanesOK, md5Wide = w.lanes, w.wide
+	return func() { md5LanesOK, md5Wide = oldLanes, oldWide }
+}
+
+// md5ManyWays runs f in every way md5Many can hash on this machine.
+func md5ManyWays(t *testing.T, f func(t *testing.T)) {
+	for _, w := range md5Ways(t) {
+		t.Run(w.name, func(t *testing.T) {
+			defer w.set()()
 			f(t)
 		})
 	}
@@ -102,7 +120,7 @@ func FuzzMD5Many(f *testing.F) {
 	f.Add([]byte("hello"), uint8(3), uint16(55))
 	f.Add([]byte{}, uint8(10), uint16(64))
 	f.Fuzz(func(t *testing.T, seed []byte, count uint8, step uint16) {
-		msgs := make([]string, int(count)%17)
+		msgs := make([]string, int(count)%35) // up to two passes of sixteen, and some
 		for i := range msgs {
 			n := (int(step) * (i + 1)) % 2500
 			b := make([]byte, n)
@@ -113,25 +131,24 @@ func FuzzMD5Many(f *testing.F) {
 			}
 			msgs[i] = string(b)
 		}
-		checkMD5Many(t, msgs)
-		if md5LanesOK {
-			old := md5LanesOK
-			md5LanesOK = false
+		for _, w := range md5Ways(t) {
+			restore := w.set()
 			checkMD5Many(t, msgs)
-			md5LanesOK = old
+			restore()
 		}
 	})
 }
 
 // BenchmarkMD5Bodies hashes ten 1.8 KB bodies, one at a time with
-// crypto/md5 and with md5Many, and reports md5Many's time as a ratio.
+// crypto/md5 and with md5Many in each way this machine has, and reports
+// md5Many's time as a ratio to crypto/md5's.
 func BenchmarkMD5Bodies(b *testing.B) {
 	msgs := make([]string, MaxBatchEntries)
 	for i := range msgs {
 		msgs[i] = strings.Repeat(string(rune('a'+i)), 1800)
 	}
 	sums := make([][md5.Size]byte, len(msgs))
-	var one, many float64
+	var one float64
 	b.Run("crypto-md5", func(b *testing.B) {
 		for b.Loop() {
 			for i, m := range msgs {
@@ -140,13 +157,15 @@ func BenchmarkMD5Bodies(b *testing.B) {
 		}
 		one = float64(b.Elapsed()) / float64(b.N)
 	})
-	b.Run("md5Many", func(b *testing.B) {
-		for b.Loop() {
-			md5Many(msgs, sums)
-		}
-		many = float64(b.Elapsed()) / float64(b.N)
-		if one > 0 {
-			b.ReportMetric(many/one, "x-crypto-md5")
-		}
-	})
+	for _, w := range md5Ways(b)[1:] {
+		b.Run("md5Many/"+w.name, func(b *testing.B) {
+			defer w.set()()
+			for b.Loop() {
+				md5Many(msgs, sums)
+			}
+			if one > 0 {
+				b.ReportMetric(float64(b.Elapsed())/float64(b.N)/one, "x-crypto-md5")
+			}
+		})
+	}
 }
