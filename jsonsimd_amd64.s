@@ -87,3 +87,73 @@ plain_done:
 	VZEROUPPER
 	MOVQ AX, ret+24(FP)
 	RET
+
+// func escapeJSONAVX512(dst, src []byte) (read, written int)
+//
+// Per 32 bytes of src: the bytes that are '"' or '\\' (K1) and those a
+// JSON string cannot hold as they are or that need a closer look, below
+// 0x20 or at least 0x80 (K3, one signed compare). The bytes before the
+// first of the latter are widened to words, each '\\' below its byte
+// ([\\ b0 \\ b1 ...]), and VPCOMPRESSB keeps every byte and the '\\'
+// before a '"' or a '\\' only: mask bit 2i+1 always, bit 2i where byte i
+// is one (PDEP spreads K1 to the even bits).
+TEXT ·escapeJSONAVX512(SB), NOSPLIT, $0-64
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), R8
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	XORQ AX, AX                // read
+	XORQ BX, BX                // written
+	MOVL $0x22, DX             // '"'
+	VPBROADCASTB DX, Y10
+	MOVL $0x5c, DX             // '\\'
+	VPBROADCASTB DX, Y11
+	VPBROADCASTW DX, Z13       // words of '\\' under a zero byte
+	MOVL $0x20, DX             // signed: below it, a control character or a byte ≥ 0x80
+	VPBROADCASTB DX, Y12
+	MOVQ $0x5555555555555555, R9
+	MOVQ $0xaaaaaaaaaaaaaaaa, R10
+
+esc_loop:
+	LEAQ 32(AX), DX
+	CMPQ DX, CX
+	JA   esc_done              // fewer than 32 bytes left
+	MOVQ R8, DX
+	SUBQ BX, DX
+	CMPQ DX, $64
+	JL   esc_done              // no room for 64 bytes
+	VMOVDQU8 (SI)(AX*1), Y0
+	VPCMPEQB Y10, Y0, K1
+	VPCMPEQB Y11, Y0, K2
+	KORD     K1, K2, K1
+	VPCMPB   $1, Y12, Y0, K3   // Y0 < 0x20, signed
+	KMOVD    K1, R12
+	KMOVD    K3, R11
+	MOVL     $32, R13          // bytes taken: all, or those before K3's first
+	TESTL    R11, R11
+	JZ       esc_take
+	TZCNTL   R11, R13
+	TESTL    R13, R13
+	JZ       esc_done          // the first byte needs a closer look
+esc_take:
+	PDEPQ    R9, R12, R14      // K1's bit i at 2i
+	ORQ      R10, R14
+	LEAQ     (R13)(R13*1), DX
+	BZHIQ    DX, R14, R14      // the taken bytes' bits only
+	KMOVQ    R14, K4
+	VPMOVZXBW Y0, Z1
+	VPSLLW   $8, Z1, Z1
+	VPORQ    Z13, Z1, Z1
+	VPCOMPRESSB Z1, K4, Z2
+	VMOVDQU8 Z2, (DI)(BX*1)
+	POPCNTQ  R14, DX
+	ADDQ     DX, BX
+	ADDQ     R13, AX
+	CMPQ     R13, $32
+	JEQ      esc_loop
+
+esc_done:
+	VZEROUPPER
+	MOVQ AX, read+48(FP)
+	MOVQ BX, written+56(FP)
+	RET

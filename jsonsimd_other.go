@@ -5,9 +5,11 @@
 
 package sqshook
 
-// jsonAVX2 is false: there are no AVX2 scanners here (a variable, as on
-// amd64, so that tests can switch it).
-var jsonAVX2 = false
+// jsonAVX2 and jsonAVX512 are false: there are no vector scanners here
+// (variables, as on amd64, so that tests can switch them).
+var jsonAVX2, jsonAVX512 = false, false
 
 func indexJSONSpecialAVX2([]byte) int  { return 0 }
 func indexNotPlainJSONAVX2([]byte) int { return 0 }
+
+func escapeJSONAVX512(_, _ []byte) (read, written int) { return 0, 0 }

@@ -64,14 +64,101 @@ func TestJSONScannersAVX2(t *testing.T) {
 	}
 }
 
-// TestJSONScanBothWays runs the grammar check and the encoder with and
-// without the AVX2 scanners over long strings with specials at every
-// place, against encoding/json and the SDK's encoder.
+// TestEscapeJSONAVX512 checks the AVX-512 escaper against a
+// byte-at-a-time reference: every length to 200, every byte value at
+// every place, quotes and backslashes at random among them, and every
+// room in dst around its 64-byte limit.
+func TestEscapeJSONAVX512(t *testing.T) {
+	if !jsonAVX512 {
+		t.Log("no AVX-512 (BW, VL, VBMI2) on this CPU: the escaper is not used here; nothing to check")
+		return
+	}
+	hard := func(c byte) bool { return c < 0x20 || c >= 0x80 }
+	// ref returns what the escaper should read of src with room bytes
+	// of dst, and write.
+	ref := func(src []byte, room int) (int, []byte) {
+		var out []byte
+		read := 0
+		for read+32 <= len(src) && room-len(out) >= 64 {
+			chunk := src[read : read+32]
+			for i, c := range chunk {
+				if hard(c) {
+					return read + i, append(out, escapeRef(chunk[:i])...)
+				}
+			}
+			out = append(out, escapeRef(chunk)...)
+			read += 32
+		}
+		return read, out
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	gen := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			switch r.IntN(8) {
+			case 0:
+				b[i] = '"'
+			case 1:
+				b[i] = '\\'
+			default:
+				b[i] = byte(0x20 + r.IntN(0x7f-0x20))
+			}
+		}
+		return b
+	}
+	check := func(src []byte, room int) {
+		t.Helper()
+		dst := make([]byte, room)
+		read, written := escapeJSONAVX512(dst, src)
+		wantRead, want := ref(src, room)
+		if read != wantRead || !bytes.Equal(dst[:written], want) {
+			t.Fatalf("escapeJSONAVX512(room %d, %q) read %d and wrote %q, want %d and %q", room, src, read, dst[:written], wantRead, want)
+		}
+	}
+	for n := range 201 {
+		b := gen(n)
+		check(b, 2*n+64)
+		for i := range n {
+			for _, c := range []byte{'"', '\\', 0, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xe2, 0xff, 'a'} {
+				old := b[i]
+				b[i] = c
+				check(b, 2*n+64)
+				b[i] = old
+			}
+		}
+		for room := range 200 {
+			check(b, room)
+		}
+	}
+}
+
+// escapeRef escapes the quotes and backslashes of b, all of its bytes
+// being ASCII other than control characters.
+func escapeRef(b []byte) []byte {
+	var out []byte
+	for _, c := range b {
+		if c == '"' || c == '\\' {
+			out = append(out, '\\')
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// TestJSONScanBothWays runs the grammar check and the encoder without
+// vector code, with the AVX2 scanners, and with the AVX-512 escaper too,
+// over long strings with specials at every place, against encoding/json
+// and the SDK's encoder.
 func TestJSONScanBothWays(t *testing.T) {
-	defer func(v bool) { jsonAVX2 = v }(jsonAVX2)
-	text := strings.Repeat("Welcome to the Community! ", 12)
-	for _, avx := range []bool{false, true} {
-		jsonAVX2 = avx
+	defer func(v, w bool) { jsonAVX2, jsonAVX512 = v, w }(jsonAVX2, jsonAVX512)
+	text := strings.Repeat("Welcome to the \"Community\"! ", 12)
+	for _, way := range []struct{ avx2, avx512 bool }{{false, false}, {true, false}, {true, true}} {
+		if (way.avx2 && !jsonAVX2) || (way.avx512 && !jsonAVX512) {
+			t.Logf("this CPU lacks what %+v needs: not checked", way)
+			continue
+		}
+		jsonAVX2, jsonAVX512 = way.avx2, way.avx512
+		avx := way
 		for i := range len(text) {
 			for _, ins := range []string{`"`, `\`, `\"`, `\\`, `\n`, `\u003c`, `\u12G4`, "\n", "\x00", "é", "\u2028", "\xff", "😀"} {
 				s := text[:i] + ins + text[i:]
@@ -86,5 +173,49 @@ func TestJSONScanBothWays(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkAppendJSONString escapes a 1.8 KB chat event, as the lean
+// path writes each body into its request, with no vector code, with the
+// AVX2 scanners, and with the AVX-512 escaper, and reports each way's
+// time as a ratio to the first's.
+func BenchmarkAppendJSONString(b *testing.B) {
+	user := map[string]any{"id": "tommaso", "role": "user", "name": "Tommaso Barbugli", "image": "https://example.com/a.png",
+		"banned": false, "online": true, "created_at": "2026-11-02T10:11:12.123456Z", "teams": []string{"blue", "green"}}
+	event := map[string]any{"type": "message.new", "cid": "messaging:fun-d5f396e3", "channel_type": "messaging",
+		"channel_id": "fun-d5f396e3", "created_at": "2026-12-07T10:11:12.123456Z", "user": user, "watcher_count": 3,
+		"message": map[string]any{"id": "8bffc454-4d4a-4a9e-9a9e-1d2c3b4a5f6e", "type": "regular", "user": user,
+			"text": strings.Repeat("Welcome to the community, glad you are here! ", 16), "attachments": []any{},
+			"latest_reactions": []any{}, "mentioned_users": []any{}, "reaction_counts": map[string]int{"like": 2},
+			"created_at": "2026-12-07T10:11:12.123456Z", "updated_at": "2026-12-07T10:11:12.123456Z", "silent": false}}
+	doc, err := json.Marshal(event)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := string(doc)
+	hasAVX2, hasAVX512 := jsonAVX2, jsonAVX512
+	defer func() { jsonAVX2, jsonAVX512 = hasAVX2, hasAVX512 }()
+	var base float64
+	buf := make([]byte, 0, 4*len(body))
+	for _, way := range []struct {
+		name         string
+		avx2, avx512 bool
+	}{{"words", false, false}, {"avx2", true, false}, {"avx512", true, true}} {
+		if (way.avx2 && !hasAVX2) || (way.avx512 && !hasAVX512) {
+			continue
+		}
+		b.Run(way.name, func(b *testing.B) {
+			jsonAVX2, jsonAVX512 = way.avx2, way.avx512
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				buf = appendJSONString(buf[:0], body)
+			}
+			ns := float64(b.Elapsed()) / float64(b.N)
+			if base == 0 {
+				base = ns
+			}
+			b.ReportMetric(ns/base, "x-words")
+		})
 	}
 }

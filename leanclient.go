@@ -1112,11 +1112,37 @@ func appendJSONString(b []byte, s string) []byte {
 	n++
 	bs := stringBytes(s)
 	i := 0
+	// words counts the steps of the word loop since it was entered or
+	// since its last escape. The AVX-512 escaper runs when it is 1: at the
+	// start (first), after a quote or a backslash (restart), and after a
+	// plain word that follows a byte the byte loop took, so that text
+	// mostly not ASCII does not call it at every character.
+	first, restart := 0, -1
+	if jsonAVX512 {
+		first, restart = 1, 0
+	}
 	for {
 		// Eight bytes at a time; a quote or a backslash, the escapes JSON
 		// bodies are full of, is written here without leaving the loop.
-		for words := 0; i+8 <= len(s); words++ {
-			if words == 2 && jsonAVX2 && len(s)-i >= 64 {
+		for words := first; i+8 <= len(s); words++ {
+			if words == 1 && jsonAVX512 && len(s)-i >= 32 {
+				// 32 bytes at a time, quotes and backslashes escaped, up
+				// to the next byte that needs a closer look.
+				if n+64+jsonEscapeRoom > len(b) {
+					b = slices.Grow(b[:n], len(s)-i+64+jsonEscapeRoom)
+					b = b[:cap(b)]
+				}
+				read, written := escapeJSONAVX512(b[n:], bs[i:])
+				n += written
+				if i += read; i+8 > len(s) {
+					break
+				}
+				if n+jsonEscapeRoom > len(b) {
+					b = slices.Grow(b[:n], len(s)-i+2+jsonEscapeRoom)
+					b = b[:cap(b)]
+				}
+			}
+			if words == 2 && jsonAVX2 && !jsonAVX512 && len(s)-i >= 64 {
 				// A long plain run, as chat text makes: found 32 bytes
 				// at a time and copied whole.
 				k := indexNotPlainJSONAVX2(bs[i:])
@@ -1148,11 +1174,12 @@ func appendJSONString(b []byte, s string) []byte {
 				b[n], b[n+1] = '\\', c
 				n += 2
 				i++
-				words = -1 // a new run starts
+				words = restart // a new run starts
 				continue
 			}
 			break
 		}
+		first = 0
 		if i >= len(s) {
 			break
 		}
