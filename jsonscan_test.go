@@ -33,12 +33,19 @@ func FuzzValidJSON(f *testing.F) {
 	})
 }
 
+// BenchmarkValidJSON checks two events: one that is mostly a long text,
+// and one shaped as Stream's, mostly short keys and values.
 func BenchmarkValidJSON(b *testing.B) {
-	body := []byte(`{"type":"message.new","cid":"messaging:fun-d5f396e3","message":{"id":"8bffc454","type":"regular","user":{"id":"tommaso","role":"user","banned":false,"online":false},"text":"` + strings.Repeat("welcome to the community ", 60) + `"},"channel_type":"messaging","channel_id":"fun-d5f396e3"}`)
+	text := []byte(`{"type":"message.new","cid":"messaging:fun-d5f396e3","message":{"id":"8bffc454","type":"regular","user":{"id":"tommaso","role":"user","banned":false,"online":false},"text":"` + strings.Repeat("welcome to the community ", 60) + `"},"channel_type":"messaging","channel_id":"fun-d5f396e3"}`)
 	for _, c := range []struct {
 		name string
 		fn   func([]byte) bool
-	}{{"sqshook", validJSON}, {"encoding-json", json.Valid}} {
+		body []byte
+	}{
+		{"text/sqshook", validJSON, text}, {"text/encoding-json", json.Valid, text},
+		{"event/sqshook", validJSON, benchEventJSON(b)}, {"event/encoding-json", json.Valid, benchEventJSON(b)},
+	} {
+		body := c.body
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
