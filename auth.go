@@ -58,7 +58,11 @@ const (
 // ClientOptions configures a ClientPool. The zero value is ready to use:
 // AWS's endpoints (or the endpoint from the environment), a shared transport
 // with DefaultMaxIdleConnsPerHost idle connections per host, and the default
-// credential chain for "resource" hooks.
+// credential chain for "resource" hooks. The shared transport is
+// http.DefaultTransport's settings (proxies from the environment
+// included) with connections of its own: HTTP/1.1, which SQS and STS
+// speak, over TLS checked as net/http checks it, writing each request
+// body from its buffer without a copy.
 type ClientOptions struct {
 	// Endpoint overrides the SQS endpoint for every client (an emulator, a
 	// proxy or a VPC endpoint). Empty means the value of EnvEndpointSQS, else
@@ -338,6 +342,7 @@ func NewClientPool(opts ClientOptions) *ClientPool {
 		t.MaxIdleConnsPerHost = n
 		t.MaxIdleConns = max(t.MaxIdleConns, n)
 		t.MaxConnsPerHost = opts.connsPerHost()
+		useLeanConns(t)
 		p.transport = t
 		p.httpClient = &http.Client{Transport: t}
 	}

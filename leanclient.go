@@ -307,6 +307,19 @@ type leanBody struct {
 // failed, for one write system call fewer per batch).
 func (r *leanBody) Read(p []byte) (int, error) { return r.b.r.Read(p) }
 
+// writeLimited writes what is left of the body, up to lr.N bytes, to w,
+// and reads that much of it and of lr.
+func (r *leanBody) writeLimited(w io.Writer, lr *io.LimitedReader) (int64, error) {
+	rest := r.b.b[len(r.b.b)-r.b.r.Len():]
+	if int64(len(rest)) > lr.N {
+		rest = rest[:lr.N]
+	}
+	n, err := w.Write(rest)
+	_, _ = r.b.r.Seek(int64(n), io.SeekCurrent)
+	lr.N -= int64(n)
+	return int64(n), err
+}
+
 func (r *leanBody) Close() error {
 	r.once.Do(r.b.release)
 	return nil
