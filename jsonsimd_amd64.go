@@ -14,7 +14,7 @@ import "golang.org/x/sys/cpu"
 // whether escapeJSONAVX512 can (variables, so that tests can switch them).
 var (
 	jsonAVX2   = cpu.X86.HasAVX2
-	jsonAVX512 = cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VBMI2 &&
+	jsonAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VBMI2 &&
 		cpu.X86.HasBMI2 && cpu.X86.HasPOPCNT
 )
 
