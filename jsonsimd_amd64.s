@@ -1,7 +1,8 @@
 //go:build amd64 && !purego
 
 // jsonsimd_amd64.s finds, 32 bytes at a time with AVX2, the first byte a
-// JSON string cannot hold as it is (see jsonsimd_amd64.go).
+// JSON string cannot hold as it is, and escapes a string's bytes 32 at a
+// time with AVX-512 or 16 with AVX2 (see jsonsimd_amd64.go).
 
 #include "textflag.h"
 
@@ -42,48 +43,6 @@ special_found:
 	ADDQ R9, AX
 
 special_done:
-	VZEROUPPER
-	MOVQ AX, ret+24(FP)
-	RET
-
-// func indexNotPlainJSONAVX2(b []byte) int
-TEXT ·indexNotPlainJSONAVX2(SB), NOSPLIT, $0-32
-	MOVQ b_base+0(FP), SI
-	MOVQ b_len+8(FP), CX
-	XORQ AX, AX
-	MOVL $0x22222222, R8
-	VMOVD R8, X1
-	VPBROADCASTD X1, Y1
-	MOVL $0x5c5c5c5c, R8
-	VMOVD R8, X2
-	VPBROADCASTD X2, Y2
-	MOVL $0x1f1f1f1f, R8
-	VMOVD R8, X3
-	VPBROADCASTD X3, Y3
-
-plain_loop:
-	CMPQ CX, $32
-	JB   plain_done
-	VMOVDQU  (SI)(AX*1), Y0
-	VPCMPEQB Y0, Y1, Y4
-	VPCMPEQB Y0, Y2, Y5
-	VPOR     Y4, Y5, Y4
-	VPMINUB  Y0, Y3, Y5
-	VPCMPEQB Y0, Y5, Y5
-	VPOR     Y4, Y5, Y4
-	VPOR     Y4, Y0, Y4    // and every byte ≥ 0x80 (its top bit)
-	VPMOVMSKB Y4, R9
-	TESTL R9, R9
-	JNZ   plain_found
-	ADDQ $32, AX
-	SUBQ $32, CX
-	JMP  plain_loop
-
-plain_found:
-	BSFL R9, R9
-	ADDQ R9, AX
-
-plain_done:
 	VZEROUPPER
 	MOVQ AX, ret+24(FP)
 	RET
@@ -153,6 +112,104 @@ esc_take:
 	JEQ      esc_loop
 
 esc_done:
+	VZEROUPPER
+	MOVQ AX, read+48(FP)
+	MOVQ BX, written+56(FP)
+	RET
+
+// func escapeJSONAVX2(dst, src []byte) (read, written int)
+//
+// escapeJSONAVX512 with 16 bytes at a time and AVX2's 128-bit
+// instructions: each half of eight bytes is expanded by VPSHUFB with the
+// shuffle of escShuffles its quotes and backslashes pick, which leaves a
+// zero before each of them, and escSlashes puts the backslashes there.
+TEXT ·escapeJSONAVX2(SB), NOSPLIT, $0-64
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), R8
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	XORQ AX, AX                // read
+	XORQ BX, BX                // written
+	MOVL $0x22222222, DX       // '"'
+	VMOVD DX, X10
+	VPBROADCASTD X10, X10
+	MOVL $0x5c5c5c5c, DX       // '\\'
+	VMOVD DX, X11
+	VPBROADCASTD X11, X11
+	MOVL $0x20202020, DX       // signed: below it, a control character or a byte ≥ 0x80
+	VMOVD DX, X12
+	VPBROADCASTD X12, X12
+	LEAQ ·escShuffles(SB), R9
+	LEAQ ·escSlashes(SB), R10
+
+esc2_loop:
+	LEAQ 16(AX), DX
+	CMPQ DX, CX
+	JA   esc2_done             // fewer than 16 bytes left
+	MOVQ R8, DX
+	SUBQ BX, DX
+	CMPQ DX, $32
+	JL   esc2_done             // no room for 32 bytes
+	VMOVDQU   (SI)(AX*1), X0
+	VPCMPEQB  X10, X0, X1
+	VPCMPEQB  X11, X0, X2
+	VPOR      X1, X2, X1
+	VPCMPGTB  X0, X12, X3      // 0x20 > x, signed
+	VPMOVMSKB X1, R11
+	VPMOVMSKB X3, R12
+	MOVL      $16, R13         // bytes taken: all, or those before R12's first
+	TESTL     R12, R12
+	JZ        esc2_take
+	TZCNTL    R12, R13
+	TESTL     R13, R13
+	JZ        esc2_done        // the first byte needs a closer look
+	BZHIL     R13, R11, R11    // the taken bytes' quotes and backslashes only
+esc2_take:
+	TESTL   R11, R11
+	JNZ     esc2_escape
+	VMOVDQU X0, (DI)(BX*1)     // nothing to escape
+	ADDQ    R13, BX
+	ADDQ    R13, AX
+	CMPL    R13, $16
+	JEQ     esc2_loop
+	JMP     esc2_done
+
+esc2_escape:
+	// The low eight bytes, or those of them taken.
+	MOVL    R13, DX
+	CMPL    DX, $8
+	JLE     esc2_low
+	MOVL    $8, DX
+esc2_low:
+	MOVL    R11, R14
+	ANDL    $0xff, R14
+	POPCNTL R14, R15
+	SHLL    $4, R14
+	VPSHUFB (R9)(R14*1), X0, X4
+	VPOR    (R10)(R14*1), X4, X4
+	VMOVDQU X4, (DI)(BX*1)
+	ADDQ    DX, BX
+	ADDQ    R15, BX
+	CMPL    R13, $8
+	JLE     esc2_next
+	// The high eight, or those of them taken.
+	VPSRLDQ $8, X0, X0
+	MOVL    R11, R14
+	SHRL    $8, R14
+	POPCNTL R14, R15
+	SHLL    $4, R14
+	VPSHUFB (R9)(R14*1), X0, X4
+	VPOR    (R10)(R14*1), X4, X4
+	VMOVDQU X4, (DI)(BX*1)
+	LEAQ    -8(R13), DX
+	ADDQ    DX, BX
+	ADDQ    R15, BX
+esc2_next:
+	ADDQ R13, AX
+	CMPL R13, $16
+	JEQ  esc2_loop
+
+esc2_done:
 	VZEROUPPER
 	MOVQ AX, read+48(FP)
 	MOVQ BX, written+56(FP)

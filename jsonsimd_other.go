@@ -1,15 +1,15 @@
 //go:build !amd64 || purego
 
-// jsonsimd_other.go: without the AVX2 scanners, the JSON grammar check and
-// the lean encoder scan eight bytes at a time only.
+// jsonsimd_other.go: without the vector scanner and escapers, the JSON
+// grammar check and the lean encoder go eight bytes at a time.
 
 package sqshook
 
-// jsonAVX2 and jsonAVX512 are false: there are no vector scanners here
-// (variables, as on amd64, so that tests can switch them).
-var jsonAVX2, jsonAVX512 = false, false
+// jsonAVX2, jsonAVX512 and jsonEscAVX2 are false: there is no vector
+// code here (variables, as on amd64, so that tests can switch them).
+var jsonAVX2, jsonAVX512, jsonEscAVX2 = false, false, false
 
-func indexJSONSpecialAVX2([]byte) int  { return 0 }
-func indexNotPlainJSONAVX2([]byte) int { return 0 }
+func indexJSONSpecialAVX2([]byte) int { return 0 }
 
 func escapeJSONAVX512(_, _ []byte) (read, written int) { return 0, 0 }
+func escapeJSONAVX2(_, _ []byte) (read, written int)   { return 0, 0 }

@@ -1112,8 +1112,10 @@ func appendSendMessageBatch(b []byte, in *sqs.SendMessageBatchInput, le *leanEnt
 // need nothing are copied eight at a time, a word loaded and stored whole
 // (the write position then moves past its plain bytes only), and a quote
 // or a backslash is escaped without leaving that loop, so that an escape
-// every few bytes, as in JSON, costs a few instructions; long plain runs
-// are found 32 bytes at a time with AVX2 where the CPU has it.
+// every few bytes, as in JSON, costs a few instructions; where the CPU
+// has AVX-512 or AVX2, runs without a control character or a byte ≥ 0x80
+// are escaped 32 or 16 bytes at a time (escapeJSONAVX512,
+// escapeJSONAVX2).
 func appendJSONString(b []byte, s string) []byte {
 	const hexDigits = "0123456789abcdef"
 	// The loop writes at b[n:] within b's capacity, with room for a word
@@ -1130,41 +1132,30 @@ func appendJSONString(b []byte, s string) []byte {
 	// start (first), after a quote or a backslash (restart), and after a
 	// plain word that follows a byte the byte loop took, so that text
 	// mostly not ASCII does not call it at every character.
+	vec := jsonAVX512 || jsonEscAVX2
 	first, restart := 0, -1
-	if jsonAVX512 {
+	if vec {
 		first, restart = 1, 0
 	}
 	for {
 		// Eight bytes at a time; a quote or a backslash, the escapes JSON
 		// bodies are full of, is written here without leaving the loop.
 		for words := first; i+8 <= len(s); words++ {
-			if words == 1 && jsonAVX512 && len(s)-i >= 32 {
-				// 32 bytes at a time, quotes and backslashes escaped, up
-				// to the next byte that needs a closer look.
+			if words == 1 && vec && len(s)-i >= 32 {
+				// 32 or 16 bytes at a time, quotes and backslashes
+				// escaped, up to the next byte that needs a closer look.
 				if n+64+jsonEscapeRoom > len(b) {
 					b = slices.Grow(b[:n], len(s)-i+64+jsonEscapeRoom)
 					b = b[:cap(b)]
 				}
-				read, written := escapeJSONAVX512(b[n:], bs[i:])
+				var read, written int
+				if jsonAVX512 {
+					read, written = escapeJSONAVX512(b[n:], bs[i:])
+				} else {
+					read, written = escapeJSONAVX2(b[n:], bs[i:])
+				}
 				n += written
 				if i += read; i+8 > len(s) {
-					break
-				}
-				if n+jsonEscapeRoom > len(b) {
-					b = slices.Grow(b[:n], len(s)-i+2+jsonEscapeRoom)
-					b = b[:cap(b)]
-				}
-			}
-			if words == 2 && jsonAVX2 && !jsonAVX512 && len(s)-i >= 64 {
-				// A long plain run, as chat text makes: found 32 bytes
-				// at a time and copied whole.
-				k := indexNotPlainJSONAVX2(bs[i:])
-				if n+k+jsonEscapeRoom > len(b) {
-					b = slices.Grow(b[:n], len(s)-i+2+jsonEscapeRoom)
-					b = b[:cap(b)]
-				}
-				n += copy(b[n:], bs[i:i+k])
-				if i += k; i+8 > len(s) {
 					break
 				}
 			}

@@ -187,15 +187,22 @@ func FuzzAppendJSONStringAsSDK(f *testing.F) {
 	f.Add("", 0)
 	f.Add(`{"a":"b\\"c","d":"\u003c\n"}`, 3)
 	f.Add("\"\\\x00\x1f\x7f\u2028\u2029\xff\xe2\x80\U0010ffff\t\r\n", 17)
+	hasAVX512, hasEscAVX2 := jsonAVX512, jsonEscAVX2
+	defer func() { jsonAVX512, jsonEscAVX2 = hasAVX512, hasEscAVX2 }()
 	f.Fuzz(func(t *testing.T, s string, prefix int) {
 		enc := smithyjson.NewEncoder()
 		enc.Value.String(s)
 		want := enc.Bytes()
 		pre := bytes.Repeat([]byte{'x'}, prefix&63)
-		got := appendJSONString(slices.Clip(pre), s)
-		if !bytes.Equal(got[:len(pre)], pre) || !bytes.Equal(got[len(pre):], want) {
-			t.Fatalf("appendJSONString(%q) = %q, the SDK writes %q", s, got[len(pre):], want)
+		// Each escaper this CPU has, and none.
+		for _, way := range [][2]bool{{hasAVX512, hasEscAVX2}, {false, hasEscAVX2}, {false, false}} {
+			jsonAVX512, jsonEscAVX2 = way[0], way[1]
+			got := appendJSONString(slices.Clip(pre), s)
+			if !bytes.Equal(got[:len(pre)], pre) || !bytes.Equal(got[len(pre):], want) {
+				t.Fatalf("AVX-512 %v, AVX2 %v: appendJSONString(%q) = %q, the SDK writes %q", way[0], way[1], s, got[len(pre):], want)
+			}
 		}
+		jsonAVX512, jsonEscAVX2 = hasAVX512, hasEscAVX2
 	})
 }
 
