@@ -16,7 +16,7 @@ import "golang.org/x/sys/cpu"
 var (
 	jsonAVX2   = cpu.X86.HasAVX2
 	jsonAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VBMI2 &&
-		cpu.X86.HasBMI2 && cpu.X86.HasPOPCNT
+		cpu.X86.HasBMI1 && cpu.X86.HasBMI2 && cpu.X86.HasPOPCNT
 	jsonEscAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasBMI1 && cpu.X86.HasBMI2 && cpu.X86.HasPOPCNT
 )
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -120,11 +121,16 @@ func checkEscapeKernel(t *testing.T, fn func(dst, src []byte) (int, int), chunk,
 	}
 	check := func(src []byte, room int) {
 		t.Helper()
-		dst := make([]byte, room)
+		// dst is room long, and what lies beyond it must stay as it is.
+		buf := bytes.Repeat([]byte{0xa5}, room+128)
+		dst := buf[:room]
 		read, written := fn(dst, src)
 		wantRead, want := ref(src, room)
 		if read != wantRead || !bytes.Equal(dst[:written], want) {
 			t.Fatalf("room %d, %q: read %d and wrote %q, want %d and %q", room, src, read, dst[:written], wantRead, want)
+		}
+		if i := slices.IndexFunc(buf[room:], func(c byte) bool { return c != 0xa5 }); i >= 0 {
+			t.Fatalf("room %d, %q: wrote past dst, at %d", room, src, room+i)
 		}
 	}
 	for n := range 201 {

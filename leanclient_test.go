@@ -187,6 +187,7 @@ func FuzzAppendJSONStringAsSDK(f *testing.F) {
 	f.Add("", 0)
 	f.Add(`{"a":"b\\"c","d":"\u003c\n"}`, 3)
 	f.Add("\"\\\x00\x1f\x7f\u2028\u2029\xff\xe2\x80\U0010ffff\t\r\n", 17)
+	f.Add(`{"type":"message.new","text":"a \"quoted\" word and a \\ backslash, `+"é\u2028\x01\xff"+` then more plain text to cross the vector escapers"}`, 5)
 	hasAVX512, hasEscAVX2 := jsonAVX512, jsonEscAVX2
 	defer func() { jsonAVX512, jsonEscAVX2 = hasAVX512, hasEscAVX2 }()
 	f.Fuzz(func(t *testing.T, s string, prefix int) {

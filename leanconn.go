@@ -40,10 +40,14 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // useLeanConns makes t's connections leanConns: in clear through its
 // DialContext, and over TLS through a DialTLSContext that does what t
 // would do itself (its TLSClientConfig, read at each dial, the server's
-// name from the address, its TLSHandshakeTimeout), but offers HTTP/1.1
-// only: net/http speaks HTTP/2 only over a *tls.Conn it can see. SQS and
-// STS answer HTTP/1.1. A connection through a proxy is t's own, as
-// before.
+// name from the address, its TLSHandshakeTimeout, a timeout error as
+// net/http's), but offers HTTP/1.1 only: net/http speaks HTTP/2 only over
+// a *tls.Conn it can see. SQS and STS answer HTTP/1.1. What is lost: HTTP/2
+// to an endpoint override that offers it, the response's TLS field (nil),
+// and the TLS handshake events of net/http/httptrace. Through an HTTP
+// proxy, the tunnel's TLS is t's own; to an HTTPS proxy, this dialer
+// makes the TLS connection to the proxy (its certificate checked, HTTP/1.1
+// as CONNECT needs).
 func useLeanConns(t *http.Transport) {
 	dial := t.DialContext
 	if dial == nil {
@@ -75,16 +79,29 @@ func useLeanConns(t *http.Transport) {
 		if err != nil {
 			return nil, err
 		}
+		hctx := ctx
 		if t.TLSHandshakeTimeout > 0 {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, t.TLSHandshakeTimeout)
+			hctx, cancel = context.WithTimeout(ctx, t.TLSHandshakeTimeout)
 			defer cancel()
 		}
 		c := tls.Client(raw, cfg)
-		if err := c.HandshakeContext(ctx); err != nil {
+		if err := c.HandshakeContext(hctx); err != nil {
 			_ = raw.Close()
+			if hctx.Err() != nil && ctx.Err() == nil {
+				// The handshake's own timeout, not the caller's deadline.
+				return nil, tlsHandshakeTimeoutError{}
+			}
 			return nil, err
 		}
 		return &leanConn{Conn: c}, nil
 	}
 }
+
+// tlsHandshakeTimeoutError is a TLS handshake that took longer than the
+// transport's TLSHandshakeTimeout, as net/http reports it.
+type tlsHandshakeTimeoutError struct{}
+
+func (tlsHandshakeTimeoutError) Timeout() bool   { return true }
+func (tlsHandshakeTimeoutError) Temporary() bool { return true }
+func (tlsHandshakeTimeoutError) Error() string   { return "net/http: TLS handshake timeout" }

@@ -120,10 +120,10 @@ func md5Consts(lanes int) []uint32 {
 var avx256md5consts, avx512md5consts = md5Consts(8), md5Consts(16)
 
 // maxPooledMD5Buf bounds the buffers kept for reuse: eight bodies of
-// 64 KiB.
+// 64 KiB, or sixteen of 32 KiB.
 const maxPooledMD5Buf = 512 << 10
 
-// md5Bufs hold the padded messages of md5x8.
+// md5Bufs hold the padded messages of md5InLanes.
 var md5Bufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
 
 // md5InLanes sets sums[i] to the MD5 of msgs[i] (at most md5Lanes()),
