@@ -18,8 +18,9 @@ const maxJSONDepth = 10000
 // validJSON reports whether b is one JSON value (RFC 8259) with optional
 // white space around it, as json.Valid does, several times faster: string
 // contents are skipped eight bytes at a time, and long runs of them 32 at
-// a time with AVX2 where the CPU has it (jsonsimd_amd64.s). Like json.Valid it checks the
-// grammar, not UTF-8 (the character rules do that).
+// a time with AVX2 where the CPU has it (jsonsimd_amd64.s). Like
+// json.Valid it checks the grammar, not UTF-8 (the character rules do
+// that).
 func validJSON(b []byte) bool {
 	i := jsonValue(b, skipSpace(b, 0), 0)
 	return i >= 0 && skipSpace(b, i) == len(b)

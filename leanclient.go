@@ -297,14 +297,13 @@ type leanBody struct {
 }
 
 // Read reads the body. net/http flushes the headers first (it does not
-// know this body to be in memory) and copies the body, which it reads
-// through an io.LimitedReader, through a buffer of up to 32 KiB it
-// allocates per request. Making it a known in-memory type (an
-// io.NopCloser of a *bytes.Reader) would not tell when the transport is
-// done with the buffer, and headers and body would still be written
-// apart unless every connection's write buffer could hold them (64 KiB
-// per connection for a 20 KB batch: measured, the soak's heap bound
-// failed, for one write system call fewer per batch).
+// know this body to be in memory) and hands the body, through an
+// io.LimitedReader, to the connection's ReadFrom: the shared transport's
+// connections (leanConn) write it from its buffer with writeLimited; any
+// other connection copies it through a buffer net/http allocates per
+// request. Making it a known in-memory type (an io.NopCloser of a
+// *bytes.Reader) would not tell when the transport is done with the
+// buffer.
 func (r *leanBody) Read(p []byte) (int, error) { return r.b.r.Read(p) }
 
 // writeLimited writes what is left of the body, up to lr.N bytes, to w,
@@ -844,7 +843,7 @@ func (e md5Mismatch) Error() string {
 func checkBatchMD5(in *sqs.SendMessageBatchInput, out *sqs.SendMessageBatchOutput, le *leanEntries) error {
 	var errs []error
 	var scratch [MaxMessageAttributes]attrView
-	// What is hashed before the digests are compared, eight at a time
+	// What is hashed before the digests are compared, in lanes
 	// (md5Many): the bodies whose digest is not known yet, and the
 	// attributes, their inputs laid out one after the other in attrBuf.
 	// todoOf and attrOf give an entry's place in each, plus one.
@@ -1128,7 +1127,7 @@ func appendJSONString(b []byte, s string) []byte {
 	bs := stringBytes(s)
 	i := 0
 	// words counts the steps of the word loop since it was entered or
-	// since its last escape. The AVX-512 escaper runs when it is 1: at the
+	// since its last escape. The vector escaper runs when it is 1: at the
 	// start (first), after a quote or a backslash (restart), and after a
 	// plain word that follows a byte the byte loop took, so that text
 	// mostly not ASCII does not call it at every character.
